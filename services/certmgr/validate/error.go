@@ -1,0 +1,51 @@
+// Package validate checks names and enumerations that arrive from untrusted
+// input (REST bodies, CLI flags) before they reach business logic.
+//
+// Every failure is an *Error that names the offending field and says, in a
+// sentence meant for the user, what was wrong and what to do instead. A
+// handler can therefore map it to InvalidArgument without parsing text.
+package validate
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// Error reports an invalid value from a request. Field is the input the value
+// came from ("name", "account", "project" or "environmentTypes"); Msg is the
+// complete message for the user.
+type Error struct {
+	Field string
+	Msg   string
+}
+
+// Error returns Msg unchanged, so the text the user sees is exactly the one
+// written at the point of validation.
+func (e *Error) Error() string { return e.Msg }
+
+// maxQuoted bounds how much of a rejected value a message echoes back: a
+// request body can be megabytes long, and an error should stay one line.
+const maxQuoted = 64
+
+// quote renders untrusted input for a message: Go quoting makes invisible and
+// control characters visible, and long values are cut with a trailing "…".
+func quote(s string) string {
+	n := 0
+	for i := range s {
+		if n == maxQuoted {
+			return strconv.Quote(s[:i]) + "…"
+		}
+		n++
+	}
+	return strconv.Quote(s)
+}
+
+// describeAt names the character of s that starts at byte offset i. A stray
+// byte of broken UTF-8 is shown by value, since it has no character to quote.
+func describeAt(s string, i int) string {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return "invalid UTF-8 byte 0x" + strconv.FormatUint(uint64(s[i]), 16)
+	}
+	return strconv.QuoteRune(r)
+}
