@@ -8,6 +8,7 @@ package validate
 
 import (
 	"strconv"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -41,11 +42,16 @@ func quote(s string) string {
 }
 
 // describeAt names the character of s that starts at byte offset i. A stray
-// byte of broken UTF-8 is shown by value, since it has no character to quote.
+// byte of broken UTF-8 is shown by value, since it has no character to quote,
+// and a combining mark is escaped because on its own it would render on top
+// of the quote sign.
 func describeAt(s string, i int) string {
 	r, size := utf8.DecodeRuneInString(s[i:])
-	if r == utf8.RuneError && size <= 1 {
+	switch {
+	case r == utf8.RuneError && size <= 1:
 		return "invalid UTF-8 byte 0x" + strconv.FormatUint(uint64(s[i]), 16)
+	case unicode.Is(unicode.M, r):
+		return strconv.QuoteRuneToASCII(r)
 	}
 	return strconv.QuoteRune(r)
 }

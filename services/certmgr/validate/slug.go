@@ -30,13 +30,11 @@ func checkSlug(field, s, example string) error {
 	case n > maxSlugLen:
 		what = fmt.Sprintf("is %d characters long, over the limit of %d", n, maxSlugLen)
 	default:
-		what = slugProblem(s)
-	}
-	if what == "" {
-		return nil
-	}
-	if s != "" && !strings.HasPrefix(what, "is ") {
-		what = quote(s) + " is not valid: " + what
+		problem := slugProblem(s)
+		if problem == "" {
+			return nil
+		}
+		what = quote(s) + " is not valid: " + problem
 	}
 	suggestion := suggestSlug(s)
 	if suggestion == "" {
@@ -74,21 +72,25 @@ func suggestSlug(s string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(s) {
-		if isSlugChar(r) && r != '-' {
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			dash = false
-			b.WriteRune(r)
-			if b.Len() >= maxSlugLen {
-				break
-			}
+		if !isSlugChar(r) || r == '-' {
+			dash = true
 			continue
 		}
-		dash = true
+		need := 1
+		if dash && b.Len() > 0 {
+			need = 2
+		}
+		if b.Len()+need > maxSlugLen {
+			break
+		}
+		if need == 2 {
+			b.WriteByte('-')
+		}
+		dash = false
+		b.WriteRune(r)
 	}
 	out := b.String()
-	if out == s || slugProblem(out) != "" || out == "" {
+	if out == "" || out == s || slugProblem(out) != "" {
 		return ""
 	}
 	return out

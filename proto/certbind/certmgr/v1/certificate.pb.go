@@ -58,7 +58,8 @@ type Certificate struct {
 	ExpiringSoon bool `protobuf:"varint,17,opt,name=expiring_soon,json=expiringSoon,proto3" json:"expiring_soon,omitempty"`
 	// version starts at 1 and grows with every rotation of the material.
 	Version int32 `protobuf:"varint,18,opt,name=version,proto3" json:"version,omitempty"`
-	// key_algorithm describes the leaf key, e.g. "ECDSA P-256"; empty for CAs.
+	// key_algorithm describes the leaf key (the first CA for a CA bundle), e.g.
+	// "ECDSA P-256".
 	KeyAlgorithm string   `protobuf:"bytes,19,opt,name=key_algorithm,json=keyAlgorithm,proto3" json:"key_algorithm,omitempty"`
 	DnsNames     []string `protobuf:"bytes,20,rep,name=dns_names,json=dnsNames,proto3" json:"dns_names,omitempty"`
 	// certificate_pem is the public chain as uploaded (leaf first), or the CA

@@ -44,8 +44,9 @@ type CertificateServiceClient interface {
 	GetCertificate(ctx context.Context, in *GetCertificateRequest, opts ...grpc.CallOption) (*GetCertificateResponse, error)
 	// UpdateCertificate changes the environment types a certificate is allowed in.
 	UpdateCertificate(ctx context.Context, in *UpdateCertificateRequest, opts ...grpc.CallOption) (*UpdateCertificateResponse, error)
-	// DisableCertificate stops new deployments from using the certificate and
-	// withdraws it from edges.
+	// DisableCertificate stops new deployments from using the certificate.
+	// Deployments that already use it keep it until they are redeployed, so
+	// disabling never fails a request; it is the step before delete.
 	DisableCertificate(ctx context.Context, in *DisableCertificateRequest, opts ...grpc.CallOption) (*DisableCertificateResponse, error)
 	// EnableCertificate reverses DisableCertificate.
 	EnableCertificate(ctx context.Context, in *EnableCertificateRequest, opts ...grpc.CallOption) (*EnableCertificateResponse, error)
@@ -147,8 +148,9 @@ type CertificateServiceServer interface {
 	GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error)
 	// UpdateCertificate changes the environment types a certificate is allowed in.
 	UpdateCertificate(context.Context, *UpdateCertificateRequest) (*UpdateCertificateResponse, error)
-	// DisableCertificate stops new deployments from using the certificate and
-	// withdraws it from edges.
+	// DisableCertificate stops new deployments from using the certificate.
+	// Deployments that already use it keep it until they are redeployed, so
+	// disabling never fails a request; it is the step before delete.
 	DisableCertificate(context.Context, *DisableCertificateRequest) (*DisableCertificateResponse, error)
 	// EnableCertificate reverses DisableCertificate.
 	EnableCertificate(context.Context, *EnableCertificateRequest) (*EnableCertificateResponse, error)

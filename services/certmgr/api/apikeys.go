@@ -1,0 +1,55 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/validate"
+)
+
+// APIKeys serves ApiKeyService.
+type APIKeys struct {
+	certmgrv1.UnimplementedApiKeyServiceServer
+	authn *auth.Authenticator
+	audit *slog.Logger
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewAPIKeys returns the ApiKeyService handlers.
+func NewAPIKeys(a *auth.Authenticator, audit, log *slog.Logger, now func() time.Time) *APIKeys {
+	return &APIKeys{authn: a, audit: audit, log: log, now: now}
+}
+
+// CreateApiKey issues a key for one account. Admin only.
+func (s *APIKeys) CreateApiKey(ctx context.Context, req *certmgrv1.CreateApiKeyRequest) (*certmgrv1.CreateApiKeyResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.Role != auth.RoleAdmin {
+		return nil, status.Error(codes.PermissionDenied, "only the admin key may create API keys")
+	}
+	if err := validate.Account(req.GetAccount()); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	role, ok := auth.ParseRole(req.GetRole())
+	if !ok {
+		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("role %q is not known: use account (manage certificates and deployments) or edge (receive certificates on the distribution stream)", req.GetRole()))
+	}
+	secret, rec, err := s.authn.Issue(req.GetAccount(), role, s.now())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "CreateApiKey", err)
+	}
+	s.audit.Info("audit", slog.String("action", "apikey.create"), slog.String("actor", p.KeyID),
+		slog.String("account", rec.Account), slog.String("keyId", rec.ID), slog.String("role", rec.Role))
+	return &certmgrv1.CreateApiKeyResponse{Key: secret, Id: rec.ID, Account: rec.Account, Role: rec.Role, CreatedAt: timestamppb.New(rec.CreatedAt)}, nil
+}

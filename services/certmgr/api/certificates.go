@@ -1,0 +1,138 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/certs"
+	"github.com/certbind/certbind/services/certmgr/material"
+)
+
+// Certificates serves CertificateService.
+type Certificates struct {
+	certmgrv1.UnimplementedCertificateServiceServer
+	m   *certs.Manager
+	log *slog.Logger
+}
+
+// NewCertificates returns the CertificateService handlers.
+func NewCertificates(m *certs.Manager, log *slog.Logger) *Certificates {
+	return &Certificates{m: m, log: log}
+}
+
+// CreateCertificate uploads a certificate.
+func (s *Certificates) CreateCertificate(ctx context.Context, req *certmgrv1.CreateCertificateRequest) (*certmgrv1.CreateCertificateResponse, error) {
+	actor, err := manager(ctx, req.GetAccount())
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.m.Create(actor, certs.CreateInput{
+		Account:          req.GetAccount(),
+		Project:          req.GetProject(),
+		Name:             req.GetName(),
+		EnvironmentTypes: req.GetEnvironmentTypes(),
+		CA:               req.GetCa(),
+		Material: material.Input{
+			CertificatePEM: []byte(req.GetCertificatePem()),
+			KeyPEM:         []byte(req.GetPrivateKeyPem()),
+			KeyPassphrase:  req.GetPrivateKeyPassphrase(),
+			PKCS12:         req.GetPkcs12(),
+			PKCS12Password: req.GetPkcs12Password(),
+		},
+	})
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "CreateCertificate", err)
+	}
+	return &certmgrv1.CreateCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
+}
+
+// ListCertificates lists a project's certificates.
+func (s *Certificates) ListCertificates(ctx context.Context, req *certmgrv1.ListCertificatesRequest) (*certmgrv1.ListCertificatesResponse, error) {
+	if _, err := manager(ctx, req.GetAccount()); err != nil {
+		return nil, err
+	}
+	list, next, err := s.m.List(certs.ListQuery{
+		Account:            req.GetAccount(),
+		Project:            req.GetProject(),
+		EnvironmentType:    req.GetEnvironmentType(),
+		State:              req.GetState(),
+		ExpiringWithinDays: req.GetExpiringWithinDays(),
+		Name:               req.GetName(),
+		PageSize:           req.GetPageSize(),
+		PageToken:          req.GetPageToken(),
+	})
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "ListCertificates", err)
+	}
+	now := s.m.Now()
+	out := &certmgrv1.ListCertificatesResponse{NextPageToken: next, Certificates: make([]*certmgrv1.Certificate, 0, len(list))}
+	for _, c := range list {
+		out.Certificates = append(out.Certificates, toProto(c, now))
+	}
+	return out, nil
+}
+
+// GetCertificate describes one certificate.
+func (s *Certificates) GetCertificate(ctx context.Context, req *certmgrv1.GetCertificateRequest) (*certmgrv1.GetCertificateResponse, error) {
+	if _, err := manager(ctx, req.GetAccount()); err != nil {
+		return nil, err
+	}
+	c, err := s.m.Get(req.GetAccount(), req.GetProject(), req.GetId())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "GetCertificate", err)
+	}
+	return &certmgrv1.GetCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
+}
+
+// UpdateCertificate changes the allowed environment types.
+func (s *Certificates) UpdateCertificate(ctx context.Context, req *certmgrv1.UpdateCertificateRequest) (*certmgrv1.UpdateCertificateResponse, error) {
+	actor, err := manager(ctx, req.GetAccount())
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.m.SetEnvironmentTypes(ctx, actor, req.GetAccount(), req.GetProject(), req.GetId(), req.GetEnvironmentTypes())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "UpdateCertificate", err)
+	}
+	return &certmgrv1.UpdateCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
+}
+
+// DisableCertificate disables a certificate.
+func (s *Certificates) DisableCertificate(ctx context.Context, req *certmgrv1.DisableCertificateRequest) (*certmgrv1.DisableCertificateResponse, error) {
+	actor, err := manager(ctx, req.GetAccount())
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.m.Disable(actor, req.GetAccount(), req.GetProject(), req.GetId())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "DisableCertificate", err)
+	}
+	return &certmgrv1.DisableCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
+}
+
+// EnableCertificate enables a certificate.
+func (s *Certificates) EnableCertificate(ctx context.Context, req *certmgrv1.EnableCertificateRequest) (*certmgrv1.EnableCertificateResponse, error) {
+	actor, err := manager(ctx, req.GetAccount())
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.m.Enable(actor, req.GetAccount(), req.GetProject(), req.GetId())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "EnableCertificate", err)
+	}
+	return &certmgrv1.EnableCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
+}
+
+// DeleteCertificate deletes an unreferenced certificate.
+func (s *Certificates) DeleteCertificate(ctx context.Context, req *certmgrv1.DeleteCertificateRequest) (*certmgrv1.DeleteCertificateResponse, error) {
+	actor, err := manager(ctx, req.GetAccount())
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.m.Delete(ctx, actor, req.GetAccount(), req.GetProject(), req.GetId())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "DeleteCertificate", err)
+	}
+	return &certmgrv1.DeleteCertificateResponse{Id: c.ID}, nil
+}

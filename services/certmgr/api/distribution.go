@@ -1,0 +1,195 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/certs"
+	"github.com/certbind/certbind/services/certmgr/changefeed"
+	"github.com/certbind/certbind/services/certmgr/store"
+	"github.com/certbind/certbind/services/certmgr/validate"
+)
+
+// Distribution serves DistributionService: the certificate change stream,
+// with private keys, for edges.
+type Distribution struct {
+	certmgrv1.UnimplementedDistributionServiceServer
+	m     *certs.Manager
+	store *store.Store
+	hub   *changefeed.Hub[store.Change]
+	opts  changefeed.Options
+	log   *slog.Logger
+}
+
+// NewDistribution returns the DistributionService handlers.
+func NewDistribution(m *certs.Manager, st *store.Store, hub *changefeed.Hub[store.Change], opts changefeed.Options, log *slog.Logger) *Distribution {
+	return &Distribution{m: m, store: st, hub: hub, opts: opts, log: log}
+}
+
+// WatchCertificates streams the certificates the caller may receive.
+func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest, stream grpc.ServerStreamingServer[certmgrv1.WatchCertificatesResponse]) error {
+	ctx := stream.Context()
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	sc, err := watchScope(p, req)
+	if err != nil {
+		return err
+	}
+	sink := &watchSink{stream: stream, scope: sc, m: s.m, store: s.store}
+	err = changefeed.Follow(ctx, s.hub, s.store, sink, req.GetFromRevision(), s.opts)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.Canceled {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return toStatus(ctx, s.log, "WatchCertificates", err)
+}
+
+// scope is what one subscriber receives.
+type scope struct {
+	account, project, environmentType string
+}
+
+func (sc scope) contains(c *store.Certificate) bool {
+	return c != nil &&
+		(sc.account == "" || c.Account == sc.account) &&
+		(sc.project == "" || c.Project == sc.project) &&
+		(sc.environmentType == "" || contains(c.EnvironmentTypes, sc.environmentType))
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func watchScope(p auth.Principal, req *certmgrv1.WatchCertificatesRequest) (scope, error) {
+	sc := scope{account: req.GetAccount(), project: req.GetProject(), environmentType: req.GetEnvironmentType()}
+	if p.Role == auth.RoleAccount {
+		return sc, status.Error(codes.PermissionDenied, "account keys may not receive private keys: create an edge key with `certbind api-key create --account A --role edge`")
+	}
+	if sc.account == "" && p.Role != auth.RoleAdmin {
+		sc.account = p.Account
+	}
+	if sc.account != "" {
+		if err := validate.Account(sc.account); err != nil {
+			return sc, status.Error(codes.InvalidArgument, err.Error())
+		}
+		if !p.CanReceive(sc.account) {
+			return sc, errDenied(sc.account)
+		}
+	}
+	if sc.project != "" {
+		if sc.account == "" {
+			return sc, status.Error(codes.InvalidArgument, "a project scope needs an account: set account too")
+		}
+		if err := validate.Project(sc.project); err != nil {
+			return sc, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if sc.environmentType != "" {
+		if err := validate.EnvironmentType(sc.environmentType).Validate(); err != nil {
+			return sc, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	return sc, nil
+}
+
+// watchSink writes one subscriber's stream.
+type watchSink struct {
+	stream grpc.ServerStreamingServer[certmgrv1.WatchCertificatesResponse]
+	scope  scope
+	m      *certs.Manager
+	store  *store.Store
+}
+
+func (w *watchSink) Resync(reason string, requested, oldest uint64) error {
+	return w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Resync{
+		Resync: &certmgrv1.Resync{Reason: reason, RequestedRevision: requested, OldestRetainedRevision: oldest},
+	}})
+}
+
+func (w *watchSink) Snapshot() (uint64, error) {
+	list, rev, err := w.store.Snapshot()
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range list {
+		if !w.scope.contains(c) {
+			continue
+		}
+		mat, err := w.material(c)
+		if err != nil {
+			return 0, err
+		}
+		if err := w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotItem{SnapshotItem: mat}}); err != nil {
+			return 0, err
+		}
+	}
+	return rev, w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotComplete{
+		SnapshotComplete: &certmgrv1.SnapshotComplete{Revision: rev},
+	}})
+}
+
+var changeTypes = map[string]certmgrv1.ChangeType{
+	store.ChangeCreated:  certmgrv1.ChangeType_CHANGE_TYPE_CREATED,
+	store.ChangeUpdated:  certmgrv1.ChangeType_CHANGE_TYPE_UPDATED,
+	store.ChangeDisabled: certmgrv1.ChangeType_CHANGE_TYPE_DISABLED,
+	store.ChangeEnabled:  certmgrv1.ChangeType_CHANGE_TYPE_ENABLED,
+	store.ChangeRotated:  certmgrv1.ChangeType_CHANGE_TYPE_ROTATED,
+	store.ChangeDeleted:  certmgrv1.ChangeType_CHANGE_TYPE_DELETED,
+}
+
+// Change sends a change when the certificate is in scope after it, or was
+// before it (then as a removal, without material).
+func (w *watchSink) Change(c store.Change) error {
+	out := &certmgrv1.CertificateChange{Revision: c.Revision, CertificateId: c.CertificateID}
+	switch {
+	case w.scope.contains(c.After):
+		mat, err := w.material(c.After)
+		if err != nil {
+			return err
+		}
+		out.Type, out.Material = changeTypes[c.Type], mat
+		// A certificate that enters the scope (its environment types grew)
+		// is new to this subscriber.
+		if c.Before != nil && !w.scope.contains(c.Before) {
+			out.Type = certmgrv1.ChangeType_CHANGE_TYPE_CREATED
+		}
+	case w.scope.contains(c.Before):
+		out.Type = certmgrv1.ChangeType_CHANGE_TYPE_REMOVED_FROM_SCOPE
+		if c.Type == store.ChangeDeleted {
+			out.Type = certmgrv1.ChangeType_CHANGE_TYPE_DELETED
+		}
+	default:
+		return nil
+	}
+	return w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Change{Change: out}})
+}
+
+func (w *watchSink) Heartbeat(rev uint64) error {
+	return w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Heartbeat{
+		Heartbeat: &certmgrv1.Heartbeat{Revision: rev},
+	}})
+}
+
+func (w *watchSink) material(c *store.Certificate) (*certmgrv1.CertificateMaterial, error) {
+	key, err := w.m.PrivateKey(c)
+	if err != nil {
+		return nil, err
+	}
+	return &certmgrv1.CertificateMaterial{Certificate: toProto(c, w.m.Now()), PrivateKeyPkcs8: key}, nil
+}

@@ -1,0 +1,68 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/certs"
+)
+
+// toStatus maps a domain error to a gRPC status. Unknown errors are logged
+// here, once, and answered as Internal without detail.
+func toStatus(ctx context.Context, log *slog.Logger, method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	case certs.IsInvalid(err):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, certs.ErrNotFound):
+		return status.Error(codes.NotFound, "no certificate with that id in this account and project (list them with `certbind mtls-certificate list`)")
+	case errors.Is(err, certs.ErrNameTaken):
+		return status.Error(codes.AlreadyExists, err.Error()+" in this account and project: choose another --name, or delete the existing certificate first")
+	case errors.Is(err, certs.ErrReferenced):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	}
+	log.ErrorContext(ctx, "request failed", slog.String("method", method), slog.String("error", err.Error()))
+	return status.Error(codes.Internal, "internal error; the server log has the details")
+}
+
+// errDenied is the one answer for every account a key may not use, whether
+// or not anything exists there, so the answer reveals nothing.
+func errDenied(account string) error {
+	return status.Errorf(codes.PermissionDenied, "this API key may not access account %q", account)
+}
+
+// principal returns the caller that the interceptor authenticated.
+func principal(ctx context.Context) (auth.Principal, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return auth.Principal{}, status.Error(codes.Unauthenticated, "no API key")
+	}
+	return p, nil
+}
+
+// manager checks that the caller may manage account and returns its id for
+// the audit line.
+func manager(ctx context.Context, account string) (string, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !p.CanManage(account) {
+		return "", errDenied(account)
+	}
+	return p.KeyID, nil
+}

@@ -1,0 +1,94 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/certbind/certbind/services/certmgr/store"
+)
+
+// keyPrefix marks certbind keys so that secret scanners and people can
+// recognise one.
+const keyPrefix = "cbk_"
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// ErrUnauthenticated: no key, or a key that is not known.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// NewSecret returns a fresh API key secret and its id.
+func NewSecret() (secret, id string) {
+	var raw [32]byte
+	rand.Read(raw[:])
+	var idRaw [10]byte
+	rand.Read(idRaw[:])
+	return keyPrefix + strings.ToLower(b32.EncodeToString(raw[:])), "key_" + strings.ToLower(b32.EncodeToString(idRaw[:]))
+}
+
+// Hash is the stored form of a secret.
+func Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// KeyStore finds stored keys by hash.
+type KeyStore interface {
+	APIKeyByHash(hash string) (store.APIKey, error)
+	PutAPIKey(store.APIKey) error
+}
+
+// Authenticator checks keys.
+type Authenticator struct {
+	adminHash [32]byte
+	hasAdmin  bool
+	keys      KeyStore
+}
+
+// NewAuthenticator accepts adminKey as the admin key (none when empty) and
+// the keys in ks.
+func NewAuthenticator(adminKey string, ks KeyStore) *Authenticator {
+	a := &Authenticator{keys: ks}
+	if adminKey != "" {
+		a.adminHash = sha256.Sum256([]byte(adminKey))
+		a.hasAdmin = true
+	}
+	return a
+}
+
+// Authenticate returns the principal for a bearer secret.
+func (a *Authenticator) Authenticate(secret string) (Principal, error) {
+	if secret == "" {
+		return Principal{}, ErrUnauthenticated
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if a.hasAdmin && subtle.ConstantTimeCompare(sum[:], a.adminHash[:]) == 1 {
+		return Principal{KeyID: "admin", Role: RoleAdmin}, nil
+	}
+	// The lookup is by hash, so timing reveals nothing about the secret.
+	k, err := a.keys.APIKeyByHash(hex.EncodeToString(sum[:]))
+	if errors.Is(err, store.ErrKeyNotFound) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("look up api key: %w", err)
+	}
+	return Principal{KeyID: k.ID, Role: Role(k.Role), Account: k.Account}, nil
+}
+
+// Issue creates and stores a key for account with role, returning the secret
+// (shown once) and the stored record.
+func (a *Authenticator) Issue(account string, role Role, now time.Time) (string, store.APIKey, error) {
+	secret, id := NewSecret()
+	rec := store.APIKey{ID: id, Hash: Hash(secret), Role: string(role), Account: account, CreatedAt: now.UTC()}
+	if err := a.keys.PutAPIKey(rec); err != nil {
+		return "", store.APIKey{}, fmt.Errorf("store api key: %w", err)
+	}
+	return secret, rec, nil
+}

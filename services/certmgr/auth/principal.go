@@ -1,0 +1,60 @@
+package auth
+
+import "context"
+
+// Role is what a key may do.
+type Role string
+
+// Roles.
+const (
+	// RoleAdmin may do everything, in every account, and issue keys.
+	RoleAdmin Role = "admin"
+	// RoleAccount manages the certificates and deployments of one account.
+	RoleAccount Role = "account"
+	// RoleEdge receives one account's certificate material on the
+	// distribution stream, and nothing else.
+	RoleEdge Role = "edge"
+)
+
+// ParseRole checks a role name given by a user; "" means RoleAccount.
+func ParseRole(s string) (Role, bool) {
+	switch Role(s) {
+	case "", RoleAccount:
+		return RoleAccount, true
+	case RoleEdge:
+		return RoleEdge, true
+	}
+	return "", false
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// KeyID names the key in audit lines; it is not secret.
+	KeyID   string
+	Role    Role
+	Account string // empty for RoleAdmin
+}
+
+// CanManage reports whether p may read and change the account's
+// certificates and deployments.
+func (p Principal) CanManage(account string) bool {
+	return p.Role == RoleAdmin || (p.Role == RoleAccount && p.Account == account)
+}
+
+// CanReceive reports whether p may receive the account's private keys.
+func (p Principal) CanReceive(account string) bool {
+	return p.Role == RoleAdmin || (p.Role == RoleEdge && p.Account == account)
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p. Only the interceptors call it.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the principal the interceptor authenticated.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}

@@ -1,0 +1,50 @@
+package certs
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/certbind/certbind/services/certmgr/store"
+)
+
+// Errors, by the kind of answer they call for. Validation failures are
+// *validate.Error, *material.Error or *InputError.
+var (
+	// ErrNotFound: no such certificate in that account and project.
+	ErrNotFound = store.ErrNotFound
+	// ErrNameTaken: the name is in use in that account and project.
+	ErrNameTaken = store.ErrNameTaken
+	// ErrReferenced: deployments still use the certificate; the error is a
+	// *ReferencedError that names them.
+	ErrReferenced = errors.New("certificate is referenced by deployments")
+)
+
+// InputError is a request that is wrong in a way the caller can fix.
+type InputError struct {
+	Field string
+	Msg   string
+}
+
+func (e *InputError) Error() string { return e.Msg }
+
+// ReferencedError refuses a change because deployments reference the
+// certificate. errors.Is(err, ErrReferenced) holds.
+type ReferencedError struct {
+	Action      string // what was refused, e.g. "delete"
+	Certificate string // name
+	References  []Reference
+}
+
+func (e *ReferencedError) Error() string {
+	var list []string
+	for _, r := range e.References {
+		list = append(list, fmt.Sprintf("%s (environment %q, %s)", r.DeploymentID, r.Environment, r.EnvironmentType))
+	}
+	return fmt.Sprintf("cannot %s certificate %q: it is referenced by %d deployment(s): %s; "+
+		"disable it, redeploy those deployments without it, then try again",
+		e.Action, e.Certificate, len(e.References), strings.Join(list, ", "))
+}
+
+// Is makes errors.Is(err, ErrReferenced) true.
+func (e *ReferencedError) Is(target error) bool { return target == ErrReferenced }

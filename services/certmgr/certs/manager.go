@@ -1,0 +1,347 @@
+package certs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/certbind/certbind/services/certmgr/material"
+	"github.com/certbind/certbind/services/certmgr/seal"
+	"github.com/certbind/certbind/services/certmgr/store"
+	"github.com/certbind/certbind/services/certmgr/validate"
+)
+
+// Config holds a Manager's dependencies.
+type Config struct {
+	Store  *store.Store
+	Sealer *seal.Sealer
+	// References is asked before deletes; nil means NoReferences.
+	References References
+	// Audit receives one line per write. nil discards them.
+	Audit *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Manager applies certmgr's rules to certificates.
+type Manager struct {
+	store  *store.Store
+	sealer *seal.Sealer
+	refs   References
+	audit  *slog.Logger
+	now    func() time.Time
+}
+
+// New returns a Manager.
+func New(cfg Config) *Manager {
+	m := &Manager{store: cfg.Store, sealer: cfg.Sealer, refs: cfg.References, audit: cfg.Audit, now: cfg.Now}
+	if m.refs == nil {
+		m.refs = NoReferences{}
+	}
+	if m.audit == nil {
+		m.audit = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	return m
+}
+
+// Now is the manager's clock.
+func (m *Manager) Now() time.Time { return m.now() }
+
+// CreateInput is an upload.
+type CreateInput struct {
+	Account, Project, Name string
+	EnvironmentTypes       []string
+	// CA uploads CA certificates (Material.CertificatePEM) with no key.
+	CA       bool
+	Material material.Input
+}
+
+// Create validates an upload and stores it. Validation is complete before
+// anything is written: a refused upload changes nothing.
+func (m *Manager) Create(actor string, in CreateInput) (*store.Certificate, error) {
+	if err := checkScope(in.Account, in.Project); err != nil {
+		return nil, err
+	}
+	if err := validate.CertificateName(in.Name); err != nil {
+		return nil, err
+	}
+	types, err := validate.EnvironmentTypes(in.EnvironmentTypes)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now().UTC()
+	c := &store.Certificate{
+		ID:               newID(),
+		Account:          in.Account,
+		Project:          in.Project,
+		Name:             in.Name,
+		EnvironmentTypes: types,
+		State:            store.StateActive,
+		Version:          1,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	if in.CA {
+		if len(in.Material.KeyPEM) > 0 || len(in.Material.PKCS12) > 0 {
+			return nil, &InputError{Field: "key", Msg: "a CA upload takes no private key: drop --key/--p12, or drop --ca to upload a client certificate"}
+		}
+		ca, err := material.ParseCA(in.Material.CertificatePEM, now)
+		if err != nil {
+			return nil, err
+		}
+		c.Kind = store.KindCA
+		c.ChainPEM = ca.PEM
+		setInfo(c, ca.Info)
+	} else {
+		cl, err := material.ParseClient(in.Material, now)
+		if err != nil {
+			return nil, err
+		}
+		c.Kind = store.KindClient
+		c.ChainPEM = cl.ChainPEM
+		setInfo(c, cl.Info)
+		if c.SealedKey, err = m.sealer.Seal(cl.PrivateKeyDER, keyAAD(c.ID, c.Version)); err != nil {
+			return nil, fmt.Errorf("seal private key: %w", err)
+		}
+	}
+	ch, err := m.store.CreateCertificate(c)
+	if err != nil {
+		return nil, err
+	}
+	m.logWrite("certificate.create", actor, ch)
+	return ch.After, nil
+}
+
+func setInfo(c *store.Certificate, info material.Info) {
+	c.Subject = info.Subject
+	c.Issuer = info.Issuer
+	c.SerialNumber = info.SerialNumber
+	c.Fingerprint = info.FingerprintSHA256
+	c.KeyAlgorithm = info.KeyAlgorithm
+	c.DNSNames = info.DNSNames
+	c.NotBefore = info.NotBefore.UTC()
+	c.NotAfter = info.NotAfter.UTC()
+}
+
+// Get returns one certificate.
+func (m *Manager) Get(account, project, id string) (*store.Certificate, error) {
+	if err := checkScope(account, project); err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	return m.store.GetCertificate(account, project, id)
+}
+
+// SetEnvironmentTypes replaces the environment types a certificate is
+// allowed in. Taking away a type that a deployment of that type uses is
+// refused with a *ReferencedError.
+func (m *Manager) SetEnvironmentTypes(ctx context.Context, actor, account, project, id string, types []string) (*store.Certificate, error) {
+	if err := checkScope(account, project); err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	types, err := validate.EnvironmentTypes(types)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := m.store.GetCertificate(account, project, id)
+	if err != nil {
+		return nil, err
+	}
+	if removed := missing(cur.EnvironmentTypes, types); len(removed) > 0 {
+		refs, err := m.refs.CertificateReferences(ctx, account, project, id)
+		if err != nil {
+			return nil, fmt.Errorf("check references: %w", err)
+		}
+		var blocking []Reference
+		for _, r := range refs {
+			if slices.Contains(removed, r.EnvironmentType) {
+				blocking = append(blocking, r)
+			}
+		}
+		if len(blocking) > 0 {
+			return nil, &ReferencedError{Action: "remove environment type(s) " + strings.Join(removed, ", ") + " from", Certificate: cur.Name, References: blocking}
+		}
+	}
+	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+		if slices.Equal(c.EnvironmentTypes, types) {
+			return "", nil
+		}
+		c.EnvironmentTypes = types
+		c.UpdatedAt = m.now().UTC()
+		return store.ChangeUpdated, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.logWrite("certificate.update", actor, ch)
+	return c, nil
+}
+
+// missing returns the elements of before that are not in after.
+func missing(before, after []string) []string {
+	var out []string
+	for _, t := range before {
+		if !slices.Contains(after, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Disable marks a certificate disabled: new deployments may not use it and
+// edges withdraw it. Disabling a disabled certificate changes nothing.
+func (m *Manager) Disable(actor, account, project, id string) (*store.Certificate, error) {
+	return m.setState(actor, account, project, id, store.StateDisabled, store.ChangeDisabled)
+}
+
+// Enable reverses Disable.
+func (m *Manager) Enable(actor, account, project, id string) (*store.Certificate, error) {
+	return m.setState(actor, account, project, id, store.StateActive, store.ChangeEnabled)
+}
+
+func (m *Manager) setState(actor, account, project, id, state, change string) (*store.Certificate, error) {
+	if err := checkScope(account, project); err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+		if c.State == state {
+			return "", nil
+		}
+		c.State = state
+		c.UpdatedAt = m.now().UTC()
+		return change, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.logWrite("certificate."+change[:len(change)-1], actor, ch)
+	return c, nil
+}
+
+// Delete removes a certificate that no deployment references.
+func (m *Manager) Delete(ctx context.Context, actor, account, project, id string) (*store.Certificate, error) {
+	if err := checkScope(account, project); err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	cur, err := m.store.GetCertificate(account, project, id)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := m.refs.CertificateReferences(ctx, account, project, id)
+	if err != nil {
+		return nil, fmt.Errorf("check references: %w", err)
+	}
+	if len(refs) > 0 {
+		return nil, &ReferencedError{Action: "delete", Certificate: cur.Name, References: refs}
+	}
+	ch, err := m.store.DeleteCertificate(account, project, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	m.logWrite("certificate.delete", actor, ch)
+	return ch.Before, nil
+}
+
+// PrivateKey unseals a client certificate's private key (PKCS#8 DER) for the
+// distribution stream. It is the only way a key leaves certmgr.
+func (m *Manager) PrivateKey(c *store.Certificate) ([]byte, error) {
+	if c.Kind != store.KindClient {
+		return nil, nil
+	}
+	key, err := m.sealer.Open(c.SealedKey, keyAAD(c.ID, c.Version))
+	if err != nil {
+		return nil, fmt.Errorf("unseal key of certificate %s: %w", c.ID, err)
+	}
+	return key, nil
+}
+
+// logWrite writes the audit line of one write: who, what, which
+// certificate, at which revision. It never logs material.
+func (m *Manager) logWrite(action, actor string, ch store.Change) {
+	if ch.Revision == 0 {
+		return // nothing was written
+	}
+	rec := ch.After
+	if rec == nil {
+		rec = ch.Before
+	}
+	m.audit.Info("audit",
+		slog.String("action", action),
+		slog.String("actor", actor),
+		slog.String("account", ch.Account),
+		slog.String("project", ch.Project),
+		slog.String("certificateId", ch.CertificateID),
+		slog.String("name", rec.Name),
+		slog.Uint64("revision", ch.Revision),
+	)
+}
+
+// keyAAD binds a sealed key to its certificate and version, so a sealed key
+// copied onto another record does not open.
+func keyAAD(id string, version int32) []byte {
+	return []byte("certbind/certmgr/private-key\x00" + id + "\x00" + strconv.Itoa(int(version)))
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+const idPrefix = "crt_"
+
+func newID() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return idPrefix + idEncoding.EncodeToString(b[:])
+}
+
+func checkID(id string) error {
+	rest, ok := strings.CutPrefix(id, idPrefix)
+	if !ok || len(rest) != 24 {
+		return &InputError{Field: "id", Msg: fmt.Sprintf("%q is not a certificate id (ids look like crt_ followed by 24 letters and digits; to use a name, pass --name)", truncate(id, 64))}
+	}
+	if _, err := idEncoding.DecodeString(rest); err != nil {
+		return &InputError{Field: "id", Msg: fmt.Sprintf("%q is not a certificate id (ids look like crt_ followed by 24 letters and digits)", truncate(id, 64))}
+	}
+	return nil
+}
+
+func checkScope(account, project string) error {
+	if err := validate.Account(account); err != nil {
+		return err
+	}
+	return validate.Project(project)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// IsInvalid reports whether err is a validation failure the caller can fix.
+func IsInvalid(err error) bool {
+	var ie *InputError
+	var ve *validate.Error
+	var me *material.Error
+	return errors.As(err, &ie) || errors.As(err, &ve) || errors.As(err, &me)
+}

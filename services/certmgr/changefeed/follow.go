@@ -1,0 +1,168 @@
+package changefeed
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Log is the durable changelog behind a hub.
+type Log[T Revisioned] interface {
+	// ChangesSince returns up to limit changes after rev in order, the
+	// oldest revision still retained (head+1 when none is) and the head.
+	ChangesSince(rev uint64, limit int) (changes []T, oldest, head uint64, err error)
+}
+
+// Sink receives one subscriber's stream. Each method sends one message and
+// may block; only that subscriber waits.
+type Sink[T Revisioned] interface {
+	// Resync tells the subscriber to drop its state; a snapshot follows.
+	Resync(reason string, requested, oldest uint64) error
+	// Snapshot sends the full state and returns the revision it reflects.
+	Snapshot() (uint64, error)
+	// Change sends one change. The sink may filter it out, but the
+	// subscriber's position still moves past it.
+	Change(c T) error
+	// Heartbeat tells an idle subscriber it is current at rev.
+	Heartbeat(rev uint64) error
+}
+
+// Options tune Follow.
+type Options struct {
+	// Buffer is the number of live changes held for a subscriber before the
+	// hub cuts it off (it then catches up from the log). Default 256.
+	Buffer int
+	// Heartbeat is the idle interval between heartbeats. Default 10s.
+	Heartbeat time.Duration
+	// Batch is how many changes one log read returns. Default 512.
+	Batch int
+}
+
+func (o *Options) defaults() {
+	if o.Buffer <= 0 {
+		o.Buffer = 256
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 10 * time.Second
+	}
+	if o.Batch <= 0 {
+		o.Batch = 512
+	}
+}
+
+// Follow streams every change after from to sink until ctx ends or the sink
+// fails. from == 0 starts with a snapshot. It returns ctx.Err() on
+// cancellation and the sink's or log's error otherwise.
+func Follow[T Revisioned](ctx context.Context, hub *Hub[T], log Log[T], sink Sink[T], from uint64, opts Options) error {
+	opts.defaults()
+	last := from
+	if from == 0 {
+		if err := sink.Resync("no revision given: sending a snapshot", 0, 0); err != nil {
+			return err
+		}
+		rev, err := sink.Snapshot()
+		if err != nil {
+			return err
+		}
+		last = rev
+	}
+	for {
+		// Attach before reading the log, so every change committed after the
+		// read is either in the log read or in the buffer.
+		sub := hub.subscribe(opts.Buffer)
+		var err error
+		last, err = catchUp(ctx, log, sink, last, opts.Batch)
+		if err != nil {
+			hub.unsubscribe(sub)
+			return err
+		}
+		last, err = live(ctx, sub, sink, last, opts.Heartbeat)
+		hub.unsubscribe(sub)
+		if err != nil {
+			return err
+		}
+		// The buffer overflowed or a gap showed: catch up from the log again.
+	}
+}
+
+// catchUp sends the log's changes after last until it has sent the head it
+// read, resyncing when last is older than the retained history. It stops
+// between batches when ctx ends, so a cancelled subscriber far behind does
+// not first read the whole log.
+func catchUp[T Revisioned](ctx context.Context, log Log[T], sink Sink[T], last uint64, batch int) (uint64, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return last, err
+		}
+		changes, oldest, head, err := log.ChangesSince(last, batch)
+		if err != nil {
+			return last, err
+		}
+		switch {
+		case last > head:
+			// The subscriber saw revisions this store never had: its state
+			// came from another store (a restore or a wiped data dir).
+			reason := fmt.Sprintf("revision %d is ahead of this server's head %d (the store was replaced)", last, head)
+			if last, err = resync(sink, reason, last, oldest); err != nil {
+				return last, err
+			}
+			continue
+		case last+1 < oldest:
+			reason := fmt.Sprintf("revision %d is older than the retained history (oldest %d)", last, oldest)
+			if last, err = resync(sink, reason, last, oldest); err != nil {
+				return last, err
+			}
+			continue
+		}
+		for _, c := range changes {
+			if err := sink.Change(c); err != nil {
+				return last, err
+			}
+			last = c.Rev()
+		}
+		if len(changes) < batch {
+			return last, nil
+		}
+	}
+}
+
+func resync[T Revisioned](sink Sink[T], reason string, requested, oldest uint64) (uint64, error) {
+	if err := sink.Resync(reason, requested, oldest); err != nil {
+		return requested, err
+	}
+	return sink.Snapshot()
+}
+
+// live sends the hub's changes after last. It returns nil when the
+// subscription ends without ctx ending (overflow) so the caller catches up.
+func live[T Revisioned](ctx context.Context, sub *subscription[T], sink Sink[T], last uint64, heartbeat time.Duration) (uint64, error) {
+	idle := time.NewTimer(heartbeat)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case c, ok := <-sub.ch:
+			if !ok {
+				return last, nil
+			}
+			rev := c.Rev()
+			if rev <= last {
+				continue // already sent from the log
+			}
+			if rev != last+1 {
+				return last, nil // never expected; the log fills the gap
+			}
+			if err := sink.Change(c); err != nil {
+				return last, err
+			}
+			last = rev
+			idle.Reset(heartbeat)
+		case <-idle.C:
+			if err := sink.Heartbeat(last); err != nil {
+				return last, err
+			}
+			idle.Reset(heartbeat)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package changefeed
+
+import "sync"
+
+// Revisioned is a change with a revision. Revisions start at 1 and every
+// committed change has the next one.
+type Revisioned interface {
+	Rev() uint64
+}
+
+// Hub fans committed changes out to subscribers, in revision order.
+type Hub[T Revisioned] struct {
+	mu      sync.Mutex
+	next    uint64       // the revision the hub publishes next
+	pending map[uint64]T // published early, waiting for next
+	subs    map[*subscription[T]]struct{}
+}
+
+// NewHub returns a hub whose store has committed everything up to head.
+func NewHub[T Revisioned](head uint64) *Hub[T] {
+	return &Hub[T]{next: head + 1, pending: map[uint64]T{}, subs: map[*subscription[T]]struct{}{}}
+}
+
+// Publish hands a committed change to the hub. It never blocks on a
+// subscriber. Changes may be published in any order; each is delivered once
+// every earlier revision has been.
+func (h *Hub[T]) Publish(c T) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rev := c.Rev()
+	if rev < h.next {
+		return // already delivered
+	}
+	h.pending[rev] = c
+	for {
+		c, ok := h.pending[h.next]
+		if !ok {
+			return
+		}
+		delete(h.pending, h.next)
+		h.next++
+		for s := range h.subs {
+			select {
+			case s.ch <- c:
+			default:
+				// The subscriber is behind. Cutting it off keeps the writer
+				// (the caller) from waiting; it resumes from the log.
+				delete(h.subs, s)
+				close(s.ch)
+			}
+		}
+	}
+}
+
+// Head returns the last revision the hub has delivered.
+func (h *Hub[T]) Head() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.next - 1
+}
+
+// Subscribers returns how many subscribers are attached.
+func (h *Hub[T]) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+type subscription[T Revisioned] struct {
+	ch chan T
+}
+
+// subscribe attaches a subscriber with a buffer of size n. Every change the
+// hub delivers after this call, and only those, reach the channel until it is
+// closed for overflow or by unsubscribe.
+func (h *Hub[T]) subscribe(n int) *subscription[T] {
+	s := &subscription[T]{ch: make(chan T, n)}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+func (h *Hub[T]) unsubscribe(s *subscription[T]) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		close(s.ch)
+	}
+}

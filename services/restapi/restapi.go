@@ -1,0 +1,123 @@
+// Package restapi is certbind's REST facade: grpc-gateway handlers that turn
+// JSON over HTTP into calls on certmgr's gRPC services, the OpenAPI document
+// at /openapi.json and a /healthz that asks certmgr's health service.
+//
+// The facade holds no state and checks no keys itself: it forwards the
+// Authorization header and certmgr decides.
+package restapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/proto/openapi"
+)
+
+// DefaultMaxBodyBytes bounds request bodies. The largest legitimate body is
+// an upload: 64 KiB of chain, 16 KiB of key, or 128 KiB of PKCS#12 in base64.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures the facade.
+type Config struct {
+	// Certmgr is a connection to certmgr's gRPC server.
+	Certmgr grpc.ClientConnInterface
+	// Logger receives one access line per request. nil discards them.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// New returns the facade's handler.
+func New(ctx context.Context, cfg Config) (http.Handler, error) {
+	if cfg.Certmgr == nil {
+		return nil, errors.New("restapi: no certmgr connection")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	limit := cfg.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(cfg.Certmgr)),
+	)
+	if err := certmgrv1.RegisterCertificateServiceHandlerClient(ctx, mux, certmgrv1.NewCertificateServiceClient(cfg.Certmgr)); err != nil {
+		return nil, fmt.Errorf("restapi: %w", err)
+	}
+	if err := certmgrv1.RegisterApiKeyServiceHandlerClient(ctx, mux, certmgrv1.NewApiKeyServiceClient(cfg.Certmgr)); err != nil {
+		return nil, fmt.Errorf("restapi: %w", err)
+	}
+	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
+		return nil, fmt.Errorf("restapi: %w", err)
+	}
+	return accessLog(log, limitBody(limit, mux)), nil
+}
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openapi.JSON)
+}
+
+// errorHandler is grpc-gateway's default with one change: FailedPrecondition
+// (a delete refused because deployments reference the certificate) is 409
+// Conflict rather than 400, since the request was well formed.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
+			Err: status.Errorf(codes.InvalidArgument, "request body is larger than %d bytes", mbe.Limit)}
+	} else if status.Code(err) == codes.FailedPrecondition {
+		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusConflict, Err: err}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// accessLog writes one line per request: method, path, status, duration.
+// Never headers or bodies: they carry keys.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		log.Info("http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+	})
+}
