@@ -10,7 +10,9 @@ BIN := $(CURDIR)/.bin
 export PATH := $(BIN):$(PATH)
 export GOBIN := $(BIN)
 
-.PHONY: all test lint generate checkgenerate tools fmt
+.PHONY: all test lint generate checkgenerate tools fmt fuzz-smoke
+
+FUZZTIME ?= 3s
 
 all: lint test
 
@@ -50,3 +52,13 @@ lint: $(BIN)/buf $(BIN)/staticcheck
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# fuzz-smoke runs every fuzz target briefly: enough to catch a target that no
+# longer builds or a seed that crashes. Fuzz for longer with FUZZTIME=5m.
+fuzz-smoke:
+	@for dir in $$(go list -f '{{.Dir}}' work); do \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$f ($${dir#$(CURDIR)/})"; \
+	    (cd $$dir && go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) .) || exit 1; \
+	  done; \
+	done

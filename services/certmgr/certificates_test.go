@@ -222,7 +222,9 @@ func TestBadUploadsChangeNothing(t *testing.T) {
 		}, codes.InvalidArgument, "P-256"},
 		{"no key", func(r *certmgrv1.CreateCertificateRequest) { r.PrivateKeyPem = "" }, codes.InvalidArgument, "key"},
 		{"key in certificate field", func(r *certmgrv1.CreateCertificateRequest) { r.CertificatePem = string(good.KeyPEM) }, codes.InvalidArgument, "--key"},
-		{"encrypted key without passphrase", func(r *certmgrv1.CreateCertificateRequest) { r.PrivateKeyPem = string(good.EncryptedKeyPEM(t, "s3cret")) }, codes.InvalidArgument, "--key-passphrase"},
+		{"encrypted key without passphrase", func(r *certmgrv1.CreateCertificateRequest) {
+			r.PrivateKeyPem = string(good.EncryptedKeyPEM(t, "s3cret"))
+		}, codes.InvalidArgument, "--key-passphrase"},
 		{"encrypted key, wrong passphrase", func(r *certmgrv1.CreateCertificateRequest) {
 			r.PrivateKeyPem, r.PrivateKeyPassphrase = string(good.EncryptedKeyPEM(t, "s3cret")), "wrong"
 		}, codes.InvalidArgument, "passphrase"},

@@ -81,18 +81,23 @@ func serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 // (a delete refused because deployments reference the certificate) is 409
 // Conflict rather than 400, since the request was well formed.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
-			Err: status.Errorf(codes.InvalidArgument, "request body is larger than %d bytes", mbe.Limit)}
-	} else if status.Code(err) == codes.FailedPrecondition {
+	if status.Code(err) == codes.FailedPrecondition {
 		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusConflict, Err: err}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
 
+// limitBody answers 413 for a body announced larger than n, and cuts off a
+// chunked body at n (grpc-gateway then answers 400 "request body too large").
 func limitBody(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			fmt.Fprintf(w, `{"code":%d,"message":"request body of %d bytes is larger than the limit of %d bytes","details":[]}`,
+				codes.InvalidArgument, r.ContentLength, n)
+			return
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, n)
 		}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/validate"
+)
+
+type apiKeyCreateOptions struct {
+	Account string
+	Role    string
+}
+
+// AddFlags registers the flags of "api-key create".
+func (o *apiKeyCreateOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Account, "account", "", "account the key is scoped to (required), e.g. acme")
+	fs.StringVar(&o.Role, "role", "account", `what the key may do: "account" manages the account's certificates and deployments, "edge" receives its certificates on the distribution stream`)
+}
+
+// Validate checks the account and the role.
+func (o *apiKeyCreateOptions) Validate() error {
+	if o.Account == "" {
+		return errors.New("--account is required (e.g. --account acme)")
+	}
+	if err := validate.Account(o.Account); err != nil {
+		return flagError("account", err)
+	}
+	switch o.Role {
+	case "account", "edge":
+		return nil
+	}
+	return fmt.Errorf("--role %q is not a role (use account or edge)", o.Role)
+}
+
+func newAPIKeyCreateCmd(g *GlobalOptions) *cobra.Command {
+	o := &apiKeyCreateOptions{}
+	cmd := &cobra.Command{
+		Use:   "create --account A [--role account|edge]",
+		Short: "Issue a new API key for an account (admin key only)",
+		Long: `Issues an API key scoped to one account. Only the admin key may do this.
+
+The key is printed once: certbind stores only its hash, so it cannot be shown
+again. Keep it in a secret store, or export it as CERTBIND_API_KEY. With
+--output json the answer is an object whose "key" field holds it.`,
+		Example: `  # As the admin, issue a key for the acme team:
+  CERTBIND_API_KEY=ADMIN_KEY certbind api-key create --account acme
+
+  # Capture it in a script:
+  export CERTBIND_API_KEY=$(certbind api-key create --account acme --output json | jq -r .key)`,
+		Args: requireNoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			client, err := NewClient(g)
+			if err != nil {
+				return err
+			}
+			resp, err := client.CreateAPIKey(cmd.Context(), &certmgrv1.CreateApiKeyRequest{Account: o.Account, Role: o.Role})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if g.Output == OutputJSON {
+				return writeJSON(w, resp)
+			}
+			_, err = fmt.Fprintf(w, `API key for account %s (role %s, id %s):
+
+%s
+
+It is shown only once: store it now. To use it:
+
+  export %s=%s
+`, resp.GetAccount(), resp.GetRole(), resp.GetId(), resp.GetKey(), EnvAPIKey, resp.GetKey())
+			return err
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

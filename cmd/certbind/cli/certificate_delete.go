@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newCertificateDeleteCmd(g *GlobalOptions) *cobra.Command {
+	o := &targetOptions{}
+	cmd := &cobra.Command{
+		Use:   "delete --account A --project P (--cert-id ID | --name NAME)",
+		Short: "Delete a certificate that no deployment references",
+		Long: `Deletes a certificate and its encrypted key for good. The server refuses while
+any deployment references the certificate, and its error names those
+deployments: disable the certificate, redeploy them without it, then delete.
+
+Prints "deleted certificate NAME (ID)"; with --output json, the API's answer,
+which holds the id.`,
+		Example: `  # Retire myBackendCert:
+  certbind mtls-certificate disable --account acme --project shop --name myBackendCert
+  certbind deploy --account acme --project shop --environment production \
+      --environment-type production --config gateway.json
+  certbind mtls-certificate delete --account acme --project shop --name myBackendCert`,
+		Args: requireNoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			client, err := NewClient(g)
+			if err != nil {
+				return err
+			}
+			id, err := o.resolve(cmd.Context(), client)
+			if err != nil {
+				return err
+			}
+			// The name is fetched first so the confirmation can say what
+			// was deleted, also when only --cert-id was given.
+			cert, err := client.GetCertificate(cmd.Context(), o.Account, o.Project, id)
+			if err != nil {
+				return err
+			}
+			resp, err := client.DeleteCertificate(cmd.Context(), o.Account, o.Project, id)
+			if err != nil {
+				return err
+			}
+			if g.Output == OutputJSON {
+				return writeJSON(cmd.OutOrStdout(), resp)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted certificate %s (%s)\n", cert.GetName(), id)
+			return err
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

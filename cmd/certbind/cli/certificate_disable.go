@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newCertificateDisableCmd(g *GlobalOptions) *cobra.Command {
+	o := &targetOptions{}
+	cmd := &cobra.Command{
+		Use:   "disable --account A --project P (--cert-id ID | --name NAME)",
+		Short: "Stop deployments from using a certificate",
+		Long: `Disables a certificate: new deployments may no longer reference it, and edges
+withdraw it. Disabling is the first step of retiring or rotating a
+certificate: disable it, redeploy the deployments that referenced it, then
+delete it. "enable" reverses it.
+
+Prints the certificate, now in state "disabled".`,
+		Example: `  certbind mtls-certificate disable --account acme --project shop --name myBackendCert`,
+		Args:    requireNoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			client, err := NewClient(g)
+			if err != nil {
+				return err
+			}
+			id, err := o.resolve(cmd.Context(), client)
+			if err != nil {
+				return err
+			}
+			cert, err := client.DisableCertificate(cmd.Context(), o.Account, o.Project, id)
+			if err != nil {
+				return err
+			}
+			return writeCertificate(cmd.OutOrStdout(), g.Output, cert)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func TestAPIErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		wantErr  []string
+		wantCode int
+	}{
+		{"unauthenticated", 401, `{"code":16,"message":"API key not recognised","details":[]}`,
+			[]string{"API key not recognised", "set --api-key or CERTBIND_API_KEY"}, 16},
+		{"permission denied", 403, `{"code":7,"message":"key for account other cannot reach account acme"}`,
+			[]string{"key for account other cannot reach account acme", "not allowed"}, 7},
+		{"failed precondition", 412, `{"code":9,"message":"certificate myBackendCert is referenced by deployments web-prod, api-prod; disable it and redeploy them first","details":[{"@type":"x"}]}`,
+			[]string{"referenced by deployments web-prod, api-prod"}, 9},
+		{"not JSON", 502, "<html>Bad Gateway</html>",
+			[]string{"answered 502 Bad Gateway", "<html>Bad Gateway</html>"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			_, _, err := runCLI(t, map[string]string{EnvAPIURL: srv.URL, EnvAPIKey: testKey},
+				"mtls-certificate", "delete", "--account", "acme", "--project", "shop", "--cert-id", "c1")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.HTTPStatus != tt.status || apiErr.Code != tt.wantCode {
+				t.Errorf("error %#v, want *APIError with HTTP %d, code %d", err, tt.status, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestUnreachableServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close()
+	_, _, err = runCLI(t, map[string]string{EnvAPIKey: testKey}, "--api-url", url,
+		"mtls-certificate", "list", "--account", "acme", "--project", "shop")
+	want := "cannot reach certbind at " + url + ": "
+	if err == nil || !strings.Contains(err.Error(), want) ||
+		!strings.Contains(err.Error(), `(is "certbind dev" running? set --api-url or CERTBIND_API_URL)`) {
+		t.Fatalf("err = %v, want %q and a hint", err, want)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	start := time.Now()
+	_, _, err := runCLI(t, map[string]string{EnvAPIURL: srv.URL, EnvAPIKey: testKey}, "--timeout", "100ms",
+		"mtls-certificate", "list", "--account", "acme", "--project", "shop")
+	if err == nil || !strings.Contains(err.Error(), "did not answer within 100ms") {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+// TestFlagsBeatEnvironment checks that --api-url and --api-key override
+// CERTBIND_API_URL and CERTBIND_API_KEY, which otherwise apply.
+func TestFlagsBeatEnvironment(t *testing.T) {
+	envSrv := newFakeAPI(t)
+	flagSrv := newFakeAPI(t)
+	list := []string{"mtls-certificate", "list", "--account", "acme", "--project", "shop"}
+
+	if _, _, err := runCLI(t, envSrv.env(), list...); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(envSrv.requests()); n != 1 {
+		t.Fatalf("environment URL got %d requests, want 1", n)
+	}
+
+	env := map[string]string{EnvAPIURL: envSrv.srv.URL, EnvAPIKey: "env-key"}
+	_, _, err := runCLI(t, env, append([]string{"--api-url", flagSrv.srv.URL, "--api-key", testKey}, list...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(envSrv.requests()); n != 1 {
+		t.Errorf("environment URL got a request although --api-url was given")
+	}
+	if r := flagSrv.requests(); len(r) != 1 || r[0].Auth != "Bearer "+testKey {
+		t.Errorf("flag URL got %+v, want one request with the flag's key", r)
+	}
+}
+
+func TestHelpDoesNotShowEnvironmentKey(t *testing.T) {
+	stdout, _, err := runCLI(t, map[string]string{EnvAPIKey: "super-secret", EnvKeyPassphrase: "pass-secret"},
+		"mtls-certificate", "create", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stdout, "super-secret") || strings.Contains(stdout, "pass-secret") {
+		t.Errorf("help shows a secret from the environment:\n%s", stdout)
+	}
+}
+
+func TestHelpEverywhere(t *testing.T) {
+	var check func(c *cobra.Command)
+	check = func(c *cobra.Command) {
+		if c.Name() == "help" || c.Name() == "completion" {
+			return
+		}
+		if c.Short == "" || c.Long == "" || c.Example == "" {
+			t.Errorf("%q lacks Short, Long or Example", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			check(sub)
+		}
+	}
+	check(newRootCmd(func(string) string { return "" }))
+}
+
+func TestAPIKeyCreate(t *testing.T) {
+	f := newFakeAPI(t)
+	stdout, _, err := runCLI(t, f.env(), "api-key", "create", "--account", "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(stdout, "\n")
+	found := false
+	for _, l := range lines {
+		found = found || l == "cbk_secret"
+	}
+	if !found {
+		t.Errorf("key not on a line of its own:\n%s", stdout)
+	}
+	for _, want := range []string{"shown only once", "export CERTBIND_API_KEY=cbk_secret", "role account"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	stdout, _, err = runCLI(t, f.env(), "--output", "json", "api-key", "create", "--account", "acme", "--role", "edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout, `"key": "cbk_secret"`) || !strings.Contains(stdout, `"role": "edge"`) {
+		t.Errorf("JSON = %s", stdout)
+	}
+	if r := f.requests(); r[len(r)-1].Path != "/v1/accounts/acme/api-keys" {
+		t.Errorf("path = %s", r[len(r)-1].Path)
+	}
+}

@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/certbind/certbind/cmd/certbind/suite"
+)
+
+// Defaults of `certbind dev`.
+const (
+	DefaultDataDir  = ".certbind"
+	DefaultHTTPAddr = "127.0.0.1:8080"
+	DefaultGRPCAddr = "127.0.0.1:9090"
+)
+
+type devOptions struct {
+	dataDir  string
+	httpAddr string
+	grpcAddr string
+	logFile  string
+}
+
+func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.dataDir, "data-dir", DefaultDataDir, "directory for the stores, the master key and the admin key (created 0700)")
+	fs.StringVar(&o.httpAddr, "http-addr", DefaultHTTPAddr, "address of the REST API")
+	fs.StringVar(&o.grpcAddr, "grpc-addr", DefaultGRPCAddr, "address of the gRPC API (certmgr)")
+	fs.StringVar(&o.logFile, "log-file", "", "write JSON logs (including audit lines) to this file instead of stderr")
+}
+
+func newDevCmd(g *GlobalOptions) *cobra.Command {
+	o := &devOptions{}
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole certbind suite on this machine",
+		Long: `dev runs certmgr and the REST API in one process, with its state in
+--data-dir: the bbolt store, the master key that encrypts private keys at rest
+(master.key, mode 0600) and the admin API key (admin.key, mode 0600).
+
+If CERTBIND_API_KEY (or --api-key) is set, it is the admin key; otherwise
+one is generated on the first start, stored in the data dir and printed.
+Logs, including one JSON audit line per write, go to stderr. Stop with Ctrl-C:
+every acknowledged write is already on disk.`,
+		Example: `  # Start with the defaults (REST on 127.0.0.1:8080, data in ./.certbind):
+  certbind dev
+
+  # Somewhere else, with a fixed admin key:
+  CERTBIND_API_KEY=my-admin-key certbind dev --data-dir /tmp/cb --http-addr 127.0.0.1:18080 --grpc-addr 127.0.0.1:19090`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDev(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr io.Writer) error {
+	logOut := stderr
+	if o.logFile != "" {
+		f, err := os.OpenFile(o.logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("open --log-file: %w", err)
+		}
+		defer f.Close()
+		logOut = f
+	}
+	log := slog.New(slog.NewJSONHandler(logOut, nil))
+	s, err := suite.Start(ctx, suite.Config{
+		DataDir:  o.dataDir,
+		HTTPAddr: o.httpAddr,
+		GRPCAddr: o.grpcAddr,
+		AdminKey: g.APIKey,
+		Logger:   log,
+	})
+	if err != nil {
+		return err
+	}
+	dir, _ := filepath.Abs(o.dataDir)
+	fmt.Fprintf(stdout, "certbind dev is running\n\n")
+	fmt.Fprintf(stdout, "  REST API   %s   (OpenAPI document: %s/openapi.json)\n", s.HTTPURL, s.HTTPURL)
+	fmt.Fprintf(stdout, "  gRPC       %s   (certmgr; grpcurl works, reflection is on)\n", s.GRPCAddr)
+	fmt.Fprintf(stdout, "  data dir   %s\n", dir)
+	switch {
+	case g.APIKey != "":
+		fmt.Fprintf(stdout, "  admin key  from CERTBIND_API_KEY / --api-key\n")
+	case s.AdminKeyCreated:
+		fmt.Fprintf(stdout, "  admin key  %s   (new; stored in %s)\n", s.AdminKey, s.AdminKeyFile)
+	default:
+		fmt.Fprintf(stdout, "  admin key  %s   (from %s)\n", s.AdminKey, s.AdminKeyFile)
+	}
+	if g.APIKey == "" {
+		fmt.Fprintf(stdout, "\nIn another shell:\n  export CERTBIND_API_KEY=%s\n", s.AdminKey)
+		if s.HTTPURL != "http://"+DefaultHTTPAddr {
+			fmt.Fprintf(stdout, "  export CERTBIND_API_URL=%s\n", s.HTTPURL)
+		}
+		fmt.Fprintf(stdout, "  certbind mtls-certificate list --account acme --project shop\n")
+	}
+	fmt.Fprintf(stdout, "\nPress Ctrl-C to stop.\n")
+	return s.Serve(ctx)
+}

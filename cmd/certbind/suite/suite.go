@@ -1,0 +1,220 @@
+// Package suite runs certbind's parts in one process: certmgr on a gRPC
+// listener and the REST facade on an HTTP listener, talking to each other
+// over loopback exactly as separate processes would. `certbind dev` and the
+// end-to-end tests use it.
+package suite
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/certbind/certbind/services/certmgr"
+	"github.com/certbind/certbind/services/certmgr/changefeed"
+	"github.com/certbind/certbind/services/restapi"
+)
+
+// Config configures a suite.
+type Config struct {
+	// DataDir holds every part's state: certmgr/ (the bbolt file),
+	// master.key (the key-encryption key) and admin.key.
+	DataDir string
+	// HTTPAddr and GRPCAddr are where the REST facade and certmgr listen.
+	// Port 0 picks a free port.
+	HTTPAddr, GRPCAddr string
+	// AdminKey is the admin key. Empty: read DataDir/admin.key, or create it.
+	AdminKey string
+	// Logger receives every part's log lines. nil discards them.
+	Logger *slog.Logger
+	// Stream tunes certificate stream buffers and heartbeats.
+	Stream changefeed.Options
+}
+
+// Suite is a running set of parts.
+type Suite struct {
+	// HTTPURL is the REST facade's base URL, GRPCAddr certmgr's address.
+	HTTPURL  string
+	GRPCAddr string
+	// AdminKey is the admin key in use; AdminKeyCreated says it was just
+	// made and stored in AdminKeyFile.
+	AdminKey        string
+	AdminKeyFile    string
+	AdminKeyCreated bool
+	DataDir         string
+
+	certmgr *certmgr.Service
+	grpcSrv *grpc.Server
+	httpSrv *http.Server
+	conn    *grpc.ClientConn
+	grpcLis net.Listener
+	httpLis net.Listener
+	log     *slog.Logger
+}
+
+// Start opens the stores and starts listening. Call Serve to serve and
+// Close to stop.
+func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	s = &Suite{DataDir: cfg.DataDir, log: log, AdminKeyFile: filepath.Join(cfg.DataDir, "admin.key")}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	s.AdminKey = cfg.AdminKey
+	if s.AdminKey == "" {
+		if s.AdminKey, s.AdminKeyCreated, err = loadOrCreateAdminKey(s.AdminKeyFile); err != nil {
+			return nil, err
+		}
+	}
+	s.certmgr, err = certmgr.New(certmgr.Config{
+		DataDir:         filepath.Join(cfg.DataDir, "certmgr"),
+		MasterKeyFile:   filepath.Join(cfg.DataDir, "master.key"),
+		CreateMasterKey: true,
+		AdminKey:        s.AdminKey,
+		Logger:          log.With(slog.String("service", "certmgr")),
+		Stream:          cfg.Stream,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.grpcLis, err = listen(ctx, cfg.GRPCAddr, "--grpc-addr"); err != nil {
+		return nil, err
+	}
+	s.GRPCAddr = s.grpcLis.Addr().String()
+	s.grpcSrv = s.certmgr.NewGRPCServer()
+
+	if s.conn, err = grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		return nil, fmt.Errorf("connect to certmgr: %w", err)
+	}
+	handler, err := restapi.New(ctx, restapi.Config{Certmgr: s.conn, Logger: log.With(slog.String("service", "restapi"))})
+	if err != nil {
+		return nil, err
+	}
+	if s.httpLis, err = listen(ctx, cfg.HTTPAddr, "--http-addr"); err != nil {
+		return nil, err
+	}
+	s.HTTPURL = "http://" + s.httpLis.Addr().String()
+	s.httpSrv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Serve serves until ctx ends, then shuts down gracefully: HTTP first (so no
+// new REST call reaches certmgr), then gRPC, then the stores. It returns nil
+// on a clean stop.
+func (s *Suite) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.grpcSrv.Serve(s.grpcLis) }()
+	go func() { errc <- s.httpSrv.Serve(s.httpLis) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		err = fmt.Errorf("server stopped: %w", err)
+	}
+	s.Close()
+	return err
+}
+
+// Close stops everything now. Safe to call more than once.
+func (s *Suite) Close() error {
+	if s.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.httpSrv.Shutdown(ctx)
+		cancel()
+	} else if s.httpLis != nil {
+		s.httpLis.Close()
+	}
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if s.grpcSrv != nil {
+		stopped := make(chan struct{})
+		go func() { s.grpcSrv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			// Open watch streams only end when their clients go.
+			s.grpcSrv.Stop()
+		}
+	} else if s.grpcLis != nil {
+		s.grpcLis.Close()
+	}
+	var err error
+	if s.certmgr != nil {
+		err = s.certmgr.Close()
+		s.certmgr = nil
+	}
+	return err
+}
+
+func listen(ctx context.Context, addr, flag string) (net.Listener, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listen on %s: the address is in use (is another certbind dev running? pick another with %s)", addr, flag)
+		}
+		return nil, fmt.Errorf("listen on %s: %w (set %s)", addr, err, flag)
+	}
+	return l, nil
+}
+
+// loadOrCreateAdminKey reads the admin key stored in path, or makes one and
+// stores it with mode 0600.
+func loadOrCreateAdminKey(path string) (string, bool, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key := strings.TrimSpace(string(b))
+		if key == "" {
+			return "", false, fmt.Errorf("admin key file %s is empty: delete it to get a new key", path)
+		}
+		return key, false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", false, fmt.Errorf("read admin key: %w", err)
+	}
+	var raw [32]byte
+	rand.Read(raw[:])
+	key := "cbk_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", false, fmt.Errorf("create admin key file: %w", err)
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return "", false, fmt.Errorf("write admin key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", false, fmt.Errorf("write admin key file: %w", err)
+	}
+	return key, true, f.Close()
+}
