@@ -59,6 +59,6 @@ fuzz-smoke:
 	@for dir in $$(go list -f '{{.Dir}}' work); do \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
 	    echo "fuzz $$f ($${dir#$(CURDIR)/})"; \
-	    (cd $$dir && go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) .) || exit 1; \
+	    (cd $$dir && go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=200x .) || exit 1; \
 	  done; \
 	done

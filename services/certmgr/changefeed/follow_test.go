@@ -20,12 +20,12 @@ func TestFollowFromZero(t *testing.T) {
 	writeN(t, st, 3)
 
 	sink := newSink(st, 0)
-	cancel, done := startFollow(t, hub, st, sink, 0, Options{})
+	cancel, wait := startFollow(t, hub, st, sink, 0, Options{})
 	waitFor(t, "the snapshot", func() bool { return len(sink.only("snapshot")) == 1 })
 	writeN(t, st, 3)
 	waitFor(t, "revision 6", func() bool { return sink.position() == 6 })
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := wait(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Follow returned %v, want context.Canceled", err)
 	}
 
@@ -108,7 +108,7 @@ func TestFollowResumeUnderLoad(t *testing.T) {
 		sinks[i] = sink
 		rng := rand.New(rand.NewPCG(uint64(i), 1))
 		subscribers.Go(func() {
-			deadline := time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(60 * time.Second)
 			for {
 				// Leave after a few changes or a short while, whichever
 				// comes first, then come back from where we were.
@@ -185,10 +185,10 @@ func TestFollowRetention(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint("from ", tt.from), func(t *testing.T) {
 			sink := newSink(st, tt.from)
-			cancel, done := startFollow(t, hub, st, sink, tt.from, Options{})
+			cancel, wait := startFollow(t, hub, st, sink, tt.from, Options{})
 			waitFor(t, "the subscription", func() bool { return hub.Subscribers() == 1 && sink.position() == 20 })
 			cancel()
-			<-done
+			wait()
 			sink.check(t, "subscriber")
 			events := sink.history()
 			if !tt.wantResync {
@@ -252,38 +252,61 @@ func TestFollowHeartbeats(t *testing.T) {
 // and the stalled one catches up from the log once released.
 func TestSlowSubscriber(t *testing.T) {
 	st, hub := openFeed(t, store.Options{})
-	var slowPublishes atomic.Int64
-	var maxPublish atomic.Int64
+	var mu sync.Mutex
+	var publishTimes []time.Duration
 	st.SetPublisher(func(c store.Change) {
 		start := time.Now()
 		hub.Publish(c)
 		d := time.Since(start)
-		if d >= 5*time.Millisecond {
-			slowPublishes.Add(1)
-		}
-		for m := maxPublish.Load(); int64(d) > m && !maxPublish.CompareAndSwap(m, int64(d)); m = maxPublish.Load() {
-		}
+		mu.Lock()
+		publishTimes = append(publishTimes, d)
+		mu.Unlock()
 	})
 	writeN(t, st, 1)
 
-	opts := Options{Buffer: 16, Batch: 64}
 	stalled := newSink(st, 1)
 	stalled.gate = make(chan struct{})
 	healthy := newSink(st, 1)
-	startFollow(t, hub, st, stalled, 1, opts)
-	startFollow(t, hub, st, healthy, 1, opts)
+	startFollow(t, hub, st, stalled, 1, Options{Buffer: 16, Batch: 64})
+	startFollow(t, hub, st, healthy, 1, Options{})
 	waitFor(t, "both subscriptions", func() bool { return hub.Subscribers() == 2 })
 
+	// A writer held up by the stalled subscriber would stop making progress
+	// altogether, so the deadline is on progress rather than on the total:
+	// on a loaded machine 2000 fsynced writes can take a while.
 	const writes = 2000
+	var completed atomic.Int64
+	var stop atomic.Bool
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
-		writeN(t, st, writes)
+		for range writes {
+			if stop.Load() {
+				return
+			}
+			write(t, st)
+			completed.Add(1)
+		}
 	}()
-	select {
-	case <-written:
-	case <-time.After(30 * time.Second):
-		t.Fatal("writers blocked behind a stalled subscriber")
+	t.Cleanup(func() {
+		// When the test failed with the writer stuck, let it go and wait
+		// for it before the store closes.
+		stop.Store(true)
+		release(stalled)
+		<-written
+	})
+	for last, lastAt := int64(0), time.Now(); ; {
+		select {
+		case <-written:
+		case <-time.After(10 * time.Millisecond):
+			if n := completed.Load(); n != last {
+				last, lastAt = n, time.Now()
+			} else if time.Since(lastAt) > 5*time.Second {
+				t.Fatalf("writers blocked behind a stalled subscriber: no write for 5s after %d of %d", n, writes)
+			}
+			continue
+		}
+		break
 	}
 	const head = 1 + writes
 
@@ -292,10 +315,33 @@ func TestSlowSubscriber(t *testing.T) {
 	default:
 		t.Fatal("the stalled subscriber never received a change")
 	}
-	if n := slowPublishes.Load(); n > 0 {
-		t.Errorf("%d Hub.Publish calls took 5ms or more (longest %v) with a stalled subscriber", n, time.Duration(maxPublish.Load()))
+	if pos := stalled.position(); pos != 1 {
+		t.Fatalf("stalled subscriber moved to %d while stalled", pos)
 	}
-	t.Logf("longest Hub.Publish: %v", time.Duration(maxPublish.Load()))
+
+	// Publish is a non-blocking send, so it takes microseconds. On a busy
+	// machine the OS or the garbage collector can still pause the writer in
+	// the middle of one, so a rare call may exceed 5ms; a call that waited
+	// for the stalled subscriber would instead not have returned at all.
+	mu.Lock()
+	times := slices.Clone(publishTimes)
+	mu.Unlock()
+	if len(times) != head {
+		t.Errorf("publisher called %d times for %d writes", len(times), head)
+	}
+	slices.Sort(times)
+	var over int
+	for _, d := range times {
+		if d >= 5*time.Millisecond {
+			over++
+		}
+	}
+	longest := times[len(times)-1]
+	t.Logf("Hub.Publish with a stalled subscriber: median %v, longest %v, %d of %d calls at 5ms or more",
+		times[len(times)/2], longest, over, len(times))
+	if over > len(times)/100 || longest > time.Second {
+		t.Errorf("Hub.Publish is slowed down by a stalled subscriber: %d of %d calls took 5ms or more, longest %v", over, len(times), longest)
+	}
 
 	waitFor(t, "the healthy subscriber to reach the head", func() bool { return healthy.position() == head })
 	// The stalled subscriber was cut off; only the healthy one is attached.
@@ -304,7 +350,7 @@ func TestSlowSubscriber(t *testing.T) {
 		t.Errorf("stalled subscriber moved to %d while stalled", pos)
 	}
 
-	close(stalled.gate)
+	release(stalled)
 	waitFor(t, "the released subscriber to catch up", func() bool { return stalled.position() == head })
 	waitFor(t, "both subscriptions again", func() bool { return hub.Subscribers() == 2 })
 
@@ -329,18 +375,13 @@ func TestFollowSinkError(t *testing.T) {
 	for _, from := range []uint64{1, 3} {
 		sink := newSink(st, from)
 		sink.fail = boom
-		_, done := startFollow(t, hub, st, sink, from, Options{})
+		_, wait := startFollow(t, hub, st, sink, from, Options{})
 		if from == 3 {
 			waitFor(t, "the subscription", func() bool { return hub.Subscribers() == 1 })
 			writeN(t, st, 1)
 		}
-		select {
-		case err := <-done:
-			if !errors.Is(err, boom) {
-				t.Errorf("from %d: Follow returned %v, want the sink's error", from, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("from %d: Follow did not return after the sink failed", from)
+		if err := wait(); !errors.Is(err, boom) {
+			t.Errorf("from %d: Follow returned %v, want the sink's error", from, err)
 		}
 		if n := hub.Subscribers(); n != 0 {
 			t.Errorf("from %d: %d subscribers left attached", from, n)

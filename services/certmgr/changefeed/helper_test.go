@@ -211,30 +211,45 @@ func (s *testSink) check(t *testing.T, name string) {
 }
 
 // startFollow runs Follow until the returned cancel is called (or the test
-// ends) and returns a channel with its result.
-func startFollow(t *testing.T, hub *Hub[store.Change], st *store.Store, sink *testSink, from uint64, opts Options) (context.CancelFunc, <-chan error) {
+// ends). wait waits for Follow to return and gives its result; it may be
+// called any number of times.
+func startFollow(t *testing.T, hub *Hub[store.Change], st *store.Store, sink *testSink, from uint64, opts Options) (cancel context.CancelFunc, wait func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Follow(ctx, hub, st, sink, from, opts) }()
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err = Follow(ctx, hub, st, sink, from, opts)
+	}()
+	wait = func() error {
+		<-done
+		return err
+	}
 	t.Cleanup(func() {
 		cancel()
-		if sink.gate != nil {
-			select {
-			case <-sink.gate:
-			default:
-				close(sink.gate)
-			}
-		}
-		<-done
+		release(sink)
+		wait()
 	})
-	return cancel, done
+	return cancel, wait
+}
+
+// release lets a sink's blocked Change calls return.
+func release(s *testSink) {
+	if s.gate == nil {
+		return
+	}
+	select {
+	case <-s.gate:
+	default:
+		close(s.gate)
+	}
 }
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
