@@ -206,15 +206,15 @@ func missing(before, after []string) []string {
 // Disable marks a certificate disabled: new deployments may not use it and
 // edges withdraw it. Disabling a disabled certificate changes nothing.
 func (m *Manager) Disable(actor, account, project, id string) (*store.Certificate, error) {
-	return m.setState(actor, account, project, id, store.StateDisabled, store.ChangeDisabled)
+	return m.setState("certificate.disable", actor, account, project, id, store.StateDisabled, store.ChangeDisabled)
 }
 
 // Enable reverses Disable.
 func (m *Manager) Enable(actor, account, project, id string) (*store.Certificate, error) {
-	return m.setState(actor, account, project, id, store.StateActive, store.ChangeEnabled)
+	return m.setState("certificate.enable", actor, account, project, id, store.StateActive, store.ChangeEnabled)
 }
 
-func (m *Manager) setState(actor, account, project, id, state, change string) (*store.Certificate, error) {
+func (m *Manager) setState(action, actor, account, project, id, state, change string) (*store.Certificate, error) {
 	if err := checkScope(account, project); err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func (m *Manager) setState(actor, account, project, id, state, change string) (*
 	if err != nil {
 		return nil, err
 	}
-	m.logWrite("certificate."+change[:len(change)-1], actor, ch)
+	m.logWrite(action, actor, ch)
 	return c, nil
 }
 
