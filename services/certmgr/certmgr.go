@@ -11,6 +11,7 @@
 package certmgr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,9 +45,16 @@ type Config struct {
 	CreateMasterKey bool
 	// AdminKey is the admin API key. Empty means no admin key.
 	AdminKey string
-	// References is asked before deletes; nil means nothing references
+	// ServiceKey authenticates other certbind services (the deploytracker).
+	// Empty means none may call the internal services.
+	ServiceKey string
+	// References is asked before deletes, usually deployrefs.New on a
+	// connection to the deploytracker; nil means nothing references
 	// certificates.
 	References certs.References
+	// ResumeInterval is how often deletes interrupted by a crash or an
+	// unreachable deploytracker are retried by Run. Default 30s.
+	ResumeInterval time.Duration
 	// Logger receives operational and audit lines. nil discards them.
 	Logger *slog.Logger
 	// Retention is the number of changes kept for resuming subscribers.
@@ -62,10 +70,14 @@ type Service struct {
 	store   *store.Store
 	hub     *changefeed.Hub[store.Change]
 	authn   *auth.Authenticator
-	certs   *api.Certificates
-	apiKeys *api.APIKeys
-	dist    *api.Distribution
-	health  *health.Server
+	manager  *certs.Manager
+	certs    *api.Certificates
+	apiKeys  *api.APIKeys
+	dist     *api.Distribution
+	internal *api.Internal
+	health   *health.Server
+	log      *slog.Logger
+	resume   time.Duration
 }
 
 // New opens the store and builds the services.
@@ -114,15 +126,22 @@ func New(cfg Config) (*Service, error) {
 	st.SetPublisher(hub.Publish)
 
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now})
-	authn := auth.NewAuthenticator(cfg.AdminKey, st)
+	authn := auth.NewAuthenticator(cfg.AdminKey, cfg.ServiceKey, st)
 	s := &Service{
-		store:   st,
-		hub:     hub,
-		authn:   authn,
-		certs:   api.NewCertificates(m, log),
-		apiKeys: api.NewAPIKeys(authn, log, log, now),
-		dist:    api.NewDistribution(m, st, hub, cfg.Stream, log),
-		health:  health.NewServer(),
+		store:    st,
+		hub:      hub,
+		authn:    authn,
+		manager:  m,
+		certs:    api.NewCertificates(m, log),
+		apiKeys:  api.NewAPIKeys(authn, log, log, now),
+		dist:     api.NewDistribution(m, st, hub, cfg.Stream, log),
+		internal: api.NewInternal(m, authn, log),
+		health:   health.NewServer(),
+		log:      log,
+		resume:   cfg.ResumeInterval,
+	}
+	if s.resume <= 0 {
+		s.resume = 30 * time.Second
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(certmgrv1.CertificateService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -134,10 +153,7 @@ func New(cfg Config) (*Service, error) {
 // ServerOptions are the options every gRPC server carrying certmgr needs:
 // authentication of every call but health and reflection.
 func (s *Service) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.authn.UnaryInterceptor),
-		grpc.ChainStreamInterceptor(s.authn.StreamInterceptor),
-	}
+	return auth.ServerOptions(s.authn)
 }
 
 // Register registers certmgr's services, health and reflection on r.
@@ -145,7 +161,34 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	certmgrv1.RegisterCertificateServiceServer(r, s.certs)
 	certmgrv1.RegisterApiKeyServiceServer(r, s.apiKeys)
 	certmgrv1.RegisterDistributionServiceServer(r, s.dist)
+	certmgrv1.RegisterInternalServiceServer(r, s.internal)
+}
+
+// RegisterHealth registers the health service; a server that carries
+// several certbind services registers one health service.
+func (s *Service) RegisterHealth(r grpc.ServiceRegistrar) {
 	healthpb.RegisterHealthServer(r, s.health)
+}
+
+// Run finishes deletes that were interrupted (by a crash, or because the
+// deploytracker could not be reached), at start and then every
+// ResumeInterval, until ctx ends. It returns nil when ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.resume)
+	defer t.Stop()
+	for {
+		n, err := s.manager.ResumeDeletes(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("resuming interrupted deletes failed; will retry", slog.String("error", err.Error()))
+		} else if n > 0 {
+			s.log.Info("resumed interrupted deletes", slog.Int("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // NewGRPCServer returns a gRPC server with certmgr registered on it, plus
@@ -153,6 +196,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	srv := grpc.NewServer(append(s.ServerOptions(), extra...)...)
 	s.Register(srv)
+	s.RegisterHealth(srv)
 	reflection.Register(srv)
 	return srv
 }

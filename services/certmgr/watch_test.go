@@ -122,7 +122,12 @@ func TestWatchSnapshotThenLive(t *testing.T) {
 	if _, err := s.certs().DeleteCertificate(as(adminKey), &certmgrv1.DeleteCertificateRequest{Account: "acme", Project: "shop", Id: c.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	if ch := w.change(); ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_DELETED || ch.GetMaterial() != nil || ch.GetRevision() != 5 {
+	// A delete is two changes: the mark that blocks new deploys while
+	// references are checked, then the delete.
+	if ch := w.change(); ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_UPDATED || ch.GetMaterial().GetCertificate().GetState() != "deleting" || ch.GetRevision() != 5 {
+		t.Fatalf("delete-started change %v", ch)
+	}
+	if ch := w.change(); ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_DELETED || ch.GetMaterial() != nil || ch.GetRevision() != 6 {
 		t.Fatalf("delete change %v", ch)
 	}
 	// Idle: heartbeats carry the current revision.
@@ -132,8 +137,8 @@ func TestWatchSnapshotThenLive(t *testing.T) {
 			t.Fatal(err)
 		}
 		if hb := ev.GetHeartbeat(); hb != nil {
-			if hb.GetRevision() != 5 {
-				t.Fatalf("heartbeat at %d, want 5", hb.GetRevision())
+			if hb.GetRevision() != 6 {
+				t.Fatalf("heartbeat at %d, want 6", hb.GetRevision())
 			}
 			break
 		}

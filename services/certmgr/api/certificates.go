@@ -136,3 +136,21 @@ func (s *Certificates) DeleteCertificate(ctx context.Context, req *certmgrv1.Del
 	}
 	return &certmgrv1.DeleteCertificateResponse{Id: c.ID}, nil
 }
+
+// ListCertificateReferences lists the deployments that use a certificate.
+func (s *Certificates) ListCertificateReferences(ctx context.Context, req *certmgrv1.ListCertificateReferencesRequest) (*certmgrv1.ListCertificateReferencesResponse, error) {
+	if _, err := manager(ctx, req.GetAccount()); err != nil {
+		return nil, err
+	}
+	refs, err := s.m.References(ctx, req.GetAccount(), req.GetProject(), req.GetId())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "ListCertificateReferences", err)
+	}
+	out := &certmgrv1.ListCertificateReferencesResponse{References: make([]*certmgrv1.DeploymentReference, 0, len(refs))}
+	for _, r := range refs {
+		out.References = append(out.References, &certmgrv1.DeploymentReference{
+			DeploymentId: r.DeploymentID, Environment: r.Environment, EnvironmentType: r.EnvironmentType, InProgress: r.InProgress,
+		})
+	}
+	return out, nil
+}

@@ -34,6 +34,11 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return status.Error(codes.AlreadyExists, err.Error()+" in this account and project: choose another --name, or delete the existing certificate first")
 	case errors.Is(err, certs.ErrReferenced):
 		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, certs.ErrDeleting):
+		return status.Error(codes.FailedPrecondition, err.Error()+": wait for the delete to finish, or retry it")
+	case errors.Is(err, certs.ErrReferencesUnavailable):
+		log.WarnContext(ctx, "reference check failed", slog.String("method", method), slog.String("error", err.Error()))
+		return status.Error(codes.Unavailable, err.Error())
 	}
 	log.ErrorContext(ctx, "request failed", slog.String("method", method), slog.String("error", err.Error()))
 	return status.Error(codes.Internal, "internal error; the server log has the details")

@@ -21,7 +21,7 @@ var Public = map[string]bool{
 	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
 }
 
-func (a *Authenticator) authenticate(ctx context.Context, method string) (context.Context, error) {
+func authenticate(ctx context.Context, v Verifier, method string) (context.Context, error) {
 	if Public[method] {
 		return ctx, nil
 	}
@@ -34,33 +34,61 @@ func (a *Authenticator) authenticate(ctx context.Context, method string) (contex
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "the authorization header must be \"Bearer KEY\"")
 	}
-	p, err := a.Authenticate(strings.TrimSpace(secret))
+	p, err := v.Authenticate(strings.TrimSpace(secret))
 	if errors.Is(err, ErrUnauthenticated) {
 		return nil, status.Error(codes.Unauthenticated, "the API key is not valid: check --api-key or CERTBIND_API_KEY")
 	}
 	if err != nil {
-		return nil, status.Error(codes.Internal, "cannot check the API key")
+		return nil, status.Error(codes.Unavailable, "cannot check the API key right now; try again")
 	}
 	return WithPrincipal(ctx, p), nil
 }
 
 // UnaryInterceptor authenticates every unary call but the Public ones.
-func (a *Authenticator) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx, err := a.authenticate(ctx, info.FullMethod)
-	if err != nil {
-		return nil, err
+func UnaryInterceptor(v Verifier) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := authenticate(ctx, v, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
 	}
-	return handler(ctx, req)
 }
 
 // StreamInterceptor authenticates every stream but the Public ones.
-func (a *Authenticator) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	ctx, err := a.authenticate(ss.Context(), info.FullMethod)
-	if err != nil {
-		return err
+func StreamInterceptor(v Verifier) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := authenticate(ss.Context(), v, info.FullMethod)
+		if err != nil {
+			return err
+		}
+		return handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 	}
-	return handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 }
+
+// ServerOptions installs both interceptors.
+func ServerOptions(v Verifier) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(UnaryInterceptor(v)),
+		grpc.ChainStreamInterceptor(StreamInterceptor(v)),
+	}
+}
+
+// BearerCredentials attaches a key to every outgoing call, for one service
+// calling another.
+type BearerCredentials struct {
+	Key string
+	// Secure requires transport security, unless the target is loopback.
+	Secure bool
+}
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (b BearerCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + b.Key}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (b BearerCredentials) RequireTransportSecurity() bool { return b.Secure }
 
 type wrappedStream struct {
 	grpc.ServerStream

@@ -44,22 +44,53 @@ type KeyStore interface {
 	PutAPIKey(store.APIKey) error
 }
 
-// Authenticator checks keys.
-type Authenticator struct {
-	adminHash [32]byte
-	hasAdmin  bool
-	keys      KeyStore
+// Verifier says who holds a key. certmgr checks keys itself
+// (Authenticator); other services ask certmgr (Remote).
+type Verifier interface {
+	Authenticate(secret string) (Principal, error)
 }
 
-// NewAuthenticator accepts adminKey as the admin key (none when empty) and
-// the keys in ks.
-func NewAuthenticator(adminKey string, ks KeyStore) *Authenticator {
-	a := &Authenticator{keys: ks}
+// fixedKeys recognises the keys given in configuration rather than stored:
+// the admin key and the service key.
+type fixedKeys struct {
+	admin, service       [32]byte
+	hasAdmin, hasService bool
+}
+
+func newFixedKeys(adminKey, serviceKey string) fixedKeys {
+	var f fixedKeys
 	if adminKey != "" {
-		a.adminHash = sha256.Sum256([]byte(adminKey))
-		a.hasAdmin = true
+		f.admin, f.hasAdmin = sha256.Sum256([]byte(adminKey)), true
 	}
-	return a
+	if serviceKey != "" {
+		f.service, f.hasService = sha256.Sum256([]byte(serviceKey)), true
+	}
+	return f
+}
+
+// match compares in constant time, on hashes so lengths leak nothing.
+func (f fixedKeys) match(secret string) (Principal, bool) {
+	sum := sha256.Sum256([]byte(secret))
+	if f.hasAdmin && subtle.ConstantTimeCompare(sum[:], f.admin[:]) == 1 {
+		return Principal{KeyID: "admin", Role: RoleAdmin}, true
+	}
+	if f.hasService && subtle.ConstantTimeCompare(sum[:], f.service[:]) == 1 {
+		return Principal{KeyID: "service", Role: RoleService}, true
+	}
+	return Principal{}, false
+}
+
+// Authenticator checks keys against the configured admin and service keys
+// and the stored account keys.
+type Authenticator struct {
+	fixed fixedKeys
+	keys  KeyStore
+}
+
+// NewAuthenticator accepts adminKey as the admin key and serviceKey as the
+// service key (none when empty), and the keys in ks.
+func NewAuthenticator(adminKey, serviceKey string, ks KeyStore) *Authenticator {
+	return &Authenticator{fixed: newFixedKeys(adminKey, serviceKey), keys: ks}
 }
 
 // Authenticate returns the principal for a bearer secret.
@@ -67,10 +98,10 @@ func (a *Authenticator) Authenticate(secret string) (Principal, error) {
 	if secret == "" {
 		return Principal{}, ErrUnauthenticated
 	}
-	sum := sha256.Sum256([]byte(secret))
-	if a.hasAdmin && subtle.ConstantTimeCompare(sum[:], a.adminHash[:]) == 1 {
-		return Principal{KeyID: "admin", Role: RoleAdmin}, nil
+	if p, ok := a.fixed.match(secret); ok {
+		return p, nil
 	}
+	sum := sha256.Sum256([]byte(secret))
 	// The lookup is by hash, so timing reveals nothing about the secret.
 	k, err := a.keys.APIKeyByHash(hex.EncodeToString(sum[:]))
 	if errors.Is(err, store.ErrKeyNotFound) {

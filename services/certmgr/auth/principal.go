@@ -14,6 +14,9 @@ const (
 	// RoleEdge receives one account's certificate material on the
 	// distribution stream, and nothing else.
 	RoleEdge Role = "edge"
+	// RoleService is another certbind service (certmgr and deploytracker
+	// calling each other). It may call the internal services only.
+	RoleService Role = "service"
 )
 
 // ParseRole checks a role name given by a user; "" means RoleAccount.

@@ -18,6 +18,12 @@ var (
 	// ErrReferenced: deployments still use the certificate; the error is a
 	// *ReferencedError that names them.
 	ErrReferenced = errors.New("certificate is referenced by deployments")
+	// ErrDeleting: a delete of the certificate is in progress; nothing else
+	// may change it until that delete finishes or is refused.
+	ErrDeleting = errors.New("certificate is being deleted")
+	// ErrReferencesUnavailable: the deploytracker could not be asked which
+	// deployments use the certificate, so nothing was deleted.
+	ErrReferencesUnavailable = errors.New("cannot check which deployments use the certificate")
 )
 
 // InputError is a request that is wrong in a way the caller can fix.
@@ -39,7 +45,11 @@ type ReferencedError struct {
 func (e *ReferencedError) Error() string {
 	var list []string
 	for _, r := range e.References {
-		list = append(list, fmt.Sprintf("%s (environment %q, %s)", r.DeploymentID, r.Environment, r.EnvironmentType))
+		item := fmt.Sprintf("%s (environment %q, %s)", r.DeploymentID, r.Environment, r.EnvironmentType)
+		if r.InProgress {
+			item += " [deploy in progress]"
+		}
+		list = append(list, item)
 	}
 	return fmt.Sprintf("cannot %s certificate %q: it is referenced by %d deployment(s): %s; "+
 		"disable it, redeploy those deployments without it, then try again",

@@ -178,6 +178,9 @@ func (m *Manager) SetEnvironmentTypes(ctx context.Context, actor, account, proje
 		}
 	}
 	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+		if c.State == store.StateDeleting {
+			return "", ErrDeleting
+		}
 		if slices.Equal(c.EnvironmentTypes, types) {
 			return "", nil
 		}
@@ -222,6 +225,9 @@ func (m *Manager) setState(action, actor, account, project, id, state, change st
 		return nil, err
 	}
 	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+		if c.State == store.StateDeleting {
+			return "", ErrDeleting
+		}
 		if c.State == state {
 			return "", nil
 		}
@@ -237,6 +243,27 @@ func (m *Manager) setState(action, actor, account, project, id, state, change st
 }
 
 // Delete removes a certificate that no deployment references.
+//
+// The check and the delete cannot be one transaction, because the references
+// live in the deploytracker's store. The protocol is write-then-check on both
+// sides:
+//
+//  1. certmgr durably marks the certificate "deleting";
+//  2. certmgr asks the deploytracker for references, in-progress deploys
+//     included;
+//  3. with none, certmgr deletes it; otherwise it restores the previous
+//     state and refuses.
+//
+// A deploy does the mirror image: it durably records its references as
+// "in progress" first, then asks certmgr whether every certificate is still
+// active (not deleting, not gone), and only then commits. Whichever side
+// writes second is bound to see the other's write: either the delete sees the
+// in-progress deploy and is refused, or the deploy sees "deleting" (or
+// nothing) and fails. So no interleaving lets a deployment reference a
+// deleted certificate. A crash between the steps leaves a certificate
+// "deleting", which ResumeDeletes finishes on the next start (deploys refuse
+// it meanwhile, which is safe), or an in-progress deploy, which the
+// deploytracker drops on its next start (which only removes references).
 func (m *Manager) Delete(ctx context.Context, actor, account, project, id string) (*store.Certificate, error) {
 	if err := checkScope(account, project); err != nil {
 		return nil, err
@@ -244,23 +271,108 @@ func (m *Manager) Delete(ctx context.Context, actor, account, project, id string
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	cur, err := m.store.GetCertificate(account, project, id)
+	_, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+		if c.State == store.StateDeleting {
+			return "", nil // an earlier attempt stopped midway: carry on
+		}
+		c.PrevState, c.State = c.State, store.StateDeleting
+		c.UpdatedAt = m.now().UTC()
+		return store.ChangeUpdated, nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	m.logWrite("certificate.delete-started", actor, ch)
+	return m.finishDelete(ctx, actor, account, project, id)
+}
+
+// finishDelete runs steps 2 and 3 of Delete on a certificate marked deleting.
+func (m *Manager) finishDelete(ctx context.Context, actor, account, project, id string) (*store.Certificate, error) {
 	refs, err := m.refs.CertificateReferences(ctx, account, project, id)
 	if err != nil {
-		return nil, fmt.Errorf("check references: %w", err)
+		cur := m.restore(actor, account, project, id)
+		return nil, fmt.Errorf("%w %q, so it was not deleted (try again): %w", ErrReferencesUnavailable, cur, err)
 	}
 	if len(refs) > 0 {
-		return nil, &ReferencedError{Action: "delete", Certificate: cur.Name, References: refs}
+		return nil, &ReferencedError{Action: "delete", Certificate: m.restore(actor, account, project, id), References: refs}
 	}
-	ch, err := m.store.DeleteCertificate(account, project, id, nil)
+	ch, err := m.store.DeleteCertificate(account, project, id, func(c *store.Certificate) error {
+		if c.State != store.StateDeleting {
+			return fmt.Errorf("%w: its delete was refused concurrently", ErrDeleting)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	m.logWrite("certificate.delete", actor, ch)
 	return ch.Before, nil
+}
+
+// restore puts a certificate marked deleting back in its previous state and
+// returns its name. It runs when a delete is refused; if it fails, the
+// certificate stays deleting and ResumeDeletes tries again.
+func (m *Manager) restore(actor, account, project, id string) string {
+	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+		if c.State != store.StateDeleting {
+			return "", nil
+		}
+		c.State, c.PrevState = c.PrevState, ""
+		if c.State == "" {
+			c.State = store.StateActive
+		}
+		c.UpdatedAt = m.now().UTC()
+		return store.ChangeUpdated, nil
+	})
+	if err != nil {
+		m.audit.Error("cannot restore certificate after a refused delete; it stays deleting until the next retry",
+			slog.String("certificateId", id), slog.String("error", err.Error()))
+		return id
+	}
+	m.logWrite("certificate.delete-refused", actor, ch)
+	return c.Name
+}
+
+// ResumeDeletes finishes the deletes that a crash interrupted: every
+// certificate still marked deleting is deleted if nothing references it, or
+// restored. It returns how many it handled.
+func (m *Manager) ResumeDeletes(ctx context.Context) (int, error) {
+	all, _, err := m.store.Snapshot()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range all {
+		if c.State != store.StateDeleting {
+			continue
+		}
+		if _, err := m.finishDelete(ctx, "certmgr", c.Account, c.Project, c.ID); err != nil && !errors.Is(err, ErrReferenced) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// References lists the deployments that use a certificate.
+func (m *Manager) References(ctx context.Context, account, project, id string) ([]Reference, error) {
+	if _, err := m.Get(account, project, id); err != nil {
+		return nil, err
+	}
+	refs, err := m.refs.CertificateReferences(ctx, account, project, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReferencesUnavailable, err)
+	}
+	return refs, nil
+}
+
+// Resolve looks certificates up by name or id in one project, for the
+// deploytracker.
+func (m *Manager) Resolve(account, project string, names, ids []string) ([]*store.Certificate, error) {
+	if err := checkScope(account, project); err != nil {
+		return nil, err
+	}
+	return m.store.ResolveCertificates(account, project, names, ids)
 }
 
 // PrivateKey unseals a client certificate's private key (PKCS#8 DER) for the

@@ -7,6 +7,9 @@ type Reference struct {
 	DeploymentID    string
 	Environment     string
 	EnvironmentType string
+	// InProgress marks a deploy that has recorded its references but not
+	// committed yet; it blocks a delete like a finished one.
+	InProgress bool
 }
 
 // References answers which deployments use a certificate. The deploytracker

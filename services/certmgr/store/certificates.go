@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -205,4 +206,44 @@ func getCert(b *bolt.Bucket, key []byte) (*Certificate, error) {
 		return nil, fmt.Errorf("decode certificate: %w", err)
 	}
 	return &c, nil
+}
+
+// ResolveCertificates returns the certificates of a project that have one of
+// the names or one of the ids, read in one transaction. Unknown names and ids
+// are left out.
+func (s *Store) ResolveCertificates(account, project string, names, ids []string) ([]*Certificate, error) {
+	var out []*Certificate
+	err := s.db.View(func(tx *bolt.Tx) error {
+		certs := tx.Bucket(bucketCerts)
+		seen := map[string]bool{}
+		add := func(id string) error {
+			if seen[id] {
+				return nil
+			}
+			c, err := getCert(certs, certKey(account, project, id))
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			seen[id] = true
+			out = append(out, c)
+			return nil
+		}
+		for _, n := range names {
+			if id := tx.Bucket(bucketNames).Get(nameKey(account, project, n)); id != nil {
+				if err := add(string(id)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, id := range ids {
+			if err := add(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
 }

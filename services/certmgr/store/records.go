@@ -15,6 +15,10 @@ const (
 const (
 	StateActive   = "active"
 	StateDisabled = "disabled"
+	// StateDeleting marks a certificate whose delete is checking for
+	// references. Deploys refuse it; PrevState holds the state to go back
+	// to if the delete is refused.
+	StateDeleting = "deleting"
 )
 
 // Certificate is the stored form of an uploaded certificate.
@@ -26,6 +30,7 @@ type Certificate struct {
 	Kind             string    `json:"kind"`
 	EnvironmentTypes []string  `json:"environmentTypes"`
 	State            string    `json:"state"`
+	PrevState        string    `json:"prevState,omitempty"`
 	Version          int32     `json:"version"`
 	ChainPEM         []byte    `json:"chainPem"`
 	SealedKey        []byte    `json:"sealedKey,omitempty"`

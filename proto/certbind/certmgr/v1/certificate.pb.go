@@ -36,7 +36,8 @@ type Certificate struct {
 	// environment_types lists where deployments may use the certificate:
 	// "development", "preview", "production".
 	EnvironmentTypes []string `protobuf:"bytes,5,rep,name=environment_types,json=environmentTypes,proto3" json:"environment_types,omitempty"`
-	// state is "active" or "disabled".
+	// state is "active", "disabled", or "deleting" while a delete checks for
+	// references (a deploy refuses a deleting certificate).
 	State string `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
 	// kind is "client" (a client certificate with its key) or "ca" (CA
 	// certificates used to verify backends; no key).

@@ -873,6 +873,180 @@ func (x *DeleteCertificateResponse) GetId() string {
 	return ""
 }
 
+type ListCertificateReferencesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Project       string                 `protobuf:"bytes,2,opt,name=project,proto3" json:"project,omitempty"`
+	Id            string                 `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCertificateReferencesRequest) Reset() {
+	*x = ListCertificateReferencesRequest{}
+	mi := &file_certbind_certmgr_v1_certificate_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCertificateReferencesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCertificateReferencesRequest) ProtoMessage() {}
+
+func (x *ListCertificateReferencesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_certificate_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCertificateReferencesRequest.ProtoReflect.Descriptor instead.
+func (*ListCertificateReferencesRequest) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_certificate_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListCertificateReferencesRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *ListCertificateReferencesRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *ListCertificateReferencesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ListCertificateReferencesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	References    []*DeploymentReference `protobuf:"bytes,1,rep,name=references,proto3" json:"references,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCertificateReferencesResponse) Reset() {
+	*x = ListCertificateReferencesResponse{}
+	mi := &file_certbind_certmgr_v1_certificate_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCertificateReferencesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCertificateReferencesResponse) ProtoMessage() {}
+
+func (x *ListCertificateReferencesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_certificate_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCertificateReferencesResponse.ProtoReflect.Descriptor instead.
+func (*ListCertificateReferencesResponse) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_certificate_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListCertificateReferencesResponse) GetReferences() []*DeploymentReference {
+	if x != nil {
+		return x.References
+	}
+	return nil
+}
+
+// DeploymentReference is a deployment that uses a certificate.
+type DeploymentReference struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	DeploymentId    string                 `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	Environment     string                 `protobuf:"bytes,2,opt,name=environment,proto3" json:"environment,omitempty"`
+	EnvironmentType string                 `protobuf:"bytes,3,opt,name=environment_type,json=environmentType,proto3" json:"environment_type,omitempty"`
+	// in_progress is true for a deploy that has not finished yet.
+	InProgress    bool `protobuf:"varint,4,opt,name=in_progress,json=inProgress,proto3" json:"in_progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentReference) Reset() {
+	*x = DeploymentReference{}
+	mi := &file_certbind_certmgr_v1_certificate_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentReference) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentReference) ProtoMessage() {}
+
+func (x *DeploymentReference) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_certificate_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentReference.ProtoReflect.Descriptor instead.
+func (*DeploymentReference) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_certificate_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DeploymentReference) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *DeploymentReference) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *DeploymentReference) GetEnvironmentType() string {
+	if x != nil {
+		return x.EnvironmentType
+	}
+	return ""
+}
+
+func (x *DeploymentReference) GetInProgress() bool {
+	if x != nil {
+		return x.InProgress
+	}
+	return false
+}
+
 var File_certbind_certmgr_v1_certificate_service_proto protoreflect.FileDescriptor
 
 const file_certbind_certmgr_v1_certificate_service_proto_rawDesc = "" +
@@ -935,7 +1109,21 @@ const file_certbind_certmgr_v1_certificate_service_proto_rawDesc = "" +
 	"\aproject\x18\x02 \x01(\tR\aproject\x12\x0e\n" +
 	"\x02id\x18\x03 \x01(\tR\x02id\"+\n" +
 	"\x19DeleteCertificateResponse\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xb7\x06\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"f\n" +
+	" ListCertificateReferencesRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x18\n" +
+	"\aproject\x18\x02 \x01(\tR\aproject\x12\x0e\n" +
+	"\x02id\x18\x03 \x01(\tR\x02id\"m\n" +
+	"!ListCertificateReferencesResponse\x12H\n" +
+	"\n" +
+	"references\x18\x01 \x03(\v2(.certbind.certmgr.v1.DeploymentReferenceR\n" +
+	"references\"\xa8\x01\n" +
+	"\x13DeploymentReference\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12 \n" +
+	"\venvironment\x18\x02 \x01(\tR\venvironment\x12)\n" +
+	"\x10environment_type\x18\x03 \x01(\tR\x0fenvironmentType\x12\x1f\n" +
+	"\vin_progress\x18\x04 \x01(\bR\n" +
+	"inProgress2\xc4\a\n" +
 	"\x12CertificateService\x12r\n" +
 	"\x11CreateCertificate\x12-.certbind.certmgr.v1.CreateCertificateRequest\x1a..certbind.certmgr.v1.CreateCertificateResponse\x12o\n" +
 	"\x10ListCertificates\x12,.certbind.certmgr.v1.ListCertificatesRequest\x1a-.certbind.certmgr.v1.ListCertificatesResponse\x12i\n" +
@@ -943,7 +1131,8 @@ const file_certbind_certmgr_v1_certificate_service_proto_rawDesc = "" +
 	"\x11UpdateCertificate\x12-.certbind.certmgr.v1.UpdateCertificateRequest\x1a..certbind.certmgr.v1.UpdateCertificateResponse\x12u\n" +
 	"\x12DisableCertificate\x12..certbind.certmgr.v1.DisableCertificateRequest\x1a/.certbind.certmgr.v1.DisableCertificateResponse\x12r\n" +
 	"\x11EnableCertificate\x12-.certbind.certmgr.v1.EnableCertificateRequest\x1a..certbind.certmgr.v1.EnableCertificateResponse\x12r\n" +
-	"\x11DeleteCertificate\x12-.certbind.certmgr.v1.DeleteCertificateRequest\x1a..certbind.certmgr.v1.DeleteCertificateResponseBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
+	"\x11DeleteCertificate\x12-.certbind.certmgr.v1.DeleteCertificateRequest\x1a..certbind.certmgr.v1.DeleteCertificateResponse\x12\x8a\x01\n" +
+	"\x19ListCertificateReferences\x125.certbind.certmgr.v1.ListCertificateReferencesRequest\x1a6.certbind.certmgr.v1.ListCertificateReferencesResponseBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
 
 var (
 	file_certbind_certmgr_v1_certificate_service_proto_rawDescOnce sync.Once
@@ -957,50 +1146,56 @@ func file_certbind_certmgr_v1_certificate_service_proto_rawDescGZIP() []byte {
 	return file_certbind_certmgr_v1_certificate_service_proto_rawDescData
 }
 
-var file_certbind_certmgr_v1_certificate_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_certbind_certmgr_v1_certificate_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_certbind_certmgr_v1_certificate_service_proto_goTypes = []any{
-	(*CreateCertificateRequest)(nil),   // 0: certbind.certmgr.v1.CreateCertificateRequest
-	(*CreateCertificateResponse)(nil),  // 1: certbind.certmgr.v1.CreateCertificateResponse
-	(*ListCertificatesRequest)(nil),    // 2: certbind.certmgr.v1.ListCertificatesRequest
-	(*ListCertificatesResponse)(nil),   // 3: certbind.certmgr.v1.ListCertificatesResponse
-	(*GetCertificateRequest)(nil),      // 4: certbind.certmgr.v1.GetCertificateRequest
-	(*GetCertificateResponse)(nil),     // 5: certbind.certmgr.v1.GetCertificateResponse
-	(*UpdateCertificateRequest)(nil),   // 6: certbind.certmgr.v1.UpdateCertificateRequest
-	(*UpdateCertificateResponse)(nil),  // 7: certbind.certmgr.v1.UpdateCertificateResponse
-	(*DisableCertificateRequest)(nil),  // 8: certbind.certmgr.v1.DisableCertificateRequest
-	(*DisableCertificateResponse)(nil), // 9: certbind.certmgr.v1.DisableCertificateResponse
-	(*EnableCertificateRequest)(nil),   // 10: certbind.certmgr.v1.EnableCertificateRequest
-	(*EnableCertificateResponse)(nil),  // 11: certbind.certmgr.v1.EnableCertificateResponse
-	(*DeleteCertificateRequest)(nil),   // 12: certbind.certmgr.v1.DeleteCertificateRequest
-	(*DeleteCertificateResponse)(nil),  // 13: certbind.certmgr.v1.DeleteCertificateResponse
-	(*Certificate)(nil),                // 14: certbind.certmgr.v1.Certificate
+	(*CreateCertificateRequest)(nil),          // 0: certbind.certmgr.v1.CreateCertificateRequest
+	(*CreateCertificateResponse)(nil),         // 1: certbind.certmgr.v1.CreateCertificateResponse
+	(*ListCertificatesRequest)(nil),           // 2: certbind.certmgr.v1.ListCertificatesRequest
+	(*ListCertificatesResponse)(nil),          // 3: certbind.certmgr.v1.ListCertificatesResponse
+	(*GetCertificateRequest)(nil),             // 4: certbind.certmgr.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),            // 5: certbind.certmgr.v1.GetCertificateResponse
+	(*UpdateCertificateRequest)(nil),          // 6: certbind.certmgr.v1.UpdateCertificateRequest
+	(*UpdateCertificateResponse)(nil),         // 7: certbind.certmgr.v1.UpdateCertificateResponse
+	(*DisableCertificateRequest)(nil),         // 8: certbind.certmgr.v1.DisableCertificateRequest
+	(*DisableCertificateResponse)(nil),        // 9: certbind.certmgr.v1.DisableCertificateResponse
+	(*EnableCertificateRequest)(nil),          // 10: certbind.certmgr.v1.EnableCertificateRequest
+	(*EnableCertificateResponse)(nil),         // 11: certbind.certmgr.v1.EnableCertificateResponse
+	(*DeleteCertificateRequest)(nil),          // 12: certbind.certmgr.v1.DeleteCertificateRequest
+	(*DeleteCertificateResponse)(nil),         // 13: certbind.certmgr.v1.DeleteCertificateResponse
+	(*ListCertificateReferencesRequest)(nil),  // 14: certbind.certmgr.v1.ListCertificateReferencesRequest
+	(*ListCertificateReferencesResponse)(nil), // 15: certbind.certmgr.v1.ListCertificateReferencesResponse
+	(*DeploymentReference)(nil),               // 16: certbind.certmgr.v1.DeploymentReference
+	(*Certificate)(nil),                       // 17: certbind.certmgr.v1.Certificate
 }
 var file_certbind_certmgr_v1_certificate_service_proto_depIdxs = []int32{
-	14, // 0: certbind.certmgr.v1.CreateCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
-	14, // 1: certbind.certmgr.v1.ListCertificatesResponse.certificates:type_name -> certbind.certmgr.v1.Certificate
-	14, // 2: certbind.certmgr.v1.GetCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
-	14, // 3: certbind.certmgr.v1.UpdateCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
-	14, // 4: certbind.certmgr.v1.DisableCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
-	14, // 5: certbind.certmgr.v1.EnableCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
-	0,  // 6: certbind.certmgr.v1.CertificateService.CreateCertificate:input_type -> certbind.certmgr.v1.CreateCertificateRequest
-	2,  // 7: certbind.certmgr.v1.CertificateService.ListCertificates:input_type -> certbind.certmgr.v1.ListCertificatesRequest
-	4,  // 8: certbind.certmgr.v1.CertificateService.GetCertificate:input_type -> certbind.certmgr.v1.GetCertificateRequest
-	6,  // 9: certbind.certmgr.v1.CertificateService.UpdateCertificate:input_type -> certbind.certmgr.v1.UpdateCertificateRequest
-	8,  // 10: certbind.certmgr.v1.CertificateService.DisableCertificate:input_type -> certbind.certmgr.v1.DisableCertificateRequest
-	10, // 11: certbind.certmgr.v1.CertificateService.EnableCertificate:input_type -> certbind.certmgr.v1.EnableCertificateRequest
-	12, // 12: certbind.certmgr.v1.CertificateService.DeleteCertificate:input_type -> certbind.certmgr.v1.DeleteCertificateRequest
-	1,  // 13: certbind.certmgr.v1.CertificateService.CreateCertificate:output_type -> certbind.certmgr.v1.CreateCertificateResponse
-	3,  // 14: certbind.certmgr.v1.CertificateService.ListCertificates:output_type -> certbind.certmgr.v1.ListCertificatesResponse
-	5,  // 15: certbind.certmgr.v1.CertificateService.GetCertificate:output_type -> certbind.certmgr.v1.GetCertificateResponse
-	7,  // 16: certbind.certmgr.v1.CertificateService.UpdateCertificate:output_type -> certbind.certmgr.v1.UpdateCertificateResponse
-	9,  // 17: certbind.certmgr.v1.CertificateService.DisableCertificate:output_type -> certbind.certmgr.v1.DisableCertificateResponse
-	11, // 18: certbind.certmgr.v1.CertificateService.EnableCertificate:output_type -> certbind.certmgr.v1.EnableCertificateResponse
-	13, // 19: certbind.certmgr.v1.CertificateService.DeleteCertificate:output_type -> certbind.certmgr.v1.DeleteCertificateResponse
-	13, // [13:20] is the sub-list for method output_type
-	6,  // [6:13] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	17, // 0: certbind.certmgr.v1.CreateCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	17, // 1: certbind.certmgr.v1.ListCertificatesResponse.certificates:type_name -> certbind.certmgr.v1.Certificate
+	17, // 2: certbind.certmgr.v1.GetCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	17, // 3: certbind.certmgr.v1.UpdateCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	17, // 4: certbind.certmgr.v1.DisableCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	17, // 5: certbind.certmgr.v1.EnableCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	16, // 6: certbind.certmgr.v1.ListCertificateReferencesResponse.references:type_name -> certbind.certmgr.v1.DeploymentReference
+	0,  // 7: certbind.certmgr.v1.CertificateService.CreateCertificate:input_type -> certbind.certmgr.v1.CreateCertificateRequest
+	2,  // 8: certbind.certmgr.v1.CertificateService.ListCertificates:input_type -> certbind.certmgr.v1.ListCertificatesRequest
+	4,  // 9: certbind.certmgr.v1.CertificateService.GetCertificate:input_type -> certbind.certmgr.v1.GetCertificateRequest
+	6,  // 10: certbind.certmgr.v1.CertificateService.UpdateCertificate:input_type -> certbind.certmgr.v1.UpdateCertificateRequest
+	8,  // 11: certbind.certmgr.v1.CertificateService.DisableCertificate:input_type -> certbind.certmgr.v1.DisableCertificateRequest
+	10, // 12: certbind.certmgr.v1.CertificateService.EnableCertificate:input_type -> certbind.certmgr.v1.EnableCertificateRequest
+	12, // 13: certbind.certmgr.v1.CertificateService.DeleteCertificate:input_type -> certbind.certmgr.v1.DeleteCertificateRequest
+	14, // 14: certbind.certmgr.v1.CertificateService.ListCertificateReferences:input_type -> certbind.certmgr.v1.ListCertificateReferencesRequest
+	1,  // 15: certbind.certmgr.v1.CertificateService.CreateCertificate:output_type -> certbind.certmgr.v1.CreateCertificateResponse
+	3,  // 16: certbind.certmgr.v1.CertificateService.ListCertificates:output_type -> certbind.certmgr.v1.ListCertificatesResponse
+	5,  // 17: certbind.certmgr.v1.CertificateService.GetCertificate:output_type -> certbind.certmgr.v1.GetCertificateResponse
+	7,  // 18: certbind.certmgr.v1.CertificateService.UpdateCertificate:output_type -> certbind.certmgr.v1.UpdateCertificateResponse
+	9,  // 19: certbind.certmgr.v1.CertificateService.DisableCertificate:output_type -> certbind.certmgr.v1.DisableCertificateResponse
+	11, // 20: certbind.certmgr.v1.CertificateService.EnableCertificate:output_type -> certbind.certmgr.v1.EnableCertificateResponse
+	13, // 21: certbind.certmgr.v1.CertificateService.DeleteCertificate:output_type -> certbind.certmgr.v1.DeleteCertificateResponse
+	15, // 22: certbind.certmgr.v1.CertificateService.ListCertificateReferences:output_type -> certbind.certmgr.v1.ListCertificateReferencesResponse
+	15, // [15:23] is the sub-list for method output_type
+	7,  // [7:15] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_certbind_certmgr_v1_certificate_service_proto_init() }
@@ -1015,7 +1210,7 @@ func file_certbind_certmgr_v1_certificate_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_certbind_certmgr_v1_certificate_service_proto_rawDesc), len(file_certbind_certmgr_v1_certificate_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

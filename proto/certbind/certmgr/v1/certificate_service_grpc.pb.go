@@ -19,13 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CertificateService_CreateCertificate_FullMethodName  = "/certbind.certmgr.v1.CertificateService/CreateCertificate"
-	CertificateService_ListCertificates_FullMethodName   = "/certbind.certmgr.v1.CertificateService/ListCertificates"
-	CertificateService_GetCertificate_FullMethodName     = "/certbind.certmgr.v1.CertificateService/GetCertificate"
-	CertificateService_UpdateCertificate_FullMethodName  = "/certbind.certmgr.v1.CertificateService/UpdateCertificate"
-	CertificateService_DisableCertificate_FullMethodName = "/certbind.certmgr.v1.CertificateService/DisableCertificate"
-	CertificateService_EnableCertificate_FullMethodName  = "/certbind.certmgr.v1.CertificateService/EnableCertificate"
-	CertificateService_DeleteCertificate_FullMethodName  = "/certbind.certmgr.v1.CertificateService/DeleteCertificate"
+	CertificateService_CreateCertificate_FullMethodName         = "/certbind.certmgr.v1.CertificateService/CreateCertificate"
+	CertificateService_ListCertificates_FullMethodName          = "/certbind.certmgr.v1.CertificateService/ListCertificates"
+	CertificateService_GetCertificate_FullMethodName            = "/certbind.certmgr.v1.CertificateService/GetCertificate"
+	CertificateService_UpdateCertificate_FullMethodName         = "/certbind.certmgr.v1.CertificateService/UpdateCertificate"
+	CertificateService_DisableCertificate_FullMethodName        = "/certbind.certmgr.v1.CertificateService/DisableCertificate"
+	CertificateService_EnableCertificate_FullMethodName         = "/certbind.certmgr.v1.CertificateService/EnableCertificate"
+	CertificateService_DeleteCertificate_FullMethodName         = "/certbind.certmgr.v1.CertificateService/DeleteCertificate"
+	CertificateService_ListCertificateReferences_FullMethodName = "/certbind.certmgr.v1.CertificateService/ListCertificateReferences"
 )
 
 // CertificateServiceClient is the client API for CertificateService service.
@@ -52,6 +53,8 @@ type CertificateServiceClient interface {
 	EnableCertificate(ctx context.Context, in *EnableCertificateRequest, opts ...grpc.CallOption) (*EnableCertificateResponse, error)
 	// DeleteCertificate removes a certificate that no deployment references.
 	DeleteCertificate(ctx context.Context, in *DeleteCertificateRequest, opts ...grpc.CallOption) (*DeleteCertificateResponse, error)
+	// ListCertificateReferences lists the deployments that use the certificate.
+	ListCertificateReferences(ctx context.Context, in *ListCertificateReferencesRequest, opts ...grpc.CallOption) (*ListCertificateReferencesResponse, error)
 }
 
 type certificateServiceClient struct {
@@ -132,6 +135,16 @@ func (c *certificateServiceClient) DeleteCertificate(ctx context.Context, in *De
 	return out, nil
 }
 
+func (c *certificateServiceClient) ListCertificateReferences(ctx context.Context, in *ListCertificateReferencesRequest, opts ...grpc.CallOption) (*ListCertificateReferencesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCertificateReferencesResponse)
+	err := c.cc.Invoke(ctx, CertificateService_ListCertificateReferences_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CertificateServiceServer is the server API for CertificateService service.
 // All implementations must embed UnimplementedCertificateServiceServer
 // for forward compatibility.
@@ -156,6 +169,8 @@ type CertificateServiceServer interface {
 	EnableCertificate(context.Context, *EnableCertificateRequest) (*EnableCertificateResponse, error)
 	// DeleteCertificate removes a certificate that no deployment references.
 	DeleteCertificate(context.Context, *DeleteCertificateRequest) (*DeleteCertificateResponse, error)
+	// ListCertificateReferences lists the deployments that use the certificate.
+	ListCertificateReferences(context.Context, *ListCertificateReferencesRequest) (*ListCertificateReferencesResponse, error)
 	mustEmbedUnimplementedCertificateServiceServer()
 }
 
@@ -186,6 +201,9 @@ func (UnimplementedCertificateServiceServer) EnableCertificate(context.Context, 
 }
 func (UnimplementedCertificateServiceServer) DeleteCertificate(context.Context, *DeleteCertificateRequest) (*DeleteCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteCertificate not implemented")
+}
+func (UnimplementedCertificateServiceServer) ListCertificateReferences(context.Context, *ListCertificateReferencesRequest) (*ListCertificateReferencesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCertificateReferences not implemented")
 }
 func (UnimplementedCertificateServiceServer) mustEmbedUnimplementedCertificateServiceServer() {}
 func (UnimplementedCertificateServiceServer) testEmbeddedByValue()                            {}
@@ -334,6 +352,24 @@ func _CertificateService_DeleteCertificate_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CertificateService_ListCertificateReferences_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCertificateReferencesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CertificateServiceServer).ListCertificateReferences(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CertificateService_ListCertificateReferences_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CertificateServiceServer).ListCertificateReferences(ctx, req.(*ListCertificateReferencesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CertificateService_ServiceDesc is the grpc.ServiceDesc for CertificateService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -368,6 +404,10 @@ var CertificateService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteCertificate",
 			Handler:    _CertificateService_DeleteCertificate_Handler,
+		},
+		{
+			MethodName: "ListCertificateReferences",
+			Handler:    _CertificateService_ListCertificateReferences_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,72 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/certs"
+)
+
+// Internal serves InternalService, for other certbind services.
+type Internal struct {
+	certmgrv1.UnimplementedInternalServiceServer
+	m     *certs.Manager
+	authn *auth.Authenticator
+	log   *slog.Logger
+}
+
+// NewInternal returns the InternalService handlers.
+func NewInternal(m *certs.Manager, a *auth.Authenticator, log *slog.Logger) *Internal {
+	return &Internal{m: m, authn: a, log: log}
+}
+
+func service(ctx context.Context) error {
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Role != auth.RoleService {
+		return status.Error(codes.PermissionDenied, "only certbind services may call this (with the service key)")
+	}
+	return nil
+}
+
+// Authenticate says what a key may do.
+func (s *Internal) Authenticate(ctx context.Context, req *certmgrv1.AuthenticateRequest) (*certmgrv1.AuthenticateResponse, error) {
+	if err := service(ctx); err != nil {
+		return nil, err
+	}
+	p, err := s.authn.Authenticate(req.GetKey())
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		return nil, status.Error(codes.Unauthenticated, "the API key is not valid")
+	}
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "Authenticate", err)
+	}
+	return &certmgrv1.AuthenticateResponse{KeyId: p.KeyID, Role: string(p.Role), Account: p.Account}, nil
+}
+
+// ResolveCertificates looks certificates up by name or id.
+func (s *Internal) ResolveCertificates(ctx context.Context, req *certmgrv1.ResolveCertificatesRequest) (*certmgrv1.ResolveCertificatesResponse, error) {
+	if err := service(ctx); err != nil {
+		return nil, err
+	}
+	list, err := s.m.Resolve(req.GetAccount(), req.GetProject(), req.GetNames(), req.GetIds())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "ResolveCertificates", err)
+	}
+	now := s.m.Now()
+	out := &certmgrv1.ResolveCertificatesResponse{Certificates: make([]*certmgrv1.Certificate, 0, len(list))}
+	for _, c := range list {
+		pc := toProto(c, now)
+		pc.CertificatePem = "" // not needed to decide a deploy
+		out.Certificates = append(out.Certificates, pc)
+	}
+	return out, nil
+}
