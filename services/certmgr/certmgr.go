@@ -67,9 +67,9 @@ type Config struct {
 
 // Service is a running certmgr, ready to be registered on a gRPC server.
 type Service struct {
-	store   *store.Store
-	hub     *changefeed.Hub[store.Change]
-	authn   *auth.Authenticator
+	store    *store.Store
+	hub      *changefeed.Hub[store.Change]
+	authn    *auth.Authenticator
 	manager  *certs.Manager
 	certs    *api.Certificates
 	apiKeys  *api.APIKeys

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,7 +158,7 @@ func (s *Store) Snapshot() ([]*Certificate, uint64, error) {
 	var out []*Certificate
 	var rev uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		rev = revisionOf(tx)
+		rev = s.log.Head(tx)
 		return tx.Bucket(bucketCerts).ForEach(func(_, v []byte) error {
 			var c Certificate
 			if err := json.Unmarshal(v, &c); err != nil {
@@ -178,20 +177,16 @@ func (s *Store) Snapshot() ([]*Certificate, uint64, error) {
 // head revision, all from one transaction.
 func (s *Store) ChangesSince(rev uint64, limit int) (changes []Change, oldest, head uint64, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		head = revisionOf(tx)
-		c := tx.Bucket(bucketChangelog).Cursor()
-		oldest = head + 1
-		if k, _ := c.First(); k != nil {
-			oldest = binary.BigEndian.Uint64(k)
-		}
-		for k, v := c.Seek(u64(rev + 1)); k != nil && len(changes) < limit; k, v = c.Next() {
+		var err error
+		oldest, head, err = s.log.Since(tx, rev, limit, func(v []byte) error {
 			var ch Change
 			if err := json.Unmarshal(v, &ch); err != nil {
-				return fmt.Errorf("changelog entry %d: %w", binary.BigEndian.Uint64(k), err)
+				return err
 			}
 			changes = append(changes, ch)
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	return changes, oldest, head, err
 }

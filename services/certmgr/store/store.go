@@ -9,6 +9,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/certbind/certbind/services/certmgr/revlog"
 )
 
 var (
@@ -18,8 +20,7 @@ var (
 	bucketChangelog = []byte("changelog")
 	bucketAPIKeys   = []byte("apikeys")
 
-	keyRevision = []byte("revision")
-	keySchema   = []byte("schema")
+	keySchema = []byte("schema")
 )
 
 const schemaVersion = 1
@@ -38,9 +39,9 @@ type Options struct {
 
 // Store is certmgr's bbolt-backed state. It is safe for concurrent use.
 type Store struct {
-	db        *bolt.DB
-	retention int
-	publish   func(Change)
+	db      *bolt.DB
+	log     revlog.Log
+	publish func(Change)
 }
 
 // Open opens or creates the store file at path.
@@ -58,8 +59,12 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	log := revlog.Log{Log: bucketChangelog, Meta: bucketMeta, Retention: opts.Retention}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketCerts, bucketNames, bucketChangelog, bucketAPIKeys} {
+		if err := log.Init(tx); err != nil {
+			return err
+		}
+		for _, b := range [][]byte{bucketCerts, bucketNames, bucketAPIKeys} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -74,7 +79,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db, retention: opts.Retention}, nil
+	return &Store{db: db, log: log}, nil
 }
 
 // SetPublisher sets the function called with every committed change, in the
@@ -93,7 +98,7 @@ func (s *Store) Path() string { return s.db.Path() }
 func (s *Store) Revision() (uint64, error) {
 	var rev uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		rev = revisionOf(tx)
+		rev = s.log.Head(tx)
 		return nil
 	})
 	return rev, err
@@ -105,7 +110,7 @@ func (s *Store) Revision() (uint64, error) {
 func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change, error) {
 	var out Change
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		rev := revisionOf(tx) + 1
+		rev := s.log.Head(tx) + 1
 		c, err := fn(tx, rev)
 		if err != nil {
 			return err
@@ -117,14 +122,7 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 			return errNoChange
 		}
 		c.Revision = rev
-		if err := tx.Bucket(bucketMeta).Put(keyRevision, u64(rev)); err != nil {
-			return err
-		}
-		log := tx.Bucket(bucketChangelog)
-		if err := putJSON(log, u64(rev), c); err != nil {
-			return err
-		}
-		if err := trim(log, rev, s.retention); err != nil {
+		if err := s.log.Append(tx, rev, c); err != nil {
 			return err
 		}
 		out = *c
@@ -148,31 +146,6 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 
 // errNoChange makes write roll back a transaction that changed nothing.
 var errNoChange = errors.New("store: no change")
-
-// trim deletes the changelog entries older than the newest keep. Revisions
-// in the changelog are contiguous, so the oldest key alone says how many
-// there are; usually exactly one entry goes.
-func trim(log *bolt.Bucket, head uint64, keep int) error {
-	var old [][]byte
-	c := log.Cursor()
-	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k)+uint64(keep) <= head; k, _ = c.Next() {
-		old = append(old, k)
-	}
-	for _, k := range old {
-		if err := log.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func revisionOf(tx *bolt.Tx) uint64 {
-	v := tx.Bucket(bucketMeta).Get(keyRevision)
-	if v == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
-}
 
 func u64(v uint64) []byte {
 	b := make([]byte, 8)
