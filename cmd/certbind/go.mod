@@ -30,3 +30,7 @@ replace (
 	github.com/certbind/certbind/services/certmgr => ../../services/certmgr
 	github.com/certbind/certbind/services/restapi => ../../services/restapi
 )
+
+require github.com/certbind/certbind/services/deploytracker v0.0.0-00010101000000-000000000000
+
+replace github.com/certbind/certbind/services/deploytracker => ../../services/deploytracker

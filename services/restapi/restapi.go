@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/proto/openapi"
 )
 
@@ -31,8 +32,10 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Config configures the facade.
 type Config struct {
-	// Certmgr is a connection to certmgr's gRPC server.
-	Certmgr grpc.ClientConnInterface
+	// Certmgr and Deploytracker are connections to the services' gRPC
+	// servers (the same connection when one server carries both).
+	Certmgr       grpc.ClientConnInterface
+	Deploytracker grpc.ClientConnInterface
 	// Logger receives one access line per request. nil discards them.
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
@@ -41,8 +44,8 @@ type Config struct {
 
 // New returns the facade's handler.
 func New(ctx context.Context, cfg Config) (http.Handler, error) {
-	if cfg.Certmgr == nil {
-		return nil, errors.New("restapi: no certmgr connection")
+	if cfg.Certmgr == nil || cfg.Deploytracker == nil {
+		return nil, errors.New("restapi: no certmgr or deploytracker connection")
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -64,6 +67,9 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
 	if err := certmgrv1.RegisterApiKeyServiceHandlerClient(ctx, mux, certmgrv1.NewApiKeyServiceClient(cfg.Certmgr)); err != nil {
+		return nil, fmt.Errorf("restapi: %w", err)
+	}
+	if err := deploytrackerv1.RegisterDeploymentServiceHandlerClient(ctx, mux, deploytrackerv1.NewDeploymentServiceClient(cfg.Deploytracker)); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {

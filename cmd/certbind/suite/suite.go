@@ -1,7 +1,8 @@
-// Package suite runs certbind's parts in one process: certmgr on a gRPC
-// listener and the REST facade on an HTTP listener, talking to each other
-// over loopback exactly as separate processes would. `certbind dev` and the
-// end-to-end tests use it.
+// Package suite runs certbind's parts in one process: certmgr and the
+// deploytracker on one gRPC listener and the REST facade on an HTTP
+// listener. The parts call each other over loopback gRPC exactly as
+// separate processes would (the services with a service key made for this
+// run). `certbind dev` and the end-to-end tests use it.
 package suite
 
 import (
@@ -22,8 +23,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"google.golang.org/grpc/reflection"
+
 	"github.com/certbind/certbind/services/certmgr"
+	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/changefeed"
+	"github.com/certbind/certbind/services/certmgr/deployrefs"
+	"github.com/certbind/certbind/services/deploytracker"
 	"github.com/certbind/certbind/services/restapi"
 )
 
@@ -39,8 +45,10 @@ type Config struct {
 	AdminKey string
 	// Logger receives every part's log lines. nil discards them.
 	Logger *slog.Logger
-	// Stream tunes certificate stream buffers and heartbeats.
+	// Stream tunes the stream buffers and heartbeats.
 	Stream changefeed.Options
+	// EdgeURL is the base of deployment URLs.
+	EdgeURL string
 }
 
 // Suite is a running set of parts.
@@ -56,7 +64,9 @@ type Suite struct {
 	DataDir         string
 
 	certmgr *certmgr.Service
+	tracker *deploytracker.Service
 	grpcSrv *grpc.Server
+	peer    *grpc.ClientConn
 	httpSrv *http.Server
 	conn    *grpc.ClientConn
 	grpcLis net.Listener
@@ -86,27 +96,52 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 			return nil, err
 		}
 	}
+	if s.grpcLis, err = listen(ctx, cfg.GRPCAddr, "--grpc-addr"); err != nil {
+		return nil, err
+	}
+	s.GRPCAddr = s.grpcLis.Addr().String()
+	// The services reach each other through the listener with a key that
+	// lives only as long as this process.
+	serviceKey := randomKey()
+	if s.peer, err = grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: serviceKey})); err != nil {
+		return nil, fmt.Errorf("connect to the gRPC listener: %w", err)
+	}
 	s.certmgr, err = certmgr.New(certmgr.Config{
 		DataDir:         filepath.Join(cfg.DataDir, "certmgr"),
 		MasterKeyFile:   filepath.Join(cfg.DataDir, "master.key"),
 		CreateMasterKey: true,
 		AdminKey:        s.AdminKey,
+		ServiceKey:      serviceKey,
+		References:      deployrefs.New(s.peer),
 		Logger:          log.With(slog.String("service", "certmgr")),
 		Stream:          cfg.Stream,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if s.grpcLis, err = listen(ctx, cfg.GRPCAddr, "--grpc-addr"); err != nil {
+	s.tracker, err = deploytracker.New(deploytracker.Config{
+		DataDir:    filepath.Join(cfg.DataDir, "deploytracker"),
+		Certmgr:    s.peer,
+		ServiceKey: serviceKey,
+		EdgeURL:    cfg.EdgeURL,
+		Logger:     log.With(slog.String("service", "deploytracker")),
+		Stream:     cfg.Stream,
+	})
+	if err != nil {
 		return nil, err
 	}
-	s.GRPCAddr = s.grpcLis.Addr().String()
-	s.grpcSrv = s.certmgr.NewGRPCServer()
+	// One server carries both; certmgr checks every key itself.
+	s.grpcSrv = grpc.NewServer(auth.ServerOptions(s.certmgr.Authenticator())...)
+	s.certmgr.Register(s.grpcSrv)
+	s.certmgr.RegisterHealth(s.grpcSrv)
+	s.tracker.Register(s.grpcSrv)
+	reflection.Register(s.grpcSrv)
 
 	if s.conn, err = grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
-		return nil, fmt.Errorf("connect to certmgr: %w", err)
+		return nil, fmt.Errorf("connect to the gRPC listener: %w", err)
 	}
-	handler, err := restapi.New(ctx, restapi.Config{Certmgr: s.conn, Logger: log.With(slog.String("service", "restapi"))})
+	handler, err := restapi.New(ctx, restapi.Config{Certmgr: s.conn, Deploytracker: s.conn, Logger: log.With(slog.String("service", "restapi"))})
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +166,9 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 // on a clean stop.
 func (s *Suite) Serve(ctx context.Context) error {
 	errc := make(chan error, 2)
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	go s.certmgr.Run(runCtx)
 	go func() { errc <- s.grpcSrv.Serve(s.grpcLis) }()
 	go func() { errc <- s.httpSrv.Serve(s.httpLis) }()
 	var err error
@@ -155,6 +193,9 @@ func (s *Suite) Close() error {
 	if s.conn != nil {
 		s.conn.Close()
 	}
+	if s.peer != nil {
+		s.peer.Close()
+	}
 	if s.grpcSrv != nil {
 		stopped := make(chan struct{})
 		go func() { s.grpcSrv.GracefulStop(); close(stopped) }()
@@ -168,8 +209,12 @@ func (s *Suite) Close() error {
 		s.grpcLis.Close()
 	}
 	var err error
+	if s.tracker != nil {
+		err = s.tracker.Close()
+		s.tracker = nil
+	}
 	if s.certmgr != nil {
-		err = s.certmgr.Close()
+		err = errors.Join(err, s.certmgr.Close())
 		s.certmgr = nil
 	}
 	return err
@@ -201,9 +246,7 @@ func loadOrCreateAdminKey(path string) (string, bool, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return "", false, fmt.Errorf("read admin key: %w", err)
 	}
-	var raw [32]byte
-	rand.Read(raw[:])
-	key := "cbk_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
+	key := randomKey()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", false, fmt.Errorf("create admin key file: %w", err)
@@ -217,4 +260,10 @@ func loadOrCreateAdminKey(path string) (string, bool, error) {
 		return "", false, fmt.Errorf("write admin key file: %w", err)
 	}
 	return key, true, f.Close()
+}
+
+func randomKey() string {
+	var raw [32]byte
+	rand.Read(raw[:])
+	return "cbk_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
 }

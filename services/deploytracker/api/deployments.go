@@ -1,0 +1,90 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+	"github.com/certbind/certbind/services/deploytracker/deploy"
+)
+
+// Deployments serves DeploymentService.
+type Deployments struct {
+	deploytrackerv1.UnimplementedDeploymentServiceServer
+	t   *deploy.Tracker
+	url URLs
+	log *slog.Logger
+}
+
+// NewDeployments returns the DeploymentService handlers.
+func NewDeployments(t *deploy.Tracker, url URLs, log *slog.Logger) *Deployments {
+	return &Deployments{t: t, url: url, log: log}
+}
+
+// Deploy records a deployment.
+func (s *Deployments) Deploy(ctx context.Context, req *deploytrackerv1.DeployRequest) (*deploytrackerv1.DeployResponse, error) {
+	actor, err := manager(ctx, req.GetAccount())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetConfig() == nil {
+		return nil, status.Error(codes.InvalidArgument, "no gateway config: send the gateway.json object as \"config\" (the CLI reads --config)")
+	}
+	cfg, err := protojson.Marshal(req.GetConfig())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "the gateway config cannot be encoded: %v", err)
+	}
+	d, err := s.t.Deploy(ctx, actor, deploy.Input{
+		Account: req.GetAccount(), Project: req.GetProject(), Environment: req.GetEnvironment(),
+		EnvironmentType: req.GetEnvironmentType(), Config: cfg, Variables: req.GetVariables(),
+	})
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "Deploy", err)
+	}
+	return &deploytrackerv1.DeployResponse{Deployment: toProto(d, s.url)}, nil
+}
+
+// ListDeployments lists a project's deployments.
+func (s *Deployments) ListDeployments(ctx context.Context, req *deploytrackerv1.ListDeploymentsRequest) (*deploytrackerv1.ListDeploymentsResponse, error) {
+	if _, err := manager(ctx, req.GetAccount()); err != nil {
+		return nil, err
+	}
+	list, err := s.t.List(req.GetAccount(), req.GetProject(), req.GetEnvironment())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "ListDeployments", err)
+	}
+	out := &deploytrackerv1.ListDeploymentsResponse{Deployments: make([]*deploytrackerv1.Deployment, 0, len(list))}
+	for _, d := range list {
+		out.Deployments = append(out.Deployments, toProto(d, s.url))
+	}
+	return out, nil
+}
+
+// GetDeployment describes one deployment.
+func (s *Deployments) GetDeployment(ctx context.Context, req *deploytrackerv1.GetDeploymentRequest) (*deploytrackerv1.GetDeploymentResponse, error) {
+	if _, err := manager(ctx, req.GetAccount()); err != nil {
+		return nil, err
+	}
+	d, err := s.t.Get(req.GetAccount(), req.GetProject(), req.GetId())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "GetDeployment", err)
+	}
+	return &deploytrackerv1.GetDeploymentResponse{Deployment: toProto(d, s.url)}, nil
+}
+
+// DeleteDeployment removes a deployment.
+func (s *Deployments) DeleteDeployment(ctx context.Context, req *deploytrackerv1.DeleteDeploymentRequest) (*deploytrackerv1.DeleteDeploymentResponse, error) {
+	actor, err := manager(ctx, req.GetAccount())
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.t.Delete(actor, req.GetAccount(), req.GetProject(), req.GetId())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "DeleteDeployment", err)
+	}
+	return &deploytrackerv1.DeleteDeploymentResponse{Id: d.ID}, nil
+}

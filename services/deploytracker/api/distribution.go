@@ -1,0 +1,123 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/changefeed"
+	"github.com/certbind/certbind/services/certmgr/validate"
+	"github.com/certbind/certbind/services/deploytracker/store"
+)
+
+// Distribution serves DeploymentDistributionService.
+type Distribution struct {
+	deploytrackerv1.UnimplementedDeploymentDistributionServiceServer
+	store *store.Store
+	hub   *changefeed.Hub[store.Change]
+	opts  changefeed.Options
+	url   URLs
+	log   *slog.Logger
+}
+
+// NewDistribution returns the DeploymentDistributionService handlers.
+func NewDistribution(st *store.Store, hub *changefeed.Hub[store.Change], opts changefeed.Options, url URLs, log *slog.Logger) *Distribution {
+	return &Distribution{store: st, hub: hub, opts: opts, url: url, log: log}
+}
+
+type scope struct{ account, project, environmentType string }
+
+func (sc scope) contains(d *store.Deployment) bool {
+	return d != nil && (sc.account == "" || d.Account == sc.account) &&
+		(sc.project == "" || d.Project == sc.project) &&
+		(sc.environmentType == "" || d.EnvironmentType == sc.environmentType)
+}
+
+// WatchDeployments streams the deployments the caller may see.
+func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsRequest, stream grpc.ServerStreamingServer[deploytrackerv1.WatchDeploymentsResponse]) error {
+	ctx := stream.Context()
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	sc := scope{account: req.GetAccount(), project: req.GetProject(), environmentType: req.GetEnvironmentType()}
+	if p.Role != auth.RoleAdmin && p.Role != auth.RoleEdge {
+		return status.Error(codes.PermissionDenied, "only edge and admin keys may watch deployments")
+	}
+	if sc.account == "" && p.Role == auth.RoleEdge {
+		sc.account = p.Account
+	}
+	if sc.account != "" && !p.CanReceive(sc.account) {
+		return status.Errorf(codes.PermissionDenied, "this API key may not access account %q", sc.account)
+	}
+	if sc.project != "" && sc.account == "" {
+		return status.Error(codes.InvalidArgument, "a project scope needs an account: set account too")
+	}
+	if sc.environmentType != "" {
+		if err := validate.EnvironmentType(sc.environmentType).Validate(); err != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	err = changefeed.Follow(ctx, s.hub, s.store, &sink{stream: stream, scope: sc, store: s.store, url: s.url}, req.GetFromRevision(), s.opts)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return status.FromContextError(err).Err()
+	}
+	return toStatus(ctx, s.log, "WatchDeployments", err)
+}
+
+type sink struct {
+	stream grpc.ServerStreamingServer[deploytrackerv1.WatchDeploymentsResponse]
+	scope  scope
+	store  *store.Store
+	url    URLs
+}
+
+func (w *sink) send(ev *deploytrackerv1.WatchDeploymentsResponse) error { return w.stream.Send(ev) }
+
+func (w *sink) Resync(reason string, requested, oldest uint64) error {
+	return w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_Resync{
+		Resync: &deploytrackerv1.DeploymentResync{Reason: reason, RequestedRevision: requested, OldestRetainedRevision: oldest}}})
+}
+
+func (w *sink) Snapshot() (uint64, error) {
+	list, rev, err := w.store.Snapshot()
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range list {
+		if !w.scope.contains(d) {
+			continue
+		}
+		if err := w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_SnapshotItem{SnapshotItem: toProto(d, w.url)}}); err != nil {
+			return 0, err
+		}
+	}
+	return rev, w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_SnapshotComplete{
+		SnapshotComplete: &deploytrackerv1.DeploymentSnapshotComplete{Revision: rev}}})
+}
+
+func (w *sink) Change(c store.Change) error {
+	out := &deploytrackerv1.DeploymentChange{Revision: c.Revision, DeploymentId: c.DeploymentID}
+	switch {
+	case w.scope.contains(c.After):
+		out.Type, out.Deployment = deploytrackerv1.DeploymentChangeType_DEPLOYMENT_CHANGE_TYPE_DEPLOYED, toProto(c.After, w.url)
+	case w.scope.contains(c.Before):
+		// Deleted, or redeployed with a type outside the scope: gone for
+		// this subscriber either way.
+		out.Type = deploytrackerv1.DeploymentChangeType_DEPLOYMENT_CHANGE_TYPE_DELETED
+	default:
+		return nil
+	}
+	return w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_Change{Change: out}})
+}
+
+func (w *sink) Heartbeat(rev uint64) error {
+	return w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_Heartbeat{
+		Heartbeat: &deploytrackerv1.DeploymentHeartbeat{Revision: rev}}})
+}

@@ -1,0 +1,65 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/validate"
+	"github.com/certbind/certbind/services/deploytracker/deploy"
+	"github.com/certbind/certbind/services/deploytracker/gateway"
+)
+
+// toStatus maps a domain error to a gRPC status; unknown errors are logged
+// once here and answered as Internal.
+func toStatus(ctx context.Context, log *slog.Logger, method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	var ge *gateway.Error
+	var ie *deploy.InputError
+	var ve *validate.Error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	case errors.Is(err, deploy.ErrChanged):
+		return status.Error(codes.FailedPrecondition, err.Error()+"; nothing was deployed")
+	case errors.As(err, &ge), errors.As(err, &ie), errors.As(err, &ve):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, deploy.ErrNotFound):
+		return status.Error(codes.NotFound, "no deployment with that id in this account and project (list them with `certbind deployment list`)")
+	case errors.Is(err, deploy.ErrCertmgrUnavailable):
+		log.WarnContext(ctx, "certmgr unavailable", slog.String("method", method), slog.String("error", err.Error()))
+		return status.Error(codes.Unavailable, "cannot reach certmgr to check the certificates; nothing was deployed, try again")
+	}
+	log.ErrorContext(ctx, "request failed", slog.String("method", method), slog.String("error", err.Error()))
+	return status.Error(codes.Internal, "internal error; the server log has the details")
+}
+
+func principal(ctx context.Context) (auth.Principal, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return auth.Principal{}, status.Error(codes.Unauthenticated, "no API key")
+	}
+	return p, nil
+}
+
+// manager checks that the caller may manage account and returns its key id.
+// Every other account gets the same answer, so it learns nothing.
+func manager(ctx context.Context, account string) (string, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !p.CanManage(account) {
+		return "", status.Errorf(codes.PermissionDenied, "this API key may not access account %q", account)
+	}
+	return p.KeyID, nil
+}

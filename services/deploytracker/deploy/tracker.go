@@ -1,0 +1,272 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/validate"
+	"github.com/certbind/certbind/services/deploytracker/gateway"
+	"github.com/certbind/certbind/services/deploytracker/store"
+)
+
+// Config holds a Tracker's dependencies.
+type Config struct {
+	Store *store.Store
+	Certs Certificates
+	// Audit receives one line per write; nil discards them.
+	Audit *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Tracker applies the deploy rules.
+type Tracker struct {
+	store *store.Store
+	certs Certificates
+	audit *slog.Logger
+	now   func() time.Time
+}
+
+// New returns a Tracker.
+func New(cfg Config) *Tracker {
+	t := &Tracker{store: cfg.Store, certs: cfg.Certs, audit: cfg.Audit, now: cfg.Now}
+	if t.audit == nil {
+		t.audit = slog.New(slog.DiscardHandler)
+	}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	return t
+}
+
+// Input is one deploy.
+type Input struct {
+	Account, Project, Environment, EnvironmentType string
+	// Config is gateway.json.
+	Config    []byte
+	Variables map[string]string
+}
+
+// Deploy validates a gateway config and records it as the environment's
+// deployment. It follows the deploy half of the protocol described at
+// certs.Manager.Delete in certmgr: record the references as in progress,
+// then re-check the certificates by id, then commit. A failure at any step
+// leaves no deployment change behind.
+func (t *Tracker) Deploy(ctx context.Context, actor string, in Input) (*store.Deployment, error) {
+	if err := checkScope(in.Account, in.Project); err != nil {
+		return nil, err
+	}
+	if err := checkEnvironment(in.Environment); err != nil {
+		return nil, err
+	}
+	if err := validate.EnvironmentType(in.EnvironmentType).Validate(); err != nil {
+		return nil, err
+	}
+	if err := gateway.ValidateVariables(in.Variables); err != nil {
+		return nil, err
+	}
+	cfg, err := gateway.Parse(in.Config, in.Variables)
+	if err != nil {
+		return nil, err
+	}
+	refs := cfg.CertificateRefs()
+
+	// First look: by name, for errors that name the route and option.
+	var names []string
+	for _, r := range refs {
+		names = append(names, r.Name)
+	}
+	found, err := t.resolve(ctx, in.Account, in.Project, names, nil)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*certmgrv1.Certificate{}
+	for _, c := range found {
+		byName[c.GetName()] = c
+	}
+	for _, r := range refs {
+		if err := check(r, byName[r.Name], in.Account, in.Project, in.EnvironmentType); err != nil {
+			return nil, err
+		}
+	}
+	d := build(in, cfg, byName, t.now().UTC())
+
+	// Record the intent, then look again by id: a delete that began before
+	// the intent was written is visible now, and one that begins after it
+	// will see the intent.
+	p := store.Pending{Token: randomID("p"), Account: in.Account, Project: in.Project, Environment: in.Environment,
+		EnvironmentType: in.EnvironmentType, References: d.References, StartedAt: d.UpdatedAt}
+	if err := t.store.BeginDeploy(p); err != nil {
+		return nil, err
+	}
+	ch, err := t.verifyAndCommit(ctx, p, d, refs)
+	if err != nil {
+		if aerr := t.store.AbortDeploy(p); aerr != nil {
+			// Left in place it only blocks deletes; the next start drops it.
+			t.audit.Error("cannot remove a failed deploy's in-progress record", slog.String("error", aerr.Error()))
+		}
+		return nil, err
+	}
+	t.audit.Info("audit", slog.String("action", "deployment.deploy"), slog.String("actor", actor),
+		slog.String("account", in.Account), slog.String("project", in.Project), slog.String("deploymentId", ch.DeploymentID),
+		slog.String("environment", in.Environment), slog.Int("generation", int(ch.After.Generation)), slog.Uint64("revision", ch.Revision))
+	return ch.After, nil
+}
+
+func (t *Tracker) verifyAndCommit(ctx context.Context, p store.Pending, d *store.Deployment, refs []gateway.CertificateRef) (store.Change, error) {
+	var ids []string
+	for _, r := range d.References {
+		ids = append(ids, r.CertificateID)
+	}
+	now, err := t.resolve(ctx, p.Account, p.Project, nil, ids)
+	if err != nil {
+		return store.Change{}, err
+	}
+	byID := map[string]*certmgrv1.Certificate{}
+	for _, c := range now {
+		byID[c.GetId()] = c
+	}
+	for i, r := range d.References {
+		c := byID[r.CertificateID]
+		if c == nil || c.GetName() != r.CertificateName {
+			c = nil // deleted, or deleted and recreated under the name
+		}
+		if err := check(refs[i], c, p.Account, p.Project, p.EnvironmentType); err != nil {
+			return store.Change{}, fmt.Errorf("%w: %w", ErrChanged, err)
+		}
+	}
+	return t.store.CommitDeploy(p, d, randomID("dep"))
+}
+
+func (t *Tracker) resolve(ctx context.Context, account, project string, names, ids []string) ([]*certmgrv1.Certificate, error) {
+	if len(names) == 0 && len(ids) == 0 {
+		return nil, nil
+	}
+	certs, err := t.certs.Resolve(ctx, account, project, names, ids)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCertmgrUnavailable, err)
+	}
+	return certs, nil
+}
+
+// build turns a parsed config into the deployment record, with
+// certificate ids next to the names so that a later rename or a new
+// certificate under the same name cannot change what the deployment uses.
+func build(in Input, cfg *gateway.Config, byName map[string]*certmgrv1.Certificate, now time.Time) *store.Deployment {
+	d := &store.Deployment{
+		Account: in.Account, Project: in.Project, Environment: in.Environment, EnvironmentType: in.EnvironmentType,
+		Config: append([]byte(nil), in.Config...), Variables: in.Variables, CreatedAt: now, UpdatedAt: now,
+	}
+	for _, r := range cfg.Routes {
+		sr := store.Route{Path: r.Path, Methods: r.Methods, Handler: string(r.Handler), BaseURL: r.BaseURL, RewritePattern: r.RewritePattern,
+			MTLSCertificateName: r.MTLSCertificate, CACertificateName: r.CACertificate}
+		if c := byName[r.MTLSCertificate]; r.MTLSCertificate != "" && c != nil {
+			sr.MTLSCertificateID = c.GetId()
+		}
+		if c := byName[r.CACertificate]; r.CACertificate != "" && c != nil {
+			sr.CACertificateID = c.GetId()
+		}
+		d.Routes = append(d.Routes, sr)
+	}
+	for _, ref := range cfg.CertificateRefs() {
+		c := byName[ref.Name]
+		d.References = append(d.References, store.Reference{CertificateID: c.GetId(), CertificateName: ref.Name,
+			Kind: wantKind(ref.Option), RoutePath: ref.Path, Option: ref.Option})
+	}
+	return d
+}
+
+// Get returns one deployment.
+func (t *Tracker) Get(account, project, id string) (*store.Deployment, error) {
+	if err := checkScope(account, project); err != nil {
+		return nil, err
+	}
+	return t.store.GetDeployment(account, project, id)
+}
+
+// List returns a project's deployments, optionally of one environment.
+func (t *Tracker) List(account, project, environment string) ([]*store.Deployment, error) {
+	if err := checkScope(account, project); err != nil {
+		return nil, err
+	}
+	if environment != "" {
+		if err := checkEnvironment(environment); err != nil {
+			return nil, err
+		}
+	}
+	all, err := t.store.ListDeployments(account, project)
+	if err != nil || environment == "" {
+		return all, err
+	}
+	for _, d := range all {
+		if d.Environment == environment {
+			return []*store.Deployment{d}, nil
+		}
+	}
+	return nil, nil
+}
+
+// Delete removes a deployment.
+func (t *Tracker) Delete(actor, account, project, id string) (*store.Deployment, error) {
+	if err := checkScope(account, project); err != nil {
+		return nil, err
+	}
+	ch, err := t.store.DeleteDeployment(account, project, id)
+	if err != nil {
+		return nil, err
+	}
+	t.audit.Info("audit", slog.String("action", "deployment.delete"), slog.String("actor", actor),
+		slog.String("account", account), slog.String("project", project), slog.String("deploymentId", id),
+		slog.String("environment", ch.Before.Environment), slog.Uint64("revision", ch.Revision))
+	return ch.Before, nil
+}
+
+// References lists the deployments, committed or in progress, that use a
+// certificate.
+func (t *Tracker) References(account, project, certificateID string) ([]store.Use, error) {
+	if err := checkScope(account, project); err != nil {
+		return nil, err
+	}
+	return t.store.References(account, project, certificateID)
+}
+
+// Recover drops the deploys in progress that a crash interrupted. Call it at
+// start-up, before serving.
+func (t *Tracker) Recover() (int, error) {
+	return t.store.DropAllPending()
+}
+
+func checkScope(account, project string) error {
+	if err := validate.Account(account); err != nil {
+		return err
+	}
+	return validate.Project(project)
+}
+
+// checkEnvironment applies the slug rule of accounts and projects to
+// environment names, which appear in deployment URLs.
+func checkEnvironment(env string) error {
+	if err := validate.Project(env); err != nil {
+		var ve *validate.Error
+		if errors.As(err, &ve) {
+			return &InputError{Route: -1, Option: "environment", Msg: strings.Replace(ve.Msg, "project", "environment", 1)}
+		}
+		return err
+	}
+	return nil
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func randomID(prefix string) string {
+	var b [15]byte
+	rand.Read(b[:])
+	return prefix + "_" + idEncoding.EncodeToString(b[:])
+}

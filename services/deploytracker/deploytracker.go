@@ -1,0 +1,163 @@
+// Package deploytracker assembles the deployment tracker: its bbolt store,
+// the deploy rules, the deployment change hub and the gRPC services. It
+// talks to certmgr over gRPC (with the service key) to check API keys and
+// certificates, and certmgr asks it which deployments use a certificate.
+//
+//	svc, err := deploytracker.New(deploytracker.Config{DataDir: dir, Certmgr: conn, ServiceKey: key})
+//	if err != nil { ... }
+//	defer svc.Close()
+//	srv := svc.NewGRPCServer()
+//	go srv.Serve(lis)
+package deploytracker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/changefeed"
+	"github.com/certbind/certbind/services/deploytracker/api"
+	"github.com/certbind/certbind/services/deploytracker/deploy"
+	"github.com/certbind/certbind/services/deploytracker/store"
+)
+
+// DefaultEdgeURL is where `certbind dev` serves deployments.
+const DefaultEdgeURL = "http://127.0.0.1:8000"
+
+// Config configures the deploytracker.
+type Config struct {
+	// DataDir holds deploytracker.db; created (0700) when missing.
+	DataDir string
+	// Certmgr is a connection to certmgr that carries the service key
+	// (auth.BearerCredentials).
+	Certmgr grpc.ClientConnInterface
+	// ServiceKey is accepted from certmgr's reference checks.
+	ServiceKey string
+	// EdgeURL is the base of deployment URLs: EdgeURL/account/project/environment.
+	EdgeURL string
+	// Logger receives operational and audit lines; nil discards them.
+	Logger *slog.Logger
+	// Retention is the number of changes kept for resuming subscribers.
+	Retention int
+	// Stream tunes subscriber buffers and heartbeats.
+	Stream changefeed.Options
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is a running deploytracker.
+type Service struct {
+	store       *store.Store
+	verifier    auth.Verifier
+	deployments *api.Deployments
+	references  *api.References
+	dist        *api.Distribution
+	health      *health.Server
+}
+
+// New opens the store, drops deploys that a crash interrupted, and builds
+// the services.
+func New(cfg Config) (*Service, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("deploytracker: no data dir: set --data-dir")
+	}
+	if cfg.Certmgr == nil {
+		return nil, errors.New("deploytracker: no certmgr connection: set --certmgr-addr")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	edge := strings.TrimSuffix(cfg.EdgeURL, "/")
+	if edge == "" {
+		edge = DefaultEdgeURL
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("deploytracker: create data dir: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "deploytracker.db"), store.Options{Retention: cfg.Retention})
+	if err != nil {
+		return nil, fmt.Errorf("deploytracker: %w", err)
+	}
+	t := deploy.New(deploy.Config{Store: st, Certs: certmgrClient{certmgrv1.NewInternalServiceClient(cfg.Certmgr)}, Audit: log, Now: cfg.Now})
+	if n, err := t.Recover(); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("deploytracker: drop interrupted deploys: %w", err)
+	} else if n > 0 {
+		log.Info("dropped deploys interrupted by a crash; they were never acknowledged", slog.Int("count", n))
+	}
+	head, err := st.Revision()
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("deploytracker: %w", err)
+	}
+	hub := changefeed.NewHub[store.Change](head)
+	st.SetPublisher(hub.Publish)
+	url := func(d *store.Deployment) string { return edge + "/" + d.Account + "/" + d.Project + "/" + d.Environment }
+	s := &Service{
+		store:       st,
+		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),
+		deployments: api.NewDeployments(t, url, log),
+		references:  api.NewReferences(t, log),
+		dist:        api.NewDistribution(st, hub, cfg.Stream, url, log),
+		health:      health.NewServer(),
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	log.Info("deploytracker ready", slog.String("dataDir", cfg.DataDir), slog.Uint64("revision", head))
+	return s, nil
+}
+
+// Verifier checks API keys by asking certmgr.
+func (s *Service) Verifier() auth.Verifier { return s.verifier }
+
+// Register registers the deploytracker's services on r.
+func (s *Service) Register(r grpc.ServiceRegistrar) {
+	deploytrackerv1.RegisterDeploymentServiceServer(r, s.deployments)
+	deploytrackerv1.RegisterReferenceServiceServer(r, s.references)
+	deploytrackerv1.RegisterDeploymentDistributionServiceServer(r, s.dist)
+}
+
+// NewGRPCServer returns a gRPC server carrying the deploytracker, health and
+// reflection, authenticating every call through certmgr.
+func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
+	srv := grpc.NewServer(append(auth.ServerOptions(s.verifier), extra...)...)
+	s.Register(srv)
+	healthpb.RegisterHealthServer(srv, s.health)
+	reflection.Register(srv)
+	return srv
+}
+
+// Revision is the revision of the last committed change.
+func (s *Service) Revision() (uint64, error) { return s.store.Revision() }
+
+// Close closes the store. Stop the gRPC server first.
+func (s *Service) Close() error {
+	s.health.Shutdown()
+	return s.store.Close()
+}
+
+// certmgrClient is deploy.Certificates over certmgr's InternalService.
+type certmgrClient struct{ c certmgrv1.InternalServiceClient }
+
+func (c certmgrClient) Resolve(ctx context.Context, account, project string, names, ids []string) ([]*certmgrv1.Certificate, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := c.c.ResolveCertificates(ctx, &certmgrv1.ResolveCertificatesRequest{Account: account, Project: project, Names: names, Ids: ids})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetCertificates(), nil
+}

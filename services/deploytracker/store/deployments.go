@@ -1,0 +1,224 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Keys: account, project, environment (all validated slugs, so no NUL).
+func envKey(account, project, env string) []byte {
+	return []byte(account + "\x00" + project + "\x00" + env)
+}
+
+func idKey(account, project, id string) []byte {
+	return []byte(account + "\x00" + project + "\x00" + id)
+}
+
+func pendingKey(account, project, env, token string) []byte {
+	return []byte(account + "\x00" + project + "\x00" + env + "\x00" + token)
+}
+
+func projectPrefix(account, project string) []byte {
+	return []byte(account + "\x00" + project + "\x00")
+}
+
+// BeginDeploy durably records a deploy in progress with its references.
+// From now until CommitDeploy or AbortDeploy, they count as references.
+func (s *Store) BeginDeploy(p Pending) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketPending), pendingKey(p.Account, p.Project, p.Environment, p.Token), p)
+	})
+}
+
+// AbortDeploy removes a deploy in progress.
+func (s *Store) AbortDeploy(p Pending) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPending).Delete(pendingKey(p.Account, p.Project, p.Environment, p.Token))
+	})
+}
+
+// DropAllPending removes every deploy in progress. Only at start-up, when no
+// deploy can be running: a deploy whose process died was never acknowledged.
+func (s *Store) DropAllPending() (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketPending).Stats().KeyN
+		if err := tx.DeleteBucket(bucketPending); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketPending)
+		return err
+	})
+	return n, err
+}
+
+// CommitDeploy replaces the environment's deployment with d and removes the
+// deploy in progress p, in one transaction. d keeps the environment's id,
+// creation time and next generation when it had a deployment; otherwise
+// newID is used.
+func (s *Store) CommitDeploy(p Pending, d *Deployment, newID string) (Change, error) {
+	return s.write(func(tx *bolt.Tx, rev uint64) (*Change, error) {
+		pending := tx.Bucket(bucketPending)
+		pk := pendingKey(p.Account, p.Project, p.Environment, p.Token)
+		if pending.Get(pk) == nil {
+			return nil, ErrPendingGone
+		}
+		if err := pending.Delete(pk); err != nil {
+			return nil, err
+		}
+		deps := tx.Bucket(bucketDeployments)
+		ek := envKey(d.Account, d.Project, d.Environment)
+		prev, err := getDeployment(deps, ek)
+		if err != nil && err != ErrNotFound {
+			return nil, err
+		}
+		rec := *d
+		rec.Revision = rev
+		if prev != nil {
+			rec.ID, rec.Generation, rec.CreatedAt = prev.ID, prev.Generation+1, prev.CreatedAt
+		} else {
+			rec.ID, rec.Generation = newID, 1
+			if err := tx.Bucket(bucketIDs).Put(idKey(d.Account, d.Project, newID), []byte(d.Environment)); err != nil {
+				return nil, err
+			}
+		}
+		if err := putJSON(deps, ek, &rec); err != nil {
+			return nil, err
+		}
+		return &Change{Type: ChangeDeployed, DeploymentID: rec.ID, Account: rec.Account, Project: rec.Project, Before: prev, After: &rec, At: rec.UpdatedAt}, nil
+	})
+}
+
+// DeleteDeployment removes a deployment.
+func (s *Store) DeleteDeployment(account, project, id string) (Change, error) {
+	return s.write(func(tx *bolt.Tx, rev uint64) (*Change, error) {
+		ids := tx.Bucket(bucketIDs)
+		env := ids.Get(idKey(account, project, id))
+		if env == nil {
+			return nil, ErrNotFound
+		}
+		deps := tx.Bucket(bucketDeployments)
+		ek := envKey(account, project, string(env))
+		prev, err := getDeployment(deps, ek)
+		if err != nil {
+			return nil, err
+		}
+		if err := deps.Delete(ek); err != nil {
+			return nil, err
+		}
+		if err := ids.Delete(idKey(account, project, id)); err != nil {
+			return nil, err
+		}
+		return &Change{Type: ChangeDeleted, DeploymentID: id, Account: account, Project: project, Before: prev, At: prev.UpdatedAt}, nil
+	})
+}
+
+// GetDeployment returns a deployment by id.
+func (s *Store) GetDeployment(account, project, id string) (*Deployment, error) {
+	var d *Deployment
+	err := s.db.View(func(tx *bolt.Tx) error {
+		env := tx.Bucket(bucketIDs).Get(idKey(account, project, id))
+		if env == nil {
+			return ErrNotFound
+		}
+		var err error
+		d, err = getDeployment(tx.Bucket(bucketDeployments), envKey(account, project, string(env)))
+		return err
+	})
+	return d, err
+}
+
+// ListDeployments returns a project's deployments ordered by environment.
+func (s *Store) ListDeployments(account, project string) ([]*Deployment, error) {
+	var out []*Deployment
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := projectPrefix(account, project)
+		c := tx.Bucket(bucketDeployments).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var d Deployment
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("decode deployment: %w", err)
+			}
+			out = append(out, &d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// References lists the deployments of a project, committed and in
+// progress, that use the certificate, read in one transaction.
+func (s *Store) References(account, project, certificateID string) ([]Use, error) {
+	var out []Use
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := projectPrefix(account, project)
+		envIDs := map[string]string{}
+		c := tx.Bucket(bucketDeployments).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var d Deployment
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("decode deployment: %w", err)
+			}
+			envIDs[d.Environment] = d.ID
+			if uses(d.References, certificateID) {
+				out = append(out, Use{DeploymentID: d.ID, Environment: d.Environment, EnvironmentType: d.EnvironmentType})
+			}
+		}
+		c = tx.Bucket(bucketPending).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var p Pending
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("decode deploy in progress: %w", err)
+			}
+			if uses(p.References, certificateID) {
+				out = append(out, Use{DeploymentID: envIDs[p.Environment], Environment: p.Environment, EnvironmentType: p.EnvironmentType, InProgress: true})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func uses(refs []Reference, id string) bool {
+	for _, r := range refs {
+		if r.CertificateID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Snapshot returns every deployment and the revision they reflect.
+func (s *Store) Snapshot() ([]*Deployment, uint64, error) {
+	var out []*Deployment
+	var rev uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rev = s.log.Head(tx)
+		return tx.Bucket(bucketDeployments).ForEach(func(_, v []byte) error {
+			var d Deployment
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			out = append(out, &d)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
+	return out, rev, err
+}
+
+func getDeployment(b *bolt.Bucket, key []byte) (*Deployment, error) {
+	v := b.Get(key)
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	var d Deployment
+	if err := json.Unmarshal(v, &d); err != nil {
+		return nil, fmt.Errorf("decode deployment: %w", err)
+	}
+	return &d, nil
+}

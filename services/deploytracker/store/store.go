@@ -1,0 +1,150 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/certbind/certbind/services/certmgr/revlog"
+)
+
+var (
+	bucketMeta        = []byte("meta")
+	bucketChangelog   = []byte("changelog")
+	bucketDeployments = []byte("deployments")
+	bucketIDs         = []byte("ids")
+	bucketPending     = []byte("pending")
+)
+
+// DefaultRetention is how many changelog entries are kept by default.
+const DefaultRetention = 10000
+
+// Errors.
+var (
+	// ErrNotFound: no such deployment.
+	ErrNotFound = errors.New("deployment not found")
+	// ErrPendingGone: the deploy's in-progress record is no longer there
+	// (dropped at a restart), so it may not commit.
+	ErrPendingGone = errors.New("deploy in progress was dropped")
+)
+
+// Options tune a Store.
+type Options struct {
+	Retention int
+	Timeout   time.Duration
+}
+
+// Store is the deploytracker's bbolt-backed state.
+type Store struct {
+	db      *bolt.DB
+	log     revlog.Log
+	publish func(Change)
+}
+
+// Open opens or creates the store file at path.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: the file is locked by another process (is another deploytracker running on this data dir?)", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	log := revlog.Log{Log: bucketChangelog, Meta: bucketMeta, Retention: opts.Retention}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := log.Init(tx); err != nil {
+			return err
+		}
+		for _, b := range [][]byte{bucketDeployments, bucketIDs, bucketPending} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{db: db, log: log}, nil
+}
+
+// SetPublisher sets the function called with every committed change after
+// its commit (possibly out of revision order). Set it before the first write.
+func (s *Store) SetPublisher(fn func(Change)) { s.publish = fn }
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Revision returns the revision of the last committed change.
+func (s *Store) Revision() (uint64, error) {
+	var rev uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rev = s.log.Head(tx)
+		return nil
+	})
+	return rev, err
+}
+
+// write runs fn in a write transaction and appends the change it returns to
+// the changelog under the next revision, publishing it after the commit.
+func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change, error) {
+	var out Change
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		rev := s.log.Head(tx) + 1
+		c, err := fn(tx, rev)
+		if err != nil {
+			return err
+		}
+		c.Revision = rev
+		if err := s.log.Append(tx, rev, c); err != nil {
+			return err
+		}
+		out = c.clone()
+		if s.publish != nil {
+			published := c.clone()
+			tx.OnCommit(func() { s.publish(published) })
+		}
+		return nil
+	})
+	if err != nil {
+		return Change{}, err
+	}
+	return out, nil
+}
+
+// ChangesSince returns up to limit changes after rev, the oldest retained
+// revision and the head.
+func (s *Store) ChangesSince(rev uint64, limit int) (changes []Change, oldest, head uint64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		oldest, head, err = s.log.Since(tx, rev, limit, func(v []byte) error {
+			var c Change
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			changes = append(changes, c)
+			return nil
+		})
+		return err
+	})
+	return changes, oldest, head, err
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
