@@ -106,7 +106,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	hub := changefeed.NewHub[store.Change](head)
 	st.SetPublisher(hub.Publish)
-	url := func(d *store.Deployment) string { return edge + "/" + d.Account + "/" + d.Project + "/" + d.Environment }
+	url := func(d *store.Deployment) string {
+		return edge + "/" + d.Account + "/" + d.Project + "/" + d.Environment
+	}
 	s := &Service{
 		store:       st,
 		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),
@@ -150,7 +152,9 @@ func (s *Service) Close() error {
 }
 
 // certmgrClient is deploy.Certificates over certmgr's InternalService.
-type certmgrClient struct{ c certmgrv1.InternalServiceClient }
+type certmgrClient struct {
+	c certmgrv1.InternalServiceClient
+}
 
 func (c certmgrClient) Resolve(ctx context.Context, account, project string, names, ids []string) ([]*certmgrv1.Certificate, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
