@@ -1,0 +1,208 @@
+package deploytracker_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+	"github.com/certbind/certbind/services/certmgr"
+	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/deployrefs"
+	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/services/deploytracker"
+)
+
+const (
+	adminKey   = "admin-key"
+	serviceKey = "service-key"
+)
+
+// pair is certmgr and a deploytracker, each on its own loopback gRPC
+// server, calling each other as separate processes would.
+type pair struct {
+	certs   certmgrv1.CertificateServiceClient
+	deploys deploytrackerv1.DeploymentServiceClient
+	intern  certmgrv1.InternalServiceClient
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func dial(t *testing.T, addr string, key string) *grpc.ClientConn {
+	t.Helper()
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if key != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: key}))
+	}
+	c, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func startPair(t *testing.T) *pair {
+	t.Helper()
+	dir := t.TempDir()
+	cmLis, dtLis := listen(t), listen(t)
+	cm, err := certmgr.New(certmgr.Config{
+		DataDir: filepath.Join(dir, "certmgr"), MasterKeyFile: filepath.Join(dir, "master.key"), CreateMasterKey: true,
+		AdminKey: adminKey, ServiceKey: serviceKey, References: deployrefs.New(dial(t, dtLis.Addr().String(), serviceKey)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt, err := deploytracker.New(deploytracker.Config{DataDir: filepath.Join(dir, "deploytracker"),
+		Certmgr: dial(t, cmLis.Addr().String(), serviceKey), ServiceKey: serviceKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmSrv, dtSrv := cm.NewGRPCServer(), dt.NewGRPCServer()
+	go cmSrv.Serve(cmLis)
+	go dtSrv.Serve(dtLis)
+	t.Cleanup(func() {
+		cmSrv.Stop()
+		dtSrv.Stop()
+		dt.Close()
+		cm.Close()
+	})
+	cmConn := dial(t, cmLis.Addr().String(), adminKey)
+	return &pair{
+		certs:   certmgrv1.NewCertificateServiceClient(cmConn),
+		deploys: deploytrackerv1.NewDeploymentServiceClient(dial(t, dtLis.Addr().String(), adminKey)),
+		intern:  certmgrv1.NewInternalServiceClient(dial(t, cmLis.Addr().String(), serviceKey)),
+	}
+}
+
+func config(t *testing.T, certName string) *structpb.Struct {
+	t.Helper()
+	s, err := structpb.NewStruct(map[string]any{"routes": []any{map[string]any{
+		"path":    "/api/*",
+		"handler": map[string]any{"export": "UrlForwardHandler", "options": map[string]any{"baseUrl": "https://127.0.0.1:9443", "mtlsCertificate": "$env(CERT)"}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// checkInvariant asserts, from both stores, that every certificate any
+// deployment references exists, i.e. that no referenced certificate was
+// deleted and no deployment references a deleted one.
+func (p *pair) checkInvariant(t *testing.T, ctx context.Context) {
+	t.Helper()
+	list, err := p.deploys.ListDeployments(ctx, &deploytrackerv1.ListDeploymentsRequest{Account: "acme", Project: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, d := range list.GetDeployments() {
+		for _, r := range d.GetReferences() {
+			ids = append(ids, r.GetCertificateId())
+		}
+	}
+	found, err := p.intern.ResolveCertificates(context.Background(), &certmgrv1.ResolveCertificatesRequest{Account: "acme", Project: "shop", Ids: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exists := map[string]bool{}
+	for _, c := range found.GetCertificates() {
+		exists[c.GetId()] = true
+	}
+	for _, id := range ids {
+		if !exists[id] {
+			t.Fatalf("a deployment references certificate %s, which was deleted", id)
+		}
+	}
+}
+
+// TestDeployDeleteInterleavings races a deploy that uses a certificate
+// against the delete of that certificate, 1000 times with random timing,
+// over real gRPC between the two services, and checks the invariant after
+// every round: exactly one of them may win, and no deployment ever points at
+// a deleted certificate.
+func TestDeployDeleteInterleavings(t *testing.T) {
+	p := startPair(t)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+adminKey)
+	leaf := testpki.NewCA(t, "Root").Issue(t, testpki.Options{CommonName: "client"})
+	rounds := 1000
+	if testing.Short() {
+		rounds = 200
+	}
+	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	var deployWon, deleteWon, bothLost int
+	for i := range rounds {
+		name := fmt.Sprintf("cert%d", i)
+		c, err := p.certs.CreateCertificate(ctx, &certmgrv1.CreateCertificateRequest{Account: "acme", Project: "shop", Name: name,
+			EnvironmentTypes: []string{"production"}, CertificatePem: string(leaf.CertPEM), PrivateKeyPem: string(leaf.KeyPEM)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := c.GetCertificate().GetId()
+		// Environments are reused, so each deploy also drops the previous
+		// round's reference in that environment.
+		env := fmt.Sprintf("env%d", i%8)
+		var wg sync.WaitGroup
+		var deployErr, deleteErr error
+		delay := func() { time.Sleep(time.Duration(rng.IntN(400)) * time.Microsecond) }
+		d1, d2 := rng.IntN(2) == 0, rng.IntN(2) == 0
+		wg.Go(func() {
+			if d1 {
+				delay()
+			}
+			_, deployErr = p.deploys.Deploy(ctx, &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: env,
+				EnvironmentType: "production", Config: config(t, name), Variables: map[string]string{"CERT": name}})
+		})
+		wg.Go(func() {
+			if d2 {
+				delay()
+			}
+			_, deleteErr = p.certs.DeleteCertificate(ctx, &certmgrv1.DeleteCertificateRequest{Account: "acme", Project: "shop", Id: id})
+		})
+		wg.Wait()
+		switch {
+		case deployErr == nil && deleteErr == nil:
+			t.Fatalf("round %d: both the deploy and the delete of %s succeeded", i, name)
+		case deployErr == nil:
+			deployWon++
+			if status.Code(deleteErr) != codes.FailedPrecondition {
+				t.Fatalf("round %d: delete lost with %v, want FailedPrecondition", i, deleteErr)
+			}
+		case deleteErr == nil:
+			deleteWon++
+			if c := status.Code(deployErr); c != codes.InvalidArgument && c != codes.FailedPrecondition {
+				t.Fatalf("round %d: deploy lost with %v", i, deployErr)
+			}
+		default:
+			// Both refused: the delete saw the in-progress deploy, the
+			// deploy then saw "deleting". Safe, and the user retries.
+			bothLost++
+		}
+		p.checkInvariant(t, ctx)
+	}
+	t.Logf("%d rounds: deploy won %d, delete won %d, both refused %d", rounds, deployWon, deleteWon, bothLost)
+	if deployWon == 0 || deleteWon == 0 {
+		t.Fatalf("the race never went both ways (deploy %d, delete %d): the test does not exercise the protocol", deployWon, deleteWon)
+	}
+}
