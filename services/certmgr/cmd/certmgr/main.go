@@ -3,7 +3,8 @@
 // health and reflection.
 //
 //	certmgr --init-master-key --master-key-file /etc/certbind/master.key
-//	CERTBIND_ADMIN_KEY=... certmgr --data-dir /var/lib/certbind/certmgr --master-key-file /etc/certbind/master.key
+//	CERTBIND_ADMIN_KEY=... CERTBIND_SERVICE_KEY=... certmgr --data-dir /var/lib/certbind/certmgr \
+//	    --master-key-file /etc/certbind/master.key --deploytracker-addr 127.0.0.1:9091
 package main
 
 import (
@@ -19,8 +20,20 @@ import (
 	"time"
 
 	"github.com/certbind/certbind/services/certmgr"
+	"github.com/certbind/certbind/services/certmgr/certs"
+	"github.com/certbind/certbind/services/certmgr/deployrefs"
+	"github.com/certbind/certbind/services/certmgr/peertls"
 	"github.com/certbind/certbind/services/certmgr/seal"
 )
+
+// unreachable is the References of a certmgr started without a
+// deploytracker: it cannot know what is referenced, so it refuses deletes
+// rather than risk deleting a certificate in use.
+type unreachable struct{}
+
+func (unreachable) CertificateReferences(context.Context, string, string, string) ([]certs.Reference, error) {
+	return nil, errors.New("no deploytracker configured (start certmgr with --deploytracker-addr)")
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -39,9 +52,14 @@ func run(ctx context.Context, args []string) error {
 	keyFile := fs.String("master-key-file", "", "key-encryption key file, 64 hex characters, mode 0600; keep it outside the data dir's backups (required)")
 	initKey := fs.Bool("init-master-key", false, "create --master-key-file with a fresh key and exit")
 	retention := fs.Int("retention", 0, "changes kept for resuming stream subscribers (default 10000)")
+	resume := fs.Duration("resume-interval", 30*time.Second, "how often deletes interrupted by a crash or an unreachable deploytracker are retried")
+	tracker := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address, asked before every delete; without it deletes are refused")
+	var tlsFiles peertls.Files
+	tlsFiles.AddFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: certmgr --data-dir DIR --master-key-file FILE [--listen ADDR]\n\n"+
-			"The admin API key is read from CERTBIND_ADMIN_KEY.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: certmgr --data-dir DIR --master-key-file FILE --deploytracker-addr ADDR [--listen ADDR]\n\n"+
+			"The admin API key is read from CERTBIND_ADMIN_KEY, the key the services use\n"+
+			"between themselves from CERTBIND_SERVICE_KEY (the same value for every service).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -58,23 +76,46 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	serviceKey := os.Getenv("CERTBIND_SERVICE_KEY")
+	var refs certs.References = unreachable{}
+	if *tracker != "" {
+		if serviceKey == "" {
+			return errors.New("--deploytracker-addr needs CERTBIND_SERVICE_KEY, the key the services share")
+		}
+		conn, err := tlsFiles.Dial(*tracker, serviceKey)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		refs = deployrefs.New(conn)
+	}
+	serverOpts, err := tlsFiles.ServerOption()
+	if err != nil {
+		return err
+	}
 	svc, err := certmgr.New(certmgr.Config{
-		DataDir:       *dataDir,
-		MasterKeyFile: *keyFile,
-		AdminKey:      os.Getenv("CERTBIND_ADMIN_KEY"),
-		Logger:        log,
-		Retention:     *retention,
+		DataDir:        *dataDir,
+		MasterKeyFile:  *keyFile,
+		AdminKey:       os.Getenv("CERTBIND_ADMIN_KEY"),
+		ServiceKey:     serviceKey,
+		References:     refs,
+		Logger:         log,
+		Retention:      *retention,
+		ResumeInterval: *resume,
 	})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	go svc.Run(runCtx)
 	var lc net.ListenConfig
 	lis, err := lc.Listen(ctx, "tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set --listen)", *listen, err)
 	}
-	srv := svc.NewGRPCServer()
+	srv := svc.NewGRPCServer(serverOpts...)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
 	log.Info("serving", slog.String("grpc", lis.Addr().String()))

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/certbind/certbind/services/certmgr/peertls"
+	"github.com/certbind/certbind/services/certmgr/testpki"
+)
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// binaries builds certbind, certmgr, deploytracker and restapi once.
+func binaries(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "certbind-bin")
+		if binErr != nil {
+			return
+		}
+		for name, pkg := range map[string]string{
+			"certbind":      ".",
+			"certmgr":       "github.com/certbind/certbind/services/certmgr/cmd/certmgr",
+			"deploytracker": "github.com/certbind/certbind/services/deploytracker/cmd/deploytracker",
+			"restapi":       "github.com/certbind/certbind/services/restapi/cmd/restapi",
+		} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
+			if err != nil {
+				binErr = fmt.Errorf("build %s: %v\n%s", name, err, out)
+				return
+			}
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binDir
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// cluster is certmgr, deploytracker and the REST facade as separate
+// processes, with mutual TLS between them.
+type cluster struct {
+	t                        *testing.T
+	bin, dir                 string
+	certmgrAddr, trackerAddr string
+	restURL                  string
+	tls                      peertls.Files
+	procs                    map[string]*exec.Cmd
+	adminKey, serviceKey     string
+}
+
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := &cluster{t: t, bin: binaries(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{},
+		certmgrAddr: freeAddr(t), trackerAddr: freeAddr(t), adminKey: "proc-admin", serviceKey: "proc-service"}
+	ca := testpki.NewCA(t, "certbind services")
+	leaf := ca.Issue(t, testpki.Options{CommonName: "127.0.0.1", IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NoExtKeyUsage: true})
+	write := func(name string, data []byte) string {
+		p := filepath.Join(c.dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c.tls = peertls.Files{Cert: write("svc.pem", leaf.CertPEM), Key: write("svc.key", leaf.KeyPEM), CA: write("ca.pem", ca.CertPEM)}
+	if out, err := exec.Command(filepath.Join(c.bin, "certmgr"), "--init-master-key", "--master-key-file", filepath.Join(c.dir, "master.key")).CombinedOutput(); err != nil {
+		t.Fatalf("init master key: %v\n%s", err, out)
+	}
+	c.start("certmgr")
+	c.start("deploytracker")
+	c.start("restapi")
+	t.Cleanup(func() {
+		for _, p := range c.procs {
+			p.Process.Kill()
+			p.Wait()
+		}
+	})
+	return c
+}
+
+func (c *cluster) tlsArgs() []string {
+	return []string{"--tls-cert", c.tls.Cert, "--tls-key", c.tls.Key, "--tls-ca", c.tls.CA}
+}
+
+// restartCertmgrWith stops certmgr if it runs and starts it with extra flags.
+func (c *cluster) restartCertmgrWith(extra ...string) {
+	c.t.Helper()
+	if p := c.procs["certmgr"]; p != nil {
+		p.Process.Signal(syscall.SIGTERM)
+		p.Wait()
+		delete(c.procs, "certmgr")
+	}
+	c.startWith("certmgr", extra...)
+}
+
+func (c *cluster) start(name string) { c.startWith(name) }
+
+func (c *cluster) startWith(name string, extra ...string) {
+	c.t.Helper()
+	var args []string
+	var addr string
+	switch name {
+	case "certmgr":
+		addr = c.certmgrAddr
+		args = []string{"--listen", c.certmgrAddr, "--data-dir", filepath.Join(c.dir, "certmgr"),
+			"--master-key-file", filepath.Join(c.dir, "master.key"), "--deploytracker-addr", c.trackerAddr}
+	case "deploytracker":
+		addr = c.trackerAddr
+		args = []string{"--listen", c.trackerAddr, "--data-dir", filepath.Join(c.dir, "deploytracker"), "--certmgr-addr", c.certmgrAddr}
+	case "restapi":
+		rest := freeAddr(c.t)
+		addr, c.restURL = rest, "http://"+rest
+		args = []string{"--listen", rest, "--certmgr-addr", c.certmgrAddr, "--deploytracker-addr", c.trackerAddr}
+	}
+	args = append(append(args, extra...), c.tlsArgs()...)
+	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	cmd.Env = append(os.Environ(), "CERTBIND_ADMIN_KEY="+c.adminKey, "CERTBIND_SERVICE_KEY="+c.serviceKey)
+	log, err := os.OpenFile(filepath.Join(c.dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.procs[name] = cmd
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if conn, err := net.Dial("tcp", addr); err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(filepath.Join(c.dir, name+".log"))
+			c.t.Fatalf("%s did not start listening on %s:\n%s", name, addr, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill9 kills a process with SIGKILL, as a crash would.
+func (c *cluster) kill9(name string) {
+	c.t.Helper()
+	p := c.procs[name]
+	if err := p.Process.Signal(syscall.SIGKILL); err != nil {
+		c.t.Fatal(err)
+	}
+	p.Wait()
+	delete(c.procs, name)
+}
+
+// grpc returns a connection to a service with the admin key, over the
+// cluster's mutual TLS.
+func (c *cluster) grpc(addr string) *grpc.ClientConn {
+	c.t.Helper()
+	conn, err := c.tls.Dial(addr, "")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func (c *cluster) admin() context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+c.adminKey)
+}

@@ -1,0 +1,93 @@
+// Command deploytracker runs the deployment tracker as its own process.
+//
+//	CERTBIND_SERVICE_KEY=... deploytracker --data-dir /var/lib/certbind/deploytracker \
+//	    --certmgr-addr 127.0.0.1:9090 --listen 127.0.0.1:9091
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/certbind/certbind/services/certmgr/peertls"
+	"github.com/certbind/certbind/services/deploytracker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "deploytracker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("deploytracker", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9091", "gRPC listen address")
+	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required)")
+	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
+	edgeURL := fs.String("edge-url", deploytracker.DefaultEdgeURL, "base URL where the edge serves deployments")
+	var tlsFiles peertls.Files
+	tlsFiles.AddFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: deploytracker --data-dir DIR --certmgr-addr ADDR [--listen ADDR]\n\n"+
+			"CERTBIND_SERVICE_KEY holds the key the services share (required).\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	serviceKey := os.Getenv("CERTBIND_SERVICE_KEY")
+	switch {
+	case *certmgrAddr == "":
+		return errors.New("no --certmgr-addr: the deploytracker checks keys and certificates with certmgr")
+	case serviceKey == "":
+		return errors.New("CERTBIND_SERVICE_KEY is not set: set it to the key certmgr was started with")
+	}
+	conn, err := tlsFiles.Dial(*certmgrAddr, serviceKey)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	serverOpts, err := tlsFiles.ServerOption()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	svc, err := deploytracker.New(deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set --listen)", *listen, err)
+	}
+	srv := svc.NewGRPCServer(serverOpts...)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	log.Info("serving", slog.String("grpc", lis.Addr().String()))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	stopped := make(chan struct{})
+	go func() { srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		srv.Stop()
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+// Command restapi runs the REST facade as its own process, in front of
+// certmgr and the deploytracker.
+//
+//	restapi --listen 127.0.0.1:8080 --certmgr-addr 127.0.0.1:9090 --deploytracker-addr 127.0.0.1:9091
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/certbind/certbind/services/certmgr/peertls"
+	"github.com/certbind/certbind/services/restapi"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "restapi:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("restapi", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8080", "HTTP listen address")
+	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
+	trackerAddr := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address (required)")
+	var tlsFiles peertls.Files
+	tlsFiles.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *certmgrAddr == "" || *trackerAddr == "" {
+		return errors.New("set --certmgr-addr and --deploytracker-addr")
+	}
+	// The facade forwards each caller's own key; it holds none itself.
+	cm, err := tlsFiles.Dial(*certmgrAddr, "")
+	if err != nil {
+		return err
+	}
+	defer cm.Close()
+	dt, err := tlsFiles.Dial(*trackerAddr, "")
+	if err != nil {
+		return err
+	}
+	defer dt.Close()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	h, err := restapi.New(ctx, restapi.Config{Certmgr: cm, Deploytracker: dt, Logger: log})
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set --listen)", *listen, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	log.Info("serving", slog.String("http", "http://"+lis.Addr().String()))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
