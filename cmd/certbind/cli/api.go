@@ -10,10 +10,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 )
 
 // The typed calls below follow proto/http.yaml. Calls bound with
-// "response_body: certificate" answer with the bare Certificate.
+// "response_body: certificate" answer with the bare Certificate, and those
+// bound with "response_body: deployment" with the bare Deployment.
 
 func certificatesPath(account, project string) string {
 	return pathf("/v1/accounts/%s/projects/%s/mtls-certificates", account, project)
@@ -121,5 +123,55 @@ func (c *Client) DeleteCertificate(ctx context.Context, account, project, id str
 func (c *Client) CreateAPIKey(ctx context.Context, req *certmgrv1.CreateApiKeyRequest) (*certmgrv1.CreateApiKeyResponse, error) {
 	out := &certmgrv1.CreateApiKeyResponse{}
 	err := c.call(ctx, http.MethodPost, pathf("/v1/accounts/%s/api-keys", req.GetAccount()), nil, req, out)
+	return out, err
+}
+
+// ListCertificateReferences lists the deployments that use a certificate
+// (GET .../mtls-certificates/{id}/references).
+func (c *Client) ListCertificateReferences(ctx context.Context, account, project, id string) (*certmgrv1.ListCertificateReferencesResponse, error) {
+	out := &certmgrv1.ListCertificateReferencesResponse{}
+	err := c.call(ctx, http.MethodGet, certificatePath(account, project, id)+"/references", nil, nil, out)
+	return out, err
+}
+
+func deploymentsPath(account, project string) string {
+	return pathf("/v1/accounts/%s/projects/%s/deployments", account, project)
+}
+
+func deploymentPath(account, project, id string) string {
+	return deploymentsPath(account, project) + pathf("/%s", id)
+}
+
+// Deploy records a gateway config as an environment's deployment
+// (POST .../deployments).
+func (c *Client) Deploy(ctx context.Context, req *deploytrackerv1.DeployRequest) (*deploytrackerv1.Deployment, error) {
+	out := &deploytrackerv1.Deployment{}
+	err := c.call(ctx, http.MethodPost, deploymentsPath(req.GetAccount(), req.GetProject()), nil, req, out)
+	return out, err
+}
+
+// ListDeployments lists a project's deployments, or only the one of
+// req.Environment when it is set (GET .../deployments).
+func (c *Client) ListDeployments(ctx context.Context, req *deploytrackerv1.ListDeploymentsRequest) (*deploytrackerv1.ListDeploymentsResponse, error) {
+	q := url.Values{}
+	if env := req.GetEnvironment(); env != "" {
+		q.Set("environment", env)
+	}
+	out := &deploytrackerv1.ListDeploymentsResponse{}
+	err := c.call(ctx, http.MethodGet, deploymentsPath(req.GetAccount(), req.GetProject()), q, nil, out)
+	return out, err
+}
+
+// GetDeployment describes one deployment (GET .../deployments/{id}).
+func (c *Client) GetDeployment(ctx context.Context, account, project, id string) (*deploytrackerv1.Deployment, error) {
+	out := &deploytrackerv1.Deployment{}
+	err := c.call(ctx, http.MethodGet, deploymentPath(account, project, id), nil, nil, out)
+	return out, err
+}
+
+// DeleteDeployment removes a deployment (DELETE .../deployments/{id}).
+func (c *Client) DeleteDeployment(ctx context.Context, account, project, id string) (*deploytrackerv1.DeleteDeploymentResponse, error) {
+	out := &deploytrackerv1.DeleteDeploymentResponse{}
+	err := c.call(ctx, http.MethodDelete, deploymentPath(account, project, id), nil, nil, out)
 	return out, err
 }

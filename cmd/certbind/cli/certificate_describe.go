@@ -1,18 +1,30 @@
 package cli
 
 import (
+	"context"
+	"errors"
+
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 )
 
 func newCertificateDescribeCmd(g *GlobalOptions) *cobra.Command {
 	o := &targetOptions{}
 	cmd := &cobra.Command{
 		Use:   "describe --account A --project P (--cert-id ID | --name NAME)",
-		Short: "Show one certificate in detail",
+		Short: "Show one certificate in detail, and the deployments that use it",
 		Long: `Shows everything the API knows about one certificate: its state, the
 environment types it is allowed in, the subject, issuer, serial number and
 SHA-256 fingerprint of the leaf, its key algorithm, validity and how many
 days remain. It never shows the private key.
+
+"Referenced by" lists the deployments whose routes use the certificate
+(environment, type and deployment id), including deploys still in progress.
+While that list is not empty the certificate cannot be deleted: disable it,
+redeploy those environments without it, then delete it. --output json adds
+the list to the certificate object as "references".
 
 The certificate is given by --cert-id, or by --name, which is looked up in
 the project first.`,
@@ -20,7 +32,11 @@ the project first.`,
 
   # The fingerprint only:
   certbind mtls-certificate describe --account acme --project shop --name myBackendCert \
-      --output json | jq -r .fingerprintSha256`,
+      --output json | jq -r .fingerprintSha256
+
+  # The environments still to redeploy before myBackendCert can be deleted:
+  certbind mtls-certificate describe --account acme --project shop --name myBackendCert \
+      --output json | jq -r '.references[].environment'`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -38,9 +54,25 @@ the project first.`,
 			if err != nil {
 				return err
 			}
-			return writeCertificate(cmd.OutOrStdout(), g.Output, cert)
+			refs, err := certificateReferences(cmd.Context(), client, o.Account, o.Project, id)
+			if err != nil {
+				return err
+			}
+			return writeCertificateWithReferences(cmd.OutOrStdout(), g.Output, cert, refs)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// certificateReferences fetches the deployments that use a certificate. It
+// returns nil, without an error, from a server that does not implement the
+// call yet, so that describe keeps working against it.
+func certificateReferences(ctx context.Context, c *Client, account, project, id string) (*certmgrv1.ListCertificateReferencesResponse, error) {
+	refs, err := c.ListCertificateReferences(ctx, account, project, id)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Code == int(codes.Unimplemented) {
+		return nil, nil
+	}
+	return refs, err
 }

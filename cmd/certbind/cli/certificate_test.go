@@ -16,7 +16,7 @@ func TestTargetByName(t *testing.T) {
 		wantState string
 		wantCalls []string // method and path of each request, after the lookup by name
 	}{
-		{"describe", "active", []string{"GET " + certsPath + "/c2"}},
+		{"describe", "active", []string{"GET " + certsPath + "/c2", "GET " + certsPath + "/c2/references"}},
 		{"disable", "disabled", []string{"POST " + certsPath + "/c2:disable"}},
 		{"enable", "active", []string{"POST " + certsPath + "/c2:enable"}},
 	}
@@ -130,8 +130,11 @@ func TestDescribeJSONIsBareCertificate(t *testing.T) {
 	if _, ok := obj["certificate"]; ok {
 		t.Error("JSON is the response wrapper, want the certificate itself")
 	}
-	// It must read back as a Certificate.
-	if err := protojson.Unmarshal([]byte(stdout), &certmgrv1.Certificate{}); err != nil {
+	if refs, ok := obj["references"].([]any); !ok || len(refs) != 0 {
+		t.Errorf("references = %v, want an empty array", obj["references"])
+	}
+	// Apart from the added references, it must read back as a Certificate.
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal([]byte(stdout), &certmgrv1.Certificate{}); err != nil {
 		t.Errorf("output is not a Certificate: %v", err)
 	}
 }

@@ -31,7 +31,7 @@ type devOptions struct {
 func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.dataDir, "data-dir", DefaultDataDir, "directory for the stores, the master key and the admin key (created 0700)")
 	fs.StringVar(&o.httpAddr, "http-addr", DefaultHTTPAddr, "address of the REST API")
-	fs.StringVar(&o.grpcAddr, "grpc-addr", DefaultGRPCAddr, "address of the gRPC API (certmgr)")
+	fs.StringVar(&o.grpcAddr, "grpc-addr", DefaultGRPCAddr, "address of the gRPC APIs (certmgr and deploytracker)")
 	fs.StringVar(&o.logFile, "log-file", "", "write JSON logs (including audit lines) to this file instead of stderr")
 }
 
@@ -40,9 +40,10 @@ func newDevCmd(g *GlobalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole certbind suite on this machine",
-		Long: `dev runs certmgr and the REST API in one process, with its state in
---data-dir: the bbolt store, the master key that encrypts private keys at rest
-(master.key, mode 0600) and the admin API key (admin.key, mode 0600).
+		Long: `dev runs certmgr, the deploytracker and the REST API in one process,
+with its state in --data-dir: the bbolt stores, the master key that encrypts
+private keys at rest (master.key, mode 0600) and the admin API key
+(admin.key, mode 0600).
 
 If CERTBIND_API_KEY (or --api-key) is set, it is the admin key; otherwise
 one is generated on the first start, stored in the data dir and printed.
@@ -86,7 +87,7 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 	dir, _ := filepath.Abs(o.dataDir)
 	fmt.Fprintf(stdout, "certbind dev is running\n\n")
 	fmt.Fprintf(stdout, "  REST API   %s   (OpenAPI document: %s/openapi.json)\n", s.HTTPURL, s.HTTPURL)
-	fmt.Fprintf(stdout, "  gRPC       %s   (certmgr; grpcurl works, reflection is on)\n", s.GRPCAddr)
+	fmt.Fprintf(stdout, "  gRPC       %s   (certmgr and deploytracker; grpcurl works, reflection is on)\n", s.GRPCAddr)
 	fmt.Fprintf(stdout, "  data dir   %s\n", dir)
 	switch {
 	case g.APIKey != "":

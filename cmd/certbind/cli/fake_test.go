@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 )
 
 const testKey = "test-key"
@@ -57,6 +58,13 @@ type fakeAPI struct {
 	mu    sync.Mutex
 	certs []*certmgrv1.Certificate
 	reqs  []recordedRequest
+
+	// refs are the deployments that reference each certificate, by id.
+	refs        map[string][]*certmgrv1.DeploymentReference
+	deployments []*deploytrackerv1.Deployment
+	// routes are what a deploy answers with, standing in for the server's
+	// resolution of the config.
+	routes []*deploytrackerv1.Route
 }
 
 type recordedRequest struct {
@@ -82,7 +90,10 @@ func (f *fakeAPI) requests() []recordedRequest {
 	return append([]recordedRequest(nil), f.reqs...)
 }
 
-const certsPath = "/v1/accounts/acme/projects/shop/mtls-certificates"
+const (
+	certsPath   = "/v1/accounts/acme/projects/shop/mtls-certificates"
+	deploysPath = "/v1/accounts/acme/projects/shop/deployments"
+)
 
 func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -110,6 +121,18 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		f.list(w, r)
 	case strings.HasPrefix(path, certsPath+"/"):
 		f.one(w, r, strings.TrimPrefix(path, certsPath+"/"), body)
+	case r.Method == http.MethodPost && path == deploysPath:
+		f.deploy(w, body)
+	case r.Method == http.MethodGet && path == deploysPath:
+		var match []*deploytrackerv1.Deployment
+		for _, d := range f.deployments {
+			if env := r.URL.Query().Get("environment"); env == "" || d.GetEnvironment() == env {
+				match = append(match, d)
+			}
+		}
+		writeMessage(w, &deploytrackerv1.ListDeploymentsResponse{Deployments: match})
+	case strings.HasPrefix(path, deploysPath+"/"):
+		f.oneDeployment(w, r, strings.TrimPrefix(path, deploysPath+"/"))
 	default:
 		writeStatus(w, http.StatusNotFound, 5, "no route for "+r.Method+" "+path)
 	}
@@ -142,6 +165,10 @@ func (f *fakeAPI) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeAPI) one(w http.ResponseWriter, r *http.Request, rest string, body []byte) {
+	if id, ok := strings.CutSuffix(rest, "/references"); ok && r.Method == http.MethodGet {
+		writeMessage(w, &certmgrv1.ListCertificateReferencesResponse{References: f.refs[id]})
+		return
+	}
 	id, verb, _ := strings.Cut(rest, ":")
 	var cert *certmgrv1.Certificate
 	idx := -1
@@ -174,6 +201,56 @@ func (f *fakeAPI) one(w http.ResponseWriter, r *http.Request, rest string, body 
 	default:
 		writeStatus(w, http.StatusNotFound, 5, "no route for "+r.Method+" "+r.URL.Path)
 	}
+}
+
+// deploy records a deployment the way the server would, with f.routes as
+// its resolved routes; deploying an environment again bumps its generation.
+func (f *fakeAPI) deploy(w http.ResponseWriter, body []byte) {
+	req := &deploytrackerv1.DeployRequest{}
+	f.mustUnmarshal(body, req)
+	d := &deploytrackerv1.Deployment{
+		Id: "d" + strconv.Itoa(len(f.deployments)+1), Account: req.GetAccount(), Project: req.GetProject(),
+		Environment: req.GetEnvironment(), EnvironmentType: req.GetEnvironmentType(), Generation: 1,
+		Url:    "http://127.0.0.1:8000/acme/shop/" + req.GetEnvironment(),
+		Config: req.GetConfig(), Variables: req.GetVariables(), Routes: f.routes, UpdatedAt: timestamppb.Now(),
+	}
+	for _, r := range f.routes {
+		if n := r.GetMtlsCertificateName(); n != "" {
+			d.References = append(d.References, &deploytrackerv1.CertificateReference{CertificateName: n, Kind: "client", RoutePath: r.GetPath(), Option: "mtlsCertificate"})
+		}
+		if n := r.GetCaCertificateName(); n != "" {
+			d.References = append(d.References, &deploytrackerv1.CertificateReference{CertificateName: n, Kind: "ca", RoutePath: r.GetPath(), Option: "caCertificate"})
+		}
+	}
+	for i, old := range f.deployments {
+		if old.GetEnvironment() == d.GetEnvironment() {
+			d.Id, d.Generation = old.GetId(), old.GetGeneration()+1
+			f.deployments[i] = d
+			writeMessage(w, d)
+			return
+		}
+	}
+	f.deployments = append(f.deployments, d)
+	writeMessage(w, d)
+}
+
+func (f *fakeAPI) oneDeployment(w http.ResponseWriter, r *http.Request, id string) {
+	for i, d := range f.deployments {
+		if d.GetId() != id {
+			continue
+		}
+		switch r.Method {
+		case http.MethodGet:
+			writeMessage(w, d)
+		case http.MethodDelete:
+			f.deployments = append(f.deployments[:i], f.deployments[i+1:]...)
+			writeMessage(w, &deploytrackerv1.DeleteDeploymentResponse{Id: id})
+		default:
+			writeStatus(w, http.StatusNotFound, 5, "no route for "+r.Method+" "+r.URL.Path)
+		}
+		return
+	}
+	writeStatus(w, http.StatusNotFound, 5, fmt.Sprintf("deployment %q not found", id))
 }
 
 func (f *fakeAPI) mustUnmarshal(body []byte, m proto.Message) {

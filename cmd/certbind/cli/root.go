@@ -86,7 +86,12 @@ suite on this machine and prints a key to use.`,
   # Upload a certificate and list what the project has:
   certbind mtls-certificate create --cert cert.pem --key key.pem --name myBackendCert \
       --account acme --project shop --environment-type development --environment-type production
-  certbind mtls-certificate list --account acme --project shop`,
+  certbind mtls-certificate list --account acme --project shop
+
+  # Deploy a gateway config whose routes present it, and see where it runs:
+  certbind deploy --account acme --project shop --environment production \
+      --environment-type production --config gateway.json --var BACKEND_MTLS_CERT=myBackendCert
+  certbind deployment list --account acme --project shop`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -97,6 +102,8 @@ suite on this machine and prints a key to use.`,
 
 	cmd.AddCommand(
 		newCertificateCmd(g, getenv),
+		newDeployCmd(g),
+		newDeploymentCmd(g),
 		newAPIKeyCmd(g),
 	)
 

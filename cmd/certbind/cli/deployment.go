@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+)
+
+func newDeploymentCmd(g *GlobalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "deployment",
+		Aliases: []string{"deployments"},
+		Short:   "List, inspect and delete the deployments of a project",
+		Long: `A deployment is a gateway config deployed to one named environment of a
+project ("certbind deploy" creates or replaces it). The edge serves it at the
+deployment's URL, and the certificates its routes name stay protected from
+deletion for as long as the deployment references them.
+
+Deleting a deployment releases its certificates; redeploying without a
+certificate does the same for that certificate only.`,
+		Example: `  certbind deployment list --account acme --project shop
+  certbind deployment describe --account acme --project shop --environment production
+  certbind deployment delete --account acme --project shop --environment pr-42`,
+		RunE: runGroup,
+	}
+	cmd.AddCommand(
+		newDeploymentListCmd(g),
+		newDeploymentDescribeCmd(g),
+		newDeploymentDeleteCmd(g),
+	)
+	return cmd
+}
+
+// maxEnvironmentLen matches a DNS label, like account and project names.
+const maxEnvironmentLen = 63
+
+const environmentRule = `use 1 to 63 lowercase letters, digits or '-', e.g. "production" or "pr-42"`
+
+// checkEnvironmentName checks an environment name given in --environment.
+// The server checks it again; this check only saves a round trip and says
+// which character is wrong.
+func checkEnvironmentName(s string) error {
+	switch n := utf8.RuneCountInString(s); {
+	case s == "":
+		return errors.New(`--environment is required (e.g. --environment production)`)
+	case n > maxEnvironmentLen:
+		return fmt.Errorf("--environment is %d characters long, over the limit of %d (%s)", n, maxEnvironmentLen, environmentRule)
+	}
+	pos := 0
+	for _, r := range s {
+		pos++
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return fmt.Errorf("--environment %s is not a valid environment name: %s at position %d is not allowed (%s)",
+				strconv.Quote(s), strconv.QuoteRune(r), pos, environmentRule)
+		}
+	}
+	return nil
+}
+
+// deploymentAccountHelp makes the help of --account, written for
+// certificates, speak of deployments.
+func deploymentAccountHelp(fs *pflag.FlagSet) {
+	fs.Lookup("account").Usage = "account that owns the deployments (required), e.g. acme"
+}
+
+// deploymentTargetOptions selects one deployment, by environment or by id.
+type deploymentTargetOptions struct {
+	projectOptions
+	Environment string
+	ID          string
+}
+
+// AddFlags registers --account, --project, --environment and --id.
+func (o *deploymentTargetOptions) AddFlags(fs *pflag.FlagSet) {
+	o.projectOptions.AddFlags(fs)
+	deploymentAccountHelp(fs)
+	fs.StringVar(&o.Environment, "environment", "", "name of the environment whose deployment is meant, e.g. production (this or --id)")
+	fs.StringVar(&o.ID, "id", "", "id of the deployment (this or --environment)")
+}
+
+// Validate checks the project and that exactly one of --environment and
+// --id is given.
+func (o *deploymentTargetOptions) Validate() error {
+	if err := o.projectOptions.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case o.Environment == "" && o.ID == "":
+		return errors.New("give the deployment with --environment NAME or --id ID")
+	case o.Environment != "" && o.ID != "":
+		return errors.New("give either --environment or --id, not both")
+	case o.Environment != "":
+		return checkEnvironmentName(o.Environment)
+	}
+	return nil
+}
+
+// resolve returns the deployment id: --id as given, or the id of the
+// deployment of --environment, found by listing with the environment filter.
+func (o *deploymentTargetOptions) resolve(ctx context.Context, c *Client) (string, error) {
+	if o.ID != "" {
+		return o.ID, nil
+	}
+	resp, err := c.ListDeployments(ctx, &deploytrackerv1.ListDeploymentsRequest{
+		Account: o.Account, Project: o.Project, Environment: o.Environment,
+	})
+	if err != nil {
+		return "", err
+	}
+	// As with certificate names, the filter is applied again so that a
+	// server that ignored it cannot make the CLI act on another environment.
+	var ids []string
+	for _, d := range resp.GetDeployments() {
+		if d.GetEnvironment() == o.Environment {
+			ids = append(ids, d.GetId())
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return "", fmt.Errorf("no deployment for environment %q in account %s, project %s (see the environments with: certbind deployment list --account %s --project %s)",
+			o.Environment, o.Account, o.Project, o.Account, o.Project)
+	case 1:
+		return ids[0], nil
+	}
+	return "", fmt.Errorf("%d deployments are listed for environment %q in account %s, project %s; pick one with --id (one of %v)",
+		len(ids), o.Environment, o.Account, o.Project, ids)
+}

@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newDeploymentDeleteCmd(g *GlobalOptions) *cobra.Command {
+	o := &deploymentTargetOptions{}
+	cmd := &cobra.Command{
+		Use:   "delete --account A --project P (--environment NAME | --id ID)",
+		Short: "Delete a deployment and release its certificates",
+		Long: `Deletes a deployment: the edge stops serving it, and the certificates it
+referenced are no longer protected by it (a certificate can be deleted once no
+deployment references it).
+
+Prints "deleted deployment ID (environment NAME)"; with --output json, the
+API's answer, which holds the id.`,
+		Example: `  certbind deployment delete --account acme --project shop --environment pr-42
+
+  # Then a certificate that only pr-42 used can go:
+  certbind mtls-certificate delete --account acme --project shop --name previewCert`,
+		Args: requireNoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			client, err := NewClient(g)
+			if err != nil {
+				return err
+			}
+			id, err := o.resolve(cmd.Context(), client)
+			if err != nil {
+				return err
+			}
+			// Fetched first so the confirmation names the environment, also
+			// when only --id was given.
+			d, err := client.GetDeployment(cmd.Context(), o.Account, o.Project, id)
+			if err != nil {
+				return err
+			}
+			resp, err := client.DeleteDeployment(cmd.Context(), o.Account, o.Project, id)
+			if err != nil {
+				return err
+			}
+			if g.Output == OutputJSON {
+				return writeJSON(cmd.OutOrStdout(), resp)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted deployment %s (environment %s)\n", id, d.GetEnvironment())
+			return err
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
