@@ -21,6 +21,7 @@ import (
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
 	"github.com/certbind/certbind/services/certmgr/testpki"
 	"github.com/certbind/certbind/services/deploytracker"
@@ -37,6 +38,14 @@ type pair struct {
 	certs   certmgrv1.CertificateServiceClient
 	deploys deploytrackerv1.DeploymentServiceClient
 	intern  certmgrv1.InternalServiceClient
+	// keys is certmgr's ApiKeyService with the admin key.
+	keys certmgrv1.ApiKeyServiceClient
+
+	// The running deploytracker, replaced by restartDeploytracker.
+	dt     *deploytracker.Service
+	dtSrv  *grpc.Server
+	dtAddr string
+	dtCfg  deploytracker.Config
 }
 
 func listen(t *testing.T) net.Listener {
@@ -62,7 +71,19 @@ func dial(t *testing.T, addr string, key string) *grpc.ClientConn {
 	return c
 }
 
+// pairOptions tune startPairWith; the zero value gives startPair's pair.
+type pairOptions struct {
+	// retention and stream go to deploytracker.Config.
+	retention int
+	stream    changefeed.Options
+}
+
 func startPair(t *testing.T) *pair {
+	t.Helper()
+	return startPairWith(t, pairOptions{})
+}
+
+func startPairWith(t *testing.T, o pairOptions) *pair {
 	t.Helper()
 	dir := t.TempDir()
 	cmLis, dtLis := listen(t), listen(t)
@@ -73,26 +94,59 @@ func startPair(t *testing.T) *pair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dt, err := deploytracker.New(deploytracker.Config{DataDir: filepath.Join(dir, "deploytracker"),
-		Certmgr: dial(t, cmLis.Addr().String(), serviceKey), ServiceKey: serviceKey})
+	p := &pair{dtAddr: dtLis.Addr().String()}
+	p.dtCfg = deploytracker.Config{DataDir: filepath.Join(dir, "deploytracker"),
+		Certmgr: dial(t, cmLis.Addr().String(), serviceKey), ServiceKey: serviceKey,
+		Retention: o.retention, Stream: o.stream}
+	p.dt, err = deploytracker.New(p.dtCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmSrv, dtSrv := cm.NewGRPCServer(), dt.NewGRPCServer()
+	cmSrv := cm.NewGRPCServer()
+	p.dtSrv = p.dt.NewGRPCServer()
 	go cmSrv.Serve(cmLis)
-	go dtSrv.Serve(dtLis)
+	go p.dtSrv.Serve(dtLis)
 	t.Cleanup(func() {
 		cmSrv.Stop()
-		dtSrv.Stop()
-		dt.Close()
+		p.dtSrv.Stop()
+		p.dt.Close()
 		cm.Close()
 	})
 	cmConn := dial(t, cmLis.Addr().String(), adminKey)
-	return &pair{
-		certs:   certmgrv1.NewCertificateServiceClient(cmConn),
-		deploys: deploytrackerv1.NewDeploymentServiceClient(dial(t, dtLis.Addr().String(), adminKey)),
-		intern:  certmgrv1.NewInternalServiceClient(dial(t, cmLis.Addr().String(), serviceKey)),
+	p.certs = certmgrv1.NewCertificateServiceClient(cmConn)
+	p.keys = certmgrv1.NewApiKeyServiceClient(cmConn)
+	p.deploys = deploytrackerv1.NewDeploymentServiceClient(dial(t, p.dtAddr, adminKey))
+	p.intern = certmgrv1.NewInternalServiceClient(dial(t, cmLis.Addr().String(), serviceKey))
+	return p
+}
+
+// restartDeploytracker stops the deploytracker and opens it again on the
+// same data dir and address, as a process restart would. p.deploys is
+// dialled afresh so that no call waits out the old connection's backoff.
+func (p *pair) restartDeploytracker(t *testing.T) {
+	t.Helper()
+	p.dtSrv.Stop()
+	if err := p.dt.Close(); err != nil {
+		t.Fatal(err)
 	}
+	dt, err := deploytracker.New(p.dtCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", p.dtAddr)
+	if err != nil {
+		dt.Close()
+		t.Fatal(err)
+	}
+	p.dt, p.dtSrv = dt, dt.NewGRPCServer()
+	go p.dtSrv.Serve(lis)
+	p.deploys = deploytrackerv1.NewDeploymentServiceClient(dial(t, p.dtAddr, adminKey))
+}
+
+// dialDeploytracker returns a connection to the deploytracker that sends key.
+func (p *pair) dialDeploytracker(t *testing.T, key string) *grpc.ClientConn {
+	t.Helper()
+	return dial(t, p.dtAddr, key)
 }
 
 func config(t *testing.T, certName string) *structpb.Struct {
@@ -165,18 +219,21 @@ func TestDeployDeleteInterleavings(t *testing.T) {
 		env := fmt.Sprintf("env%d", i%8)
 		var wg sync.WaitGroup
 		var deployErr, deleteErr error
-		delay := func() { time.Sleep(time.Duration(rng.IntN(400)) * time.Microsecond) }
+		// The delays are drawn here, not in the goroutines: a rand.Rand is
+		// not safe for concurrent use.
+		delay1 := time.Duration(rng.IntN(400)) * time.Microsecond
+		delay2 := time.Duration(rng.IntN(400)) * time.Microsecond
 		d1, d2 := rng.IntN(2) == 0, rng.IntN(2) == 0
 		wg.Go(func() {
 			if d1 {
-				delay()
+				time.Sleep(delay1)
 			}
 			_, deployErr = p.deploys.Deploy(ctx, &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: env,
 				EnvironmentType: "production", Config: config(t, name), Variables: map[string]string{"CERT": name}})
 		})
 		wg.Go(func() {
 			if d2 {
-				delay()
+				time.Sleep(delay2)
 			}
 			_, deleteErr = p.certs.DeleteCertificate(ctx, &certmgrv1.DeleteCertificateRequest{Account: "acme", Project: "shop", Id: id})
 		})
