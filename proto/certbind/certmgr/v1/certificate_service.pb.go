@@ -1047,6 +1047,152 @@ func (x *DeploymentReference) GetInProgress() bool {
 	return false
 }
 
+type RotateCertificateRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Account string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Project string                 `protobuf:"bytes,2,opt,name=project,proto3" json:"project,omitempty"`
+	Id      string                 `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	// The new material, as in CreateCertificateRequest; a CA certificate is
+	// rotated with a new CA bundle and no key.
+	CertificatePem       string `protobuf:"bytes,4,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	PrivateKeyPem        string `protobuf:"bytes,5,opt,name=private_key_pem,json=privateKeyPem,proto3" json:"private_key_pem,omitempty"`
+	PrivateKeyPassphrase string `protobuf:"bytes,6,opt,name=private_key_passphrase,json=privateKeyPassphrase,proto3" json:"private_key_passphrase,omitempty"`
+	Pkcs12               []byte `protobuf:"bytes,7,opt,name=pkcs12,proto3" json:"pkcs12,omitempty"`
+	Pkcs12Password       string `protobuf:"bytes,8,opt,name=pkcs12_password,json=pkcs12Password,proto3" json:"pkcs12_password,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *RotateCertificateRequest) Reset() {
+	*x = RotateCertificateRequest{}
+	mi := &file_certbind_certmgr_v1_certificate_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateCertificateRequest) ProtoMessage() {}
+
+func (x *RotateCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_certificate_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateCertificateRequest.ProtoReflect.Descriptor instead.
+func (*RotateCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_certificate_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RotateCertificateRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *RotateCertificateRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *RotateCertificateRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RotateCertificateRequest) GetCertificatePem() string {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return ""
+}
+
+func (x *RotateCertificateRequest) GetPrivateKeyPem() string {
+	if x != nil {
+		return x.PrivateKeyPem
+	}
+	return ""
+}
+
+func (x *RotateCertificateRequest) GetPrivateKeyPassphrase() string {
+	if x != nil {
+		return x.PrivateKeyPassphrase
+	}
+	return ""
+}
+
+func (x *RotateCertificateRequest) GetPkcs12() []byte {
+	if x != nil {
+		return x.Pkcs12
+	}
+	return nil
+}
+
+func (x *RotateCertificateRequest) GetPkcs12Password() string {
+	if x != nil {
+		return x.Pkcs12Password
+	}
+	return ""
+}
+
+type RotateCertificateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certificate   *Certificate           `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateCertificateResponse) Reset() {
+	*x = RotateCertificateResponse{}
+	mi := &file_certbind_certmgr_v1_certificate_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateCertificateResponse) ProtoMessage() {}
+
+func (x *RotateCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_certificate_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateCertificateResponse.ProtoReflect.Descriptor instead.
+func (*RotateCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_certificate_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RotateCertificateResponse) GetCertificate() *Certificate {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
 var File_certbind_certmgr_v1_certificate_service_proto protoreflect.FileDescriptor
 
 const file_certbind_certmgr_v1_certificate_service_proto_rawDesc = "" +
@@ -1123,7 +1269,18 @@ const file_certbind_certmgr_v1_certificate_service_proto_rawDesc = "" +
 	"\venvironment\x18\x02 \x01(\tR\venvironment\x12)\n" +
 	"\x10environment_type\x18\x03 \x01(\tR\x0fenvironmentType\x12\x1f\n" +
 	"\vin_progress\x18\x04 \x01(\bR\n" +
-	"inProgress2\xc4\a\n" +
+	"inProgress\"\xa6\x02\n" +
+	"\x18RotateCertificateRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x18\n" +
+	"\aproject\x18\x02 \x01(\tR\aproject\x12\x0e\n" +
+	"\x02id\x18\x03 \x01(\tR\x02id\x12'\n" +
+	"\x0fcertificate_pem\x18\x04 \x01(\tR\x0ecertificatePem\x12&\n" +
+	"\x0fprivate_key_pem\x18\x05 \x01(\tR\rprivateKeyPem\x124\n" +
+	"\x16private_key_passphrase\x18\x06 \x01(\tR\x14privateKeyPassphrase\x12\x16\n" +
+	"\x06pkcs12\x18\a \x01(\fR\x06pkcs12\x12'\n" +
+	"\x0fpkcs12_password\x18\b \x01(\tR\x0epkcs12Password\"_\n" +
+	"\x19RotateCertificateResponse\x12B\n" +
+	"\vcertificate\x18\x01 \x01(\v2 .certbind.certmgr.v1.CertificateR\vcertificate2\xb8\b\n" +
 	"\x12CertificateService\x12r\n" +
 	"\x11CreateCertificate\x12-.certbind.certmgr.v1.CreateCertificateRequest\x1a..certbind.certmgr.v1.CreateCertificateResponse\x12o\n" +
 	"\x10ListCertificates\x12,.certbind.certmgr.v1.ListCertificatesRequest\x1a-.certbind.certmgr.v1.ListCertificatesResponse\x12i\n" +
@@ -1131,7 +1288,8 @@ const file_certbind_certmgr_v1_certificate_service_proto_rawDesc = "" +
 	"\x11UpdateCertificate\x12-.certbind.certmgr.v1.UpdateCertificateRequest\x1a..certbind.certmgr.v1.UpdateCertificateResponse\x12u\n" +
 	"\x12DisableCertificate\x12..certbind.certmgr.v1.DisableCertificateRequest\x1a/.certbind.certmgr.v1.DisableCertificateResponse\x12r\n" +
 	"\x11EnableCertificate\x12-.certbind.certmgr.v1.EnableCertificateRequest\x1a..certbind.certmgr.v1.EnableCertificateResponse\x12r\n" +
-	"\x11DeleteCertificate\x12-.certbind.certmgr.v1.DeleteCertificateRequest\x1a..certbind.certmgr.v1.DeleteCertificateResponse\x12\x8a\x01\n" +
+	"\x11DeleteCertificate\x12-.certbind.certmgr.v1.DeleteCertificateRequest\x1a..certbind.certmgr.v1.DeleteCertificateResponse\x12r\n" +
+	"\x11RotateCertificate\x12-.certbind.certmgr.v1.RotateCertificateRequest\x1a..certbind.certmgr.v1.RotateCertificateResponse\x12\x8a\x01\n" +
 	"\x19ListCertificateReferences\x125.certbind.certmgr.v1.ListCertificateReferencesRequest\x1a6.certbind.certmgr.v1.ListCertificateReferencesResponseBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
 
 var (
@@ -1146,7 +1304,7 @@ func file_certbind_certmgr_v1_certificate_service_proto_rawDescGZIP() []byte {
 	return file_certbind_certmgr_v1_certificate_service_proto_rawDescData
 }
 
-var file_certbind_certmgr_v1_certificate_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_certbind_certmgr_v1_certificate_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_certbind_certmgr_v1_certificate_service_proto_goTypes = []any{
 	(*CreateCertificateRequest)(nil),          // 0: certbind.certmgr.v1.CreateCertificateRequest
 	(*CreateCertificateResponse)(nil),         // 1: certbind.certmgr.v1.CreateCertificateResponse
@@ -1165,37 +1323,42 @@ var file_certbind_certmgr_v1_certificate_service_proto_goTypes = []any{
 	(*ListCertificateReferencesRequest)(nil),  // 14: certbind.certmgr.v1.ListCertificateReferencesRequest
 	(*ListCertificateReferencesResponse)(nil), // 15: certbind.certmgr.v1.ListCertificateReferencesResponse
 	(*DeploymentReference)(nil),               // 16: certbind.certmgr.v1.DeploymentReference
-	(*Certificate)(nil),                       // 17: certbind.certmgr.v1.Certificate
+	(*RotateCertificateRequest)(nil),          // 17: certbind.certmgr.v1.RotateCertificateRequest
+	(*RotateCertificateResponse)(nil),         // 18: certbind.certmgr.v1.RotateCertificateResponse
+	(*Certificate)(nil),                       // 19: certbind.certmgr.v1.Certificate
 }
 var file_certbind_certmgr_v1_certificate_service_proto_depIdxs = []int32{
-	17, // 0: certbind.certmgr.v1.CreateCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
-	17, // 1: certbind.certmgr.v1.ListCertificatesResponse.certificates:type_name -> certbind.certmgr.v1.Certificate
-	17, // 2: certbind.certmgr.v1.GetCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
-	17, // 3: certbind.certmgr.v1.UpdateCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
-	17, // 4: certbind.certmgr.v1.DisableCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
-	17, // 5: certbind.certmgr.v1.EnableCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	19, // 0: certbind.certmgr.v1.CreateCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	19, // 1: certbind.certmgr.v1.ListCertificatesResponse.certificates:type_name -> certbind.certmgr.v1.Certificate
+	19, // 2: certbind.certmgr.v1.GetCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	19, // 3: certbind.certmgr.v1.UpdateCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	19, // 4: certbind.certmgr.v1.DisableCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	19, // 5: certbind.certmgr.v1.EnableCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
 	16, // 6: certbind.certmgr.v1.ListCertificateReferencesResponse.references:type_name -> certbind.certmgr.v1.DeploymentReference
-	0,  // 7: certbind.certmgr.v1.CertificateService.CreateCertificate:input_type -> certbind.certmgr.v1.CreateCertificateRequest
-	2,  // 8: certbind.certmgr.v1.CertificateService.ListCertificates:input_type -> certbind.certmgr.v1.ListCertificatesRequest
-	4,  // 9: certbind.certmgr.v1.CertificateService.GetCertificate:input_type -> certbind.certmgr.v1.GetCertificateRequest
-	6,  // 10: certbind.certmgr.v1.CertificateService.UpdateCertificate:input_type -> certbind.certmgr.v1.UpdateCertificateRequest
-	8,  // 11: certbind.certmgr.v1.CertificateService.DisableCertificate:input_type -> certbind.certmgr.v1.DisableCertificateRequest
-	10, // 12: certbind.certmgr.v1.CertificateService.EnableCertificate:input_type -> certbind.certmgr.v1.EnableCertificateRequest
-	12, // 13: certbind.certmgr.v1.CertificateService.DeleteCertificate:input_type -> certbind.certmgr.v1.DeleteCertificateRequest
-	14, // 14: certbind.certmgr.v1.CertificateService.ListCertificateReferences:input_type -> certbind.certmgr.v1.ListCertificateReferencesRequest
-	1,  // 15: certbind.certmgr.v1.CertificateService.CreateCertificate:output_type -> certbind.certmgr.v1.CreateCertificateResponse
-	3,  // 16: certbind.certmgr.v1.CertificateService.ListCertificates:output_type -> certbind.certmgr.v1.ListCertificatesResponse
-	5,  // 17: certbind.certmgr.v1.CertificateService.GetCertificate:output_type -> certbind.certmgr.v1.GetCertificateResponse
-	7,  // 18: certbind.certmgr.v1.CertificateService.UpdateCertificate:output_type -> certbind.certmgr.v1.UpdateCertificateResponse
-	9,  // 19: certbind.certmgr.v1.CertificateService.DisableCertificate:output_type -> certbind.certmgr.v1.DisableCertificateResponse
-	11, // 20: certbind.certmgr.v1.CertificateService.EnableCertificate:output_type -> certbind.certmgr.v1.EnableCertificateResponse
-	13, // 21: certbind.certmgr.v1.CertificateService.DeleteCertificate:output_type -> certbind.certmgr.v1.DeleteCertificateResponse
-	15, // 22: certbind.certmgr.v1.CertificateService.ListCertificateReferences:output_type -> certbind.certmgr.v1.ListCertificateReferencesResponse
-	15, // [15:23] is the sub-list for method output_type
-	7,  // [7:15] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	19, // 7: certbind.certmgr.v1.RotateCertificateResponse.certificate:type_name -> certbind.certmgr.v1.Certificate
+	0,  // 8: certbind.certmgr.v1.CertificateService.CreateCertificate:input_type -> certbind.certmgr.v1.CreateCertificateRequest
+	2,  // 9: certbind.certmgr.v1.CertificateService.ListCertificates:input_type -> certbind.certmgr.v1.ListCertificatesRequest
+	4,  // 10: certbind.certmgr.v1.CertificateService.GetCertificate:input_type -> certbind.certmgr.v1.GetCertificateRequest
+	6,  // 11: certbind.certmgr.v1.CertificateService.UpdateCertificate:input_type -> certbind.certmgr.v1.UpdateCertificateRequest
+	8,  // 12: certbind.certmgr.v1.CertificateService.DisableCertificate:input_type -> certbind.certmgr.v1.DisableCertificateRequest
+	10, // 13: certbind.certmgr.v1.CertificateService.EnableCertificate:input_type -> certbind.certmgr.v1.EnableCertificateRequest
+	12, // 14: certbind.certmgr.v1.CertificateService.DeleteCertificate:input_type -> certbind.certmgr.v1.DeleteCertificateRequest
+	17, // 15: certbind.certmgr.v1.CertificateService.RotateCertificate:input_type -> certbind.certmgr.v1.RotateCertificateRequest
+	14, // 16: certbind.certmgr.v1.CertificateService.ListCertificateReferences:input_type -> certbind.certmgr.v1.ListCertificateReferencesRequest
+	1,  // 17: certbind.certmgr.v1.CertificateService.CreateCertificate:output_type -> certbind.certmgr.v1.CreateCertificateResponse
+	3,  // 18: certbind.certmgr.v1.CertificateService.ListCertificates:output_type -> certbind.certmgr.v1.ListCertificatesResponse
+	5,  // 19: certbind.certmgr.v1.CertificateService.GetCertificate:output_type -> certbind.certmgr.v1.GetCertificateResponse
+	7,  // 20: certbind.certmgr.v1.CertificateService.UpdateCertificate:output_type -> certbind.certmgr.v1.UpdateCertificateResponse
+	9,  // 21: certbind.certmgr.v1.CertificateService.DisableCertificate:output_type -> certbind.certmgr.v1.DisableCertificateResponse
+	11, // 22: certbind.certmgr.v1.CertificateService.EnableCertificate:output_type -> certbind.certmgr.v1.EnableCertificateResponse
+	13, // 23: certbind.certmgr.v1.CertificateService.DeleteCertificate:output_type -> certbind.certmgr.v1.DeleteCertificateResponse
+	18, // 24: certbind.certmgr.v1.CertificateService.RotateCertificate:output_type -> certbind.certmgr.v1.RotateCertificateResponse
+	15, // 25: certbind.certmgr.v1.CertificateService.ListCertificateReferences:output_type -> certbind.certmgr.v1.ListCertificateReferencesResponse
+	17, // [17:26] is the sub-list for method output_type
+	8,  // [8:17] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_certbind_certmgr_v1_certificate_service_proto_init() }
@@ -1210,7 +1373,7 @@ func file_certbind_certmgr_v1_certificate_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_certbind_certmgr_v1_certificate_service_proto_rawDesc), len(file_certbind_certmgr_v1_certificate_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

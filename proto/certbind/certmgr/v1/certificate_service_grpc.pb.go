@@ -26,6 +26,7 @@ const (
 	CertificateService_DisableCertificate_FullMethodName        = "/certbind.certmgr.v1.CertificateService/DisableCertificate"
 	CertificateService_EnableCertificate_FullMethodName         = "/certbind.certmgr.v1.CertificateService/EnableCertificate"
 	CertificateService_DeleteCertificate_FullMethodName         = "/certbind.certmgr.v1.CertificateService/DeleteCertificate"
+	CertificateService_RotateCertificate_FullMethodName         = "/certbind.certmgr.v1.CertificateService/RotateCertificate"
 	CertificateService_ListCertificateReferences_FullMethodName = "/certbind.certmgr.v1.CertificateService/ListCertificateReferences"
 )
 
@@ -53,6 +54,10 @@ type CertificateServiceClient interface {
 	EnableCertificate(ctx context.Context, in *EnableCertificateRequest, opts ...grpc.CallOption) (*EnableCertificateResponse, error)
 	// DeleteCertificate removes a certificate that no deployment references.
 	DeleteCertificate(ctx context.Context, in *DeleteCertificateRequest, opts ...grpc.CallOption) (*DeleteCertificateResponse, error)
+	// RotateCertificate replaces a certificate's material in place (same id and
+	// name) as a new version, validated like CreateCertificate. Edges switch to
+	// it without a redeploy.
+	RotateCertificate(ctx context.Context, in *RotateCertificateRequest, opts ...grpc.CallOption) (*RotateCertificateResponse, error)
 	// ListCertificateReferences lists the deployments that use the certificate.
 	ListCertificateReferences(ctx context.Context, in *ListCertificateReferencesRequest, opts ...grpc.CallOption) (*ListCertificateReferencesResponse, error)
 }
@@ -135,6 +140,16 @@ func (c *certificateServiceClient) DeleteCertificate(ctx context.Context, in *De
 	return out, nil
 }
 
+func (c *certificateServiceClient) RotateCertificate(ctx context.Context, in *RotateCertificateRequest, opts ...grpc.CallOption) (*RotateCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateCertificateResponse)
+	err := c.cc.Invoke(ctx, CertificateService_RotateCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *certificateServiceClient) ListCertificateReferences(ctx context.Context, in *ListCertificateReferencesRequest, opts ...grpc.CallOption) (*ListCertificateReferencesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCertificateReferencesResponse)
@@ -169,6 +184,10 @@ type CertificateServiceServer interface {
 	EnableCertificate(context.Context, *EnableCertificateRequest) (*EnableCertificateResponse, error)
 	// DeleteCertificate removes a certificate that no deployment references.
 	DeleteCertificate(context.Context, *DeleteCertificateRequest) (*DeleteCertificateResponse, error)
+	// RotateCertificate replaces a certificate's material in place (same id and
+	// name) as a new version, validated like CreateCertificate. Edges switch to
+	// it without a redeploy.
+	RotateCertificate(context.Context, *RotateCertificateRequest) (*RotateCertificateResponse, error)
 	// ListCertificateReferences lists the deployments that use the certificate.
 	ListCertificateReferences(context.Context, *ListCertificateReferencesRequest) (*ListCertificateReferencesResponse, error)
 	mustEmbedUnimplementedCertificateServiceServer()
@@ -201,6 +220,9 @@ func (UnimplementedCertificateServiceServer) EnableCertificate(context.Context, 
 }
 func (UnimplementedCertificateServiceServer) DeleteCertificate(context.Context, *DeleteCertificateRequest) (*DeleteCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteCertificate not implemented")
+}
+func (UnimplementedCertificateServiceServer) RotateCertificate(context.Context, *RotateCertificateRequest) (*RotateCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateCertificate not implemented")
 }
 func (UnimplementedCertificateServiceServer) ListCertificateReferences(context.Context, *ListCertificateReferencesRequest) (*ListCertificateReferencesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCertificateReferences not implemented")
@@ -352,6 +374,24 @@ func _CertificateService_DeleteCertificate_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CertificateService_RotateCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CertificateServiceServer).RotateCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CertificateService_RotateCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CertificateServiceServer).RotateCertificate(ctx, req.(*RotateCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CertificateService_ListCertificateReferences_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCertificateReferencesRequest)
 	if err := dec(in); err != nil {
@@ -404,6 +444,10 @@ var CertificateService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteCertificate",
 			Handler:    _CertificateService_DeleteCertificate_Handler,
+		},
+		{
+			MethodName: "RotateCertificate",
+			Handler:    _CertificateService_RotateCertificate_Handler,
 		},
 		{
 			MethodName: "ListCertificateReferences",

@@ -1,0 +1,120 @@
+// Package state holds what an edge serves: deployments and the
+// certificates they use, as immutable snapshots. Writers build a new snapshot
+// and swap it in atomically; a request loads one snapshot and sees a single
+// consistent state throughout, so a change (a redeploy, a rotation, a
+// delete) applies to new requests all at once and never to half a request.
+package state
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"maps"
+	"sync"
+	"sync/atomic"
+)
+
+// Certificate is a certificate as the edge holds it.
+type Certificate struct {
+	ID, Name, Account, Project string
+	// Kind is "client" or "ca".
+	Kind string
+	// State is "active", "disabled" or "deleting". Deployments that already
+	// use a disabled certificate keep using it until they are redeployed.
+	State            string
+	EnvironmentTypes []string
+	Version          int32
+	Fingerprint      string
+	// TLS is the client certificate with its full chain and key (client).
+	TLS *tls.Certificate
+	// Pool holds the CA bundle (ca).
+	Pool *x509.CertPool
+	// Revision is the certificate stream revision of this version.
+	Revision uint64
+}
+
+// Route is a resolved route of a deployment.
+type Route struct {
+	Path                string
+	Methods             []string
+	Handler             string
+	BaseURL             string
+	RewritePattern      string
+	MTLSCertificateID   string
+	MTLSCertificateName string
+	CACertificateID     string
+	CACertificateName   string
+}
+
+// Deployment is a deployment as the edge serves it.
+type Deployment struct {
+	ID, Account, Project, Environment, EnvironmentType string
+	Generation                                         int32
+	Revision                                           uint64
+	Routes                                             []Route
+}
+
+// Key is where a deployment is served: /account/project/environment.
+type Key struct{ Account, Project, Environment string }
+
+// Snapshot is one consistent state. It is never modified once published.
+type Snapshot struct {
+	Deployments  map[Key]*Deployment
+	Certificates map[string]*Certificate // by id
+}
+
+// Deployment returns the deployment served at k.
+func (s *Snapshot) Deployment(k Key) *Deployment { return s.Deployments[k] }
+
+// Certificate returns the certificate with id.
+func (s *Snapshot) Certificate(id string) *Certificate { return s.Certificates[id] }
+
+// CertificateByName finds a project's certificate by name.
+func (s *Snapshot) CertificateByName(account, project, name string) *Certificate {
+	for _, c := range s.Certificates {
+		if c.Account == account && c.Project == project && c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Store publishes snapshots.
+type Store struct {
+	mu  sync.Mutex // serialises writers; readers never wait
+	cur atomic.Pointer[Snapshot]
+	// watchers are told after every publish.
+	watchers []func(*Snapshot)
+}
+
+// NewStore returns a store holding an empty snapshot.
+func NewStore() *Store {
+	s := &Store{}
+	s.cur.Store(&Snapshot{Deployments: map[Key]*Deployment{}, Certificates: map[string]*Certificate{}})
+	return s
+}
+
+// Load returns the current snapshot.
+func (s *Store) Load() *Snapshot { return s.cur.Load() }
+
+// OnPublish registers fn to run after every publish, in the writer's
+// goroutine (for metrics and retiring unused connection pools).
+func (s *Store) OnPublish(fn func(*Snapshot)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watchers = append(s.watchers, fn)
+}
+
+// Update builds the next snapshot from a copy of the current one's maps and
+// publishes it. fn may replace or delete entries; the entries themselves are
+// shared with older snapshots and must be replaced, not modified.
+func (s *Store) Update(fn func(next *Snapshot)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.cur.Load()
+	next := &Snapshot{Deployments: maps.Clone(cur.Deployments), Certificates: maps.Clone(cur.Certificates)}
+	fn(next)
+	s.cur.Store(next)
+	for _, w := range s.watchers {
+		w(next)
+	}
+}
