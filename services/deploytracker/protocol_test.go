@@ -121,14 +121,28 @@ func startPairWith(t *testing.T, o pairOptions) *pair {
 }
 
 // restartDeploytracker stops the deploytracker and opens it again on the
-// same data dir and address, as a process restart would. p.deploys is
-// dialled afresh so that no call waits out the old connection's backoff.
+// same data dir and address, as a process restart would.
 func (p *pair) restartDeploytracker(t *testing.T) {
+	t.Helper()
+	p.stopDeploytracker(t)
+	p.startDeploytracker(t)
+}
+
+// stopDeploytracker stops the deploytracker's server and closes its store,
+// leaving the data dir to the test until startDeploytracker.
+func (p *pair) stopDeploytracker(t *testing.T) {
 	t.Helper()
 	p.dtSrv.Stop()
 	if err := p.dt.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startDeploytracker opens the deploytracker again on its data dir and
+// address. p.deploys is dialled afresh so that no call waits out the old
+// connection's reconnect backoff.
+func (p *pair) startDeploytracker(t *testing.T) {
+	t.Helper()
 	dt, err := deploytracker.New(p.dtCfg)
 	if err != nil {
 		t.Fatal(err)

@@ -84,7 +84,7 @@ func TestDeployValidationBeforeNetwork(t *testing.T) {
 	}{
 		{"deploy without environment", deploy("--environment-type", "production", "--config", config), false, []string{"--environment is required"}},
 		{"deploy with uppercase environment", deploy("--environment", "Prod", "--environment-type", "production", "--config", config), false,
-			[]string{`--environment "Prod" is not a valid environment name: 'P' at position 1`, "lowercase letters, digits or '-'"}},
+			[]string{`--environment: environment "Prod" is not valid: 'P' at position 1`, "lowercase letters, digits or '-'"}},
 		{"deploy with underscore environment", deploy("--environment", "pr_42", "--environment-type", "preview", "--config", config), false, []string{`'_' at position 3`}},
 		{"deploy with long environment", deploy("--environment", strings.Repeat("a", 64), "--environment-type", "preview", "--config", config), false, []string{"64 characters long, over the limit of 63"}},
 		{"deploy without account", []string{"deploy", "--project", "shop", "--environment", "production", "--environment-type", "production", "--config", config}, false, []string{"--account is required"}},
@@ -104,7 +104,7 @@ func TestDeployValidationBeforeNetwork(t *testing.T) {
 		{"deploy with stray argument", deployArgs(config, setVar, "gateway.json"), false, []string{`unexpected argument "gateway.json"`}},
 		{"deploy without api key", deployArgs(config, "--env-file", envFile), true, []string{"no API key"}},
 
-		{"list with bad environment", target("list", "--environment", "Production"), false, []string{`--environment "Production"`}},
+		{"list with bad environment", target("list", "--environment", "Production"), false, []string{`--environment: environment "Production"`}},
 		{"list without project", []string{"deployment", "list", "--account", "acme"}, false, []string{"--project is required"}},
 		{"describe without target", target("describe"), false, []string{"give the deployment with --environment NAME or --id ID"}},
 		{"describe with both", target("describe", "--environment", "production", "--id", "d1"), false, []string{"give either --environment or --id, not both"}},

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+	"github.com/certbind/certbind/services/certmgr/validate"
 )
 
 func newDeploymentCmd(g *GlobalOptions) *cobra.Command {
@@ -38,28 +37,14 @@ certificate does the same for that certificate only.`,
 	return cmd
 }
 
-// maxEnvironmentLen matches a DNS label, like account and project names.
-const maxEnvironmentLen = 63
-
-const environmentRule = `use 1 to 63 lowercase letters, digits or '-', e.g. "production" or "pr-42"`
-
-// checkEnvironmentName checks an environment name given in --environment.
-// The server checks it again; this check only saves a round trip and says
-// which character is wrong.
+// checkEnvironmentName checks an environment name given in --environment
+// with the server's rule, before any request.
 func checkEnvironmentName(s string) error {
-	switch n := utf8.RuneCountInString(s); {
-	case s == "":
+	if s == "" {
 		return errors.New(`--environment is required (e.g. --environment production)`)
-	case n > maxEnvironmentLen:
-		return fmt.Errorf("--environment is %d characters long, over the limit of %d (%s)", n, maxEnvironmentLen, environmentRule)
 	}
-	pos := 0
-	for _, r := range s {
-		pos++
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return fmt.Errorf("--environment %s is not a valid environment name: %s at position %d is not allowed (%s)",
-				strconv.Quote(s), strconv.QuoteRune(r), pos, environmentRule)
-		}
+	if err := validate.Environment(s); err != nil {
+		return fmt.Errorf("--environment: %w", err)
 	}
 	return nil
 }

@@ -20,6 +20,10 @@ func Account(s string) error { return checkSlug("account", s, "acme") }
 // Project checks a project name with the same rules as Account.
 func Project(s string) error { return checkSlug("project", s, "shop") }
 
+// Environment checks a deployment's environment name, which appears in its
+// URL, with the same rules as Account.
+func Environment(s string) error { return checkSlug("environment", s, "production") }
+
 // checkSlug validates s for field; example is shown when nothing better
 // can be derived from s.
 func checkSlug(field, s, example string) error {

@@ -65,3 +65,14 @@ func TestSlugMessageBoundsEcho(t *testing.T) {
 		t.Fatalf("Account(1 MiB) error is %d bytes long, want a short message", len(err.Error()))
 	}
 }
+
+func TestEnvironmentNamesItsField(t *testing.T) {
+	err := Environment("Prod Env")
+	var ve *Error
+	if !errors.As(err, &ve) || ve.Field != "environment" || !strings.Contains(ve.Msg, "environment") || strings.Contains(ve.Msg, "project") {
+		t.Fatalf("got %v", err)
+	}
+	if err := Environment("pr-42"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
@@ -250,18 +248,9 @@ func checkScope(account, project string) error {
 	return validate.Project(project)
 }
 
-// checkEnvironment applies the slug rule of accounts and projects to
-// environment names, which appear in deployment URLs.
-func checkEnvironment(env string) error {
-	if err := validate.Project(env); err != nil {
-		var ve *validate.Error
-		if errors.As(err, &ve) {
-			return &InputError{Route: -1, Option: "environment", Msg: strings.Replace(ve.Msg, "project", "environment", 1)}
-		}
-		return err
-	}
-	return nil
-}
+// checkEnvironment checks an environment name, which appears in the
+// deployment's URL.
+func checkEnvironment(env string) error { return validate.Environment(env) }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 

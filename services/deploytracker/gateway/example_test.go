@@ -26,7 +26,7 @@ func ExampleParse() {
 	// Output:
 	// https://127.0.0.1:9443 <nil>
 	// 0 mtlsCertificate myBackendCert
-	// route 0 ("/api/*") option "mtlsCertificate": variable BACKEND_MTLS_CERT is not set (pass --var BACKEND_MTLS_CERT=... to certbind deploy, or put it in the --env-file)
+	// route 1 ("/api/*") option "mtlsCertificate": variable BACKEND_MTLS_CERT is not set (pass --var BACKEND_MTLS_CERT=... to certbind deploy, or put it in the --env-file)
 }
 
 func ExampleParseEnvFile() {

@@ -26,7 +26,7 @@ func FuzzParse(f *testing.F) {
 			}
 			switch {
 			case perr.Route == -1 && (perr.Option != "" || !strings.HasPrefix(perr.Msg, "gateway config ")),
-				perr.Route >= 0 && !strings.HasPrefix(perr.Msg, fmt.Sprintf("route %d", perr.Route)),
+				perr.Route >= 0 && !strings.HasPrefix(perr.Msg, fmt.Sprintf("route %d", perr.Route+1)),
 				perr.Route < -1 || perr.Route >= MaxRoutes:
 				t.Fatalf("Parse error has route %d, option %q: %s", perr.Route, perr.Option, perr.Msg)
 			}

@@ -159,12 +159,12 @@ func TestParseRefuses(t *testing.T) {
 		{"duplicate top key", `{"routes": [], "routes": []}`, -1, "", `the key "routes" twice`},
 
 		// Route shape.
-		{"route not object", config(`"/a"`), 0, "", "route 0: must be an object"},
-		{"no path", config(`{"handler": {}}`), 0, "path", `route 0: has no "path"`},
+		{"route not object", config(`"/a"`), 0, "", "route 1: must be an object"},
+		{"no path", config(`{"handler": {}}`), 0, "path", `route 1: has no "path"`},
 		{"path not string", config(`{"path": 1}`), 0, "path", `"path" must be a string`},
-		{"unknown route key", config(`{"path": "/a", "method": ["GET"]}`), 0, "method", `route 0 ("/a"): has unknown key "method" (did you mean "methods"?`},
+		{"unknown route key", config(`{"path": "/a", "method": ["GET"]}`), 0, "method", `route 1 ("/a"): has unknown key "method" (did you mean "methods"?`},
 		{"duplicate route key", config(`{"path": "/a", "path": "/b"}`), 0, "path", `has the key "path" twice`},
-		{"no handler", config(`{"path": "/a"}`), 0, "handler", `route 0 ("/a"): has no "handler"`},
+		{"no handler", config(`{"path": "/a"}`), 0, "handler", `route 1 ("/a"): has no "handler"`},
 
 		// Paths.
 		{"relative path", config(forward("api", base)), 0, "path", `path must start with "/" (e.g. "/api")`},
@@ -182,7 +182,7 @@ func TestParseRefuses(t *testing.T) {
 		{"bad param name", config(forward("/u/{1d}", base)), 0, "path", "parameter {1d}: starts with '1'"},
 		{"repeated param", config(forward("/u/{id}/x/{id}", base)), 0, "path", "has the parameter {id} twice"},
 		{"duplicate route", config(forward("/x", base), forward("/u/{id}", base), forward("/u/{uid}", base)), 2, "path",
-			`route 2 ("/u/{uid}"): matches the same requests as route 1 ("/u/{id}") for every method`},
+			`route 3 ("/u/{uid}"): matches the same requests as route 2 ("/u/{id}") for every method`},
 		{"duplicate method", config(
 			`{"path": "/u", "methods": ["GET", "POST"], "handler": {"export": "UrlForwardHandler", "options": {`+base+`}}}`,
 			`{"path": "/u", "methods": ["post"], "handler": {"export": "UrlForwardHandler", "options": {`+base+`}}}`), 1, "path", "for method POST"},
@@ -214,12 +214,12 @@ func TestParseRefuses(t *testing.T) {
 		{"option typo", config(forward("/a", `"baseURL": "https://h"`)), 0, "baseURL", `did you mean "baseUrl"?`},
 		{"unknown option", config(forward("/a", base+`, "timeout": 5`)), 0, "timeout", `takes "baseUrl", "mtlsCertificate" and "caCertificate"`},
 		{"repeated option", config(forward("/a", base+`, "baseUrl": "https://x"`)), 0, "baseUrl", "is given twice"},
-		{"baseUrl not string", config(forward("/a", `"baseUrl": 1`)), 0, "baseUrl", `route 0 ("/a") option "baseUrl": must be a string, not a number`},
+		{"baseUrl not string", config(forward("/a", `"baseUrl": 1`)), 0, "baseUrl", `route 1 ("/a") option "baseUrl": must be a string, not a number`},
 		{"certificate null", config(forward("/a", base+`, "caCertificate": null`)), 0, "caCertificate", "must be a string, not null"},
 
 		// $env.
 		{"unset variable", config(forward("/api/*", base+`, "mtlsCertificate": "$env(BACKEND_MTLS_CERT)"`)), 0, "mtlsCertificate",
-			`route 0 ("/api/*") option "mtlsCertificate": variable BACKEND_MTLS_CERT is not set (pass --var BACKEND_MTLS_CERT=... to certbind deploy, or put it in the --env-file)`},
+			`route 1 ("/api/*") option "mtlsCertificate": variable BACKEND_MTLS_CERT is not set (pass --var BACKEND_MTLS_CERT=... to certbind deploy, or put it in the --env-file)`},
 		{"unset variable in URL", config(forward("/a", `"baseUrl": "https://$env(NOPE)/v1"`)), 0, "baseUrl", "variable NOPE is not set"},
 		{"unclosed $env", config(forward("/a", `"baseUrl": "https://$env(HOST/v1"`)), 0, "baseUrl", `without a closing ")"`},
 		{"bad $env name", config(forward("/a", `"baseUrl": "https://$env(my-host)/v1"`)), 0, "baseUrl", `"$env(my-host)", whose variable name has '-' at position 3`},
@@ -252,7 +252,7 @@ func TestParseRefuses(t *testing.T) {
 		{"rewrite fragment", config(rewrite("/a", `"rewritePattern": "https://h/x#y"`)), 0, "rewritePattern", "fragment"},
 
 		// The route index in errors is that of the faulty route.
-		{"error in a later route", config(forward("/a", base), forward("/b", `"baseUrl": "h"`)), 1, "baseUrl", `route 1 ("/b") option "baseUrl"`},
+		{"error in a later route", config(forward("/a", base), forward("/b", `"baseUrl": "h"`)), 1, "baseUrl", `route 2 ("/b") option "baseUrl"`},
 	} {
 		cfg, err := Parse([]byte(tc.config), vars)
 		var perr *Error
@@ -279,11 +279,11 @@ func TestWhere(t *testing.T) {
 		option string
 		want   string
 	}{
-		{Route{Index: 2, Path: "/users/{id}"}, "mtlsCertificate", `route 2 ("/users/{id}") option "mtlsCertificate"`},
-		{Route{Index: 0, Path: "/a"}, "", `route 0 ("/a")`},
-		{Route{Index: 7}, "baseUrl", `route 7 option "baseUrl"`},
-		{Route{Index: 1, Path: "/" + strings.Repeat("a", 100)}, "", `route 1 ("/` + strings.Repeat("a", 63) + `"…)`},
-		{Route{Index: 1, Path: "/a\n\x1b"}, "", `route 1 ("/a\n\x1b")`},
+		{Route{Index: 2, Path: "/users/{id}"}, "mtlsCertificate", `route 3 ("/users/{id}") option "mtlsCertificate"`},
+		{Route{Index: 0, Path: "/a"}, "", `route 1 ("/a")`},
+		{Route{Index: 7}, "baseUrl", `route 8 option "baseUrl"`},
+		{Route{Index: 1, Path: "/" + strings.Repeat("a", 100)}, "", `route 2 ("/` + strings.Repeat("a", 63) + `"…)`},
+		{Route{Index: 1, Path: "/a\n\x1b"}, "", `route 2 ("/a\n\x1b")`},
 	} {
 		if got := tc.r.Where(tc.option); got != tc.want {
 			t.Errorf("%+v.Where(%q) = %s, want %s", tc.r, tc.option, got, tc.want)

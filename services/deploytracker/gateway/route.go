@@ -9,7 +9,7 @@ import (
 
 // Route is one validated entry of "routes".
 type Route struct {
-	Index int    // 0-based position in "routes"
+	Index int    // 0-based position in "routes"; messages count from 1
 	Path  string // as written, e.g. "/users/{id}" or "/api/*"
 	// Methods lists the HTTP methods the route serves, in upper case and
 	// in the order written. Empty means every method.
@@ -34,10 +34,11 @@ type Route struct {
 var routeKeys = []string{"path", "methods", "handler"}
 
 // Where names a spot in the route for a message, such as
-// `route 2 ("/users/{id}") option "mtlsCertificate"`. An empty option names
-// the route itself; the path is left out when it is not known.
+// `route 2 ("/users/{id}") option "mtlsCertificate"`. Routes are counted from
+// 1 there, as a person reading gateway.json counts them. An empty option
+// names the route itself; the path is left out when it is not known.
 func (r Route) Where(option string) string {
-	s := fmt.Sprintf("route %d", r.Index)
+	s := fmt.Sprintf("route %d", r.Index+1)
 	if r.Path != "" {
 		s += " (" + quote(r.Path) + ")"
 	}
