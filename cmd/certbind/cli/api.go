@@ -119,6 +119,14 @@ func (c *Client) DeleteCertificate(ctx context.Context, account, project, id str
 	return out, err
 }
 
+// RotateCertificate replaces a certificate's material as its next version
+// (POST .../mtls-certificates/{id}:rotate).
+func (c *Client) RotateCertificate(ctx context.Context, req *certmgrv1.RotateCertificateRequest) (*certmgrv1.Certificate, error) {
+	out := &certmgrv1.Certificate{}
+	err := c.call(ctx, http.MethodPost, certificatePath(req.GetAccount(), req.GetProject(), req.GetId())+":rotate", nil, req, out)
+	return out, err
+}
+
 // CreateAPIKey issues a key for an account (POST /v1/accounts/{account}/api-keys).
 func (c *Client) CreateAPIKey(ctx context.Context, req *certmgrv1.CreateApiKeyRequest) (*certmgrv1.CreateApiKeyResponse, error) {
 	out := &certmgrv1.CreateApiKeyResponse{}

@@ -22,11 +22,16 @@ under a name that is unique in its account and project. Gateway routes refer
 to it by that name, and the edge presents it whenever it calls the backend.
 A CA certificate (--ca) verifies backends instead.
 
+To renew a certificate in place, rotate it: the name and id stay, the
+version goes up, and deployments pick up the new material without a redeploy.
+
 A certificate that a deployment references cannot be deleted. To retire one:
 disable it, redeploy without it, then delete it.`,
 		Example: `  certbind mtls-certificate create --cert cert.pem --key key.pem --name myBackendCert \
       --account acme --project shop --environment-type development --environment-type production
   certbind mtls-certificate list --account acme --project shop
+  certbind mtls-certificate rotate --account acme --project shop --name myBackendCert \
+      --cert renewed.pem --key renewed-key.pem
   certbind mtls-certificate disable --account acme --project shop --name myBackendCert`,
 		RunE: runGroup,
 	}
@@ -35,6 +40,7 @@ disable it, redeploy without it, then delete it.`,
 		newCertificateListCmd(g),
 		newCertificateDescribeCmd(g),
 		newCertificateUpdateCmd(g),
+		newCertificateRotateCmd(g, getenv),
 		newCertificateDisableCmd(g),
 		newCertificateEnableCmd(g),
 		newCertificateDeleteCmd(g),

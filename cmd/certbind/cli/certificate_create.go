@@ -11,44 +11,20 @@ import (
 	"github.com/certbind/certbind/services/certmgr/validate"
 )
 
-// Environment variables that keep secrets off the command line, where other
-// users of the machine could read them in the process list.
-const (
-	EnvKeyPassphrase = "CERTBIND_KEY_PASSPHRASE"
-	EnvP12Password   = "CERTBIND_P12_PASSWORD"
-)
-
 type certificateCreateOptions struct {
 	projectOptions
+	materialOptions
 	Name             string
 	EnvironmentTypes []string
-	CertFile         string
-	KeyFile          string
-	KeyPassphrase    string
-	P12File          string
-	P12Password      string
-	CA               bool
-
-	flags *pflag.FlagSet // to tell flags given on the command line from env defaults
 }
 
 // AddFlags registers the flags of "mtls-certificate create".
 func (o *certificateCreateOptions) AddFlags(fs *pflag.FlagSet, getenv func(string) string) {
-	o.flags = fs
 	o.projectOptions.AddFlags(fs)
 	fs.StringVar(&o.Name, "name", "", "name deployments use to refer to the certificate (required): a JavaScript identifier such as myBackendCert")
 	fs.StringSliceVar(&o.EnvironmentTypes, "environment-type", nil, "environment type that may use the certificate: development, preview or production (required; repeat or separate with commas)")
-	fs.StringVar(&o.CertFile, "cert", "", "PEM file with the client certificate, leaf first, then intermediates (with --ca: the CA bundle)")
-	fs.StringVar(&o.KeyFile, "key", "", "PEM file with the private key of the certificate (PKCS#8, PKCS#1 or SEC1)")
-	fs.StringVar(&o.KeyPassphrase, "key-passphrase", getenv(EnvKeyPassphrase), "passphrase of an encrypted --key (env "+EnvKeyPassphrase+", which keeps it out of the process list)")
-	fs.StringVar(&o.P12File, "p12", "", "PKCS#12 file with the certificate and key, instead of --cert and --key")
-	fs.StringVar(&o.P12Password, "p12-password", getenv(EnvP12Password), "password of the --p12 file (env "+EnvP12Password+")")
-	fs.BoolVar(&o.CA, "ca", false, "upload the --cert file as CA certificates that verify backends (no key)")
-	fs.Lookup("key-passphrase").DefValue = ""
-	fs.Lookup("p12-password").DefValue = ""
+	o.materialOptions.AddFlags(fs, getenv, "upload the --cert file as CA certificates that verify backends (no key)")
 }
-
-func (o *certificateCreateOptions) given(flag string) bool { return o.flags.Changed(flag) }
 
 // Validate checks every flag, without touching the files or the network.
 func (o *certificateCreateOptions) Validate() error {
@@ -66,79 +42,27 @@ func (o *certificateCreateOptions) Validate() error {
 		return err
 	}
 	o.EnvironmentTypes = types
-
-	switch {
-	case o.P12File != "" && (o.CertFile != "" || o.KeyFile != ""):
-		return errors.New("--p12 replaces --cert and --key: give either --p12 or --cert with --key")
-	case o.CA && o.KeyFile != "":
-		return errors.New("--ca uploads CA certificates without a key: drop --key")
-	case o.CA && o.P12File != "":
-		return errors.New("--ca takes the CA bundle in --cert, not --p12")
-	case o.CA && o.CertFile == "":
-		return errors.New("--ca needs the CA bundle in --cert (e.g. --ca --cert ca.pem)")
-	case o.P12File == "" && !o.CA && o.CertFile == "" && o.KeyFile == "":
-		return errors.New("give the certificate with --cert and --key (or --p12, or --ca --cert for a CA bundle)")
-	case o.P12File == "" && !o.CA && o.CertFile == "":
-		return errors.New("--cert is required with --key (the PEM file with the certificate chain)")
-	case o.P12File == "" && !o.CA && o.KeyFile == "":
-		return errors.New("--key is required with --cert (the PEM file with the private key; use --ca to upload CA certificates)")
-	case o.given("key-passphrase") && o.KeyFile == "":
-		return errors.New("--key-passphrase applies only to --key")
-	case o.given("p12-password") && o.P12File == "":
-		return errors.New("--p12-password applies only to --p12")
-	}
-
-	for _, f := range o.files() {
-		if err := checkInputFile(f.flag, f.path); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-type inputFile struct{ flag, path string }
-
-// files lists the files the validated flags name.
-func (o *certificateCreateOptions) files() []inputFile {
-	var files []inputFile
-	for _, f := range []inputFile{{"cert", o.CertFile}, {"key", o.KeyFile}, {"p12", o.P12File}} {
-		if f.path != "" {
-			files = append(files, f)
-		}
-	}
-	return files
+	return o.materialOptions.Validate()
 }
 
 // request reads the files and builds the upload.
 func (o *certificateCreateOptions) request() (*certmgrv1.CreateCertificateRequest, error) {
-	req := &certmgrv1.CreateCertificateRequest{
-		Account:          o.Account,
-		Project:          o.Project,
-		Name:             o.Name,
-		EnvironmentTypes: o.EnvironmentTypes,
-		Ca:               o.CA,
+	mat, err := o.read()
+	if err != nil {
+		return nil, err
 	}
-	for _, f := range o.files() {
-		data, err := readInputFile(f.flag, f.path)
-		if err != nil {
-			return nil, err
-		}
-		switch f.flag {
-		case "cert":
-			if req.CertificatePem, err = pemText(f, data); err != nil {
-				return nil, err
-			}
-		case "key":
-			if req.PrivateKeyPem, err = pemText(f, data); err != nil {
-				return nil, err
-			}
-			req.PrivateKeyPassphrase = o.KeyPassphrase
-		case "p12":
-			req.Pkcs12 = data
-			req.Pkcs12Password = o.P12Password
-		}
-	}
-	return req, nil
+	return &certmgrv1.CreateCertificateRequest{
+		Account:              o.Account,
+		Project:              o.Project,
+		Name:                 o.Name,
+		EnvironmentTypes:     o.EnvironmentTypes,
+		Ca:                   o.CA,
+		CertificatePem:       mat.CertificatePEM,
+		PrivateKeyPem:        mat.PrivateKeyPEM,
+		PrivateKeyPassphrase: mat.PrivateKeyPassphrase,
+		Pkcs12:               mat.PKCS12,
+		Pkcs12Password:       mat.PKCS12Password,
+	}, nil
 }
 
 // environmentTypesFlag validates --environment-type values, given repeated

@@ -190,6 +190,10 @@ func (f *fakeAPI) one(w http.ResponseWriter, r *http.Request, rest string, body 
 	case r.Method == http.MethodPost && verb == "enable":
 		cert.State = "active"
 		writeMessage(w, cert)
+	case r.Method == http.MethodPost && verb == "rotate":
+		cert.Version++
+		cert.FingerprintSha256 = fmt.Sprintf("rotated%d", cert.Version)
+		writeMessage(w, cert)
 	case r.Method == http.MethodPatch && verb == "":
 		req := &certmgrv1.UpdateCertificateRequest{}
 		f.mustUnmarshal(body, req)

@@ -33,18 +33,32 @@ func (s *Certificates) CreateCertificate(ctx context.Context, req *certmgrv1.Cre
 		Name:             req.GetName(),
 		EnvironmentTypes: req.GetEnvironmentTypes(),
 		CA:               req.GetCa(),
-		Material: material.Input{
-			CertificatePEM: []byte(req.GetCertificatePem()),
-			KeyPEM:         []byte(req.GetPrivateKeyPem()),
-			KeyPassphrase:  req.GetPrivateKeyPassphrase(),
-			PKCS12:         req.GetPkcs12(),
-			PKCS12Password: req.GetPkcs12Password(),
-		},
+		Material:         materialInput(req),
 	})
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "CreateCertificate", err)
 	}
 	return &certmgrv1.CreateCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
+}
+
+// materialRequest is a request that carries certificate material: an upload
+// or a rotation.
+type materialRequest interface {
+	GetCertificatePem() string
+	GetPrivateKeyPem() string
+	GetPrivateKeyPassphrase() string
+	GetPkcs12() []byte
+	GetPkcs12Password() string
+}
+
+func materialInput(req materialRequest) material.Input {
+	return material.Input{
+		CertificatePEM: []byte(req.GetCertificatePem()),
+		KeyPEM:         []byte(req.GetPrivateKeyPem()),
+		KeyPassphrase:  req.GetPrivateKeyPassphrase(),
+		PKCS12:         req.GetPkcs12(),
+		PKCS12Password: req.GetPkcs12Password(),
+	}
 }
 
 // ListCertificates lists a project's certificates.
@@ -135,6 +149,19 @@ func (s *Certificates) DeleteCertificate(ctx context.Context, req *certmgrv1.Del
 		return nil, toStatus(ctx, s.log, "DeleteCertificate", err)
 	}
 	return &certmgrv1.DeleteCertificateResponse{Id: c.ID}, nil
+}
+
+// RotateCertificate replaces a certificate's material as its next version.
+func (s *Certificates) RotateCertificate(ctx context.Context, req *certmgrv1.RotateCertificateRequest) (*certmgrv1.RotateCertificateResponse, error) {
+	actor, err := manager(ctx, req.GetAccount())
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.m.Rotate(actor, req.GetAccount(), req.GetProject(), req.GetId(), materialInput(req))
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "RotateCertificate", err)
+	}
+	return &certmgrv1.RotateCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
 }
 
 // ListCertificateReferences lists the deployments that use a certificate.

@@ -91,28 +91,16 @@ func (m *Manager) Create(actor string, in CreateInput) (*store.Certificate, erro
 		CreatedAt:        now,
 		UpdatedAt:        now,
 	}
+	kind := store.KindClient
 	if in.CA {
-		if len(in.Material.KeyPEM) > 0 || len(in.Material.PKCS12) > 0 {
-			return nil, &InputError{Field: "key", Msg: "a CA upload takes no private key: drop --key/--p12, or drop --ca to upload a client certificate"}
-		}
-		ca, err := material.ParseCA(in.Material.CertificatePEM, now)
-		if err != nil {
-			return nil, err
-		}
-		c.Kind = store.KindCA
-		c.ChainPEM = ca.PEM
-		setInfo(c, ca.Info)
-	} else {
-		cl, err := material.ParseClient(in.Material, now)
-		if err != nil {
-			return nil, err
-		}
-		c.Kind = store.KindClient
-		c.ChainPEM = cl.ChainPEM
-		setInfo(c, cl.Info)
-		if c.SealedKey, err = m.sealer.Seal(cl.PrivateKeyDER, keyAAD(c.ID, c.Version)); err != nil {
-			return nil, fmt.Errorf("seal private key: %w", err)
-		}
+		kind = store.KindCA
+	}
+	mat, err := parseMaterial(kind, in.Material, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.apply(c, mat); err != nil {
+		return nil, err
 	}
 	ch, err := m.store.CreateCertificate(c)
 	if err != nil {
@@ -120,17 +108,6 @@ func (m *Manager) Create(actor string, in CreateInput) (*store.Certificate, erro
 	}
 	m.logWrite("certificate.create", actor, ch)
 	return ch.After, nil
-}
-
-func setInfo(c *store.Certificate, info material.Info) {
-	c.Subject = info.Subject
-	c.Issuer = info.Issuer
-	c.SerialNumber = info.SerialNumber
-	c.Fingerprint = info.FingerprintSHA256
-	c.KeyAlgorithm = info.KeyAlgorithm
-	c.DNSNames = info.DNSNames
-	c.NotBefore = info.NotBefore.UTC()
-	c.NotAfter = info.NotAfter.UTC()
 }
 
 // Get returns one certificate.
