@@ -16,22 +16,28 @@ import (
 
 // Defaults of `certbind dev`.
 const (
-	DefaultDataDir  = ".certbind"
-	DefaultHTTPAddr = "127.0.0.1:8080"
-	DefaultGRPCAddr = "127.0.0.1:9090"
+	DefaultDataDir       = ".certbind"
+	DefaultHTTPAddr      = "127.0.0.1:8080"
+	DefaultGRPCAddr      = "127.0.0.1:9090"
+	DefaultEdgeAddr      = "127.0.0.1:8000"
+	DefaultEdgeAdminAddr = "127.0.0.1:8001"
 )
 
 type devOptions struct {
-	dataDir  string
-	httpAddr string
-	grpcAddr string
-	logFile  string
+	dataDir       string
+	httpAddr      string
+	grpcAddr      string
+	edgeAddr      string
+	edgeAdminAddr string
+	logFile       string
 }
 
 func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.dataDir, "data-dir", DefaultDataDir, "directory for the stores, the master key and the admin key (created 0700)")
 	fs.StringVar(&o.httpAddr, "http-addr", DefaultHTTPAddr, "address of the REST API")
 	fs.StringVar(&o.grpcAddr, "grpc-addr", DefaultGRPCAddr, "address of the gRPC APIs (certmgr and deploytracker)")
+	fs.StringVar(&o.edgeAddr, "edge-addr", DefaultEdgeAddr, "address where the edge serves deployments (the url that deploy prints)")
+	fs.StringVar(&o.edgeAdminAddr, "edge-admin-addr", DefaultEdgeAdminAddr, "address of the edge's /v1/status, /healthz and /metrics")
 	fs.StringVar(&o.logFile, "log-file", "", "write JSON logs (including audit lines) to this file instead of stderr")
 }
 
@@ -40,8 +46,8 @@ func newDevCmd(g *GlobalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole certbind suite on this machine",
-		Long: `dev runs certmgr, the deploytracker and the REST API in one process,
-with its state in --data-dir: the bbolt stores, the master key that encrypts
+		Long: `dev runs certmgr, the deploytracker, the REST API and an edge in one
+process, with its state in --data-dir: the bbolt stores, the master key that encrypts
 private keys at rest (master.key, mode 0600) and the admin API key
 (admin.key, mode 0600).
 
@@ -75,11 +81,13 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, nil))
 	s, err := suite.Start(ctx, suite.Config{
-		DataDir:  o.dataDir,
-		HTTPAddr: o.httpAddr,
-		GRPCAddr: o.grpcAddr,
-		AdminKey: g.APIKey,
-		Logger:   log,
+		DataDir:       o.dataDir,
+		HTTPAddr:      o.httpAddr,
+		GRPCAddr:      o.grpcAddr,
+		EdgeAddr:      o.edgeAddr,
+		EdgeAdminAddr: o.edgeAdminAddr,
+		AdminKey:      g.APIKey,
+		Logger:        log,
 	})
 	if err != nil {
 		return err
@@ -88,6 +96,8 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 	fmt.Fprintf(stdout, "certbind dev is running\n\n")
 	fmt.Fprintf(stdout, "  REST API   %s   (OpenAPI document: %s/openapi.json)\n", s.HTTPURL, s.HTTPURL)
 	fmt.Fprintf(stdout, "  gRPC       %s   (certmgr and deploytracker; grpcurl works, reflection is on)\n", s.GRPCAddr)
+	fmt.Fprintf(stdout, "  edge       %s   (deployments at %s/ACCOUNT/PROJECT/ENVIRONMENT/...)\n", s.EdgeURL, s.EdgeURL)
+	fmt.Fprintf(stdout, "  edge admin %s   (/v1/status, /healthz, /metrics)\n", s.EdgeAdminURL)
 	fmt.Fprintf(stdout, "  data dir   %s\n", dir)
 	switch {
 	case g.APIKey != "":

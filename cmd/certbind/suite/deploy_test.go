@@ -46,7 +46,7 @@ func TestDeployWorkflow(t *testing.T) {
 		t.Fatalf("deploy: %d %s", r.status, r.raw)
 	}
 	depID, _ := r.body["id"].(string)
-	if r.body["url"] != "http://127.0.0.1:8000/acme/shop/production" || !strings.Contains(r.raw, certID) || !strings.Contains(r.raw, caID) || r.body["generation"] != float64(1) {
+	if r.body["url"] != s.EdgeURL+"/acme/shop/production" || !strings.Contains(r.raw, certID) || !strings.Contains(r.raw, caID) || r.body["generation"] != float64(1) {
 		t.Fatalf("deploy response: %s", r.raw)
 	}
 

@@ -7,6 +7,7 @@ package suite
 
 import (
 	"context"
+	"crypto/x509"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
@@ -30,6 +31,8 @@ import (
 	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
 	"github.com/certbind/certbind/services/deploytracker"
+	"github.com/certbind/certbind/services/edge"
+	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/restapi"
 )
 
@@ -47,15 +50,23 @@ type Config struct {
 	Logger *slog.Logger
 	// Stream tunes the stream buffers and heartbeats.
 	Stream changefeed.Options
-	// EdgeURL is the base of deployment URLs.
-	EdgeURL string
+	// EdgeAddr is where the edge serves deployments, EdgeAdminAddr its
+	// /v1/status, /healthz and /metrics. Port 0 picks a free port.
+	EdgeAddr, EdgeAdminAddr string
+	// EdgeRootCAs verifies backends of routes without caCertificate; nil
+	// means the system roots.
+	EdgeRootCAs *x509.CertPool
 }
 
 // Suite is a running set of parts.
 type Suite struct {
-	// HTTPURL is the REST facade's base URL, GRPCAddr certmgr's address.
-	HTTPURL  string
-	GRPCAddr string
+	// HTTPURL is the REST facade's base URL, GRPCAddr the services' gRPC
+	// address, EdgeURL where deployments are served, EdgeAdminURL the edge's
+	// status and metrics.
+	HTTPURL      string
+	GRPCAddr     string
+	EdgeURL      string
+	EdgeAdminURL string
 	// AdminKey is the admin key in use; AdminKeyCreated says it was just
 	// made and stored in AdminKeyFile.
 	AdminKey        string
@@ -65,6 +76,12 @@ type Suite struct {
 
 	certmgr *certmgr.Service
 	tracker *deploytracker.Service
+	edge    *edge.Edge
+	edgeSrv *http.Server
+	admSrv  *http.Server
+	edgeLis net.Listener
+	admLis  net.Listener
+	edgeCon *grpc.ClientConn
 	grpcSrv *grpc.Server
 	peer    *grpc.ClientConn
 	httpSrv *http.Server
@@ -120,11 +137,19 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.edgeLis, err = listen(ctx, cfg.EdgeAddr, "--edge-addr"); err != nil {
+		return nil, err
+	}
+	s.EdgeURL = "http://" + s.edgeLis.Addr().String()
+	if s.admLis, err = listen(ctx, cfg.EdgeAdminAddr, "--edge-admin-addr"); err != nil {
+		return nil, err
+	}
+	s.EdgeAdminURL = "http://" + s.admLis.Addr().String()
 	s.tracker, err = deploytracker.New(deploytracker.Config{
 		DataDir:    filepath.Join(cfg.DataDir, "deploytracker"),
 		Certmgr:    s.peer,
 		ServiceKey: serviceKey,
-		EdgeURL:    cfg.EdgeURL,
+		EdgeURL:    s.EdgeURL,
 		Logger:     log.With(slog.String("service", "deploytracker")),
 		Stream:     cfg.Stream,
 	})
@@ -137,6 +162,18 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	s.certmgr.RegisterHealth(s.grpcSrv)
 	s.tracker.Register(s.grpcSrv)
 	reflection.Register(s.grpcSrv)
+
+	// The edge follows the streams with the admin key, as any edge would
+	// with its own key, over the same loopback listener.
+	if s.edgeCon, err = grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: s.AdminKey})); err != nil {
+		return nil, fmt.Errorf("connect the edge: %w", err)
+	}
+	s.edge = edge.New(edge.Config{Certmgr: s.edgeCon, Deploytracker: s.edgeCon, RootCAs: cfg.EdgeRootCAs, StatusKey: s.AdminKey,
+		Logger: log.With(slog.String("service", "edge"))})
+	s.edge.RegisterStatus(s.grpcSrv)
+	s.edgeSrv = proxy.NewServer(s.edgeLis.Addr().String(), s.edge.Handler())
+	s.admSrv = &http.Server{Handler: s.edge.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 
 	if s.conn, err = grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 		return nil, fmt.Errorf("connect to the gRPC listener: %w", err)
@@ -165,11 +202,14 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 // new REST call reaches certmgr), then gRPC, then the stores. It returns nil
 // on a clean stop.
 func (s *Suite) Serve(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 4)
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	go s.certmgr.Run(runCtx)
+	go s.edge.Run(runCtx)
 	go func() { errc <- s.grpcSrv.Serve(s.grpcLis) }()
+	go func() { errc <- s.edgeSrv.Serve(s.edgeLis) }()
+	go func() { errc <- s.admSrv.Serve(s.admLis) }()
 	go func() { errc <- s.httpSrv.Serve(s.httpLis) }()
 	var err error
 	select {
@@ -183,6 +223,24 @@ func (s *Suite) Serve(ctx context.Context) error {
 
 // Close stops everything now. Safe to call more than once.
 func (s *Suite) Close() error {
+	for _, srv := range []*http.Server{s.edgeSrv, s.admSrv} {
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			srv.Shutdown(ctx)
+			cancel()
+		}
+	}
+	for _, l := range []net.Listener{s.edgeLis, s.admLis} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	if s.edge != nil {
+		s.edge.Close()
+	}
+	if s.edgeCon != nil {
+		s.edgeCon.Close()
+	}
 	if s.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s.httpSrv.Shutdown(ctx)
@@ -220,7 +278,12 @@ func (s *Suite) Close() error {
 	return err
 }
 
+// listen listens on addr; an empty addr means a free loopback port, never
+// every interface.
 func listen(ctx context.Context, addr, flag string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {

@@ -1,0 +1,179 @@
+// Package edge assembles certbind's edge: it follows the certificate and
+// deployment streams into memory and serves every deployment at
+// /{account}/{project}/{environment}/..., sending each request to its
+// backend over mutual TLS with the certificate the route names.
+//
+//	e := edge.New(edge.Config{Certmgr: cmConn, Deploytracker: dtConn})
+//	go e.Run(ctx)
+//	srv := proxy.NewServer(addr, e.Handler())
+//
+// The connections carry the edge's key (an edge key, or the admin key).
+package edge
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
+	"github.com/certbind/certbind/services/edge/proxy"
+	"github.com/certbind/certbind/services/edge/state"
+	"github.com/certbind/certbind/services/edge/watch"
+)
+
+// Config configures an edge.
+type Config struct {
+	// Certmgr and Deploytracker are connections carrying the edge's key.
+	Certmgr, Deploytracker grpc.ClientConnInterface
+	// Scope narrows what the edge follows (its key may narrow it further).
+	Scope watch.Scope
+	// BackendTimeout bounds the wait for a backend's response headers.
+	BackendTimeout time.Duration
+	// RootCAs verifies backends of routes without caCertificate; nil means
+	// the system roots.
+	RootCAs *x509.CertPool
+	// StatusKey is the key GET /v1/status and StatusService ask for
+	// (usually the edge's own key). On a server that authenticates calls
+	// itself, admin and edge principals are let in too.
+	StatusKey string
+	// Logger receives operational lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Edge is a running edge.
+type Edge struct {
+	store   *state.Store
+	proxy   *proxy.Handler
+	certs   *watch.Certificates
+	deploys *watch.Deployments
+	metrics *metrics
+	status  [32]byte // SHA-256 of Config.StatusKey
+	log     *slog.Logger
+}
+
+// New builds an edge; Run starts following the streams.
+func New(cfg Config) *Edge {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st := state.NewStore()
+	e := &Edge{store: st, log: log, status: sha256.Sum256([]byte(cfg.StatusKey))}
+	e.certs = watch.NewCertificates(cfg.Certmgr, st, cfg.Scope, log)
+	e.deploys = watch.NewDeployments(cfg.Deploytracker, st, cfg.Scope, log)
+	e.metrics = newMetrics(e.streams)
+	e.proxy = proxy.New(proxy.Config{State: st, BackendTimeout: cfg.BackendTimeout, RootCAs: cfg.RootCAs, Logger: log, Observer: e.metrics})
+	st.OnPublish(e.metrics.certificates)
+	return e
+}
+
+func (e *Edge) streams() []watch.Status {
+	return []watch.Status{e.certs.Status(), e.deploys.Status()}
+}
+
+// Run follows both streams until ctx ends, reconnecting and resuming as
+// needed. It returns nil when ctx ends.
+func (e *Edge) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { e.certs.Run(ctx) })
+	wg.Go(func() { e.deploys.Run(ctx) })
+	// Pools are retired on every publish; a request that loaded the older
+	// snapshot just before one may still open a pool for the old version,
+	// so sweep now and then as well.
+	wg.Go(func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				e.proxy.Retire(e.store.Load())
+			}
+		}
+	})
+	wg.Wait()
+	return nil
+}
+
+// Ready reports whether both streams have delivered their first state.
+func (e *Edge) Ready() bool {
+	return e.certs.Status().Synced && e.deploys.Status().Synced
+}
+
+// Handler serves deployments. Until the edge is ready it answers 503, so a
+// freshly started edge never answers 404 for a deployment it has not heard
+// of yet.
+func (e *Edge) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !e.Ready() {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(map[string]string{"error": "edge_starting", "message": "the edge is still loading certificates and deployments; retry in a moment"})
+			return
+		}
+		e.proxy.ServeHTTP(w, r)
+	})
+}
+
+// Fetch sends req with a named certificate of account/project: the
+// counterpart of fetch(url, { mtlsCertificate }) for handlers written in Go.
+func (e *Edge) Fetch(ctx context.Context, account, project string, req *http.Request, opt proxy.FetchOptions) (*http.Response, error) {
+	return e.proxy.Fetch(ctx, account, project, req, opt)
+}
+
+// AdminHandler serves GET /v1/status (JSON), /healthz (200 once ready) and
+// /metrics (Prometheus).
+func (e *Edge) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		if !e.statusKey(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"unauthenticated","message":"send the edge's key as \"Authorization: Bearer KEY\""}` + "\n"))
+			return
+		}
+		b, err := protojson.MarshalOptions{EmitUnpopulated: true, Indent: "  "}.Marshal(e.Status())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !e.Ready() {
+			http.Error(w, "starting: waiting for the first certificates and deployments", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(e.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// statusKey reports whether key is the status key, in constant time.
+func (e *Edge) statusKey(key string) bool {
+	sum := sha256.Sum256([]byte(key))
+	return key != "" && subtle.ConstantTimeCompare(sum[:], e.status[:]) == 1
+}
+
+// RegisterStatus registers StatusService on r.
+func (e *Edge) RegisterStatus(r grpc.ServiceRegistrar) {
+	edgev1.RegisterStatusServiceServer(r, statusServer{e: e})
+}
+
+// Close closes every backend connection pool. Stop serving first.
+func (e *Edge) Close() { e.proxy.Close() }

@@ -1,0 +1,82 @@
+package edge
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/certbind/certbind/services/edge/state"
+	"github.com/certbind/certbind/services/edge/watch"
+)
+
+// metrics is the edge's Prometheus registry. Label values are bounded by
+// what is deployed (routes, backends, certificates), never by request data.
+type metrics struct {
+	reg        *prometheus.Registry
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	handshakes *prometheus.CounterVec
+	versions   *prometheus.GaugeVec
+}
+
+func newMetrics(streams func() []watch.Status) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certbind_edge_requests_total", Help: "Requests served, by route and HTTP status.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "certbind_edge_backend_latency_seconds", Help: "Time from sending a request to a backend until its response headers.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"route"}),
+		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certbind_edge_backend_tls_handshakes_total", Help: "TLS handshakes with backends; resumed ones reuse a session.",
+		}, []string{"backend", "resumed"}),
+		versions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "certbind_edge_certificate_version", Help: "Version of each certificate the edge holds.",
+		}, []string{"certificate_id", "name"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.handshakes, m.versions)
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "certbind_edge_certificate_stream_revision", Help: "Last certificate stream revision applied.",
+	}, func() float64 { return float64(streams()[0].Revision) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "certbind_edge_deployment_stream_revision", Help: "Last deployment stream revision applied.",
+	}, func() float64 { return float64(streams()[1].Revision) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "certbind_edge_stream_lag_seconds", Help: "Seconds since the quieter stream last sent anything (heartbeats included); grows while a stream is down.",
+	}, func() float64 {
+		var worst float64
+		for _, s := range streams() {
+			if s.LastEvent.IsZero() {
+				continue
+			}
+			worst = max(worst, time.Since(s.LastEvent).Seconds())
+		}
+		return worst
+	}))
+	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Request records one served request.
+func (m *metrics) Request(route string, code int, backend time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	if backend > 0 {
+		m.latency.WithLabelValues(route).Observe(backend.Seconds())
+	}
+}
+
+// Handshake records one TLS handshake with a backend.
+func (m *metrics) Handshake(backend string, resumed bool) {
+	m.handshakes.WithLabelValues(backend, strconv.FormatBool(resumed)).Inc()
+}
+
+// certificates sets the version gauge from a snapshot.
+func (m *metrics) certificates(s *state.Snapshot) {
+	m.versions.Reset()
+	for _, c := range s.Certificates {
+		m.versions.WithLabelValues(c.ID, c.Name).Set(float64(c.Version))
+	}
+}

@@ -1,0 +1,342 @@
+// Package proxy is the request path of the edge: it matches a request to a
+// deployment's route and sends it to the route's backend, presenting the
+// route's client certificate, through a connection pool kept per backend
+// and certificate version.
+//
+// The edge never sends a request without the certificate its route asks
+// for: a certificate that is missing, of the wrong kind or not allowed in
+// the deployment's environment type is answered with a 502 naming it, before
+// any connection is made.
+package proxy
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/certbind/certbind/services/edge/state"
+)
+
+// Config configures a Handler.
+type Config struct {
+	State *state.Store
+	// BackendTimeout bounds the wait for a backend's response headers
+	// (default 30s). Bodies are not bounded: they may stream for long.
+	BackendTimeout time.Duration
+	// RootCAs verifies the backends of routes without caCertificate; nil
+	// means the system roots.
+	RootCAs *x509.CertPool
+	Logger  *slog.Logger // default slog.Default()
+	// Observer is told about requests and handshakes, for metrics
+	// (optional).
+	Observer Observer
+}
+
+// Observer receives the events metrics are made of. Its methods are called
+// on the request path and must be quick.
+type Observer interface {
+	// Request is called once per request: route is the path of the route
+	// that matched ("" if none), status what the client was answered (499
+	// if it went away first) and backendLatency the time until the
+	// backend's response headers (0 if none was asked).
+	Request(route string, status int, backendLatency time.Duration)
+	// Handshake is called after every TLS handshake with a backend
+	// (scheme://host); resumed says whether a session was resumed.
+	Handshake(backend string, resumed bool)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Request(string, int, time.Duration) {}
+func (nopObserver) Handshake(string, bool)             {}
+
+// DefaultBackendTimeout is the default of Config.BackendTimeout.
+const DefaultBackendTimeout = 30 * time.Second
+
+// statusClientGone is reported to the Observer for a client that went away
+// before it was answered (nginx's 499).
+const statusClientGone = 499
+
+// Handler serves deployments; see the package documentation.
+type Handler struct {
+	state          *state.Store
+	backendTimeout time.Duration
+	rootCAs        *x509.CertPool
+	log            *slog.Logger
+	observer       Observer
+	pools          *poolSet
+	buffers        bufferPool
+	// proxyLog receives what httputil.ReverseProxy logs itself, such as
+	// a body copy that failed.
+	proxyLog *log.Logger
+}
+
+// New returns a Handler serving what cfg.State holds, and registers
+// h.Retire to run after each publish.
+func New(cfg Config) *Handler {
+	h := &Handler{
+		state:          cfg.State,
+		backendTimeout: cfg.BackendTimeout,
+		rootCAs:        cfg.RootCAs,
+		log:            cfg.Logger,
+		observer:       cfg.Observer,
+		pools:          newPoolSet(),
+	}
+	if h.backendTimeout <= 0 {
+		h.backendTimeout = DefaultBackendTimeout
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.observer == nil {
+		h.observer = nopObserver{}
+	}
+	h.proxyLog = slog.NewLogLogger(h.log.Handler(), slog.LevelWarn)
+	cfg.State.OnPublish(h.Retire)
+	return h
+}
+
+// Close closes every pool: idle connections now, busy ones when their
+// request ends. Requests that arrive after Close are still served, each on
+// a pool of its own that is closed behind it; stop the server first.
+func (h *Handler) Close() { h.pools.close() }
+
+// Pools returns the number of pools, counting retired ones that still
+// have requests in flight.
+func (h *Handler) Pools() int { return h.pools.len() }
+
+// ServeHTTP serves /ACCOUNT/PROJECT/ENVIRONMENT/PATH with the route of that
+// deployment that matches /PATH.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	snap := h.state.Load()
+	key, rest, err := splitRequestPath(r.URL.EscapedPath())
+	if errors.Is(err, errBadPath) {
+		h.answer(w, "", &apiError{status: http.StatusBadRequest, Code: codeBadPath,
+			Message: err.Error() + ` (send the path without "." or ".." segments and with valid escapes such as %20)`})
+		return
+	}
+	var d *state.Deployment
+	if err == nil {
+		d = snap.Deployment(key)
+	}
+	if d == nil {
+		h.answer(w, "", &apiError{status: http.StatusNotFound, Code: codeDeploymentNotFound,
+			Message: fmt.Sprintf("no deployment is served at %s (the path starts with /ACCOUNT/PROJECT/ENVIRONMENT; check it against `certbind deployment list`)", deploymentPrefix(key, err))})
+		return
+	}
+	route, params, allowed := findRoute(d, r.Method, rest)
+	switch {
+	case route == nil && len(allowed) > 0:
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		h.answer(w, "", &apiError{status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed,
+			Message: fmt.Sprintf("no route of %s serves %s %s (the routes for this path take %s)", prefix(key), r.Method, displayPath(rest), strings.Join(allowed, ", "))})
+		return
+	case route == nil:
+		h.answer(w, "", &apiError{status: http.StatusNotFound, Code: codeRouteNotFound,
+			Message: fmt.Sprintf("no route of %s matches %s (its routes: %s)", prefix(key), displayPath(rest), routeList(d))})
+		return
+	}
+	h.serveRoute(w, r, snap, d, route, rest, params)
+}
+
+func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, snap *state.Snapshot, d *state.Deployment, route *state.Route, rest requestPath, params []param) {
+	u, err := target(route, rest, params, r.URL.RawQuery)
+	if err != nil {
+		h.answer(w, route.Path, &apiError{status: http.StatusBadGateway, Code: codeBadTarget, Route: route.Path,
+			Message: fmt.Sprintf("route %q: %v (redeploy with a valid URL)", route.Path, err)})
+		return
+	}
+	m, ce := resolveRoute(snap, route, d.EnvironmentType)
+	if ce != nil {
+		h.log.Warn("certificate unavailable", "deployment", d.ID, "route", route.Path,
+			"option", ce.Option, "certificate", ce.Name, "certificateId", ce.ID, "reason", ce.Reason)
+		h.answer(w, route.Path, certificateAPIError(route.Path, ce))
+		return
+	}
+	if u.Scheme != "https" && (m.client != nil || m.ca != nil) {
+		option, name, id := optMTLS, route.MTLSCertificateName, route.MTLSCertificateID
+		if m.client == nil {
+			option, name, id = optCA, route.CACertificateName, route.CACertificateID
+		}
+		h.answer(w, route.Path, &apiError{status: http.StatusBadGateway, Code: codeNeedsHTTPS, Route: route.Path,
+			Option: option, Certificate: name, CertificateID: id,
+			Message: fmt.Sprintf("route %q asks for mTLS (%s %q) but its backend URL is %s://; the request was not sent without the certificate (redeploy with an https:// URL)",
+				route.Path, option, name, u.Scheme)})
+		return
+	}
+	h.forward(w, r, d, route, u, m)
+}
+
+// forward sends the request to u through the pool for m and streams the
+// answer back.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deployment, route *state.Route, u *url.URL, m tlsMaterial) {
+	backend := origin(u)
+	p := h.acquire(backend, u.Hostname(), m, false)
+	var (
+		start   = time.Now()
+		status  int
+		latency time.Duration
+	)
+	// Deferred so that they run when the proxy aborts a response whose
+	// body could not be copied, which it does by panicking.
+	defer func() {
+		h.pools.release(p)
+		h.observer.Request(route.Path, status, latency)
+	}()
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// Rewrite mode has already removed the client's
+			// Forwarded and X-Forwarded-* headers, and the
+			// hop-by-hop ones (including those its Connection
+			// header lists), so what the edge sets here is all
+			// the backend sees of them.
+			pr.Out.URL = u
+			pr.Out.Host = u.Host
+			pr.SetXForwarded()
+		},
+		Transport: p.transport,
+		// Responses of unknown length and event streams are flushed
+		// at every write by ReverseProxy itself; others at least this
+		// often, so that a slow fixed-length body still trickles.
+		FlushInterval: 100 * time.Millisecond,
+		BufferPool:    &h.buffers,
+		ErrorLog:      h.proxyLog,
+		ModifyResponse: func(resp *http.Response) error {
+			status, latency = resp.StatusCode, time.Since(start)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			latency = time.Since(start)
+			if r.Context().Err() != nil {
+				status = statusClientGone
+				h.log.Debug("client went away", "deployment", d.ID, "route", route.Path, "backend", backend)
+				return
+			}
+			f := classify(err)
+			status = f.status
+			h.log.Warn("backend request failed", "deployment", d.ID, "route", route.Path, "backend", backend,
+				"certificate", route.MTLSCertificateName, "error", f.code, "cause", err)
+			writeError(w, backendAPIError(f, route.Path, backend, route.MTLSCertificateName, err))
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// answer writes an answer of the edge's own and reports it.
+func (h *Handler) answer(w http.ResponseWriter, route string, e *apiError) {
+	writeError(w, e)
+	h.observer.Request(route, e.status, 0)
+}
+
+// resolveRoute finds the certificates a route names in snap.
+func resolveRoute(snap *state.Snapshot, r *state.Route, envType string) (tlsMaterial, *CertificateError) {
+	var m tlsMaterial
+	if r.MTLSCertificateID != "" {
+		c := snap.Certificate(r.MTLSCertificateID)
+		if ce := usable(c, optMTLS, r.MTLSCertificateName, r.MTLSCertificateID, envType); ce != nil {
+			return m, ce
+		}
+		m.client = c
+	}
+	if r.CACertificateID != "" {
+		c := snap.Certificate(r.CACertificateID)
+		if ce := usable(c, optCA, r.CACertificateName, r.CACertificateID, envType); ce != nil {
+			return m, ce
+		}
+		m.ca = c
+	}
+	return m, nil
+}
+
+// The handler options that name certificates.
+const (
+	optMTLS = "mtlsCertificate"
+	optCA   = "caCertificate"
+)
+
+// usable says why c, named name (id) by option, cannot be used in an
+// environment of type envType ("": any), or returns nil. Disabled and
+// deleting certificates are usable: a deployment that already uses one
+// goes on with it until it is redeployed, which is what lets a rotation or
+// a deletion proceed without failing a request.
+func usable(c *state.Certificate, option, name, id, envType string) *CertificateError {
+	fail := func(reason string) *CertificateError {
+		return &CertificateError{Option: option, Name: name, ID: id, Reason: reason}
+	}
+	wantKind := "client"
+	if option == optCA {
+		wantKind = "ca"
+	}
+	switch {
+	case c == nil:
+		return fail("not on this edge (deleted or not yet received)")
+	case c.Kind != wantKind && option == optCA:
+		return fail("it is a client certificate, but caCertificate takes a CA uploaded with --ca")
+	case c.Kind != wantKind:
+		return fail("it is a CA certificate, but mtlsCertificate takes a client certificate with its key")
+	case option == optMTLS && c.TLS == nil, option == optCA && c.Pool == nil:
+		return fail("not on this edge (its material has not been received)")
+	case envType != "" && !slices.Contains(c.EnvironmentTypes, envType):
+		return fail(fmt.Sprintf("not allowed in %s environments (it allows %s)", envType, strings.Join(c.EnvironmentTypes, ", ")))
+	}
+	return nil
+}
+
+// deploymentPrefix shows where a deployment was looked for.
+func deploymentPrefix(k state.Key, err error) string {
+	if err != nil {
+		return "this path"
+	}
+	return prefix(k)
+}
+
+func prefix(k state.Key) string {
+	return "/" + url.PathEscape(k.Account) + "/" + url.PathEscape(k.Project) + "/" + url.PathEscape(k.Environment)
+}
+
+func displayPath(rest requestPath) string {
+	if rest.escaped == "" {
+		return "/"
+	}
+	return rest.escaped
+}
+
+// routeList lists a deployment's route paths for a message.
+func routeList(d *state.Deployment) string {
+	const max = 10
+	var paths []string
+	for i, r := range d.Routes {
+		if i == max {
+			paths = append(paths, fmt.Sprintf("and %d more", len(d.Routes)-max))
+			break
+		}
+		paths = append(paths, r.Path)
+	}
+	if len(paths) == 0 {
+		return "none"
+	}
+	return strings.Join(paths, ", ")
+}
+
+// bufferPool recycles the buffers ReverseProxy copies bodies with.
+type bufferPool struct{ p sync.Pool }
+
+const bufferSize = 32 << 10
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, bufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

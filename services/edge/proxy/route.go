@@ -1,0 +1,139 @@
+package proxy
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/certbind/certbind/services/edge/state"
+)
+
+// param is a {NAME} of a route path and the request segment it matched,
+// decoded.
+type param struct{ name, value string }
+
+// requestPath is the part of an incoming path below the deployment prefix.
+type requestPath struct {
+	// escaped is the path as the client sent it, "" or starting with "/".
+	// A forward handler appends it to baseUrl unchanged.
+	escaped string
+	// segments are its segments, decoded: "/a/b%20c" is ["a", "b c"] and
+	// both "" and "/" are [""].
+	segments []string
+}
+
+// Why splitRequestPath refuses a path.
+var (
+	errNoDeployment = errors.New("the path does not start with /ACCOUNT/PROJECT/ENVIRONMENT")
+	errBadPath      = errors.New(`the path has an invalid %-escape or a "." or ".." segment`)
+)
+
+// splitRequestPath splits an escaped request path into the deployment it
+// names and the rest. It refuses a path that names no deployment or holds
+// something no route may match: an invalid %-escape or a dot segment. Dot
+// segments are refused rather than resolved because a backend that
+// resolves "/api/../admin" itself would serve a path no route allowed.
+func splitRequestPath(escaped string) (key state.Key, rest requestPath, err error) {
+	var prefix [3]string
+	s := strings.TrimPrefix(escaped, "/")
+	for i := range prefix {
+		seg, tail, found := strings.Cut(s, "/")
+		v, err := url.PathUnescape(seg)
+		switch {
+		case err != nil || isDotSegment(v):
+			return key, rest, errBadPath
+		case v == "":
+			return key, rest, errNoDeployment
+		}
+		prefix[i] = v
+		if !found {
+			if i < 2 {
+				return key, rest, errNoDeployment
+			}
+			break
+		}
+		s = tail
+		if i == 2 {
+			rest.escaped = escaped[len(escaped)-len(s)-1:]
+		}
+	}
+	key = state.Key{Account: prefix[0], Project: prefix[1], Environment: prefix[2]}
+	for seg := range strings.SplitSeq(strings.TrimPrefix(rest.escaped, "/"), "/") {
+		v, err := url.PathUnescape(seg)
+		if err != nil || isDotSegment(v) {
+			return key, rest, errBadPath
+		}
+		rest.segments = append(rest.segments, v)
+	}
+	return key, rest, nil
+}
+
+func isDotSegment(s string) bool { return s == "." || s == ".." }
+
+// matchPath matches the segments of a request against a route path written
+// as the deploytracker checked it: literal segments (which may hold
+// %-escapes), {NAME} segments matching one non-empty segment, and a final
+// "*" matching whatever remains, including nothing. It returns the
+// parameters in the order of the path.
+func matchPath(pattern string, segments []string) ([]param, bool) {
+	var params []param
+	rest := strings.TrimPrefix(pattern, "/")
+	for i := 0; ; i++ {
+		seg, tail, more := strings.Cut(rest, "/")
+		if seg == "*" && !more {
+			return params, true
+		}
+		if i >= len(segments) {
+			// "/api/*" matches "/api": the star may match nothing.
+			return nil, false
+		}
+		got := segments[i]
+		switch {
+		case strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}"):
+			if got == "" {
+				return nil, false
+			}
+			params = append(params, param{name: seg[1 : len(seg)-1], value: got})
+		case strings.Contains(seg, "%"):
+			lit, err := url.PathUnescape(seg)
+			if err != nil || lit != got {
+				return nil, false
+			}
+		case seg != got:
+			return nil, false
+		}
+		if !more {
+			return params, i == len(segments)-1
+		}
+		rest = tail
+	}
+}
+
+// allowsMethod reports whether a route serves method; no methods means all.
+func allowsMethod(r *state.Route, method string) bool {
+	return len(r.Methods) == 0 || slices.Contains(r.Methods, method)
+}
+
+// findRoute returns the first route of d whose path matches rest and that
+// serves method. When some route matches the path but none serves the
+// method, it returns nil and the methods those routes serve, for a 405.
+func findRoute(d *state.Deployment, method string, rest requestPath) (*state.Route, []param, []string) {
+	var allowed []string
+	for i := range d.Routes {
+		r := &d.Routes[i]
+		params, ok := matchPath(r.Path, rest.segments)
+		if !ok {
+			continue
+		}
+		if allowsMethod(r, method) {
+			return r, params, nil
+		}
+		for _, m := range r.Methods {
+			if !slices.Contains(allowed, m) {
+				allowed = append(allowed, m)
+			}
+		}
+	}
+	return nil, nil, allowed
+}

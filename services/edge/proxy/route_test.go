@@ -1,0 +1,107 @@
+package proxy
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestMatchPath(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, path string
+		want          bool
+		params        []param
+	}{
+		{"/", "/", true, nil},
+		{"/", "", true, nil},
+		{"/", "/a", false, nil},
+		{"/*", "", true, nil},
+		{"/*", "/a/b/", true, nil},
+		{"/api/*", "/api", true, nil},
+		{"/api/*", "/api/", true, nil},
+		{"/api/*", "/api/a/b", true, nil},
+		{"/api/*", "/apis", false, nil},
+		{"/api/*", "/", false, nil},
+		{"/api", "/api", true, nil},
+		{"/api", "/api/", false, nil},
+		{"/api", "/api/x", false, nil},
+		{"/a%20b", "/a%20b", true, nil},
+		{"/a%20b", "/a b", true, nil},
+		{"/a~b", "/a%7Eb", true, nil},
+		{"/users/{id}", "/users/42", true, []param{{"id", "42"}}},
+		{"/users/{id}", "/users/a%2Fb", true, []param{{"id", "a/b"}}},
+		{"/users/{id}", "/users/", false, nil},
+		{"/users/{id}", "/users", false, nil},
+		{"/users/{id}", "/users/1/2", false, nil},
+		{"/{a}/x/{b}/*", "/1/x/2", true, []param{{"a", "1"}, {"b", "2"}}},
+		{"/{a}/x/{b}/*", "/1/y/2", false, nil},
+	} {
+		t.Run(tc.pattern+" "+tc.path, func(t *testing.T) {
+			_, rest, err := splitRequestPath("/acme/shop/prod" + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			params, ok := matchPath(tc.pattern, rest.segments)
+			if ok != tc.want || ok && !slices.Equal(params, tc.params) {
+				t.Errorf("matchPath = %v %v, want %v %v", params, ok, tc.params, tc.want)
+			}
+		})
+	}
+}
+
+func TestForwardURL(t *testing.T) {
+	for _, tc := range []struct{ base, path, query, want string }{
+		{"https://b", "", "", "https://b/"},
+		{"https://b", "/", "", "https://b/"},
+		{"https://b/", "/x", "", "https://b/x"},
+		{"https://b/v1/", "/x", "a=1", "https://b/v1/x?a=1"},
+		{"https://b/v1", "/x%2Fy", "", "https://b/v1/x%2Fy"},
+		{"https://b:8443/v1", "", "", "https://b:8443/v1"},
+	} {
+		u, err := forwardURL(tc.base, tc.path, tc.query)
+		if err != nil || u.String() != tc.want {
+			t.Errorf("forwardURL(%q, %q, %q) = %v, %v; want %s", tc.base, tc.path, tc.query, u, err, tc.want)
+		}
+	}
+}
+
+// FuzzRequestPath checks, for any path a client may send, that whatever
+// reaches a backend stays on the route's host, below its base path, and
+// that a parameter cannot add path segments or query parameters.
+func FuzzRequestPath(f *testing.F) {
+	for _, s := range []string{"/acme/shop/prod/api/x", "/a/b/c", "/a/b/c/", "/a/b/c/%2e%2e/x", "/a/b/c/x%2Fy?z", "//a/b/c", "/a/b/c/@evil.example/x", "/a/b/c//evil.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, escaped string) {
+		_, rest, err := splitRequestPath(escaped)
+		if err != nil {
+			return
+		}
+		if rest.escaped != "" && rest.escaped[0] != '/' || len(rest.segments) == 0 {
+			t.Fatalf("rest %+v", rest)
+		}
+		for _, s := range rest.segments {
+			if s == "." || s == ".." {
+				t.Fatalf("dot segment in %+v", rest)
+			}
+		}
+		u, err := forwardURL("https://backend:8443/base", rest.escaped, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Host != "backend:8443" || !strings.HasPrefix(u.EscapedPath(), "/base") {
+			t.Fatalf("forward of %q goes to %s", escaped, u)
+		}
+		params, ok := matchPath("/{p}/*", rest.segments)
+		if !ok {
+			return
+		}
+		u, err = rewriteURL("https://backend/x/${params.p}?q=${params.p}", params, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Host != "backend" || strings.Count(u.EscapedPath(), "/") != 2 || len(u.Query()) != 1 || u.Query().Get("q") != params[0].value {
+			t.Fatalf("rewrite of %q goes to %s", escaped, u)
+		}
+	})
+}

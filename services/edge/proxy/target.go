@@ -1,0 +1,119 @@
+package proxy
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/certbind/certbind/services/edge/state"
+)
+
+// target returns the URL a route sends the request to.
+func target(r *state.Route, rest requestPath, params []param, rawQuery string) (*url.URL, error) {
+	if r.RewritePattern != "" {
+		return rewriteURL(r.RewritePattern, params, rawQuery)
+	}
+	return forwardURL(r.BaseURL, rest.escaped, rawQuery)
+}
+
+// forwardURL appends the escaped request path and the query to base, with
+// exactly one "/" where they meet: "https://b/v1/" and "/users" give
+// "https://b/v1/users".
+func forwardURL(base, escapedPath, rawQuery string) (*url.URL, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("baseUrl is not a valid URL: %w", unwrapURLError(err))
+	}
+	p := strings.TrimSuffix(u.EscapedPath(), "/") + escapedPath
+	if p == "" {
+		p = "/"
+	}
+	if err := setEscapedPath(u, p); err != nil {
+		return nil, err
+	}
+	u.RawQuery = rawQuery
+	return u, nil
+}
+
+// rewriteURL fills the ${params.NAME} placeholders of pattern and appends
+// the request's query to the pattern's own. A value is escaped for where
+// its placeholder is: as a path segment before the "?", so that a "/" in
+// it cannot add a segment, and as a query value after it, so that a "&" in
+// it cannot add a parameter.
+func rewriteURL(pattern string, params []param, rawQuery string) (*url.URL, error) {
+	var b strings.Builder
+	inQuery := false
+	rest := pattern
+	for {
+		i := strings.Index(rest, "${params.")
+		if i < 0 {
+			b.WriteString(rest)
+			break
+		}
+		end := strings.IndexByte(rest[i:], '}')
+		if end < 0 {
+			return nil, fmt.Errorf(`rewritePattern has "${" without a closing "}"`)
+		}
+		lit := rest[:i]
+		inQuery = inQuery || strings.Contains(lit, "?")
+		b.WriteString(lit)
+		name := rest[i+len("${params.") : i+end]
+		value, ok := lookup(params, name)
+		if !ok {
+			return nil, fmt.Errorf("rewritePattern uses ${params.%s}, which the route path does not have", name)
+		}
+		if inQuery {
+			b.WriteString(url.QueryEscape(value))
+		} else {
+			b.WriteString(url.PathEscape(value))
+		}
+		rest = rest[i+end+1:]
+	}
+	u, err := url.Parse(b.String())
+	if err != nil {
+		return nil, fmt.Errorf("rewritePattern gives an invalid URL: %w", unwrapURLError(err))
+	}
+	switch {
+	case rawQuery == "":
+	case u.RawQuery == "":
+		u.RawQuery = rawQuery
+	default:
+		u.RawQuery += "&" + rawQuery
+	}
+	u.ForceQuery = false
+	return u, nil
+}
+
+func lookup(params []param, name string) (string, bool) {
+	for _, p := range params {
+		if p.name == name {
+			return p.value, true
+		}
+	}
+	return "", false
+}
+
+// setEscapedPath sets u's path from its escaped form, keeping the client's
+// escaping (such as %2F inside a segment) as it was.
+func setEscapedPath(u *url.URL, escaped string) error {
+	p, err := url.PathUnescape(escaped)
+	if err != nil {
+		return fmt.Errorf("path %q has an invalid %%-escape", escaped)
+	}
+	u.Path, u.RawPath = p, escaped
+	return nil
+}
+
+// origin returns the scheme and host of u, which is all of a target that
+// names a backend: logs and messages show this and not the path or query,
+// which may carry data of the caller.
+func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
+// unwrapURLError drops the *url.Error around err, whose text repeats the
+// whole URL.
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,202 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/certbind/certbind/services/edge/state"
+)
+
+// certVersion names one version of a certificate; the zero value is none.
+type certVersion struct {
+	id      string
+	version int32
+}
+
+func versionOf(c *state.Certificate) certVersion {
+	if c == nil {
+		return certVersion{}
+	}
+	return certVersion{c.ID, c.Version}
+}
+
+// poolKey names a connection pool. A pool's connections were all
+// handshaken with one client certificate version and verified with one CA
+// version, so a rotation gets a new pool and never reuses a connection that
+// presented the old certificate.
+type poolKey struct {
+	backend    string // scheme://host
+	client, ca certVersion
+}
+
+// pool is a transport and the requests using it.
+type pool struct {
+	transport *http.Transport
+	// The fields below are guarded by poolSet.mu.
+	inflight int
+	fetch    bool // used by Fetch, not only by routes
+	retired  bool
+}
+
+// poolSet holds the pools. A pool that is retired leaves the set at once, so
+// new requests get a new one, and its connections are closed when the last
+// request on it has finished.
+type poolSet struct {
+	mu       sync.Mutex
+	live     map[poolKey]*pool
+	draining map[*pool]struct{}
+	closed   bool
+}
+
+func newPoolSet() *poolSet {
+	return &poolSet{live: map[poolKey]*pool{}, draining: map[*pool]struct{}{}}
+}
+
+// acquire returns the pool for k, made with build if there is none, and
+// counts a request on it until release.
+func (s *poolSet) acquire(k poolKey, fetch bool, build func() *http.Transport) *pool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.live[k]
+	if p == nil {
+		p = &pool{transport: build()}
+		if s.closed {
+			// A request racing Close still gets served, on a pool
+			// that closes behind it.
+			p.retired = true
+			s.draining[p] = struct{}{}
+		} else {
+			s.live[k] = p
+		}
+	}
+	p.fetch = p.fetch || fetch
+	p.inflight++
+	return p
+}
+
+func (s *poolSet) release(p *pool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p.inflight--
+	if p.retired && p.inflight == 0 {
+		s.closeLocked(p)
+	}
+}
+
+// retire takes out of service the pools keep refuses.
+func (s *poolSet) retire(keep func(poolKey, *pool) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, p := range s.live {
+		if keep(k, p) {
+			continue
+		}
+		delete(s.live, k)
+		p.retired = true
+		if p.inflight == 0 {
+			s.closeLocked(p)
+		} else {
+			s.draining[p] = struct{}{}
+		}
+	}
+}
+
+// closeLocked closes the idle connections of a retired pool. A connection
+// still finishing a response body is closed by the transport when it comes
+// back, since CloseIdleConnections makes it refuse idle connections until
+// its next request, and a retired pool has no next request.
+func (s *poolSet) closeLocked(p *pool) {
+	p.transport.CloseIdleConnections()
+	delete(s.draining, p)
+}
+
+func (s *poolSet) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.retire(func(poolKey, *pool) bool { return false })
+}
+
+func (s *poolSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.live) + len(s.draining)
+}
+
+// Transport settings. Backends are usually few and busy, so many idle
+// connections are kept per backend: each one saves a handshake.
+const (
+	maxIdlePerBackend = 256
+	idleTimeout       = 90 * time.Second
+	dialTimeout       = 10 * time.Second
+	handshakeTimeout  = 10 * time.Second
+)
+
+// newTransport builds the transport of a pool: to backend, presenting client
+// (if any) and verifying the backend with roots (nil: the system roots).
+func (h *Handler) newTransport(backend string, serverName string, client *tls.Certificate, roots *x509.CertPool) *http.Transport {
+	cfg := &tls.Config{
+		ServerName:         serverName,
+		RootCAs:            roots,
+		MinVersion:         tls.VersionTLS12,
+		ClientSessionCache: tls.NewLRUClientSessionCache(0),
+		// VerifyConnection runs after the standard verification, on
+		// every handshake, resumed or not.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			h.observer.Handshake(backend, cs.DidResume)
+			return nil
+		},
+	}
+	if client != nil {
+		// With Certificates, crypto/tls sends nothing when the
+		// backend's list of acceptable CAs does not name the chain's
+		// issuer, and a backend that only asks for a certificate would
+		// then serve the request without one. Offering the certificate
+		// whenever one is asked for leaves the decision to the backend,
+		// which rejects it visibly.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return client, nil
+		}
+	}
+	return &http.Transport{
+		// The backend is dialled directly: an HTTP(S)_PROXY meant for
+		// the edge's own outbound traffic must not carry mTLS traffic.
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       cfg,
+		TLSHandshakeTimeout:   handshakeTimeout,
+		ResponseHeaderTimeout: h.backendTimeout,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConnsPerHost:   maxIdlePerBackend,
+		IdleConnTimeout:       idleTimeout,
+	}
+}
+
+// tlsMaterial is what a request presents and trusts.
+type tlsMaterial struct {
+	client *state.Certificate // nil: no client certificate
+	ca     *state.Certificate // nil: Config.RootCAs
+}
+
+func (m tlsMaterial) key(backend string) poolKey {
+	return poolKey{backend: backend, client: versionOf(m.client), ca: versionOf(m.ca)}
+}
+
+// acquire returns the pool for sending to the backend of u with m.
+func (h *Handler) acquire(backend, serverName string, m tlsMaterial, fetch bool) *pool {
+	return h.pools.acquire(m.key(backend), fetch, func() *http.Transport {
+		var client *tls.Certificate
+		if m.client != nil {
+			client = m.client.TLS
+		}
+		roots := h.rootCAs
+		if m.ca != nil {
+			roots = m.ca.Pool
+		}
+		return h.newTransport(backend, serverName, client, roots)
+	})
+}

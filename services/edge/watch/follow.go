@@ -1,0 +1,50 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// session runs one stream from a revision until it fails; it returns the
+// revision it got to.
+type session func(ctx context.Context, from uint64) (uint64, error)
+
+// follow runs sessions forever, resuming each from the last applied
+// revision, with capped exponential backoff and jitter between failures.
+// It returns when ctx ends.
+func follow(ctx context.Context, log *slog.Logger, t *tracker, run session) error {
+	backoff := 100 * time.Millisecond
+	for {
+		from := t.get().Revision
+		started := time.Now()
+		_, err := run(ctx, from)
+		t.update(func(s *Status) { s.Connected = false })
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(started) > 10*time.Second {
+			backoff = 100 * time.Millisecond // it was healthy for a while
+		}
+		log.Warn("stream ended; reconnecting", slog.String("stream", t.get().Name),
+			slog.Uint64("from", t.get().Revision), slog.String("error", errString(err)), slog.Duration("in", backoff))
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "closed by the server"
+	}
+	return err.Error()
+}
+
+var errProtocol = errors.New("stream protocol error")

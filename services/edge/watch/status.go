@@ -1,0 +1,35 @@
+package watch
+
+import (
+	"sync"
+	"time"
+)
+
+// Status is what a follower reports about its stream.
+type Status struct {
+	Name      string
+	Revision  uint64
+	Connected bool
+	// Synced is true once the first snapshot (or resume) has completed.
+	Synced    bool
+	LastEvent time.Time
+	Resyncs   int64
+}
+
+// tracker holds a follower's Status under a lock.
+type tracker struct {
+	mu sync.Mutex
+	s  Status
+}
+
+func (t *tracker) get() Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.s
+}
+
+func (t *tracker) update(fn func(*Status)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fn(&t.s)
+}
