@@ -7,8 +7,8 @@ package suite
 
 import (
 	"context"
-	"crypto/x509"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base32"
 	"errors"
 	"fmt"
