@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/certbind/certbind/services/edge/state"
 	"github.com/certbind/certbind/services/edge/watch"
@@ -56,7 +57,7 @@ func newMetrics(streams func() []watch.Status) *metrics {
 		}
 		return worst
 	}))
-	m.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
