@@ -154,20 +154,19 @@ func remoteAlert(err error) string {
 // backendAPIError answers a request the backend could not serve.
 func backendAPIError(f backendFailure, routePath, backend, certName string, err error) *apiError {
 	e := &apiError{status: f.status, Code: f.code, Route: routePath, Certificate: certName}
-	cert := "no client certificate"
-	if certName != "" {
-		cert = fmt.Sprintf("client certificate %q", certName)
-	}
-	switch f.code {
-	case codeClientCertRejected:
-		e.Message = fmt.Sprintf("route %q: the backend %s rejected the %s (%v); check that the backend trusts the CA that issued it, that it has not expired, and that the route names the certificate the backend expects",
-			routePath, backend, cert, err)
-	case codeBackendCertUntrusted:
+	switch {
+	case f.code == codeClientCertRejected && certName == "":
+		e.Message = fmt.Sprintf("route %q: the backend %s wants a client certificate and the route has none (%v); name one in the route's mtlsCertificate option",
+			routePath, backend, err)
+	case f.code == codeClientCertRejected:
+		e.Message = fmt.Sprintf("route %q: the backend %s rejected the client certificate %q (%v); check that the backend trusts the CA that issued it, that it has not expired, and that the route names the certificate the backend expects",
+			routePath, backend, certName, err)
+	case f.code == codeBackendCertUntrusted:
 		e.Message = fmt.Sprintf("route %q: the certificate of the backend %s is not trusted (%v); check the route's caCertificate (or, without one, the system roots) and that the certificate is valid for the host in the URL",
 			routePath, backend, err)
-	case codeBackendTLS:
+	case f.code == codeBackendTLS:
 		e.Message = fmt.Sprintf("route %q: the TLS handshake with the backend %s failed (%v); check that the backend speaks TLS 1.2 or later on that port", routePath, backend, err)
-	case codeBackendTimeout:
+	case f.code == codeBackendTimeout:
 		e.Message = fmt.Sprintf("route %q: the backend %s did not answer in time (%v); check that it is healthy, or that the request does not take longer than the edge's backend timeout", routePath, backend, err)
 	default:
 		e.Message = fmt.Sprintf("route %q: the backend %s cannot be reached (%v); check the host and port in the route's URL and that the backend is running", routePath, backend, err)
