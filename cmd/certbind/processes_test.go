@@ -38,6 +38,7 @@ func binaries(t *testing.T) string {
 			"certmgr":       "github.com/certbind/certbind/services/certmgr/cmd/certmgr",
 			"deploytracker": "github.com/certbind/certbind/services/deploytracker/cmd/deploytracker",
 			"restapi":       "github.com/certbind/certbind/services/restapi/cmd/restapi",
+			"edge":          "github.com/certbind/certbind/services/edge/cmd/edge",
 		} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
 			if err != nil {
@@ -69,6 +70,8 @@ type cluster struct {
 	bin, dir                 string
 	certmgrAddr, trackerAddr string
 	restURL                  string
+	edgeAddr, edgeAdminAddr  string
+	edgeKey                  string
 	tls                      peertls.Files
 	procs                    map[string]*exec.Cmd
 	adminKey, serviceKey     string
@@ -77,7 +80,8 @@ type cluster struct {
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	c := &cluster{t: t, bin: binaries(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{},
-		certmgrAddr: freeAddr(t), trackerAddr: freeAddr(t), adminKey: "proc-admin", serviceKey: "proc-service"}
+		certmgrAddr: freeAddr(t), trackerAddr: freeAddr(t), edgeAddr: freeAddr(t), edgeAdminAddr: freeAddr(t),
+		adminKey: "proc-admin", serviceKey: "proc-service"}
 	ca := testpki.NewCA(t, "certbind services")
 	leaf := ca.Issue(t, testpki.Options{CommonName: "127.0.0.1", IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NoExtKeyUsage: true})
 	write := func(name string, data []byte) string {
@@ -131,7 +135,11 @@ func (c *cluster) startWith(name string, extra ...string) {
 			"--master-key-file", filepath.Join(c.dir, "master.key"), "--deploytracker-addr", c.trackerAddr}
 	case "deploytracker":
 		addr = c.trackerAddr
-		args = []string{"--listen", c.trackerAddr, "--data-dir", filepath.Join(c.dir, "deploytracker"), "--certmgr-addr", c.certmgrAddr}
+		args = []string{"--listen", c.trackerAddr, "--data-dir", filepath.Join(c.dir, "deploytracker"), "--certmgr-addr", c.certmgrAddr,
+			"--edge-url", "http://" + c.edgeAddr}
+	case "edge":
+		addr = c.edgeAdminAddr
+		args = []string{"--listen", c.edgeAddr, "--admin-listen", c.edgeAdminAddr, "--certmgr-addr", c.certmgrAddr, "--deploytracker-addr", c.trackerAddr}
 	case "restapi":
 		rest := freeAddr(c.t)
 		addr, c.restURL = rest, "http://"+rest
@@ -139,7 +147,7 @@ func (c *cluster) startWith(name string, extra ...string) {
 	}
 	args = append(append(args, extra...), c.tlsArgs()...)
 	cmd := exec.Command(filepath.Join(c.bin, name), args...)
-	cmd.Env = append(os.Environ(), "CERTBIND_ADMIN_KEY="+c.adminKey, "CERTBIND_SERVICE_KEY="+c.serviceKey)
+	cmd.Env = append(os.Environ(), "CERTBIND_ADMIN_KEY="+c.adminKey, "CERTBIND_SERVICE_KEY="+c.serviceKey, "CERTBIND_EDGE_KEY="+c.edgeKey)
 	log, err := os.OpenFile(filepath.Join(c.dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		c.t.Fatal(err)
