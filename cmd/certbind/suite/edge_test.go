@@ -19,8 +19,8 @@ type pki struct {
 func newPKI(t *testing.T) pki {
 	backendCA := testpki.NewCA(t, "Backend CA")
 	return pki{
-		clientCA:  testpki.NewCA(t, "Client CA"),
-		backendCA: backendCA,
+		clientCA:    testpki.NewCA(t, "Client CA"),
+		backendCA:   backendCA,
 		backendCert: e2etest.ServerCert(t, backendCA),
 	}
 }
