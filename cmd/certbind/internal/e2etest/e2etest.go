@@ -85,17 +85,24 @@ func StartLoad(url string, n int) *Load {
 	return l
 }
 
-// Finish stops the load and fails the test if any request failed or too
-// few went through to mean anything. It returns the last body seen.
+// minRequests is how many requests a phase must carry before Finish stops
+// it, so that every phase runs under real load however fast it was.
+const minRequests = 300
+
+// Finish lets the load reach minRequests, stops it and fails the test if
+// any request failed. It returns the last body seen.
 func (l *Load) Finish(t testing.TB, phase string) string {
 	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); l.ok.Load()+l.failed.Load() < minRequests && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	close(l.stop)
 	l.wg.Wait()
 	t.Logf("%s: %d requests ok, %d failed", phase, l.ok.Load(), l.failed.Load())
 	if l.failed.Load() != 0 {
 		t.Fatalf("%s: %d requests failed, first: %v", phase, l.failed.Load(), l.firstError.Load())
 	}
-	if l.ok.Load() < 50 {
+	if l.ok.Load() < minRequests {
 		t.Fatalf("%s: only %d requests went through; the load did not run", phase, l.ok.Load())
 	}
 	body, _ := l.lastBody.Load().(string)
