@@ -40,6 +40,8 @@ type Config struct {
 	Scope watch.Scope
 	// BackendTimeout bounds the wait for a backend's response headers.
 	BackendTimeout time.Duration
+	// MaxBodyBytes bounds request bodies; 0 means proxy.DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 	// RootCAs verifies backends of routes without caCertificate; nil means
 	// the system roots.
 	RootCAs *x509.CertPool
@@ -73,7 +75,7 @@ func New(cfg Config) *Edge {
 	e.certs = watch.NewCertificates(cfg.Certmgr, st, cfg.Scope, log)
 	e.deploys = watch.NewDeployments(cfg.Deploytracker, st, cfg.Scope, log)
 	e.metrics = newMetrics(e.streams)
-	e.proxy = proxy.New(proxy.Config{State: st, BackendTimeout: cfg.BackendTimeout, RootCAs: cfg.RootCAs, Logger: log, Observer: e.metrics})
+	e.proxy = proxy.New(proxy.Config{State: st, BackendTimeout: cfg.BackendTimeout, MaxBodyBytes: cfg.MaxBodyBytes, RootCAs: cfg.RootCAs, Logger: log, Observer: e.metrics})
 	st.OnPublish(e.metrics.certificates)
 	return e
 }

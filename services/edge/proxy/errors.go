@@ -37,6 +37,7 @@ const (
 	codeRouteNotFound        = "route_not_found"
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeBadPath              = "invalid_path"
+	codeBodyTooLarge         = "request_body_too_large"
 	codeBadTarget            = "invalid_target"
 	codeCertUnavailable      = "certificate_unavailable"
 	codeNeedsHTTPS           = "mtls_requires_https"

@@ -39,7 +39,14 @@ type Config struct {
 	// Observer is told about requests and handshakes, for metrics
 	// (optional).
 	Observer Observer
+	// MaxBodyBytes bounds request bodies (default DefaultMaxBodyBytes): a
+	// larger announced body is answered 413 before anything is sent, and a
+	// streamed one is cut off there.
+	MaxBodyBytes int64
 }
+
+// DefaultMaxBodyBytes is the request body limit when Config leaves it zero.
+const DefaultMaxBodyBytes = 32 << 20
 
 // Observer receives the events metrics are made of. Its methods are called
 // on the request path and must be quick.
@@ -74,6 +81,7 @@ type Handler struct {
 	log            *slog.Logger
 	observer       Observer
 	pools          *poolSet
+	maxBody        int64
 	buffers        bufferPool
 	// proxyLog receives what httputil.ReverseProxy logs itself, such as
 	// a body copy that failed.
@@ -90,6 +98,10 @@ func New(cfg Config) *Handler {
 		log:            cfg.Logger,
 		observer:       cfg.Observer,
 		pools:          newPoolSet(),
+		maxBody:        cfg.MaxBodyBytes,
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
 	}
 	if h.backendTimeout <= 0 {
 		h.backendTimeout = DefaultBackendTimeout
@@ -117,6 +129,12 @@ func (h *Handler) Pools() int { return h.pools.len() }
 // ServeHTTP serves /ACCOUNT/PROJECT/ENVIRONMENT/PATH with the route of that
 // deployment that matches /PATH.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > h.maxBody {
+		h.answer(w, "", &apiError{status: http.StatusRequestEntityTooLarge, Code: codeBodyTooLarge,
+			Message: fmt.Sprintf("the request body of %d bytes is over the edge's limit of %d bytes", r.ContentLength, h.maxBody)})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	snap := h.state.Load()
 	key, rest, err := splitRequestPath(r.URL.EscapedPath())
 	if errors.Is(err, errBadPath) {
@@ -219,6 +237,13 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 			if r.Context().Err() != nil {
 				status = statusClientGone
 				h.log.Debug("client went away", "deployment", d.ID, "route", route.Path, "backend", backend)
+				return
+			}
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				status = http.StatusRequestEntityTooLarge
+				writeError(w, &apiError{status: status, Code: codeBodyTooLarge, Route: route.Path,
+					Message: fmt.Sprintf("the request body is over the edge's limit of %d bytes", tooLarge.Limit)})
 				return
 			}
 			f := classify(err)

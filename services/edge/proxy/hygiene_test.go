@@ -202,3 +202,54 @@ func TestServerLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestBodyLimit: a body announced over the limit is refused before the
+// backend hears of it; a streamed one is cut off at the limit with 413.
+func TestBodyLimit(t *testing.T) {
+	p := newPKI(t)
+	b := newBackend(t, p.root, p.root, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return
+		}
+		w.Write([]byte("read it all"))
+	})
+	e := newEdge(t, certPool(p.root), func(c *proxy.Config) { c.MaxBodyBytes = 1000 })
+	cert := p.clientCert(t, "crt_1", "myBackendCert", "client", 1)
+	e.deploy([]state.Route{forward("/api/*", b.URL, cert)}, cert)
+
+	resp, err := e.client.Post(e.url("/api/x"), "text/plain", strings.NewReader(strings.Repeat("x", 1001)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "request_body_too_large") || b.requests.Load() != 0 {
+		t.Fatalf("announced oversize body: %d %s, backend saw %d requests", resp.StatusCode, body, b.requests.Load())
+	}
+	// Without a Content-Length the body streams until the limit.
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte(strings.Repeat("y", 2000)))
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", e.url("/api/x"), pr)
+	resp, err = e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("streamed oversize body: %d %s", resp.StatusCode, body)
+	}
+	// Under the limit all is well.
+	resp, err = e.client.Post(e.url("/api/x"), "text/plain", strings.NewReader(strings.Repeat("z", 999)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "read it all" {
+		t.Fatalf("body under the limit: %d %s", resp.StatusCode, body)
+	}
+}

@@ -48,6 +48,7 @@ func run(ctx context.Context, args []string) error {
 	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
 	trackerAddr := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address (required)")
 	backendTimeout := fs.Duration("backend-timeout", 30*time.Second, "how long to wait for a backend's response headers")
+	maxBody := fs.Int64("max-body-bytes", proxy.DefaultMaxBodyBytes, "largest request body the edge forwards (413 above it)")
 	var scope watch.Scope
 	fs.StringVar(&scope.Account, "account", "", "serve only this account's deployments (an edge key allows one account)")
 	fs.StringVar(&scope.Project, "project", "", "serve only this project's deployments (needs --account)")
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer dt.Close()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	e := edge.New(edge.Config{Certmgr: cm, Deploytracker: dt, Scope: scope, BackendTimeout: *backendTimeout, StatusKey: key, Logger: log})
+	e := edge.New(edge.Config{Certmgr: cm, Deploytracker: dt, Scope: scope, BackendTimeout: *backendTimeout, MaxBodyBytes: *maxBody, StatusKey: key, Logger: log})
 	defer e.Close()
 
 	runCtx, stopRun := context.WithCancel(ctx)
