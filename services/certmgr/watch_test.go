@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
@@ -277,5 +278,45 @@ func clientCA(t *testing.T) func(name string) *certmgrv1.CreateCertificateReques
 		r := proto.Clone(req).(*certmgrv1.CreateCertificateRequest)
 		r.Name = name
 		return r
+	}
+}
+
+// TestWatchLimitedEdgeKey: an edge key limited to a project and environment
+// types receives nothing else, whatever it asks for.
+func TestWatchLimitedEdgeKey(t *testing.T) {
+	s := startServer(t)
+	keys := certmgrv1.NewApiKeyServiceClient(s.conn)
+	_, err := keys.CreateApiKey(as(adminKey), &certmgrv1.CreateApiKeyRequest{Account: "acme", Project: "shop"})
+	wantCode(t, err, codes.InvalidArgument, "edge keys only")
+	_, err = keys.CreateApiKey(as(adminKey), &certmgrv1.CreateApiKeyRequest{Account: "acme", Role: "edge", EnvironmentTypes: []string{"staging"}})
+	wantCode(t, err, codes.InvalidArgument, "staging")
+	resp, err := keys.CreateApiKey(as(adminKey), &certmgrv1.CreateApiKeyRequest{Account: "acme", Role: "edge", Project: "shop", EnvironmentTypes: []string{"production"}})
+	if err != nil || resp.GetProject() != "shop" {
+		t.Fatalf("limited edge key: %v %v", resp, err)
+	}
+	key := resp.GetKey()
+
+	create(t, s, "devCert", "development")
+	other, _ := clientUpload(t, "webCert")
+	other.Project = "web"
+	if _, err := s.certs().CreateCertificate(as(adminKey), other); err != nil {
+		t.Fatal(err)
+	}
+	create(t, s, "prodCert", "production")
+	w := watch(t, s, key, &certmgrv1.WatchCertificatesRequest{})
+	if names, _ := w.snapshot(); fmt.Sprint(names) != "[prodCert]" {
+		t.Fatalf("limited key's snapshot: %v", names)
+	}
+	create(t, s, "devCert2", "development")
+	both := create(t, s, "bothCert", "development", "production")
+	if ch := w.change(); ch.GetCertificateId() != both.GetId() {
+		t.Fatalf("limited key got %v, want bothCert", ch)
+	}
+	for _, req := range []*certmgrv1.WatchCertificatesRequest{{Project: "web", Account: "acme"}, {EnvironmentType: "development"}} {
+		stream, err := certmgrv1.NewDistributionServiceClient(s.conn).WatchCertificates(as(key), req)
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		wantCode(t, err, codes.PermissionDenied, "limited")
 	}
 }

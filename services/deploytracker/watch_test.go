@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/certmgr/changefeed"
 )
@@ -271,4 +272,29 @@ func TestWatchHeartbeatsWhenIdle(t *testing.T) {
 	if ev.GetHeartbeat().GetRevision() != 2 {
 		t.Fatalf("after revision 2 the stream sent %v, want a heartbeat at 2", ev)
 	}
+}
+
+// TestWatchLimitedEdgeKey: an edge key limited to a project and
+// environment types (its limits reach the deploytracker through certmgr's
+// key check) sees only those deployments.
+func TestWatchLimitedEdgeKey(t *testing.T) {
+	p := startPair(t)
+	p.deploy(t, req("acme", "shop", "dev", "development", plain(t)))
+	p.deploy(t, req("acme", "web", "production", "production", plain(t)))
+	shopProd := p.deploy(t, req("acme", "shop", "production", "production", plain(t)))
+	resp, err := p.keys.CreateApiKey(callCtx(t), &certmgrv1.CreateApiKeyRequest{Account: "acme", Role: "edge", Project: "shop", EnvironmentTypes: []string{"production"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := p.watch(t, resp.GetKey(), &deploytrackerv1.WatchDeploymentsRequest{})
+	if _, items, _ := w.snapshot(t); len(items) != 1 || items[0].GetId() != shopProd.GetId() {
+		t.Fatalf("limited key's snapshot = %v, want shop's production deployment only", items)
+	}
+	p.deploy(t, req("acme", "shop", "pr-1", "preview", plain(t)))
+	pr2 := p.deploy(t, req("acme", "shop", "prod-2", "production", plain(t)))
+	if c := w.nextChange(t); c.GetDeploymentId() != pr2.GetId() {
+		t.Fatalf("limited key got %v, want prod-2", c)
+	}
+	p.watch(t, resp.GetKey(), &deploytrackerv1.WatchDeploymentsRequest{Account: "acme", Project: "web"}).refused(t, codes.PermissionDenied)
+	p.watch(t, resp.GetKey(), &deploytrackerv1.WatchDeploymentsRequest{EnvironmentType: "preview"}).refused(t, codes.PermissionDenied)
 }

@@ -12,14 +12,18 @@ import (
 )
 
 type apiKeyCreateOptions struct {
-	Account string
-	Role    string
+	Account          string
+	Role             string
+	Project          string
+	EnvironmentTypes []string
 }
 
 // AddFlags registers the flags of "api-key create".
 func (o *apiKeyCreateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Account, "account", "", "account the key is scoped to (required), e.g. acme")
 	fs.StringVar(&o.Role, "role", "account", `what the key may do: "account" manages the account's certificates and deployments, "edge" receives its certificates on the distribution stream`)
+	fs.StringVar(&o.Project, "project", "", "limit an edge key to this project")
+	fs.StringSliceVar(&o.EnvironmentTypes, "environment-type", nil, "limit an edge key to these environment types (repeatable or comma-separated)")
 }
 
 // Validate checks the account and the role.
@@ -32,23 +36,47 @@ func (o *apiKeyCreateOptions) Validate() error {
 	}
 	switch o.Role {
 	case "account", "edge":
-		return nil
+	default:
+		return fmt.Errorf("--role %q is not a role (use account or edge)", o.Role)
 	}
-	return fmt.Errorf("--role %q is not a role (use account or edge)", o.Role)
+	if (o.Project != "" || len(o.EnvironmentTypes) > 0) && o.Role != "edge" {
+		return errors.New("--project and --environment-type limit edge keys only: add --role edge")
+	}
+	if o.Project != "" {
+		if err := validate.Project(o.Project); err != nil {
+			return flagError("project", err)
+		}
+	}
+	if len(o.EnvironmentTypes) > 0 {
+		types, err := environmentTypesFlag(o.EnvironmentTypes)
+		if err != nil {
+			return err
+		}
+		o.EnvironmentTypes = types
+	}
+	return nil
 }
 
 func newAPIKeyCreateCmd(g *GlobalOptions) *cobra.Command {
 	o := &apiKeyCreateOptions{}
 	cmd := &cobra.Command{
-		Use:   "create --account A [--role account|edge]",
+		Use:   "create --account A [--role account|edge [--project P] [--environment-type T]...]",
 		Short: "Issue a new API key for an account (admin key only)",
 		Long: `Issues an API key scoped to one account. Only the admin key may do this.
 
 The key is printed once: certbind stores only its hash, so it cannot be shown
 again. Keep it in a secret store, or export it as CERTBIND_API_KEY. With
---output json the answer is an object whose "key" field holds it.`,
+--output json the answer is an object whose "key" field holds it.
+
+An edge key (--role edge) receives the account's certificates, private keys
+included, and deployments on the distribution streams, and nothing else. Limit
+it further with --project and --environment-type: an edge serving only
+production gets only production certificates.`,
 		Example: `  # As the admin, issue a key for the acme team:
   CERTBIND_API_KEY=ADMIN_KEY certbind api-key create --account acme
+
+  # A key for edges that serve shop's production deployments only:
+  certbind api-key create --account acme --role edge --project shop --environment-type production
 
   # Capture it in a script:
   export CERTBIND_API_KEY=$(certbind api-key create --account acme --output json | jq -r .key)`,
@@ -61,7 +89,8 @@ again. Keep it in a secret store, or export it as CERTBIND_API_KEY. With
 			if err != nil {
 				return err
 			}
-			resp, err := client.CreateAPIKey(cmd.Context(), &certmgrv1.CreateApiKeyRequest{Account: o.Account, Role: o.Role})
+			resp, err := client.CreateAPIKey(cmd.Context(), &certmgrv1.CreateApiKeyRequest{Account: o.Account, Role: o.Role,
+				Project: o.Project, EnvironmentTypes: o.EnvironmentTypes})
 			if err != nil {
 				return err
 			}

@@ -83,6 +83,9 @@ func TestValidationBeforeNetwork(t *testing.T) {
 		{"api-key without account", []string{"api-key", "create"}, false, "--account is required"},
 		{"api-key with bad role", []string{"api-key", "create", "--account", "acme", "--role", "admin"}, false, `--role "admin" is not a role (use account or edge)`},
 		{"api-key with bad account", []string{"api-key", "create", "--account", "ACME"}, false, "--account: account"},
+		{"api-key limit without edge role", []string{"api-key", "create", "--account", "acme", "--project", "shop"}, false, "limit edge keys only"},
+		{"api-key with bad project", []string{"api-key", "create", "--account", "acme", "--role", "edge", "--project", "Shop"}, false, "--project: project"},
+		{"api-key with bad environment type", []string{"api-key", "create", "--account", "acme", "--role", "edge", "--environment-type", "staging"}, false, "staging"},
 
 		{"bad output format", append([]string{"--output", "yaml"}, list()...), false, `invalid argument "yaml" for "--output" flag: use table or json`},
 		{"bad output after subcommand", list("--output", "xml"), false, `"--output" flag: use table or json`},

@@ -45,11 +45,28 @@ func (s *APIKeys) CreateApiKey(ctx context.Context, req *certmgrv1.CreateApiKeyR
 	if !ok {
 		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("role %q is not known: use account (manage certificates and deployments) or edge (receive certificates on the distribution stream)", req.GetRole()))
 	}
-	secret, rec, err := s.authn.Issue(req.GetAccount(), role, s.now())
+	project, types := req.GetProject(), req.GetEnvironmentTypes()
+	if (project != "" || len(types) > 0) && role != auth.RoleEdge {
+		return nil, status.Error(codes.InvalidArgument, "a project or environment-type limit applies to edge keys only: add --role edge, or drop the limit")
+	}
+	if project != "" {
+		if err := validate.Project(project); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if len(types) > 0 {
+		var err error
+		if types, err = validate.EnvironmentTypes(types); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	secret, rec, err := s.authn.Issue(req.GetAccount(), role, project, types, s.now())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "CreateApiKey", err)
 	}
 	s.audit.Info("audit", slog.String("action", "apikey.create"), slog.String("actor", p.KeyID),
-		slog.String("account", rec.Account), slog.String("keyId", rec.ID), slog.String("role", rec.Role))
-	return &certmgrv1.CreateApiKeyResponse{Key: secret, Id: rec.ID, Account: rec.Account, Role: rec.Role, CreatedAt: timestamppb.New(rec.CreatedAt)}, nil
+		slog.String("account", rec.Account), slog.String("keyId", rec.ID), slog.String("role", rec.Role),
+		slog.String("project", rec.Project), slog.Any("environmentTypes", rec.EnvironmentTypes))
+	return &certmgrv1.CreateApiKeyResponse{Key: secret, Id: rec.ID, Account: rec.Account, Role: rec.Role, CreatedAt: timestamppb.New(rec.CreatedAt),
+		Project: rec.Project, EnvironmentTypes: rec.EnvironmentTypes}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -57,27 +58,27 @@ func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest
 
 // scope is what one subscriber receives.
 type scope struct {
-	account, project, environmentType string
+	account, project string
+	// environmentTypes keeps certificates allowed in any of them; empty
+	// keeps all.
+	environmentTypes []string
 }
 
 func (sc scope) contains(c *store.Certificate) bool {
 	return c != nil &&
 		(sc.account == "" || c.Account == sc.account) &&
 		(sc.project == "" || c.Project == sc.project) &&
-		(sc.environmentType == "" || contains(c.EnvironmentTypes, sc.environmentType))
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+		(len(sc.environmentTypes) == 0 || slices.ContainsFunc(c.EnvironmentTypes, func(t string) bool { return slices.Contains(sc.environmentTypes, t) }))
 }
 
 func watchScope(p auth.Principal, req *certmgrv1.WatchCertificatesRequest) (scope, error) {
-	sc := scope{account: req.GetAccount(), project: req.GetProject(), environmentType: req.GetEnvironmentType()}
+	sc := scope{account: req.GetAccount(), project: req.GetProject()}
+	if t := req.GetEnvironmentType(); t != "" {
+		if err := validate.EnvironmentType(t).Validate(); err != nil {
+			return sc, status.Error(codes.InvalidArgument, err.Error())
+		}
+		sc.environmentTypes = []string{t}
+	}
 	if p.Role == auth.RoleAccount {
 		return sc, status.Error(codes.PermissionDenied, "account keys may not receive private keys: create an edge key with `certbind api-key create --account A --role edge`")
 	}
@@ -100,11 +101,13 @@ func watchScope(p auth.Principal, req *certmgrv1.WatchCertificatesRequest) (scop
 			return sc, status.Error(codes.InvalidArgument, err.Error())
 		}
 	}
-	if sc.environmentType != "" {
-		if err := validate.EnvironmentType(sc.environmentType).Validate(); err != nil {
-			return sc, status.Error(codes.InvalidArgument, err.Error())
-		}
+	// An edge key limited to a project or environment types receives
+	// nothing outside them, whatever it asks for.
+	project, types, err := p.Limit(sc.project, sc.environmentTypes)
+	if err != nil {
+		return sc, status.Error(codes.PermissionDenied, err.Error())
 	}
+	sc.project, sc.environmentTypes = project, types
 	return sc, nil
 }
 

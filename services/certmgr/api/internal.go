@@ -49,7 +49,8 @@ func (s *Internal) Authenticate(ctx context.Context, req *certmgrv1.Authenticate
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "Authenticate", err)
 	}
-	return &certmgrv1.AuthenticateResponse{KeyId: p.KeyID, Role: string(p.Role), Account: p.Account}, nil
+	return &certmgrv1.AuthenticateResponse{KeyId: p.KeyID, Role: string(p.Role), Account: p.Account,
+		Project: p.Project, EnvironmentTypes: p.EnvironmentTypes}, nil
 }
 
 // ResolveCertificates looks certificates up by name or id.

@@ -110,14 +110,16 @@ func (a *Authenticator) Authenticate(secret string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("look up api key: %w", err)
 	}
-	return Principal{KeyID: k.ID, Role: Role(k.Role), Account: k.Account}, nil
+	return Principal{KeyID: k.ID, Role: Role(k.Role), Account: k.Account, Project: k.Project, EnvironmentTypes: k.EnvironmentTypes}, nil
 }
 
-// Issue creates and stores a key for account with role, returning the secret
+// Issue creates and stores a key for account with role, limited to project
+// and environmentTypes when they are not empty, and returns the secret
 // (shown once) and the stored record.
-func (a *Authenticator) Issue(account string, role Role, now time.Time) (string, store.APIKey, error) {
+func (a *Authenticator) Issue(account string, role Role, project string, environmentTypes []string, now time.Time) (string, store.APIKey, error) {
 	secret, id := NewSecret()
-	rec := store.APIKey{ID: id, Hash: Hash(secret), Role: string(role), Account: account, CreatedAt: now.UTC()}
+	rec := store.APIKey{ID: id, Hash: Hash(secret), Role: string(role), Account: account,
+		Project: project, EnvironmentTypes: environmentTypes, CreatedAt: now.UTC()}
 	if err := a.keys.PutAPIKey(rec); err != nil {
 		return "", store.APIKey{}, fmt.Errorf("store api key: %w", err)
 	}

@@ -1,6 +1,10 @@
 package auth
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"slices"
+)
 
 // Role is what a key may do.
 type Role string
@@ -36,6 +40,34 @@ type Principal struct {
 	KeyID   string
 	Role    Role
 	Account string // empty for RoleAdmin
+	// Project and EnvironmentTypes limit what an edge key receives; empty
+	// means the whole account.
+	Project          string
+	EnvironmentTypes []string
+}
+
+// Limit narrows a requested stream scope to what p may receive: an empty
+// project becomes p's project, and the environment types become those of
+// the request that p allows. It fails when the request asks for more.
+func (p Principal) Limit(project string, environmentTypes []string) (string, []string, error) {
+	if p.Project != "" {
+		if project != "" && project != p.Project {
+			return "", nil, fmt.Errorf("this key is limited to project %q", p.Project)
+		}
+		project = p.Project
+	}
+	if len(p.EnvironmentTypes) == 0 {
+		return project, environmentTypes, nil
+	}
+	if len(environmentTypes) == 0 {
+		return project, p.EnvironmentTypes, nil
+	}
+	for _, t := range environmentTypes {
+		if !slices.Contains(p.EnvironmentTypes, t) {
+			return "", nil, fmt.Errorf("this key is limited to environment types %v", p.EnvironmentTypes)
+		}
+	}
+	return project, environmentTypes, nil
 }
 
 // CanManage reports whether p may read and change the account's

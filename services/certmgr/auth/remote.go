@@ -72,7 +72,8 @@ func (r *Remote) Authenticate(secret string) (Principal, error) {
 		// Not cached: certmgr may be back in a moment.
 		return Principal{}, fmt.Errorf("ask certmgr about the key: %w", err)
 	default:
-		e = remoteEntry{p: Principal{KeyID: resp.GetKeyId(), Role: Role(resp.GetRole()), Account: resp.GetAccount()}}
+		e = remoteEntry{p: Principal{KeyID: resp.GetKeyId(), Role: Role(resp.GetRole()), Account: resp.GetAccount(),
+			Project: resp.GetProject(), EnvironmentTypes: resp.GetEnvironmentTypes()}}
 	}
 	e.expires = now.Add(r.ttl)
 	r.mu.Lock()

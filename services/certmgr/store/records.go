@@ -78,11 +78,14 @@ func (c Change) Rev() uint64 { return c.Revision }
 
 // APIKey is a stored API key: only the SHA-256 of the secret is kept.
 type APIKey struct {
-	ID        string    `json:"id"`
-	Hash      string    `json:"hash"`
-	Role      string    `json:"role"`
-	Account   string    `json:"account"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID      string `json:"id"`
+	Hash    string `json:"hash"`
+	Role    string `json:"role"`
+	Account string `json:"account"`
+	// Project and EnvironmentTypes limit an edge key; empty means no limit.
+	Project          string    `json:"project,omitempty"`
+	EnvironmentTypes []string  `json:"environmentTypes,omitempty"`
+	CreatedAt        time.Time `json:"createdAt"`
 }
 
 // clone returns a copy of c that shares no memory with it.

@@ -256,7 +256,7 @@ func TestPersistence(t *testing.T) {
 	if got := allChanges(t, s); !reflect.DeepEqual(got, wantLog) {
 		t.Errorf("changelog after reopen differs:\n%+v\nwant\n%+v", got, wantLog)
 	}
-	if got, err := s.APIKeyByHash("h1"); err != nil || got != key {
+	if got, err := s.APIKeyByHash("h1"); err != nil || !reflect.DeepEqual(got, key) {
 		t.Errorf("API key after reopen = %+v, %v", got, err)
 	}
 	if ch := mustCreate(t, s, newCert("acme", "shop", "gone")); ch.Revision != 5 {
@@ -430,7 +430,7 @@ func TestAPIKeys(t *testing.T) {
 	}
 	for _, k := range []APIKey{admin, acme} {
 		got, err := s.APIKeyByHash(k.Hash)
-		if err != nil || got != k {
+		if err != nil || !reflect.DeepEqual(got, k) {
 			t.Errorf("APIKeyByHash(%s) = %+v, %v; want %+v", k.ID, got, err, k)
 		}
 	}
@@ -440,7 +440,7 @@ func TestAPIKeys(t *testing.T) {
 	if err := s.PutAPIKey(APIKey{ID: "k3", Hash: acme.Hash, Role: "admin"}); err == nil {
 		t.Error("a second key with the same hash was stored")
 	}
-	if got, _ := s.APIKeyByHash(acme.Hash); got != acme {
+	if got, _ := s.APIKeyByHash(acme.Hash); !reflect.DeepEqual(got, acme) {
 		t.Errorf("colliding put replaced the key: %+v", got)
 	}
 	if rev := mustRevision(t, s); rev != 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -31,12 +32,15 @@ func NewDistribution(st *store.Store, hub *changefeed.Hub[store.Change], opts ch
 	return &Distribution{store: st, hub: hub, opts: opts, url: url, log: log}
 }
 
-type scope struct{ account, project, environmentType string }
+type scope struct {
+	account, project string
+	environmentTypes []string // empty keeps all
+}
 
 func (sc scope) contains(d *store.Deployment) bool {
 	return d != nil && (sc.account == "" || d.Account == sc.account) &&
 		(sc.project == "" || d.Project == sc.project) &&
-		(sc.environmentType == "" || d.EnvironmentType == sc.environmentType)
+		(len(sc.environmentTypes) == 0 || slices.Contains(sc.environmentTypes, d.EnvironmentType))
 }
 
 // WatchDeployments streams the deployments the caller may see.
@@ -46,7 +50,7 @@ func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsReq
 	if err != nil {
 		return err
 	}
-	sc := scope{account: req.GetAccount(), project: req.GetProject(), environmentType: req.GetEnvironmentType()}
+	sc := scope{account: req.GetAccount(), project: req.GetProject()}
 	if p.Role != auth.RoleAdmin && p.Role != auth.RoleEdge {
 		return status.Error(codes.PermissionDenied, "only edge and admin keys may watch deployments")
 	}
@@ -59,10 +63,16 @@ func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsReq
 	if sc.project != "" && sc.account == "" {
 		return status.Error(codes.InvalidArgument, "a project scope needs an account: set account too")
 	}
-	if sc.environmentType != "" {
-		if err := validate.EnvironmentType(sc.environmentType).Validate(); err != nil {
+	if t := req.GetEnvironmentType(); t != "" {
+		if err := validate.EnvironmentType(t).Validate(); err != nil {
 			return status.Error(codes.InvalidArgument, err.Error())
 		}
+		sc.environmentTypes = []string{t}
+	}
+	// An edge key limited to a project or environment types sees nothing
+	// outside them.
+	if sc.project, sc.environmentTypes, err = p.Limit(sc.project, sc.environmentTypes); err != nil {
+		return status.Error(codes.PermissionDenied, err.Error())
 	}
 	err = changefeed.Follow(ctx, s.hub, s.store, &sink{stream: stream, scope: sc, store: s.store, url: s.url}, req.GetFromRevision(), s.opts)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -28,9 +28,14 @@ type CreateApiKeyRequest struct {
 	// role is "account" (default: manage the account's certificates and
 	// deployments) or "edge" (receive the account's certificate material on the
 	// distribution stream).
-	Role          string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// project limits an edge key to one project of the account.
+	Project string `protobuf:"bytes,3,opt,name=project,proto3" json:"project,omitempty"`
+	// environment_types limits an edge key to certificates and deployments
+	// of these environment types.
+	EnvironmentTypes []string `protobuf:"bytes,4,rep,name=environment_types,json=environmentTypes,proto3" json:"environment_types,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CreateApiKeyRequest) Reset() {
@@ -77,17 +82,33 @@ func (x *CreateApiKeyRequest) GetRole() string {
 	return ""
 }
 
+func (x *CreateApiKeyRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *CreateApiKeyRequest) GetEnvironmentTypes() []string {
+	if x != nil {
+		return x.EnvironmentTypes
+	}
+	return nil
+}
+
 type CreateApiKeyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key is the secret; it is returned only here.
 	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	// id identifies the key in audit lines; it is not secret.
-	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
-	Account       string                 `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
-	Role          string                 `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Id               string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Account          string                 `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	Role             string                 `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	CreatedAt        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Project          string                 `protobuf:"bytes,6,opt,name=project,proto3" json:"project,omitempty"`
+	EnvironmentTypes []string               `protobuf:"bytes,7,rep,name=environment_types,json=environmentTypes,proto3" json:"environment_types,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CreateApiKeyResponse) Reset() {
@@ -155,21 +176,39 @@ func (x *CreateApiKeyResponse) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CreateApiKeyResponse) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *CreateApiKeyResponse) GetEnvironmentTypes() []string {
+	if x != nil {
+		return x.EnvironmentTypes
+	}
+	return nil
+}
+
 var File_certbind_certmgr_v1_api_key_service_proto protoreflect.FileDescriptor
 
 const file_certbind_certmgr_v1_api_key_service_proto_rawDesc = "" +
 	"\n" +
-	")certbind/certmgr/v1/api_key_service.proto\x12\x13certbind.certmgr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n" +
+	")certbind/certmgr/v1/api_key_service.proto\x12\x13certbind.certmgr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x01\n" +
 	"\x13CreateApiKeyRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x12\n" +
-	"\x04role\x18\x02 \x01(\tR\x04role\"\xa1\x01\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
+	"\aproject\x18\x03 \x01(\tR\aproject\x12+\n" +
+	"\x11environment_types\x18\x04 \x03(\tR\x10environmentTypes\"\xe8\x01\n" +
 	"\x14CreateApiKeyResponse\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
 	"\aaccount\x18\x03 \x01(\tR\aaccount\x12\x12\n" +
 	"\x04role\x18\x04 \x01(\tR\x04role\x129\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt2t\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x18\n" +
+	"\aproject\x18\x06 \x01(\tR\aproject\x12+\n" +
+	"\x11environment_types\x18\a \x03(\tR\x10environmentTypes2t\n" +
 	"\rApiKeyService\x12c\n" +
 	"\fCreateApiKey\x12(.certbind.certmgr.v1.CreateApiKeyRequest\x1a).certbind.certmgr.v1.CreateApiKeyResponseBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
 

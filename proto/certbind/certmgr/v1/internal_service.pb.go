@@ -69,10 +69,13 @@ type AuthenticateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	// role is "admin", "account", "edge" or "service".
-	Role          string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
-	Account       string `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Role    string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Account string `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	// project and environment_types are an edge key's limits, if any.
+	Project          string   `protobuf:"bytes,4,opt,name=project,proto3" json:"project,omitempty"`
+	EnvironmentTypes []string `protobuf:"bytes,5,rep,name=environment_types,json=environmentTypes,proto3" json:"environment_types,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *AuthenticateResponse) Reset() {
@@ -124,6 +127,20 @@ func (x *AuthenticateResponse) GetAccount() string {
 		return x.Account
 	}
 	return ""
+}
+
+func (x *AuthenticateResponse) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *AuthenticateResponse) GetEnvironmentTypes() []string {
+	if x != nil {
+		return x.EnvironmentTypes
+	}
+	return nil
 }
 
 type ResolveCertificatesRequest struct {
@@ -246,11 +263,13 @@ const file_certbind_certmgr_v1_internal_service_proto_rawDesc = "" +
 	"\n" +
 	"*certbind/certmgr/v1/internal_service.proto\x12\x13certbind.certmgr.v1\x1a%certbind/certmgr/v1/certificate.proto\"'\n" +
 	"\x13AuthenticateRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\"[\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"\xa2\x01\n" +
 	"\x14AuthenticateResponse\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
-	"\aaccount\x18\x03 \x01(\tR\aaccount\"x\n" +
+	"\aaccount\x18\x03 \x01(\tR\aaccount\x12\x18\n" +
+	"\aproject\x18\x04 \x01(\tR\aproject\x12+\n" +
+	"\x11environment_types\x18\x05 \x03(\tR\x10environmentTypes\"x\n" +
 	"\x1aResolveCertificatesRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x18\n" +
 	"\aproject\x18\x02 \x01(\tR\aproject\x12\x14\n" +
