@@ -132,3 +132,16 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
 	})
 }
+
+// NewServer returns the HTTP server for the facade's handler, with header,
+// read and write timeouts and a header size limit.
+func NewServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}

@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -30,6 +29,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
+	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/deploytracker"
 	"github.com/certbind/certbind/services/edge"
 	"github.com/certbind/certbind/services/edge/proxy"
@@ -113,7 +113,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 			return nil, err
 		}
 	}
-	if s.grpcLis, err = listen(ctx, cfg.GRPCAddr, "--grpc-addr"); err != nil {
+	if s.grpcLis, err = serve.Listen(ctx, cfg.GRPCAddr, "--grpc-addr"); err != nil {
 		return nil, err
 	}
 	s.GRPCAddr = s.grpcLis.Addr().String()
@@ -137,11 +137,11 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.edgeLis, err = listen(ctx, cfg.EdgeAddr, "--edge-addr"); err != nil {
+	if s.edgeLis, err = serve.Listen(ctx, cfg.EdgeAddr, "--edge-addr"); err != nil {
 		return nil, err
 	}
 	s.EdgeURL = "http://" + s.edgeLis.Addr().String()
-	if s.admLis, err = listen(ctx, cfg.EdgeAdminAddr, "--edge-admin-addr"); err != nil {
+	if s.admLis, err = serve.Listen(ctx, cfg.EdgeAdminAddr, "--edge-admin-addr"); err != nil {
 		return nil, err
 	}
 	s.EdgeAdminURL = "http://" + s.admLis.Addr().String()
@@ -182,19 +182,12 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.httpLis, err = listen(ctx, cfg.HTTPAddr, "--http-addr"); err != nil {
+	if s.httpLis, err = serve.Listen(ctx, cfg.HTTPAddr, "--http-addr"); err != nil {
 		return nil, err
 	}
 	s.HTTPURL = "http://" + s.httpLis.Addr().String()
-	s.httpSrv = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	s.httpSrv = restapi.NewServer(handler)
+	s.httpSrv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	return s, nil
 }
 
@@ -276,23 +269,6 @@ func (s *Suite) Close() error {
 		s.certmgr = nil
 	}
 	return err
-}
-
-// listen listens on addr; an empty addr means a free loopback port, never
-// every interface.
-func listen(ctx context.Context, addr, flag string) (net.Listener, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("listen on %s: the address is in use (is another certbind dev running? pick another with %s)", addr, flag)
-		}
-		return nil, fmt.Errorf("listen on %s: %w (set %s)", addr, err, flag)
-	}
-	return l, nil
 }
 
 // loadOrCreateAdminKey reads the admin key stored in path, or makes one and

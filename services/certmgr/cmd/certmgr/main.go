@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,6 +23,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
 	"github.com/certbind/certbind/services/certmgr/peertls"
 	"github.com/certbind/certbind/services/certmgr/seal"
+	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
 // unreachable is the References of a certmgr started without a
@@ -107,29 +107,10 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer svc.Close()
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	go svc.Run(runCtx)
-	var lc net.ListenConfig
-	lis, err := lc.Listen(ctx, "tcp", *listen)
+	lis, err := serve.Listen(ctx, *listen, "--listen")
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (set --listen)", *listen, err)
-	}
-	srv := svc.NewGRPCServer(serverOpts...)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	log.Info("serving", slog.String("grpc", lis.Addr().String()))
-	select {
-	case err := <-errc:
 		return err
-	case <-ctx.Done():
 	}
-	stopped := make(chan struct{})
-	go func() { srv.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(10 * time.Second):
-		srv.Stop()
-	}
-	return nil
+	log.Info("serving", slog.String("grpc", lis.Addr().String()))
+	return serve.All(ctx, svc.Run, serve.GRPC(svc.NewGRPCServer(serverOpts...), lis))
 }

@@ -10,13 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/certbind/certbind/services/certmgr/peertls"
+	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/deploytracker"
 )
 
@@ -68,26 +67,10 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer svc.Close()
-	var lc net.ListenConfig
-	lis, err := lc.Listen(ctx, "tcp", *listen)
+	lis, err := serve.Listen(ctx, *listen, "--listen")
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (set --listen)", *listen, err)
-	}
-	srv := svc.NewGRPCServer(serverOpts...)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	log.Info("serving", slog.String("grpc", lis.Addr().String()))
-	select {
-	case err := <-errc:
 		return err
-	case <-ctx.Done():
 	}
-	stopped := make(chan struct{})
-	go func() { srv.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(10 * time.Second):
-		srv.Stop()
-	}
-	return nil
+	log.Info("serving", slog.String("grpc", lis.Addr().String()))
+	return serve.All(ctx, serve.GRPC(svc.NewGRPCServer(serverOpts...), lis))
 }

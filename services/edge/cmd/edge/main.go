@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -25,6 +24,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/certbind/certbind/services/certmgr/peertls"
+	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/edge"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/edge/watch"
@@ -85,44 +85,30 @@ func run(ctx context.Context, args []string) error {
 	e := edge.New(edge.Config{Certmgr: cm, Deploytracker: dt, Scope: scope, BackendTimeout: *backendTimeout, MaxBodyBytes: *maxBody, StatusKey: key, Logger: log})
 	defer e.Close()
 
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	go e.Run(runCtx)
-
-	var lc net.ListenConfig
-	lis, err := lc.Listen(ctx, "tcp", *listen)
+	lis, err := serve.Listen(ctx, *listen, "--listen")
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (set --listen)", *listen, err)
+		return err
 	}
-	adminLis, err := lc.Listen(ctx, "tcp", *adminListen)
+	adminLis, err := serve.Listen(ctx, *adminListen, "--admin-listen")
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (set --admin-listen)", *adminListen, err)
+		return err
 	}
-	srv := proxy.NewServer(*listen, e.Handler())
-	admin := &http.Server{Handler: e.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 3)
-	go func() { errc <- srv.Serve(lis) }()
-	go func() { errc <- admin.Serve(adminLis) }()
+	tasks := []func(context.Context) error{
+		e.Run,
+		serve.HTTP(proxy.NewServer(*listen, e.Handler()), lis),
+		serve.HTTP(&http.Server{Handler: e.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}, adminLis),
+	}
 	if *grpcListen != "" {
-		gl, err := lc.Listen(ctx, "tcp", *grpcListen)
+		gl, err := serve.Listen(ctx, *grpcListen, "--grpc-listen")
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w (set --grpc-listen)", *grpcListen, err)
+			return err
 		}
 		gs := grpc.NewServer()
 		e.RegisterStatus(gs)
 		healthpb.RegisterHealthServer(gs, health.NewServer())
 		reflection.Register(gs)
-		go func() { errc <- gs.Serve(gl) }()
-		defer gs.Stop()
+		tasks = append(tasks, serve.GRPC(gs, gl))
 	}
 	log.Info("serving", slog.String("http", "http://"+lis.Addr().String()), slog.String("admin", "http://"+adminLis.Addr().String()))
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	admin.Shutdown(sctx)
-	return srv.Shutdown(sctx)
+	return serve.All(ctx, tasks...)
 }

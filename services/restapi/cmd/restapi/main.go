@@ -10,14 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/certbind/certbind/services/certmgr/peertls"
+	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/restapi"
 )
 
@@ -60,22 +58,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var lc net.ListenConfig
-	lis, err := lc.Listen(ctx, "tcp", *listen)
+	lis, err := serve.Listen(ctx, *listen, "--listen")
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (set --listen)", *listen, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	log.Info("serving", slog.String("http", "http://"+lis.Addr().String()))
-	select {
-	case err := <-errc:
 		return err
-	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	log.Info("serving", slog.String("http", "http://"+lis.Addr().String()))
+	return serve.All(ctx, serve.HTTP(restapi.NewServer(h), lis))
 }
