@@ -123,8 +123,21 @@ func TestEdgeWorkflowAcrossProcesses(t *testing.T) {
 	}
 	status, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(status), `"version": 3`) || !strings.Contains(string(status), "myBackendCert2") {
-		t.Fatalf("status:\n%s", status)
+	var st struct {
+		Certificates []struct {
+			Name    string
+			Version int
+		}
+	}
+	if err := json.Unmarshal(status, &st); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range st.Certificates {
+		found = found || (c.Name == "myBackendCert2" && c.Version == 3)
+	}
+	if !found {
+		t.Fatalf("status does not show myBackendCert2 at version 3:\n%s", status)
 	}
 
 	// Deletion path: disable, delete refused, redeploy without, delete.
