@@ -35,18 +35,12 @@ type Options struct {
 	Retention int
 	// Timeout bounds the wait for the file lock held by another process.
 	Timeout time.Duration
-	// BatchDelay is how long a write waits for others to share its commit
-	// (and its fsync). Default DefaultBatchDelay.
-	BatchDelay time.Duration
 }
-
-// DefaultBatchDelay keeps a lone writer's extra latency far below one fsync
-// while letting concurrent writers that arrive together commit together.
-const DefaultBatchDelay = 200 * time.Microsecond
 
 // Store is certmgr's bbolt-backed state. It is safe for concurrent use.
 type Store struct {
 	db      *bolt.DB
+	group   *revlog.Group
 	log     revlog.Log
 	publish func(Change)
 }
@@ -59,9 +53,6 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Second
 	}
-	if opts.BatchDelay <= 0 {
-		opts.BatchDelay = DefaultBatchDelay
-	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
@@ -69,7 +60,6 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = opts.BatchDelay
 	log := revlog.Log{Log: bucketChangelog, Meta: bucketMeta, Retention: opts.Retention}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if err := log.Init(tx); err != nil {
@@ -90,7 +80,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db, log: log}, nil
+	return &Store{db: db, group: &revlog.Group{DB: db}, log: log}, nil
 }
 
 // SetPublisher sets the function called with every committed change, in the
@@ -119,14 +109,13 @@ func (s *Store) Revision() (uint64, error) {
 // it with the next revision, appends it to the changelog and trims the
 // changelog to the retention. The change is published after the commit.
 //
-// Writes are group-committed (bbolt's Batch): writes that arrive together
-// share one transaction and one fsync, each still taking its own revision in
-// order. A batch that fails is rolled back and its writes retried alone, so
-// fn may run more than once; it only reads and writes the transaction, and
-// publishes only on commit, so that is safe.
+// Writes are group-committed (revlog.Group): writes that arrive while a
+// commit is in flight share the next transaction and its fsync, each still
+// taking its own revision in order. fn may run more than once (see Group);
+// it only reads and writes the transaction, and publishes only on commit.
 func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change, error) {
 	var out Change
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.group.Update(func(tx *bolt.Tx) error {
 		rev := s.log.Head(tx) + 1
 		c, err := fn(tx, rev)
 		if err != nil {

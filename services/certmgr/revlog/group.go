@@ -1,0 +1,86 @@
+package revlog
+
+import (
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Group commits bbolt write transactions in groups: a write that finds no
+// commit in flight commits at once, and the writes that arrive while one is
+// in flight all share the next transaction and its fsync. A lone writer
+// waits for no timer (unlike bbolt's Batch), and many writers need far fewer
+// fsyncs than writes.
+//
+// A group whose transaction fails is rolled back; the write that failed is
+// then run alone so that its error goes to its caller only, and the others
+// are committed as a group again. A write's function may therefore run more
+// than once and must only touch the transaction.
+type Group struct {
+	DB *bolt.DB
+
+	mu      sync.Mutex
+	pending []*call
+	running bool
+}
+
+type call struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// Update runs fn in a write transaction shared with concurrent writes and
+// returns once that transaction is committed (or fn's error).
+func (g *Group) Update(fn func(*bolt.Tx) error) error {
+	c := &call{fn: fn, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.pending = append(g.pending, c)
+	if !g.running {
+		g.running = true
+		go g.loop()
+	}
+	g.mu.Unlock()
+	return <-c.done
+}
+
+func (g *Group) loop() {
+	for {
+		g.mu.Lock()
+		calls := g.pending
+		g.pending = nil
+		if len(calls) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		g.commit(calls)
+	}
+}
+
+// commit runs calls in one transaction.
+func (g *Group) commit(calls []*call) {
+	for len(calls) > 0 {
+		failed := -1
+		err := g.DB.Update(func(tx *bolt.Tx) error {
+			for i, c := range calls {
+				if err := c.fn(tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, c := range calls {
+				c.done <- err
+			}
+			return
+		}
+		// Give the failing write its own transaction and error, and try the
+		// others again together.
+		bad := calls[failed]
+		bad.done <- g.DB.Update(bad.fn)
+		calls = append(calls[:failed:failed], calls[failed+1:]...)
+	}
+}
