@@ -29,14 +29,14 @@ func projectPrefix(account, project string) []byte {
 // BeginDeploy durably records a deploy in progress with its references.
 // From now until CommitDeploy or AbortDeploy, they count as references.
 func (s *Store) BeginDeploy(p Pending) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.group.Update(func(tx *bolt.Tx) error {
 		return putJSON(tx.Bucket(bucketPending), pendingKey(p.Account, p.Project, p.Environment, p.Token), p)
 	})
 }
 
 // AbortDeploy removes a deploy in progress.
 func (s *Store) AbortDeploy(p Pending) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.group.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPending).Delete(pendingKey(p.Account, p.Project, p.Environment, p.Token))
 	})
 }

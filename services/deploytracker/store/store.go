@@ -41,6 +41,7 @@ type Options struct {
 // Store is the deploytracker's bbolt-backed state.
 type Store struct {
 	db      *bolt.DB
+	group   *revlog.Group
 	log     revlog.Log
 	publish func(Change)
 }
@@ -76,7 +77,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db, log: log}, nil
+	return &Store{db: db, group: &revlog.Group{DB: db}, log: log}, nil
 }
 
 // SetPublisher sets the function called with every committed change after
@@ -96,11 +97,13 @@ func (s *Store) Revision() (uint64, error) {
 	return rev, err
 }
 
-// write runs fn in a write transaction and appends the change it returns to
-// the changelog under the next revision, publishing it after the commit.
+// write runs fn in a write transaction, group-committed with concurrent
+// writes (fn may run more than once; see revlog.Group), and appends the
+// change it returns to the changelog under the next revision, publishing it
+// after the commit.
 func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change, error) {
 	var out Change
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.group.Update(func(tx *bolt.Tx) error {
 		rev := s.log.Head(tx) + 1
 		c, err := fn(tx, rev)
 		if err != nil {
