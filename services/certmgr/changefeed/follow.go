@@ -142,10 +142,11 @@ func live[T Revisioned](ctx context.Context, sub *subscription[T], sink Sink[T],
 		select {
 		case <-ctx.Done():
 			return last, ctx.Err()
-		case c, ok := <-sub.ch:
+		case p, ok := <-sub.ch:
 			if !ok {
 				return last, nil
 			}
+			c := *p
 			rev := c.Rev()
 			if rev <= last {
 				continue // already sent from the log

@@ -39,9 +39,13 @@ func (h *Hub[T]) Publish(c T) {
 		}
 		delete(h.pending, h.next)
 		h.next++
+		// Every subscriber gets a pointer to this one copy: a buffer of
+		// pointers costs 8 bytes a slot whatever the size of T, which is most
+		// of an idle subscriber's memory. Nobody writes to a published change.
+		shared := &c
 		for s := range h.subs {
 			select {
-			case s.ch <- c:
+			case s.ch <- shared:
 			default:
 				// The subscriber is behind. Cutting it off keeps the writer
 				// (the caller) from waiting; it resumes from the log.
@@ -67,14 +71,14 @@ func (h *Hub[T]) Subscribers() int {
 }
 
 type subscription[T Revisioned] struct {
-	ch chan T
+	ch chan *T
 }
 
 // subscribe attaches a subscriber with a buffer of size n. Every change the
 // hub delivers after this call, and only those, reach the channel until it is
 // closed for overflow or by unsubscribe.
 func (h *Hub[T]) subscribe(n int) *subscription[T] {
-	s := &subscription[T]{ch: make(chan T, n)}
+	s := &subscription[T]{ch: make(chan *T, n)}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()

@@ -18,7 +18,7 @@ func received(s *subscription[rev]) (got []uint64, closed bool) {
 			if !ok {
 				return got, true
 			}
-			got = append(got, uint64(r))
+			got = append(got, uint64(*r))
 		default:
 			return got, false
 		}
