@@ -10,7 +10,7 @@ BIN := $(CURDIR)/.bin
 export PATH := $(BIN):$(PATH)
 export GOBIN := $(BIN)
 
-.PHONY: all test lint generate checkgenerate tools fmt fuzz-smoke
+.PHONY: all test lint generate checkgenerate tools fmt fuzz-smoke bench bench-smoke
 
 FUZZTIME ?= 3s
 
@@ -62,3 +62,13 @@ fuzz-smoke:
 	    (cd $$dir && go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=200x .) || exit 1; \
 	  done; \
 	done
+
+# bench compares the certbind edge with nginx and Caddy (installed from
+# Debian's packages when missing), and measures stream propagation and store
+# writes; results go to bench/results. Takes about 6 minutes.
+bench:
+	go run ./bench/cmd/bench --out bench/results
+
+# bench-smoke runs every part of the bench for a moment: it works, not how fast.
+bench-smoke:
+	go run ./bench/cmd/bench --smoke

@@ -1,0 +1,125 @@
+// Command bench measures certbind beside its peers, in one run on one
+// machine, and writes the results as markdown and an SVG chart:
+//
+//   - HTTP: the same mTLS backend reached directly, through the certbind
+//     edge, through nginx (proxy_ssl_certificate) and through Caddy
+//     (reverse_proxy with tls_client_auth), with one load generator, for a
+//     small and a 64 KiB response at several concurrencies;
+//   - propagation: from a certificate change being acknowledged to 1,000
+//     stream subscribers having it, and memory per idle subscriber;
+//   - store: certificate creates per second with 1, 32 and 128 clients,
+//     with the disk's fsync latency beside them.
+//
+// nginx and Caddy are installed from Debian's packages when missing (as
+// root). Everything runs on 127.0.0.1. --smoke runs each part for a moment,
+// to show it works, not how fast.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/certbind/certbind/bench/httpbench"
+	"github.com/certbind/certbind/bench/propagation"
+	"github.com/certbind/certbind/bench/storebench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	smoke := fs.Bool("smoke", false, "run every part briefly, to check it works (for CI)")
+	out := fs.String("out", "", "directory for results.md and http.svg (none when empty)")
+	duration := fs.Duration("duration", 8*time.Second, "measured time of each HTTP run")
+	only := fs.String("only", "http,propagation,store", "comma-separated parts to run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "certbind-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	parts := map[string]bool{}
+	for _, p := range strings.Split(*only, ",") {
+		parts[strings.TrimSpace(p)] = true
+	}
+	started := time.Now()
+	var md strings.Builder
+	fmt.Fprintf(&md, "# certbind benchmark\n\nRun %s on %s, %d CPUs (`%s`).\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), hostInfo(), runtime.NumCPU(), strings.Join(os.Args[1:], " "))
+	var svg []byte
+	if parts["http"] {
+		fmt.Fprintln(stdout, "== HTTP: direct, certbind edge, nginx, Caddy")
+		res, err := httpbench.Run(ctx, httpbench.Config{Duration: *duration, Smoke: *smoke, WorkDir: filepath.Join(work, "http"), Log: stdout})
+		if err != nil {
+			return fmt.Errorf("http: %w", err)
+		}
+		md.WriteString("## HTTP through the proxies\n\n" + res.Markdown() + "\n")
+		svg = res.SVG()
+	}
+	if parts["propagation"] {
+		fmt.Fprintln(stdout, "== propagation to stream subscribers")
+		res, err := propagation.Run(ctx, propagation.Config{Subscribers: 1000, Changes: 50, Smoke: *smoke, WorkDir: filepath.Join(work, "propagation"), Log: stdout})
+		if err != nil {
+			return fmt.Errorf("propagation: %w", err)
+		}
+		md.WriteString("## Propagation to stream subscribers\n\n" + res.Markdown() + "\n")
+	}
+	if parts["store"] {
+		fmt.Fprintln(stdout, "== store: creates per second")
+		res, err := storebench.Run(ctx, storebench.Config{Clients: []int{1, 32, 128}, Duration: 3 * time.Second, Smoke: *smoke, WorkDir: filepath.Join(work, "store"), Log: stdout})
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		md.WriteString("## Store: certificate creates\n\n" + res.Markdown() + "\n")
+	}
+	fmt.Fprintf(&md, "Total run time: %s.\n", time.Since(started).Round(time.Second))
+	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, md.String())
+	if *out == "" {
+		return nil
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "results.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	if svg != nil {
+		if err := os.WriteFile(filepath.Join(*out, "http.svg"), svg, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\nwrote %s\n", *out)
+	return nil
+}
+
+func hostInfo() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "this machine"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+		}
+	}
+	return "this machine"
+}

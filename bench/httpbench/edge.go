@@ -1,0 +1,109 @@
+package httpbench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/certbind/certbind/cmd/certbind/suite"
+)
+
+// startEdge runs the certbind suite in this process with a fresh store in
+// the work directory, uploads the client certificate and the backend's CA
+// through the REST API, and deploys a route that forwards /api/* to the
+// backend with both, as a user would.
+func startEdge(ctx context.Context, e *env) (t target, stop func() error, err error) {
+	dataDir := filepath.Join(e.dir, "certbind")
+	if err := os.RemoveAll(dataDir); err != nil {
+		return t, nil, fmt.Errorf("clear %s: %w", dataDir, err)
+	}
+	key := make([]byte, 16)
+	rand.Read(key)
+	s, err := suite.Start(ctx, suite.Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
+		EdgeAddr: "127.0.0.1:0", AdminKey: "httpbench-" + hex.EncodeToString(key)})
+	if err != nil {
+		return t, nil, fmt.Errorf("start the suite: %w", err)
+	}
+	serveCtx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(serveCtx) }()
+	stop = func() error { cancel(); return <-served }
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+
+	api := restClient{base: s.HTTPURL + "/v1/accounts/bench/projects/http", key: s.AdminKey}
+	if _, err := api.post(ctx, "/mtls-certificates", map[string]any{"name": "backendCa", "ca": true,
+		"environmentTypes": []string{"production"}, "certificatePem": string(e.pki.backendCA.CertPEM)}); err != nil {
+		return t, nil, fmt.Errorf("upload the backend CA: %w", err)
+	}
+	if _, err := api.post(ctx, "/mtls-certificates", map[string]any{"name": "benchClient",
+		"environmentTypes": []string{"production"}, "certificatePem": string(e.pki.client.CertPEM),
+		"privateKeyPem": string(e.pki.client.KeyPEM)}); err != nil {
+		return t, nil, fmt.Errorf("upload the client certificate: %w", err)
+	}
+	gateway := map[string]any{"routes": []any{map[string]any{"path": "/api/*", "handler": map[string]any{
+		"export":  "UrlForwardHandler",
+		"options": map[string]any{"baseUrl": "https://" + e.backend.addr, "mtlsCertificate": "benchClient", "caCertificate": "backendCa"},
+	}}}}
+	dep, err := api.post(ctx, "/deployments", map[string]any{"environment": "bench", "environmentType": "production", "config": gateway})
+	if err != nil {
+		return t, nil, fmt.Errorf("deploy: %w", err)
+	}
+	depURL, _ := dep["url"].(string)
+	u, err := url.Parse(depURL)
+	if err != nil || u.Host == "" {
+		return t, nil, fmt.Errorf("deploy answered url %q, which is not where the edge serves the deployment", depURL)
+	}
+	t = target{addr: u.Host, prefix: u.EscapedPath() + "/api"}
+	// The deployment reaches the edge through its streams, shortly after
+	// the deploy call returns.
+	if err := waitReady(ctx, t, 15*time.Second, nil); err != nil {
+		return t, nil, fmt.Errorf("the edge does not serve the deployment: %w", err)
+	}
+	return t, stop, nil
+}
+
+// restClient calls the REST facade with the admin key.
+type restClient struct{ base, key string }
+
+func (c restClient) post(ctx context.Context, path string, body any) (map[string]any, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("POST %s: %s: %s", path, resp.Status, bytes.TrimSpace(raw))
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("POST %s: answer is not a JSON object: %w", path, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,123 @@
+package httpbench
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/certbind/certbind/bench/report"
+)
+
+// Markdown returns the results as a Markdown section: how they were
+// measured, then per response size a table of every run and a table of
+// the edge's ratios to nginx and caddy, then the setups not measured.
+func (r *Results) Markdown() string {
+	var b strings.Builder
+	b.WriteString("## HTTP request path: certbind edge, nginx and caddy in front of an mTLS backend\n\n")
+	fmt.Fprintf(&b, "Each run: %s measured after a %s warm-up; closed loop, one keep-alive HTTP/1.1 connection per client; "+
+		"%d CPUs, %s, %s (backend, load generator and edge share this process). "+
+		"Backend: Go, TLS 1.3, ECDSA P-256, client certificate required.", r.Duration, r.Warmup, r.CPUs, r.Platform, r.GoVersion)
+	for _, s := range []string{SetupNginx, SetupCaddy} {
+		if v, ok := r.Versions[s]; ok {
+			fmt.Fprintf(&b, " %s: %s.", s, v)
+		}
+	}
+	b.WriteString("\n")
+	for _, size := range r.sizes() {
+		fmt.Fprintf(&b, "\n### %s responses (%d B)\n\n", size.Name, size.Bytes)
+		b.WriteString(r.runsTable(size.Name).Markdown())
+		b.WriteString("\n")
+		b.WriteString(r.ratioTable(size.Name).Markdown())
+	}
+	b.WriteString("\nRatios are certbind edge ÷ peer: a req/s ratio above 1 or a p99 ratio below 1 means the edge does better.\n")
+	if len(r.Skipped) > 0 {
+		b.WriteString("\nNot measured:\n\n")
+		for _, s := range r.Skipped {
+			fmt.Fprintf(&b, "- %s: %s\n", s.Setup, s.Reason)
+		}
+	}
+	return b.String()
+}
+
+func (r *Results) runsTable(size string) report.Table {
+	t := report.Table{Columns: []report.Column{{Title: "setup"}, {Title: "clients", Right: true}, {Title: "req/s", Right: true},
+		{Title: "p50", Right: true}, {Title: "p99", Right: true}, {Title: "errors", Right: true},
+		{Title: "backend handshakes /1000 req", Right: true}, {Title: "full + resumed", Right: true}}}
+	for _, conc := range r.concurrencies() {
+		for _, setup := range Setups {
+			row := r.find(setup, size, conc)
+			if row == nil {
+				continue
+			}
+			t.Rows = append(t.Rows, []string{setup, fmt.Sprint(conc), fmt.Sprintf("%.0f", row.RequestsPerSec),
+				fmtLatency(row.P50), fmtLatency(row.P99), fmt.Sprint(row.Errors), fmt.Sprintf("%.2f", row.HandshakesPer1000),
+				fmt.Sprintf("%d + %d", row.FullHandshakes, row.ResumedHandshakes)})
+		}
+	}
+	return t
+}
+
+func (r *Results) ratioTable(size string) report.Table {
+	t := report.Table{Columns: []report.Column{{Title: "clients", Right: true},
+		{Title: "edge/nginx req/s", Right: true}, {Title: "edge/nginx p99", Right: true},
+		{Title: "edge/caddy req/s", Right: true}, {Title: "edge/caddy p99", Right: true}}}
+	for _, conc := range r.concurrencies() {
+		edge := r.find(SetupEdge, size, conc)
+		cells := []string{fmt.Sprint(conc)}
+		for _, peer := range []string{SetupNginx, SetupCaddy} {
+			p := r.find(peer, size, conc)
+			if edge == nil || p == nil {
+				cells = append(cells, "n/a", "n/a")
+				continue
+			}
+			cells = append(cells, ratio(edge.RequestsPerSec, p.RequestsPerSec), ratio(edge.P99.Seconds(), p.P99.Seconds()))
+		}
+		t.Rows = append(t.Rows, cells)
+	}
+	return t
+}
+
+// sizes returns the Sizes that have rows, in Sizes order.
+func (r *Results) sizes() []Size {
+	var out []Size
+	for _, s := range Sizes {
+		if slices.ContainsFunc(r.Rows, func(row Row) bool { return row.Size == s.Name }) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// concurrencies returns the concurrency levels of the rows in the order
+// they were measured.
+func (r *Results) concurrencies() []int {
+	var out []int
+	for _, row := range r.Rows {
+		if !slices.Contains(out, row.Concurrency) {
+			out = append(out, row.Concurrency)
+		}
+	}
+	return out
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+// fmtLatency writes a latency in milliseconds with three significant
+// digits or so, the unit of every latency column.
+func fmtLatency(d time.Duration) string {
+	ms := d.Seconds() * 1000
+	switch {
+	case ms < 10:
+		return fmt.Sprintf("%.2f ms", ms)
+	case ms < 100:
+		return fmt.Sprintf("%.1f ms", ms)
+	default:
+		return fmt.Sprintf("%.0f ms", ms)
+	}
+}

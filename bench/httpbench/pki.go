@@ -1,0 +1,78 @@
+package httpbench
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/certbind/certbind/services/certmgr/testpki"
+)
+
+// pki is the benchmark's certificates: a CA that signs the backend's
+// certificate and one that signs the single client certificate every
+// setup presents. All keys are ECDSA P-256.
+type pki struct {
+	backendCA, backend *testpki.Cert
+	clientCA, client   *testpki.Cert
+}
+
+// Files in the work directory that the proxies read.
+const (
+	clientCertFile = "client.crt"
+	clientKeyFile  = "client.key"
+	backendCAFile  = "backend-ca.crt"
+)
+
+func newPKI() (p *pki, err error) {
+	// testpki reports failures through a testing.TB; outside a test one
+	// that panics is turned back into an error here.
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("make test certificates: %v", r)
+		}
+	}()
+	var t panicTB
+	p = &pki{backendCA: testpki.NewCA(t, "httpbench backend CA"), clientCA: testpki.NewCA(t, "httpbench client CA")}
+	// The backend's certificate names 127.0.0.1 as an IP address for Go
+	// clients and "localhost" for nginx, which checks DNS names only.
+	p.backend = p.backendCA.Issue(t, testpki.Options{CommonName: "localhost", DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	p.client = p.clientCA.Issue(t, testpki.Options{CommonName: "httpbench client"})
+	return p, nil
+}
+
+// writeFiles stores what the proxies need in dir.
+func (p *pki) writeFiles(dir string) error {
+	for name, data := range map[string][]byte{clientCertFile: p.client.CertPEM, clientKeyFile: p.client.KeyPEM, backendCAFile: p.backendCA.CertPEM} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (p *pki) clientTLS() tls.Certificate {
+	return tls.Certificate{Certificate: [][]byte{p.client.DER}, PrivateKey: p.client.Key, Leaf: p.client.Cert}
+}
+
+func (p *pki) backendTLS() tls.Certificate {
+	return tls.Certificate{Certificate: [][]byte{p.backend.DER}, PrivateKey: p.backend.Key, Leaf: p.backend.Cert}
+}
+
+func pool(c *testpki.Cert) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(c.Cert)
+	return p
+}
+
+// panicTB is the testing.TB that testpki needs, outside a test. Only the
+// methods testpki calls are implemented; the embedded nil interface
+// supplies the rest of the method set.
+type panicTB struct{ testing.TB }
+
+func (panicTB) Helper()                           {}
+func (panicTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }

@@ -1,0 +1,57 @@
+package httpbench
+
+import "time"
+
+// Results is what Run measured.
+type Results struct {
+	Rows    []Row
+	Skipped []Skip
+	// Duration and Warmup are each run's measured time and the warm-up
+	// before it.
+	Duration, Warmup time.Duration
+	// The machine: CPU count, GOOS/GOARCH and the Go version of this
+	// process (which runs the backend, the generator and the edge).
+	CPUs      int
+	Platform  string
+	GoVersion string
+	// Versions holds the version of each peer proxy measured.
+	Versions map[string]string
+}
+
+// Row is one run: one setup at one response size and concurrency.
+type Row struct {
+	Setup       string // SetupDirect, SetupEdge, SetupNginx or SetupCaddy
+	Size        string // a Size's Name: "small" or "64KiB"
+	Concurrency int
+
+	// Requests succeeded while measuring; RequestsPerSec is that over
+	// Results.Duration. P50 and P99 are their latencies, from sending the
+	// request to reading the last byte of the body.
+	Requests       int
+	RequestsPerSec float64
+	P50, P99       time.Duration
+	// Errors counts failed requests (warm-up included): transport
+	// errors, a status other than 200 or a body of the wrong length.
+	// FirstError describes the first.
+	Errors     int
+	FirstError string
+	// The backend's TLS handshakes while measuring, and their number per
+	// 1000 requests: what reusing connections and sessions saves.
+	FullHandshakes, ResumedHandshakes int
+	HandshakesPer1000                 float64
+}
+
+// Skip is a setup Run did not measure, and why.
+type Skip struct {
+	Setup, Reason string
+}
+
+// find returns the row for setup, size and concurrency, or nil.
+func (r *Results) find(setup, size string, conc int) *Row {
+	for i := range r.Rows {
+		if row := &r.Rows[i]; row.Setup == setup && row.Size == size && row.Concurrency == conc {
+			return row
+		}
+	}
+	return nil
+}

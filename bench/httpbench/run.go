@@ -1,0 +1,160 @@
+package httpbench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+)
+
+// Config configures Run. The zero value runs the full benchmark in a
+// temporary directory.
+type Config struct {
+	// Duration is how long each run is measured, after a warm-up of an
+	// eighth of it (at least 100ms, at most 1s). Default 8s, or 300ms in
+	// Smoke mode.
+	Duration time.Duration
+	// Concurrency lists the numbers of concurrent clients to measure.
+	// Default [16, 64]; Smoke mode takes only the first.
+	Concurrency []int
+	// Smoke runs every setup briefly, to check that each answers without
+	// error; the numbers mean nothing. Smoke mode never installs a
+	// missing nginx or caddy: it skips them.
+	Smoke bool
+	// WorkDir receives the certificates, the proxies' configurations and
+	// their logs, and the suite's store. Empty: a temporary directory,
+	// removed afterwards.
+	WorkDir string
+	// Log receives a line per run as it ends. nil discards.
+	Log io.Writer
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Duration == 0 {
+		c.Duration = 8 * time.Second
+		if c.Smoke {
+			c.Duration = 300 * time.Millisecond
+		}
+	}
+	if c.Duration < 0 {
+		return c, fmt.Errorf("duration %s is negative", c.Duration)
+	}
+	if len(c.Concurrency) == 0 {
+		c.Concurrency = []int{16, 64}
+	}
+	if c.Smoke {
+		c.Concurrency = c.Concurrency[:1]
+	}
+	for _, n := range c.Concurrency {
+		if n < 1 {
+			return c, fmt.Errorf("concurrency %d: each level must be at least 1 client", n)
+		}
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return c, nil
+}
+
+func (c Config) warmup() time.Duration {
+	return min(max(c.Duration/8, 100*time.Millisecond), time.Second)
+}
+
+// Run measures every available setup at every size and concurrency, one
+// run at a time and one setup at a time, so that each runs alone on the
+// machine. A peer proxy that is not installed is installed with apt-get
+// when running as root outside Smoke mode, and otherwise skipped and
+// listed in Results.Skipped. A setup that is there but fails to start or
+// to answer fails Run, which then returns the rows measured so far with
+// the error.
+func Run(ctx context.Context, cfg Config) (_ *Results, err error) {
+	if cfg, err = cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	dir := cfg.WorkDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "httpbench-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create the work directory: %w", err)
+	}
+	p, err := newPKI()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.writeFiles(dir); err != nil {
+		return nil, err
+	}
+	b, err := startBackend(p)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close()
+	e := &env{pki: p, backend: b, dir: dir}
+
+	res := &Results{Duration: cfg.Duration, Warmup: cfg.warmup(), CPUs: runtime.NumCPU(),
+		Platform: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(), Versions: map[string]string{}}
+	setups := append([]namedSetup{{SetupDirect, startDirect}, {SetupEdge, startEdge}}, availablePeers(ctx, cfg, res)...)
+	for _, s := range setups {
+		rows, err := measureSetup(ctx, cfg, e, s.name, s.start)
+		res.Rows = append(res.Rows, rows...)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// measureSetup starts one setup, measures it at every size and
+// concurrency and stops it.
+func measureSetup(ctx context.Context, cfg Config, e *env, name string, start starter) (rows []Row, err error) {
+	t, stop, err := start(ctx, e)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer func() {
+		if serr := stop(); serr != nil && err == nil {
+			err = fmt.Errorf("%s: stop: %w", name, serr)
+		}
+	}()
+	for _, size := range Sizes {
+		for _, conc := range cfg.Concurrency {
+			// Each run starts from a collected heap: the edge, the
+			// backend and the generator share this process.
+			runtime.GC()
+			row := measure(ctx, cfg, e.backend, t, name, size, conc)
+			fmt.Fprintf(cfg.Log, "httpbench: %-13s %-5s %3d clients: %8.0f req/s  p50 %-8s p99 %-8s errors %d  handshakes/1000 %.2f\n",
+				name, size.Name, conc, row.RequestsPerSec, fmtLatency(row.P50), fmtLatency(row.P99), row.Errors, row.HandshakesPer1000)
+			rows = append(rows, row)
+			if err := ctx.Err(); err != nil {
+				return rows, err
+			}
+		}
+	}
+	return rows, nil
+}
+
+func measure(ctx context.Context, cfg Config, b *backend, t target, name string, size Size, conc int) Row {
+	var full0, resumed0 int64
+	l := generate(ctx, t, size, window{conc: conc, warmup: cfg.warmup(), dur: cfg.Duration,
+		onMeasure: func() { full0, resumed0 = b.handshakes() }})
+	full1, resumed1 := b.handshakes()
+	row := Row{
+		Setup: name, Size: size.Name, Concurrency: conc,
+		Requests:       len(l.latencies),
+		RequestsPerSec: float64(len(l.latencies)) / cfg.Duration.Seconds(),
+		P50:            percentile(l.latencies, 50),
+		P99:            percentile(l.latencies, 99),
+		Errors:         l.errors,
+		FirstError:     l.firstErr,
+		FullHandshakes: int(full1 - full0), ResumedHandshakes: int(resumed1 - resumed0),
+	}
+	if row.Requests > 0 {
+		row.HandshakesPer1000 = float64(row.FullHandshakes+row.ResumedHandshakes) * 1000 / float64(row.Requests)
+	}
+	return row
+}

@@ -1,0 +1,183 @@
+// Package storebench measures how many certificate creates per second
+// certmgr commits through its real API, from one and from many concurrent
+// clients, beside the latency of the disk's fsync that bounds it.
+//
+// Each row starts a fresh certmgr in-process (its bbolt store in the work
+// directory, fsync on every commit as in production, gRPC on 127.0.0.1) and
+// runs its clients, each on its own connection, for the configured time.
+package storebench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+)
+
+// Config configures Run.
+type Config struct {
+	// Clients lists the concurrency of each row. Default 1, 32 and 128.
+	Clients []int
+	// Duration is how long each row runs. Default 3s.
+	Duration time.Duration
+	// Smoke runs 1 and 4 clients for 300ms each, and probes fsync for
+	// 200ms, whatever the fields above say.
+	Smoke bool
+	// WorkDir holds the stores and the fsync probe's file; it should be on
+	// the disk certmgr would use. Empty means a temporary directory,
+	// removed afterwards.
+	WorkDir string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Result is what Run measured.
+type Result struct {
+	Rows []Row
+	// FsyncP50 and FsyncP99 are the latency of writing 4 KiB and syncing
+	// it, in the work directory. A bbolt commit syncs twice.
+	FsyncP50, FsyncP99 time.Duration
+}
+
+// Row is one concurrency's throughput and create latency.
+type Row struct {
+	Clients       int
+	Creates       int
+	CreatesPerSec float64
+	P50, P99      time.Duration
+}
+
+// Run probes fsync, then measures each row of cfg.Clients in turn.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	clients, d, probe := cfg.Clients, cfg.Duration, time.Second
+	if len(clients) == 0 {
+		clients = []int{1, 32, 128}
+	}
+	if d <= 0 {
+		d = 3 * time.Second
+	}
+	if cfg.Smoke {
+		clients, d, probe = []int{1, 4}, 300*time.Millisecond, 200*time.Millisecond
+	}
+	log := slog.New(slog.DiscardHandler)
+	if cfg.Log != nil {
+		log = slog.New(slog.NewTextHandler(cfg.Log, nil))
+	}
+	dir := cfg.WorkDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "storebench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create the work directory: %w", err)
+	}
+	tmpl, err := upload()
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Result{}
+	// The probe runs first, on a quiet disk.
+	if res.FsyncP50, res.FsyncP99, err = fsyncLatency(dir, probe); err != nil {
+		return nil, err
+	}
+	log.Info("fsync probed", slog.Duration("p50", res.FsyncP50), slog.Duration("p99", res.FsyncP99))
+	for _, n := range clients {
+		row, err := runRow(ctx, filepath.Join(dir, fmt.Sprintf("clients-%d", n)), n, d, tmpl)
+		if err != nil {
+			return nil, fmt.Errorf("%d clients: %w", n, err)
+		}
+		log.Info("row done", slog.Int("clients", n), slog.Int("creates", row.Creates), slog.Float64("perSec", row.CreatesPerSec))
+		res.Rows = append(res.Rows, row)
+	}
+	return res, nil
+}
+
+// runRow starts a fresh certmgr in dir and has n clients create
+// certificates, one at a time each, for d.
+func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certmgrv1.CreateCertificateRequest) (Row, error) {
+	srv, err := startServer(dir)
+	if err != nil {
+		return Row{}, err
+	}
+	defer srv.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	workers := make([]*worker, n)
+	for i := range workers {
+		conn, err := srv.dial()
+		if err != nil {
+			return Row{}, err
+		}
+		defer conn.Close()
+		workers[i] = &worker{id: i, client: certmgrv1.NewCertificateServiceClient(conn), tmpl: tmpl}
+		// One untimed create sets the connection up.
+		if _, err := workers[i].create(ctx); err != nil {
+			return Row{}, err
+		}
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	start := time.Now()
+	deadline := start.Add(d)
+	for _, w := range workers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				took, err := w.create(ctx)
+				if err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+				w.lat = append(w.lat, took)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return Row{}, err
+	}
+	var lat []time.Duration
+	for _, w := range workers {
+		lat = append(lat, w.lat...)
+	}
+	q := quantiles(lat, 0.5, 0.99)
+	return Row{Clients: n, Creates: len(lat), CreatesPerSec: float64(len(lat)) / elapsed.Seconds(), P50: q[0], P99: q[1]}, nil
+}
+
+// worker is one client: a connection of its own and a run of names.
+type worker struct {
+	id     int
+	seq    int
+	client certmgrv1.CertificateServiceClient
+	tmpl   *certmgrv1.CreateCertificateRequest
+	lat    []time.Duration
+}
+
+// create creates the worker's next certificate and returns how long the
+// call took.
+func (w *worker) create(ctx context.Context) (time.Duration, error) {
+	req := proto.CloneOf(w.tmpl)
+	req.Name = fmt.Sprintf("client%dCert%d", w.id, w.seq)
+	w.seq++
+	start := time.Now()
+	if _, err := w.client.CreateCertificate(ctx, req); err != nil {
+		return 0, fmt.Errorf("create %s: %w", req.Name, err)
+	}
+	return time.Since(start), nil
+}
