@@ -67,11 +67,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var svg []byte
 	if parts["http"] {
 		fmt.Fprintln(stdout, "== HTTP: direct, certbind edge, nginx, Caddy")
-		res, err := httpbench.Run(ctx, httpbench.Config{Duration: *duration, Smoke: *smoke, WorkDir: filepath.Join(work, "http"), Log: stdout})
+		cfg := httpbench.Config{Duration: *duration, Smoke: *smoke, WorkDir: filepath.Join(work, "http"), Log: stdout}
+		if *smoke {
+			cfg.Duration = 0 // the smoke default: a moment per run
+		}
+		res, err := httpbench.Run(ctx, cfg)
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}
-		md.WriteString("## HTTP through the proxies\n\n" + res.Markdown() + "\n")
+		md.WriteString(res.Markdown() + "\n")
 		svg = res.SVG()
 	}
 	if parts["propagation"] {
