@@ -11,39 +11,49 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
-
-	"github.com/certbind/certbind/cmd/certbind/suite"
 )
 
-// startEdge runs the certbind suite in this process with a fresh store in
-// the work directory, uploads the client certificate and the backend's CA
-// through the REST API, and deploys a route that forwards /api/* to the
-// backend with both, as a user would.
+// startEdge runs `certbind dev` as its own process, as nginx and Caddy run
+// as theirs (sharing this process with the backend and the load generator
+// would put the edge on their scheduler and garbage collector), with a fresh
+// store in the work directory; uploads the client certificate and the
+// backend's CA through the REST API, and deploys a route that forwards /api/*
+// to the backend with both, as a user would.
 func startEdge(ctx context.Context, e *env) (t target, stop func() error, err error) {
 	dataDir := filepath.Join(e.dir, "certbind")
 	if err := os.RemoveAll(dataDir); err != nil {
 		return t, nil, fmt.Errorf("clear %s: %w", dataDir, err)
 	}
+	bin := filepath.Join(e.dir, "certbind-bin")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/certbind/certbind/cmd/certbind").CombinedOutput(); err != nil {
+		return t, nil, fmt.Errorf("build certbind: %v\n%s", err, out)
+	}
 	key := make([]byte, 16)
 	rand.Read(key)
-	s, err := suite.Start(ctx, suite.Config{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-		EdgeAddr: "127.0.0.1:0", AdminKey: "httpbench-" + hex.EncodeToString(key)})
+	adminKey := "httpbench-" + hex.EncodeToString(key)
+	rest, err := freePort()
 	if err != nil {
-		return t, nil, fmt.Errorf("start the suite: %w", err)
+		return t, nil, err
 	}
-	serveCtx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(serveCtx) }()
-	stop = func() error { cancel(); return <-served }
+	p, err := startProcess("certbind", e.dir, []string{"CERTBIND_API_KEY=" + adminKey}, bin, "dev", "--data-dir", dataDir,
+		"--http-addr", rest, "--grpc-addr", "127.0.0.1:0", "--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0")
+	if err != nil {
+		return t, nil, err
+	}
+	stop = p.stop
 	defer func() {
 		if err != nil {
 			stop()
 		}
 	}()
+	if err := waitHealthy(ctx, "http://"+rest+"/healthz", 30*time.Second, p); err != nil {
+		return t, nil, err
+	}
 
-	api := restClient{base: s.HTTPURL + "/v1/accounts/bench/projects/http", key: s.AdminKey}
+	api := restClient{base: "http://" + rest + "/v1/accounts/bench/projects/http", key: adminKey}
 	if _, err := api.post(ctx, "/mtls-certificates", map[string]any{"name": "backendCa", "ca": true,
 		"environmentTypes": []string{"production"}, "certificatePem": string(e.pki.backendCA.CertPEM)}); err != nil {
 		return t, nil, fmt.Errorf("upload the backend CA: %w", err)
@@ -106,4 +116,28 @@ func (c restClient) post(ctx context.Context, path string, body any) (map[string
 		return nil, fmt.Errorf("POST %s: answer is not a JSON object: %w", path, err)
 	}
 	return out, nil
+}
+
+// waitHealthy polls url until it answers 200, p exits, or the time is up.
+func waitHealthy(ctx context.Context, url string, within time.Duration, p *process) error {
+	deadline := time.Now().Add(within)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("certbind dev exited: %v\n%s", p.err, p.tail())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("certbind dev did not answer %s within %s:\n%s", url, within, p.tail())
+		}
+	}
 }

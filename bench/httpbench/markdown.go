@@ -16,7 +16,7 @@ func (r *Results) Markdown() string {
 	var b strings.Builder
 	b.WriteString("## HTTP request path: certbind edge, nginx and caddy in front of an mTLS backend\n\n")
 	fmt.Fprintf(&b, "Each run: %s measured after a %s warm-up; closed loop, one keep-alive HTTP/1.1 connection per client; "+
-		"%d CPUs, %s, %s (backend, load generator and edge share this process). "+
+		"%d CPUs, %s, %s; the backend and the load generator share one process, and each proxy (the edge under `certbind dev`, nginx, caddy) runs in its own. "+
 		"Backend: Go, TLS 1.3, ECDSA P-256, client certificate required.", r.Duration, r.Warmup, r.CPUs, r.Platform, r.GoVersion)
 	for _, s := range []string{SetupNginx, SetupCaddy} {
 		if v, ok := r.Versions[s]; ok {

@@ -123,8 +123,8 @@ func measureSetup(ctx context.Context, cfg Config, e *env, name string, start st
 	}()
 	for _, size := range Sizes {
 		for _, conc := range cfg.Concurrency {
-			// Each run starts from a collected heap: the edge, the
-			// backend and the generator share this process.
+			// Each run starts from a collected heap: the backend and the
+			// generator share this process.
 			runtime.GC()
 			row := measure(ctx, cfg, e.backend, t, name, size, conc)
 			fmt.Fprintf(cfg.Log, "httpbench: %-13s %-5s %3d clients: %8.0f req/s  p50 %-8s p99 %-8s errors %d  handshakes/1000 %.2f\n",

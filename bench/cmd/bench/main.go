@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -49,8 +50,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "directory for results.md and http.svg (none when empty)")
 	duration := fs.Duration("duration", 8*time.Second, "measured time of each HTTP run")
 	only := fs.String("only", "http,propagation,store", "comma-separated parts to run")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (backend, load generator and edge share the process) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	work, err := os.MkdirTemp("", "certbind-bench")
 	if err != nil {

@@ -223,9 +223,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 		},
 		Transport: p.transport,
 		// Responses of unknown length and event streams are flushed
-		// at every write by ReverseProxy itself; others at least this
-		// often, so that a slow fixed-length body still trickles.
-		FlushInterval: 100 * time.Millisecond,
+		// at every write by ReverseProxy itself; fixed-length ones go
+		// through the server's buffer, with no flush timer per response.
+		FlushInterval: 0,
 		BufferPool:    &h.buffers,
 		ErrorLog:      h.proxyLog,
 		ModifyResponse: func(resp *http.Response) error {
