@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/certbind/certbind/bench/internal/benchkit"
 	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
@@ -27,21 +28,19 @@ const (
 	backendCAFile  = "backend-ca.crt"
 )
 
-func newPKI() (p *pki, err error) {
-	// testpki reports failures through a testing.TB; outside a test one
-	// that panics is turned back into an error here.
-	defer func() {
-		if r := recover(); r != nil {
-			p, err = nil, fmt.Errorf("make test certificates: %v", r)
-		}
-	}()
-	var t panicTB
-	p = &pki{backendCA: testpki.NewCA(t, "httpbench backend CA"), clientCA: testpki.NewCA(t, "httpbench client CA")}
-	// The backend's certificate names 127.0.0.1 as an IP address for Go
-	// clients and "localhost" for nginx, which checks DNS names only.
-	p.backend = p.backendCA.Issue(t, testpki.Options{CommonName: "localhost", DNSNames: []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	p.client = p.clientCA.Issue(t, testpki.Options{CommonName: "httpbench client"})
+func newPKI() (*pki, error) {
+	p := &pki{}
+	err := benchkit.PKI(func(t testing.TB) {
+		p.backendCA, p.clientCA = testpki.NewCA(t, "httpbench backend CA"), testpki.NewCA(t, "httpbench client CA")
+		// The backend's certificate names 127.0.0.1 as an IP address for
+		// Go clients and "localhost" for nginx, which checks DNS names only.
+		p.backend = p.backendCA.Issue(t, testpki.Options{CommonName: "localhost", DNSNames: []string{"localhost"},
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+		p.client = p.clientCA.Issue(t, testpki.Options{CommonName: "httpbench client"})
+	})
+	if err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -68,11 +67,3 @@ func pool(c *testpki.Cert) *x509.CertPool {
 	p.AddCert(c.Cert)
 	return p
 }
-
-// panicTB is the testing.TB that testpki needs, outside a test. Only the
-// methods testpki calls are implemented; the embedded nil interface
-// supplies the rest of the method set.
-type panicTB struct{ testing.TB }
-
-func (panicTB) Helper()                           {}
-func (panicTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }

@@ -4,40 +4,20 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/certbind/certbind/bench/internal/benchkit"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
-// panicTB lets testpki, which reports failures through a testing.TB, run
-// outside a test. testpki only calls Helper and Fatalf; a failure panics
-// with pkiError and issue recovers it into an error. Any other method
-// panics on the nil embedded TB, which would be a bug here.
-type panicTB struct{ testing.TB }
-
-type pkiError struct{ err error }
-
-func (panicTB) Helper() {}
-
-func (panicTB) Fatalf(format string, args ...any) {
-	panic(pkiError{fmt.Errorf(format, args...)})
-}
-
 // issue returns n client certificates with their keys, signed by one new CA.
 func issue(n int) (leaves []*testpki.Cert, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			p, ok := r.(pkiError)
-			if !ok {
-				panic(r)
-			}
-			err = fmt.Errorf("make benchmark certificates: %w", p.err)
+	err = benchkit.PKI(func(t testing.TB) {
+		ca := testpki.NewCA(t, "Propagation Bench Root")
+		for i := range n {
+			leaves = append(leaves, ca.Issue(t, testpki.Options{CommonName: fmt.Sprintf("subscriber-%d.client", i)}))
 		}
-	}()
-	ca := testpki.NewCA(panicTB{}, "Propagation Bench Root")
-	for i := range n {
-		leaves = append(leaves, ca.Issue(panicTB{}, testpki.Options{CommonName: fmt.Sprintf("subscriber-%d.client", i)}))
-	}
-	return leaves, nil
+	})
+	return leaves, err
 }
 
 // Every certificate the benchmark writes lives in one project and reaches

@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/certbind/certbind/bench/internal/benchkit"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 )
 
@@ -110,12 +111,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startServer(dir)
+	srv, err := benchkit.StartCertmgr(dir)
 	if err != nil {
 		return nil, err
 	}
-	defer srv.close()
-	conn, err := srv.dial()
+	defer srv.Close()
+	conn, err := srv.Dial()
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create the seed certificate: %w", err)
 	}
-	base, err := srv.svc.Revision()
+	base, err := srv.Revision()
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +173,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // attachMeasured attaches the fleet between two memory measurements, with
 // every allocation profiled so that the server's part can be told apart.
-func attachMeasured(ctx context.Context, srv *server, n int, base uint64, changes int) (f *fleet, before, after memory, err error) {
+func attachMeasured(ctx context.Context, srv *benchkit.Certmgr, n int, base uint64, changes int) (f *fleet, before, after memory, err error) {
 	rate := runtime.MemProfileRate
 	runtime.MemProfileRate = 1
 	defer func() { runtime.MemProfileRate = rate }()
@@ -209,11 +210,11 @@ func (r *Result) summarize(f *fleet, sent, acked []time.Time) {
 		}
 		last = append(last, worst)
 	}
-	q := quantiles(all, 0.5, 0.99, 1)
+	q := benchkit.Quantiles(all, 0.5, 0.99, 1)
 	r.P50, r.P99, r.Max = q[0], q[1], q[2]
-	q = quantiles(last, 0.5, 0.99, 1)
+	q = benchkit.Quantiles(last, 0.5, 0.99, 1)
 	r.ChangeP50, r.ChangeP99, r.ChangeMax = q[0], q[1], q[2]
-	q = quantiles(fromSent, 0.5, 0.99, 1)
+	q = benchkit.Quantiles(fromSent, 0.5, 0.99, 1)
 	r.SentP50, r.SentP99, r.SentMax = q[0], q[1], q[2]
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/certbind/certbind/bench/internal/benchkit"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 )
 
@@ -35,13 +36,13 @@ type subscriber struct {
 // attach opens n streams and returns once each has its snapshot. base is
 // the revision before the first benchmark change; changes is how many
 // follow it.
-func attach(ctx context.Context, s *server, n int, base uint64, changes int) (*fleet, error) {
+func attach(ctx context.Context, s *benchkit.Certmgr, n int, base uint64, changes int) (*fleet, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &fleet{cancel: cancel, errs: make(chan error, n), arrived: make(chan int, n)}
 	ready := make(chan struct{}, n)
 	for i := range n {
 		if i%streamsPerConn == 0 {
-			conn, err := s.dial()
+			conn, err := s.Dial()
 			if err != nil {
 				f.close()
 				return nil, err

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/certbind/certbind/bench/internal/benchkit"
 )
 
 // fsyncLatency overwrites 4 KiB blocks of a 1 MiB file in dir, syncing each
@@ -39,6 +41,6 @@ func fsyncLatency(dir string, d time.Duration) (p50, p99 time.Duration, err erro
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	q := quantiles(lat, 0.5, 0.99)
+	q := benchkit.Quantiles(lat, 0.5, 0.99)
 	return q[0], q[1], nil
 }

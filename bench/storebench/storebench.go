@@ -19,6 +19,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/certbind/certbind/bench/internal/benchkit"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 )
 
@@ -107,17 +108,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // runRow starts a fresh certmgr in dir and has n clients create
 // certificates, one at a time each, for d.
 func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certmgrv1.CreateCertificateRequest) (Row, error) {
-	srv, err := startServer(dir)
+	srv, err := benchkit.StartCertmgr(dir)
 	if err != nil {
 		return Row{}, err
 	}
-	defer srv.close()
+	defer srv.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	workers := make([]*worker, n)
 	for i := range workers {
-		conn, err := srv.dial()
+		conn, err := srv.Dial()
 		if err != nil {
 			return Row{}, err
 		}
@@ -156,7 +157,7 @@ func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certm
 	for _, w := range workers {
 		lat = append(lat, w.lat...)
 	}
-	q := quantiles(lat, 0.5, 0.99)
+	q := benchkit.Quantiles(lat, 0.5, 0.99)
 	return Row{Clients: n, Creates: len(lat), CreatesPerSec: float64(len(lat)) / elapsed.Seconds(), P50: q[0], P99: q[1]}, nil
 }
 

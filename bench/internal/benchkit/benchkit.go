@@ -1,0 +1,116 @@
+// Package benchkit holds what the benchmarks share: certmgr run in-process
+// on loopback, nearest-rank quantiles, and test certificates made outside a
+// test.
+package benchkit
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math"
+	"net"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/certbind/certbind/services/certmgr"
+	"github.com/certbind/certbind/services/certmgr/auth"
+)
+
+// Certmgr is an in-process certmgr with its bbolt store in a work
+// directory, serving real gRPC on a loopback port.
+type Certmgr struct {
+	svc      *certmgr.Service
+	srv      *grpc.Server
+	Addr     string
+	AdminKey string
+}
+
+// StartCertmgr starts certmgr with its state in dir.
+func StartCertmgr(dir string) (*Certmgr, error) {
+	s := &Certmgr{AdminKey: rand.Text()}
+	svc, err := certmgr.New(certmgr.Config{
+		DataDir:         filepath.Join(dir, "data"),
+		MasterKeyFile:   filepath.Join(dir, "master.key"),
+		CreateMasterKey: true,
+		AdminKey:        s.AdminKey,
+	})
+	if err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		svc.Close()
+		return nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	s.svc, s.srv, s.Addr = svc, svc.NewGRPCServer(), lis.Addr().String()
+	go s.srv.Serve(lis)
+	return s, nil
+}
+
+// Dial opens a new client connection that sends the admin key on every call.
+func (s *Certmgr) Dial() (*grpc.ClientConn, error) {
+	return grpc.NewClient(s.Addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: s.AdminKey}))
+}
+
+// Close stops the gRPC server, cutting open streams, then closes the store.
+func (s *Certmgr) Close() error {
+	s.srv.Stop()
+	return s.svc.Close()
+}
+
+// Quantile returns the nearest-rank q-quantile (0 < q <= 1) of sorted: the
+// smallest value that at least a q share of the values do not exceed; 0 for
+// no values.
+func Quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(q * float64(len(sorted))))
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+// Quantiles sorts ds in place and returns its q-quantiles.
+func Quantiles(ds []time.Duration, qs ...float64) []time.Duration {
+	slices.Sort(ds)
+	out := make([]time.Duration, len(qs))
+	for i, q := range qs {
+		out[i] = Quantile(ds, q)
+	}
+	return out
+}
+
+// panicTB is the testing.TB that testpki needs, outside a test: it only
+// calls Helper and Fatalf, and the embedded nil interface supplies the rest
+// of the method set (calling it would be a bug).
+type panicTB struct{ testing.TB }
+
+type pkiFailure struct{ err error }
+
+func (panicTB) Helper() {}
+
+func (panicTB) Fatalf(format string, args ...any) { panic(pkiFailure{fmt.Errorf(format, args...)}) }
+
+// PKI runs fn, which makes certificates with testpki, and turns a failure
+// into an error.
+func PKI(fn func(t testing.TB)) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(pkiFailure)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("make benchmark certificates: %w", f.err)
+		}
+	}()
+	fn(panicTB{})
+	return nil
+}
+
+// Revision is the revision of certmgr's last committed write.
+func (s *Certmgr) Revision() (uint64, error) { return s.svc.Revision() }
