@@ -12,7 +12,6 @@ package propagation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -217,5 +216,3 @@ func (r *Result) summarize(f *fleet, sent, acked []time.Time) {
 	q = benchkit.Quantiles(fromSent, 0.5, 0.99, 1)
 	r.SentP50, r.SentP99, r.SentMax = q[0], q[1], q[2]
 }
-
-var errNoReceipt = errors.New("a subscriber has no receipt time for a change it acknowledged")

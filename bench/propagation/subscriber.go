@@ -53,7 +53,9 @@ func attach(ctx context.Context, s *benchkit.Certmgr, n int, base uint64, change
 		f.subs = append(f.subs, sub)
 		client := certmgrv1.NewDistributionServiceClient(f.conns[len(f.conns)-1])
 		f.wg.Go(func() {
-			if err := sub.run(ctx, client, base, ready, f.arrived); err != nil && ctx.Err() == nil {
+			// run ends only with an error: the stream's, or the context's
+			// when the benchmark is over.
+			if err := sub.run(ctx, client, base, ready, f.arrived); ctx.Err() == nil {
 				f.errs <- fmt.Errorf("subscriber %d: %w", i, err)
 			}
 		})
