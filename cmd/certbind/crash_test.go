@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
@@ -91,9 +92,13 @@ func TestCrashMidProtocol(t *testing.T) {
 	// whose client gave up may still be completing on the server: wait for
 	// both to settle, then check.
 	deadline := time.Now().Add(20 * time.Second)
+	vctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	existing := map[string]bool{}
 	for {
-		list, err := certs.ListCertificates(ctx, &certmgrv1.ListCertificatesRequest{Account: "acme", Project: "shop"})
+		// The test's own connections may still be reconnecting after the
+		// restarts: these calls wait for them rather than fail fast.
+		list, err := certs.ListCertificates(vctx, &certmgrv1.ListCertificatesRequest{Account: "acme", Project: "shop"}, grpc.WaitForReady(true))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +109,7 @@ func TestCrashMidProtocol(t *testing.T) {
 			if c.GetState() == "deleting" {
 				unsettled++
 			}
-			refs, err := certs.ListCertificateReferences(ctx, &certmgrv1.ListCertificateReferencesRequest{Account: "acme", Project: "shop", Id: c.GetId()})
+			refs, err := certs.ListCertificateReferences(vctx, &certmgrv1.ListCertificateReferencesRequest{Account: "acme", Project: "shop", Id: c.GetId()}, grpc.WaitForReady(true))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +128,7 @@ func TestCrashMidProtocol(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// The invariant, from both stores.
-	deps, err := deploys.ListDeployments(ctx, &deploytrackerv1.ListDeploymentsRequest{Account: "acme", Project: "shop"})
+	deps, err := deploys.ListDeployments(vctx, &deploytrackerv1.ListDeploymentsRequest{Account: "acme", Project: "shop"}, grpc.WaitForReady(true))
 	if err != nil {
 		t.Fatal(err)
 	}
