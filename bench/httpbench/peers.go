@@ -89,6 +89,12 @@ func installPeers(ctx context.Context, missing []peer, log io.Writer) error {
 		args = append(args, p.pkg)
 	}
 	fmt.Fprintf(log, "httpbench: installing %s\n", strings.Join(args[3:], " "))
+	// A fresh machine has no package lists yet: without them the install
+	// finds nothing.
+	update := exec.CommandContext(ctx, apt, "update", "-qq")
+	if out, err := update.CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get update: %w: %s", err, lastLines(string(out), 5))
+	}
 	cmd := exec.CommandContext(ctx, apt, args...)
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	out, err := cmd.CombinedOutput()
