@@ -172,7 +172,12 @@ func (h *Handler) newTransport(backend string, serverName string, client *tls.Ce
 		ResponseHeaderTimeout: h.backendTimeout,
 		ExpectContinueTimeout: time.Second,
 		MaxIdleConnsPerHost:   maxIdlePerBackend,
-		IdleConnTimeout:       idleTimeout,
+		// Larger than the 4 KiB default: a 64 KiB response then costs
+		// fewer reads (BenchmarkProxy64KiB: about 5-7% faster), for 64 KiB
+		// per connection; 64 KiB buffers measured no better than 32.
+		ReadBufferSize:  32 << 10,
+		WriteBufferSize: 32 << 10,
+		IdleConnTimeout: idleTimeout,
 	}
 }
 
