@@ -32,3 +32,7 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
 	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
 )
+
+require github.com/certbind/certbind/services/deploytracker v0.0.0-00010101000000-000000000000
+
+replace github.com/certbind/certbind/services/deploytracker => ../deploytracker

@@ -22,14 +22,17 @@ import (
 	"github.com/certbind/certbind/services/edge/watch"
 )
 
-const adminKey = "admin"
+const (
+	adminKey   = "admin"
+	serviceKey = "service"
+)
 
 // certmgrOn runs certmgr with its data in dir on addr ("" for any port)
 // and returns its address and a stop function.
 func certmgrOn(t *testing.T, dir, addr string, retention int) (string, func()) {
 	t.Helper()
 	svc, err := certmgr.New(certmgr.Config{DataDir: filepath.Join(dir, "data"), MasterKeyFile: filepath.Join(dir, "master.key"),
-		CreateMasterKey: true, AdminKey: adminKey, Retention: retention, Stream: changefeed.Options{Heartbeat: 50 * time.Millisecond}})
+		CreateMasterKey: true, AdminKey: adminKey, ServiceKey: serviceKey, Retention: retention, Stream: changefeed.Options{Heartbeat: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
