@@ -9,10 +9,11 @@ func newCertificateDisableCmd(g *GlobalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "disable --account A --project P (--cert-id ID | --name NAME)",
 		Short: "Stop deployments from using a certificate",
-		Long: `Disables a certificate: new deployments may no longer reference it, and edges
-withdraw it. Disabling is the first step of retiring or rotating a
-certificate: disable it, redeploy the deployments that referenced it, then
-delete it. "enable" reverses it.
+		Long: `Disables a certificate: new deployments may no longer reference it.
+Deployments that already use it keep it until they are redeployed, so
+disabling fails no request. Disabling is the first step of retiring or
+rotating a certificate: disable it, redeploy the deployments that referenced
+it, then delete it. "enable" reverses it.
 
 Prints the certificate, now in state "disabled".`,
 		Example: `  certbind mtls-certificate disable --account acme --project shop --name myBackendCert`,

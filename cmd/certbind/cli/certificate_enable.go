@@ -9,8 +9,8 @@ func newCertificateEnableCmd(g *GlobalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "enable --account A --project P (--cert-id ID | --name NAME)",
 		Short: "Let deployments use a disabled certificate again",
-		Long: `Enables a disabled certificate: deployments may reference it again and edges
-receive it again. It reverses "disable".
+		Long: `Enables a disabled certificate: new deployments may reference it again. It
+reverses "disable".
 
 Prints the certificate, now in state "active".`,
 		Example: `  certbind mtls-certificate enable --account acme --project shop --name myBackendCert`,

@@ -183,8 +183,10 @@ func missing(before, after []string) []string {
 	return out
 }
 
-// Disable marks a certificate disabled: new deployments may not use it and
-// edges withdraw it. Disabling a disabled certificate changes nothing.
+// Disable marks a certificate disabled: new deployments may not use it.
+// Deployments that already use it keep it, and edges go on presenting it,
+// until they are redeployed, so disabling fails no request; it is the step
+// before delete. Disabling a disabled certificate changes nothing.
 func (m *Manager) Disable(actor, account, project, id string) (*store.Certificate, error) {
 	return m.setState("certificate.disable", actor, account, project, id, store.StateDisabled, store.ChangeDisabled)
 }
