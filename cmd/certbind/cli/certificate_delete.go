@@ -24,32 +24,23 @@ which holds the id.`,
   certbind mtls-certificate delete --account acme --project shop --name myBackendCert`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
+			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+				// The name is fetched first so the confirmation can say what
+				// was deleted, also when only --cert-id was given.
+				cert, err := client.GetCertificate(cmd.Context(), o.Account, o.Project, id)
+				if err != nil {
+					return err
+				}
+				resp, err := client.DeleteCertificate(cmd.Context(), o.Account, o.Project, id)
+				if err != nil {
+					return err
+				}
+				if g.Output == OutputJSON {
+					return writeJSON(cmd.OutOrStdout(), resp)
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted certificate %s (%s)\n", cert.GetName(), id)
 				return err
-			}
-			client, err := NewClient(g)
-			if err != nil {
-				return err
-			}
-			id, err := o.resolve(cmd.Context(), client)
-			if err != nil {
-				return err
-			}
-			// The name is fetched first so the confirmation can say what
-			// was deleted, also when only --cert-id was given.
-			cert, err := client.GetCertificate(cmd.Context(), o.Account, o.Project, id)
-			if err != nil {
-				return err
-			}
-			resp, err := client.DeleteCertificate(cmd.Context(), o.Account, o.Project, id)
-			if err != nil {
-				return err
-			}
-			if g.Output == OutputJSON {
-				return writeJSON(cmd.OutOrStdout(), resp)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted certificate %s (%s)\n", cert.GetName(), id)
-			return err
+			})
 		},
 	}
 	o.AddFlags(cmd.Flags())

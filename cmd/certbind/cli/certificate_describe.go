@@ -39,26 +39,17 @@ the project first.`,
       --output json | jq -r '.references[].environment'`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			client, err := NewClient(g)
-			if err != nil {
-				return err
-			}
-			id, err := o.resolve(cmd.Context(), client)
-			if err != nil {
-				return err
-			}
-			cert, err := client.GetCertificate(cmd.Context(), o.Account, o.Project, id)
-			if err != nil {
-				return err
-			}
-			refs, err := certificateReferences(cmd.Context(), client, o.Account, o.Project, id)
-			if err != nil {
-				return err
-			}
-			return writeCertificateWithReferences(cmd.OutOrStdout(), g.Output, cert, refs)
+			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+				cert, err := client.GetCertificate(cmd.Context(), o.Account, o.Project, id)
+				if err != nil {
+					return err
+				}
+				refs, err := certificateReferences(cmd.Context(), client, o.Account, o.Project, id)
+				if err != nil {
+					return err
+				}
+				return writeCertificateWithReferences(cmd.OutOrStdout(), g.Output, cert, refs)
+			})
 		},
 	}
 	o.AddFlags(cmd.Flags())

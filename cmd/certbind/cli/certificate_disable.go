@@ -19,22 +19,13 @@ Prints the certificate, now in state "disabled".`,
 		Example: `  certbind mtls-certificate disable --account acme --project shop --name myBackendCert`,
 		Args:    requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			client, err := NewClient(g)
-			if err != nil {
-				return err
-			}
-			id, err := o.resolve(cmd.Context(), client)
-			if err != nil {
-				return err
-			}
-			cert, err := client.DisableCertificate(cmd.Context(), o.Account, o.Project, id)
-			if err != nil {
-				return err
-			}
-			return writeCertificate(cmd.OutOrStdout(), g.Output, cert)
+			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+				cert, err := client.DisableCertificate(cmd.Context(), o.Account, o.Project, id)
+				if err != nil {
+					return err
+				}
+				return writeCertificate(cmd.OutOrStdout(), g.Output, cert)
+			})
 		},
 	}
 	o.AddFlags(cmd.Flags())

@@ -16,22 +16,13 @@ Prints the certificate, now in state "active".`,
 		Example: `  certbind mtls-certificate enable --account acme --project shop --name myBackendCert`,
 		Args:    requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			client, err := NewClient(g)
-			if err != nil {
-				return err
-			}
-			id, err := o.resolve(cmd.Context(), client)
-			if err != nil {
-				return err
-			}
-			cert, err := client.EnableCertificate(cmd.Context(), o.Account, o.Project, id)
-			if err != nil {
-				return err
-			}
-			return writeCertificate(cmd.OutOrStdout(), g.Output, cert)
+			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+				cert, err := client.EnableCertificate(cmd.Context(), o.Account, o.Project, id)
+				if err != nil {
+					return err
+				}
+				return writeCertificate(cmd.OutOrStdout(), g.Output, cert)
+			})
 		},
 	}
 	o.AddFlags(cmd.Flags())

@@ -46,27 +46,18 @@ Prints the updated certificate.`,
       --environment-type development,preview,production`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			client, err := NewClient(g)
-			if err != nil {
-				return err
-			}
-			id, err := o.resolve(cmd.Context(), client)
-			if err != nil {
-				return err
-			}
-			cert, err := client.UpdateCertificate(cmd.Context(), &certmgrv1.UpdateCertificateRequest{
-				Account:          o.Account,
-				Project:          o.Project,
-				Id:               id,
-				EnvironmentTypes: o.EnvironmentTypes,
+			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+				cert, err := client.UpdateCertificate(cmd.Context(), &certmgrv1.UpdateCertificateRequest{
+					Account:          o.Account,
+					Project:          o.Project,
+					Id:               id,
+					EnvironmentTypes: o.EnvironmentTypes,
+				})
+				if err != nil {
+					return err
+				}
+				return writeCertificate(cmd.OutOrStdout(), g.Output, cert)
 			})
-			if err != nil {
-				return err
-			}
-			return writeCertificate(cmd.OutOrStdout(), g.Output, cert)
 		},
 	}
 	o.AddFlags(cmd.Flags())

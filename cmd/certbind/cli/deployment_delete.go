@@ -23,32 +23,23 @@ API's answer, which holds the id.`,
   certbind mtls-certificate delete --account acme --project shop --name previewCert`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
+			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+				// Fetched first so the confirmation names the environment, also
+				// when only --id was given.
+				d, err := client.GetDeployment(cmd.Context(), o.Account, o.Project, id)
+				if err != nil {
+					return err
+				}
+				resp, err := client.DeleteDeployment(cmd.Context(), o.Account, o.Project, id)
+				if err != nil {
+					return err
+				}
+				if g.Output == OutputJSON {
+					return writeJSON(cmd.OutOrStdout(), resp)
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted deployment %s (environment %s)\n", id, d.GetEnvironment())
 				return err
-			}
-			client, err := NewClient(g)
-			if err != nil {
-				return err
-			}
-			id, err := o.resolve(cmd.Context(), client)
-			if err != nil {
-				return err
-			}
-			// Fetched first so the confirmation names the environment, also
-			// when only --id was given.
-			d, err := client.GetDeployment(cmd.Context(), o.Account, o.Project, id)
-			if err != nil {
-				return err
-			}
-			resp, err := client.DeleteDeployment(cmd.Context(), o.Account, o.Project, id)
-			if err != nil {
-				return err
-			}
-			if g.Output == OutputJSON {
-				return writeJSON(cmd.OutOrStdout(), resp)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted deployment %s (environment %s)\n", id, d.GetEnvironment())
-			return err
+			})
 		},
 	}
 	o.AddFlags(cmd.Flags())

@@ -23,22 +23,13 @@ the project first.`,
       --output json | jq -r '.references[].certificateName'`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			client, err := NewClient(g)
-			if err != nil {
-				return err
-			}
-			id, err := o.resolve(cmd.Context(), client)
-			if err != nil {
-				return err
-			}
-			d, err := client.GetDeployment(cmd.Context(), o.Account, o.Project, id)
-			if err != nil {
-				return err
-			}
-			return writeDeployment(cmd.OutOrStdout(), g.Output, d)
+			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+				d, err := client.GetDeployment(cmd.Context(), o.Account, o.Project, id)
+				if err != nil {
+					return err
+				}
+				return writeDeployment(cmd.OutOrStdout(), g.Output, d)
+			})
 		},
 	}
 	o.AddFlags(cmd.Flags())
