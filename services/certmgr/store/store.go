@@ -1,14 +1,11 @@
 package store
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/certbind/certbind/services/certmgr/revlog"
 )
@@ -19,8 +16,6 @@ var (
 	bucketNames     = []byte("names")
 	bucketChangelog = []byte("changelog")
 	bucketAPIKeys   = []byte("apikeys")
-
-	keySchema = []byte("schema")
 )
 
 const schemaVersion = 1
@@ -53,32 +48,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
-	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: the file is locked by another process (is another certmgr running on this data dir?)", path)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
 	log := revlog.Log{Log: bucketChangelog, Meta: bucketMeta, Retention: opts.Retention}
-	err = db.Update(func(tx *bolt.Tx) error {
-		if err := log.Init(tx); err != nil {
-			return err
-		}
-		for _, b := range [][]byte{bucketCerts, bucketNames, bucketAPIKeys} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(keySchema); v != nil && binary.BigEndian.Uint64(v) != schemaVersion {
-			return fmt.Errorf("schema version %d is not supported by this build (want %d)", binary.BigEndian.Uint64(v), schemaVersion)
-		}
-		return meta.Put(keySchema, u64(schemaVersion))
-	})
+	db, err := revlog.Open(path, "certmgr", opts.Timeout, schemaVersion, log, bucketCerts, bucketNames, bucketAPIKeys)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	return &Store{db: db, group: &revlog.Group{DB: db}, log: log}, nil
 }
@@ -152,12 +125,6 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 
 // errNoChange makes write roll back a transaction that changed nothing.
 var errNoChange = errors.New("store: no change")
-
-func u64(v uint64) []byte {
-	b := make([]byte, 8)
-	binary.BigEndian.PutUint64(b, v)
-	return b
-}
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	data, err := json.Marshal(v)

@@ -3,11 +3,9 @@ package store
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/certbind/certbind/services/certmgr/revlog"
 )
@@ -19,6 +17,9 @@ var (
 	bucketIDs         = []byte("ids")
 	bucketPending     = []byte("pending")
 )
+
+// schemaVersion is the layout of the file this build reads and writes.
+const schemaVersion = 1
 
 // DefaultRetention is how many changelog entries are kept by default.
 const DefaultRetention = 10000
@@ -54,28 +55,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
-	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: the file is locked by another process (is another deploytracker running on this data dir?)", path)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
 	log := revlog.Log{Log: bucketChangelog, Meta: bucketMeta, Retention: opts.Retention}
-	err = db.Update(func(tx *bolt.Tx) error {
-		if err := log.Init(tx); err != nil {
-			return err
-		}
-		for _, b := range [][]byte{bucketDeployments, bucketIDs, bucketPending} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	db, err := revlog.Open(path, "deploytracker", opts.Timeout, schemaVersion, log, bucketDeployments, bucketIDs, bucketPending)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	return &Store{db: db, group: &revlog.Group{DB: db}, log: log}, nil
 }
