@@ -31,7 +31,7 @@ func NewAPIKeys(a *auth.Authenticator, audit, log *slog.Logger, now func() time.
 
 // CreateApiKey issues a key for one account. Admin only.
 func (s *APIKeys) CreateApiKey(ctx context.Context, req *certmgrv1.CreateApiKeyRequest) (*certmgrv1.CreateApiKeyResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

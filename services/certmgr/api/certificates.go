@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/material"
 )
@@ -23,7 +24,7 @@ func NewCertificates(m *certs.Manager, log *slog.Logger) *Certificates {
 
 // CreateCertificate uploads a certificate.
 func (s *Certificates) CreateCertificate(ctx context.Context, req *certmgrv1.CreateCertificateRequest) (*certmgrv1.CreateCertificateResponse, error) {
-	actor, err := manager(ctx, req.GetAccount())
+	actor, err := auth.Manager(ctx, req.GetAccount())
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func materialInput(req materialRequest) material.Input {
 
 // ListCertificates lists a project's certificates.
 func (s *Certificates) ListCertificates(ctx context.Context, req *certmgrv1.ListCertificatesRequest) (*certmgrv1.ListCertificatesResponse, error) {
-	if _, err := manager(ctx, req.GetAccount()); err != nil {
+	if _, err := auth.Manager(ctx, req.GetAccount()); err != nil {
 		return nil, err
 	}
 	list, next, err := s.m.List(certs.ListQuery{
@@ -89,7 +90,7 @@ func (s *Certificates) ListCertificates(ctx context.Context, req *certmgrv1.List
 
 // GetCertificate describes one certificate.
 func (s *Certificates) GetCertificate(ctx context.Context, req *certmgrv1.GetCertificateRequest) (*certmgrv1.GetCertificateResponse, error) {
-	if _, err := manager(ctx, req.GetAccount()); err != nil {
+	if _, err := auth.Manager(ctx, req.GetAccount()); err != nil {
 		return nil, err
 	}
 	c, err := s.m.Get(req.GetAccount(), req.GetProject(), req.GetId())
@@ -101,7 +102,7 @@ func (s *Certificates) GetCertificate(ctx context.Context, req *certmgrv1.GetCer
 
 // UpdateCertificate changes the allowed environment types.
 func (s *Certificates) UpdateCertificate(ctx context.Context, req *certmgrv1.UpdateCertificateRequest) (*certmgrv1.UpdateCertificateResponse, error) {
-	actor, err := manager(ctx, req.GetAccount())
+	actor, err := auth.Manager(ctx, req.GetAccount())
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +115,7 @@ func (s *Certificates) UpdateCertificate(ctx context.Context, req *certmgrv1.Upd
 
 // DisableCertificate disables a certificate.
 func (s *Certificates) DisableCertificate(ctx context.Context, req *certmgrv1.DisableCertificateRequest) (*certmgrv1.DisableCertificateResponse, error) {
-	actor, err := manager(ctx, req.GetAccount())
+	actor, err := auth.Manager(ctx, req.GetAccount())
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +128,7 @@ func (s *Certificates) DisableCertificate(ctx context.Context, req *certmgrv1.Di
 
 // EnableCertificate enables a certificate.
 func (s *Certificates) EnableCertificate(ctx context.Context, req *certmgrv1.EnableCertificateRequest) (*certmgrv1.EnableCertificateResponse, error) {
-	actor, err := manager(ctx, req.GetAccount())
+	actor, err := auth.Manager(ctx, req.GetAccount())
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func (s *Certificates) EnableCertificate(ctx context.Context, req *certmgrv1.Ena
 
 // DeleteCertificate deletes an unreferenced certificate.
 func (s *Certificates) DeleteCertificate(ctx context.Context, req *certmgrv1.DeleteCertificateRequest) (*certmgrv1.DeleteCertificateResponse, error) {
-	actor, err := manager(ctx, req.GetAccount())
+	actor, err := auth.Manager(ctx, req.GetAccount())
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +154,7 @@ func (s *Certificates) DeleteCertificate(ctx context.Context, req *certmgrv1.Del
 
 // RotateCertificate replaces a certificate's material as its next version.
 func (s *Certificates) RotateCertificate(ctx context.Context, req *certmgrv1.RotateCertificateRequest) (*certmgrv1.RotateCertificateResponse, error) {
-	actor, err := manager(ctx, req.GetAccount())
+	actor, err := auth.Manager(ctx, req.GetAccount())
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +167,7 @@ func (s *Certificates) RotateCertificate(ctx context.Context, req *certmgrv1.Rot
 
 // ListCertificateReferences lists the deployments that use a certificate.
 func (s *Certificates) ListCertificateReferences(ctx context.Context, req *certmgrv1.ListCertificateReferencesRequest) (*certmgrv1.ListCertificateReferencesResponse, error) {
-	if _, err := manager(ctx, req.GetAccount()); err != nil {
+	if _, err := auth.Manager(ctx, req.GetAccount()); err != nil {
 		return nil, err
 	}
 	refs, err := s.m.References(ctx, req.GetAccount(), req.GetProject(), req.GetId())

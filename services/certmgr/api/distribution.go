@@ -37,7 +37,7 @@ func NewDistribution(m *certs.Manager, st *store.Store, hub *changefeed.Hub[stor
 // WatchCertificates streams the certificates the caller may receive.
 func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest, stream grpc.ServerStreamingServer[certmgrv1.WatchCertificatesResponse]) error {
 	ctx := stream.Context()
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func watchScope(p auth.Principal, req *certmgrv1.WatchCertificatesRequest) (scop
 			return sc, status.Error(codes.InvalidArgument, err.Error())
 		}
 		if !p.CanReceive(sc.account) {
-			return sc, errDenied(sc.account)
+			return sc, auth.Denied(sc.account)
 		}
 	}
 	if sc.project != "" {

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/certs"
 )
 
@@ -42,32 +41,4 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	}
 	log.ErrorContext(ctx, "request failed", slog.String("method", method), slog.String("error", err.Error()))
 	return status.Error(codes.Internal, "internal error; the server log has the details")
-}
-
-// errDenied is the one answer for every account a key may not use, whether
-// or not anything exists there, so the answer reveals nothing.
-func errDenied(account string) error {
-	return status.Errorf(codes.PermissionDenied, "this API key may not access account %q", account)
-}
-
-// principal returns the caller that the interceptor authenticated.
-func principal(ctx context.Context) (auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return auth.Principal{}, status.Error(codes.Unauthenticated, "no API key")
-	}
-	return p, nil
-}
-
-// manager checks that the caller may manage account and returns its id for
-// the audit line.
-func manager(ctx context.Context, account string) (string, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !p.CanManage(account) {
-		return "", errDenied(account)
-	}
-	return p.KeyID, nil
 }

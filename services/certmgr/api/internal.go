@@ -27,7 +27,7 @@ func NewInternal(m *certs.Manager, a *auth.Authenticator, log *slog.Logger) *Int
 }
 
 func service(ctx context.Context) error {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return err
 	}

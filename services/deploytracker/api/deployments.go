@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
 )
 
@@ -27,7 +28,7 @@ func NewDeployments(t *deploy.Tracker, url URLs, log *slog.Logger) *Deployments 
 
 // Deploy records a deployment.
 func (s *Deployments) Deploy(ctx context.Context, req *deploytrackerv1.DeployRequest) (*deploytrackerv1.DeployResponse, error) {
-	actor, err := manager(ctx, req.GetAccount())
+	actor, err := auth.Manager(ctx, req.GetAccount())
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func (s *Deployments) Deploy(ctx context.Context, req *deploytrackerv1.DeployReq
 
 // ListDeployments lists a project's deployments.
 func (s *Deployments) ListDeployments(ctx context.Context, req *deploytrackerv1.ListDeploymentsRequest) (*deploytrackerv1.ListDeploymentsResponse, error) {
-	if _, err := manager(ctx, req.GetAccount()); err != nil {
+	if _, err := auth.Manager(ctx, req.GetAccount()); err != nil {
 		return nil, err
 	}
 	list, err := s.t.List(req.GetAccount(), req.GetProject(), req.GetEnvironment())
@@ -66,7 +67,7 @@ func (s *Deployments) ListDeployments(ctx context.Context, req *deploytrackerv1.
 
 // GetDeployment describes one deployment.
 func (s *Deployments) GetDeployment(ctx context.Context, req *deploytrackerv1.GetDeploymentRequest) (*deploytrackerv1.GetDeploymentResponse, error) {
-	if _, err := manager(ctx, req.GetAccount()); err != nil {
+	if _, err := auth.Manager(ctx, req.GetAccount()); err != nil {
 		return nil, err
 	}
 	d, err := s.t.Get(req.GetAccount(), req.GetProject(), req.GetId())
@@ -78,7 +79,7 @@ func (s *Deployments) GetDeployment(ctx context.Context, req *deploytrackerv1.Ge
 
 // DeleteDeployment removes a deployment.
 func (s *Deployments) DeleteDeployment(ctx context.Context, req *deploytrackerv1.DeleteDeploymentRequest) (*deploytrackerv1.DeleteDeploymentResponse, error) {
-	actor, err := manager(ctx, req.GetAccount())
+	actor, err := auth.Manager(ctx, req.GetAccount())
 	if err != nil {
 		return nil, err
 	}

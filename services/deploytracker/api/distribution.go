@@ -46,7 +46,7 @@ func (sc scope) contains(d *store.Deployment) bool {
 // WatchDeployments streams the deployments the caller may see.
 func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsRequest, stream grpc.ServerStreamingServer[deploytrackerv1.WatchDeploymentsResponse]) error {
 	ctx := stream.Context()
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsReq
 		sc.account = p.Account
 	}
 	if sc.account != "" && !p.CanReceive(sc.account) {
-		return status.Errorf(codes.PermissionDenied, "this API key may not access account %q", sc.account)
+		return auth.Denied(sc.account)
 	}
 	if sc.project != "" && sc.account == "" {
 		return status.Error(codes.InvalidArgument, "a project scope needs an account: set account too")

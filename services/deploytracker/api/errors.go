@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/validate"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
 	"github.com/certbind/certbind/services/deploytracker/gateway"
@@ -41,25 +40,4 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	}
 	log.ErrorContext(ctx, "request failed", slog.String("method", method), slog.String("error", err.Error()))
 	return status.Error(codes.Internal, "internal error; the server log has the details")
-}
-
-func principal(ctx context.Context) (auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return auth.Principal{}, status.Error(codes.Unauthenticated, "no API key")
-	}
-	return p, nil
-}
-
-// manager checks that the caller may manage account and returns its key id.
-// Every other account gets the same answer, so it learns nothing.
-func manager(ctx context.Context, account string) (string, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !p.CanManage(account) {
-		return "", status.Errorf(codes.PermissionDenied, "this API key may not access account %q", account)
-	}
-	return p.KeyID, nil
 }

@@ -26,7 +26,7 @@ func NewReferences(t *deploy.Tracker, log *slog.Logger) *References {
 
 // ListCertificateReferences lists the deployments that use a certificate.
 func (s *References) ListCertificateReferences(ctx context.Context, req *deploytrackerv1.ListCertificateReferencesRequest) (*deploytrackerv1.ListCertificateReferencesResponse, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
