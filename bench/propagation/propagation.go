@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"time"
 
@@ -88,21 +87,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Smoke {
 		n, m = 20, 3
 	}
-	log := slog.New(slog.DiscardHandler)
-	if cfg.Log != nil {
-		log = slog.New(slog.NewTextHandler(cfg.Log, nil))
+	log := benchkit.Logger(cfg.Log)
+	dir, done, err := benchkit.WorkDir(cfg.WorkDir, "propagation-")
+	if err != nil {
+		return nil, err
 	}
-	dir := cfg.WorkDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "propagation-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create the work directory: %w", err)
-	}
+	defer done()
 
 	// Three leaves: one for the seed and every create, two for rotations
 	// in turn, so that each rotation changes the material.

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -68,21 +67,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Smoke {
 		clients, d, probe = []int{1, 4}, 300*time.Millisecond, 200*time.Millisecond
 	}
-	log := slog.New(slog.DiscardHandler)
-	if cfg.Log != nil {
-		log = slog.New(slog.NewTextHandler(cfg.Log, nil))
+	log := benchkit.Logger(cfg.Log)
+	dir, done, err := benchkit.WorkDir(cfg.WorkDir, "storebench-")
+	if err != nil {
+		return nil, err
 	}
-	dir := cfg.WorkDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "storebench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create the work directory: %w", err)
-	}
+	defer done()
 	tmpl, err := upload()
 	if err != nil {
 		return nil, err

@@ -6,8 +6,11 @@ package benchkit
 import (
 	"crypto/rand"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -114,3 +117,27 @@ func PKI(fn func(t testing.TB)) (err error) {
 
 // Revision is the revision of certmgr's last committed write.
 func (s *Certmgr) Revision() (uint64, error) { return s.svc.Revision() }
+
+// Logger writes text lines to w, or nowhere when w is nil.
+func Logger(w io.Writer) *slog.Logger {
+	if w == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// WorkDir returns dir, created if missing, or when dir is empty a new
+// temporary directory named after prefix; done removes only the latter.
+func WorkDir(dir, prefix string) (path string, done func(), err error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", nil, fmt.Errorf("create the work directory: %w", err)
+		}
+		return dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
