@@ -30,6 +30,9 @@ var peers = []peer{
 func availablePeers(ctx context.Context, cfg Config, res *Results) []namedSetup {
 	var missing []peer
 	for _, pr := range peers {
+		if !cfg.wants(pr.setup) {
+			continue
+		}
 		if _, ok := lookPath(pr.binary); !ok {
 			missing = append(missing, pr)
 		}
@@ -42,6 +45,9 @@ func availablePeers(ctx context.Context, cfg Config, res *Results) []namedSetup 
 	}
 	var out []namedSetup
 	for _, pr := range peers {
+		if !cfg.wants(pr.setup) {
+			continue
+		}
 		bin, ok := lookPath(pr.binary)
 		if !ok {
 			reason := fmt.Sprintf("%s is not installed (%v); install it with `apt-get install -y %s`", pr.binary, installErr, pr.pkg)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -29,6 +31,10 @@ type Config struct {
 	WorkDir string
 	// Log receives a line per run as it ends. nil discards.
 	Log io.Writer
+	// Setups limits the run to these setups (SetupDirect, SetupEdge,
+	// SetupNginx, SetupCaddy); empty runs them all. A peer left out is
+	// neither installed nor listed as skipped.
+	Setups []string
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -47,6 +53,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Smoke {
 		c.Concurrency = c.Concurrency[:1]
 	}
+	for _, s := range c.Setups {
+		if !slices.Contains(Setups, s) {
+			return c, fmt.Errorf("setup %q: there is no such setup (the setups are %s)", s, strings.Join(Setups, ", "))
+		}
+	}
 	for _, n := range c.Concurrency {
 		if n < 1 {
 			return c, fmt.Errorf("concurrency %d: each level must be at least 1 client", n)
@@ -56,6 +67,11 @@ func (c Config) withDefaults() (Config, error) {
 		c.Log = io.Discard
 	}
 	return c, nil
+}
+
+// wants reports whether the run includes setup.
+func (c Config) wants(setup string) bool {
+	return len(c.Setups) == 0 || slices.Contains(c.Setups, setup)
 }
 
 func (c Config) warmup() time.Duration {
@@ -100,6 +116,9 @@ func Run(ctx context.Context, cfg Config) (_ *Results, err error) {
 		Platform: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(), Versions: map[string]string{}}
 	setups := append([]namedSetup{{SetupDirect, startDirect}, {SetupEdge, startEdge}}, availablePeers(ctx, cfg, res)...)
 	for _, s := range setups {
+		if !cfg.wants(s.name) {
+			continue
+		}
 		rows, err := measureSetup(ctx, cfg, e, s.name, s.start)
 		res.Rows = append(res.Rows, rows...)
 		if err != nil {

@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "directory for results.md and http.svg (none when empty)")
 	duration := fs.Duration("duration", 8*time.Second, "measured time of each HTTP run")
 	only := fs.String("only", "http,propagation,store", "comma-separated parts to run")
+	setups := fs.String("setups", "", "comma-separated HTTP setups to run, of direct, edge, nginx, caddy (default all)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (backend, load generator and edge share the process) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -81,6 +82,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if parts["http"] {
 		fmt.Fprintln(stdout, "== HTTP: direct, certbind edge, nginx, Caddy")
 		cfg := httpbench.Config{Duration: *duration, Smoke: *smoke, WorkDir: filepath.Join(work, "http"), Log: stdout}
+		for _, s := range strings.Split(*setups, ",") {
+			switch s = strings.TrimSpace(s); s {
+			case "":
+			case "edge":
+				cfg.Setups = append(cfg.Setups, httpbench.SetupEdge)
+			default:
+				cfg.Setups = append(cfg.Setups, s)
+			}
+		}
 		if *smoke {
 			cfg.Duration = 0 // the smoke default: a moment per run
 		}

@@ -46,6 +46,8 @@ const (
 	codeBackendTLS           = "backend_tls_failed"
 	codeBackendTimeout       = "backend_timeout"
 	codeBackendUnreachable   = "backend_unreachable"
+	codeBackendUpgrade       = "backend_upgrade_failed"
+	codeBadBody              = "invalid_request_body"
 )
 
 // apiError is the JSON body of every answer the edge gives itself.

@@ -56,8 +56,8 @@ func (h *Handler) Fetch(ctx context.Context, account, project string, req *http.
 	if req.URL.Scheme != "https" && (m.client != nil || m.ca != nil) {
 		return nil, fmt.Errorf("fetch %s: %w", backend, ErrNeedsHTTPS)
 	}
-	p := h.acquire(backend, req.URL.Hostname(), m, true)
-	resp, err := p.transport.RoundTrip(req.WithContext(ctx))
+	p := h.acquire(req.URL, m, true)
+	resp, err := p.up.roundTrip(fetchRequest(ctx, req))
 	if err != nil {
 		h.pools.release(p)
 		return nil, fmt.Errorf("fetch %s: %w", backend, err)
@@ -93,4 +93,33 @@ func (b *releasingBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.once.Do(b.release)
 	return err
+}
+
+// fetchRequest is what an upstream sends for a Fetch of req.
+func fetchRequest(ctx context.Context, req *http.Request) *outgoing {
+	o := &outgoing{
+		ctx:     ctx,
+		method:  req.Method,
+		target:  req.URL.RequestURI(),
+		host:    req.Host,
+		header:  req.Header,
+		close:   req.Close,
+		head:    req,
+		trailer: req.Trailer,
+	}
+	if o.method == "" {
+		o.method = http.MethodGet
+	}
+	if o.host == "" {
+		o.host = req.URL.Host
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		o.body, o.length = req.Body, req.ContentLength
+		if o.length == 0 {
+			// A body with no length given is of unknown length, as
+			// net/http has it.
+			o.length = -1
+		}
+	}
+	return o
 }

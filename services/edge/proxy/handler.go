@@ -13,14 +13,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/certbind/certbind/services/edge/state"
@@ -82,10 +79,6 @@ type Handler struct {
 	observer       Observer
 	pools          *poolSet
 	maxBody        int64
-	buffers        bufferPool
-	// proxyLog receives what httputil.ReverseProxy logs itself, such as
-	// a body copy that failed.
-	proxyLog *log.Logger
 }
 
 // New returns a Handler serving what cfg.State holds, and registers
@@ -112,7 +105,6 @@ func New(cfg Config) *Handler {
 	if h.observer == nil {
 		h.observer = nopObserver{}
 	}
-	h.proxyLog = slog.NewLogLogger(h.log.Handler(), slog.LevelWarn)
 	cfg.State.OnPublish(h.Retire)
 	return h
 }
@@ -192,68 +184,6 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, snap *state
 		return
 	}
 	h.forward(w, r, d, route, u, m)
-}
-
-// forward sends the request to u through the pool for m and streams the
-// answer back.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deployment, route *state.Route, u *url.URL, m tlsMaterial) {
-	backend := origin(u)
-	p := h.acquire(backend, u.Hostname(), m, false)
-	var (
-		start   = time.Now()
-		status  int
-		latency time.Duration
-	)
-	// Deferred so that they run when the proxy aborts a response whose
-	// body could not be copied, which it does by panicking.
-	defer func() {
-		h.pools.release(p)
-		h.observer.Request(route.Path, status, latency)
-	}()
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			// Rewrite mode has already removed the client's
-			// Forwarded and X-Forwarded-* headers, and the
-			// hop-by-hop ones (including those its Connection
-			// header lists), so what the edge sets here is all
-			// the backend sees of them.
-			pr.Out.URL = u
-			pr.Out.Host = u.Host
-			pr.SetXForwarded()
-		},
-		Transport: p.transport,
-		// Responses of unknown length and event streams are flushed
-		// at every write by ReverseProxy itself; fixed-length ones go
-		// through the server's buffer, with no flush timer per response.
-		FlushInterval: 0,
-		BufferPool:    &h.buffers,
-		ErrorLog:      h.proxyLog,
-		ModifyResponse: func(resp *http.Response) error {
-			status, latency = resp.StatusCode, time.Since(start)
-			return nil
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			latency = time.Since(start)
-			if r.Context().Err() != nil {
-				status = statusClientGone
-				h.log.Debug("client went away", "deployment", d.ID, "route", route.Path, "backend", backend)
-				return
-			}
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				status = http.StatusRequestEntityTooLarge
-				writeError(w, &apiError{status: status, Code: codeBodyTooLarge, Route: route.Path,
-					Message: fmt.Sprintf("the request body is over the edge's limit of %d bytes", tooLarge.Limit)})
-				return
-			}
-			f := classify(err)
-			status = f.status
-			h.log.Warn("backend request failed", "deployment", d.ID, "route", route.Path, "backend", backend,
-				"certificate", route.MTLSCertificateName, "error", f.code, "cause", err)
-			writeError(w, backendAPIError(f, route.Path, backend, route.MTLSCertificateName, err))
-		},
-	}
-	rp.ServeHTTP(w, r)
 }
 
 // answer writes an answer of the edge's own and reports it.
@@ -351,17 +281,3 @@ func routeList(d *state.Deployment) string {
 	}
 	return strings.Join(paths, ", ")
 }
-
-// bufferPool recycles the buffers ReverseProxy copies bodies with.
-type bufferPool struct{ p sync.Pool }
-
-const bufferSize = 32 << 10
-
-func (b *bufferPool) Get() []byte {
-	if buf, ok := b.p.Get().(*[]byte); ok {
-		return *buf
-	}
-	return make([]byte, bufferSize)
-}
-
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
-	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -33,9 +33,9 @@ type poolKey struct {
 	client, ca certVersion
 }
 
-// pool is a transport and the requests using it.
+// pool is an upstream and the requests using it.
 type pool struct {
-	transport *http.Transport
+	up *upstream
 	// The fields below are guarded by poolSet.mu.
 	inflight int
 	fetch    bool // used by Fetch, not only by routes
@@ -58,12 +58,12 @@ func newPoolSet() *poolSet {
 
 // acquire returns the pool for k, made with build if there is none, and
 // counts a request on it until release.
-func (s *poolSet) acquire(k poolKey, fetch bool, build func() *http.Transport) *pool {
+func (s *poolSet) acquire(k poolKey, fetch bool, build func() *upstream) *pool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.live[k]
 	if p == nil {
-		p = &pool{transport: build()}
+		p = &pool{up: build()}
 		if s.closed {
 			// A request racing Close still gets served, on a pool
 			// that closes behind it.
@@ -105,12 +105,10 @@ func (s *poolSet) retire(keep func(poolKey, *pool) bool) {
 	}
 }
 
-// closeLocked closes the idle connections of a retired pool. A connection
-// still finishing a response body is closed by the transport when it comes
-// back, since CloseIdleConnections makes it refuse idle connections until
-// its next request, and a retired pool has no next request.
+// closeLocked closes the connections of a retired pool: the idle ones now,
+// and one still finishing a response body when it comes back.
 func (s *poolSet) closeLocked(p *pool) {
-	p.transport.CloseIdleConnections()
+	p.up.close()
 	delete(s.draining, p)
 }
 
@@ -127,7 +125,7 @@ func (s *poolSet) len() int {
 	return len(s.live) + len(s.draining)
 }
 
-// Transport settings. Backends are usually few and busy, so many idle
+// Upstream settings. Backends are usually few and busy, so many idle
 // connections are kept per backend: each one saves a handshake.
 const (
 	maxIdlePerBackend = 256
@@ -136,14 +134,21 @@ const (
 	handshakeTimeout  = 10 * time.Second
 )
 
-// newTransport builds the transport of a pool: to backend, presenting client
-// (if any) and verifying the backend with roots (nil: the system roots).
-func (h *Handler) newTransport(backend string, serverName string, client *tls.Certificate, roots *x509.CertPool) *http.Transport {
+// newUpstream builds the upstream of a pool: to backend at addr
+// (host:port), presenting client (if any) and verifying the backend as
+// serverName with roots (nil: the system roots); over plain TCP when tlsOn
+// is false (an http:// backend, which never has certificates).
+func (h *Handler) newUpstream(backend, addr, serverName string, tlsOn bool, client *tls.Certificate, roots *x509.CertPool) *upstream {
+	if !tlsOn {
+		return newUpstream(addr, nil, h.backendTimeout)
+	}
 	cfg := &tls.Config{
 		ServerName:         serverName,
 		RootCAs:            roots,
 		MinVersion:         tls.VersionTLS12,
 		ClientSessionCache: tls.NewLRUClientSessionCache(0),
+		// HTTP/1.1 is what the upstream speaks.
+		NextProtos: []string{"http/1.1"},
 		// VerifyConnection runs after the standard verification, on
 		// every handshake, resumed or not.
 		VerifyConnection: func(cs tls.ConnectionState) error {
@@ -162,23 +167,7 @@ func (h *Handler) newTransport(backend string, serverName string, client *tls.Ce
 			return client, nil
 		}
 	}
-	return &http.Transport{
-		// The backend is dialled directly: an HTTP(S)_PROXY meant for
-		// the edge's own outbound traffic must not carry mTLS traffic.
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       cfg,
-		TLSHandshakeTimeout:   handshakeTimeout,
-		ResponseHeaderTimeout: h.backendTimeout,
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConnsPerHost:   maxIdlePerBackend,
-		// Larger than the 4 KiB default: a 64 KiB response then costs
-		// fewer reads (BenchmarkProxy64KiB: about 5-7% faster), for 64 KiB
-		// per connection; 64 KiB buffers measured no better than 32.
-		ReadBufferSize:  32 << 10,
-		WriteBufferSize: 32 << 10,
-		IdleConnTimeout: idleTimeout,
-	}
+	return newUpstream(addr, cfg, h.backendTimeout)
 }
 
 // tlsMaterial is what a request presents and trusts.
@@ -192,8 +181,9 @@ func (m tlsMaterial) key(backend string) poolKey {
 }
 
 // acquire returns the pool for sending to the backend of u with m.
-func (h *Handler) acquire(backend, serverName string, m tlsMaterial, fetch bool) *pool {
-	return h.pools.acquire(m.key(backend), fetch, func() *http.Transport {
+func (h *Handler) acquire(u *url.URL, m tlsMaterial, fetch bool) *pool {
+	backend := origin(u)
+	return h.pools.acquire(m.key(backend), fetch, func() *upstream {
 		var client *tls.Certificate
 		if m.client != nil {
 			client = m.client.TLS
@@ -202,6 +192,19 @@ func (h *Handler) acquire(backend, serverName string, m tlsMaterial, fetch bool)
 		if m.ca != nil {
 			roots = m.ca.Pool
 		}
-		return h.newTransport(backend, serverName, client, roots)
+		return h.newUpstream(backend, dialAddr(u), u.Hostname(), u.Scheme == "https", client, roots)
 	})
+}
+
+// dialAddr returns the host:port to dial for u, with the scheme's port when
+// u names none.
+func dialAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }

@@ -1,0 +1,23 @@
+package proxy
+
+import "sync"
+
+// copyBufferSize is the size of the buffers bodies are copied with: two
+// TLS records' worth.
+const copyBufferSize = 32 << 10
+
+// bufferPool recycles copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+// copyBuffers is the pool every body copy takes its buffer from.
+var copyBuffers bufferPool
+
+func (b *bufferPool) get() *[]byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return buf
+	}
+	buf := make([]byte, copyBufferSize)
+	return &buf
+}
+
+func (b *bufferPool) put(buf *[]byte) { b.p.Put(buf) }

@@ -1,0 +1,422 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// outgoing is a request as an upstream sends it.
+type outgoing struct {
+	ctx    context.Context
+	method string
+	target string // the request-target: the escaped path and the query
+	host   string // the Host header
+	// header holds end-to-end fields, sent except those drop names and
+	// those that frame the message, which the upstream writes itself.
+	header http.Header
+	drop   func(name string) bool // nil: none dropped
+	extra  []field                // sent after header
+	// upgrade is the protocol asked for in an Upgrade header ("": none).
+	upgrade string
+	close   bool      // ask the backend to close the connection after
+	body    io.Reader // nil: none
+	length  int64     // of body; -1 for unknown, sent chunked
+	trailer http.Header
+	// head is the request http.ReadResponse is told of, for the method.
+	head *http.Request
+}
+
+type field struct{ name, value string }
+
+// bodyReadError is a failure to read the body being sent, as opposed to
+// one to write it to the backend.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return "read request body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
+
+// roundTrip sends o and reads the answer's headers. The response's body
+// must be closed: that returns the connection to the pool when the body
+// was read to its end, and closes it otherwise. A request without a body
+// that finds its reused connection closed by the backend before anything
+// of the answer came is sent once more, on a new connection.
+func (u *upstream) roundTrip(o *outgoing) (*http.Response, error) {
+	c, err := u.get(o.ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := u.exchange(c, o)
+	var r *retryable
+	if err == nil || !errors.As(err, &r) || o.ctx.Err() != nil {
+		return resp, err
+	}
+	if c, err = u.dial(o.ctx); err != nil {
+		return nil, err
+	}
+	return u.exchange(c, o)
+}
+
+// retryable marks a failure on a reused connection before any byte of the
+// answer came, for a request without a body: the backend closed the
+// connection while it was idle, and nothing has reached it.
+type retryable struct{ err error }
+
+func (e *retryable) Error() string { return e.err.Error() }
+func (e *retryable) Unwrap() error { return e.err }
+
+// exchange sends o on c and reads the answer's headers; c is the
+// response body's to return or close.
+func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
+	// A client that goes away ends the exchange, at any step: closing
+	// the connection unblocks a read or write of it.
+	stop := context.AfterFunc(o.ctx, func() { c.raw.Close() })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		c.raw.Close()
+		if ctxErr := o.ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, err
+	}
+	if err := writeHead(c.bw, o); err != nil {
+		return fail(fmt.Errorf("invalid request: %w", err))
+	}
+	var x *bodyWrite
+	if o.body == nil {
+		if err := c.bw.Flush(); err != nil {
+			if c.reused {
+				err = &retryable{err}
+			}
+			return fail(err)
+		}
+	} else {
+		x = &bodyWrite{c: c, done: make(chan struct{})}
+		go x.run(o)
+	}
+
+	c.raw.SetReadDeadline(time.Now().Add(u.timeout))
+	_, err := c.br.Peek(1)
+	if err != nil && c.reused && o.body == nil && !isTimeout(err) {
+		return fail(&retryable{err})
+	}
+	var resp *http.Response
+	if err == nil {
+		resp, err = http.ReadResponse(c.br, o.head)
+		// 100 Continue and the other interim answers are skipped; the
+		// final one follows on the same connection.
+		for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			resp, err = http.ReadResponse(c.br, o.head)
+		}
+	}
+	if x != nil {
+		if werr := x.headRead(); werr != nil && err != nil {
+			// The backend's answer did not come because the body
+			// could not be sent: that is the cause to report.
+			err = werr
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	c.raw.SetReadDeadline(time.Time{})
+	b := &upBody{u: u, c: c, body: resp.Body, write: x, stop: stop, keep: !resp.Close}
+	b.eof = resp.Body == http.NoBody
+	resp.Body = b
+	return resp, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// writeHead writes the request line and the header fields.
+func writeHead(bw *bufio.Writer, o *outgoing) error {
+	if !validToken(o.method) {
+		return fmt.Errorf("method %q is not a valid token", o.method)
+	}
+	if o.target == "" || strings.ContainsAny(o.target, " \r\n") {
+		return fmt.Errorf("request target %q is empty or has spaces or line breaks", o.target)
+	}
+	bw.WriteString(o.method)
+	bw.WriteByte(' ')
+	bw.WriteString(o.target)
+	bw.WriteString(" HTTP/1.1\r\n")
+	if err := writeField(bw, "Host", o.host); err != nil {
+		return err
+	}
+	for name, values := range o.header {
+		if framing(name) || o.drop != nil && o.drop(name) {
+			continue
+		}
+		for _, v := range values {
+			if err := writeField(bw, name, v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, f := range o.extra {
+		if err := writeField(bw, f.name, f.value); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.upgrade != "":
+		bw.WriteString("Connection: Upgrade\r\n")
+		if err := writeField(bw, "Upgrade", o.upgrade); err != nil {
+			return err
+		}
+	case o.close:
+		bw.WriteString("Connection: close\r\n")
+	}
+	switch {
+	case o.body != nil && o.length < 0:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+		for name := range o.trailer {
+			if err := writeField(bw, "Trailer", name); err != nil {
+				return err
+			}
+		}
+	case o.body != nil && o.length > 0:
+		bw.WriteString("Content-Length: ")
+		bw.WriteString(strconv.FormatInt(o.length, 10))
+		bw.WriteString("\r\n")
+	case o.method == http.MethodPost || o.method == http.MethodPut || o.method == http.MethodPatch:
+		bw.WriteString("Content-Length: 0\r\n")
+	}
+	_, err := bw.WriteString("\r\n")
+	return err
+}
+
+// framing reports whether name is a field the upstream writes itself.
+func framing(name string) bool {
+	switch name {
+	case "Host", "Content-Length", "Transfer-Encoding", "Trailer", "Connection", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// writeField writes "name: value". A line break in a value would end the
+// field early and let the rest pass as fields of its own, so it is sent as
+// a space, as net/http does.
+func writeField(bw *bufio.Writer, name, value string) error {
+	if !validToken(name) {
+		return fmt.Errorf("header field name %q is not a valid token", name)
+	}
+	bw.WriteString(name)
+	bw.WriteString(": ")
+	if strings.ContainsAny(value, "\r\n") {
+		value = strings.NewReplacer("\r", " ", "\n", " ").Replace(value)
+	}
+	bw.WriteString(value)
+	_, err := bw.WriteString("\r\n")
+	return err
+}
+
+// validToken reports whether s is an RFC 9110 token.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// bodyWrite sends a request body beside the reading of the answer, so that
+// a backend that answers before it has read the whole body (or streams its
+// answer while the body streams in) is not held up.
+type bodyWrite struct {
+	c    *upConn
+	done chan struct{}
+
+	mu     sync.Mutex
+	err    error // set before done is closed
+	headIn bool  // the answer's headers have been read (or failed)
+}
+
+// writeGrace is how long the answer's headers are waited for after a body
+// could not be written to the backend: a backend that refuses a body
+// usually answers why, and closes, before reading it all.
+const writeGrace = 100 * time.Millisecond
+
+func (x *bodyWrite) run(o *outgoing) {
+	err := writeBody(x.c.bw, o.body, o.length, o.trailer)
+	x.mu.Lock()
+	x.err = err
+	if err != nil && !x.headIn {
+		var re *bodyReadError
+		if errors.As(err, &re) {
+			// Nothing more can be sent: end the exchange now.
+			x.c.raw.SetReadDeadline(time.Now())
+		} else {
+			x.c.raw.SetReadDeadline(time.Now().Add(writeGrace))
+		}
+	}
+	x.mu.Unlock()
+	close(x.done)
+}
+
+// headRead records that the answer's headers were read (or failed) and
+// returns the body's error so far.
+func (x *bodyWrite) headRead() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.headIn = true
+	return x.err
+}
+
+// finished reports whether the body was sent whole. A body still being
+// sent once the answer has ended is waited for only briefly: the backend
+// has read it (all but the last write's return, usually), or it answered
+// without reading it and never will.
+func (x *bodyWrite) finished() bool {
+	select {
+	case <-x.done:
+		return x.err == nil
+	default:
+	}
+	t := time.NewTimer(finishWait)
+	defer t.Stop()
+	select {
+	case <-x.done:
+		return x.err == nil
+	case <-t.C:
+		return false
+	}
+}
+
+// finishWait bounds the wait in finished.
+const finishWait = 5 * time.Millisecond
+
+func writeBody(bw *bufio.Writer, body io.Reader, length int64, trailer http.Header) error {
+	src := &sourceReader{r: body}
+	if length >= 0 {
+		n, err := bw.ReadFrom(io.LimitReader(src, length))
+		if src.err != nil {
+			return &bodyReadError{src.err}
+		}
+		if err != nil {
+			return err
+		}
+		if n != length {
+			return &bodyReadError{fmt.Errorf("the body ended after %d of the %d bytes announced", n, length)}
+		}
+		return bw.Flush()
+	}
+	// A body of unknown length may be a stream: each piece is sent as it
+	// comes.
+	cw := httputil.NewChunkedWriter(flushWriter{bw})
+	buf := copyBuffers.get()
+	_, err := io.CopyBuffer(cw, src, *buf)
+	copyBuffers.put(buf)
+	if src.err != nil {
+		return &bodyReadError{src.err}
+	}
+	if err != nil {
+		return err
+	}
+	if err := cw.Close(); err != nil {
+		return err
+	}
+	for name, values := range trailer {
+		for _, v := range values {
+			if err := writeField(bw, name, v); err != nil {
+				return err
+			}
+		}
+	}
+	bw.WriteString("\r\n")
+	return bw.Flush()
+}
+
+// sourceReader remembers a read error of the body being sent.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// flushWriter flushes after every write.
+type flushWriter struct{ bw *bufio.Writer }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.bw.Write(p)
+	if err == nil {
+		err = f.bw.Flush()
+	}
+	return n, err
+}
+
+// upBody is the body of an upstream's answer.
+type upBody struct {
+	u     *upstream
+	c     *upConn
+	body  io.ReadCloser
+	write *bodyWrite  // nil: the request had no body
+	stop  func() bool // of the context.AfterFunc that closes c
+	keep  bool        // the backend did not ask to close
+	eof   bool
+	done  bool
+}
+
+func (b *upBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, errors.New("read of a closed response body")
+	}
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+// Close returns the connection to the pool if the answer was read to its
+// end, the request was sent whole and the backend did not ask to close;
+// otherwise it closes the connection.
+func (b *upBody) Close() error {
+	if b.done {
+		return nil
+	}
+	b.done = true
+	// stop is false once the client has gone and c is closed.
+	if b.stop() && b.eof && b.keep && (b.write == nil || b.write.finished()) {
+		b.u.put(b.c)
+		return nil
+	}
+	b.c.raw.Close()
+	return nil
+}
+
+// hijack takes the connection of a 101 answer for the upgraded protocol;
+// the pool never sees it again.
+func (b *upBody) hijack() (net.Conn, *bufio.Reader) {
+	b.done = true
+	b.stop()
+	return b.c.nc, b.c.br
+}

@@ -1,0 +1,332 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/certbind/certbind/services/edge/state"
+)
+
+// forward sends the request to u through the pool for m and streams the
+// answer back.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deployment, route *state.Route, u *url.URL, m tlsMaterial) {
+	backend := origin(u)
+	p := h.acquire(u, m, false)
+	var (
+		start   = time.Now()
+		status  int
+		latency time.Duration
+	)
+	// Deferred so that they run when a response whose body could not be
+	// copied is aborted, which is done by panicking.
+	defer func() {
+		h.pools.release(p)
+		h.observer.Request(route.Path, status, latency)
+	}()
+	o := &outgoing{
+		ctx:    r.Context(),
+		method: r.Method,
+		target: u.RequestURI(),
+		host:   u.Host,
+		header: r.Header,
+		drop:   requestDrop(r.Header),
+		extra:  forwardedFields(r),
+		head:   r,
+	}
+	// The server gives a request without a body a length of 0; one of
+	// unknown length (chunked) has -1.
+	if r.ContentLength != 0 {
+		o.body, o.length, o.trailer = r.Body, r.ContentLength, r.Trailer
+	}
+	o.upgrade = upgradeType(r.Header)
+	resp, err := p.up.roundTrip(o)
+	latency = time.Since(start)
+	if err != nil {
+		status = h.failed(w, r, d, route, backend, err)
+		return
+	}
+	defer resp.Body.Close()
+	status = resp.StatusCode
+	if status == http.StatusSwitchingProtocols {
+		if err := h.switchProtocols(w, o.upgrade, resp); err != nil {
+			status = http.StatusBadGateway
+			h.log.Warn("backend upgrade failed", "deployment", d.ID, "route", route.Path, "backend", backend, "cause", err)
+			writeError(w, &apiError{status: status, Code: codeBackendUpgrade, Route: route.Path,
+				Message: fmt.Sprintf("route %q: the backend %s switched protocols and the edge could not follow (%v)", route.Path, backend, err)})
+		}
+		return
+	}
+	header := w.Header()
+	copyEndToEnd(header, resp.Header)
+	if n := len(resp.Trailer); n > 0 {
+		names := make([]string, 0, n)
+		for name := range resp.Trailer {
+			names = append(names, name)
+		}
+		header["Trailer"] = []string{strings.Join(names, ", ")}
+	}
+	w.WriteHeader(status)
+	if err := copyBody(w, resp.Body, streaming(resp)); err != nil {
+		var gone *clientWriteError
+		if errors.As(err, &gone) || r.Context().Err() != nil {
+			status = statusClientGone
+			h.log.Debug("client went away", "deployment", d.ID, "route", route.Path, "backend", backend)
+			return
+		}
+		h.log.Warn("backend response body failed", "deployment", d.ID, "route", route.Path, "backend", backend, "cause", err)
+		// The client must not take a cut-off body for a whole one: the
+		// server closes its connection without ending the response.
+		panic(http.ErrAbortHandler)
+	}
+	for name, values := range resp.Trailer {
+		if hopByHop(name) {
+			continue
+		}
+		header[name] = values
+	}
+}
+
+// failed answers a request the backend could not be asked or did not
+// answer, and returns the status reported for it.
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, d *state.Deployment, route *state.Route, backend string, err error) int {
+	if r.Context().Err() != nil {
+		h.log.Debug("client went away", "deployment", d.ID, "route", route.Path, "backend", backend)
+		return statusClientGone
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeError(w, &apiError{status: http.StatusRequestEntityTooLarge, Code: codeBodyTooLarge, Route: route.Path,
+			Message: fmt.Sprintf("the request body is over the edge's limit of %d bytes", tooLarge.Limit)})
+		return http.StatusRequestEntityTooLarge
+	}
+	var body *bodyReadError
+	if errors.As(err, &body) {
+		h.log.Debug("request body failed", "deployment", d.ID, "route", route.Path, "backend", backend, "cause", err)
+		writeError(w, &apiError{status: http.StatusBadRequest, Code: codeBadBody, Route: route.Path,
+			Message: fmt.Sprintf("the request body could not be read (%v); send it again whole", body.err)})
+		return http.StatusBadRequest
+	}
+	f := classify(err)
+	h.log.Warn("backend request failed", "deployment", d.ID, "route", route.Path, "backend", backend,
+		"certificate", route.MTLSCertificateName, "error", f.code, "cause", err)
+	writeError(w, backendAPIError(f, route.Path, backend, route.MTLSCertificateName, err))
+	return f.status
+}
+
+// clientWriteError is a failure to write to the client.
+type clientWriteError struct{ err error }
+
+func (e *clientWriteError) Error() string { return "write to client: " + e.err.Error() }
+func (e *clientWriteError) Unwrap() error { return e.err }
+
+// copyBody copies a response body to the client, flushing after every
+// piece when flush is set.
+func copyBody(w http.ResponseWriter, body io.Reader, flush bool) error {
+	buf := copyBuffers.get()
+	defer copyBuffers.put(buf)
+	var flusher http.Flusher
+	if flush {
+		flusher, _ = w.(http.Flusher)
+	}
+	for {
+		n, err := body.Read(*buf)
+		if n > 0 {
+			if _, werr := w.Write((*buf)[:n]); werr != nil {
+				return &clientWriteError{werr}
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// streaming reports whether a response is passed on as it comes: one of
+// unknown length (chunked, or ended by a close) may be a stream, and an
+// event stream is one whatever it announces. A response of known length
+// goes through the server's buffer.
+func streaming(resp *http.Response) bool {
+	if resp.ContentLength < 0 {
+		return true
+	}
+	ct := resp.Header.Get("Content-Type")
+	return len(ct) >= len("text/event-stream") && strings.EqualFold(ct[:len("text/event-stream")], "text/event-stream")
+}
+
+// hopByHop reports whether a field is about one connection (RFC 9110,
+// section 7.6.1) and so is never passed on. Te and Trailer are among them
+// because the edge decides for itself what it accepts from the backend.
+func hopByHop(name string) bool {
+	switch name {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// clientSet reports whether a field is one the edge sets itself, so that
+// what a client sent of it never reaches the backend.
+func clientSet(name string) bool {
+	switch name {
+	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		return true
+	}
+	return false
+}
+
+func dropRequestField(name string) bool { return hopByHop(name) || clientSet(name) }
+
+// requestDrop returns what of a client's header is not passed on: the
+// hop-by-hop fields, those the edge sets, and those the Connection field
+// names.
+func requestDrop(h http.Header) func(string) bool {
+	named := connectionNamed(h)
+	if len(named) == 0 {
+		return dropRequestField
+	}
+	return func(name string) bool {
+		if dropRequestField(name) {
+			return true
+		}
+		for _, n := range named {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// connectionNamed returns the fields h's Connection field names, in
+// canonical form.
+func connectionNamed(h http.Header) []string {
+	var named []string
+	for _, v := range h["Connection"] {
+		for _, tok := range strings.Split(v, ",") {
+			if tok = textproto.TrimString(tok); tok != "" {
+				named = append(named, textproto.CanonicalMIMEHeaderKey(tok))
+			}
+		}
+	}
+	return named
+}
+
+// copyEndToEnd copies to dst the fields of a backend's header that are
+// passed on to the client.
+func copyEndToEnd(dst, src http.Header) {
+	named := connectionNamed(src)
+	for name, values := range src {
+		if hopByHop(name) || contains(named, name) {
+			continue
+		}
+		dst[name] = values
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedFields are the X-Forwarded-* fields the edge sets: the client's
+// address, the host it asked for and the scheme it used.
+func forwardedFields(r *http.Request) []field {
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	fields := make([]field, 0, 4)
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		fields = append(fields, field{"X-Forwarded-For", ip})
+	}
+	fields = append(fields, field{"X-Forwarded-Host", r.Host}, field{"X-Forwarded-Proto", proto})
+	// A client that can take trailers may say so to the backend: the
+	// edge passes them on.
+	for _, v := range r.Header["Te"] {
+		if hasToken(v, "trailers") {
+			fields = append(fields, field{"Te", "trailers"})
+			break
+		}
+	}
+	return fields
+}
+
+// upgradeType returns the protocol a request asks to switch to, or "".
+func upgradeType(h http.Header) string {
+	for _, v := range h["Connection"] {
+		if hasToken(v, "upgrade") {
+			return h.Get("Upgrade")
+		}
+	}
+	return ""
+}
+
+// hasToken reports whether the comma-separated list v holds tok, in any
+// case.
+func hasToken(v, tok string) bool {
+	for _, t := range strings.Split(v, ",") {
+		if strings.EqualFold(textproto.TrimString(t), tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// switchProtocols passes on a backend's 101 answer and then joins the
+// client's connection to the backend's, in both directions, until either
+// side closes.
+func (h *Handler) switchProtocols(w http.ResponseWriter, asked string, resp *http.Response) error {
+	got := resp.Header.Get("Upgrade")
+	if asked == "" || !strings.EqualFold(got, asked) {
+		return fmt.Errorf("it answered 101 with Upgrade %q to a request for %q", got, asked)
+	}
+	client, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return fmt.Errorf("take over the client's connection: %w", err)
+	}
+	back, backR := resp.Body.(*upBody).hijack()
+	defer client.Close()
+	defer back.Close()
+	header := http.Header{}
+	copyEndToEnd(header, resp.Header)
+	header["Connection"] = []string{"Upgrade"}
+	header["Upgrade"] = []string{got}
+	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	header.Write(brw)
+	brw.WriteString("\r\n")
+	if err := brw.Flush(); err != nil {
+		return nil // the client has gone: nothing to answer
+	}
+	var wg sync.WaitGroup
+	join := func(dst net.Conn, src *bufio.Reader) {
+		defer wg.Done()
+		io.Copy(dst, src)
+		// Either side closing ends both.
+		dst.Close()
+	}
+	wg.Add(2)
+	go join(back, brw.Reader)
+	go join(client, backR)
+	wg.Wait()
+	return nil
+}
