@@ -76,7 +76,7 @@ func startEdge(ctx context.Context, e *env) (t target, stop func() error, err er
 	if err != nil || u.Host == "" {
 		return t, nil, fmt.Errorf("deploy answered url %q, which is not where the edge serves the deployment", depURL)
 	}
-	t = target{addr: u.Host, prefix: u.EscapedPath() + "/api"}
+	t = target{addr: u.Host, prefix: u.EscapedPath() + "/api", pid: p.cmd.Process.Pid}
 	// The deployment reaches the edge through its streams, shortly after
 	// the deploy call returns.
 	if err := waitReady(ctx, t, 15*time.Second, nil); err != nil {

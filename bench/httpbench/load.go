@@ -19,6 +19,7 @@ type target struct {
 	addr   string
 	prefix string
 	tls    *tls.Config
+	pid    int // the proxy's process (0: none, as for direct)
 }
 
 // window is one measured run of the closed loop: conc workers, each on

@@ -43,7 +43,8 @@ func (r *Results) Markdown() string {
 func (r *Results) runsTable(size string) report.Table {
 	t := report.Table{Columns: []report.Column{{Title: "setup"}, {Title: "clients", Right: true}, {Title: "req/s", Right: true},
 		{Title: "p50", Right: true}, {Title: "p99", Right: true}, {Title: "errors", Right: true},
-		{Title: "backend handshakes /1000 req", Right: true}, {Title: "full + resumed", Right: true}}}
+		{Title: "backend handshakes /1000 req", Right: true}, {Title: "full + resumed", Right: true},
+		{Title: "proxy CPU /req", Right: true}}}
 	for _, conc := range r.concurrencies() {
 		for _, setup := range Setups {
 			row := r.find(setup, size, conc)
@@ -52,7 +53,7 @@ func (r *Results) runsTable(size string) report.Table {
 			}
 			t.Rows = append(t.Rows, []string{setup, fmt.Sprint(conc), fmt.Sprintf("%.0f", row.RequestsPerSec),
 				fmtLatency(row.P50), fmtLatency(row.P99), fmt.Sprint(row.Errors), fmt.Sprintf("%.2f", row.HandshakesPer1000),
-				fmt.Sprintf("%d + %d", row.FullHandshakes, row.ResumedHandshakes)})
+				fmt.Sprintf("%d + %d", row.FullHandshakes, row.ResumedHandshakes), fmtCPU(row.ProxyCPUPerRequest)})
 		}
 	}
 	return t
@@ -120,4 +121,12 @@ func fmtLatency(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.0f ms", ms)
 	}
+}
+
+// fmtCPU shows a CPU time per request in microseconds; "-" for none.
+func fmtCPU(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
 }

@@ -77,7 +77,7 @@ func startNginx(ctx context.Context, e *env, bin string) (target, func() error, 
 	if err != nil {
 		return target{}, nil, err
 	}
-	t := target{addr: listen}
+	t := target{addr: listen, pid: p.cmd.Process.Pid}
 	if err := waitReady(ctx, t, 10*time.Second, p.exited); err != nil {
 		p.stop()
 		return target{}, nil, fmt.Errorf("nginx with %s: %w\n%s", conf, err, p.tail())

@@ -39,6 +39,11 @@ type Row struct {
 	// 1000 requests: what reusing connections and sessions saves.
 	FullHandshakes, ResumedHandshakes int
 	HandshakesPer1000                 float64
+	// ProxyCPUPerRequest is the CPU time (user and system, of the proxy's
+	// processes) per request while measuring: how much of the machine
+	// the proxy takes, which decides its throughput when the machine is
+	// busy. Zero for direct, and where /proc cannot tell.
+	ProxyCPUPerRequest time.Duration
 }
 
 // Skip is a setup Run did not measure, and why.

@@ -146,8 +146,8 @@ func measureSetup(ctx context.Context, cfg Config, e *env, name string, start st
 			// generator share this process.
 			runtime.GC()
 			row := measure(ctx, cfg, e.backend, t, name, size, conc)
-			fmt.Fprintf(cfg.Log, "httpbench: %-13s %-5s %3d clients: %8.0f req/s  p50 %-8s p99 %-8s errors %d  handshakes/1000 %.2f\n",
-				name, size.Name, conc, row.RequestsPerSec, fmtLatency(row.P50), fmtLatency(row.P99), row.Errors, row.HandshakesPer1000)
+			fmt.Fprintf(cfg.Log, "httpbench: %-13s %-5s %3d clients: %8.0f req/s  p50 %-8s p99 %-8s errors %d  handshakes/1000 %.2f  proxy CPU/req %s\n",
+				name, size.Name, conc, row.RequestsPerSec, fmtLatency(row.P50), fmtLatency(row.P99), row.Errors, row.HandshakesPer1000, fmtCPU(row.ProxyCPUPerRequest))
 			rows = append(rows, row)
 			if err := ctx.Err(); err != nil {
 				return rows, err
@@ -158,10 +158,18 @@ func measureSetup(ctx context.Context, cfg Config, e *env, name string, start st
 }
 
 func measure(ctx context.Context, cfg Config, b *backend, t target, name string, size Size, conc int) Row {
-	var full0, resumed0 int64
+	var (
+		full0, resumed0 int64
+		cpu0            time.Duration
+		cpuOK           bool
+	)
 	l := generate(ctx, t, size, window{conc: conc, warmup: cfg.warmup(), dur: cfg.Duration,
-		onMeasure: func() { full0, resumed0 = b.handshakes() }})
+		onMeasure: func() {
+			full0, resumed0 = b.handshakes()
+			cpu0, cpuOK = treeCPU(t.pid)
+		}})
 	full1, resumed1 := b.handshakes()
+	cpu1, cpuOK1 := treeCPU(t.pid)
 	row := Row{
 		Setup: name, Size: size.Name, Concurrency: conc,
 		Requests:       len(l.latencies),
@@ -171,6 +179,9 @@ func measure(ctx context.Context, cfg Config, b *backend, t target, name string,
 		Errors:         l.errors,
 		FirstError:     l.firstErr,
 		FullHandshakes: int(full1 - full0), ResumedHandshakes: int(resumed1 - resumed0),
+	}
+	if row.Requests > 0 && cpuOK && cpuOK1 {
+		row.ProxyCPUPerRequest = (cpu1 - cpu0) / time.Duration(row.Requests)
 	}
 	if row.Requests > 0 {
 		row.HandshakesPer1000 = float64(row.FullHandshakes+row.ResumedHandshakes) * 1000 / float64(row.Requests)
