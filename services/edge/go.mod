@@ -25,7 +25,6 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
-	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20261026165753-2ffab32bce7e // indirect
@@ -33,6 +32,9 @@ require (
 	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
 )
 
-require github.com/certbind/certbind/services/deploytracker v0.0.0-00010101000000-000000000000
+require (
+	github.com/certbind/certbind/services/deploytracker v0.0.0-00010101000000-000000000000
+	golang.org/x/net v0.62.0
+)
 
 replace github.com/certbind/certbind/services/deploytracker => ../deploytracker

@@ -32,6 +32,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/deploytracker"
 	"github.com/certbind/certbind/services/edge"
+	"github.com/certbind/certbind/services/edge/h1"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/restapi"
 )
@@ -77,7 +78,7 @@ type Suite struct {
 	certmgr *certmgr.Service
 	tracker *deploytracker.Service
 	edge    *edge.Edge
-	edgeSrv *http.Server
+	edgeSrv *h1.Server
 	admSrv  *http.Server
 	edgeLis net.Listener
 	admLis  net.Listener
@@ -172,7 +173,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	s.edge = edge.New(edge.Config{Certmgr: s.edgeCon, Deploytracker: s.edgeCon, RootCAs: cfg.EdgeRootCAs, StatusKey: s.AdminKey,
 		Logger: log.With(slog.String("service", "edge"))})
 	s.edge.RegisterStatus(s.grpcSrv)
-	s.edgeSrv = proxy.NewServer(s.edgeLis.Addr().String(), s.edge.Handler())
+	s.edgeSrv = proxy.NewServer(s.edge.Handler())
 	s.admSrv = &http.Server{Handler: s.edge.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 
 	if s.conn, err = grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
@@ -216,12 +217,16 @@ func (s *Suite) Serve(ctx context.Context) error {
 
 // Close stops everything now. Safe to call more than once.
 func (s *Suite) Close() error {
-	for _, srv := range []*http.Server{s.edgeSrv, s.admSrv} {
-		if srv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			srv.Shutdown(ctx)
-			cancel()
-		}
+	shutdown := func(srv serve.HTTPServer) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(ctx)
+		cancel()
+	}
+	if s.edgeSrv != nil {
+		shutdown(s.edgeSrv)
+	}
+	if s.admSrv != nil {
+		shutdown(s.admSrv)
 	}
 	for _, l := range []net.Listener{s.edgeLis, s.admLis} {
 		if l != nil {

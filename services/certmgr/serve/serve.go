@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"sync"
 	"syscall"
 	"time"
@@ -59,8 +58,14 @@ func GRPC(srv *grpc.Server, lis net.Listener) func(context.Context) error {
 	}
 }
 
+// HTTPServer is a server HTTP can run: *http.Server, or the edge's own.
+type HTTPServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}
+
 // HTTP serves srv on lis until ctx ends, then shuts it down within Grace.
-func HTTP(srv *http.Server, lis net.Listener) func(context.Context) error {
+func HTTP(srv HTTPServer, lis net.Listener) func(context.Context) error {
 	return func(ctx context.Context) error {
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(lis) }()

@@ -82,7 +82,7 @@ func TestRouting(t *testing.T) {
 	})
 	for _, path := range []string{"/acme/shop/staging/api/x", "/acme/shop", "/", "/acme/other/prod/api"} {
 		t.Run("no deployment "+path, func(t *testing.T) {
-			e.do(t, "GET", e.server.URL+path, nil).apiError(t, 404, "deployment_not_found")
+			e.do(t, "GET", e.baseURL+path, nil).apiError(t, 404, "deployment_not_found")
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/services/edge/h1"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/edge/state"
 )
@@ -138,11 +139,13 @@ func newBackend(t testing.TB, serverCA, clientCA *testpki.Cert, handler http.Han
 	return b
 }
 
-// edge is a Handler on a store, served by a plain HTTP test server.
+// edge is a Handler on a store, served by the edge's own server on a
+// loopback port, as the edge serves it.
 type edge struct {
 	store   *state.Store
 	handler *proxy.Handler
-	server  *httptest.Server
+	server  *h1.Server
+	baseURL string // http://127.0.0.1:PORT
 	client  *http.Client
 }
 
@@ -155,7 +158,13 @@ func newEdge(t testing.TB, roots *x509.CertPool, opts ...edgeOption) *edge {
 		o(&cfg)
 	}
 	e := &edge{store: cfg.State, handler: proxy.New(cfg)}
-	e.server = httptest.NewServer(e.handler)
+	e.server = proxy.NewServer(e.handler)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.server.Serve(ln)
+	e.baseURL = "http://" + ln.Addr().String()
 	e.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 10 * time.Second}
 	t.Cleanup(func() {
 		e.client.CloseIdleConnections()
@@ -181,7 +190,7 @@ func (e *edge) deploy(routes []state.Route, certs ...*state.Certificate) {
 
 // url returns the edge URL of path below the deployment.
 func (e *edge) url(path string) string {
-	return e.server.URL + "/" + deployment.Account + "/" + deployment.Project + "/" + deployment.Environment + path
+	return e.baseURL + "/" + deployment.Account + "/" + deployment.Project + "/" + deployment.Environment + path
 }
 
 // response is an answer as the tests look at it.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certbind/certbind/services/edge/h1"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/edge/state"
 )
@@ -25,7 +26,7 @@ func TestForwardedHeaders(t *testing.T) {
 	e := newEdge(t, certPool(p.root))
 	cert := p.clientCert(t, "cert-1", "myBackendCert", "edge client", 1)
 	e.deploy([]state.Route{forward("/*", be.URL, cert)}, cert)
-	edgeHost := strings.TrimPrefix(e.server.URL, "http://")
+	edgeHost := strings.TrimPrefix(e.baseURL, "http://")
 
 	for _, tc := range []struct {
 		name   string
@@ -149,13 +150,13 @@ func TestStreaming(t *testing.T) {
 }
 
 // startServer serves h with NewServer on a loopback port.
-func startServer(t *testing.T, h http.Handler, adjust func(*http.Server)) string {
+func startServer(t *testing.T, h http.Handler, adjust func(*h1.Server)) string {
 	t.Helper()
-	srv := proxy.NewServer("127.0.0.1:0", h)
+	srv := proxy.NewServer(h)
 	if adjust != nil {
 		adjust(srv)
 	}
-	ln, err := net.Listen("tcp", srv.Addr)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,10 +166,10 @@ func startServer(t *testing.T, h http.Handler, adjust func(*http.Server)) string
 }
 
 func TestServerLimits(t *testing.T) {
-	srv := proxy.NewServer(":0", http.NotFoundHandler())
-	if srv.ReadHeaderTimeout != 5*time.Second || srv.MaxHeaderBytes != 32<<10 || srv.IdleTimeout == 0 || srv.WriteTimeout != 0 || srv.ReadTimeout != 0 {
-		t.Errorf("server limits: ReadHeaderTimeout %v MaxHeaderBytes %d IdleTimeout %v WriteTimeout %v ReadTimeout %v",
-			srv.ReadHeaderTimeout, srv.MaxHeaderBytes, srv.IdleTimeout, srv.WriteTimeout, srv.ReadTimeout)
+	srv := proxy.NewServer(http.NotFoundHandler())
+	if srv.ReadHeaderTimeout != 5*time.Second || srv.MaxHeaderBytes != 32<<10 || srv.IdleTimeout == 0 {
+		t.Errorf("server limits: ReadHeaderTimeout %v MaxHeaderBytes %d IdleTimeout %v",
+			srv.ReadHeaderTimeout, srv.MaxHeaderBytes, srv.IdleTimeout)
 	}
 
 	t.Run("oversized headers", func(t *testing.T) {
@@ -187,7 +188,7 @@ func TestServerLimits(t *testing.T) {
 	})
 
 	t.Run("slow headers", func(t *testing.T) {
-		addr := startServer(t, http.NotFoundHandler(), func(s *http.Server) { s.ReadHeaderTimeout = 200 * time.Millisecond })
+		addr := startServer(t, http.NotFoundHandler(), func(s *h1.Server) { s.ReadHeaderTimeout = 200 * time.Millisecond })
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)

@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	tasks := []func(context.Context) error{
 		e.Run,
-		serve.HTTP(proxy.NewServer(*listen, e.Handler()), lis),
+		serve.HTTP(proxy.NewServer(e.Handler()), lis),
 		serve.HTTP(&http.Server{Handler: e.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}, adminLis),
 	}
 	if *grpcListen != "" {

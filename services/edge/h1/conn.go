@@ -1,0 +1,350 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+var errTooManyFiles = syscall.EMFILE
+
+// Buffer sizes of a client connection.
+const (
+	readBufferSize  = 4 << 10
+	writeBufferSize = 4 << 10
+	// pendingMax is how much of a body of unknown length is held before
+	// the head is sent: a body that ends within it gets a
+	// Content-Length, a longer one is sent chunked.
+	pendingMax = 2 << 10
+)
+
+// aLongTimeAgo is a deadline that has passed: it makes a blocked read
+// return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// conn is one client connection.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	r      connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	remote string
+	// ctx is every request's context on this connection. It ends when
+	// the client is seen to have gone, or when the connection ends.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex // guards idle and closed, for Shutdown
+	idle     bool
+	closed   bool
+	hijacked bool
+
+	watch   *time.Timer // see connReader.watch
+	pending []byte      // reused by each response
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.r = connReader{c: c}
+	c.br = bufio.NewReaderSize(&c.r, readBufferSize)
+	c.bw = bufio.NewWriterSize(checkWriter{c}, writeBufferSize)
+	c.watch = time.AfterFunc(time.Hour, c.r.watch)
+	c.watch.Stop()
+	return c
+}
+
+// checkWriter ends the context of a connection whose client cannot be
+// written to.
+type checkWriter struct{ c *conn }
+
+func (w checkWriter) Write(p []byte) (int, error) {
+	n, err := w.c.nc.Write(p)
+	if err != nil {
+		w.c.cancel()
+	}
+	return n, err
+}
+
+// closeIfIdle closes c if it is waiting for a request (for Shutdown).
+func (c *conn) closeIfIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle && !c.closed {
+		c.closed = true
+		c.nc.Close()
+	}
+}
+
+func (c *conn) setIdle(idle bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idle = idle
+	return !c.closed
+}
+
+func (c *conn) serve() {
+	defer func() {
+		if p := recover(); p != nil && p != http.ErrAbortHandler {
+			c.srv.logger().Error("handler panicked", "remote", c.remote, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+		c.stopWatch()
+		if !c.hijacked {
+			c.nc.Close()
+		}
+		c.cancel()
+		c.srv.connDone(c)
+	}()
+	for first := true; ; first = false {
+		if !first {
+			if !c.setIdle(true) || c.srv.isClosing() {
+				return
+			}
+			c.nc.SetReadDeadline(time.Now().Add(c.srv.idleTimeout()))
+			if _, err := c.br.Peek(1); err != nil {
+				return
+			}
+			if !c.setIdle(false) {
+				return
+			}
+		}
+		c.nc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout()))
+		req, err := c.readRequest()
+		if err != nil {
+			c.reject(err)
+			return
+		}
+		c.nc.SetReadDeadline(time.Time{})
+		w := newResponse(c, req)
+		if !w.checkExpect() {
+			w.finish()
+			return
+		}
+		c.srv.Handler.ServeHTTP(w, req)
+		c.stopWatch()
+		if c.hijacked {
+			return
+		}
+		w.finish()
+		if w.closeAfter || c.ctx.Err() != nil {
+			if !w.body.done() {
+				c.lingeringClose()
+			}
+			return
+		}
+	}
+}
+
+// readRequest reads a request's line and header, with net/http's parser
+// and the checks net/http's server adds to it.
+func (c *conn) readRequest() (*http.Request, error) {
+	c.r.setLimit(int64(c.srv.maxHeaderBytes()) + 4096) // net/http's slack
+	req, err := http.ReadRequest(c.br)
+	if err != nil {
+		if c.r.hitLimit {
+			return nil, errHeaderTooLarge
+		}
+		return nil, err
+	}
+	c.r.setLimit(-1)
+	if req.ProtoMajor != 1 {
+		return nil, statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
+	}
+	// http.ReadRequest has refused more than one Host and taken the
+	// one there is (or the authority of an absolute request-target) out
+	// of the header into req.Host.
+	if req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect {
+		return nil, statusError{http.StatusBadRequest, "missing required Host header"}
+	}
+	if req.Host != "" && !httpguts.ValidHostHeader(req.Host) {
+		return nil, statusError{http.StatusBadRequest, "malformed Host header"}
+	}
+	for name, values := range req.Header {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return nil, statusError{http.StatusBadRequest, "invalid header name"}
+		}
+		for _, v := range values {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, statusError{http.StatusBadRequest, "invalid header value"}
+			}
+		}
+	}
+	req.RemoteAddr = c.remote
+	return req.WithContext(c.ctx), nil
+}
+
+// statusError is a request refused with a status and a reason.
+type statusError struct {
+	code   int
+	reason string
+}
+
+func (e statusError) Error() string { return fmt.Sprintf("%d %s", e.code, e.reason) }
+
+var errHeaderTooLarge = errors.New("request header too large")
+
+// reject answers a request that could not be read, if there is anyone to
+// answer, and leaves the connection to be closed.
+func (c *conn) reject(err error) {
+	var se statusError
+	switch {
+	case errors.Is(err, errHeaderTooLarge):
+		se = statusError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
+	case errors.As(err, &se):
+	case quietReadError(err):
+		// The client went away or was too slow: nobody to tell.
+		return
+	case strings.Contains(err.Error(), "unsupported transfer encoding"):
+		se = statusError{http.StatusNotImplemented, "unsupported transfer encoding"}
+	default:
+		se = statusError{http.StatusBadRequest, "malformed request: " + err.Error()}
+	}
+	text := http.StatusText(se.code)
+	body := fmt.Sprintf("%d %s: %s\n", se.code, text, se.reason)
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+		se.code, text, len(body), body)
+	c.bw.Flush()
+	c.lingeringClose()
+}
+
+// quietReadError reports whether err is the client closing, resetting or
+// timing out, rather than sending something wrong.
+func quietReadError(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// lingeringClose closes a connection on which the client may still be
+// sending (a body the handler did not read, or a request refused): closing
+// with unread data makes the kernel reset the connection, and the client
+// could lose the answer. The write side is shut first, and what arrives is
+// read and dropped for a moment.
+func (c *conn) lingeringClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.Copy(io.Discard, io.LimitReader(c.nc, 1<<20))
+	}
+}
+
+// connReader is what the connection's bufio.Reader reads from. It bounds
+// how much a request's header may take, and it is where the watch for a
+// client going away reads: one byte, kept for the next read.
+type connReader struct {
+	c        *conn
+	limit    int64 // bytes that may still be read; <0 none
+	hitLimit bool
+
+	mu       sync.Mutex
+	armed    bool          // the watch may start
+	watching chan struct{} // closed when the watch's read returns; nil: none
+	aborting bool
+	hasByte  bool
+	byteBuf  [1]byte
+}
+
+func (r *connReader) setLimit(n int64) { r.limit, r.hitLimit = n, false }
+
+// Read is only called by the connection's goroutine, never while the watch
+// reads (stopWatch waits for it first).
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.limit == 0 {
+		r.hitLimit = true
+		return 0, io.EOF
+	}
+	if r.limit > 0 && int64(len(p)) > r.limit {
+		p = p[:r.limit]
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.hasByte {
+		r.hasByte = false
+		p[0] = r.byteBuf[0]
+		r.count(1)
+		return 1, nil
+	}
+	n, err := r.c.nc.Read(p)
+	r.count(n)
+	return n, err
+}
+
+func (r *connReader) count(n int) {
+	if r.limit > 0 {
+		r.limit -= int64(n)
+	}
+}
+
+// arm lets the watch start once the handler has been running for
+// Server.WatchAfter: the request body has been read, so what the client
+// sends now is the next request or nothing.
+func (c *conn) armWatch() {
+	c.r.mu.Lock()
+	c.r.armed = true
+	c.r.mu.Unlock()
+	c.watch.Reset(c.srv.watchAfter())
+}
+
+// watch runs on the timer's goroutine: it reads one byte, which is the
+// next request's first (kept for it) or the end of the connection, which
+// means the client has gone: the requests's context is cancelled.
+func (r *connReader) watch() {
+	r.mu.Lock()
+	if !r.armed || r.watching != nil || r.hasByte {
+		r.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	r.watching = done
+	r.mu.Unlock()
+	n, err := r.c.nc.Read(r.byteBuf[:])
+	r.mu.Lock()
+	if n == 1 {
+		r.hasByte = true
+	}
+	if err != nil && !r.aborting {
+		r.c.cancel()
+	}
+	r.mu.Unlock()
+	close(done)
+}
+
+// stopWatch ends the watch of the request that has been served, waiting
+// for its read to return.
+func (c *conn) stopWatch() {
+	c.watch.Stop()
+	c.r.mu.Lock()
+	c.r.armed = false
+	done := c.r.watching
+	if done != nil {
+		c.r.aborting = true
+	}
+	c.r.mu.Unlock()
+	if done == nil {
+		return
+	}
+	c.nc.SetReadDeadline(aLongTimeAgo)
+	<-done
+	c.nc.SetReadDeadline(time.Time{})
+	c.r.mu.Lock()
+	c.r.watching, c.r.aborting = nil, false
+	c.r.mu.Unlock()
+}

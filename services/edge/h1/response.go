@@ -1,0 +1,425 @@
+package h1
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// response is the http.ResponseWriter of one request.
+type response struct {
+	c    *conn
+	req  *http.Request
+	body *requestBody
+
+	header      http.Header
+	status      int
+	wroteHeader bool // the final status is decided
+	headSent    bool // the head is written to the connection's buffer
+	noBody      bool // the status or the method allows no body
+	clen        int64
+	written     int64
+	chunked     bool
+	trailers    []string // declared in the Trailer field
+	closeAfter  bool
+	http10      bool
+	keepAlive10 bool // an HTTP/1.0 client asked to keep the connection
+	err         error
+}
+
+func newResponse(c *conn, req *http.Request) *response {
+	w := &response{c: c, req: req, header: make(http.Header), clen: -1}
+	w.http10 = !req.ProtoAtLeast(1, 1)
+	if w.http10 {
+		w.keepAlive10 = hasToken(req.Header["Connection"], "keep-alive")
+	}
+	w.closeAfter = req.Close || w.http10 && !w.keepAlive10
+	w.body = &requestBody{c: c, w: w, r: req.Body}
+	if req.Body == nil || req.Body == http.NoBody {
+		w.body.eof = true
+		c.armWatch()
+	} else {
+		req.Body = w.body
+	}
+	return w
+}
+
+// checkExpect handles an Expect field: 100-continue is answered when the
+// handler first reads the body; anything else is refused with 417.
+func (w *response) checkExpect() bool {
+	exp := w.req.Header.Get("Expect")
+	switch {
+	case exp == "":
+		return true
+	case strings.EqualFold(exp, "100-continue") && !w.http10:
+		w.body.expect = !w.body.eof
+		return true
+	}
+	w.closeAfter = true
+	w.header.Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusExpectationFailed)
+	io.WriteString(w, "417 Expectation Failed: only Expect: 100-continue is supported\n")
+	return false
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+func (w *response) WriteHeader(code int) {
+	if w.c.hijacked || w.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("h1: invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.writeInterim(code)
+		return
+	}
+	w.status, w.wroteHeader = code, true
+	w.noBody = code == http.StatusNoContent || code == http.StatusNotModified || code < 200 ||
+		w.req.Method == http.MethodHead
+	if v := w.header["Content-Length"]; len(v) == 1 {
+		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+			w.clen = n
+		} else {
+			delete(w.header, "Content-Length")
+		}
+	} else if len(v) > 1 {
+		delete(w.header, "Content-Length")
+	}
+	for _, v := range w.header["Trailer"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = http.CanonicalHeaderKey(strings.TrimSpace(name)); name != "" {
+				w.trailers = append(w.trailers, name)
+			}
+		}
+	}
+	if hasToken(w.header["Connection"], "close") {
+		w.closeAfter = true
+	}
+}
+
+// writeInterim sends a 1xx answer (103 Early Hints, say) with the header
+// as it is; HTTP/1.0 clients get none.
+func (w *response) writeInterim(code int) {
+	if w.http10 || w.headSent {
+		return
+	}
+	bw := w.c.bw
+	writeStatusLine(bw, code)
+	writeFields(bw, w.header, nil)
+	bw.WriteString("\r\n")
+	w.err = bw.Flush()
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if w.c.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.noBody {
+		if w.req.Method == http.MethodHead {
+			w.written += int64(len(p))
+			return len(p), nil
+		}
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.clen >= 0 && w.written+int64(len(p)) > w.clen {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(p))
+	if !w.headSent {
+		if w.clen < 0 && len(w.c.pending)+len(p) <= pendingMax {
+			w.c.pending = append(w.c.pending, p...)
+			return len(p), nil
+		}
+		w.sendHead(false)
+	}
+	if err := w.writeBody(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush sends what is buffered; a body of unknown length is then sent
+// chunked.
+func (w *response) Flush() {
+	if w.c.hijacked {
+		return
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.headSent {
+		w.sendHead(false)
+	}
+	if w.err == nil {
+		w.err = w.c.bw.Flush()
+	}
+}
+
+// FlushError is Flush with its error, for http.ResponseController.
+func (w *response) FlushError() error {
+	w.Flush()
+	return w.err
+}
+
+// Hijack hands the connection over; the server forgets it.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.c.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	if w.headSent {
+		return nil, nil, errors.New("h1: hijack after the response head was sent")
+	}
+	w.c.stopWatch()
+	w.c.hijacked = true
+	w.c.nc.SetDeadline(time.Time{})
+	return w.c.nc, bufio.NewReadWriter(w.c.br, w.c.bw), nil
+}
+
+// sendHead writes the status line and the header, choosing how the body
+// is framed. done says the handler has returned, so that what is pending
+// is the whole body.
+func (w *response) sendHead(done bool) {
+	w.headSent = true
+	h := w.header
+	delete(h, "Transfer-Encoding")
+	switch {
+	case w.noBody:
+		if w.status == http.StatusNoContent || w.status < 200 {
+			delete(h, "Content-Length")
+		}
+	case w.clen >= 0:
+	case done && len(w.trailers) == 0:
+		w.clen = int64(len(w.c.pending))
+		h["Content-Length"] = []string{strconv.Itoa(len(w.c.pending))}
+	case !w.http10:
+		w.chunked = true
+		h["Transfer-Encoding"] = []string{"chunked"}
+	default:
+		// An HTTP/1.0 client learns where the body ends from the close.
+		w.closeAfter = true
+	}
+	if w.c.srv.isClosing() {
+		w.closeAfter = true
+	}
+	delete(h, "Connection")
+	switch {
+	case w.closeAfter:
+		h["Connection"] = []string{"close"}
+	case w.http10:
+		h["Connection"] = []string{"keep-alive"}
+	}
+	if _, ok := h["Date"]; !ok {
+		h["Date"] = []string{httpDate()}
+	}
+	bw := w.c.bw
+	writeStatusLine(bw, w.status)
+	writeFields(bw, h, w.trailers)
+	bw.WriteString("\r\n")
+	if len(w.c.pending) > 0 {
+		p := w.c.pending
+		w.c.pending = w.c.pending[:0]
+		w.writeBody(p)
+	}
+}
+
+func (w *response) writeBody(p []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	bw := w.c.bw
+	if w.chunked {
+		bw.WriteString(strconv.FormatInt(int64(len(p)), 16))
+		bw.WriteString("\r\n")
+		bw.Write(p)
+		_, w.err = bw.WriteString("\r\n")
+		return w.err
+	}
+	_, w.err = bw.Write(p)
+	return w.err
+}
+
+// finish ends the response once the handler has returned.
+func (w *response) finish() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.body.done() {
+		// What is left of the body would be read as the next request.
+		w.closeAfter = true
+	}
+	if !w.headSent {
+		w.sendHead(true)
+	}
+	if w.chunked && w.err == nil {
+		bw := w.c.bw
+		bw.WriteString("0\r\n")
+		for _, name := range w.trailers {
+			for _, v := range w.header[name] {
+				writeField(bw, name, v)
+			}
+		}
+		for name, values := range w.header {
+			if t, ok := strings.CutPrefix(name, http.TrailerPrefix); ok {
+				for _, v := range values {
+					writeField(bw, http.CanonicalHeaderKey(t), v)
+				}
+			}
+		}
+		bw.WriteString("\r\n")
+	}
+	if w.clen >= 0 && w.written < w.clen && !w.noBody {
+		// The body is shorter than announced: only a close tells the
+		// client that it is cut off.
+		w.closeAfter = true
+	}
+	if w.err == nil {
+		w.err = w.c.bw.Flush()
+	}
+	if w.err != nil {
+		w.closeAfter = true
+	}
+	w.c.pending = w.c.pending[:0]
+}
+
+// requestBody is a request's body as the handler reads it.
+type requestBody struct {
+	c      *conn
+	w      *response
+	r      io.ReadCloser
+	expect bool // 100 Continue is still to be sent
+	eof    bool
+	closed bool
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.eof {
+		return 0, io.EOF
+	}
+	if b.expect {
+		b.expect = false
+		if !b.w.headSent {
+			bw := b.c.bw
+			bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			bw.Flush()
+		}
+	}
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.eof = true
+		b.c.armWatch()
+	}
+	return n, err
+}
+
+// Close ends the handler's reading; the server decides what becomes of
+// the rest.
+func (b *requestBody) Close() error {
+	b.closed = true
+	return nil
+}
+
+// done reports whether the body was read to its end, so that the next
+// request starts where it ends.
+func (b *requestBody) done() bool { return b.eof }
+
+// writeStatusLine writes "HTTP/1.1 code text".
+func writeStatusLine(bw *bufio.Writer, code int) {
+	bw.WriteString("HTTP/1.1 ")
+	bw.WriteString(strconv.Itoa(code))
+	bw.WriteByte(' ')
+	text := http.StatusText(code)
+	if text == "" {
+		text = "status code " + strconv.Itoa(code)
+	}
+	bw.WriteString(text)
+	bw.WriteString("\r\n")
+}
+
+// writeFields writes a header, less the trailer fields named in skip and
+// the trailer-prefixed keys.
+func writeFields(bw *bufio.Writer, h http.Header, skip []string) {
+	for name, values := range h {
+		if strings.HasPrefix(name, http.TrailerPrefix) || contains(skip, name) {
+			continue
+		}
+		for _, v := range values {
+			writeField(bw, name, v)
+		}
+	}
+}
+
+// writeField writes one field. A field whose name is invalid is left out,
+// and a line break in a value is sent as a space, as net/http does: either
+// would otherwise let the value forge fields of its own.
+func writeField(bw *bufio.Writer, name, value string) {
+	if !httpguts.ValidHeaderFieldName(name) {
+		return
+	}
+	if strings.ContainsAny(value, "\r\n") {
+		value = strings.NewReplacer("\r", " ", "\n", " ").Replace(value)
+	}
+	bw.WriteString(name)
+	bw.WriteString(": ")
+	bw.WriteString(value)
+	bw.WriteString("\r\n")
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// hasToken reports whether one of the comma-separated lists holds tok, in
+// any case.
+func hasToken(lists []string, tok string) bool {
+	for _, v := range lists {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// httpDate returns the Date field's value for now, formatted once a
+// second.
+func httpDate() string {
+	now := time.Now()
+	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.text
+	}
+	d := &cachedDate{sec: now.Unix(), text: now.UTC().Format(http.TimeFormat)}
+	dateCache.Store(d)
+	return d.text
+}
+
+type cachedDate struct {
+	sec  int64
+	text string
+}
+
+var dateCache atomic.Pointer[cachedDate]

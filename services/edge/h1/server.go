@@ -1,0 +1,229 @@
+// Package h1 is the edge's HTTP/1.1 server: a purpose-built replacement
+// for net/http's server on the request path, serving an http.Handler.
+//
+// It parses requests with net/http's own parser (http.ReadRequest) and
+// applies the same checks as net/http's server (one valid Host, valid
+// field names and values, a header size limit answered 431, a deadline
+// for the header, an idle timeout), so what it accepts is what net/http
+// accepts. What it leaves out is the cost a proxy does not need: net/http
+// starts a goroutine per request that reads the connection ahead, to learn
+// that a client has gone, and makes a context per request. Here a
+// connection is watched that way only while a handler has been waiting
+// for longer than WatchAfter, which for a proxy means a slow backend; and
+// the context is the connection's.
+//
+// The ResponseWriter it gives handlers implements http.Flusher and
+// http.Hijacker. It does not sniff a Content-Type: a proxy passes on what
+// the backend sent, and no more.
+package h1
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Server serves HTTP/1.1 (and 1.0) on the listeners given to Serve.
+type Server struct {
+	Handler http.Handler
+	// ReadHeaderTimeout bounds the time from a request's first byte to
+	// the end of its header (default 5s). IdleTimeout bounds the wait
+	// for the next request on a kept-alive connection, and for the first
+	// (default 2m).
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	// MaxHeaderBytes bounds the request line and header (default 32
+	// KiB); a larger one is answered 431.
+	MaxHeaderBytes int
+	// WatchAfter is how long a handler may run, its request body read,
+	// before the connection is watched for the client going away, which
+	// ends the request's context (default 100ms).
+	WatchAfter time.Duration
+	// Logger receives handler panics (default slog.Default()).
+	Logger *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   bool
+	idleWake  chan struct{} // closed and renewed when a connection ends
+}
+
+// Defaults of the Server fields.
+const (
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultMaxHeaderBytes    = 32 << 10
+	DefaultWatchAfter        = 100 * time.Millisecond
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = http.ErrServerClosed
+
+// Serve accepts connections on l and serves each on its own goroutine,
+// until l fails or the server is shut down. It closes l.
+func (s *Server) Serve(l net.Listener) error {
+	if !s.track(l) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.untrack(l)
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				// Out of descriptors, say: wait and try again, as
+				// net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := s.newConn(nc)
+		if c == nil {
+			nc.Close()
+			return ErrServerClosed
+		}
+		go c.serve()
+	}
+}
+
+func (s *Server) track(l net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	if s.listeners == nil {
+		s.listeners = map[net.Listener]struct{}{}
+	}
+	s.listeners[l] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(l net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, l)
+	s.mu.Unlock()
+	l.Close()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Shutdown stops accepting, closes the connections that are idle, lets
+// the others finish the request they are serving (each is closed after its
+// answer), and returns once all are gone or ctx ends, with ctx's error then.
+// Hijacked connections are the hijacker's.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.startClosing()
+	for {
+		s.mu.Lock()
+		for c := range s.conns {
+			c.closeIfIdle()
+		}
+		left := len(s.conns)
+		wake := s.idleWake
+		s.mu.Unlock()
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-time.After(50 * time.Millisecond):
+			// A connection may go idle without ending.
+		}
+	}
+}
+
+// Close stops accepting and closes every connection at once.
+func (s *Server) Close() error {
+	s.startClosing()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	return nil
+}
+
+func (s *Server) startClosing() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	if s.idleWake == nil {
+		s.idleWake = make(chan struct{})
+	}
+}
+
+// newConn registers a connection; nil once the server is closing.
+func (s *Server) newConn(nc net.Conn) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil
+	}
+	if s.conns == nil {
+		s.conns = map[*conn]struct{}{}
+		s.idleWake = make(chan struct{})
+	}
+	c := newConn(s, nc)
+	s.conns[c] = struct{}{}
+	return c
+}
+
+func (s *Server) connDone(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	close(s.idleWake)
+	s.idleWake = make(chan struct{})
+}
+
+func (s *Server) readHeaderTimeout() time.Duration {
+	return orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+}
+
+func (s *Server) idleTimeout() time.Duration { return orDefault(s.IdleTimeout, DefaultIdleTimeout) }
+
+func (s *Server) watchAfter() time.Duration { return orDefault(s.WatchAfter, DefaultWatchAfter) }
+
+func (s *Server) maxHeaderBytes() int {
+	if s.MaxHeaderBytes > 0 {
+		return s.MaxHeaderBytes
+	}
+	return DefaultMaxHeaderBytes
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
