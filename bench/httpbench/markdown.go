@@ -30,7 +30,9 @@ func (r *Results) Markdown() string {
 		b.WriteString("\n")
 		b.WriteString(r.ratioTable(size.Name).Markdown())
 	}
-	b.WriteString("\nRatios are certbind edge ÷ peer: a req/s ratio above 1 or a p99 ratio below 1 means the edge does better.\n")
+	b.WriteString("\nRatios are certbind edge ÷ peer: a req/s ratio above 1, or a p99 or CPU/req ratio below 1, means the edge does better. " +
+		"Proxy CPU /req is the user and system CPU time of the proxy's processes (nginx's workers included) per request while measuring, read from /proc: " +
+		"on a machine the load generator and the backend share, it decides how much throughput is left, and it varies less from run to run than req/s.\n")
 	if len(r.Skipped) > 0 {
 		b.WriteString("\nNot measured:\n\n")
 		for _, s := range r.Skipped {
@@ -61,18 +63,19 @@ func (r *Results) runsTable(size string) report.Table {
 
 func (r *Results) ratioTable(size string) report.Table {
 	t := report.Table{Columns: []report.Column{{Title: "clients", Right: true},
-		{Title: "edge/nginx req/s", Right: true}, {Title: "edge/nginx p99", Right: true},
-		{Title: "edge/caddy req/s", Right: true}, {Title: "edge/caddy p99", Right: true}}}
+		{Title: "edge/nginx req/s", Right: true}, {Title: "edge/nginx p99", Right: true}, {Title: "edge/nginx CPU/req", Right: true},
+		{Title: "edge/caddy req/s", Right: true}, {Title: "edge/caddy p99", Right: true}, {Title: "edge/caddy CPU/req", Right: true}}}
 	for _, conc := range r.concurrencies() {
 		edge := r.find(SetupEdge, size, conc)
 		cells := []string{fmt.Sprint(conc)}
 		for _, peer := range []string{SetupNginx, SetupCaddy} {
 			p := r.find(peer, size, conc)
 			if edge == nil || p == nil {
-				cells = append(cells, "n/a", "n/a")
+				cells = append(cells, "n/a", "n/a", "n/a")
 				continue
 			}
-			cells = append(cells, ratio(edge.RequestsPerSec, p.RequestsPerSec), ratio(edge.P99.Seconds(), p.P99.Seconds()))
+			cells = append(cells, ratio(edge.RequestsPerSec, p.RequestsPerSec), ratio(edge.P99.Seconds(), p.P99.Seconds()),
+				ratio(edge.ProxyCPUPerRequest.Seconds(), p.ProxyCPUPerRequest.Seconds()))
 		}
 		t.Rows = append(t.Rows, cells)
 	}

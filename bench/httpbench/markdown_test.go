@@ -19,7 +19,8 @@ func sampleResults() *Results {
 			for i, s := range []string{SetupDirect, SetupEdge, SetupNginx} {
 				r.Rows = append(r.Rows, Row{Setup: s, Size: size.Name, Concurrency: conc,
 					RequestsPerSec: float64(1000 * (3 - i)), P50: time.Duration(i+1) * time.Millisecond,
-					P99: time.Duration(i+1) * 4 * time.Millisecond, HandshakesPer1000: 0.5, FullHandshakes: 3, ResumedHandshakes: 1})
+					P99: time.Duration(i+1) * 4 * time.Millisecond, HandshakesPer1000: 0.5, FullHandshakes: 3, ResumedHandshakes: 1,
+					ProxyCPUPerRequest: time.Duration(10*i) * time.Microsecond})
 			}
 		}
 	}
@@ -31,10 +32,13 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"### small responses (64 B)",
 		"### 64KiB responses (65536 B)",
-		"| clients | edge/nginx req/s | edge/nginx p99 | edge/caddy req/s | edge/caddy p99 |",
-		// edge 2000 req/s and p99 8ms against nginx's 1000 and 12ms; no caddy.
-		"| 16 | 2.00 | 0.67 | n/a | n/a |",
-		"| certbind edge | 64 | 2000 | 2.00 ms | 8.00 ms | 0 | 0.50 | 3 + 1 |",
+		"| clients | edge/nginx req/s | edge/nginx p99 | edge/nginx CPU/req | edge/caddy req/s | edge/caddy p99 | edge/caddy CPU/req |",
+		// edge 2000 req/s, p99 8ms and 10 µs of CPU against nginx's 1000,
+		// 12ms and 20 µs; no caddy.
+		"| 16 | 2.00 | 0.67 | 0.50 | n/a | n/a | n/a |",
+		"| certbind edge | 64 | 2000 | 2.00 ms | 8.00 ms | 0 | 0.50 | 3 + 1 | 10.0 µs |",
+		// direct has no proxy.
+		"| direct | 16 | 3000 | 1.00 ms | 4.00 ms | 0 | 0.50 | 3 + 1 | - |",
 		"- caddy: caddy is not installed",
 		"nginx: nginx/1.22.1",
 	} {
