@@ -59,7 +59,7 @@ type conn struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.r = connReader{c: c}
+	c.r = connReader{c: c, limit: -1}
 	c.br = bufio.NewReaderSize(&c.r, readBufferSize)
 	c.bw = bufio.NewWriterSize(checkWriter{c}, writeBufferSize)
 	c.watch = time.AfterFunc(time.Hour, c.r.watch)
@@ -109,19 +109,31 @@ func (c *conn) serve() {
 		c.srv.connDone(c)
 	}()
 	for first := true; ; first = false {
-		if !first {
-			if !c.setIdle(true) || c.srv.isClosing() {
-				return
-			}
-			c.nc.SetReadDeadline(time.Now().Add(c.srv.idleTimeout()))
-			if _, err := c.br.Peek(1); err != nil {
-				return
-			}
-			if !c.setIdle(false) {
-				return
-			}
+		// Until a request begins the connection is idle, and Shutdown
+		// may close it. The first request must begin (and end its
+		// header) within ReadHeaderTimeout; a later one within
+		// IdleTimeout of the last.
+		if !c.setIdle(true) || c.srv.isClosing() {
+			return
 		}
-		c.nc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout()))
+		wait := c.srv.readHeaderTimeout()
+		if !first {
+			wait = c.srv.idleTimeout()
+		}
+		start := time.Now()
+		c.nc.SetReadDeadline(start.Add(wait))
+		if _, err := c.br.Peek(1); err != nil {
+			return
+		}
+		if !c.setIdle(false) {
+			return
+		}
+		if first {
+			// The first byte's wait counts against the header's time.
+			c.nc.SetReadDeadline(start.Add(wait))
+		} else {
+			c.nc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout()))
+		}
 		req, err := c.readRequest()
 		if err != nil {
 			c.reject(err)
@@ -140,7 +152,7 @@ func (c *conn) serve() {
 		}
 		w.finish()
 		if w.closeAfter || c.ctx.Err() != nil {
-			if !w.body.done() {
+			if !w.bodyDone {
 				c.lingeringClose()
 			}
 			return
@@ -208,14 +220,17 @@ func (c *conn) reject(err error) {
 		// The client went away or was too slow: nobody to tell.
 		return
 	case strings.Contains(err.Error(), "unsupported transfer encoding"):
-		se = statusError{http.StatusNotImplemented, "unsupported transfer encoding"}
+		se = statusError{http.StatusNotImplemented, "unsupported transfer encoding (send the body with Content-Length or chunked)"}
 	default:
-		se = statusError{http.StatusBadRequest, "malformed request: " + err.Error()}
+		// The parser's message without what it quotes of the request:
+		// the answer does not echo what the client sent.
+		reason, _, _ := strings.Cut(err.Error(), ":")
+		se = statusError{http.StatusBadRequest, "malformed request (" + reason + ")"}
 	}
 	text := http.StatusText(se.code)
 	body := fmt.Sprintf("%d %s: %s\n", se.code, text, se.reason)
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
 		se.code, text, len(body), body)
 	c.bw.Flush()
 	c.lingeringClose()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,7 @@ type response struct {
 	chunked     bool
 	trailers    []string // declared in the Trailer field
 	closeAfter  bool
+	bodyDone    bool // set by finish
 	http10      bool
 	keepAlive10 bool // an HTTP/1.0 client asked to keep the connection
 	err         error
@@ -259,7 +261,7 @@ func (w *response) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.body.done() {
+	if w.bodyDone = w.body.detach(); !w.bodyDone {
 		// What is left of the body would be read as the next request.
 		w.closeAfter = true
 	}
@@ -297,21 +299,32 @@ func (w *response) finish() {
 	w.c.pending = w.c.pending[:0]
 }
 
-// requestBody is a request's body as the handler reads it.
+// requestBody is a request's body as the handler reads it. A handler may
+// read it from another goroutine (the proxy sends it to the backend from
+// one), even after it has returned; so the body is detached from the
+// connection when the handler returns, and a read that ends after that
+// changes nothing of the connection's.
 type requestBody struct {
-	c      *conn
-	w      *response
-	r      io.ReadCloser
-	expect bool // 100 Continue is still to be sent
-	eof    bool
-	closed bool
+	c *conn
+	w *response
+	r io.ReadCloser
+
+	mu       sync.Mutex
+	expect   bool // 100 Continue is still to be sent
+	eof      bool
+	closed   bool
+	detached bool
+	reading  bool
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
-	if b.closed {
+	b.mu.Lock()
+	switch {
+	case b.closed || b.detached:
+		b.mu.Unlock()
 		return 0, http.ErrBodyReadAfterClose
-	}
-	if b.eof {
+	case b.eof:
+		b.mu.Unlock()
 		return 0, io.EOF
 	}
 	if b.expect {
@@ -322,36 +335,60 @@ func (b *requestBody) Read(p []byte) (int, error) {
 			bw.Flush()
 		}
 	}
+	b.reading = true
+	b.mu.Unlock()
 	n, err := b.r.Read(p)
-	if err == io.EOF {
+	b.mu.Lock()
+	b.reading = false
+	if err == io.EOF && !b.detached {
 		b.eof = true
 		b.c.armWatch()
 	}
+	b.mu.Unlock()
 	return n, err
 }
 
 // Close ends the handler's reading; the server decides what becomes of
 // the rest.
 func (b *requestBody) Close() error {
+	b.mu.Lock()
 	b.closed = true
+	b.mu.Unlock()
 	return nil
 }
 
-// done reports whether the body was read to its end, so that the next
-// request starts where it ends.
-func (b *requestBody) done() bool { return b.eof }
+// detach ends the body's use by the handler and reports whether it was
+// read to its end, so that the next request starts where it ends.
+func (b *requestBody) detach() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.detached = true
+	return b.eof && !b.reading
+}
 
 // writeStatusLine writes "HTTP/1.1 code text".
 func writeStatusLine(bw *bufio.Writer, code int) {
-	bw.WriteString("HTTP/1.1 ")
-	bw.WriteString(strconv.Itoa(code))
-	bw.WriteByte(' ')
+	if code >= 100 && code < 600 {
+		bw.WriteString(statusLines[code])
+		return
+	}
+	bw.WriteString(statusLine(code))
+}
+
+// statusLines holds the status line of every code from 100 to 599.
+var statusLines = func() (lines [600]string) {
+	for code := 100; code < 600; code++ {
+		lines[code] = statusLine(code)
+	}
+	return lines
+}()
+
+func statusLine(code int) string {
 	text := http.StatusText(code)
 	if text == "" {
 		text = "status code " + strconv.Itoa(code)
 	}
-	bw.WriteString(text)
-	bw.WriteString("\r\n")
+	return "HTTP/1.1 " + strconv.Itoa(code) + " " + text + "\r\n"
 }
 
 // writeFields writes a header, less the trailer fields named in skip and
