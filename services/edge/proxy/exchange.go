@@ -34,6 +34,9 @@ type outgoing struct {
 	trailer http.Header
 	// head is the request http.ReadResponse is told of, for the method.
 	head *http.Request
+	// earlyHints, if set, is given the header of each 103 Early Hints
+	// answer before the final one.
+	earlyHints func(http.Header)
 }
 
 type field struct{ name, value string }
@@ -112,9 +115,13 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	var resp *http.Response
 	if err == nil {
 		resp, err = http.ReadResponse(c.br, o.head)
-		// 100 Continue and the other interim answers are skipped; the
-		// final one follows on the same connection.
+		// Interim answers other than 103 are the edge's alone (it
+		// answers the client's Expect itself); the final one follows
+		// on the same connection.
 		for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			if resp.StatusCode == http.StatusEarlyHints && o.earlyHints != nil {
+				o.earlyHints(resp.Header)
+			}
 			resp, err = http.ReadResponse(c.br, o.head)
 		}
 	}

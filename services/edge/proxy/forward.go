@@ -48,6 +48,14 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 		o.body, o.length, o.trailer = r.Body, r.ContentLength, r.Trailer
 	}
 	o.upgrade = upgradeType(r.Header)
+	o.earlyHints = func(h http.Header) {
+		// A 103 is sent with the header as it is, which is then
+		// cleared for the final answer.
+		dst := w.Header()
+		copyEndToEnd(dst, h)
+		w.WriteHeader(http.StatusEarlyHints)
+		clear(dst)
+	}
 	resp, err := p.up.roundTrip(o)
 	latency = time.Since(start)
 	if err != nil {
