@@ -94,10 +94,13 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	if err := writeHead(c.bw, o); err != nil {
 		return fail(fmt.Errorf("invalid request: %w", err))
 	}
+	// The answer's deadline is set before the body goroutine starts,
+	// which may move it forward (see bodyWrite.run).
+	c.raw.SetReadDeadline(time.Now().Add(u.timeout))
 	var x *bodyWrite
 	if o.body == nil {
 		if err := c.bw.Flush(); err != nil {
-			if c.reused {
+			if c.reused && replayable(o) {
 				err = &retryable{err}
 			}
 			return fail(err)
@@ -107,9 +110,8 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 		go x.run(o)
 	}
 
-	c.raw.SetReadDeadline(time.Now().Add(u.timeout))
 	_, err := c.br.Peek(1)
-	if err != nil && c.reused && o.body == nil && !isTimeout(err) {
+	if err != nil && c.reused && replayable(o) && !isTimeout(err) {
 		return fail(&retryable{err})
 	}
 	var resp *http.Response
@@ -136,10 +138,31 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 		return fail(err)
 	}
 	c.raw.SetReadDeadline(time.Time{})
-	b := &upBody{u: u, c: c, body: resp.Body, write: x, stop: stop, keep: !resp.Close}
+	// After a 101 the connection speaks another protocol: it is only
+	// ever hijacked or closed, never pooled.
+	keep := !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	b := &upBody{u: u, c: c, body: resp.Body, write: x, stop: stop, keep: keep}
 	b.eof = resp.Body == http.NoBody
 	resp.Body = b
 	return resp, nil
+}
+
+// replayable reports whether a request may be sent again after its
+// connection broke before any answer: one without a body whose method is
+// idempotent and safe to repeat (or that carries an idempotency key), as
+// net/http decides. A POST may have been acted on before the backend
+// closed, and a proxy must not send it twice (RFC 9110, section 9.2.2).
+func replayable(o *outgoing) bool {
+	if o.body != nil {
+		return false
+	}
+	switch o.method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, key := o.header["Idempotency-Key"]
+	_, xkey := o.header["X-Idempotency-Key"]
+	return key || xkey
 }
 
 func isTimeout(err error) bool {
@@ -152,8 +175,8 @@ func writeHead(bw *bufio.Writer, o *outgoing) error {
 	if !validToken(o.method) {
 		return fmt.Errorf("method %q is not a valid token", o.method)
 	}
-	if o.target == "" || strings.ContainsAny(o.target, " \r\n") {
-		return fmt.Errorf("request target %q is empty or has spaces or line breaks", o.target)
+	if o.target == "" || strings.IndexFunc(o.target, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return fmt.Errorf("request target %q is empty or has spaces or control characters", o.target)
 	}
 	bw.WriteString(o.method)
 	bw.WriteByte(' ')
@@ -216,20 +239,28 @@ func framing(name string) bool {
 
 // writeField writes "name: value". A line break in a value would end the
 // field early and let the rest pass as fields of its own, so it is sent as
-// a space, as net/http does.
+// a space, as net/http does; so are NUL and the other control characters
+// but tab, which RFC 9110 (section 5.5) does not allow in a value.
 func writeField(bw *bufio.Writer, name, value string) error {
 	if !validToken(name) {
 		return fmt.Errorf("header field name %q is not a valid token", name)
 	}
 	bw.WriteString(name)
 	bw.WriteString(": ")
-	if strings.ContainsAny(value, "\r\n") {
-		value = strings.NewReplacer("\r", " ", "\n", " ").Replace(value)
+	if strings.IndexFunc(value, invalidInValue) >= 0 {
+		value = strings.Map(func(r rune) rune {
+			if invalidInValue(r) {
+				return ' '
+			}
+			return r
+		}, value)
 	}
 	bw.WriteString(value)
 	_, err := bw.WriteString("\r\n")
 	return err
 }
+
+func invalidInValue(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }
 
 // validToken reports whether s is an RFC 9110 token.
 func validToken(s string) bool {

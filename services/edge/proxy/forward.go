@@ -75,12 +75,15 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 	}
 	header := w.Header()
 	copyEndToEnd(header, resp.Header)
+	// The trailers the backend announces are announced to the client;
+	// any others it sends turn up in resp.Trailer only after the body.
+	var announced []string
 	if n := len(resp.Trailer); n > 0 {
-		names := make([]string, 0, n)
+		announced = make([]string, 0, n)
 		for name := range resp.Trailer {
-			names = append(names, name)
+			announced = append(announced, name)
 		}
-		header["Trailer"] = []string{strings.Join(names, ", ")}
+		header["Trailer"] = []string{strings.Join(announced, ", ")}
 	}
 	w.WriteHeader(status)
 	if err := copyBody(w, resp.Body, streaming(resp)); err != nil {
@@ -96,10 +99,13 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 		panic(http.ErrAbortHandler)
 	}
 	for name, values := range resp.Trailer {
-		if hopByHop(name) {
-			continue
+		switch {
+		case hopByHop(name):
+		case contains(announced, name):
+			header[name] = values
+		default:
+			header[http.TrailerPrefix+name] = values
 		}
-		header[name] = values
 	}
 }
 
