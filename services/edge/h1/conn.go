@@ -102,11 +102,11 @@ func (c *conn) serve() {
 			c.srv.logger().Error("handler panicked", "remote", c.remote, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		c.stopWatch()
+		c.cancel()
 		if !c.hijacked {
 			c.nc.Close()
+			c.srv.connDone(c)
 		}
-		c.cancel()
-		c.srv.connDone(c)
 	}()
 	for first := true; ; first = false {
 		// Until a request begins the connection is idle, and Shutdown
@@ -143,6 +143,9 @@ func (c *conn) serve() {
 		w := newResponse(c, req)
 		if !w.checkExpect() {
 			w.finish()
+			if !w.bodyDone {
+				c.lingeringClose()
+			}
 			return
 		}
 		c.srv.Handler.ServeHTTP(w, req)

@@ -25,6 +25,7 @@ type response struct {
 	status      int
 	wroteHeader bool // the final status is decided
 	headSent    bool // the head is written to the connection's buffer
+	started     bool // the response's first byte is written (see startWriting)
 	noBody      bool // the status or the method allows no body
 	clen        int64
 	written     int64
@@ -61,8 +62,10 @@ func (w *response) checkExpect() bool {
 	switch {
 	case exp == "":
 		return true
-	case strings.EqualFold(exp, "100-continue") && !w.http10:
-		w.body.expect = !w.body.eof
+	case strings.EqualFold(exp, "100-continue"):
+		// HTTP/1.0 has no interim answers: its Expect is ignored
+		// (RFC 9110, section 10.1.1).
+		w.body.expect = !w.body.eof && !w.http10
 		return true
 	}
 	w.closeAfter = true
@@ -99,7 +102,11 @@ func (w *response) WriteHeader(code int) {
 	}
 	for _, v := range w.header["Trailer"] {
 		for _, name := range strings.Split(v, ",") {
-			if name = http.CanonicalHeaderKey(strings.TrimSpace(name)); name != "" {
+			switch name = http.CanonicalHeaderKey(strings.TrimSpace(name)); name {
+			case "", "Content-Length", "Transfer-Encoding", "Trailer":
+				// Framing is never a trailer; the field keeps its
+				// place in the head.
+			default:
 				w.trailers = append(w.trailers, name)
 			}
 		}
@@ -115,6 +122,7 @@ func (w *response) writeInterim(code int) {
 	if w.http10 || w.headSent {
 		return
 	}
+	w.startWriting()
 	bw := w.c.bw
 	writeStatusLine(bw, code)
 	writeFields(bw, w.header, nil)
@@ -131,6 +139,10 @@ func (w *response) Write(p []byte) (int, error) {
 	}
 	if w.err != nil {
 		return 0, w.err
+	}
+	if len(p) == 0 {
+		// An empty chunk would end a chunked body.
+		return 0, nil
 	}
 	if w.noBody {
 		if w.req.Method == http.MethodHead {
@@ -190,6 +202,9 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.c.stopWatch()
 	w.c.hijacked = true
 	w.c.nc.SetDeadline(time.Time{})
+	// From here the connection is the hijacker's: Shutdown and Close
+	// leave it alone.
+	w.c.srv.connDone(w.c)
 	return w.c.nc, bufio.NewReadWriter(w.c.br, w.c.bw), nil
 }
 
@@ -197,6 +212,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // is framed. done says the handler has returned, so that what is pending
 // is the whole body.
 func (w *response) sendHead(done bool) {
+	w.startWriting()
 	w.headSent = true
 	h := w.header
 	delete(h, "Transfer-Encoding")
@@ -206,7 +222,7 @@ func (w *response) sendHead(done bool) {
 			delete(h, "Content-Length")
 		}
 	case w.clen >= 0:
-	case done && len(w.trailers) == 0:
+	case done && len(w.trailers) == 0 && !hasPrefixed(h):
 		w.clen = int64(len(w.c.pending))
 		h["Content-Length"] = []string{strconv.Itoa(len(w.c.pending))}
 	case !w.http10:
@@ -238,6 +254,20 @@ func (w *response) sendHead(done bool) {
 		w.c.pending = w.c.pending[:0]
 		w.writeBody(p)
 	}
+}
+
+// startWriting is called before the response's first byte goes to the
+// connection: from then on a 100 Continue is not sent (the body may be read
+// on another goroutine, which sends it).
+func (w *response) startWriting() {
+	if w.started {
+		return
+	}
+	b := w.body
+	b.mu.Lock()
+	w.started = true
+	b.expect = false
+	b.mu.Unlock()
 }
 
 func (w *response) writeBody(p []byte) error {
@@ -328,12 +358,12 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if b.expect {
+		// The response has not started (startWriting clears expect
+		// under this lock), so nothing else writes now.
 		b.expect = false
-		if !b.w.headSent {
-			bw := b.c.bw
-			bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-			bw.Flush()
-		}
+		bw := b.c.bw
+		bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		bw.Flush()
 	}
 	b.reading = true
 	b.mu.Unlock()
@@ -418,6 +448,17 @@ func writeField(bw *bufio.Writer, name, value string) {
 	bw.WriteString(": ")
 	bw.WriteString(value)
 	bw.WriteString("\r\n")
+}
+
+// hasPrefixed reports whether h holds a trailer set with
+// http.TrailerPrefix, which only a chunked body can carry.
+func hasPrefixed(h http.Header) bool {
+	for name := range h {
+		if strings.HasPrefix(name, http.TrailerPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -15,6 +15,15 @@
 // The ResponseWriter it gives handlers implements http.Flusher and
 // http.Hijacker. It does not sniff a Content-Type: a proxy passes on what
 // the backend sent, and no more.
+//
+// Where it answers differently from net/http's server, on purpose: an
+// HTTP/1.1 request whose Host field is empty is refused, as is one without
+// it (net/http serves the empty one; the edge has no use for a request
+// without an authority); a request whose target is in absolute form takes
+// its authority from the target, whether or not a Host field came with it
+// (http.ReadRequest, which parses for both, does not tell); the HTTP/2
+// preface is answered 505; HEAD answers get no Content-Length the handler
+// did not set.
 package h1
 
 import (
@@ -31,9 +40,10 @@ import (
 type Server struct {
 	Handler http.Handler
 	// ReadHeaderTimeout bounds the time from a request's first byte to
-	// the end of its header (default 5s). IdleTimeout bounds the wait
-	// for the next request on a kept-alive connection, and for the first
-	// (default 2m).
+	// the end of its header, and for a new connection the time from the
+	// accept to the end of the first request's header (default 5s).
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// connection (default 2m).
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	// MaxHeaderBytes bounds the request line and header (default 32

@@ -247,20 +247,33 @@ func writeField(bw *bufio.Writer, name, value string) error {
 	}
 	bw.WriteString(name)
 	bw.WriteString(": ")
-	if strings.IndexFunc(value, invalidInValue) >= 0 {
-		value = strings.Map(func(r rune) rune {
-			if invalidInValue(r) {
-				return ' '
-			}
-			return r
-		}, value)
-	}
+	value = spaceControls(value)
 	bw.WriteString(value)
 	_, err := bw.WriteString("\r\n")
 	return err
 }
 
-func invalidInValue(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }
+// spaceControls returns v with each control byte but tab as a space. It
+// works on bytes: a value may hold any other byte (obs-text), UTF-8 or
+// not, and those pass as they are.
+func spaceControls(v string) string {
+	i := 0
+	for i < len(v) && !isControl(v[i]) {
+		i++
+	}
+	if i == len(v) {
+		return v
+	}
+	b := []byte(v)
+	for ; i < len(b); i++ {
+		if isControl(b[i]) {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+func isControl(c byte) bool { return c < ' ' && c != '\t' || c == 0x7f }
 
 // validToken reports whether s is an RFC 9110 token.
 func validToken(s string) bool {
