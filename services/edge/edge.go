@@ -5,7 +5,8 @@
 //
 //	e := edge.New(edge.Config{Certmgr: cmConn, Deploytracker: dtConn})
 //	go e.Run(ctx)
-//	srv := proxy.NewServer(addr, e.Handler())
+//	srv := proxy.NewServer(e.Handler())
+//	go srv.Serve(listener)
 //
 // The connections carry the edge's key (an edge key, or the admin key).
 package edge
