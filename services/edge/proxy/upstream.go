@@ -174,10 +174,3 @@ func (u *upstream) close() {
 		u.reaper = nil
 	}
 }
-
-// idleLen returns the number of idle connections.
-func (u *upstream) idleLen() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.idle)
-}
