@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/certbind/certbind/services/edge/internal/httpfield"
 )
 
 // response is the http.ResponseWriter of one request.
@@ -425,7 +428,7 @@ func statusLine(code int) string {
 // the trailer-prefixed keys.
 func writeFields(bw *bufio.Writer, h http.Header, skip []string) {
 	for name, values := range h {
-		if strings.HasPrefix(name, http.TrailerPrefix) || contains(skip, name) {
+		if strings.HasPrefix(name, http.TrailerPrefix) || slices.Contains(skip, name) {
 			continue
 		}
 		for _, v := range values {
@@ -435,15 +438,14 @@ func writeFields(bw *bufio.Writer, h http.Header, skip []string) {
 }
 
 // writeField writes one field. A field whose name is invalid is left out,
-// and a line break in a value is sent as a space, as net/http does: either
-// would otherwise let the value forge fields of its own.
+// and the controls of a value are sent as spaces (see
+// httpfield.SpaceControls): either would otherwise let the value forge
+// fields of its own.
 func writeField(bw *bufio.Writer, name, value string) {
 	if !httpguts.ValidHeaderFieldName(name) {
 		return
 	}
-	if strings.ContainsAny(value, "\r\n") {
-		value = strings.NewReplacer("\r", " ", "\n", " ").Replace(value)
-	}
+	value = httpfield.SpaceControls(value)
 	bw.WriteString(name)
 	bw.WriteString(": ")
 	bw.WriteString(value)
@@ -461,23 +463,12 @@ func hasPrefixed(h http.Header) bool {
 	return false
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // hasToken reports whether one of the comma-separated lists holds tok, in
 // any case.
 func hasToken(lists []string, tok string) bool {
 	for _, v := range lists {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), tok) {
-				return true
-			}
+		if httpfield.HasToken(v, tok) {
+			return true
 		}
 	}
 	return false

@@ -13,6 +13,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/certbind/certbind/services/edge/internal/httpfield"
 )
 
 // outgoing is a request as an upstream sends it.
@@ -172,7 +176,7 @@ func isTimeout(err error) bool {
 
 // writeHead writes the request line and the header fields.
 func writeHead(bw *bufio.Writer, o *outgoing) error {
-	if !validToken(o.method) {
+	if !httpguts.ValidHeaderFieldName(o.method) {
 		return fmt.Errorf("method %q is not a valid token", o.method)
 	}
 	if o.target == "" || strings.IndexFunc(o.target, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
@@ -237,59 +241,18 @@ func framing(name string) bool {
 	return false
 }
 
-// writeField writes "name: value". A line break in a value would end the
-// field early and let the rest pass as fields of its own, so it is sent as
-// a space, as net/http does; so are NUL and the other control characters
-// but tab, which RFC 9110 (section 5.5) does not allow in a value.
+// writeField writes "name: value", with the controls of the value as spaces
+// (see httpfield.SpaceControls), and refuses a name that is not a token.
 func writeField(bw *bufio.Writer, name, value string) error {
-	if !validToken(name) {
+	if !httpguts.ValidHeaderFieldName(name) {
 		return fmt.Errorf("header field name %q is not a valid token", name)
 	}
 	bw.WriteString(name)
 	bw.WriteString(": ")
-	value = spaceControls(value)
+	value = httpfield.SpaceControls(value)
 	bw.WriteString(value)
 	_, err := bw.WriteString("\r\n")
 	return err
-}
-
-// spaceControls returns v with each control byte but tab as a space. It
-// works on bytes: a value may hold any other byte (obs-text), UTF-8 or
-// not, and those pass as they are.
-func spaceControls(v string) string {
-	i := 0
-	for i < len(v) && !isControl(v[i]) {
-		i++
-	}
-	if i == len(v) {
-		return v
-	}
-	b := []byte(v)
-	for ; i < len(b); i++ {
-		if isControl(b[i]) {
-			b[i] = ' '
-		}
-	}
-	return string(b)
-}
-
-func isControl(c byte) bool { return c < ' ' && c != '\t' || c == 0x7f }
-
-// validToken reports whether s is an RFC 9110 token.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // bodyWrite sends a request body beside the reading of the answer, so that

@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/certbind/certbind/services/edge/internal/httpfield"
 	"github.com/certbind/certbind/services/edge/state"
 )
 
@@ -101,7 +103,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 	for name, values := range resp.Trailer {
 		switch {
 		case hopByHop(name):
-		case contains(announced, name):
+		case slices.Contains(announced, name):
 			header[name] = values
 		default:
 			header[http.TrailerPrefix+name] = values
@@ -246,20 +248,11 @@ func connectionNamed(h http.Header) []string {
 func copyEndToEnd(dst, src http.Header) {
 	named := connectionNamed(src)
 	for name, values := range src {
-		if hopByHop(name) || contains(named, name) {
+		if hopByHop(name) || slices.Contains(named, name) {
 			continue
 		}
 		dst[name] = values
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // forwardedFields are the X-Forwarded-* fields the edge sets: the client's
@@ -277,7 +270,7 @@ func forwardedFields(r *http.Request) []field {
 	// A client that can take trailers may say so to the backend: the
 	// edge passes them on.
 	for _, v := range r.Header["Te"] {
-		if hasToken(v, "trailers") {
+		if httpfield.HasToken(v, "trailers") {
 			fields = append(fields, field{"Te", "trailers"})
 			break
 		}
@@ -288,22 +281,11 @@ func forwardedFields(r *http.Request) []field {
 // upgradeType returns the protocol a request asks to switch to, or "".
 func upgradeType(h http.Header) string {
 	for _, v := range h["Connection"] {
-		if hasToken(v, "upgrade") {
+		if httpfield.HasToken(v, "upgrade") {
 			return h.Get("Upgrade")
 		}
 	}
 	return ""
-}
-
-// hasToken reports whether the comma-separated list v holds tok, in any
-// case.
-func hasToken(v, tok string) bool {
-	for _, t := range strings.Split(v, ",") {
-		if strings.EqualFold(textproto.TrimString(t), tok) {
-			return true
-		}
-	}
-	return false
 }
 
 // switchProtocols passes on a backend's 101 answer and then joins the
