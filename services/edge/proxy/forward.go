@@ -22,7 +22,7 @@ import (
 // answer back.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deployment, route *state.Route, u *url.URL, m tlsMaterial) {
 	backend := origin(u)
-	p := h.acquire(u, m, false)
+	p := h.acquire(u, backend, m, false)
 	var (
 		start   = time.Now()
 		status  int

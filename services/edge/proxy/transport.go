@@ -180,9 +180,9 @@ func (m tlsMaterial) key(backend string) poolKey {
 	return poolKey{backend: backend, client: versionOf(m.client), ca: versionOf(m.ca)}
 }
 
-// acquire returns the pool for sending to the backend of u with m.
-func (h *Handler) acquire(u *url.URL, m tlsMaterial, fetch bool) *pool {
-	backend := origin(u)
+// acquire returns the pool for sending to the backend of u (backend is
+// origin(u)) with m.
+func (h *Handler) acquire(u *url.URL, backend string, m tlsMaterial, fetch bool) *pool {
 	return h.pools.acquire(m.key(backend), fetch, func() *upstream {
 		var client *tls.Certificate
 		if m.client != nil {
