@@ -225,10 +225,7 @@ func (c *conn) reject(err error) {
 	case strings.Contains(err.Error(), "unsupported transfer encoding"):
 		se = statusError{http.StatusNotImplemented, "unsupported transfer encoding (send the body with Content-Length or chunked)"}
 	default:
-		// The parser's message without what it quotes of the request:
-		// the answer does not echo what the client sent.
-		reason, _, _ := strings.Cut(err.Error(), ":")
-		se = statusError{http.StatusBadRequest, "malformed request (" + reason + ")"}
+		se = statusError{http.StatusBadRequest, "malformed request (" + parseReason(err) + ")"}
 	}
 	text := http.StatusText(se.code)
 	body := fmt.Sprintf("%d %s: %s\n", se.code, text, se.reason)
@@ -237,6 +234,17 @@ func (c *conn) reject(err error) {
 		se.code, text, len(body), body)
 	c.bw.Flush()
 	c.lingeringClose()
+}
+
+// parseReason returns what a parser error says is wrong, without the part
+// of the request it quotes ("malformed HTTP version \"HTTP/x\"" gives
+// "malformed HTTP version"): the answer does not echo what the client sent.
+func parseReason(err error) string {
+	msg := err.Error()
+	if i := strings.IndexAny(msg, ":\""); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
 }
 
 // quietReadError reports whether err is the client closing, resetting or

@@ -409,3 +409,21 @@ func TestRequest(t *testing.T) {
 		t.Errorf("the handler saw\n%+v\nwant\n%+v", got, want)
 	}
 }
+
+// TestRefusalDoesNotEcho checks that a 400 names what is wrong without
+// repeating what the client sent.
+func TestRefusalDoesNotEcho(t *testing.T) {
+	ts := startServer(t, http.HandlerFunc(echo), nil)
+	for _, req := range []string{
+		"GET / HTTP/x<script>\r\nHost: a\r\n\r\n",
+		"G<script>T / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n<script> x\r\n\r\n",
+	} {
+		c := ts.dial(t)
+		c.write(req)
+		r := c.read("GET")
+		if r.StatusCode != http.StatusBadRequest || strings.Contains(r.body, "<script>") || !strings.Contains(r.body, "malformed") {
+			t.Errorf("%q: %d %q, want a 400 that says what is malformed and does not echo the request", req, r.StatusCode, r.body)
+		}
+	}
+}
