@@ -79,13 +79,13 @@ func (c Config) warmup() time.Duration {
 }
 
 // Run measures every available setup at every size and concurrency, one
-// run at a time and one setup at a time, so that each runs alone on the
-// machine. A peer proxy that is not installed is installed with apt-get
+// run at a time, so that each runs alone on the machine; the setups are all
+// started first and take turns. A peer proxy that is not installed is installed with apt-get
 // when running as root outside Smoke mode, and otherwise skipped and
 // listed in Results.Skipped. A setup that is there but fails to start or
 // to answer fails Run, which then returns the rows measured so far with
 // the error.
-func Run(ctx context.Context, cfg Config) (_ *Results, err error) {
+func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 	if cfg, err = cfg.withDefaults(); err != nil {
 		return nil, err
 	}
@@ -112,49 +112,56 @@ func Run(ctx context.Context, cfg Config) (_ *Results, err error) {
 	defer b.close()
 	e := &env{pki: p, backend: b, dir: dir}
 
-	res := &Results{Duration: cfg.Duration, Warmup: cfg.warmup(), CPUs: runtime.NumCPU(),
+	res = &Results{Duration: cfg.Duration, Warmup: cfg.warmup(), CPUs: runtime.NumCPU(),
 		Platform: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(), Versions: map[string]string{}}
 	setups := append([]namedSetup{{SetupDirect, startDirect}, {SetupEdge, startEdge}}, availablePeers(ctx, cfg, res)...)
+	var live []liveSetup
+	defer func() {
+		for _, l := range live {
+			if serr := l.stop(); serr != nil && err == nil {
+				err = fmt.Errorf("%s: stop: %w", l.name, serr)
+			}
+		}
+	}()
 	for _, s := range setups {
 		if !cfg.wants(s.name) {
 			continue
 		}
-		rows, err := measureSetup(ctx, cfg, e, s.name, s.start)
-		res.Rows = append(res.Rows, rows...)
+		t, stop, err := s.start(ctx, e)
 		if err != nil {
-			return res, err
+			return res, fmt.Errorf("%s: %w", s.name, err)
+		}
+		live = append(live, liveSetup{s.name, t, stop})
+	}
+	// Every setup is up at once, idle but for its own runs, and the runs
+	// take turns: for each size and concurrency, one run of each setup.
+	// The machine's speed drifts over minutes on shared hardware, and
+	// turns spread that drift over the setups instead of handing it to
+	// whichever ran last.
+	for _, size := range Sizes {
+		for _, conc := range cfg.Concurrency {
+			for _, l := range live {
+				// Each run starts from a collected heap: the backend
+				// and the generator share this process.
+				runtime.GC()
+				row := measure(ctx, cfg, e.backend, l.t, l.name, size, conc)
+				fmt.Fprintf(cfg.Log, "httpbench: %-13s %-5s %3d clients: %8.0f req/s  p50 %-8s p99 %-8s errors %d  handshakes/1000 %.2f  proxy CPU/req %s\n",
+					l.name, size.Name, conc, row.RequestsPerSec, fmtLatency(row.P50), fmtLatency(row.P99), row.Errors, row.HandshakesPer1000, fmtCPU(row.ProxyCPUPerRequest))
+				res.Rows = append(res.Rows, row)
+				if err := ctx.Err(); err != nil {
+					return res, err
+				}
+			}
 		}
 	}
 	return res, nil
 }
 
-// measureSetup starts one setup, measures it at every size and
-// concurrency and stops it.
-func measureSetup(ctx context.Context, cfg Config, e *env, name string, start starter) (rows []Row, err error) {
-	t, stop, err := start(ctx, e)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	defer func() {
-		if serr := stop(); serr != nil && err == nil {
-			err = fmt.Errorf("%s: stop: %w", name, serr)
-		}
-	}()
-	for _, size := range Sizes {
-		for _, conc := range cfg.Concurrency {
-			// Each run starts from a collected heap: the backend and the
-			// generator share this process.
-			runtime.GC()
-			row := measure(ctx, cfg, e.backend, t, name, size, conc)
-			fmt.Fprintf(cfg.Log, "httpbench: %-13s %-5s %3d clients: %8.0f req/s  p50 %-8s p99 %-8s errors %d  handshakes/1000 %.2f  proxy CPU/req %s\n",
-				name, size.Name, conc, row.RequestsPerSec, fmtLatency(row.P50), fmtLatency(row.P99), row.Errors, row.HandshakesPer1000, fmtCPU(row.ProxyCPUPerRequest))
-			rows = append(rows, row)
-			if err := ctx.Err(); err != nil {
-				return rows, err
-			}
-		}
-	}
-	return rows, nil
+// liveSetup is a setup that is up: where to send and how to stop it.
+type liveSetup struct {
+	name string
+	t    target
+	stop func() error
 }
 
 func measure(ctx context.Context, cfg Config, b *backend, t target, name string, size Size, conc int) Row {
