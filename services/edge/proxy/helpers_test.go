@@ -104,6 +104,14 @@ type backend struct {
 // trusting client certificates from clientCA. A nil handler echoes.
 func newBackend(t testing.TB, serverCA, clientCA *testpki.Cert, handler http.HandlerFunc) *backend {
 	t.Helper()
+	return startBackend(t, serverCA, clientCA, handler, nil)
+}
+
+// startBackend is newBackend with a chance to adjust the http.Server
+// before it starts (changing it while it serves would be a data race). A
+// nil serverCA serves plain HTTP.
+func startBackend(t testing.TB, serverCA, clientCA *testpki.Cert, handler http.HandlerFunc, adjust func(*http.Server)) *backend {
+	t.Helper()
 	if handler == nil {
 		handler = echoHandler
 	}
@@ -120,23 +128,34 @@ func newBackend(t testing.TB, serverCA, clientCA *testpki.Cert, handler http.Han
 	// Rejected handshakes are expected in some tests; they need not be
 	// printed.
 	b.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if adjust != nil {
+		adjust(b.Config)
+	}
 	if serverCA != nil {
-		srv := serverCA.Issue(t, testpki.Options{
-			CommonName:  "backend",
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		})
-		b.TLS = &tls.Config{
-			Certificates: []tls.Certificate{{Certificate: [][]byte{srv.DER}, PrivateKey: srv.Key}},
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			ClientCAs:    certPool(clientCA),
-		}
+		b.TLS = backendTLS(t, serverCA, clientCA)
 		b.StartTLS()
 	} else {
 		b.Start()
 	}
 	t.Cleanup(b.Close)
 	return b
+}
+
+// backendTLS is the TLS configuration of a backend: a server certificate
+// for 127.0.0.1 from serverCA, and client certificates required and
+// verified against clientCA.
+func backendTLS(t testing.TB, serverCA, clientCA *testpki.Cert) *tls.Config {
+	t.Helper()
+	srv := serverCA.Issue(t, testpki.Options{
+		CommonName:  "backend",
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{srv.DER}, PrivateKey: srv.Key}},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    certPool(clientCA),
+	}
 }
 
 // edge is a Handler on a store, served by the edge's own server on a

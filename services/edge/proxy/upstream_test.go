@@ -13,16 +13,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +27,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/edge/state"
 )
@@ -40,46 +36,10 @@ import (
 // generous, and it is never a measure of speed.
 const waitLong = 10 * time.Second
 
-// backendTLS is the TLS configuration of a backend: a server certificate
-// for 127.0.0.1 from serverCA, and client certificates required and
-// verified against clientCA, as newBackend has it.
-func backendTLS(t testing.TB, serverCA, clientCA *testpki.Cert) *tls.Config {
-	t.Helper()
-	srv := serverCA.Issue(t, testpki.Options{
-		CommonName:  "backend",
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
-	return &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{srv.DER}, PrivateKey: srv.Key}},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    certPool(clientCA),
-	}
-}
-
-// newBackendWith is newBackend with a chance to adjust the http.Server
-// before it starts (newBackend starts it at once, and changing the server
-// while it serves would be a data race).
+// newBackendWith is startBackend with the tests' PKI.
 func newBackendWith(t testing.TB, p *pki, handler http.HandlerFunc, adjust func(*http.Server)) *backend {
 	t.Helper()
-	b := &backend{}
-	b.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.requests.Add(1)
-		handler(w, r)
-	}))
-	b.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			b.conns.Add(1)
-		}
-	}
-	b.Config.ErrorLog = log.New(io.Discard, "", 0)
-	if adjust != nil {
-		adjust(b.Config)
-	}
-	b.TLS = backendTLS(t, p.root, p.root)
-	b.StartTLS()
-	t.Cleanup(b.Close)
-	return b
+	return startBackend(t, p.root, p.root, handler, adjust)
 }
 
 // rawBackend is a TLS listener whose connections are served by a function
