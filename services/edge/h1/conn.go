@@ -141,14 +141,11 @@ func (c *conn) serve() {
 		}
 		c.nc.SetReadDeadline(time.Time{})
 		w := newResponse(c, req)
-		if !w.checkExpect() {
-			w.finish()
-			if !w.bodyDone {
-				c.lingeringClose()
-			}
-			return
+		// A refused Expect is answered (and the connection closed)
+		// like any other answer, without the handler.
+		if w.checkExpect() {
+			c.srv.Handler.ServeHTTP(w, req)
 		}
-		c.srv.Handler.ServeHTTP(w, req)
 		c.stopWatch()
 		if c.hijacked {
 			return

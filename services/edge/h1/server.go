@@ -33,6 +33,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,8 +60,9 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	closing   bool
-	idleWake  chan struct{} // closed and renewed when a connection ends
+	// closing is set under mu, and read without it on every request.
+	closing  atomic.Bool
+	idleWake chan struct{} // closed and renewed when a connection ends
 }
 
 // Defaults of the Server fields.
@@ -112,7 +114,7 @@ func (s *Server) Serve(l net.Listener) error {
 func (s *Server) track(l net.Listener) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing.Load() {
 		return false
 	}
 	if s.listeners == nil {
@@ -129,11 +131,7 @@ func (s *Server) untrack(l net.Listener) {
 	l.Close()
 }
 
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) isClosing() bool { return s.closing.Load() }
 
 // Shutdown stops accepting, closes the connections that are idle, lets
 // the others finish the request they are serving (each is closed after its
@@ -176,7 +174,7 @@ func (s *Server) Close() error {
 func (s *Server) startClosing() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closing = true
+	s.closing.Store(true)
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -189,7 +187,7 @@ func (s *Server) startClosing() {
 func (s *Server) newConn(nc net.Conn) *conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing.Load() {
 		return nil
 	}
 	if s.conns == nil {
