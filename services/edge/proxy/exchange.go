@@ -38,9 +38,9 @@ type outgoing struct {
 	trailer http.Header
 	// head is the request http.ReadResponse is told of, for the method.
 	head *http.Request
-	// earlyHints, if set, is given the header of each 103 Early Hints
-	// answer before the final one.
-	earlyHints func(http.Header)
+	// hints, if set, is sent each 103 Early Hints answer that comes
+	// before the final one.
+	hints http.ResponseWriter
 }
 
 type field struct{ name, value string }
@@ -125,8 +125,8 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 		// answers the client's Expect itself); the final one follows
 		// on the same connection.
 		for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
-			if resp.StatusCode == http.StatusEarlyHints && o.earlyHints != nil {
-				o.earlyHints(resp.Header)
+			if resp.StatusCode == http.StatusEarlyHints && o.hints != nil {
+				passEarlyHints(o.hints, resp.Header)
 			}
 			resp, err = http.ReadResponse(c.br, o.head)
 		}

@@ -50,14 +50,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 		o.body, o.length, o.trailer = r.Body, r.ContentLength, r.Trailer
 	}
 	o.upgrade = upgradeType(r.Header)
-	o.earlyHints = func(h http.Header) {
-		// A 103 is sent with the header as it is, which is then
-		// cleared for the final answer.
-		dst := w.Header()
-		copyEndToEnd(dst, h)
-		w.WriteHeader(http.StatusEarlyHints)
-		clear(dst)
-	}
+	o.hints = w
 	resp, err := p.up.roundTrip(o)
 	latency = time.Since(start)
 	if err != nil {
@@ -109,6 +102,15 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 			header[http.TrailerPrefix+name] = values
 		}
 	}
+}
+
+// passEarlyHints sends a backend's 103 to the client: with the header as
+// it is, which is then cleared for the final answer.
+func passEarlyHints(w http.ResponseWriter, h http.Header) {
+	dst := w.Header()
+	copyEndToEnd(dst, h)
+	w.WriteHeader(http.StatusEarlyHints)
+	clear(dst)
 }
 
 // failed answers a request the backend could not be asked or did not
