@@ -37,17 +37,15 @@ type response struct {
 	closeAfter  bool
 	bodyDone    bool // set by finish
 	http10      bool
-	keepAlive10 bool // an HTTP/1.0 client asked to keep the connection
 	err         error
 }
 
 func newResponse(c *conn, req *http.Request) *response {
 	w := &response{c: c, req: req, header: make(http.Header), clen: -1}
 	w.http10 = !req.ProtoAtLeast(1, 1)
-	if w.http10 {
-		w.keepAlive10 = hasToken(req.Header["Connection"], "keep-alive")
-	}
-	w.closeAfter = req.Close || w.http10 && !w.keepAlive10
+	// HTTP/1.0 closes after each answer unless the client asks to keep
+	// the connection.
+	w.closeAfter = req.Close || w.http10 && !hasToken(req.Header["Connection"], "keep-alive")
 	w.body = &requestBody{c: c, w: w, r: req.Body}
 	if req.Body == nil || req.Body == http.NoBody {
 		w.body.eof = true
