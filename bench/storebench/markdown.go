@@ -2,6 +2,7 @@ package storebench
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -9,11 +10,24 @@ import (
 // Markdown renders r as a small table, with the disk's fsync latency below.
 func (r *Result) Markdown() string {
 	var b strings.Builder
-	b.WriteString("| clients | creates | creates/s | p50 | p99 |\n|---|---|---|---|---|\n")
-	for _, row := range r.Rows {
-		fmt.Fprintf(&b, "| %d | %d | %.0f | %s | %s |\n", row.Clients, row.Creates, row.CreatesPerSec, ms(row.P50), ms(row.P99))
+	b.WriteString("| clients | creates | creates/s | ÷ 1 client | p50 | p99 | CPU /create | CPU-bound ceiling |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var base float64
+	for i, row := range r.Rows {
+		if i == 0 && row.Clients == 1 {
+			base = row.CreatesPerSec
+		}
+		ratio, cpu, ceiling := "-", "-", "-"
+		if base > 0 {
+			ratio = fmt.Sprintf("%.1f×", row.CreatesPerSec/base)
+		}
+		if row.CPUPerCreate > 0 {
+			cpu = fmt.Sprintf("%.0f µs", float64(row.CPUPerCreate)/float64(time.Microsecond))
+			ceiling = fmt.Sprintf("%.0f/s", float64(runtime.NumCPU())*float64(time.Second)/float64(row.CPUPerCreate))
+		}
+		fmt.Fprintf(&b, "| %d | %d | %.0f | %s | %s | %s | %s | %s |\n", row.Clients, row.Creates, row.CreatesPerSec, ratio, ms(row.P50), ms(row.P99), cpu, ceiling)
 	}
 	fmt.Fprintf(&b, "\nfsync (4 KiB write + fdatasync) on the same disk: p50 %s, p99 %s; a bbolt commit syncs twice.\n", ms(r.FsyncP50), ms(r.FsyncP99))
+	fmt.Fprintf(&b, "\nCPU /create is the user and system CPU time of the bench process per create, certmgr and its gRPC clients together (they share the process). The CPU-bound ceiling is the machine's %d CPUs divided by it: no grouping of commits gets past it.\n", runtime.NumCPU())
 	return b.String()
 }
 

@@ -53,6 +53,11 @@ type Row struct {
 	Creates       int
 	CreatesPerSec float64
 	P50, P99      time.Duration
+	// CPUPerCreate is the CPU time (user and system) the process used per
+	// create while the row ran, certmgr and its clients together; 0 where
+	// the platform cannot tell. The machine's CPUs divided by it bound
+	// creates/s however well writes are grouped.
+	CPUPerCreate time.Duration
 }
 
 // Run probes fsync, then measures each row of cfg.Clients in turn.
@@ -122,6 +127,7 @@ func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certm
 
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
+	cpu0, cpuOK := processCPU()
 	start := time.Now()
 	deadline := start.Add(d)
 	for _, w := range workers {
@@ -139,6 +145,7 @@ func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certm
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1, _ := processCPU()
 	close(errs)
 	if err := <-errs; err != nil {
 		return Row{}, err
@@ -148,7 +155,11 @@ func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certm
 		lat = append(lat, w.lat...)
 	}
 	q := benchkit.Quantiles(lat, 0.5, 0.99)
-	return Row{Clients: n, Creates: len(lat), CreatesPerSec: float64(len(lat)) / elapsed.Seconds(), P50: q[0], P99: q[1]}, nil
+	row := Row{Clients: n, Creates: len(lat), CreatesPerSec: float64(len(lat)) / elapsed.Seconds(), P50: q[0], P99: q[1]}
+	if cpuOK && len(lat) > 0 {
+		row.CPUPerCreate = (cpu1 - cpu0) / time.Duration(len(lat))
+	}
+	return row, nil
 }
 
 // worker is one client: a connection of its own and a run of names.

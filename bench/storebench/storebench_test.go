@@ -20,6 +20,9 @@ func TestSmoke(t *testing.T) {
 		if row.Creates <= 0 || row.CreatesPerSec <= 0 || row.P50 <= 0 || row.P50 > row.P99 {
 			t.Errorf("row %+v: want creates, a rate and 0 < p50 <= p99", row)
 		}
+		if _, ok := processCPU(); ok && row.CPUPerCreate <= 0 {
+			t.Errorf("row %+v: want the CPU per create where the platform reports it", row)
+		}
 	}
 	if res.FsyncP50 <= 0 || res.FsyncP50 > res.FsyncP99 {
 		t.Errorf("fsync p50 %v p99 %v: want 0 < p50 <= p99", res.FsyncP50, res.FsyncP99)
