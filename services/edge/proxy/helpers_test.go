@@ -293,6 +293,9 @@ func forward(path, baseURL string, cert *state.Certificate) state.Route {
 	if cert != nil {
 		r.MTLSCertificateID, r.MTLSCertificateName = cert.ID, cert.Name
 	}
+	// As the edge's watcher does; the unprepared path is forwardURL's,
+	// which route_test covers.
+	r.Prepare()
 	return r
 }
 

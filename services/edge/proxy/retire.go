@@ -30,14 +30,14 @@ func (h *Handler) Retire(snap *state.Snapshot) {
 // routeKey returns the pool key a route's requests use in snap; ok is false
 // when the route cannot send at all.
 func routeKey(snap *state.Snapshot, r *state.Route) (poolKey, bool) {
-	raw := r.BaseURL
+	u, err := r.Base()
 	if r.RewritePattern != "" {
 		// Placeholders are never in the scheme or host (the
 		// deploytracker refuses that), so the text before the first
 		// one names the backend.
-		raw, _, _ = strings.Cut(r.RewritePattern, "${")
+		raw, _, _ := strings.Cut(r.RewritePattern, "${")
+		u, err = url.Parse(raw)
 	}
-	u, err := url.Parse(raw)
 	if err != nil {
 		return poolKey{}, false
 	}

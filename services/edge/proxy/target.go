@@ -13,7 +13,11 @@ func target(r *state.Route, rest requestPath, params []param, rawQuery string) (
 	if r.RewritePattern != "" {
 		return rewriteURL(r.RewritePattern, params, rawQuery)
 	}
-	return forwardURL(r.BaseURL, rest.escaped, rawQuery)
+	base, err := r.Base()
+	if err != nil {
+		return nil, fmt.Errorf("baseUrl is not a valid URL: %w", unwrapURLError(err))
+	}
+	return joinURL(base, rest.escaped, rawQuery)
 }
 
 // forwardURL appends the escaped request path and the query to base, with
@@ -24,6 +28,13 @@ func forwardURL(base, escapedPath, rawQuery string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("baseUrl is not a valid URL: %w", unwrapURLError(err))
 	}
+	return joinURL(u, escapedPath, rawQuery)
+}
+
+// joinURL is forwardURL for a parsed base, which it leaves as it is.
+func joinURL(base *url.URL, escapedPath, rawQuery string) (*url.URL, error) {
+	u := new(url.URL)
+	*u = *base
 	p := strings.TrimSuffix(u.EscapedPath(), "/") + escapedPath
 	if p == "" {
 		p = "/"

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"maps"
+	"net/url"
 	"sync"
 	"sync/atomic"
 )
@@ -43,6 +44,27 @@ type Route struct {
 	MTLSCertificateName string
 	CACertificateID     string
 	CACertificateName   string
+
+	// base is BaseURL parsed by Prepare.
+	base *url.URL
+}
+
+// Prepare parses BaseURL once, so that the requests of a route do not each
+// parse it again. The builder of a snapshot calls it; a route it was not
+// called for (or whose BaseURL does not parse) is parsed per request.
+func (r *Route) Prepare() {
+	if u, err := url.Parse(r.BaseURL); err == nil {
+		r.base = u
+	}
+}
+
+// Base returns BaseURL parsed. The URL may be shared between requests:
+// copy it before changing it.
+func (r *Route) Base() (*url.URL, error) {
+	if r.base != nil {
+		return r.base, nil
+	}
+	return url.Parse(r.BaseURL)
 }
 
 // Deployment is a deployment as the edge serves it.

@@ -59,3 +59,28 @@ func TestCertificateByName(t *testing.T) {
 		t.Fatalf("found across projects: %v", c)
 	}
 }
+
+func TestRouteBase(t *testing.T) {
+	r := Route{BaseURL: "https://backend:8443/v1"}
+	fresh, err := r.Base()
+	if err != nil || fresh.String() != r.BaseURL {
+		t.Fatalf("unprepared Base() = %v, %v; want %s parsed", fresh, err, r.BaseURL)
+	}
+	if again, _ := r.Base(); again == fresh {
+		t.Error("an unprepared route handed out the same URL twice; it has nothing cached to share")
+	}
+	r.Prepare()
+	first, err := r.Base()
+	if err != nil || first.String() != r.BaseURL {
+		t.Fatalf("prepared Base() = %v, %v; want %s parsed", first, err, r.BaseURL)
+	}
+	if again, _ := r.Base(); again != first {
+		t.Error("a prepared route parsed its BaseURL again")
+	}
+
+	bad := Route{BaseURL: "https://backend:port/"}
+	bad.Prepare()
+	if u, err := bad.Base(); err == nil {
+		t.Errorf("Base() of %q = %v, want the parse error", bad.BaseURL, u)
+	}
+}

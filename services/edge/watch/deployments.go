@@ -114,6 +114,7 @@ func convertDeployment(p *deploytrackerv1.Deployment) *state.Deployment {
 			BaseURL: r.GetBaseUrl(), RewritePattern: r.GetRewritePattern(),
 			MTLSCertificateID: r.GetMtlsCertificateId(), MTLSCertificateName: r.GetMtlsCertificateName(),
 			CACertificateID: r.GetCaCertificateId(), CACertificateName: r.GetCaCertificateName()})
+		d.Routes[len(d.Routes)-1].Prepare()
 	}
 	return d
 }
