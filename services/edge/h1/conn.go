@@ -40,7 +40,7 @@ type conn struct {
 	nc     net.Conn
 	r      connReader
 	br     *bufio.Reader
-	bw     *bufio.Writer
+	bw     *outBuf
 	remote string
 	// ctx is every request's context on this connection. It ends when
 	// the client is seen to have gone, or when the connection ends.
@@ -61,7 +61,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.r = connReader{c: c, limit: -1}
 	c.br = bufio.NewReaderSize(&c.r, readBufferSize)
-	c.bw = bufio.NewWriterSize(checkWriter{c}, writeBufferSize)
+	c.bw = newOutBuf(c, writeBufferSize)
 	c.watch = time.AfterFunc(time.Hour, c.r.watch)
 	c.watch.Stop()
 	return c

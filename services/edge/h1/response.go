@@ -206,7 +206,11 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// From here the connection is the hijacker's: Shutdown and Close
 	// leave it alone.
 	w.c.srv.connDone(w.c)
-	return w.c.nc, bufio.NewReadWriter(w.c.br, w.c.bw), nil
+	// The head has not been sent and every answer before it, interim
+	// ones included, was flushed, so nothing should be buffered; should
+	// anything be, it goes before what the hijacker writes.
+	w.c.bw.Flush()
+	return w.c.nc, bufio.NewReadWriter(w.c.br, bufio.NewWriterSize(checkWriter{w.c}, writeBufferSize)), nil
 }
 
 // sendHead writes the status line and the header, choosing how the body
@@ -398,7 +402,7 @@ func (b *requestBody) detach() bool {
 }
 
 // writeStatusLine writes "HTTP/1.1 code text".
-func writeStatusLine(bw *bufio.Writer, code int) {
+func writeStatusLine(bw *outBuf, code int) {
 	if code >= 100 && code < 600 {
 		bw.WriteString(statusLines[code])
 		return
@@ -424,7 +428,7 @@ func statusLine(code int) string {
 
 // writeFields writes a header, less the trailer fields named in skip and
 // the trailer-prefixed keys.
-func writeFields(bw *bufio.Writer, h http.Header, skip []string) {
+func writeFields(bw *outBuf, h http.Header, skip []string) {
 	for name, values := range h {
 		if strings.HasPrefix(name, http.TrailerPrefix) || slices.Contains(skip, name) {
 			continue
@@ -439,7 +443,7 @@ func writeFields(bw *bufio.Writer, h http.Header, skip []string) {
 // and the controls of a value are sent as spaces (see
 // httpfield.SpaceControls): either would otherwise let the value forge
 // fields of its own.
-func writeField(bw *bufio.Writer, name, value string) {
+func writeField(bw *outBuf, name, value string) {
 	if !httpguts.ValidHeaderFieldName(name) {
 		return
 	}
