@@ -2,9 +2,9 @@ package proxy
 
 import "sync"
 
-// copyBufferSize is the size of the buffers bodies are copied with: two
-// TLS records' worth.
-const copyBufferSize = 32 << 10
+// copyBufferSize is the size of the buffers bodies are copied with: four
+// TLS records' worth, and a whole body of up to 64 KiB in one write.
+const copyBufferSize = 64 << 10
 
 // bufferPool recycles copy buffers.
 type bufferPool struct{ p sync.Pool }

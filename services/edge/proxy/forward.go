@@ -146,8 +146,11 @@ type clientWriteError struct{ err error }
 func (e *clientWriteError) Error() string { return "write to client: " + e.err.Error() }
 func (e *clientWriteError) Unwrap() error { return e.err }
 
-// copyBody copies a response body to the client, flushing after every
-// piece when flush is set.
+// copyBody copies a response body to the client. A stream (flush set) is
+// passed on piece by piece as it comes, each flushed. Any other body is
+// passed on a full buffer at a time: a read from the backend gives at most
+// one TLS record (16 KiB), and writing each on its own would cost the
+// client's connection a system call per record.
 func copyBody(w http.ResponseWriter, body io.Reader, flush bool) error {
 	buf := copyBuffers.get()
 	defer copyBuffers.put(buf)
@@ -156,7 +159,13 @@ func copyBody(w http.ResponseWriter, body io.Reader, flush bool) error {
 		flusher, _ = w.(http.Flusher)
 	}
 	for {
-		n, err := body.Read(*buf)
+		var n int
+		var err error
+		if flush {
+			n, err = body.Read(*buf)
+		} else {
+			n, err = fill(body, *buf)
+		}
 		if n > 0 {
 			if _, werr := w.Write((*buf)[:n]); werr != nil {
 				return &clientWriteError{werr}
@@ -172,6 +181,19 @@ func copyBody(w http.ResponseWriter, body io.Reader, flush bool) error {
 			return err
 		}
 	}
+}
+
+// fill reads into buf until it is full or the body ends or fails.
+func fill(body io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := body.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // streaming reports whether a response is passed on as it comes: one of
