@@ -54,8 +54,9 @@ func (b *outBuf) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// WriteString is Write for a string; it never writes directly, so it is
-// for the short strings of heads and framing.
+// WriteString is Write for a string, without the gathering: it is for the
+// short strings of heads and framing. One longer than the whole buffer
+// follows a flush in a write of its own.
 func (b *outBuf) WriteString(s string) (int, error) {
 	if b.err != nil {
 		return 0, b.err

@@ -10,8 +10,8 @@ import (
 
 // TestKnownLengthBodies checks that response bodies of known length reach
 // the client whole and in order at sizes around the edge's copy buffer
-// (64 KiB, which such a body is passed on in), from a backend that writes them in
-// uneven pieces, each flushed.
+// (64 KiB, the pieces such a body is passed on in), from a backend that
+// writes them in uneven pieces, each flushed.
 func TestKnownLengthBodies(t *testing.T) {
 	p := newPKI(t)
 	pattern := func(n int) []byte {
