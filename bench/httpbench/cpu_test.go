@@ -13,15 +13,15 @@ func TestReadStat(t *testing.T) {
 	for _, tc := range []struct {
 		name, text string
 		pid, ppid  int
-		cpu        time.Duration
+		cpu        cpuTime
 		ok         bool
 	}{
-		{"plain", "42 (nginx) S 7 42 42 0 -1 4194560 1 0 0 0 150 25 0 0 20 0 1 0 1 1 1", 42, 7, 1750 * time.Millisecond, true},
+		{"plain", "42 (nginx) S 7 42 42 0 -1 4194560 1 0 0 0 150 25 0 0 20 0 1 0 1 1 1", 42, 7, cpuTime{1500 * time.Millisecond, 250 * time.Millisecond}, true},
 		// A name may hold spaces and parentheses of its own.
-		{"odd name", "43 (a) b (c)) R 1 43 43 0 -1 0 0 0 0 0 3 4 0 0", 43, 1, 70 * time.Millisecond, true},
-		{"short", "44 (x) S 1 2 3", 0, 0, 0, false},
-		{"no name", "45 S 1", 0, 0, 0, false},
-		{"bad number", "46 (x) S one 46 46 0 -1 0 0 0 0 0 3 4", 0, 0, 0, false},
+		{"odd name", "43 (a) b (c)) R 1 43 43 0 -1 0 0 0 0 0 3 4 0 0", 43, 1, cpuTime{30 * time.Millisecond, 40 * time.Millisecond}, true},
+		{"short", "44 (x) S 1 2 3", 0, 0, cpuTime{}, false},
+		{"no name", "45 S 1", 0, 0, cpuTime{}, false},
+		{"bad number", "46 (x) S one 46 46 0 -1 0 0 0 0 0 3 4", 0, 0, cpuTime{}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name)
@@ -44,7 +44,7 @@ func TestTreeCPU(t *testing.T) {
 	}
 	// Spin until the kernel has counted at least two ticks more.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		if now, _ := treeCPU(os.Getpid()); now-before >= 2*clockTick {
+		if now, _ := treeCPU(os.Getpid()); now.total()-before.total() >= 2*clockTick {
 			return
 		}
 	}

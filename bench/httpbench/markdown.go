@@ -32,7 +32,8 @@ func (r *Results) Markdown() string {
 	}
 	b.WriteString("\nRatios are certbind edge ÷ peer: a req/s ratio above 1, or a p99 or CPU/req ratio below 1, means the edge does better. " +
 		"Proxy CPU /req is the user and system CPU time of the proxy's processes (nginx's workers included) per request while measuring, read from /proc: " +
-		"on a machine the load generator and the backend share, it decides how much throughput is left, and it varies less from run to run than req/s.\n")
+		"on a machine the load generator and the backend share, it decides how much throughput is left, and it varies less from run to run than req/s. " +
+		"Of it in the kernel is its system time: the system calls and the TCP work they do; the rest is the proxy's own code in user space.\n")
 	if len(r.Skipped) > 0 {
 		b.WriteString("\nNot measured:\n\n")
 		for _, s := range r.Skipped {
@@ -46,7 +47,7 @@ func (r *Results) runsTable(size string) report.Table {
 	t := report.Table{Columns: []report.Column{{Title: "setup"}, {Title: "clients", Right: true}, {Title: "req/s", Right: true},
 		{Title: "p50", Right: true}, {Title: "p99", Right: true}, {Title: "errors", Right: true},
 		{Title: "backend handshakes /1000 req", Right: true}, {Title: "full + resumed", Right: true},
-		{Title: "proxy CPU /req", Right: true}}}
+		{Title: "proxy CPU /req", Right: true}, {Title: "of it in the kernel", Right: true}}}
 	for _, conc := range r.concurrencies() {
 		for _, setup := range Setups {
 			row := r.find(setup, size, conc)
@@ -55,7 +56,8 @@ func (r *Results) runsTable(size string) report.Table {
 			}
 			t.Rows = append(t.Rows, []string{setup, fmt.Sprint(conc), fmt.Sprintf("%.0f", row.RequestsPerSec),
 				fmtLatency(row.P50), fmtLatency(row.P99), fmt.Sprint(row.Errors), fmt.Sprintf("%.2f", row.HandshakesPer1000),
-				fmt.Sprintf("%d + %d", row.FullHandshakes, row.ResumedHandshakes), fmtCPU(row.ProxyCPUPerRequest)})
+				fmt.Sprintf("%d + %d", row.FullHandshakes, row.ResumedHandshakes), fmtCPU(row.ProxyCPUPerRequest),
+				fmtCPU(row.ProxySystemPerRequest)})
 		}
 	}
 	return t

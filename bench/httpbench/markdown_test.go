@@ -20,7 +20,7 @@ func sampleResults() *Results {
 				r.Rows = append(r.Rows, Row{Setup: s, Size: size.Name, Concurrency: conc,
 					RequestsPerSec: float64(1000 * (3 - i)), P50: time.Duration(i+1) * time.Millisecond,
 					P99: time.Duration(i+1) * 4 * time.Millisecond, HandshakesPer1000: 0.5, FullHandshakes: 3, ResumedHandshakes: 1,
-					ProxyCPUPerRequest: time.Duration(10*i) * time.Microsecond})
+					ProxyCPUPerRequest: time.Duration(10*i) * time.Microsecond, ProxySystemPerRequest: time.Duration(4*i) * time.Microsecond})
 			}
 		}
 	}
@@ -36,9 +36,9 @@ func TestMarkdown(t *testing.T) {
 		// edge 2000 req/s, p99 8ms and 10 µs of CPU against nginx's 1000,
 		// 12ms and 20 µs; no caddy.
 		"| 16 | 2.00 | 0.67 | 0.50 | n/a | n/a | n/a |",
-		"| certbind edge | 64 | 2000 | 2.00 ms | 8.00 ms | 0 | 0.50 | 3 + 1 | 10.0 µs |",
+		"| certbind edge | 64 | 2000 | 2.00 ms | 8.00 ms | 0 | 0.50 | 3 + 1 | 10.0 µs | 4.0 µs |",
 		// direct has no proxy.
-		"| direct | 16 | 3000 | 1.00 ms | 4.00 ms | 0 | 0.50 | 3 + 1 | - |",
+		"| direct | 16 | 3000 | 1.00 ms | 4.00 ms | 0 | 0.50 | 3 + 1 | - | - |",
 		"- caddy: caddy is not installed",
 		"nginx: nginx/1.22.1",
 	} {

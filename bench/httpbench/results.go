@@ -44,6 +44,9 @@ type Row struct {
 	// the proxy takes, which decides its throughput when the machine is
 	// busy. Zero for direct, and where /proc cannot tell.
 	ProxyCPUPerRequest time.Duration
+	// ProxySystemPerRequest is the part of ProxyCPUPerRequest spent in
+	// the kernel: the system calls, and the TCP work they do.
+	ProxySystemPerRequest time.Duration
 }
 
 // Skip is a setup Run did not measure, and why.

@@ -167,7 +167,7 @@ type liveSetup struct {
 func measure(ctx context.Context, cfg Config, b *backend, t target, name string, size Size, conc int) Row {
 	var (
 		full0, resumed0 int64
-		cpu0            time.Duration
+		cpu0            cpuTime
 		cpuOK           bool
 	)
 	l := generate(ctx, t, size, window{conc: conc, warmup: cfg.warmup(), dur: cfg.Duration,
@@ -188,7 +188,9 @@ func measure(ctx context.Context, cfg Config, b *backend, t target, name string,
 		FullHandshakes: int(full1 - full0), ResumedHandshakes: int(resumed1 - resumed0),
 	}
 	if row.Requests > 0 && cpuOK && cpuOK1 {
-		row.ProxyCPUPerRequest = (cpu1 - cpu0) / time.Duration(row.Requests)
+		used := cpu1.minus(cpu0)
+		row.ProxyCPUPerRequest = used.total() / time.Duration(row.Requests)
+		row.ProxySystemPerRequest = used.sys / time.Duration(row.Requests)
 	}
 	if row.Requests > 0 {
 		row.HandshakesPer1000 = float64(row.FullHandshakes+row.ResumedHandshakes) * 1000 / float64(row.Requests)
