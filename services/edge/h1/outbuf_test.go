@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -173,6 +174,44 @@ func TestOutBufError(t *testing.T) {
 		}
 		if got := nc.sent(); got != "one" {
 			t.Errorf("sent %q, want only what went before the error", got)
+		}
+	})
+}
+
+// FuzzOutBuf drives an outBuf and a bufio.Writer with the same writes,
+// string writes and flushes, read from the input, and checks that the
+// connection gets the same bytes from both, and that an outBuf never holds
+// more than it has room for.
+func FuzzOutBuf(f *testing.F) {
+	f.Add([]byte{0, 10, 1, 40, 2, 0, 0, 16, 0, 17})
+	f.Add([]byte{1, 100, 0, 3, 0, 200, 2, 0})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		const size = 16
+		nc := &recordConn{}
+		b, _ := newTestOutBuf(nc, size)
+		var want bytes.Buffer
+		ref := bufio.NewWriterSize(&want, size)
+		for i := 0; i+1 < len(ops); i += 2 {
+			data := bytes.Repeat([]byte{byte('a' + i%26)}, int(ops[i+1]))
+			switch ops[i] % 3 {
+			case 0:
+				b.Write(data)
+				ref.Write(data)
+			case 1:
+				b.WriteString(string(data))
+				ref.WriteString(string(data))
+			case 2:
+				b.Flush()
+				ref.Flush()
+			}
+			if b.Buffered() > size || b.Buffered()+b.Available() != size {
+				t.Fatalf("buffered %d, available %d, with room for %d", b.Buffered(), b.Available(), size)
+			}
+		}
+		b.Flush()
+		ref.Flush()
+		if got := nc.sent(); got != want.String() {
+			t.Fatalf("sent %q, bufio sent %q", got, want.String())
 		}
 	})
 }
