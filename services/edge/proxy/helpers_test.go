@@ -293,8 +293,8 @@ func forward(path, baseURL string, cert *state.Certificate) state.Route {
 	if cert != nil {
 		r.MTLSCertificateID, r.MTLSCertificateName = cert.ID, cert.Name
 	}
-	// As the edge's watcher does; the unprepared path is forwardURL's,
-	// which route_test covers.
+	// As the edge's watcher does; TestForwardURL covers a route that
+	// is not prepared.
 	r.Prepare()
 	return r
 }

@@ -30,13 +30,16 @@ func (h *Handler) Retire(snap *state.Snapshot) {
 // routeKey returns the pool key a route's requests use in snap; ok is false
 // when the route cannot send at all.
 func routeKey(snap *state.Snapshot, r *state.Route) (poolKey, bool) {
-	u, err := r.Base()
+	var u *url.URL
+	var err error
 	if r.RewritePattern != "" {
 		// Placeholders are never in the scheme or host (the
 		// deploytracker refuses that), so the text before the first
 		// one names the backend.
 		raw, _, _ := strings.Cut(r.RewritePattern, "${")
 		u, err = url.Parse(raw)
+	} else {
+		u, err = r.Base()
 	}
 	if err != nil {
 		return poolKey{}, false

@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/certbind/certbind/services/edge/state"
 )
 
 func TestMatchPath(t *testing.T) {
@@ -58,11 +61,29 @@ func TestForwardURL(t *testing.T) {
 		{"https://b/v1", "/x%2Fy", "", "https://b/v1/x%2Fy"},
 		{"https://b:8443/v1", "", "", "https://b:8443/v1"},
 	} {
-		u, err := forwardURL(tc.base, tc.path, tc.query)
-		if err != nil || u.String() != tc.want {
-			t.Errorf("forwardURL(%q, %q, %q) = %v, %v; want %s", tc.base, tc.path, tc.query, u, err, tc.want)
+		// A route as tests build it parses its baseUrl per request; one
+		// from the watcher is prepared: both must forward alike.
+		r := state.Route{BaseURL: tc.base}
+		for _, prepared := range []bool{false, true} {
+			if prepared {
+				r.Prepare()
+			}
+			u, err := forwardTarget(&r, tc.path, tc.query)
+			if err != nil || u.String() != tc.want {
+				t.Errorf("forward of %q %q to %q (prepared %v) = %v, %v; want %s", tc.path, tc.query, tc.base, prepared, u, err, tc.want)
+			}
 		}
 	}
+	r := state.Route{BaseURL: "https://b:port/"}
+	if u, err := forwardTarget(&r, "/x", ""); err == nil || !strings.Contains(err.Error(), "baseUrl is not a valid URL") {
+		t.Errorf("forward to %q = %v, %v; want an error naming baseUrl", r.BaseURL, u, err)
+	}
+}
+
+// forwardTarget is target for a forward route and a request path below
+// the deployment.
+func forwardTarget(r *state.Route, escapedPath, rawQuery string) (*url.URL, error) {
+	return target(r, requestPath{escaped: escapedPath}, nil, rawQuery)
 }
 
 // FuzzRequestPath checks, for any path a client may send, that whatever
@@ -85,7 +106,7 @@ func FuzzRequestPath(f *testing.F) {
 				t.Fatalf("dot segment in %+v", rest)
 			}
 		}
-		u, err := forwardURL("https://backend:8443/base", rest.escaped, "")
+		u, err := forwardTarget(&state.Route{BaseURL: "https://backend:8443/base"}, rest.escaped, "")
 		if err != nil {
 			t.Fatal(err)
 		}

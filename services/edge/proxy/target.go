@@ -20,18 +20,9 @@ func target(r *state.Route, rest requestPath, params []param, rawQuery string) (
 	return joinURL(base, rest.escaped, rawQuery)
 }
 
-// forwardURL appends the escaped request path and the query to base, with
-// exactly one "/" where they meet: "https://b/v1/" and "/users" give
-// "https://b/v1/users".
-func forwardURL(base, escapedPath, rawQuery string) (*url.URL, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, fmt.Errorf("baseUrl is not a valid URL: %w", unwrapURLError(err))
-	}
-	return joinURL(u, escapedPath, rawQuery)
-}
-
-// joinURL is forwardURL for a parsed base, which it leaves as it is.
+// joinURL appends the escaped request path and the query to a copy of
+// base, with exactly one "/" where they meet: "https://b/v1/" and "/users"
+// give "https://b/v1/users".
 func joinURL(base *url.URL, escapedPath, rawQuery string) (*url.URL, error) {
 	u := new(url.URL)
 	*u = *base
