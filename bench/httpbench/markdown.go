@@ -2,6 +2,7 @@ package httpbench
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +19,10 @@ func (r *Results) Markdown() string {
 	fmt.Fprintf(&b, "Each run: %s measured after a %s warm-up; closed loop, one keep-alive HTTP/1.1 connection per client; "+
 		"%d CPUs, %s, %s; the backend and the load generator share one process, and each proxy (the edge under `certbind dev`, nginx, caddy) runs in its own. "+
 		"Backend: Go, TLS 1.3, ECDSA P-256, client certificate required.", r.Duration, r.Warmup, r.CPUs, r.Platform, r.GoVersion)
+	if r.Rounds > 1 {
+		fmt.Fprintf(&b, " %d rounds: in each, every setup has one run at each size and concurrency, taking turns, before the next round begins; "+
+			"a row pools a setup's %d runs (%s measured in all).", r.Rounds, r.Rounds, r.Duration*time.Duration(r.Rounds))
+	}
 	for _, s := range []string{SetupNginx, SetupCaddy} {
 		if v, ok := r.Versions[s]; ok {
 			fmt.Fprintf(&b, " %s: %s.", s, v)
@@ -30,10 +35,15 @@ func (r *Results) Markdown() string {
 		b.WriteString("\n")
 		b.WriteString(r.ratioTable(size.Name).Markdown())
 	}
-	b.WriteString("\nRatios are certbind edge ÷ peer: a req/s ratio above 1, or a p99 or CPU/req ratio below 1, means the edge does better. " +
+	b.WriteString("\nRatios are certbind edge ÷ peer: a req/s ratio above 1, or a p99 or CPU/req ratio below 1, means the edge does better. ")
+	if r.Rounds > 1 {
+		b.WriteString("Each ratio is of the pooled rows; in brackets, the lowest and highest of the same ratio taken round by round " +
+			"(the edge's run against the peer's of the same round, seconds apart): how far a single comparison strays on this machine. ")
+	}
+	b.WriteString(
 		"Proxy CPU /req is the user and system CPU time of the proxy's processes (nginx's workers included) per request while measuring, read from /proc: " +
-		"on a machine the load generator and the backend share, it decides how much throughput is left, and it varies less from run to run than req/s. " +
-		"Of it in the kernel is its system time: the system calls and the TCP work they do; the rest is the proxy's own code in user space.\n")
+			"on a machine the load generator and the backend share, it decides how much throughput is left, and it varies less from run to run than req/s. " +
+			"Of it in the kernel is its system time: the system calls and the TCP work they do; the rest is the proxy's own code in user space.\n")
 	if len(r.Skipped) > 0 {
 		b.WriteString("\nNot measured:\n\n")
 		for _, s := range r.Skipped {
@@ -76,12 +86,34 @@ func (r *Results) ratioTable(size string) report.Table {
 				cells = append(cells, "n/a", "n/a", "n/a")
 				continue
 			}
-			cells = append(cells, ratio(edge.RequestsPerSec, p.RequestsPerSec), ratio(edge.P99.Seconds(), p.P99.Seconds()),
-				ratio(edge.ProxyCPUPerRequest.Seconds(), p.ProxyCPUPerRequest.Seconds()))
+			cells = append(cells,
+				r.ratioCell(edge, p, func(r *Row) float64 { return r.RequestsPerSec }),
+				r.ratioCell(edge, p, func(r *Row) float64 { return r.P99.Seconds() }),
+				r.ratioCell(edge, p, func(r *Row) float64 { return r.ProxyCPUPerRequest.Seconds() }))
 		}
 		t.Rows = append(t.Rows, cells)
 	}
 	return t
+}
+
+// ratioCell shows of(edge) ÷ of(peer) for the pooled rows and, when
+// there was more than one round, the range of the same ratio round by
+// round: "0.91 (0.86–0.97)".
+func (r *Results) ratioCell(edge, peer *Row, of func(*Row) float64) string {
+	cell := ratio(of(edge), of(peer))
+	lo, hi, n := math.Inf(1), math.Inf(-1), 0
+	for round := 1; round <= r.Rounds; round++ {
+		e, p := r.run(edge.Setup, edge.Size, edge.Concurrency, round), r.run(peer.Setup, peer.Size, peer.Concurrency, round)
+		if e == nil || p == nil || of(p) == 0 {
+			continue
+		}
+		x := of(e) / of(p)
+		lo, hi, n = min(lo, x), max(hi, x), n+1
+	}
+	if n < 2 || cell == "n/a" {
+		return cell
+	}
+	return fmt.Sprintf("%s (%.2f–%.2f)", cell, lo, hi)
 }
 
 // sizes returns the Sizes that have rows, in Sizes order.

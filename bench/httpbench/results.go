@@ -4,11 +4,17 @@ import "time"
 
 // Results is what Run measured.
 type Results struct {
-	Rows    []Row
+	// Rows has a row per setup, size and concurrency: its runs of every
+	// round pooled.
+	Rows []Row
+	// Runs has every run, in the order measured; Row.Round says which
+	// round each belongs to.
+	Runs    []Row
 	Skipped []Skip
 	// Duration and Warmup are each run's measured time and the warm-up
-	// before it.
+	// before it; Rounds is the number of runs of each row.
 	Duration, Warmup time.Duration
+	Rounds           int
 	// The machine: CPU count, GOOS/GOARCH and the Go version of this
 	// process (which runs the backend, the generator and the edge).
 	CPUs      int
@@ -18,14 +24,21 @@ type Results struct {
 	Versions map[string]string
 }
 
-// Row is one run: one setup at one response size and concurrency.
+// Row is one setup at one response size and concurrency: one run, or the
+// runs of every round pooled.
 type Row struct {
 	Setup       string // SetupDirect, SetupEdge, SetupNginx or SetupCaddy
 	Size        string // a Size's Name: "small" or "64KiB"
 	Concurrency int
+	// Round is the round of a run, from 1; 0 in a pooled row. Rounds is
+	// the number of runs the row holds, and Duration their measured time
+	// together.
+	Round    int
+	Rounds   int
+	Duration time.Duration
 
 	// Requests succeeded while measuring; RequestsPerSec is that over
-	// Results.Duration. P50 and P99 are their latencies, from sending the
+	// Duration. P50 and P99 are their latencies, from sending the
 	// request to reading the last byte of the body.
 	Requests       int
 	RequestsPerSec float64
@@ -54,10 +67,20 @@ type Skip struct {
 	Setup, Reason string
 }
 
-// find returns the row for setup, size and concurrency, or nil.
+// find returns the (pooled) row for setup, size and concurrency, or nil.
 func (r *Results) find(setup, size string, conc int) *Row {
 	for i := range r.Rows {
 		if row := &r.Rows[i]; row.Setup == setup && row.Size == size && row.Concurrency == conc {
+			return row
+		}
+	}
+	return nil
+}
+
+// run returns the run of setup, size and concurrency in round, or nil.
+func (r *Results) run(setup, size string, conc, round int) *Row {
+	for i := range r.Runs {
+		if row := &r.Runs[i]; row.Setup == setup && row.Size == size && row.Concurrency == conc && row.Round == round {
 			return row
 		}
 	}

@@ -15,9 +15,14 @@ import (
 // temporary directory.
 type Config struct {
 	// Duration is how long each run is measured, after a warm-up of an
-	// eighth of it (at least 100ms, at most 1s). Default 8s, or 300ms in
+	// eighth of it (at least 100ms, at most 1s). Default 3s, or 300ms in
 	// Smoke mode.
 	Duration time.Duration
+	// Rounds is how many times every setup is measured at each size and
+	// concurrency. Default 3, or 1 in Smoke mode. A round measures every
+	// setup once at each size and concurrency before the next round
+	// begins, so each setup's runs are spread over the whole benchmark.
+	Rounds int
 	// Concurrency lists the numbers of concurrent clients to measure.
 	// Default [16, 64]; Smoke mode takes only the first.
 	Concurrency []int
@@ -39,13 +44,22 @@ type Config struct {
 
 func (c Config) withDefaults() (Config, error) {
 	if c.Duration == 0 {
-		c.Duration = 8 * time.Second
+		c.Duration = 3 * time.Second
 		if c.Smoke {
 			c.Duration = 300 * time.Millisecond
 		}
 	}
 	if c.Duration < 0 {
 		return c, fmt.Errorf("duration %s is negative", c.Duration)
+	}
+	if c.Rounds == 0 {
+		c.Rounds = 3
+	}
+	if c.Smoke {
+		c.Rounds = 1
+	}
+	if c.Rounds < 0 {
+		return c, fmt.Errorf("rounds %d is negative", c.Rounds)
 	}
 	if len(c.Concurrency) == 0 {
 		c.Concurrency = []int{16, 64}
@@ -112,7 +126,7 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 	defer b.close()
 	e := &env{pki: p, backend: b, dir: dir}
 
-	res = &Results{Duration: cfg.Duration, Warmup: cfg.warmup(), CPUs: runtime.NumCPU(),
+	res = &Results{Duration: cfg.Duration, Warmup: cfg.warmup(), Rounds: cfg.Rounds, CPUs: runtime.NumCPU(),
 		Platform: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(), Versions: map[string]string{}}
 	setups := append([]namedSetup{{SetupDirect, startDirect}, {SetupEdge, startEdge}}, availablePeers(ctx, cfg, res)...)
 	var live []liveSetup
@@ -134,22 +148,29 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 		live = append(live, liveSetup{s.name, t, stop})
 	}
 	// Every setup is up at once, idle but for its own runs, and the runs
-	// take turns: for each size and concurrency, one run of each setup.
-	// The machine's speed drifts over minutes on shared hardware, and
-	// turns spread that drift over the setups instead of handing it to
-	// whichever ran last.
-	for _, size := range Sizes {
-		for _, conc := range cfg.Concurrency {
-			for _, l := range live {
-				// Each run starts from a collected heap: the backend
-				// and the generator share this process.
-				runtime.GC()
-				row := measure(ctx, cfg, e.backend, l.t, l.name, size, conc)
-				fmt.Fprintf(cfg.Log, "httpbench: %-13s %-5s %3d clients: %8.0f req/s  p50 %-8s p99 %-8s errors %d  handshakes/1000 %.2f  proxy CPU/req %s\n",
-					l.name, size.Name, conc, row.RequestsPerSec, fmtLatency(row.P50), fmtLatency(row.P99), row.Errors, row.HandshakesPer1000, fmtCPU(row.ProxyCPUPerRequest))
-				res.Rows = append(res.Rows, row)
-				if err := ctx.Err(); err != nil {
-					return res, err
+	// take turns: in each round, for each size and concurrency, one run of
+	// each setup. The machine's speed drifts over minutes on shared
+	// hardware; turns spread that drift over the setups instead of handing
+	// it to whichever ran last, and rounds let the results show how much
+	// the comparison moved within the benchmark.
+	pool := newPooler()
+	defer func() { res.Rows = pool.rows() }()
+	for round := range cfg.Rounds {
+		for _, size := range Sizes {
+			for _, conc := range cfg.Concurrency {
+				for _, l := range live {
+					// Each run starts from a collected heap: the
+					// backend and the generator share this process.
+					runtime.GC()
+					row, lat := measure(ctx, cfg, e.backend, l.t, l.name, size, conc)
+					row.Round = round + 1
+					fmt.Fprintf(cfg.Log, "httpbench: round %d/%d %-13s %-5s %3d clients: %8.0f req/s  p50 %-8s p99 %-8s errors %d  handshakes/1000 %.2f  proxy CPU/req %s\n",
+						row.Round, cfg.Rounds, l.name, size.Name, conc, row.RequestsPerSec, fmtLatency(row.P50), fmtLatency(row.P99), row.Errors, row.HandshakesPer1000, fmtCPU(row.ProxyCPUPerRequest))
+					res.Runs = append(res.Runs, row)
+					pool.add(row, lat)
+					if err := ctx.Err(); err != nil {
+						return res, err
+					}
 				}
 			}
 		}
@@ -164,7 +185,9 @@ type liveSetup struct {
 	stop func() error
 }
 
-func measure(ctx context.Context, cfg Config, b *backend, t target, name string, size Size, conc int) Row {
+// measure runs one window and returns its row and the latencies of its
+// requests, sorted.
+func measure(ctx context.Context, cfg Config, b *backend, t target, name string, size Size, conc int) (Row, []time.Duration) {
 	var (
 		full0, resumed0 int64
 		cpu0            cpuTime
@@ -181,6 +204,7 @@ func measure(ctx context.Context, cfg Config, b *backend, t target, name string,
 		Setup: name, Size: size.Name, Concurrency: conc,
 		Requests:       len(l.latencies),
 		RequestsPerSec: float64(len(l.latencies)) / cfg.Duration.Seconds(),
+		Rounds:         1,
 		P50:            percentile(l.latencies, 50),
 		P99:            percentile(l.latencies, 99),
 		Errors:         l.errors,
@@ -195,5 +219,6 @@ func measure(ctx context.Context, cfg Config, b *backend, t target, name string,
 	if row.Requests > 0 {
 		row.HandshakesPer1000 = float64(row.FullHandshakes+row.ResumedHandshakes) * 1000 / float64(row.Requests)
 	}
-	return row
+	row.Duration = cfg.Duration
+	return row, l.latencies
 }

@@ -48,7 +48,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	smoke := fs.Bool("smoke", false, "run every part briefly, to check it works (for CI)")
 	out := fs.String("out", "", "directory for results.md and http.svg (none when empty)")
-	duration := fs.Duration("duration", 8*time.Second, "measured time of each HTTP run")
+	duration := fs.Duration("duration", 3*time.Second, "measured time of each HTTP run")
+	rounds := fs.Int("rounds", 3, "HTTP rounds: each measures every setup once at each size and concurrency")
 	only := fs.String("only", "http,propagation,store", "comma-separated parts to run")
 	setups := fs.String("setups", "", "comma-separated HTTP setups to run, of direct, edge, nginx, caddy (default all)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (backend, load generator and edge share the process) to this file")
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var svg []byte
 	if parts["http"] {
 		fmt.Fprintln(stdout, "== HTTP: direct, certbind edge, nginx, Caddy")
-		cfg := httpbench.Config{Duration: *duration, Smoke: *smoke, WorkDir: filepath.Join(work, "http"), Log: stdout}
+		cfg := httpbench.Config{Duration: *duration, Rounds: *rounds, Smoke: *smoke, WorkDir: filepath.Join(work, "http"), Log: stdout}
 		for _, s := range strings.Split(*setups, ",") {
 			switch s = strings.TrimSpace(s); s {
 			case "":
