@@ -7,12 +7,27 @@ import (
 	"time"
 )
 
-// Markdown renders r as a small table, with the disk's fsync latency below.
+// Markdown renders r as two tables, through the API and calling the store
+// directly, with the disk's fsync latency below.
 func (r *Result) Markdown() string {
 	var b strings.Builder
-	b.WriteString("| clients | creates | creates/s | ÷ 1 client | p50 | p99 | CPU /create | CPU-bound ceiling |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("Through certmgr's gRPC API (each client on its own connection):\n\n")
+	writeRows(&b, r.Rows, "clients")
+	fmt.Fprintf(&b, "\nfsync (4 KiB write + fdatasync) on the same disk: p50 %s, p99 %s; a bbolt commit syncs twice.\n", ms(r.FsyncP50), ms(r.FsyncP99))
+	fmt.Fprintf(&b, "\nCPU /create is the user and system CPU time of the bench process per create, certmgr and its gRPC clients together (they share the process). The CPU-bound ceiling is the machine's %d CPUs divided by it: no grouping of commits gets past it.\n", runtime.NumCPU())
+	if len(r.StoreRows) > 0 {
+		b.WriteString("\nThe store alone, its writers calling it directly (no gRPC, no checks of the material, no sealing): what grouping commits gives where the CPU is not spent first.\n\n")
+		writeRows(&b, r.StoreRows, "writers")
+	}
+	return b.String()
+}
+
+// writeRows writes a table of rows, with each row's rate against the first
+// one's when that has a single client.
+func writeRows(b *strings.Builder, rows []Row, who string) {
+	fmt.Fprintf(b, "| %s | creates | creates/s | ÷ 1 | p50 | p99 | CPU /create | CPU-bound ceiling |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n", who)
 	var base float64
-	for i, row := range r.Rows {
+	for i, row := range rows {
 		if i == 0 && row.Clients == 1 {
 			base = row.CreatesPerSec
 		}
@@ -24,11 +39,8 @@ func (r *Result) Markdown() string {
 			cpu = fmt.Sprintf("%.0f µs", float64(row.CPUPerCreate)/float64(time.Microsecond))
 			ceiling = fmt.Sprintf("%.0f/s", float64(runtime.NumCPU())*float64(time.Second)/float64(row.CPUPerCreate))
 		}
-		fmt.Fprintf(&b, "| %d | %d | %.0f | %s | %s | %s | %s | %s |\n", row.Clients, row.Creates, row.CreatesPerSec, ratio, ms(row.P50), ms(row.P99), cpu, ceiling)
+		fmt.Fprintf(b, "| %d | %d | %.0f | %s | %s | %s | %s | %s |\n", row.Clients, row.Creates, row.CreatesPerSec, ratio, ms(row.P50), ms(row.P99), cpu, ceiling)
 	}
-	fmt.Fprintf(&b, "\nfsync (4 KiB write + fdatasync) on the same disk: p50 %s, p99 %s; a bbolt commit syncs twice.\n", ms(r.FsyncP50), ms(r.FsyncP99))
-	fmt.Fprintf(&b, "\nCPU /create is the user and system CPU time of the bench process per create, certmgr and its gRPC clients together (they share the process). The CPU-bound ceiling is the machine's %d CPUs divided by it: no grouping of commits gets past it.\n", runtime.NumCPU())
-	return b.String()
 }
 
 func ms(d time.Duration) string {

@@ -41,7 +41,10 @@ type Config struct {
 
 // Result is what Run measured.
 type Result struct {
-	Rows []Row
+	// Rows go through certmgr's gRPC API; StoreRows call its store
+	// directly, at the same concurrencies.
+	Rows      []Row
+	StoreRows []Row
 	// FsyncP50 and FsyncP99 are the latency of writing 4 KiB and syncing
 	// it, in the work directory. A bbolt commit syncs twice.
 	FsyncP50, FsyncP99 time.Duration
@@ -60,7 +63,8 @@ type Row struct {
 	CPUPerCreate time.Duration
 }
 
-// Run probes fsync, then measures each row of cfg.Clients in turn.
+// Run probes fsync, then measures each row of cfg.Clients in turn through
+// the API, then again calling the store directly.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	clients, d, probe := cfg.Clients, cfg.Duration, time.Second
 	if len(clients) == 0 {
@@ -96,6 +100,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		log.Info("row done", slog.Int("clients", n), slog.Int("creates", row.Creates), slog.Float64("perSec", row.CreatesPerSec))
 		res.Rows = append(res.Rows, row)
+	}
+	rec := storeRecord(tmpl.CertificatePem, tmpl.PrivateKeyPem)
+	for _, n := range clients {
+		row, err := runStoreRow(filepath.Join(dir, fmt.Sprintf("store-%d", n)), n, d, rec)
+		if err != nil {
+			return nil, fmt.Errorf("store alone, %d writers: %w", n, err)
+		}
+		log.Info("store row done", slog.Int("writers", n), slog.Int("creates", row.Creates), slog.Float64("perSec", row.CreatesPerSec))
+		res.StoreRows = append(res.StoreRows, row)
 	}
 	return res, nil
 }

@@ -13,10 +13,12 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("smoke run took %v\n%s", time.Since(start), res.Markdown())
-	if len(res.Rows) != 2 || res.Rows[0].Clients != 1 || res.Rows[1].Clients != 4 {
-		t.Fatalf("rows %+v, want smoke's 1 and 4 clients", res.Rows)
+	for _, rows := range [][]Row{res.Rows, res.StoreRows} {
+		if len(rows) != 2 || rows[0].Clients != 1 || rows[1].Clients != 4 {
+			t.Fatalf("rows %+v, want smoke's 1 and 4 clients", rows)
+		}
 	}
-	for _, row := range res.Rows {
+	for _, row := range append(res.Rows, res.StoreRows...) {
 		if row.Creates <= 0 || row.CreatesPerSec <= 0 || row.P50 <= 0 || row.P50 > row.P99 {
 			t.Errorf("row %+v: want creates, a rate and 0 < p50 <= p99", row)
 		}
