@@ -69,7 +69,7 @@ fuzz-smoke:
 
 # bench compares the certbind edge with nginx and Caddy (installed from
 # Debian's packages when missing), and measures stream propagation and store
-# writes; results go to bench/results. Takes about 6 minutes.
+# writes; results go to bench/results. Takes about 3 minutes.
 bench:
 	go run ./bench/cmd/bench --out bench/results
 

@@ -16,7 +16,7 @@ func (r *Result) Markdown() string {
 	fmt.Fprintf(&b, "\nfsync (4 KiB write + fdatasync) on the same disk: p50 %s, p99 %s; a bbolt commit syncs twice.\n", ms(r.FsyncP50), ms(r.FsyncP99))
 	fmt.Fprintf(&b, "\nCPU /create is the user and system CPU time of the bench process per create, certmgr and its gRPC clients together (they share the process). The CPU-bound ceiling is the machine's %d CPUs divided by it: no grouping of commits gets past it.\n", runtime.NumCPU())
 	if len(r.StoreRows) > 0 {
-		b.WriteString("\nThe store alone, its writers calling it directly (no gRPC, no checks of the material, no sealing): what grouping commits gives where the CPU is not spent first.\n\n")
+		b.WriteString("\nThe store alone, its writers calling it directly (no gRPC, no checks of the material, no sealing): what grouping commits gives without the API's CPU cost. Groups commit one after another (a group's transaction is built, written and synced before the next begins), so that serial work per group bounds it, not the CPUs.\n\n")
 		writeRows(&b, r.StoreRows, "writers")
 	}
 	return b.String()
