@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,8 +54,11 @@ type conn struct {
 	closed   bool
 	hijacked bool
 
-	watch   *time.Timer // see connReader.watch
-	pending []byte      // reused by each response
+	// armedAt is when the watch was armed (UnixNano), 0 when it is
+	// not: the server's sweep starts the watch of a connection armed for
+	// WatchAfter (see Server.sweep and connReader.watch).
+	armedAt atomic.Int64
+	pending []byte // reused by each response
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -62,8 +67,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.r = connReader{c: c, limit: -1}
 	c.br = bufio.NewReaderSize(&c.r, readBufferSize)
 	c.bw = newOutBuf(c, writeBufferSize)
-	c.watch = time.AfterFunc(time.Hour, c.r.watch)
-	c.watch.Stop()
 	return c
 }
 
@@ -128,10 +131,12 @@ func (c *conn) serve() {
 		if !c.setIdle(false) {
 			return
 		}
-		if first {
-			// The first byte's wait counts against the header's time.
-			c.nc.SetReadDeadline(start.Add(wait))
-		} else {
+		// The first request's deadline, set above, already bounds its
+		// header: the first byte's wait counts against the header's time.
+		// A later request's header gets ReadHeaderTimeout from its first
+		// byte, unless it has all come already (as a request usually
+		// has, in one segment), so that nothing is left to wait for.
+		if !first && !c.headBuffered() {
 			c.nc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout()))
 		}
 		req, err := c.readRequest()
@@ -159,6 +164,15 @@ func (c *conn) serve() {
 		}
 	}
 }
+
+// headBuffered reports whether the buffer holds a whole request head: its
+// end, an empty line, is there.
+func (c *conn) headBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(b, headEnd)
+}
+
+var headEnd = []byte("\r\n\r\n")
 
 // readRequest reads a request's line and header, with net/http's parser
 // and the checks net/http's server adds to it.
@@ -316,19 +330,22 @@ func (r *connReader) count(n int) {
 	}
 }
 
-// arm lets the watch start once the handler has been running for
+// armWatch lets the watch start once the handler has been running for
 // Server.WatchAfter: the request body has been read, so what the client
-// sends now is the next request or nothing.
+// sends now is the next request or nothing. The server's sweep starts it;
+// arming costs no timer, which matters as every request arms it and almost
+// every one ends well before the watch would start.
 func (c *conn) armWatch() {
 	c.r.mu.Lock()
 	c.r.armed = true
 	c.r.mu.Unlock()
-	c.watch.Reset(c.srv.watchAfter())
+	c.armedAt.Store(time.Now().UnixNano())
 }
 
-// watch runs on the timer's goroutine: it reads one byte, which is the
-// next request's first (kept for it) or the end of the connection, which
-// means the client has gone: the requests's context is cancelled.
+// watch runs on a goroutine of its own, started by the server's sweep: it
+// reads one byte, which is the next request's first (kept for it) or the
+// end of the connection, which means the client has gone: the request's
+// context is cancelled.
 func (r *connReader) watch() {
 	r.mu.Lock()
 	if !r.armed || r.watching != nil || r.hasByte {
@@ -353,7 +370,7 @@ func (r *connReader) watch() {
 // stopWatch ends the watch of the request that has been served, waiting
 // for its read to return.
 func (c *conn) stopWatch() {
-	c.watch.Stop()
+	c.armedAt.Store(0)
 	c.r.mu.Lock()
 	c.r.armed = false
 	done := c.r.watching
