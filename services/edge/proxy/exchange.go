@@ -141,7 +141,14 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	if err != nil {
 		return fail(err)
 	}
-	c.raw.SetReadDeadline(time.Time{})
+	// The deadline bounded the wait for the head; a body still to come
+	// may take as long as it takes. An answer that has come whole keeps
+	// the deadline: nothing more is read before the connection's next
+	// request sets the next one (get clears it before checking an idle
+	// connection), and leaving it saves a timer update per request.
+	if c.stale = whole(resp, c.br); !c.stale {
+		c.raw.SetReadDeadline(time.Time{})
+	}
 	// After a 101 the connection speaks another protocol: it is only
 	// ever hijacked or closed, never pooled.
 	keep := !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
@@ -149,6 +156,19 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	b.eof = resp.Body == http.NoBody
 	resp.Body = b
 	return resp, nil
+}
+
+// whole reports whether all of resp has been read into br: it has no body,
+// or one of known length that br holds. A 101 is never whole: the
+// connection goes on in another protocol.
+func whole(resp *http.Response, br *bufio.Reader) bool {
+	switch {
+	case resp.StatusCode == http.StatusSwitchingProtocols:
+		return false
+	case resp.Body == http.NoBody:
+		return true
+	}
+	return resp.ContentLength >= 0 && len(resp.TransferEncoding) == 0 && resp.ContentLength <= int64(br.Buffered())
 }
 
 // replayable reports whether a request may be sent again after its

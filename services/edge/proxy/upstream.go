@@ -39,6 +39,9 @@ type upConn struct {
 	// current one: only then may a failure mean that the backend closed
 	// it while it was idle, so that the request can be sent again.
 	reused bool
+	// stale says the read deadline of the last answer is still set (see
+	// exchange); the next request sets its own.
+	stale bool
 }
 
 // Buffer sizes of an upstream connection. 32 KiB reads make a 64 KiB
@@ -71,6 +74,11 @@ func (u *upstream) get(ctx context.Context) (*upConn, error) {
 		c := u.idle[len(u.idle)-1]
 		u.idle[len(u.idle)-1] = nil
 		u.idle = u.idle[:len(u.idle)-1]
+		if now.Sub(c.since) >= peekAfter && c.stale {
+			// alive reads, and a deadline that has passed would fail it.
+			c.raw.SetReadDeadline(time.Time{})
+			c.stale = false
+		}
 		if now.Sub(c.since) < idleTimeout && (now.Sub(c.since) < peekAfter || alive(c.raw)) {
 			u.mu.Unlock()
 			return c, nil

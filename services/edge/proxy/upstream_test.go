@@ -1162,3 +1162,27 @@ func TestFetchBodies(t *testing.T) {
 		}
 	})
 }
+
+// TestReuseAfterDeadline reuses a connection that sat idle past the
+// backend timeout after an answer that came whole: the deadline of the
+// last answer, left on it, must neither make it look dead when it is
+// checked nor cut the next answer short.
+func TestReuseAfterDeadline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits past the idle check")
+	}
+	p := newPKI(t)
+	be := newBackend(t, p.root, p.root, echoHandler)
+	e := edgeFor(t, p, be.URL, func(c *proxy.Config) { c.BackendTimeout = 200 * time.Millisecond })
+	for i := range 3 {
+		if r := e.get(t, "/x"); r.status != http.StatusOK {
+			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		}
+		// Past the backend timeout, and past the age at which an idle
+		// connection is checked before it is used.
+		time.Sleep(1200 * time.Millisecond)
+	}
+	if c := be.conns.Load(); c != 1 {
+		t.Errorf("backend accepted %d connections for 3 sequential requests, want 1", c)
+	}
+}
