@@ -3,7 +3,6 @@ package h1
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -46,8 +45,7 @@ type conn struct {
 	remote string
 	// ctx is every request's context on this connection. It ends when
 	// the client is seen to have gone, or when the connection ends.
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx *connContext
 
 	mu       sync.Mutex // guards idle and closed, for Shutdown
 	idle     bool
@@ -63,12 +61,16 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.ctx = newConnContext()
 	c.r = connReader{c: c, limit: -1}
 	c.br = bufio.NewReaderSize(&c.r, readBufferSize)
 	c.bw = newOutBuf(c, writeBufferSize)
 	return c
 }
+
+// cancel ends the context of the connection's requests: the client has
+// gone, or the connection has ended.
+func (c *conn) cancel() { c.ctx.end() }
 
 // checkWriter ends the context of a connection whose client cannot be
 // written to.

@@ -37,8 +37,7 @@ func (r *recordConn) sent() string {
 }
 
 func newTestOutBuf(nc net.Conn, size int) (*outBuf, context.Context) {
-	c := &conn{nc: nc}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c := &conn{nc: nc, ctx: newConnContext()}
 	return newOutBuf(c, size), c.ctx
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/certbind/certbind/services/edge/h1"
 	"github.com/certbind/certbind/services/edge/internal/httpfield"
 )
 
@@ -86,9 +87,9 @@ func (e *retryable) Unwrap() error { return e.err }
 func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	// A client that goes away ends the exchange, at any step: closing
 	// the connection unblocks a read or write of it.
-	stop := context.AfterFunc(o.ctx, func() { c.raw.Close() })
+	stop := h1.CloseOnDone(o.ctx, c.raw)
 	fail := func(err error) (*http.Response, error) {
-		stop()
+		stop.Stop()
 		c.raw.Close()
 		if ctxErr := o.ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
@@ -412,9 +413,9 @@ type upBody struct {
 	u     *upstream
 	c     *upConn
 	body  io.ReadCloser
-	write *bodyWrite  // nil: the request had no body
-	stop  func() bool // of the context.AfterFunc that closes c
-	keep  bool        // the backend did not ask to close
+	write *bodyWrite      // nil: the request had no body
+	stop  h1.Registration // closes c if the client goes
+	keep  bool            // the backend did not ask to close
 	eof   bool
 	done  bool
 }
@@ -439,7 +440,7 @@ func (b *upBody) Close() error {
 	}
 	b.done = true
 	// stop is false once the client has gone and c is closed.
-	if b.stop() && b.eof && b.keep && (b.write == nil || b.write.finished()) {
+	if b.stop.Stop() && b.eof && b.keep && (b.write == nil || b.write.finished()) {
 		b.u.put(b.c)
 		return nil
 	}
@@ -451,6 +452,6 @@ func (b *upBody) Close() error {
 // the pool never sees it again.
 func (b *upBody) hijack() (net.Conn, *bufio.Reader) {
 	b.done = true
-	b.stop()
+	b.stop.Stop()
 	return b.c.nc, b.c.br
 }
