@@ -126,7 +126,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("the request body of %d bytes is over the edge's limit of %d bytes", r.ContentLength, h.maxBody)})
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	if r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	}
 	snap := h.state.Load()
 	key, rest, err := splitRequestPath(r.URL.EscapedPath())
 	if errors.Is(err, errBadPath) {
