@@ -52,7 +52,8 @@ type Server struct {
 	MaxHeaderBytes int
 	// WatchAfter is how long a handler may run, its request body read,
 	// before the connection is watched for the client going away, which
-	// ends the request's context (default 100ms).
+	// ends the request's context (default 100ms). The watch starts within
+	// half of WatchAfter after that: a sweep looks that often.
 	WatchAfter time.Duration
 	// Logger receives handler panics (default slog.Default()).
 	Logger *slog.Logger
