@@ -119,13 +119,12 @@ func TestCloseOnDoneRace(t *testing.T) {
 		wg.Go(func() { stopped = r.Stop() })
 		wg.Go(x.end)
 		wg.Wait()
-		if want := int32(1); stopped {
+		want := int32(1)
+		if stopped {
 			want = 0
-			if cl.n.Load() != want {
-				t.Fatalf("Stop reported success but the closer was closed")
-			}
-		} else if cl.n.Load() != want {
-			t.Fatalf("Stop reported the close had begun but the closer was closed %d times", cl.n.Load())
+		}
+		if got := cl.n.Load(); got != want {
+			t.Fatalf("Stop reported %v and the closer was closed %d times, want %d", stopped, got, want)
 		}
 	}
 }
