@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/certbind/certbind/bench/internal/benchkit"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
@@ -23,48 +21,22 @@ func runStoreRow(dir string, n int, d time.Duration, tmpl *store.Certificate) (R
 		return Row{}, err
 	}
 	defer s.Close()
-	lats := make([][]time.Duration, n)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	cpu0, cpuOK := processCPU()
-	start := time.Now()
-	deadline := start.Add(d)
-	for w := range n {
-		wg.Go(func() {
-			for seq := 0; time.Now().Before(deadline); seq++ {
-				c := *tmpl
-				c.ID = fmt.Sprintf("crt_w%ds%d", w, seq)
-				c.Name = fmt.Sprintf("client%dCert%d", w, seq)
-				t0 := time.Now()
-				if _, err := s.CreateCertificate(&c); err != nil {
-					errs <- fmt.Errorf("create %s: %w", c.Name, err)
-					return
-				}
-				lats[w] = append(lats[w], time.Since(t0))
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	cpu1, _ := processCPU()
-	close(errs)
-	if err := <-errs; err != nil {
-		return Row{}, err
-	}
-	var lat []time.Duration
-	for _, l := range lats {
-		lat = append(lat, l...)
-	}
-	q := benchkit.Quantiles(lat, 0.5, 0.99)
-	row := Row{Clients: n, Creates: len(lat), CreatesPerSec: float64(len(lat)) / elapsed.Seconds(), P50: q[0], P99: q[1]}
-	if cpuOK && len(lat) > 0 {
-		row.CPUPerCreate = (cpu1 - cpu0) / time.Duration(len(lat))
-	}
-	return row, nil
+	seqs := make([]int, n)
+	return measure(n, d, func(w int) (time.Duration, error) {
+		c := *tmpl
+		c.ID = fmt.Sprintf("crt_w%ds%d", w, seqs[w])
+		c.Name = fmt.Sprintf("client%dCert%d", w, seqs[w])
+		seqs[w]++
+		start := time.Now()
+		if _, err := s.CreateCertificate(&c); err != nil {
+			return 0, fmt.Errorf("create %s: %w", c.Name, err)
+		}
+		return time.Since(start), nil
+	})
 }
 
-// storeRecord returns the record certmgr would store for req: its chain as
-// uploaded, and a stand-in for the sealed key of the same size (the key
+// storeRecord returns the record certmgr would store for an upload of
+// chainPEM and keyPEM: the chain as uploaded, and a stand-in for the sealed key of the same size (the key
 // sealed with AES-GCM: the PEM's DER plus a nonce and a tag, which the PEM's
 // length exceeds).
 func storeRecord(chainPEM, keyPEM string) *store.Certificate {

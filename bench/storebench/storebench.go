@@ -138,21 +138,34 @@ func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certm
 		}
 	}
 
-	var wg sync.WaitGroup
+	return measure(n, d, func(w int) (time.Duration, error) {
+		took, err := workers[w].create(ctx)
+		if err != nil {
+			cancel()
+		}
+		return took, err
+	})
+}
+
+// measure runs n writers, each calling create with its number, one call at
+// a time, for d or until a call fails, and returns the row of their
+// creates. create returns how long the create took.
+func measure(n int, d time.Duration, create func(w int) (time.Duration, error)) (Row, error) {
+	lats := make([][]time.Duration, n)
 	errs := make(chan error, n)
+	var wg sync.WaitGroup
 	cpu0, cpuOK := processCPU()
 	start := time.Now()
 	deadline := start.Add(d)
-	for _, w := range workers {
+	for w := range n {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				took, err := w.create(ctx)
+				took, err := create(w)
 				if err != nil {
 					errs <- err
-					cancel()
 					return
 				}
-				w.lat = append(w.lat, took)
+				lats[w] = append(lats[w], took)
 			}
 		})
 	}
@@ -164,8 +177,8 @@ func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certm
 		return Row{}, err
 	}
 	var lat []time.Duration
-	for _, w := range workers {
-		lat = append(lat, w.lat...)
+	for _, l := range lats {
+		lat = append(lat, l...)
 	}
 	q := benchkit.Quantiles(lat, 0.5, 0.99)
 	row := Row{Clients: n, Creates: len(lat), CreatesPerSec: float64(len(lat)) / elapsed.Seconds(), P50: q[0], P99: q[1]}
@@ -181,7 +194,6 @@ type worker struct {
 	seq    int
 	client certmgrv1.CertificateServiceClient
 	tmpl   *certmgrv1.CreateCertificateRequest
-	lat    []time.Duration
 }
 
 // create creates the worker's next certificate and returns how long the
