@@ -36,9 +36,9 @@ func runStoreRow(dir string, n int, d time.Duration, tmpl *store.Certificate) (R
 }
 
 // storeRecord returns the record certmgr would store for an upload of
-// chainPEM and keyPEM: the chain as uploaded, and a stand-in for the sealed key of the same size (the key
-// sealed with AES-GCM: the PEM's DER plus a nonce and a tag, which the PEM's
-// length exceeds).
+// chainPEM and keyPEM: the chain as uploaded, and a stand-in of the same
+// size for the sealed key (the key's DER sealed with AES-GCM, nonce and
+// tag included, is shorter than its PEM).
 func storeRecord(chainPEM, keyPEM string) *store.Certificate {
 	now := time.Now().UTC()
 	return &store.Certificate{
