@@ -52,11 +52,13 @@ type conn struct {
 	closed   bool
 	hijacked bool
 
-	// armedAt is when the watch was armed (UnixNano), 0 when it is
-	// not: the server's sweep starts the watch of a connection armed for
-	// WatchAfter (see Server.sweep and connReader.watch).
-	armedAt atomic.Int64
-	pending []byte // reused by each response
+	// The watch for a departed client (see armWatch): armedAt is when it
+	// was armed (UnixNano; 0 when it is not), and timerOn says watchTimer
+	// is pending or running, which only the one who set it may change.
+	armedAt    atomic.Int64
+	timerOn    atomic.Bool
+	watchTimer *time.Timer
+	pending    []byte // reused by each response
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -65,6 +67,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.r = connReader{c: c, limit: -1}
 	c.br = bufio.NewReaderSize(&c.r, readBufferSize)
 	c.bw = newOutBuf(c, writeBufferSize)
+	c.watchTimer = time.AfterFunc(time.Hour, c.watchDue)
+	c.watchTimer.Stop()
 	return c
 }
 
@@ -334,18 +338,52 @@ func (r *connReader) count(n int) {
 
 // armWatch lets the watch start once the handler has been running for
 // Server.WatchAfter: the request body has been read, so what the client
-// sends now is the next request or nothing. The server's sweep starts it;
-// arming costs no timer, which matters as every request arms it and almost
-// every one ends well before the watch would start.
+// sends now is the next request or nothing.
+//
+// Every request arms the watch and almost every one ends long before it
+// would start, so arming sets no timer when one is pending: the timer,
+// when it fires, looks at when the current request armed it and waits
+// for the rest of WatchAfter. A busy connection costs a timer update per
+// WatchAfter instead of two per request, and an idle one none.
 func (c *conn) armWatch() {
 	c.r.mu.Lock()
 	c.r.armed = true
 	c.r.mu.Unlock()
 	c.armedAt.Store(time.Now().UnixNano())
+	if !c.timerOn.Load() && c.timerOn.CompareAndSwap(false, true) {
+		c.watchTimer.Reset(c.srv.watchAfter())
+	}
 }
 
-// watch runs on a goroutine of its own, started by the server's sweep: it
-// reads one byte, which is the next request's first (kept for it) or the
+// watchDue runs on the timer's goroutine. It starts the watch of a
+// request armed WatchAfter ago, waits on for one armed since, or lets the
+// timer go when none is armed.
+func (c *conn) watchDue() {
+	after := int64(c.srv.watchAfter())
+	for {
+		at := c.armedAt.Load()
+		if at == 0 {
+			c.timerOn.Store(false)
+			// A request armed after the load saw the timer on and
+			// left it to this function: take it back and look again.
+			if c.armedAt.Load() != 0 && c.timerOn.CompareAndSwap(false, true) {
+				continue
+			}
+			return
+		}
+		if wait := at + after - time.Now().UnixNano(); wait > 0 {
+			c.watchTimer.Reset(time.Duration(wait))
+			return
+		}
+		if c.armedAt.CompareAndSwap(at, 0) {
+			c.timerOn.Store(false)
+			c.r.watch()
+			return
+		}
+	}
+}
+
+// watch runs on the timer's goroutine (see watchDue): it reads one byte, which is the next request's first (kept for it) or the
 // end of the connection, which means the client has gone: the request's
 // context is cancelled.
 func (r *connReader) watch() {

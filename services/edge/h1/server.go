@@ -52,8 +52,7 @@ type Server struct {
 	MaxHeaderBytes int
 	// WatchAfter is how long a handler may run, its request body read,
 	// before the connection is watched for the client going away, which
-	// ends the request's context (default 100ms). The watch starts within
-	// half of WatchAfter after that: a sweep looks that often.
+	// ends the request's context (default 100ms).
 	WatchAfter time.Duration
 	// Logger receives handler panics (default slog.Default()).
 	Logger *slog.Logger
@@ -64,7 +63,6 @@ type Server struct {
 	// closing is set under mu, and read without it on every request.
 	closing  atomic.Bool
 	idleWake chan struct{} // closed and renewed when a connection ends
-	sweeping bool          // the sweep goroutine runs
 }
 
 // Defaults of the Server fields.
@@ -198,36 +196,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	}
 	c := newConn(s, nc)
 	s.conns[c] = struct{}{}
-	if !s.sweeping {
-		s.sweeping = true
-		go s.sweep()
-	}
 	return c
-}
-
-// sweep starts the watch of each connection whose handler has been
-// waiting, its request read, for WatchAfter: it looks every half of
-// WatchAfter, so a watch starts between WatchAfter and one and a half
-// times it after it was armed. It runs while there are connections.
-func (s *Server) sweep() {
-	after := s.watchAfter()
-	t := time.NewTicker(max(after/2, time.Millisecond))
-	defer t.Stop()
-	for range t.C {
-		due := time.Now().Add(-after).UnixNano()
-		s.mu.Lock()
-		if len(s.conns) == 0 {
-			s.sweeping = false
-			s.mu.Unlock()
-			return
-		}
-		for c := range s.conns {
-			if at := c.armedAt.Load(); at != 0 && at <= due && c.armedAt.CompareAndSwap(at, 0) {
-				go c.r.watch()
-			}
-		}
-		s.mu.Unlock()
-	}
 }
 
 func (s *Server) connDone(c *conn) {

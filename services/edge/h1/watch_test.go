@@ -1,0 +1,70 @@
+package h1
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// watching reports whether c's watch has started.
+func (c *conn) watching() bool {
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	return c.r.watching != nil
+}
+
+// TestWatchTimer covers the watch's timer without a server: the watch
+// starts WatchAfter after the request that is being served armed it, not
+// after an earlier request did; and once nothing is armed the timer goes
+// quiet, so an idle connection costs nothing.
+func TestWatchTimer(t *testing.T) {
+	const after = 200 * time.Millisecond
+	client, server := net.Pipe()
+	defer client.Close()
+	c := newConn(&Server{WatchAfter: after}, server)
+	defer c.nc.Close()
+
+	// A quick request: armed, then served well within WatchAfter.
+	c.armWatch()
+	time.Sleep(after / 4)
+	c.stopWatch()
+	// The next one, armed later. When the first one's WatchAfter is
+	// up, this one's is not: no watch yet.
+	second := time.Now()
+	c.armWatch()
+	time.Sleep(time.Until(second.Add(after / 2)))
+	if c.watching() {
+		t.Fatal("the watch started before the request being served had waited WatchAfter")
+	}
+	deadline := second.Add(after + time.Second)
+	for !c.watching() {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch did not start after WatchAfter")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if waited := time.Since(second); waited < after {
+		t.Errorf("the watch started %v after the request was armed, before WatchAfter (%v)", waited, after)
+	}
+	c.stopWatch()
+	if c.watching() {
+		t.Error("the watch is still on after stopWatch")
+	}
+	// A request served quickly leaves the timer on; with nothing armed
+	// when it fires, it goes quiet and starts no watch.
+	c.armWatch()
+	c.stopWatch()
+	if !c.timerOn.Load() {
+		t.Fatal("arming did not set the timer")
+	}
+	deadline = time.Now().Add(after + time.Second)
+	for c.timerOn.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch timer is still on with nothing armed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c.watching() {
+		t.Error("a watch started with nothing armed")
+	}
+}
