@@ -383,9 +383,10 @@ func (c *conn) watchDue() {
 	}
 }
 
-// watch runs on the timer's goroutine (see watchDue): it reads one byte, which is the next request's first (kept for it) or the
-// end of the connection, which means the client has gone: the request's
-// context is cancelled.
+// watch runs on the timer's goroutine (see watchDue): it reads one byte,
+// which is the next request's first (kept for it) or the end of the
+// connection, which means the client has gone: the request's context is
+// cancelled.
 func (r *connReader) watch() {
 	r.mu.Lock()
 	if !r.armed || r.watching != nil || r.hasByte {
