@@ -21,10 +21,6 @@ type rowKey struct {
 type pooled struct {
 	row Row
 	lat []time.Duration
-	// cpu and sys are the proxy's CPU time over every run; known is false
-	// once a run could not tell it.
-	cpu, sys time.Duration
-	known    bool
 }
 
 func newPooler() *pooler { return &pooler{by: map[rowKey]*pooled{}} }
@@ -34,7 +30,7 @@ func (p *pooler) add(run Row, lat []time.Duration) {
 	k := rowKey{run.Setup, run.Size, run.Concurrency}
 	acc := p.by[k]
 	if acc == nil {
-		acc = &pooled{row: Row{Setup: run.Setup, Size: run.Size, Concurrency: run.Concurrency}, known: true}
+		acc = &pooled{row: Row{Setup: run.Setup, Size: run.Size, Concurrency: run.Concurrency, cpuKnown: true}}
 		p.by[k] = acc
 		p.order = append(p.order, k)
 	}
@@ -48,13 +44,12 @@ func (p *pooler) add(run Row, lat []time.Duration) {
 	}
 	r.FullHandshakes += run.FullHandshakes
 	r.ResumedHandshakes += run.ResumedHandshakes
+	r.cpu += run.cpu
+	r.sys += run.sys
+	// One run that could not tell its CPU leaves the pooled figure
+	// unknown rather than an average over the others.
+	r.cpuKnown = r.cpuKnown && run.cpuKnown
 	acc.lat = append(acc.lat, lat...)
-	if run.Requests > 0 && run.ProxyCPUPerRequest > 0 {
-		acc.cpu += run.ProxyCPUPerRequest * time.Duration(run.Requests)
-		acc.sys += run.ProxySystemPerRequest * time.Duration(run.Requests)
-	} else if run.Requests > 0 {
-		acc.known = false
-	}
 }
 
 // rows returns the pooled rows in the order their first runs came.
@@ -62,19 +57,9 @@ func (p *pooler) rows() []Row {
 	out := make([]Row, 0, len(p.order))
 	for _, k := range p.order {
 		acc := p.by[k]
-		r := acc.row
 		slices.Sort(acc.lat)
-		r.P50, r.P99 = percentile(acc.lat, 50), percentile(acc.lat, 99)
-		if r.Duration > 0 {
-			r.RequestsPerSec = float64(r.Requests) / r.Duration.Seconds()
-		}
-		if r.Requests > 0 {
-			r.HandshakesPer1000 = float64(r.FullHandshakes+r.ResumedHandshakes) * 1000 / float64(r.Requests)
-			if acc.known && acc.cpu > 0 {
-				r.ProxyCPUPerRequest = acc.cpu / time.Duration(r.Requests)
-				r.ProxySystemPerRequest = acc.sys / time.Duration(r.Requests)
-			}
-		}
+		r := acc.row
+		r.derive(acc.lat)
 		out = append(out, r)
 	}
 	return out

@@ -14,11 +14,11 @@ func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 func TestPoolerAddsUpRuns(t *testing.T) {
 	p := newPooler()
 	p.add(Row{Setup: SetupEdge, Size: "small", Concurrency: 16, Round: 1, Duration: time.Second, Requests: 100, Errors: 1,
-		FirstError: "first", FullHandshakes: 1, ProxyCPUPerRequest: 10 * time.Microsecond, ProxySystemPerRequest: 4 * time.Microsecond},
+		FirstError: "first", FullHandshakes: 1, cpu: 1000 * time.Microsecond, sys: 400 * time.Microsecond, cpuKnown: true},
 		latencies(100, ms(1)))
 	p.add(Row{Setup: SetupNginx, Size: "small", Concurrency: 16, Round: 1, Duration: time.Second, Requests: 1}, latencies(1, ms(1)))
 	p.add(Row{Setup: SetupEdge, Size: "small", Concurrency: 16, Round: 2, Duration: time.Second, Requests: 300, Errors: 2,
-		FirstError: "second", ResumedHandshakes: 3, ProxyCPUPerRequest: 30 * time.Microsecond, ProxySystemPerRequest: 8 * time.Microsecond},
+		FirstError: "second", ResumedHandshakes: 3, cpu: 9000 * time.Microsecond, sys: 2400 * time.Microsecond, cpuKnown: true},
 		latencies(300, ms(9)))
 	rows := p.rows()
 	if len(rows) != 2 || rows[0].Setup != SetupEdge || rows[1].Setup != SetupNginx {
@@ -28,8 +28,9 @@ func TestPoolerAddsUpRuns(t *testing.T) {
 	want := Row{Setup: SetupEdge, Size: "small", Concurrency: 16, Rounds: 2, Duration: 2 * time.Second,
 		Requests: 400, RequestsPerSec: 200, P50: ms(9), P99: ms(9), Errors: 3, FirstError: "first",
 		FullHandshakes: 1, ResumedHandshakes: 3, HandshakesPer1000: 10,
-		// (100×10 + 300×30) / 400 and (100×4 + 300×8) / 400.
-		ProxyCPUPerRequest: 25 * time.Microsecond, ProxySystemPerRequest: 7 * time.Microsecond}
+		// (1000 + 9000) µs / 400 and (400 + 2400) µs / 400.
+		ProxyCPUPerRequest: 25 * time.Microsecond, ProxySystemPerRequest: 7 * time.Microsecond,
+		cpu: 10000 * time.Microsecond, sys: 2800 * time.Microsecond, cpuKnown: true}
 	if got != want {
 		t.Errorf("pooled row\n got %+v\nwant %+v", got, want)
 	}
@@ -43,7 +44,7 @@ func TestPoolerAddsUpRuns(t *testing.T) {
 // not read it, rather than averaging over the runs that could.
 func TestPoolerUnknownCPU(t *testing.T) {
 	p := newPooler()
-	p.add(Row{Setup: SetupEdge, Size: "small", Concurrency: 16, Duration: time.Second, Requests: 10, ProxyCPUPerRequest: time.Microsecond}, nil)
+	p.add(Row{Setup: SetupEdge, Size: "small", Concurrency: 16, Duration: time.Second, Requests: 10, cpu: 10 * time.Microsecond, cpuKnown: true}, nil)
 	p.add(Row{Setup: SetupEdge, Size: "small", Concurrency: 16, Duration: time.Second, Requests: 10}, nil)
 	if got := p.rows()[0].ProxyCPUPerRequest; got != 0 {
 		t.Errorf("CPU per request = %v, want 0 (unknown)", got)
@@ -66,9 +67,11 @@ func TestRatioRanges(t *testing.T) {
 	for round, rates := range [][2]int{{1500, 1000}, {2500, 1000}} {
 		for i, s := range []string{SetupEdge, SetupNginx} {
 			run := Row{Setup: s, Size: "small", Concurrency: 16, Round: round + 1, Duration: time.Second,
-				Requests: rates[i], RequestsPerSec: float64(rates[i]), P99: ms(4 * (i + 1)), ProxyCPUPerRequest: time.Duration(10*(i+1)) * time.Microsecond}
+				Requests: rates[i], cpu: time.Duration(10*(i+1)*rates[i]) * time.Microsecond, cpuKnown: true}
+			lat := latencies(10, ms(4*(i+1)))
+			run.derive(lat)
 			r.Runs = append(r.Runs, run)
-			p.add(run, latencies(10, ms(4*(i+1))))
+			p.add(run, lat)
 		}
 	}
 	r.Rows = p.rows()

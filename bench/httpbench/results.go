@@ -60,6 +60,29 @@ type Row struct {
 	// ProxySystemPerRequest is the part of ProxyCPUPerRequest spent in
 	// the kernel: the system calls, and the TCP work they do.
 	ProxySystemPerRequest time.Duration
+
+	// cpu and sys are the proxy's CPU time in all and in the kernel
+	// while measuring; cpuKnown is false where /proc could not tell.
+	cpu, sys time.Duration
+	cpuKnown bool
+}
+
+// derive sets the fields that follow from the counts, the CPU times and
+// the latencies of the row's requests, sorted.
+func (r *Row) derive(sorted []time.Duration) {
+	r.P50, r.P99 = percentile(sorted, 50), percentile(sorted, 99)
+	if r.Duration > 0 {
+		r.RequestsPerSec = float64(r.Requests) / r.Duration.Seconds()
+	}
+	r.HandshakesPer1000, r.ProxyCPUPerRequest, r.ProxySystemPerRequest = 0, 0, 0
+	if r.Requests == 0 {
+		return
+	}
+	r.HandshakesPer1000 = float64(r.FullHandshakes+r.ResumedHandshakes) * 1000 / float64(r.Requests)
+	if r.cpuKnown {
+		r.ProxyCPUPerRequest = r.cpu / time.Duration(r.Requests)
+		r.ProxySystemPerRequest = r.sys / time.Duration(r.Requests)
+	}
 }
 
 // Skip is a setup Run did not measure, and why.

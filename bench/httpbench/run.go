@@ -201,24 +201,14 @@ func measure(ctx context.Context, cfg Config, b *backend, t target, name string,
 	full1, resumed1 := b.handshakes()
 	cpu1, cpuOK1 := treeCPU(t.pid)
 	row := Row{
-		Setup: name, Size: size.Name, Concurrency: conc,
-		Requests:       len(l.latencies),
-		RequestsPerSec: float64(len(l.latencies)) / cfg.Duration.Seconds(),
-		Rounds:         1,
-		P50:            percentile(l.latencies, 50),
-		P99:            percentile(l.latencies, 99),
-		Errors:         l.errors,
-		FirstError:     l.firstErr,
+		Setup: name, Size: size.Name, Concurrency: conc, Rounds: 1, Duration: cfg.Duration,
+		Requests: len(l.latencies), Errors: l.errors, FirstError: l.firstErr,
 		FullHandshakes: int(full1 - full0), ResumedHandshakes: int(resumed1 - resumed0),
 	}
-	if row.Requests > 0 && cpuOK && cpuOK1 {
+	if cpuOK && cpuOK1 {
 		used := cpu1.minus(cpu0)
-		row.ProxyCPUPerRequest = used.total() / time.Duration(row.Requests)
-		row.ProxySystemPerRequest = used.sys / time.Duration(row.Requests)
+		row.cpu, row.sys, row.cpuKnown = used.total(), used.sys, true
 	}
-	if row.Requests > 0 {
-		row.HandshakesPer1000 = float64(row.FullHandshakes+row.ResumedHandshakes) * 1000 / float64(row.Requests)
-	}
-	row.Duration = cfg.Duration
+	row.derive(l.latencies)
 	return row, l.latencies
 }
