@@ -1,11 +1,14 @@
 package storebench
 
 import (
+	"crypto/rand"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
@@ -36,10 +39,23 @@ func runStoreRow(dir string, n int, d time.Duration, tmpl *store.Certificate) (R
 }
 
 // storeRecord returns the record certmgr would store for an upload of
-// chainPEM and keyPEM: the chain as uploaded, and a stand-in of the same
-// size for the sealed key (the key's DER sealed with AES-GCM, nonce and
-// tag included, is shorter than its PEM).
-func storeRecord(chainPEM, keyPEM string) *store.Certificate {
+// chainPEM and keyPEM: the chain as uploaded and the key's DER sealed with
+// AES-GCM, as certmgr seals it (under a key made here).
+func storeRecord(chainPEM, keyPEM string) (*store.Certificate, error) {
+	block, _ := pem.Decode([]byte(keyPEM))
+	if block == nil {
+		return nil, fmt.Errorf("the bench's key is not PEM")
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	sealer, err := seal.New(key)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := sealer.Seal(block.Bytes, []byte("storebench"))
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC()
 	return &store.Certificate{
 		Account:          "bench",
@@ -49,7 +65,7 @@ func storeRecord(chainPEM, keyPEM string) *store.Certificate {
 		State:            store.StateActive,
 		Version:          1,
 		ChainPEM:         []byte(chainPEM),
-		SealedKey:        make([]byte, len(keyPEM)),
+		SealedKey:        sealed,
 		Subject:          "CN=storebench.client",
 		Issuer:           "CN=Store Bench Root",
 		SerialNumber:     "1",
@@ -59,5 +75,5 @@ func storeRecord(chainPEM, keyPEM string) *store.Certificate {
 		NotAfter:         now.Add(90 * 24 * time.Hour),
 		CreatedAt:        now,
 		UpdatedAt:        now,
-	}
+	}, nil
 }

@@ -101,7 +101,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		log.Info("row done", slog.Int("clients", n), slog.Int("creates", row.Creates), slog.Float64("perSec", row.CreatesPerSec))
 		res.Rows = append(res.Rows, row)
 	}
-	rec := storeRecord(tmpl.CertificatePem, tmpl.PrivateKeyPem)
+	rec, err := storeRecord(tmpl.CertificatePem, tmpl.PrivateKeyPem)
+	if err != nil {
+		return nil, err
+	}
 	for _, n := range clients {
 		row, err := runStoreRow(filepath.Join(dir, fmt.Sprintf("store-%d", n)), n, d, rec)
 		if err != nil {
