@@ -58,7 +58,11 @@ type conn struct {
 	armedAt    atomic.Int64
 	timerOn    atomic.Bool
 	watchTimer *time.Timer
-	pending    []byte // reused by each response
+	// rd is the read deadline the connection's goroutine set (zero:
+	// none); see readBy.
+	rd      time.Time
+	pending []byte    // reused by each response
+	resp    *response // reused by each request (see newResponse)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -129,8 +133,7 @@ func (c *conn) serve() {
 		if !first {
 			wait = c.srv.idleTimeout()
 		}
-		start := time.Now()
-		c.nc.SetReadDeadline(start.Add(wait))
+		c.readBy(time.Now(), wait)
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
@@ -143,14 +146,21 @@ func (c *conn) serve() {
 		// byte, unless it has all come already (as a request usually
 		// has, in one segment), so that nothing is left to wait for.
 		if !first && !c.headBuffered() {
-			c.nc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout()))
+			c.readBy(time.Now(), c.srv.readHeaderTimeout())
 		}
 		req, err := c.readRequest()
 		if err != nil {
 			c.reject(err)
 			return
 		}
-		c.nc.SetReadDeadline(time.Time{})
+		// A body is read with no deadline: an upload may take as long as
+		// it takes. A request without one leaves the deadline as it is,
+		// saving a timer update per request: nothing reads the
+		// connection until the next request but the watch, which clears
+		// the deadline if it passes (see watch).
+		if req.Body != nil && req.Body != http.NoBody {
+			c.clearReadDeadline()
+		}
 		w := newResponse(c, req)
 		// A refused Expect is answered (and the connection closed)
 		// like any other answer, without the handler.
@@ -168,6 +178,34 @@ func (c *conn) serve() {
 			}
 			return
 		}
+	}
+}
+
+// readBy sets the read deadline to wait after now, or leaves one set that is
+// up to deadlineSlack(wait) later than that: a busy keep-alive connection
+// then updates its timer about once per slack instead of twice per
+// request, and a timeout comes at most that much late.
+func (c *conn) readBy(now time.Time, wait time.Duration) {
+	want := now.Add(wait)
+	slack := deadlineSlack(wait)
+	if !c.rd.IsZero() && !c.rd.Before(want) && c.rd.Sub(want) <= slack {
+		return
+	}
+	c.rd = want.Add(slack)
+	c.nc.SetReadDeadline(c.rd)
+}
+
+// deadlineSlack is how late readBy lets a timeout of wait come: an eighth
+// of it, and at most a second.
+func deadlineSlack(wait time.Duration) time.Duration {
+	return min(wait/8, time.Second)
+}
+
+// clearReadDeadline removes the read deadline.
+func (c *conn) clearReadDeadline() {
+	if !c.rd.IsZero() {
+		c.rd = time.Time{}
+		c.nc.SetReadDeadline(time.Time{})
 	}
 }
 
@@ -398,6 +436,16 @@ func (r *connReader) watch() {
 	r.mu.Unlock()
 	n, err := r.c.nc.Read(r.byteBuf[:])
 	r.mu.Lock()
+	for n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && !r.aborting {
+		// The deadline left from the wait for this request has passed
+		// (see serve): that says nothing of the client. It is cleared,
+		// under the lock, so that stopWatch's abort, which sets a
+		// deadline after it has set aborting, cannot be undone by it.
+		r.c.nc.SetReadDeadline(time.Time{})
+		r.mu.Unlock()
+		n, err = r.c.nc.Read(r.byteBuf[:])
+		r.mu.Lock()
+	}
 	if n == 1 {
 		r.hasByte = true
 	}
@@ -425,6 +473,7 @@ func (c *conn) stopWatch() {
 	c.nc.SetReadDeadline(aLongTimeAgo)
 	<-done
 	c.nc.SetReadDeadline(time.Time{})
+	c.rd = time.Time{}
 	c.r.mu.Lock()
 	c.r.watching, c.r.aborting = nil, false
 	c.r.mu.Unlock()

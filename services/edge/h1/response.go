@@ -18,7 +18,10 @@ import (
 	"github.com/certbind/certbind/services/edge/internal/httpfield"
 )
 
-// response is the http.ResponseWriter of one request.
+// response is the http.ResponseWriter of one request. A connection reuses
+// one response, with its header map, for all its requests (see
+// newResponse): a handler must not use it after it returns, as with
+// net/http.
 type response struct {
 	c    *conn
 	req  *http.Request
@@ -38,19 +41,38 @@ type response struct {
 	bodyDone    bool // set by finish
 	http10      bool
 	err         error
+
+	// emptyBody is body for a request without one. The handler never
+	// sees it (the request's Body is http.NoBody), so it can be reused; a
+	// body the handler reads is allocated per request, since the handler
+	// may read it from another goroutine even after it has returned.
+	emptyBody requestBody
 }
 
+// newResponse readies c's response for req.
 func newResponse(c *conn, req *http.Request) *response {
-	w := &response{c: c, req: req, header: make(http.Header), clen: -1}
+	w := c.resp
+	if w == nil {
+		w = new(response)
+		c.resp = w
+	}
+	header := w.header
+	if header == nil {
+		header = make(http.Header)
+	} else {
+		clear(header)
+	}
+	*w = response{c: c, req: req, header: header, clen: -1}
 	w.http10 = !req.ProtoAtLeast(1, 1)
 	// HTTP/1.0 closes after each answer unless the client asks to keep
 	// the connection.
 	w.closeAfter = req.Close || w.http10 && !hasToken(req.Header["Connection"], "keep-alive")
-	w.body = &requestBody{c: c, w: w, r: req.Body}
 	if req.Body == nil || req.Body == http.NoBody {
-		w.body.eof = true
+		w.emptyBody = requestBody{c: c, w: w, r: req.Body, eof: true}
+		w.body = &w.emptyBody
 		c.armWatch()
 	} else {
+		w.body = &requestBody{c: c, w: w, r: req.Body}
 		req.Body = w.body
 	}
 	return w
@@ -203,6 +225,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.c.stopWatch()
 	w.c.hijacked = true
 	w.c.nc.SetDeadline(time.Time{})
+	w.c.rd = time.Time{}
 	// From here the connection is the hijacker's: Shutdown and Close
 	// leave it alone.
 	w.c.srv.connDone(w.c)

@@ -1,7 +1,9 @@
 package h1
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -68,4 +70,39 @@ func TestWatchTimer(t *testing.T) {
 	if c.watching() {
 		t.Error("a watch started with nothing armed")
 	}
+}
+
+// TestWatchOutlivesDeadline covers a request without a body that is
+// served for longer than the deadline left from the wait for it (serve
+// does not clear that deadline, to save a timer update per request): the
+// watch must take the deadline's passing for nothing, not for the client
+// going away, and the connection must go on, with its idle timeout.
+func TestWatchOutlivesDeadline(t *testing.T) {
+	const serveFor = 600 * time.Millisecond
+	cancelled := make(chan error, 2)
+	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			cancelled <- r.Context().Err()
+		case <-time.After(serveFor):
+		}
+		io.WriteString(w, "served")
+	}), func(s *Server) {
+		s.ReadHeaderTimeout = 100 * time.Millisecond
+		s.IdleTimeout = 300 * time.Millisecond
+		s.WatchAfter = 10 * time.Millisecond
+	})
+	c := ts.dial(t)
+	for i := range 2 {
+		c.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		if r := c.read("GET"); r.StatusCode != 200 || r.body != "served" {
+			t.Fatalf("request %d: %d %q, want 200 served", i+1, r.StatusCode, r.body)
+		}
+		select {
+		case err := <-cancelled:
+			t.Fatalf("request %d: the context ended (%v) while the client waited", i+1, err)
+		default:
+		}
+	}
+	within(t, 5*time.Second, "the idle close", c.expectCleanClose)
 }

@@ -31,6 +31,9 @@ type outgoing struct {
 	header http.Header
 	drop   func(name string) bool // nil: none dropped
 	extra  []field                // sent after header
+	// fields holds extra's first fields, so that they take no allocation
+	// of their own.
+	fields [4]field
 	// upgrade is the protocol asked for in an Upgrade header ("": none).
 	upgrade string
 	close   bool      // ask the backend to close the connection after
@@ -64,8 +67,7 @@ func (u *upstream) roundTrip(o *outgoing) (*http.Response, error) {
 		return nil, err
 	}
 	resp, err := u.exchange(c, o)
-	var r *retryable
-	if err == nil || !errors.As(err, &r) || o.ctx.Err() != nil {
+	if err == nil || !isRetryable(err) || o.ctx.Err() != nil {
 		return resp, err
 	}
 	if c, err = u.dial(o.ctx); err != nil {
@@ -78,6 +80,14 @@ func (u *upstream) roundTrip(o *outgoing) (*http.Response, error) {
 // answer came, for a request without a body: the backend closed the
 // connection while it was idle, and nothing has reached it.
 type retryable struct{ err error }
+
+// isRetryable reports whether err is a retryable. It is a function of its
+// own so that the target errors.As needs is allocated on the error path
+// only, not on every call of roundTrip.
+func isRetryable(err error) bool {
+	var r *retryable
+	return errors.As(err, &r)
+}
 
 func (e *retryable) Error() string { return e.err.Error() }
 func (e *retryable) Unwrap() error { return e.err }
@@ -101,7 +111,7 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	}
 	// The answer's deadline is set before the body goroutine starts,
 	// which may move it forward (see bodyWrite.run).
-	c.raw.SetReadDeadline(time.Now().Add(u.timeout))
+	c.answerBy(time.Now(), u.timeout)
 	var x *bodyWrite
 	if o.body == nil {
 		if err := c.bw.Flush(); err != nil {
@@ -145,10 +155,10 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	// The deadline bounded the wait for the head; a body still to come
 	// may take as long as it takes. An answer that has come whole keeps
 	// the deadline: nothing more is read before the connection's next
-	// request sets the next one (get clears it before checking an idle
-	// connection), and leaving it saves a timer update per request.
-	if c.stale = whole(resp, c.br); !c.stale {
-		c.raw.SetReadDeadline(time.Time{})
+	// request (get clears it before checking an idle connection), and
+	// leaving it saves timer updates.
+	if !whole(resp, c.br) {
+		c.clearDeadline()
 	}
 	// After a 101 the connection speaks another protocol: it is only
 	// ever hijacked or closed, never pooled.

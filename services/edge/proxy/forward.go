@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -20,9 +19,9 @@ import (
 
 // forward sends the request to u through the pool for m and streams the
 // answer back.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deployment, route *state.Route, u *url.URL, m tlsMaterial) {
-	backend := origin(u)
-	p := h.acquire(u, backend, m, false)
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deployment, route *state.Route, u dest, m tlsMaterial) {
+	backend := u.origin
+	p := h.acquire(u.backend, backend, m, false)
 	var (
 		start   = time.Now()
 		status  int
@@ -37,13 +36,13 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 	o := &outgoing{
 		ctx:    r.Context(),
 		method: r.Method,
-		target: u.RequestURI(),
-		host:   u.Host,
+		target: u.uri,
+		host:   u.backend.Host,
 		header: r.Header,
 		drop:   requestDrop(r.Header),
-		extra:  forwardedFields(r),
 		head:   r,
 	}
+	o.extra = forwardedFields(o.fields[:0], r)
 	// The server gives a request without a body a length of 0; one of
 	// unknown length (chunked) has -1.
 	if r.ContentLength != 0 {
@@ -82,8 +81,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 	}
 	w.WriteHeader(status)
 	if err := copyBody(w, resp.Body, streaming(resp)); err != nil {
-		var gone *clientWriteError
-		if errors.As(err, &gone) || r.Context().Err() != nil {
+		if isClientWriteError(err) || r.Context().Err() != nil {
 			status = statusClientGone
 			h.log.Debug("client went away", "deployment", d.ID, "route", route.Path, "backend", backend)
 			return
@@ -142,6 +140,13 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, d *state.Deploy
 
 // clientWriteError is a failure to write to the client.
 type clientWriteError struct{ err error }
+
+// isClientWriteError reports whether err is a clientWriteError; see
+// isRetryable for why it is a function.
+func isClientWriteError(err error) bool {
+	var gone *clientWriteError
+	return errors.As(err, &gone)
+}
 
 func (e *clientWriteError) Error() string { return "write to client: " + e.err.Error() }
 func (e *clientWriteError) Unwrap() error { return e.err }
@@ -279,14 +284,13 @@ func copyEndToEnd(dst, src http.Header) {
 	}
 }
 
-// forwardedFields are the X-Forwarded-* fields the edge sets: the client's
-// address, the host it asked for and the scheme it used.
-func forwardedFields(r *http.Request) []field {
+// forwardedFields appends to fields the X-Forwarded-* fields the edge sets:
+// the client's address, the host it asked for and the scheme it used.
+func forwardedFields(fields []field, r *http.Request) []field {
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
 	}
-	fields := make([]field, 0, 4)
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		fields = append(fields, field{"X-Forwarded-For", ip})
 	}

@@ -174,7 +174,7 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, snap *state
 		h.answer(w, route.Path, certificateAPIError(route.Path, ce))
 		return
 	}
-	if u.Scheme != "https" && (m.client != nil || m.ca != nil) {
+	if u.backend.Scheme != "https" && (m.client != nil || m.ca != nil) {
 		option, name, id := optMTLS, route.MTLSCertificateName, route.MTLSCertificateID
 		if m.client == nil {
 			option, name, id = optCA, route.CACertificateName, route.CACertificateID
@@ -182,7 +182,7 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, snap *state
 		h.answer(w, route.Path, &apiError{status: http.StatusBadGateway, Code: codeNeedsHTTPS, Route: route.Path,
 			Option: option, Certificate: name, CertificateID: id,
 			Message: fmt.Sprintf("route %q asks for mTLS (%s %q) but its backend URL is %s://; the request was not sent without the certificate (redeploy with an https:// URL)",
-				route.Path, option, name, u.Scheme)})
+				route.Path, option, name, u.backend.Scheme)})
 		return
 	}
 	h.forward(w, r, d, route, u, m)

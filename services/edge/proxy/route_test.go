@@ -83,7 +83,11 @@ func TestForwardURL(t *testing.T) {
 // forwardTarget is target for a forward route and a request path below
 // the deployment.
 func forwardTarget(r *state.Route, escapedPath, rawQuery string) (*url.URL, error) {
-	return target(r, requestPath{escaped: escapedPath}, nil, rawQuery)
+	d, err := target(r, requestPath{escaped: escapedPath}, nil, rawQuery)
+	if err != nil {
+		return nil, err
+	}
+	return url.Parse(d.String())
 }
 
 // FuzzRequestPath checks, for any path a client may send, that whatever

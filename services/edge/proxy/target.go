@@ -8,33 +8,58 @@ import (
 	"github.com/certbind/certbind/services/edge/state"
 )
 
-// target returns the URL a route sends the request to.
-func target(r *state.Route, rest requestPath, params []param, rawQuery string) (*url.URL, error) {
+// dest is where a request is sent.
+type dest struct {
+	// backend gives the scheme and host. For a forward route it is the
+	// route's parsed baseUrl, shared by its requests: never changed.
+	backend *url.URL
+	origin  string // scheme://host, as origin gives it
+	uri     string // the request-target: the escaped path and the query
+}
+
+// String is the whole URL, for tests and messages.
+func (d dest) String() string { return d.origin + d.uri }
+
+// target returns where a route sends the request.
+func target(r *state.Route, rest requestPath, params []param, rawQuery string) (dest, error) {
 	if r.RewritePattern != "" {
-		return rewriteURL(r.RewritePattern, params, rawQuery)
+		u, err := rewriteURL(r.RewritePattern, params, rawQuery)
+		if err != nil {
+			return dest{}, err
+		}
+		return dest{backend: u, origin: origin(u), uri: u.RequestURI()}, nil
 	}
 	base, err := r.Base()
 	if err != nil {
-		return nil, fmt.Errorf("baseUrl is not a valid URL: %w", unwrapURLError(err))
+		return dest{}, fmt.Errorf("baseUrl is not a valid URL: %w", unwrapURLError(err))
 	}
-	return joinURL(base, rest.escaped, rawQuery)
+	uri, err := joinURI(base, rest.escaped, rawQuery)
+	if err != nil {
+		return dest{}, err
+	}
+	o := r.Origin()
+	if o == "" {
+		o = origin(base)
+	}
+	return dest{backend: base, origin: o, uri: uri}, nil
 }
 
-// joinURL appends the escaped request path and the query to a copy of
-// base, with exactly one "/" where they meet: "https://b/v1/" and "/users"
-// give "https://b/v1/users".
-func joinURL(base *url.URL, escapedPath, rawQuery string) (*url.URL, error) {
-	u := new(url.URL)
-	*u = *base
+// joinURI returns the request-target of base with the escaped request path
+// appended and the query set, with exactly one "/" where base's path and
+// the request's meet: "https://b/v1/" and "/users" give "/v1/users". It
+// works on a copy of base on the stack: a forwarded request allocates only
+// the string.
+func joinURI(base *url.URL, escapedPath, rawQuery string) (string, error) {
+	u := *base
 	p := strings.TrimSuffix(u.EscapedPath(), "/") + escapedPath
 	if p == "" {
 		p = "/"
 	}
-	if err := setEscapedPath(u, p); err != nil {
-		return nil, err
+	if err := setEscapedPath(&u, p); err != nil {
+		return "", err
 	}
 	u.RawQuery = rawQuery
-	return u, nil
+	return u.RequestURI(), nil
 }
 
 // rewriteURL fills the ${params.NAME} placeholders of pattern and appends

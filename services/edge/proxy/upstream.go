@@ -39,9 +39,38 @@ type upConn struct {
 	// current one: only then may a failure mean that the backend closed
 	// it while it was idle, so that the request can be sent again.
 	reused bool
-	// stale says the read deadline of the last answer is still set (see
-	// exchange); the next request sets its own.
-	stale bool
+	// rd is the read deadline set on raw (zero: none), which an answer
+	// that came whole leaves set (see exchange and answerBy).
+	rd time.Time
+}
+
+// answerBy sets the deadline of an answer's head to wait after now, or
+// leaves the one set if it is up to deadlineSlack(wait) later than that:
+// a connection busy with short answers then updates its timer about once
+// per slack instead of once per request, and a backend's timeout comes at
+// most that much late.
+func (c *upConn) answerBy(now time.Time, wait time.Duration) {
+	want := now.Add(wait)
+	slack := deadlineSlack(wait)
+	if !c.rd.IsZero() && !c.rd.Before(want) && c.rd.Sub(want) <= slack {
+		return
+	}
+	c.rd = want.Add(slack)
+	c.raw.SetReadDeadline(c.rd)
+}
+
+// deadlineSlack is how late answerBy lets a timeout of wait come: an
+// eighth of it, and at most a second.
+func deadlineSlack(wait time.Duration) time.Duration {
+	return min(wait/8, time.Second)
+}
+
+// clearDeadline removes the read deadline.
+func (c *upConn) clearDeadline() {
+	if !c.rd.IsZero() {
+		c.rd = time.Time{}
+		c.raw.SetReadDeadline(time.Time{})
+	}
 }
 
 // Buffer sizes of an upstream connection. 32 KiB reads make a 64 KiB
@@ -74,10 +103,9 @@ func (u *upstream) get(ctx context.Context) (*upConn, error) {
 		c := u.idle[len(u.idle)-1]
 		u.idle[len(u.idle)-1] = nil
 		u.idle = u.idle[:len(u.idle)-1]
-		if now.Sub(c.since) >= peekAfter && c.stale {
+		if now.Sub(c.since) >= peekAfter {
 			// alive reads, and a deadline that has passed would fail it.
-			c.raw.SetReadDeadline(time.Time{})
-			c.stale = false
+			c.clearDeadline()
 		}
 		if now.Sub(c.since) < idleTimeout && (now.Sub(c.since) < peekAfter || alive(c.raw)) {
 			u.mu.Unlock()

@@ -45,8 +45,9 @@ type Route struct {
 	CACertificateID     string
 	CACertificateName   string
 
-	// base is BaseURL parsed by Prepare.
-	base *url.URL
+	// base is BaseURL parsed by Prepare, and origin its scheme://host.
+	base   *url.URL
+	origin string
 }
 
 // Prepare parses BaseURL once, so that the requests of a route do not each
@@ -55,8 +56,12 @@ type Route struct {
 func (r *Route) Prepare() {
 	if u, err := url.Parse(r.BaseURL); err == nil {
 		r.base = u
+		r.origin = u.Scheme + "://" + u.Host
 	}
 }
+
+// Origin returns the scheme://host of a prepared BaseURL, or "".
+func (r *Route) Origin() string { return r.origin }
 
 // Base returns BaseURL parsed. The URL may be shared between requests:
 // copy it before changing it.
