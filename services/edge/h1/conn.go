@@ -218,10 +218,19 @@ func (c *conn) headBuffered() bool {
 
 var headEnd = []byte("\r\n\r\n")
 
-// readRequest reads a request's line and header, with net/http's parser
-// and the checks net/http's server adds to it.
+// readRequest reads a request's line and header: a plain head that has all
+// come with parsePlainHead, any other with net/http's parser and the checks
+// net/http's server adds to it.
 func (c *conn) readRequest() (*http.Request, error) {
-	c.r.setLimit(int64(c.srv.maxHeaderBytes()) + 4096) // net/http's slack
+	limit := c.srv.maxHeaderBytes() + 4096 // net/http's slack
+	if b, _ := c.br.Peek(c.br.Buffered()); len(b) > 0 {
+		if req, n, ok := parsePlainHead(c.ctx, b); ok && n <= limit {
+			c.br.Discard(n)
+			req.RemoteAddr = c.remote
+			return req, nil
+		}
+	}
+	c.r.setLimit(int64(limit))
 	req, err := http.ReadRequest(c.br)
 	if err != nil {
 		if c.r.hitLimit {
@@ -230,30 +239,38 @@ func (c *conn) readRequest() (*http.Request, error) {
 		return nil, err
 	}
 	c.r.setLimit(-1)
+	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
+	req.RemoteAddr = c.remote
+	return req.WithContext(c.ctx), nil
+}
+
+// checkRequest makes the checks net/http's server adds to its parser.
+func checkRequest(req *http.Request) error {
 	if req.ProtoMajor != 1 {
-		return nil, statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
+		return statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
 	}
 	// http.ReadRequest has refused more than one Host and taken the
 	// one there is (or the authority of an absolute request-target) out
 	// of the header into req.Host.
 	if req.Host == "" && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect {
-		return nil, statusError{http.StatusBadRequest, "missing required Host header"}
+		return statusError{http.StatusBadRequest, "missing required Host header"}
 	}
 	if req.Host != "" && !httpguts.ValidHostHeader(req.Host) {
-		return nil, statusError{http.StatusBadRequest, "malformed Host header"}
+		return statusError{http.StatusBadRequest, "malformed Host header"}
 	}
 	for name, values := range req.Header {
 		if !httpguts.ValidHeaderFieldName(name) {
-			return nil, statusError{http.StatusBadRequest, "invalid header name"}
+			return statusError{http.StatusBadRequest, "invalid header name"}
 		}
 		for _, v := range values {
 			if !httpguts.ValidHeaderFieldValue(v) {
-				return nil, statusError{http.StatusBadRequest, "invalid header value"}
+				return statusError{http.StatusBadRequest, "invalid header value"}
 			}
 		}
 	}
-	req.RemoteAddr = c.remote
-	return req.WithContext(c.ctx), nil
+	return nil
 }
 
 // statusError is a request refused with a status and a reason.

@@ -1,0 +1,187 @@
+package h1
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/textproto"
+	"net/url"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// parsePlainHead parses the request head at the start of b when it is of
+// the plain kind nearly every request is, and returns the request and the
+// head's length. Plain means: all of the head is in b; the request line is
+// "METHOD /target HTTP/1.1" (origin form, visible ASCII only); every field
+// line is "Name: value" with a token name and a value of visible ASCII,
+// spaces and tabs (no obs-fold, no bare CR or LF, no bytes above 0x7e);
+// exactly one Host, not empty and valid; and no field that frames a body or that net/http
+// rewrites (Content-Length, Transfer-Encoding, Trailer, Pragma). So the
+// request has no body.
+//
+// For such a head the request is what http.ReadRequest makes of it
+// (FuzzPlainHead holds the two to that), in fewer steps and allocations:
+// the request, its header map, one string for the whole head (names and
+// values are parts of it) and one block of value slices, plus what
+// url.ParseRequestURI allocates. ok is false for any other head, which the
+// caller reads with http.ReadRequest: the unusual and the malformed take
+// net/http's path and get its answers.
+func parsePlainHead(ctx context.Context, b []byte) (req *http.Request, n int, ok bool) {
+	end := bytes.Index(b, headEnd)
+	if end < 0 {
+		return nil, 0, false
+	}
+	// Everything is checked on b before anything is allocated.
+	line, rest, _ := bytes.Cut(b[:end+2], crlf)
+	method, target, ok := parseRequestLine(line)
+	if !ok {
+		return nil, 0, false
+	}
+	fields, hosts := 0, 0
+	for r := rest; len(r) > 0; fields++ {
+		var l []byte
+		l, r, _ = bytes.Cut(r, crlf)
+		name, _, ok := splitField(l)
+		if !ok {
+			return nil, 0, false
+		}
+		switch {
+		case fieldIs(name, "Host"):
+			hosts++
+		case fieldIs(name, "Content-Length"), fieldIs(name, "Transfer-Encoding"),
+			fieldIs(name, "Trailer"), fieldIs(name, "Pragma"):
+			return nil, 0, false
+		}
+	}
+	if hosts != 1 {
+		return nil, 0, false
+	}
+
+	// One string holds the head; every name and value is a part of it,
+	// found by its offset in b (a subslice's capacity gives it away).
+	head := string(b[:end])
+	sub := func(p []byte) string {
+		if len(p) == 0 {
+			return ""
+		}
+		off := cap(b) - cap(p)
+		return head[off : off+len(p)]
+	}
+
+	u, err := url.ParseRequestURI(sub(target))
+	if err != nil {
+		return nil, 0, false
+	}
+	h := make(http.Header, fields-1)
+	values := make([]string, fields-1)
+	var host string
+	for r := rest[:len(rest)-2]; ; {
+		var l []byte
+		var more bool
+		l, r, more = bytes.Cut(r, crlf)
+		name, value, _ := splitField(l)
+		key := sub(name)
+		if !canonical(name) {
+			key = textproto.CanonicalMIMEHeaderKey(key)
+		}
+		v := sub(value)
+		if key == "Host" {
+			// net/http moves it out of the header, into req.Host.
+			host = v
+			if !more {
+				break
+			}
+			continue
+		}
+		if vv := h[key]; vv == nil {
+			h[key], values = values[:1:1], values[1:]
+			h[key][0] = v
+		} else {
+			h[key] = append(vv, v)
+		}
+		if !more {
+			break
+		}
+	}
+	// An empty Host is refused by the server after net/http's parser
+	// (see conn.readRequest): it takes that path.
+	if host == "" || !httpguts.ValidHostHeader(host) {
+		return nil, 0, false
+	}
+	req = (&http.Request{}).WithContext(ctx)
+	req.Method = sub(method)
+	req.URL = u
+	req.RequestURI = sub(target)
+	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1
+	req.Header = h
+	req.Host = host
+	req.Body = http.NoBody
+	req.Close = httpguts.HeaderValuesContainsToken(h["Connection"], "close")
+	return req, end + len(headEnd), true
+}
+
+var crlf = []byte("\r\n")
+
+// parseRequestLine splits "METHOD /target HTTP/1.1" with a token method
+// and a target of visible ASCII in origin form.
+func parseRequestLine(line []byte) (method, target []byte, ok bool) {
+	method, rest, ok := bytes.Cut(line, []byte(" "))
+	if !ok || len(method) == 0 || !isToken(method) {
+		return nil, nil, false
+	}
+	target, version, ok := bytes.Cut(rest, []byte(" "))
+	if !ok || string(version) != "HTTP/1.1" || len(target) == 0 || target[0] != '/' {
+		return nil, nil, false
+	}
+	for _, c := range target {
+		if c <= ' ' || c >= 0x7f {
+			return nil, nil, false
+		}
+	}
+	return method, target, true
+}
+
+// splitField splits "Name: value" into a token name and a value without
+// its surrounding spaces and tabs, refusing any byte other than visible
+// ASCII, space and tab in the value.
+func splitField(l []byte) (name, value []byte, ok bool) {
+	name, value, ok = bytes.Cut(l, []byte(":"))
+	if !ok || len(name) == 0 || !isToken(name) {
+		return nil, nil, false
+	}
+	for _, c := range value {
+		if (c < ' ' && c != '\t') || c >= 0x7f {
+			return nil, nil, false
+		}
+	}
+	return name, bytes.Trim(value, " \t"), true
+}
+
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if !httpguts.IsTokenRune(rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldIs reports whether name is want in any case.
+func fieldIs(name []byte, want string) bool {
+	return len(name) == len(want) && bytes.EqualFold(name, []byte(want))
+}
+
+// canonical reports whether a token name is already in canonical form: an
+// upper-case letter first and after each '-', lower case elsewhere.
+func canonical(name []byte) bool {
+	upper := true
+	for _, c := range name {
+		switch {
+		case upper && 'a' <= c && c <= 'z', !upper && 'A' <= c && c <= 'Z':
+			return false
+		}
+		upper = c == '-'
+	}
+	return true
+}
