@@ -8,6 +8,8 @@ import (
 	"net/url"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/certbind/certbind/services/edge/internal/httpfield"
 )
 
 // parsePlainHead parses the request head at the start of b when it is of
@@ -28,12 +30,12 @@ import (
 // caller reads with http.ReadRequest: the unusual and the malformed take
 // net/http's path and get its answers.
 func parsePlainHead(ctx context.Context, b []byte) (req *http.Request, n int, ok bool) {
-	end := bytes.Index(b, headEnd)
+	end := bytes.Index(b, httpfield.HeadEnd)
 	if end < 0 {
 		return nil, 0, false
 	}
 	// Everything is checked on b before anything is allocated.
-	line, rest, _ := bytes.Cut(b[:end+2], crlf)
+	line, rest, _ := bytes.Cut(b[:end+2], httpfield.CRLF)
 	method, target, ok := parseRequestLine(line)
 	if !ok {
 		return nil, 0, false
@@ -41,16 +43,16 @@ func parsePlainHead(ctx context.Context, b []byte) (req *http.Request, n int, ok
 	fields, hosts := 0, 0
 	for r := rest; len(r) > 0; fields++ {
 		var l []byte
-		l, r, _ = bytes.Cut(r, crlf)
-		name, _, ok := splitField(l)
+		l, r, _ = bytes.Cut(r, httpfield.CRLF)
+		name, _, ok := httpfield.SplitField(l)
 		if !ok {
 			return nil, 0, false
 		}
 		switch {
-		case fieldIs(name, "Host"):
+		case httpfield.NameIs(name, "Host"):
 			hosts++
-		case fieldIs(name, "Content-Length"), fieldIs(name, "Transfer-Encoding"),
-			fieldIs(name, "Trailer"), fieldIs(name, "Pragma"):
+		case httpfield.NameIs(name, "Content-Length"), httpfield.NameIs(name, "Transfer-Encoding"),
+			httpfield.NameIs(name, "Trailer"), httpfield.NameIs(name, "Pragma"):
 			return nil, 0, false
 		}
 	}
@@ -58,16 +60,9 @@ func parsePlainHead(ctx context.Context, b []byte) (req *http.Request, n int, ok
 		return nil, 0, false
 	}
 
-	// One string holds the head; every name and value is a part of it,
-	// found by its offset in b (a subslice's capacity gives it away).
-	head := string(b[:end])
-	sub := func(p []byte) string {
-		if len(p) == 0 {
-			return ""
-		}
-		off := cap(b) - cap(p)
-		return head[off : off+len(p)]
-	}
+	// One string holds the head; every name and value is a part of it.
+	head := httpfield.NewHead(b, end)
+	sub := head.Part
 
 	u, err := url.ParseRequestURI(sub(target))
 	if err != nil {
@@ -79,10 +74,10 @@ func parsePlainHead(ctx context.Context, b []byte) (req *http.Request, n int, ok
 	for r := rest[:len(rest)-2]; ; {
 		var l []byte
 		var more bool
-		l, r, more = bytes.Cut(r, crlf)
-		name, value, _ := splitField(l)
+		l, r, more = bytes.Cut(r, httpfield.CRLF)
+		name, value, _ := httpfield.SplitField(l)
 		key := sub(name)
-		if !canonical(name) {
+		if !httpfield.Canonical(name) {
 			key = textproto.CanonicalMIMEHeaderKey(key)
 		}
 		v := sub(value)
@@ -118,16 +113,14 @@ func parsePlainHead(ctx context.Context, b []byte) (req *http.Request, n int, ok
 	req.Host = host
 	req.Body = http.NoBody
 	req.Close = httpguts.HeaderValuesContainsToken(h["Connection"], "close")
-	return req, end + len(headEnd), true
+	return req, end + len(httpfield.HeadEnd), true
 }
-
-var crlf = []byte("\r\n")
 
 // parseRequestLine splits "METHOD /target HTTP/1.1" with a token method
 // and a target of visible ASCII in origin form.
 func parseRequestLine(line []byte) (method, target []byte, ok bool) {
 	method, rest, ok := bytes.Cut(line, []byte(" "))
-	if !ok || len(method) == 0 || !isToken(method) {
+	if !ok || len(method) == 0 || !httpfield.IsToken(method) {
 		return nil, nil, false
 	}
 	target, version, ok := bytes.Cut(rest, []byte(" "))
@@ -140,48 +133,4 @@ func parseRequestLine(line []byte) (method, target []byte, ok bool) {
 		}
 	}
 	return method, target, true
-}
-
-// splitField splits "Name: value" into a token name and a value without
-// its surrounding spaces and tabs, refusing any byte other than visible
-// ASCII, space and tab in the value.
-func splitField(l []byte) (name, value []byte, ok bool) {
-	name, value, ok = bytes.Cut(l, []byte(":"))
-	if !ok || len(name) == 0 || !isToken(name) {
-		return nil, nil, false
-	}
-	for _, c := range value {
-		if (c < ' ' && c != '\t') || c >= 0x7f {
-			return nil, nil, false
-		}
-	}
-	return name, bytes.Trim(value, " \t"), true
-}
-
-func isToken(b []byte) bool {
-	for _, c := range b {
-		if !httpguts.IsTokenRune(rune(c)) {
-			return false
-		}
-	}
-	return true
-}
-
-// fieldIs reports whether name is want in any case.
-func fieldIs(name []byte, want string) bool {
-	return len(name) == len(want) && bytes.EqualFold(name, []byte(want))
-}
-
-// canonical reports whether a token name is already in canonical form: an
-// upper-case letter first and after each '-', lower case elsewhere.
-func canonical(name []byte) bool {
-	upper := true
-	for _, c := range name {
-		switch {
-		case upper && 'a' <= c && c <= 'z', !upper && 'A' <= c && c <= 'Z':
-			return false
-		}
-		upper = c == '-'
-	}
-	return true
 }

@@ -131,7 +131,7 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	}
 	var resp *http.Response
 	if err == nil {
-		resp, err = http.ReadResponse(c.br, o.head)
+		resp, err = readAnswer(c.br, o.head)
 		// Interim answers other than 103 are the edge's alone (it
 		// answers the client's Expect itself); the final one follows
 		// on the same connection.
@@ -139,7 +139,7 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 			if resp.StatusCode == http.StatusEarlyHints && o.hints != nil {
 				passEarlyHints(o.hints, resp.Header)
 			}
-			resp, err = http.ReadResponse(c.br, o.head)
+			resp, err = readAnswer(c.br, o.head)
 		}
 	}
 	if x != nil {
@@ -152,6 +152,17 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	if err != nil {
 		return fail(err)
 	}
+	b := &upBody{u: u, c: c, write: x, stop: stop}
+	if resp.Body == nil {
+		// A plain answer (see readAnswer): its body, if any, is the
+		// next ContentLength bytes.
+		if resp.ContentLength == 0 {
+			resp.Body = http.NoBody
+		} else {
+			b.plain = lengthBody{r: c.br, n: resp.ContentLength}
+			resp.Body = &b.plain
+		}
+	}
 	// The deadline bounded the wait for the head; a body still to come
 	// may take as long as it takes. An answer that has come whole keeps
 	// the deadline: nothing more is read before the connection's next
@@ -162,11 +173,29 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	}
 	// After a 101 the connection speaks another protocol: it is only
 	// ever hijacked or closed, never pooled.
-	keep := !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
-	b := &upBody{u: u, c: c, body: resp.Body, write: x, stop: stop, keep: keep}
+	b.keep = !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	b.body = resp.Body
 	b.eof = resp.Body == http.NoBody
 	resp.Body = b
 	return resp, nil
+}
+
+// readAnswer reads an answer's head: a plain one (see parsePlainResponse)
+// that has all come, leaving its Body for exchange to set, and any other
+// with http.ReadResponse.
+func readAnswer(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	method := http.MethodGet
+	if req != nil {
+		method = req.Method
+	}
+	if b, _ := br.Peek(br.Buffered()); len(b) > 0 {
+		if resp, n, ok := parsePlainResponse(b, method); ok {
+			br.Discard(n)
+			resp.Request = req
+			return resp, nil
+		}
+	}
+	return http.ReadResponse(br, req)
 }
 
 // whole reports whether all of resp has been read into br: it has no body,
@@ -427,6 +456,9 @@ type upBody struct {
 	stop  h1.Registration // closes c if the client goes
 	keep  bool            // the backend did not ask to close
 	eof   bool
+	// plain is body for a plain answer (see readAnswer), kept here to
+	// take no allocation of its own.
+	plain lengthBody
 	done  bool
 }
 

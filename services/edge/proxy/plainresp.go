@@ -1,0 +1,165 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"net/textproto"
+
+	"github.com/certbind/certbind/services/edge/internal/httpfield"
+)
+
+// parsePlainResponse parses the answer head at the start of b when it is of
+// the plain kind most answers are, and returns the response, without its
+// Body, and the head's length. Plain means: all of the head is in b; the
+// status line is "HTTP/1.1 NNN reason" with a final status that has a body
+// (200-599 but 204 and 304) and a reason of visible ASCII, spaces and tabs;
+// every field line is "Name: value" with a token name and a value of
+// visible ASCII, spaces and tabs; exactly one Content-Length, of digits;
+// no Transfer-Encoding, Trailer, Connection or Pragma field; and the
+// request was not a HEAD. So the body is the next ContentLength bytes and
+// the connection stays open.
+//
+// For such a head the response is what http.ReadResponse makes of it
+// (FuzzPlainResponse holds the two to that), with four allocations
+// instead of about ten. ok is false for any other head, which the caller
+// reads with http.ReadResponse.
+func parsePlainResponse(b []byte, method string) (resp *http.Response, n int, ok bool) {
+	if method == http.MethodHead {
+		return nil, 0, false
+	}
+	end := bytes.Index(b, httpfield.HeadEnd)
+	if end < 0 {
+		return nil, 0, false
+	}
+	line, rest, _ := bytes.Cut(b[:end+2], httpfield.CRLF)
+	code, ok := parseStatusLine(line)
+	if !ok {
+		return nil, 0, false
+	}
+	fields, lengths := 0, 0
+	var length int64
+	for r := rest; len(r) > 0; fields++ {
+		var l []byte
+		l, r, _ = bytes.Cut(r, httpfield.CRLF)
+		name, value, ok := httpfield.SplitField(l)
+		if !ok {
+			return nil, 0, false
+		}
+		switch {
+		case httpfield.NameIs(name, "Content-Length"):
+			if length, ok = parseLength(value); !ok {
+				return nil, 0, false
+			}
+			lengths++
+		case httpfield.NameIs(name, "Transfer-Encoding"), httpfield.NameIs(name, "Trailer"),
+			httpfield.NameIs(name, "Connection"), httpfield.NameIs(name, "Pragma"):
+			return nil, 0, false
+		}
+	}
+	if lengths != 1 {
+		return nil, 0, false
+	}
+	head := httpfield.NewHead(b, end)
+	h := make(http.Header, fields)
+	values := make([]string, fields)
+	for r := rest[:len(rest)-2]; ; {
+		var l []byte
+		var more bool
+		l, r, more = bytes.Cut(r, httpfield.CRLF)
+		name, value, _ := httpfield.SplitField(l)
+		key := head.Part(name)
+		if !httpfield.Canonical(name) {
+			key = textproto.CanonicalMIMEHeaderKey(key)
+		}
+		v := head.Part(value)
+		if vv := h[key]; vv == nil {
+			h[key], values = values[:1:1], values[1:]
+			h[key][0] = v
+		} else {
+			h[key] = append(vv, v)
+		}
+		if !more {
+			break
+		}
+	}
+	resp = &http.Response{
+		Status:        head.Part(line[len("HTTP/1.1 "):]),
+		StatusCode:    code,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		ContentLength: length,
+	}
+	return resp, end + len(httpfield.HeadEnd), true
+}
+
+// parseStatusLine takes "HTTP/1.1 NNN reason" (or "HTTP/1.1 NNN") with a
+// final status that has a body and a reason of visible ASCII, spaces and
+// tabs.
+func parseStatusLine(line []byte) (code int, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte("HTTP/1.1 "))
+	if !ok || len(rest) < 3 || len(rest) > 3 && rest[3] != ' ' {
+		return 0, false
+	}
+	for _, c := range rest[:3] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 200 || code > 599 || code == http.StatusNoContent || code == http.StatusNotModified {
+		return 0, false
+	}
+	for _, c := range rest[3:] {
+		if (c < ' ' && c != '\t') || c >= 0x7f {
+			return 0, false
+		}
+	}
+	return code, true
+}
+
+// parseLength takes a Content-Length of 1 to 18 digits.
+func parseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// lengthBody is the body of a plain answer: the next n bytes of r. It
+// ends with io.EOF as its last bytes come, and with io.ErrUnexpectedEOF
+// if the connection ends before, as net/http's body does.
+type lengthBody struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (b *lengthBody) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	switch {
+	case err == io.EOF && b.n > 0:
+		err = io.ErrUnexpectedEOF
+	case err == nil && b.n == 0:
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (b *lengthBody) Close() error { return nil }
