@@ -178,6 +178,9 @@ func (c *conn) serve() {
 			}
 			return
 		}
+		// The response is kept for the next request: it lets go of
+		// this one's request and body now, not when the next comes.
+		w.req, w.body = nil, nil
 	}
 }
 

@@ -44,7 +44,8 @@ type Server struct {
 	// the end of its header, and for a new connection the time from the
 	// accept to the end of the first request's header (default 5s).
 	// IdleTimeout bounds the wait for the next request on a kept-alive
-	// connection (default 2m).
+	// connection (default 2m). Either may end up to an eighth of itself
+	// late, and at most a second (see conn.readBy).
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	// MaxHeaderBytes bounds the request line and header (default 32

@@ -27,7 +27,8 @@ import (
 type Config struct {
 	State *state.Store
 	// BackendTimeout bounds the wait for a backend's response headers
-	// (default 30s). Bodies are not bounded: they may stream for long.
+	// (default 30s; it may end up to an eighth of itself late, and at
+	// most a second). Bodies are not bounded: they may stream for long.
 	BackendTimeout time.Duration
 	// RootCAs verifies the backends of routes without caCertificate; nil
 	// means the system roots.
