@@ -5,7 +5,9 @@
 // applies the same checks as net/http's server (one valid Host, valid
 // field names and values, a header size limit answered 431, a deadline
 // for the header, an idle timeout), so what it accepts is what net/http
-// accepts. What it leaves out is the cost a proxy does not need: net/http
+// accepts. A plain head that has all come, as nearly every one is, is
+// parsed in place instead (see parsePlainHead), to the same request, which
+// FuzzPlainHead checks against net/http's parser. What it leaves out is the cost a proxy does not need: net/http
 // starts a goroutine per request that reads the connection ahead, to learn
 // that a client has gone, and makes a context per request. Here a
 // connection is watched that way only while a handler has been waiting
