@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -148,5 +149,49 @@ func BenchmarkNetHTTPHead(b *testing.B) {
 	for b.Loop() {
 		req, _ := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
 		req.WithContext(context.Background())
+	}
+}
+
+// repeatReader gives the same bytes over and over.
+type repeatReader struct {
+	b   []byte
+	off int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m := copy(p[n:], r.b[r.off:])
+		n += m
+		r.off = (r.off + m) % len(r.b)
+	}
+	return n, nil
+}
+
+// TestReadRequestTakesPlainPath checks that the server reads a plain head
+// with parsePlainHead, not net/http's parser, by what a read allocates: the
+// plain path takes the request, its URL, the header map (two), the value
+// slices and the head string, however many fields there are; net/http's
+// takes a string per value besides. The same head as HTTP/1.0 must take
+// net/http's path.
+func TestReadRequestTakesPlainPath(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	c := newConn(&Server{}, server)
+	defer c.nc.Close()
+	read := func(head string) float64 {
+		c.br = bufio.NewReaderSize(&repeatReader{b: []byte(head)}, readBufferSize)
+		return testing.AllocsPerRun(200, func() {
+			if _, err := c.readRequest(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	const fields = "Host: a\r\nUser-Agent: u\r\nAccept: */*\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n"
+	if n := read("GET /x HTTP/1.1\r\n" + fields); n > 6 {
+		t.Errorf("a plain head took %v allocations, want at most 6 (the plain path)", n)
+	}
+	if n := read("GET /x HTTP/1.0\r\n" + fields); n <= 6 {
+		t.Errorf("an HTTP/1.0 head took %v allocations: it should go to net/http's parser", n)
 	}
 }

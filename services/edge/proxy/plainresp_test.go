@@ -143,3 +143,50 @@ func BenchmarkPlainResponse(b *testing.B) {
 		parsePlainResponse(head, http.MethodGet)
 	}
 }
+
+// repeatReader gives the same bytes over and over.
+type repeatReader struct {
+	b   []byte
+	off int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m := copy(p[n:], r.b[r.off:])
+		n += m
+		r.off = (r.off + m) % len(r.b)
+	}
+	return n, nil
+}
+
+// TestReadAnswerTakesPlainPath checks that readAnswer reads a plain head
+// with parsePlainResponse, by what a read allocates: the response, the
+// header map (two), the value slices and the head string, however many
+// fields there are, where net/http's parser takes a string per value and
+// a body besides. An answer with a Connection field must take net/http's
+// path.
+func TestReadAnswerTakesPlainPath(t *testing.T) {
+	req := &http.Request{Method: http.MethodGet}
+	read := func(answer string) float64 {
+		br := bufio.NewReaderSize(&repeatReader{b: []byte(answer)}, upReadBuffer)
+		return testing.AllocsPerRun(200, func() {
+			resp, err := readAnswer(br, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Body == nil {
+				br.Discard(int(resp.ContentLength))
+			} else {
+				io.Copy(io.Discard, resp.Body)
+			}
+		})
+	}
+	const fields = "Content-Type: text/plain\r\nDate: Thu, 03 Dec 2026 19:00:00 GMT\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nContent-Length: 2\r\n"
+	if n := read("HTTP/1.1 200 OK\r\n" + fields + "\r\nok"); n > 5 {
+		t.Errorf("a plain answer took %v allocations, want at most 5 (the plain path)", n)
+	}
+	if n := read("HTTP/1.1 200 OK\r\n" + fields + "Connection: keep-alive\r\n\r\nok"); n <= 5 {
+		t.Errorf("an answer with a Connection field took %v allocations: it should go to net/http's parser", n)
+	}
+}
