@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/certbind/certbind/services/edge/internal/deadline"
 )
 
 var errTooManyFiles = syscall.EMFILE
@@ -58,9 +60,11 @@ type conn struct {
 	armedAt    atomic.Int64
 	timerOn    atomic.Bool
 	watchTimer *time.Timer
-	// rd is the read deadline the connection's goroutine set (zero:
-	// none); see readBy.
-	rd      time.Time
+	// rd is the read deadline the connection's goroutine set. It is
+	// coarse: the idle and header timeouts may end up to
+	// deadline.Slack of themselves late, so that a busy connection does
+	// not update its timer on every request.
+	rd      deadline.Read
 	pending []byte    // reused by each response
 	resp    *response // reused by each request (see newResponse)
 }
@@ -133,7 +137,7 @@ func (c *conn) serve() {
 		if !first {
 			wait = c.srv.idleTimeout()
 		}
-		c.readBy(time.Now(), wait)
+		c.rd.By(c.nc, time.Now(), wait)
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
@@ -146,7 +150,7 @@ func (c *conn) serve() {
 		// byte, unless it has all come already (as a request usually
 		// has, in one segment), so that nothing is left to wait for.
 		if !first && !c.headBuffered() {
-			c.readBy(time.Now(), c.srv.readHeaderTimeout())
+			c.rd.By(c.nc, time.Now(), c.srv.readHeaderTimeout())
 		}
 		req, err := c.readRequest()
 		if err != nil {
@@ -159,7 +163,7 @@ func (c *conn) serve() {
 		// connection until the next request but the watch, which clears
 		// the deadline if it passes (see watch).
 		if req.Body != nil && req.Body != http.NoBody {
-			c.clearReadDeadline()
+			c.rd.Clear(c.nc)
 		}
 		w := newResponse(c, req)
 		// A refused Expect is answered (and the connection closed)
@@ -181,34 +185,6 @@ func (c *conn) serve() {
 		// The response is kept for the next request: it lets go of
 		// this one's request and body now, not when the next comes.
 		w.req, w.body = nil, nil
-	}
-}
-
-// readBy sets the read deadline to wait after now, or leaves one set that is
-// up to deadlineSlack(wait) later than that: a busy keep-alive connection
-// then updates its timer about once per slack instead of twice per
-// request, and a timeout comes at most that much late.
-func (c *conn) readBy(now time.Time, wait time.Duration) {
-	want := now.Add(wait)
-	slack := deadlineSlack(wait)
-	if !c.rd.IsZero() && !c.rd.Before(want) && c.rd.Sub(want) <= slack {
-		return
-	}
-	c.rd = want.Add(slack)
-	c.nc.SetReadDeadline(c.rd)
-}
-
-// deadlineSlack is how late readBy lets a timeout of wait come: an eighth
-// of it, and at most a second.
-func deadlineSlack(wait time.Duration) time.Duration {
-	return min(wait/8, time.Second)
-}
-
-// clearReadDeadline removes the read deadline.
-func (c *conn) clearReadDeadline() {
-	if !c.rd.IsZero() {
-		c.rd = time.Time{}
-		c.nc.SetReadDeadline(time.Time{})
 	}
 }
 
@@ -493,7 +469,7 @@ func (c *conn) stopWatch() {
 	c.nc.SetReadDeadline(aLongTimeAgo)
 	<-done
 	c.nc.SetReadDeadline(time.Time{})
-	c.rd = time.Time{}
+	c.rd.Cleared()
 	c.r.mu.Lock()
 	c.r.watching, c.r.aborting = nil, false
 	c.r.mu.Unlock()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"net/textproto"
 	"net/url"
 
 	"golang.org/x/net/http/httpguts"
@@ -68,37 +67,7 @@ func parsePlainHead(ctx context.Context, b []byte) (req *http.Request, n int, ok
 	if err != nil {
 		return nil, 0, false
 	}
-	h := make(http.Header, fields-1)
-	values := make([]string, fields-1)
-	var host string
-	for r := rest[:len(rest)-2]; ; {
-		var l []byte
-		var more bool
-		l, r, more = bytes.Cut(r, httpfield.CRLF)
-		name, value, _ := httpfield.SplitField(l)
-		key := sub(name)
-		if !httpfield.Canonical(name) {
-			key = textproto.CanonicalMIMEHeaderKey(key)
-		}
-		v := sub(value)
-		if key == "Host" {
-			// net/http moves it out of the header, into req.Host.
-			host = v
-			if !more {
-				break
-			}
-			continue
-		}
-		if vv := h[key]; vv == nil {
-			h[key], values = values[:1:1], values[1:]
-			h[key][0] = v
-		} else {
-			h[key] = append(vv, v)
-		}
-		if !more {
-			break
-		}
-	}
+	h, host := head.Header(rest, fields, "Host")
 	// An empty Host is refused by the server after net/http's parser
 	// (see conn.readRequest): it takes that path.
 	if host == "" || !httpguts.ValidHostHeader(host) {

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/certbind/certbind/services/edge/internal/testio"
 )
 
 // plainHeads are heads parsePlainHead must take, each as net/http reads it.
@@ -152,22 +154,6 @@ func BenchmarkNetHTTPHead(b *testing.B) {
 	}
 }
 
-// repeatReader gives the same bytes over and over.
-type repeatReader struct {
-	b   []byte
-	off int
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		m := copy(p[n:], r.b[r.off:])
-		n += m
-		r.off = (r.off + m) % len(r.b)
-	}
-	return n, nil
-}
-
 // TestReadRequestTakesPlainPath checks that the server reads a plain head
 // with parsePlainHead, not net/http's parser, by what a read allocates: the
 // plain path takes the request, its URL, the header map (two), the value
@@ -180,7 +166,7 @@ func TestReadRequestTakesPlainPath(t *testing.T) {
 	c := newConn(&Server{}, server)
 	defer c.nc.Close()
 	read := func(head string) float64 {
-		c.br = bufio.NewReaderSize(&repeatReader{b: []byte(head)}, readBufferSize)
+		c.br = bufio.NewReaderSize(testio.Repeat([]byte(head)), readBufferSize)
 		return testing.AllocsPerRun(200, func() {
 			if _, err := c.readRequest(); err != nil {
 				t.Fatal(err)

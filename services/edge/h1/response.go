@@ -225,7 +225,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.c.stopWatch()
 	w.c.hijacked = true
 	w.c.nc.SetDeadline(time.Time{})
-	w.c.rd = time.Time{}
+	w.c.rd.Cleared()
 	// From here the connection is the hijacker's: Shutdown and Close
 	// leave it alone.
 	w.c.srv.connDone(w.c)

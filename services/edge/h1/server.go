@@ -47,7 +47,7 @@ type Server struct {
 	// accept to the end of the first request's header (default 5s).
 	// IdleTimeout bounds the wait for the next request on a kept-alive
 	// connection (default 2m). Either may end up to an eighth of itself
-	// late, and at most a second (see conn.readBy).
+	// late, and at most a second (see the deadline package).
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	// MaxHeaderBytes bounds the request line and header (default 32

@@ -111,7 +111,7 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	}
 	// The answer's deadline is set before the body goroutine starts,
 	// which may move it forward (see bodyWrite.run).
-	c.answerBy(time.Now(), u.timeout)
+	c.rd.By(c.raw, time.Now(), u.timeout)
 	var x *bodyWrite
 	if o.body == nil {
 		if err := c.bw.Flush(); err != nil {
@@ -169,7 +169,7 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	// request (get clears it before checking an idle connection), and
 	// leaving it saves timer updates.
 	if !whole(resp, c.br) {
-		c.clearDeadline()
+		c.rd.Clear(c.raw)
 	}
 	// After a 101 the connection speaks another protocol: it is only
 	// ever hijacked or closed, never pooled.

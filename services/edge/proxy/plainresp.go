@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"net/textproto"
 
 	"github.com/certbind/certbind/services/edge/internal/httpfield"
 )
@@ -62,28 +61,7 @@ func parsePlainResponse(b []byte, method string) (resp *http.Response, n int, ok
 		return nil, 0, false
 	}
 	head := httpfield.NewHead(b, end)
-	h := make(http.Header, fields)
-	values := make([]string, fields)
-	for r := rest[:len(rest)-2]; ; {
-		var l []byte
-		var more bool
-		l, r, more = bytes.Cut(r, httpfield.CRLF)
-		name, value, _ := httpfield.SplitField(l)
-		key := head.Part(name)
-		if !httpfield.Canonical(name) {
-			key = textproto.CanonicalMIMEHeaderKey(key)
-		}
-		v := head.Part(value)
-		if vv := h[key]; vv == nil {
-			h[key], values = values[:1:1], values[1:]
-			h[key][0] = v
-		} else {
-			h[key] = append(vv, v)
-		}
-		if !more {
-			break
-		}
-	}
+	h, _ := head.Header(rest, fields, "")
 	resp = &http.Response{
 		Status:        head.Part(line[len("HTTP/1.1 "):]),
 		StatusCode:    code,

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/certbind/certbind/services/edge/internal/testio"
 )
 
 // plainResponses are heads (and bodies) parsePlainResponse must take.
@@ -144,22 +146,6 @@ func BenchmarkPlainResponse(b *testing.B) {
 	}
 }
 
-// repeatReader gives the same bytes over and over.
-type repeatReader struct {
-	b   []byte
-	off int
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		m := copy(p[n:], r.b[r.off:])
-		n += m
-		r.off = (r.off + m) % len(r.b)
-	}
-	return n, nil
-}
-
 // TestReadAnswerTakesPlainPath checks that readAnswer reads a plain head
 // with parsePlainResponse, by what a read allocates: the response, the
 // header map (two), the value slices and the head string, however many
@@ -169,7 +155,7 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 func TestReadAnswerTakesPlainPath(t *testing.T) {
 	req := &http.Request{Method: http.MethodGet}
 	read := func(answer string) float64 {
-		br := bufio.NewReaderSize(&repeatReader{b: []byte(answer)}, upReadBuffer)
+		br := bufio.NewReaderSize(testio.Repeat([]byte(answer)), upReadBuffer)
 		return testing.AllocsPerRun(200, func() {
 			resp, err := readAnswer(br, req)
 			if err != nil {

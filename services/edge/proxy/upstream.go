@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/certbind/certbind/services/edge/internal/deadline"
 )
 
 // upstream is the connection pool of one pool key: HTTP/1.1 connections to
@@ -39,38 +41,11 @@ type upConn struct {
 	// current one: only then may a failure mean that the backend closed
 	// it while it was idle, so that the request can be sent again.
 	reused bool
-	// rd is the read deadline set on raw (zero: none), which an answer
-	// that came whole leaves set (see exchange and answerBy).
-	rd time.Time
-}
-
-// answerBy sets the deadline of an answer's head to wait after now, or
-// leaves the one set if it is up to deadlineSlack(wait) later than that:
-// a connection busy with short answers then updates its timer about once
-// per slack instead of once per request, and a backend's timeout comes at
-// most that much late.
-func (c *upConn) answerBy(now time.Time, wait time.Duration) {
-	want := now.Add(wait)
-	slack := deadlineSlack(wait)
-	if !c.rd.IsZero() && !c.rd.Before(want) && c.rd.Sub(want) <= slack {
-		return
-	}
-	c.rd = want.Add(slack)
-	c.raw.SetReadDeadline(c.rd)
-}
-
-// deadlineSlack is how late answerBy lets a timeout of wait come: an
-// eighth of it, and at most a second.
-func deadlineSlack(wait time.Duration) time.Duration {
-	return min(wait/8, time.Second)
-}
-
-// clearDeadline removes the read deadline.
-func (c *upConn) clearDeadline() {
-	if !c.rd.IsZero() {
-		c.rd = time.Time{}
-		c.raw.SetReadDeadline(time.Time{})
-	}
+	// rd is the read deadline set on raw, which an answer that came
+	// whole leaves set (see exchange). It is coarse: the backend
+	// timeout may end up to deadline.Slack of itself late, so that a
+	// busy connection does not update its timer on every request.
+	rd deadline.Read
 }
 
 // Buffer sizes of an upstream connection. 32 KiB reads make a 64 KiB
@@ -105,7 +80,7 @@ func (u *upstream) get(ctx context.Context) (*upConn, error) {
 		u.idle = u.idle[:len(u.idle)-1]
 		if now.Sub(c.since) >= peekAfter {
 			// alive reads, and a deadline that has passed would fail it.
-			c.clearDeadline()
+			c.rd.Clear(c.raw)
 		}
 		if now.Sub(c.since) < idleTimeout && (now.Sub(c.since) < peekAfter || alive(c.raw)) {
 			u.mu.Unlock()

@@ -2,6 +2,8 @@ package httpfield
 
 import (
 	"bytes"
+	"net/http"
+	"net/textproto"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -83,4 +85,36 @@ func (h Head) Part(p []byte) string {
 	}
 	off := cap(h.b) - cap(p)
 	return h.s[off : off+len(p)]
+}
+
+// Header makes the header of the n field lines in lines (each "Name: value"
+// ending in CRLF and accepted by SplitField; lines is a part of the bytes
+// given to NewHead), as net/http's parser makes it: names in canonical
+// form, values in order. Names and values are parts of h's copy, and the
+// value slices share one block. The field named take (in canonical form),
+// if any, is left out of the header and its last value returned, as
+// net/http takes Host out of a request's.
+func (h Head) Header(lines []byte, n int, take string) (header http.Header, taken string) {
+	header = make(http.Header, n)
+	values := make([]string, n)
+	for r := lines; len(r) > 0; {
+		var l []byte
+		l, r, _ = bytes.Cut(r, CRLF)
+		name, value, _ := SplitField(l)
+		key := h.Part(name)
+		if !Canonical(name) {
+			key = textproto.CanonicalMIMEHeaderKey(key)
+		}
+		v := h.Part(value)
+		switch vv := header[key]; {
+		case key == take:
+			taken = v
+		case vv == nil:
+			header[key], values = values[:1:1], values[1:]
+			header[key][0] = v
+		default:
+			header[key] = append(vv, v)
+		}
+	}
+	return header, taken
 }

@@ -1,0 +1,24 @@
+// Package testio holds readers the edge's tests share.
+package testio
+
+import "io"
+
+// Repeat returns a reader that gives b over and over, never ending: a
+// stream of the same request or answer, for a test that reads one after
+// another without allocating for the input.
+func Repeat(b []byte) io.Reader { return &repeat{b: b} }
+
+type repeat struct {
+	b   []byte
+	off int
+}
+
+func (r *repeat) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m := copy(p[n:], r.b[r.off:])
+		n += m
+		r.off = (r.off + m) % len(r.b)
+	}
+	return n, nil
+}
