@@ -58,8 +58,14 @@ func benchmarkProxy(b *testing.B, size int) {
 // connection and reads the answer by its Content-Length; the backend (TLS,
 // client certificate required) reads a head and writes a fixed answer. What
 // it allocates and spends is the edge's, nearly all of it.
-func BenchmarkEdgeAlone(b *testing.B) {
-	be, cert, roots := startRawBackend(b)
+func BenchmarkEdgeAlone(b *testing.B) { benchmarkEdgeAlone(b, 64) }
+
+// BenchmarkEdgeAlone64KiB is BenchmarkEdgeAlone with 64 KiB answers: the
+// cost of moving a body through the edge.
+func BenchmarkEdgeAlone64KiB(b *testing.B) { benchmarkEdgeAlone(b, 64<<10) }
+
+func benchmarkEdgeAlone(b *testing.B, size int) {
+	be, cert, roots := startRawBackend(b, size)
 	e := newEdge(b, roots)
 	e.deploy([]state.Route{forward("/*", "https://"+be, cert)}, cert)
 	u, _ := url.Parse(e.url("/data"))
@@ -74,7 +80,7 @@ func BenchmarkEdgeAlone(b *testing.B) {
 // allocations over this one's are what its routing, parsing, headers,
 // pools, metrics and watch cost.
 func BenchmarkLeanAlone(b *testing.B) {
-	be, cert, roots := startRawBackend(b)
+	be, cert, roots := startRawBackend(b, 64)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -141,16 +147,17 @@ func leanProxy(c net.Conn, backend string, cfg *tls.Config) {
 }
 
 // startRawBackend starts a TLS backend that requires a client certificate
-// and answers every request head with the same 64 bytes, and returns its
+// and answers every request head with the same size bytes, and returns its
 // address, a client certificate it accepts and the roots that verify it.
-func startRawBackend(b *testing.B) (addr string, cert *state.Certificate, roots *x509.CertPool) {
+func startRawBackend(b *testing.B, size int) (addr string, cert *state.Certificate, roots *x509.CertPool) {
 	p := newPKI(b)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", backendTLS(b, p.root, p.root))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ln.Close() })
-	answer := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: Thu, 03 Dec 2026 19:00:00 GMT\r\nContent-Length: 64\r\n\r\n" + strings.Repeat("x", 64))
+	answer := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: Thu, 03 Dec 2026 19:00:00 GMT\r\nContent-Length: " +
+		strconv.Itoa(size) + "\r\n\r\n" + strings.Repeat("x", size))
 	go func() {
 		for {
 			c, err := ln.Accept()
