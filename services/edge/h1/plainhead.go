@@ -17,9 +17,9 @@ import (
 // "METHOD /target HTTP/1.1" (origin form, visible ASCII only); every field
 // line is "Name: value" with a token name and a value of visible ASCII,
 // spaces and tabs (no obs-fold, no bare CR or LF, no bytes above 0x7e);
-// exactly one Host, not empty and valid; and no field that frames a body or that net/http
-// rewrites (Content-Length, Transfer-Encoding, Trailer, Pragma). So the
-// request has no body.
+// exactly one Host, not empty and valid; and no field that frames a body
+// or that net/http rewrites (Content-Length, Transfer-Encoding, Trailer,
+// Pragma). So the request has no body.
 //
 // For such a head the request is what http.ReadRequest makes of it
 // (FuzzPlainHead holds the two to that), in fewer steps and allocations:

@@ -21,8 +21,10 @@ import (
 // the connection stays open.
 //
 // For such a head the response is what http.ReadResponse makes of it
-// (FuzzPlainResponse holds the two to that), with four allocations
-// instead of about ten. ok is false for any other head, which the caller
+// (FuzzPlainResponse holds the two to that), in five allocations
+// however many fields there are (the response, the head string, the
+// header map and its value slices), where net/http's parser takes a
+// string per value and a body reader besides. ok is false for any other head, which the caller
 // reads with http.ReadResponse.
 func parsePlainResponse(b []byte, method string) (resp *http.Response, n int, ok bool) {
 	if method == http.MethodHead {
