@@ -33,29 +33,24 @@ func parsePlainHead(ctx context.Context, b []byte) (req *http.Request, n int, ok
 	if end < 0 {
 		return nil, 0, false
 	}
-	// Everything is checked on b before anything is allocated.
+	// The lines are checked on b before anything is allocated.
 	line, rest, _ := bytes.Cut(b[:end+2], httpfield.CRLF)
 	method, target, ok := parseRequestLine(line)
 	if !ok {
 		return nil, 0, false
 	}
-	fields, hosts := 0, 0
-	for r := rest; len(r) > 0; fields++ {
-		var l []byte
-		l, r, _ = bytes.Cut(r, httpfield.CRLF)
-		name, _, ok := httpfield.SplitField(l)
-		if !ok {
-			return nil, 0, false
-		}
+	hosts := 0
+	fields, ok := httpfield.Fields(rest, func(name, _ []byte) bool {
 		switch {
 		case httpfield.NameIs(name, "Host"):
 			hosts++
 		case httpfield.NameIs(name, "Content-Length"), httpfield.NameIs(name, "Transfer-Encoding"),
 			httpfield.NameIs(name, "Trailer"), httpfield.NameIs(name, "Pragma"):
-			return nil, 0, false
+			return false
 		}
-	}
-	if hosts != 1 {
+		return true
+	})
+	if !ok || hosts != 1 {
 		return nil, 0, false
 	}
 

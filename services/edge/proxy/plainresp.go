@@ -39,27 +39,22 @@ func parsePlainResponse(b []byte, method string) (resp *http.Response, n int, ok
 	if !ok {
 		return nil, 0, false
 	}
-	fields, lengths := 0, 0
+	lengths := 0
 	var length int64
-	for r := rest; len(r) > 0; fields++ {
-		var l []byte
-		l, r, _ = bytes.Cut(r, httpfield.CRLF)
-		name, value, ok := httpfield.SplitField(l)
-		if !ok {
-			return nil, 0, false
-		}
+	fields, ok := httpfield.Fields(rest, func(name, value []byte) bool {
 		switch {
 		case httpfield.NameIs(name, "Content-Length"):
-			if length, ok = parseLength(value); !ok {
-				return nil, 0, false
-			}
 			lengths++
+			var ok bool
+			length, ok = parseLength(value)
+			return ok
 		case httpfield.NameIs(name, "Transfer-Encoding"), httpfield.NameIs(name, "Trailer"),
 			httpfield.NameIs(name, "Connection"), httpfield.NameIs(name, "Pragma"):
-			return nil, 0, false
+			return false
 		}
-	}
-	if lengths != 1 {
+		return true
+	})
+	if !ok || lengths != 1 {
 		return nil, 0, false
 	}
 	head := httpfield.NewHead(b, end)

@@ -36,6 +36,21 @@ func SplitField(l []byte) (name, value []byte, ok bool) {
 	return name, bytes.Trim(value, " \t"), true
 }
 
+// Fields calls f with the name and value of each field line in lines (each
+// ending in CRLF) and returns how many there are. It stops, with ok false,
+// at a line SplitField refuses or when f returns false.
+func Fields(lines []byte, f func(name, value []byte) bool) (n int, ok bool) {
+	for r := lines; len(r) > 0; n++ {
+		var l []byte
+		l, r, _ = bytes.Cut(r, CRLF)
+		name, value, ok := SplitField(l)
+		if !ok || !f(name, value) {
+			return n, false
+		}
+	}
+	return n, true
+}
+
 // IsToken reports whether b is made of token characters (RFC 9110,
 // section 5.6.2).
 func IsToken(b []byte) bool {
