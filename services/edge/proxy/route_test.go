@@ -87,7 +87,7 @@ func forwardTarget(r *state.Route, escapedPath, rawQuery string) (*url.URL, erro
 	if err != nil {
 		return nil, err
 	}
-	return url.Parse(d.String())
+	return url.Parse(d.origin + d.uri)
 }
 
 // FuzzRequestPath checks, for any path a client may send, that whatever

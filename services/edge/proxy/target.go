@@ -17,9 +17,6 @@ type dest struct {
 	uri     string // the request-target: the escaped path and the query
 }
 
-// String is the whole URL, for tests and messages.
-func (d dest) String() string { return d.origin + d.uri }
-
 // target returns where a route sends the request.
 func target(r *state.Route, rest requestPath, params []param, rawQuery string) (dest, error) {
 	if r.RewritePattern != "" {
@@ -131,10 +128,9 @@ func setEscapedPath(u *url.URL, escaped string) error {
 	return nil
 }
 
-// origin returns the scheme and host of u, which is all of a target that
-// names a backend: logs and messages show this and not the path or query,
-// which may carry data of the caller.
-func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
+// origin is state.Origin: the scheme and host of a target, all that logs
+// and messages show of it.
+func origin(u *url.URL) string { return state.Origin(u) }
 
 // unwrapURLError drops the *url.Error around err, whose text repeats the
 // whole URL.

@@ -56,12 +56,17 @@ type Route struct {
 func (r *Route) Prepare() {
 	if u, err := url.Parse(r.BaseURL); err == nil {
 		r.base = u
-		r.origin = u.Scheme + "://" + u.Host
+		r.origin = Origin(u)
 	}
 }
 
 // Origin returns the scheme://host of a prepared BaseURL, or "".
 func (r *Route) Origin() string { return r.origin }
+
+// Origin returns the scheme and host of u ("https://b:8443"), which is all
+// of a target that names a backend: logs and messages show this and not
+// the path or query, which may carry data of the caller.
+func Origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
 
 // Base returns BaseURL parsed. The URL may be shared between requests:
 // copy it before changing it.
