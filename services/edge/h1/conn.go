@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/certbind/certbind/services/edge/internal/deadline"
+	"github.com/certbind/certbind/services/edge/internal/httpfield"
 )
 
 var errTooManyFiles = syscall.EMFILE
@@ -192,10 +193,8 @@ func (c *conn) serve() {
 // end, an empty line, is there.
 func (c *conn) headBuffered() bool {
 	b, _ := c.br.Peek(c.br.Buffered())
-	return bytes.Contains(b, headEnd)
+	return bytes.Contains(b, httpfield.HeadEnd)
 }
-
-var headEnd = []byte("\r\n\r\n")
 
 // readRequest reads a request's line and header: a plain head that has all
 // come with parsePlainHead, any other with net/http's parser and the checks

@@ -88,10 +88,8 @@ func parseStatusLine(line []byte) (code int, ok bool) {
 	if code < 200 || code > 599 || code == http.StatusNoContent || code == http.StatusNotModified {
 		return 0, false
 	}
-	for _, c := range rest[3:] {
-		if (c < ' ' && c != '\t') || c >= 0x7f {
-			return 0, false
-		}
+	if !httpfield.IsText(rest[3:]) {
+		return 0, false
 	}
 	return code, true
 }

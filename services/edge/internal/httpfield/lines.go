@@ -28,12 +28,21 @@ func SplitField(l []byte) (name, value []byte, ok bool) {
 	if !ok || len(name) == 0 || !IsToken(name) {
 		return nil, nil, false
 	}
-	for _, c := range value {
-		if (c < ' ' && c != '\t') || c >= 0x7f {
-			return nil, nil, false
-		}
+	if !IsText(value) {
+		return nil, nil, false
 	}
 	return name, bytes.Trim(value, " \t"), true
+}
+
+// IsText reports whether b holds only visible ASCII, spaces and tabs: no
+// control (see SpaceControls), no DEL and no obs-text.
+func IsText(b []byte) bool {
+	for _, c := range b {
+		if isControl(c) || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // Fields calls f with the name and value of each field line in lines (each
