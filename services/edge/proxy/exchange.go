@@ -114,7 +114,7 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	c.rd.By(c.raw, time.Now(), u.timeout)
 	var x *bodyWrite
 	if o.body == nil {
-		if err := c.bw.Flush(); err != nil {
+		if err := c.sendAwait(); err != nil {
 			if c.reused && replayable(o) {
 				err = &retryable{err}
 			}

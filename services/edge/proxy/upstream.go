@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/certbind/certbind/services/edge/internal/deadline"
@@ -32,8 +33,10 @@ type upstream struct {
 
 // upConn is one connection of an upstream.
 type upConn struct {
-	nc    net.Conn // a *tls.Conn for https backends
-	raw   net.Conn // the TCP connection under nc
+	nc    net.Conn        // a *tls.Conn for https backends
+	raw   net.Conn        // the TCP connection under nc
+	rc    syscall.RawConn // raw's, for sendAwait; nil where it has none
+	await awaitState
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	since time.Time // when it went idle
@@ -121,12 +124,72 @@ func (u *upstream) dial(ctx context.Context) (*upConn, error) {
 		}
 		nc = tc
 	}
-	return &upConn{
+	return newUpConn(nc, raw), nil
+}
+
+// newUpConn makes the upConn of nc, which runs over the TCP connection raw.
+func newUpConn(nc, raw net.Conn) *upConn {
+	c := &upConn{
 		nc:  nc,
 		raw: raw,
 		br:  bufio.NewReaderSize(nc, upReadBuffer),
 		bw:  bufio.NewWriterSize(nc, upWriteBuffer),
-	}, nil
+	}
+	if sc, ok := raw.(syscall.Conn); ok {
+		c.rc, _ = sc.SyscallConn()
+		c.await.step = c.sendStep
+	}
+	return c
+}
+
+// sendAwait flushes a request that is all in c.bw and then waits until the
+// backend's answer begins to come, so that the read after it finds data.
+//
+// Reading at once instead, as a Go read does, finds nothing (the backend
+// has not answered yet) and costs a system call before the wait. Waiting
+// first is safe only because the wait is set up before the request goes:
+// RawConn.Read forgets any earlier readiness of the socket before it calls
+// sendStep, and the answer, which cannot come before the request, makes the
+// socket ready again.
+//
+// A wait that ends without data (the deadline passed, or CloseOnDone or the
+// backend closed the connection) is left to the read that follows, which
+// meets the same end and reports it as it always did. Bytes already in c.br
+// (sent by a backend after its last answer) are read as before, without a
+// wait for more.
+func (c *upConn) sendAwait() error {
+	if c.rc == nil || c.br.Buffered() > 0 {
+		return c.bw.Flush()
+	}
+	c.await.sent, c.await.err = false, nil
+	// The error of the wait itself is left to the read that follows.
+	_ = c.rc.Read(c.await.step)
+	if !c.await.sent {
+		// RawConn.Read failed before calling sendStep (the connection
+		// is closed): the flush reports that.
+		return c.bw.Flush()
+	}
+	return c.await.err
+}
+
+// awaitState is sendAwait's, kept on the connection with the function
+// RawConn.Read calls so that a request allocates neither.
+type awaitState struct {
+	step func(fd uintptr) bool // c.sendStep, made once when dialled
+	sent bool
+	err  error
+}
+
+// sendStep is what RawConn.Read calls in sendAwait: first to flush the
+// request (then to wait, unless that failed), and again once the socket is
+// readable, to stop.
+func (c *upConn) sendStep(uintptr) bool {
+	if c.await.sent {
+		return true
+	}
+	c.await.sent = true
+	c.await.err = c.bw.Flush()
+	return c.await.err != nil
 }
 
 // put returns a connection whose last answer was read to its end.

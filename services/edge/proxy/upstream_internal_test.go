@@ -2,7 +2,8 @@ package proxy
 
 // White-box tests of the upstream client: the request head writeHead
 // frames (a table of exact bytes, and a fuzz target for injection), the
-// liveness check of idle connections, and the wait for an answer when a
+// liveness check of idle connections, the wait for an answer after a
+// request without a body (sendAwait), and the wait for an answer when a
 // request body fails.
 
 import (
@@ -451,6 +452,174 @@ func TestAlive(t *testing.T) {
 			t.Error("a closed connection is reported alive")
 		}
 	})
+}
+
+// TestSendAwait checks that a request without a body is sent and that
+// sendAwait returns only once the answer has begun to come (a read straight
+// after the send would find nothing), and that a wait that ends without an
+// answer leaves the read after it to say why.
+func TestSendAwait(t *testing.T) {
+	const request = "GET / HTTP/1.1\r\nHost: b\r\n\r\n"
+	setup := func(t *testing.T) (*upConn, *bufio.Reader, net.Conn) {
+		raw, peer := tcpPair(t)
+		c := newUpConn(raw, raw)
+		if c.rc == nil {
+			t.Skip("no RawConn on this platform: sendAwait only flushes")
+		}
+		c.raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+		c.bw.WriteString(request)
+		return c, bufio.NewReader(peer), peer
+	}
+	// readRequest reads what the peer got, and fails the test unless it is
+	// the request.
+	readRequest := func(t *testing.T, br *bufio.Reader) {
+		t.Helper()
+		got := make([]byte, len(request))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != request {
+			t.Errorf("the backend got %q (%v), want %q", got, err, request)
+		}
+	}
+
+	t.Run("waits for the answer", func(t *testing.T) {
+		c, br, peer := setup(t)
+		go func() {
+			readRequest(t, br)
+			time.Sleep(50 * time.Millisecond)
+			peer.Write([]byte("HTTP/1.1 204 No Content\r\n\r\n"))
+		}()
+		start := time.Now()
+		if err := c.sendAwait(); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took < 40*time.Millisecond {
+			t.Errorf("sendAwait returned after %v, before the answer was sent (50ms)", took)
+		}
+		// A byte is waiting: the peek alive makes finds it.
+		if alive(c.raw) {
+			t.Error("sendAwait returned with nothing to read")
+		}
+		if line, err := c.br.ReadString('\n'); err != nil || line != "HTTP/1.1 204 No Content\r\n" {
+			t.Errorf("read %q (%v) after sendAwait", line, err)
+		}
+	})
+
+	// An answer may come while the send is still returning (here it always
+	// does: the write sleeps once the bytes are out). The wait must still
+	// end at once; one that began after the answer came would miss it and
+	// last until the read deadline, which the read after it would report.
+	t.Run("answer during the send", func(t *testing.T) {
+		raw, peer := tcpPair(t)
+		c := newUpConn(slowWriteConn{raw, 20 * time.Millisecond}, raw)
+		br := bufio.NewReader(peer)
+		const answer = "HTTP/1.1 204 No Content\r\n\r\n"
+		go func() {
+			for {
+				got := make([]byte, len(request))
+				if _, err := io.ReadFull(br, got); err != nil {
+					return
+				}
+				peer.Write([]byte(answer))
+			}
+		}()
+		got := make([]byte, len(answer))
+		for i := range 3 {
+			c.raw.SetReadDeadline(time.Now().Add(2 * time.Second))
+			c.bw.WriteString(request)
+			start := time.Now()
+			if err := c.sendAwait(); err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("round %d: sendAwait took %v for an answer that came during the send", i, took)
+			}
+			if _, err := io.ReadFull(c.br, got); err != nil || string(got) != answer {
+				t.Fatalf("round %d: read %q (%v)", i, got, err)
+			}
+		}
+	})
+
+	t.Run("deadline", func(t *testing.T) {
+		c, br, _ := setup(t)
+		c.raw.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if err := c.sendAwait(); err != nil {
+			t.Fatalf("sendAwait: %v, want the error left to the read", err)
+		}
+		readRequest(t, br)
+		if _, err := c.br.Peek(1); !isTimeout(err) {
+			t.Errorf("read after a wait past the deadline: %v, want a timeout", err)
+		}
+	})
+
+	t.Run("closed while waiting", func(t *testing.T) {
+		c, _, _ := setup(t)
+		time.AfterFunc(50*time.Millisecond, func() { c.raw.Close() })
+		if err := c.sendAwait(); err != nil {
+			t.Fatalf("sendAwait: %v, want the error left to the read", err)
+		}
+		if _, err := c.br.Peek(1); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("read after a close during the wait: %v, want %v", err, net.ErrClosed)
+		}
+	})
+
+	t.Run("closed by the backend", func(t *testing.T) {
+		c, br, peer := setup(t)
+		go func() {
+			readRequest(t, br)
+			peer.Close()
+		}()
+		if err := c.sendAwait(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.br.Peek(1); err != io.EOF {
+			t.Errorf("read after the backend closed: %v, want EOF", err)
+		}
+	})
+
+	t.Run("send fails", func(t *testing.T) {
+		c, _, _ := setup(t)
+		c.raw.Close()
+		start := time.Now()
+		if err := c.sendAwait(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("sendAwait on a closed connection: %v, want %v", err, net.ErrClosed)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("a send that failed still waited (%v)", took)
+		}
+	})
+
+	// Bytes a backend sent after its last answer are read at once, as
+	// before, not held back until more comes.
+	t.Run("bytes already buffered", func(t *testing.T) {
+		c, br, peer := setup(t)
+		peer.Write([]byte("xy"))
+		if b, err := c.br.ReadByte(); err != nil || b != 'x' {
+			t.Fatalf("read %q (%v), want x", b, err)
+		}
+		c.raw.SetReadDeadline(time.Now().Add(2 * time.Second))
+		start := time.Now()
+		if err := c.sendAwait(); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("sendAwait waited %v with a byte already buffered", took)
+		}
+		readRequest(t, br)
+		if b, err := c.br.ReadByte(); err != nil || b != 'y' {
+			t.Errorf("read %q (%v), want y", b, err)
+		}
+	})
+}
+
+// slowWriteConn sleeps for delay after each write, once the bytes are out.
+type slowWriteConn struct {
+	net.Conn
+	delay time.Duration
+}
+
+func (c slowWriteConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	time.Sleep(c.delay)
+	return n, err
 }
 
 // eventuallyTrue polls cond for a few seconds: what the peer sends takes a
