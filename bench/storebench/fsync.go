@@ -2,6 +2,7 @@ package storebench
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
@@ -9,11 +10,36 @@ import (
 	"github.com/certbind/certbind/bench/internal/benchkit"
 )
 
-// fsyncLatency overwrites 4 KiB blocks of a 1 MiB file in dir, syncing each
-// write to disk (as bbolt does, see datasync), for about d, and returns the
-// median and 99th percentile of write plus sync.
-func fsyncLatency(dir string, d time.Duration) (p50, p99 time.Duration, err error) {
-	const block, blocks = 4096, 256
+// syncProbe is one shape of write that the disk's sync latency is probed
+// with.
+type syncProbe struct {
+	// pages is how many 4 KiB pages are written before each sync.
+	pages int
+	// scattered writes each page on its own at a random place in the file,
+	// as a bbolt commit writes the pages it touched wherever the file had
+	// room for them; otherwise all are written at once, in one place.
+	scattered bool
+}
+
+// The probes: one page, as a commit's meta page is written, and 64 pages
+// (about what a commit of 16 creates writes) together and scattered.
+var (
+	onePage       = syncProbe{pages: 1}
+	pagesTogether = syncProbe{pages: 64}
+	pagesScatter  = syncProbe{pages: 64, scattered: true}
+)
+
+// syncLatency writes to a file in dir as p says, syncing after each round
+// (as bbolt does, see datasync), for about d, and returns the median and
+// 99th percentile of a round's writes plus sync. The file is written whole
+// first, so that rounds overwrite, as a commit mostly does, rather than
+// grow it.
+func syncLatency(dir string, p syncProbe, d time.Duration) (p50, p99 time.Duration, err error) {
+	const page = 4096
+	filePages := 16 * p.pages
+	if p.scattered {
+		filePages = 4096
+	}
 	path := filepath.Join(dir, "fsync-probe")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -21,19 +47,23 @@ func fsyncLatency(dir string, d time.Duration) (p50, p99 time.Duration, err erro
 	}
 	defer os.Remove(path)
 	defer f.Close()
-	// Allocate the whole file first, so the loop measures overwrites, as a
-	// bbolt commit mostly is, not the file growing.
-	buf := make([]byte, block*blocks)
-	if _, err := f.Write(buf); err != nil {
+	if _, err := f.Write(make([]byte, filePages*page)); err != nil {
 		return 0, 0, fmt.Errorf("fsync probe: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		return 0, 0, fmt.Errorf("fsync probe: %w", err)
 	}
+	buf := make([]byte, p.pages*page)
 	var lat []time.Duration
-	for start, i := time.Now(), 0; time.Since(start) < d; i++ {
+	for start, round := time.Now(), 0; time.Since(start) < d; round++ {
 		t0 := time.Now()
-		if _, err := f.WriteAt(buf[:block], int64(i%blocks)*block); err != nil {
+		if p.scattered {
+			for _, at := range rand.Perm(filePages)[:p.pages] {
+				if _, err := f.WriteAt(buf[:page], int64(at*page)); err != nil {
+					return 0, 0, fmt.Errorf("fsync probe: %w", err)
+				}
+			}
+		} else if _, err := f.WriteAt(buf, int64(round%16*len(buf))); err != nil {
 			return 0, 0, fmt.Errorf("fsync probe: %w", err)
 		}
 		if err := datasync(f); err != nil {

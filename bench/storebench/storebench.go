@@ -48,6 +48,10 @@ type Result struct {
 	// FsyncP50 and FsyncP99 are the latency of writing 4 KiB and syncing
 	// it, in the work directory. A bbolt commit syncs twice.
 	FsyncP50, FsyncP99 time.Duration
+	// TogetherP50 and ScatteredP50 are the median latency of writing 64
+	// pages of 4 KiB and syncing them, written all at once in one place
+	// and one by one at scattered places (as a commit writes them).
+	TogetherP50, ScatteredP50 time.Duration
 }
 
 // Row is one concurrency's throughput and create latency.
@@ -61,6 +65,11 @@ type Row struct {
 	// the platform cannot tell. The machine's CPUs divided by it bound
 	// creates/s however well writes are grouped.
 	CPUPerCreate time.Duration
+	// WrittenPerCreate is what the process wrote to storage per create
+	// while the row ran (certmgr's file: records, changelog, and every
+	// page of the trees a commit rewrites); 0 where the platform cannot
+	// tell.
+	WrittenPerCreate int64
 }
 
 // Run probes fsync, then measures each row of cfg.Clients in turn through
@@ -89,10 +98,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	res := &Result{}
 	// The probe runs first, on a quiet disk.
-	if res.FsyncP50, res.FsyncP99, err = fsyncLatency(dir, probe); err != nil {
+	if res.FsyncP50, res.FsyncP99, err = syncLatency(dir, onePage, probe); err != nil {
 		return nil, err
 	}
-	log.Info("fsync probed", slog.Duration("p50", res.FsyncP50), slog.Duration("p99", res.FsyncP99))
+	if res.TogetherP50, _, err = syncLatency(dir, pagesTogether, probe); err != nil {
+		return nil, err
+	}
+	if res.ScatteredP50, _, err = syncLatency(dir, pagesScatter, probe); err != nil {
+		return nil, err
+	}
+	log.Info("fsync probed", slog.Duration("p50", res.FsyncP50), slog.Duration("p99", res.FsyncP99),
+		slog.Duration("64 pages together p50", res.TogetherP50), slog.Duration("64 pages scattered p50", res.ScatteredP50))
 	for _, n := range clients {
 		row, err := runRow(ctx, filepath.Join(dir, fmt.Sprintf("clients-%d", n)), n, d, tmpl)
 		if err != nil {
@@ -158,6 +174,7 @@ func measure(n int, d time.Duration, create func(w int) (time.Duration, error)) 
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
 	cpu0, cpuOK := processCPU()
+	written0, writtenOK := processWritten()
 	start := time.Now()
 	deadline := start.Add(d)
 	for w := range n {
@@ -175,6 +192,7 @@ func measure(n int, d time.Duration, create func(w int) (time.Duration, error)) 
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu1, _ := processCPU()
+	written1, _ := processWritten()
 	close(errs)
 	if err := <-errs; err != nil {
 		return Row{}, err
@@ -187,6 +205,9 @@ func measure(n int, d time.Duration, create func(w int) (time.Duration, error)) 
 	row := Row{Clients: n, Creates: len(lat), CreatesPerSec: float64(len(lat)) / elapsed.Seconds(), P50: q[0], P99: q[1]}
 	if cpuOK && len(lat) > 0 {
 		row.CPUPerCreate = (cpu1 - cpu0) / time.Duration(len(lat))
+	}
+	if writtenOK && len(lat) > 0 {
+		row.WrittenPerCreate = (written1 - written0) / int64(len(lat))
 	}
 	return row, nil
 }

@@ -25,8 +25,35 @@ func TestSmoke(t *testing.T) {
 		if _, ok := processCPU(); ok && row.CPUPerCreate <= 0 {
 			t.Errorf("row %+v: want the CPU per create where the platform reports it", row)
 		}
+		// Every create is synced to the file: at least its record is
+		// written.
+		if _, ok := processWritten(); ok && row.WrittenPerCreate < 1024 {
+			t.Errorf("row %+v: want at least 1 KiB written per create where the platform reports it", row)
+		}
 	}
-	if res.FsyncP50 <= 0 || res.FsyncP50 > res.FsyncP99 {
-		t.Errorf("fsync p50 %v p99 %v: want 0 < p50 <= p99", res.FsyncP50, res.FsyncP99)
+	if res.FsyncP50 <= 0 || res.FsyncP50 > res.FsyncP99 || res.TogetherP50 <= 0 || res.ScatteredP50 <= 0 {
+		t.Errorf("fsync p50 %v p99 %v, 64 pages together %v, scattered %v: want 0 < p50 <= p99 and both 64-page medians",
+			res.FsyncP50, res.FsyncP99, res.TogetherP50, res.ScatteredP50)
+	}
+}
+
+// TestParseWriteBytes checks the reading of /proc/self/io's write_bytes,
+// and that any other text gives no figure rather than a wrong one.
+func TestParseWriteBytes(t *testing.T) {
+	const io = "rchar: 6976\nwchar: 12\nsyscr: 10\nsyscw: 1\nread_bytes: 0\nwrite_bytes: 81920\ncancelled_write_bytes: 4096\n"
+	if n, ok := parseWriteBytes([]byte(io)); !ok || n != 81920 {
+		t.Errorf("parseWriteBytes = %d, %v; want 81920, true", n, ok)
+	}
+	for _, bad := range []string{
+		"",
+		"rchar: 6976\nwchar: 12\n",
+		"write_bytes: \n",
+		"write_bytes: -1\n",
+		"write_bytes: 12kB\n",
+		"cancelled_write_bytes: 4096\n",
+	} {
+		if n, ok := parseWriteBytes([]byte(bad)); ok {
+			t.Errorf("parseWriteBytes(%q) = %d, true; want no figure", bad, n)
+		}
 	}
 }
