@@ -154,7 +154,10 @@ func newUpConn(nc, raw net.Conn) *upConn {
 //
 // A wait that ends without data (the deadline passed, or CloseOnDone or the
 // backend closed the connection) is left to the read that follows, which
-// meets the same end and reports it as it always did. Bytes already in c.br
+// meets the same end and reports it as it always did. A close by the
+// backend that came before the send is among the readiness forgotten; the
+// request then meets the closed socket, and the reset it gets back ends
+// the wait. Bytes already in c.br
 // (sent by a backend after its last answer) are read as before, without a
 // wait for more.
 func (c *upConn) sendAwait() error {

@@ -575,6 +575,27 @@ func TestSendAwait(t *testing.T) {
 		}
 	})
 
+	// A close that came before the send was forgotten with the socket's
+	// earlier readiness; the request then meets the closed socket, whose
+	// reset ends the wait.
+	t.Run("closed by the backend before the send", func(t *testing.T) {
+		c, _, peer := setup(t)
+		peer.Close()
+		if !eventuallyTrue(func() bool { return !alive(c.raw) }) {
+			t.Fatal("the backend's close never arrived")
+		}
+		start := time.Now()
+		if err := c.sendAwait(); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("sendAwait waited %v on a connection the backend had closed", took)
+		}
+		if _, err := c.br.Peek(1); err == nil || isTimeout(err) {
+			t.Errorf("read after the backend closed: %v, want the end of the connection", err)
+		}
+	})
+
 	t.Run("send fails", func(t *testing.T) {
 		c, _, _ := setup(t)
 		c.raw.Close()
