@@ -22,7 +22,8 @@ type syncProbe struct {
 }
 
 // The probes: one page, as a commit's meta page is written, and 64 pages
-// (about what a commit of 16 creates writes) together and scattered.
+// (what a commit of about ten grouped creates writes) together and
+// scattered.
 var (
 	onePage       = syncProbe{pages: 1}
 	pagesTogether = syncProbe{pages: 64}

@@ -52,6 +52,10 @@ type Result struct {
 	// pages of 4 KiB and syncing them, written all at once in one place
 	// and one by one at scattered places (as a commit writes them).
 	TogetherP50, ScatteredP50 time.Duration
+	// WritesCounted says whether the platform counts what the process
+	// writes to the work directory's disk (not on tmpfs, nor outside
+	// Linux): when it does not, no row has WrittenPerCreate.
+	WritesCounted bool
 }
 
 // Row is one concurrency's throughput and create latency.
@@ -67,8 +71,8 @@ type Row struct {
 	CPUPerCreate time.Duration
 	// WrittenPerCreate is what the process wrote to storage per create
 	// while the row ran (certmgr's file: records, changelog, and every
-	// page of the trees a commit rewrites); 0 where the platform cannot
-	// tell.
+	// page of the trees a commit rewrites); 0 where the platform does not
+	// count it (see Result.WritesCounted).
 	WrittenPerCreate int64
 }
 
@@ -97,7 +101,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	res := &Result{}
-	// The probe runs first, on a quiet disk.
+	// The probe runs first, on a quiet disk. What it writes shows whether
+	// the process's writes there are counted.
+	written0, _ := processWritten()
 	if res.FsyncP50, res.FsyncP99, err = syncLatency(dir, onePage, probe); err != nil {
 		return nil, err
 	}
@@ -107,12 +113,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if res.ScatteredP50, _, err = syncLatency(dir, pagesScatter, probe); err != nil {
 		return nil, err
 	}
+	written1, ok := processWritten()
+	res.WritesCounted = ok && written1 > written0
 	log.Info("fsync probed", slog.Duration("p50", res.FsyncP50), slog.Duration("p99", res.FsyncP99),
 		slog.Duration("64 pages together p50", res.TogetherP50), slog.Duration("64 pages scattered p50", res.ScatteredP50))
 	for _, n := range clients {
 		row, err := runRow(ctx, filepath.Join(dir, fmt.Sprintf("clients-%d", n)), n, d, tmpl)
 		if err != nil {
 			return nil, fmt.Errorf("%d clients: %w", n, err)
+		}
+		if !res.WritesCounted {
+			row.WrittenPerCreate = 0
 		}
 		log.Info("row done", slog.Int("clients", n), slog.Int("creates", row.Creates), slog.Float64("perSec", row.CreatesPerSec))
 		res.Rows = append(res.Rows, row)
@@ -125,6 +136,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		row, err := runStoreRow(filepath.Join(dir, fmt.Sprintf("store-%d", n)), n, d, rec)
 		if err != nil {
 			return nil, fmt.Errorf("store alone, %d writers: %w", n, err)
+		}
+		if !res.WritesCounted {
+			row.WrittenPerCreate = 0
 		}
 		log.Info("store row done", slog.Int("writers", n), slog.Int("creates", row.Creates), slog.Float64("perSec", row.CreatesPerSec))
 		res.StoreRows = append(res.StoreRows, row)
