@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certbind/certbind/services/edge/internal/testio"
 	"github.com/certbind/certbind/services/edge/state"
 )
 
@@ -87,20 +88,11 @@ func BenchmarkLeanAlone(b *testing.B) {
 	}
 	defer ln.Close()
 	cfg := &tls.Config{Certificates: []tls.Certificate{*cert.TLS}, RootCAs: roots, ServerName: "127.0.0.1"}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go leanProxy(c, be, cfg)
-		}
-	}()
+	go testio.ServeEach(ln, func(c net.Conn) { leanProxy(c, be, cfg) })
 	runRawClients(b, ln.Addr().String(), "/data")
 }
 
 func leanProxy(c net.Conn, backend string, cfg *tls.Config) {
-	defer c.Close()
 	up, err := tls.Dial("tcp", backend, cfg)
 	if err != nil {
 		return
@@ -158,26 +150,17 @@ func startRawBackend(b *testing.B, size int) (addr string, cert *state.Certifica
 	b.Cleanup(func() { ln.Close() })
 	answer := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: Thu, 03 Dec 2026 19:00:00 GMT\r\nContent-Length: " +
 		strconv.Itoa(size) + "\r\n\r\n" + strings.Repeat("x", size))
-	go func() {
+	go testio.ServeEach(ln, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if err := skipHead(br); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					if err := skipHead(br); err != nil {
-						return
-					}
-					if _, err := c.Write(answer); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := c.Write(answer); err != nil {
+				return
+			}
 		}
-	}()
+	})
 	return ln.Addr().String(), p.clientCert(b, "crt_1", "myBackendCert", "client", 1), certPool(p.root)
 }
 

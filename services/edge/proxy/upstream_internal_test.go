@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/certbind/certbind/services/edge/internal/testio"
 )
 
 // headOf runs writeHead on o and returns what it wrote.
@@ -695,18 +697,7 @@ func TestBodyReadFailureEndsWait(t *testing.T) {
 	t.Cleanup(func() { ln.Close() })
 	// A backend that reads whatever comes and never answers, as one
 	// waiting for the rest of a chunked body does.
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
+	go testio.ServeEach(ln, func(c net.Conn) { io.Copy(io.Discard, c) })
 	boom := errors.New("client went wrong")
 	for _, tc := range []struct {
 		name  string
