@@ -122,9 +122,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%d clients: %w", n, err)
 		}
-		if !res.WritesCounted {
-			row.WrittenPerCreate = 0
-		}
 		log.Info("row done", slog.Int("clients", n), slog.Int("creates", row.Creates), slog.Float64("perSec", row.CreatesPerSec))
 		res.Rows = append(res.Rows, row)
 	}
@@ -137,11 +134,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store alone, %d writers: %w", n, err)
 		}
-		if !res.WritesCounted {
-			row.WrittenPerCreate = 0
-		}
 		log.Info("store row done", slog.Int("writers", n), slog.Int("creates", row.Creates), slog.Float64("perSec", row.CreatesPerSec))
 		res.StoreRows = append(res.StoreRows, row)
+	}
+	if !res.WritesCounted {
+		// Whatever the rows read of write_bytes is not this disk's.
+		for _, rows := range [][]Row{res.Rows, res.StoreRows} {
+			for i := range rows {
+				rows[i].WrittenPerCreate = 0
+			}
+		}
 	}
 	return res, nil
 }
