@@ -20,6 +20,7 @@ import (
 
 	"github.com/certbind/certbind/bench/internal/benchkit"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
 // Config configures Run.
@@ -88,6 +89,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		n, m = 20, 3
 	}
 	log := benchkit.Logger(cfg.Log)
+	// certmgr runs in this process; it gets the garbage collector target
+	// its mains give it.
+	defer serve.TuneGC()()
 	dir, done, err := benchkit.WorkDir(cfg.WorkDir, "propagation-")
 	if err != nil {
 		return nil, err

@@ -2,9 +2,12 @@ package storebench
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
 // Markdown renders r as two tables, through the API and calling the store
@@ -14,7 +17,7 @@ func (r *Result) Markdown() string {
 	b.WriteString("Through certmgr's gRPC API (each client on its own connection):\n\n")
 	writeRows(&b, r.Rows, "clients")
 	fmt.Fprintf(&b, "\nfsync on the same disk: one 4 KiB page written and synced (fdatasync) takes p50 %s, p99 %s; 64 pages take p50 %s written together, and p50 %s written one by one at scattered places, as a commit writes them. A bbolt commit syncs twice.\n", ms(r.FsyncP50), ms(r.FsyncP99), ms(r.TogetherP50), ms(r.ScatteredP50))
-	fmt.Fprintf(&b, "\nCPU /create is the user and system CPU time of the bench process per create, certmgr and its gRPC clients together (they share the process). The CPU-bound ceiling is the machine's %d CPUs divided by it: no grouping of commits gets past it. Written /create is what the process wrote to storage per create (write_bytes of /proc/self/io). bbolt writes whole 4 KiB pages, each where the file has room, and a create changes a leaf of the certificate, name and changelog trees (and branches above them): a group of creates writes several pages per create however small the records are, and the disk takes about as long per page to sync them as the scattered probe shows.\n", runtime.NumCPU())
+	fmt.Fprintf(&b, "\nCPU /create is the user and system CPU time of the bench process per create, certmgr and its gRPC clients together (they share the process, its garbage collector target %s). The CPU-bound ceiling is the machine's %d CPUs divided by it: no grouping of commits gets past it. Written /create is what the process wrote to storage per create (write_bytes of /proc/self/io). bbolt writes whole 4 KiB pages, each where the file has room, and a create changes a leaf of the certificate, name and changelog trees (and branches above them): a group of creates writes several pages per create however small the records are, and the disk takes about as long per page to sync them as the scattered probe shows.\n", gcTarget(), runtime.NumCPU())
 	if len(r.StoreRows) > 0 {
 		b.WriteString("\nThe store alone, its writers calling it directly (no gRPC, no checks of the material, no sealing): what grouping commits gives without the API's CPU cost. Groups commit one after another (a group's transaction is built, written and synced before the next begins), so that serial work per group bounds it, not the CPUs.\n\n")
 		writeRows(&b, r.StoreRows, "writers")
@@ -44,6 +47,15 @@ func writeRows(b *strings.Builder, rows []Row, who string) {
 		}
 		fmt.Fprintf(b, "| %d | %d | %.0f | %s | %s | %s | %s | %s | %s |\n", row.Clients, row.Creates, row.CreatesPerSec, ratio, ms(row.P50), ms(row.P99), cpu, ceiling, written)
 	}
+}
+
+// gcTarget says which garbage collector target the run had: the one
+// certbind's mains set (serve.TuneGC), unless GOGC set another.
+func gcTarget() string {
+	if v := os.Getenv("GOGC"); v != "" {
+		return "GOGC=" + v + ", from the environment"
+	}
+	return fmt.Sprintf("%d, as certbind's mains set it", serve.GCPercent)
 }
 
 func ms(d time.Duration) string {

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/certbind/certbind/cmd/certbind/suite"
-	"github.com/certbind/certbind/services/edge"
+	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
 // Defaults of `certbind dev`.
@@ -71,8 +71,8 @@ every acknowledged write is already on disk.`,
 }
 
 func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr io.Writer) error {
-	// The suite runs an edge in this process.
-	edge.TuneGC()
+	// The suite runs every service in this process.
+	serve.TuneGC()
 	logOut := stderr
 	if o.logFile != "" {
 		f, err := os.OpenFile(o.logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)

@@ -75,6 +75,7 @@ func run(ctx context.Context, args []string) error {
 		fmt.Printf("created %s (mode 0600)\n", *keyFile)
 		return nil
 	}
+	serve.TuneGC()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	serviceKey := os.Getenv("CERTBIND_SERVICE_KEY")
 	var refs certs.References = unreachable{}

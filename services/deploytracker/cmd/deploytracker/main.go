@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	serve.TuneGC()
 	serviceKey := os.Getenv("CERTBIND_SERVICE_KEY")
 	switch {
 	case *certmgrAddr == "":

@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer dt.Close()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	edge.TuneGC()
+	serve.TuneGC()
 	e := edge.New(edge.Config{Certmgr: cm, Deploytracker: dt, Scope: scope, BackendTimeout: *backendTimeout, MaxBodyBytes: *maxBody, StatusKey: key, Logger: log})
 	defer e.Close()
 

@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	serve.TuneGC()
 	if *certmgrAddr == "" || *trackerAddr == "" {
 		return errors.New("set --certmgr-addr and --deploytracker-addr")
 	}
