@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
@@ -27,7 +28,7 @@ func runStoreRow(dir string, n int, d time.Duration, tmpl *store.Certificate) (R
 	seqs := make([]int, n)
 	return measure(n, d, func(w int) (time.Duration, error) {
 		c := *tmpl
-		c.ID = fmt.Sprintf("crt_w%ds%d", w, seqs[w])
+		c.ID = certs.NewID()
 		c.Name = fmt.Sprintf("client%dCert%d", w, seqs[w])
 		seqs[w]++
 		start := time.Now()
