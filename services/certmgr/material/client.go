@@ -86,11 +86,11 @@ func ParseClient(in Input, now time.Time) (*Client, error) {
 	if err := checkClientChain(chain, FieldCertificate, now); err != nil {
 		return nil, err
 	}
-	key, err := parseKeyPEM(in.KeyPEM, in.KeyPassphrase)
+	key, pkcs8, err := parseKeyPEM(in.KeyPEM, in.KeyPassphrase)
 	if err != nil {
 		return nil, err
 	}
-	return newClient(chain, key, FieldKey)
+	return newClient(chain, key, pkcs8, FieldKey)
 }
 
 // checkClientSizes rejects oversized input before anything reads it.

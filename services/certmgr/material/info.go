@@ -26,9 +26,15 @@ func newInfo(c *x509.Certificate) Info {
 }
 
 // newClient checks that key belongs to chain[0] and assembles the result.
-func newClient(chain []*x509.Certificate, key crypto.Signer, field string) (*Client, error) {
+// pkcs8 is the key's PKCS#8 DER as uploaded, which is kept as it is (it
+// parsed to key, and parses the same again); when it is nil the key is
+// marshalled to PKCS#8.
+func newClient(chain []*x509.Certificate, key crypto.Signer, pkcs8 []byte, field string) (*Client, error) {
 	if err := matchKey(chain[0], key, field); err != nil {
 		return nil, err
+	}
+	if pkcs8 != nil {
+		return &Client{Chain: chain, ChainPEM: encodeChain(chain), PrivateKeyDER: pkcs8, Info: newInfo(chain[0])}, nil
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

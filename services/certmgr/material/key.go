@@ -13,32 +13,38 @@ import (
 const reencrypt = "`openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-pkcs8.pem`"
 
 // parseKeyPEM reads the key file and returns its private key, decrypted with
-// passphrase if it is encrypted. The key is of a supported type; whether it
-// belongs to the certificate is the caller's check.
-func parseKeyPEM(data []byte, passphrase string) (crypto.Signer, error) {
+// passphrase if it is encrypted, and the key's unencrypted PKCS#8 DER when
+// the file held it in that form (nil when it held PKCS#1 or SEC 1). The key
+// is of a supported type; whether it belongs to the certificate is the
+// caller's check.
+func parseKeyPEM(data []byte, passphrase string) (crypto.Signer, []byte, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errorf(FieldKey, "the key file is empty; it must hold the client certificate's private key in PEM, starting with -----BEGIN PRIVATE KEY-----")
+		return nil, nil, errorf(FieldKey, "the key file is empty; it must hold the client certificate's private key in PEM, starting with -----BEGIN PRIVATE KEY-----")
 	}
 	if !hasPEM(data) {
-		return nil, notPEMKey(data)
+		return nil, nil, notPEMKey(data)
 	}
 	blocks, err := splitPEM(data, keyFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b, err := findKeyBlock(blocks)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	typ, der, err := decryptKeyBlock(b, passphrase)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key, err := parsePrivateKey(typ, der, b.line)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return supportedSigner(key, FieldKey)
+	signer, err := supportedSigner(key, FieldKey)
+	if err != nil || typ != "PRIVATE KEY" {
+		return signer, nil, err
+	}
+	return signer, der, nil
 }
 
 // notPEMKey explains a key file without a single BEGIN line.

@@ -49,7 +49,7 @@ func parseClientPKCS12(data []byte, password string, now time.Time) (*Client, er
 	if err := checkClientChain(chain, FieldPKCS12, now); err != nil {
 		return nil, err
 	}
-	return newClient(chain, signer, FieldPKCS12)
+	return newClient(chain, signer, nil, FieldPKCS12)
 }
 
 // pkcs12Error turns a go-pkcs12 error into a message. Its texts name
