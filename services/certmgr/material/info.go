@@ -33,14 +33,15 @@ func newClient(chain []*x509.Certificate, key crypto.Signer, pkcs8 []byte, field
 	if err := matchKey(chain[0], key, field); err != nil {
 		return nil, err
 	}
-	if pkcs8 != nil {
-		return &Client{Chain: chain, ChainPEM: encodeChain(chain), PrivateKeyDER: pkcs8, Info: newInfo(chain[0])}, nil
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		// Only keys that passed the type check get here, and all of those
-		// marshal; this guards against a future type slipping through.
-		return nil, errorf(field, "the private key cannot be stored (%s); re-export it as PKCS#8 with `openssl pkey -in key.pem -out key-pkcs8.pem`", clean(err.Error()))
+	der := pkcs8
+	if der == nil {
+		var err error
+		if der, err = x509.MarshalPKCS8PrivateKey(key); err != nil {
+			// Only keys that passed the type check get here, and all of
+			// those marshal; this guards against a future type slipping
+			// through.
+			return nil, errorf(field, "the private key cannot be stored (%s); re-export it as PKCS#8 with `openssl pkey -in key.pem -out key-pkcs8.pem`", clean(err.Error()))
+		}
 	}
 	return &Client{Chain: chain, ChainPEM: encodeChain(chain), PrivateKeyDER: der, Info: newInfo(chain[0])}, nil
 }
