@@ -70,6 +70,9 @@ type Row struct {
 	// the platform cannot tell. The machine's CPUs divided by it bound
 	// creates/s however well writes are grouped.
 	CPUPerCreate time.Duration
+	// CreatesPerCommit is how many creates a store transaction committed
+	// on average while the row ran: how well writes were grouped.
+	CreatesPerCommit float64
 	// WrittenPerCreate is what the process wrote to storage per create
 	// while the row ran (certmgr's file: records, changelog, and every
 	// page of the trees a commit rewrites); 0 where the platform does not
@@ -177,7 +180,7 @@ func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certm
 		}
 	}
 
-	return measure(n, d, func(w int) (time.Duration, error) {
+	return measure(n, d, srv.Commits, func(w int) (time.Duration, error) {
 		took, err := workers[w].create(ctx)
 		if err != nil {
 			cancel()
@@ -188,13 +191,15 @@ func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certm
 
 // measure runs n writers, each calling create with its number, one call at
 // a time, for d or until a call fails, and returns the row of their
-// creates. create returns how long the create took.
-func measure(n int, d time.Duration, create func(w int) (time.Duration, error)) (Row, error) {
+// creates. create returns how long the create took; commits counts the
+// store's transactions.
+func measure(n int, d time.Duration, commits func() uint64, create func(w int) (time.Duration, error)) (Row, error) {
 	lats := make([][]time.Duration, n)
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
 	cpu0, cpuOK := processCPU()
 	written0, writtenOK := processWritten()
+	commits0 := commits()
 	start := time.Now()
 	deadline := start.Add(d)
 	for w := range n {
@@ -213,6 +218,7 @@ func measure(n int, d time.Duration, create func(w int) (time.Duration, error)) 
 	elapsed := time.Since(start)
 	cpu1, _ := processCPU()
 	written1, _ := processWritten()
+	commits1 := commits()
 	close(errs)
 	if err := <-errs; err != nil {
 		return Row{}, err
@@ -225,6 +231,9 @@ func measure(n int, d time.Duration, create func(w int) (time.Duration, error)) 
 	row := Row{Clients: n, Creates: len(lat), CreatesPerSec: float64(len(lat)) / elapsed.Seconds(), P50: q[0], P99: q[1]}
 	if cpuOK && len(lat) > 0 {
 		row.CPUPerCreate = (cpu1 - cpu0) / time.Duration(len(lat))
+	}
+	if commits1 > commits0 {
+		row.CreatesPerCommit = float64(len(lat)) / float64(commits1-commits0)
 	}
 	if writtenOK && len(lat) > 0 {
 		row.WrittenPerCreate = (written1 - written0) / int64(len(lat))

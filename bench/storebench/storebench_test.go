@@ -23,6 +23,11 @@ func TestSmoke(t *testing.T) {
 		if row.Creates <= 0 || row.CreatesPerSec <= 0 || row.P50 <= 0 || row.P50 > row.P99 {
 			t.Errorf("row %+v: want creates, a rate and 0 < p50 <= p99", row)
 		}
+		// One writer commits every create alone; more may share commits,
+		// but a commit holds at most one create per writer.
+		if row.CreatesPerCommit < 1 || row.CreatesPerCommit > float64(row.Clients) || (row.Clients == 1 && row.CreatesPerCommit != 1) {
+			t.Errorf("row %+v: want 1 create per commit for one writer, and 1 to %d for %d", row, row.Clients, row.Clients)
+		}
 		if _, ok := processCPU(); ok && row.CPUPerCreate <= 0 {
 			t.Errorf("row %+v: want the CPU per create where the platform reports it", row)
 		}

@@ -207,6 +207,10 @@ func (s *Service) Authenticator() *auth.Authenticator { return s.authn }
 // Revision is the revision of the last committed write.
 func (s *Service) Revision() (uint64, error) { return s.store.Revision() }
 
+// Commits returns how many write transactions the store has committed since
+// the service started: writes committed together in a group count once.
+func (s *Service) Commits() uint64 { return s.store.Commits() }
+
 // Close marks the service not serving and closes the store. Stop the gRPC
 // server first (GracefulStop), so no handler touches the store after it
 // closes.

@@ -61,6 +61,10 @@ func (s *Certmgr) Dial() (*grpc.ClientConn, error) {
 		grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: s.AdminKey}))
 }
 
+// Commits returns how many write transactions certmgr's store has
+// committed: writes committed together in a group count once.
+func (s *Certmgr) Commits() uint64 { return s.svc.Commits() }
+
 // Close stops the gRPC server, cutting open streams, then closes the store.
 func (s *Certmgr) Close() error {
 	s.srv.Stop()

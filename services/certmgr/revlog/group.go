@@ -2,6 +2,7 @@ package revlog
 
 import (
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,6 +23,7 @@ type Group struct {
 	mu      sync.Mutex
 	pending []*call
 	running bool
+	commits atomic.Uint64
 }
 
 type call struct {
@@ -43,6 +45,10 @@ func (g *Group) Update(fn func(*bolt.Tx) error) error {
 	return <-c.done
 }
 
+// Commits returns how many transactions the group has committed: a group
+// of writes committed together counts once.
+func (g *Group) Commits() uint64 { return g.commits.Load() }
+
 func (g *Group) loop() {
 	for {
 		g.mu.Lock()
@@ -62,7 +68,7 @@ func (g *Group) loop() {
 func (g *Group) commit(calls []*call) {
 	for len(calls) > 0 {
 		failed := -1
-		err := g.DB.Update(func(tx *bolt.Tx) error {
+		err := g.update(func(tx *bolt.Tx) error {
 			for i, c := range calls {
 				if err := c.fn(tx); err != nil {
 					failed = i
@@ -80,7 +86,16 @@ func (g *Group) commit(calls []*call) {
 		// Give the failing write its own transaction and error, and try the
 		// others again together.
 		bad := calls[failed]
-		bad.done <- g.DB.Update(bad.fn)
+		bad.done <- g.update(bad.fn)
 		calls = append(calls[:failed:failed], calls[failed+1:]...)
 	}
+}
+
+// update runs fn in a transaction and counts the transaction if it commits.
+func (g *Group) update(fn func(*bolt.Tx) error) error {
+	err := g.DB.Update(fn)
+	if err == nil {
+		g.commits.Add(1)
+	}
+	return err
 }

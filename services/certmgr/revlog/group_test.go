@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -53,6 +54,75 @@ func TestGroupIsolatesFailures(t *testing.T) {
 		}
 		if n := tx.Bucket(bucket).Stats().KeyN; n != 48 {
 			t.Errorf("%d keys committed, want 48", n)
+		}
+		return nil
+	})
+}
+
+// TestGroupSharesCommits holds one write's transaction open while ten more
+// arrive: those ten must share the next transaction, and the group must
+// count two commits for eleven writes. Writes one after another each
+// commit alone.
+func TestGroupSharesCommits(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bucket := []byte("b")
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucket); return err }); err != nil {
+		t.Fatal(err)
+	}
+	g := &Group{DB: db}
+	put := func(key string) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key), []byte("v")) }
+	}
+
+	for i := range 3 {
+		if err := g.Update(put(fmt.Sprint("alone", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := g.Commits(); got != 3 {
+		t.Fatalf("three writes one after another made %d commits, want 3", got)
+	}
+
+	inTx, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := g.Update(func(tx *bolt.Tx) error {
+			close(inTx)
+			<-release
+			return put("first")(tx)
+		}); err != nil {
+			t.Error(err)
+		}
+	})
+	<-inTx
+	for i := range 10 {
+		wg.Go(func() {
+			if err := g.Update(put(fmt.Sprint("grouped", i))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for {
+		g.mu.Lock()
+		n := len(g.pending)
+		g.mu.Unlock()
+		if n == 10 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if got := g.Commits(); got != 3+2 {
+		t.Errorf("eleven writes, ten of them waiting while the first committed, made %d commits, want 2", got-3)
+	}
+	db.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bucket).Stats().KeyN; n != 14 {
+			t.Errorf("%d keys committed, want 14", n)
 		}
 		return nil
 	})

@@ -62,6 +62,10 @@ func Open(path string, opts Options) (*Store, error) {
 // write.
 func (s *Store) SetPublisher(fn func(Change)) { s.publish = fn }
 
+// Commits returns how many write transactions the store has committed since
+// it was opened: writes committed together in a group count once.
+func (s *Store) Commits() uint64 { return s.group.Commits() }
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
