@@ -10,11 +10,10 @@ import (
 // Every certbind service keeps little live data (the edge its snapshots
 // and connection pools, certmgr its subscribers' buffers: a few MiB; the
 // stores are memory-mapped files, outside the heap) and allocates per
-// request. With Go's default of 100 such a process collects many times a
-// second, and the collections cost more CPU than the requests' own work in
-// places: certmgr spent about a third less CPU per certificate create at
-// 400 than at 100 with 32 concurrent clients (bench/storebench). At 400 it
-// collects a quarter as often, for a heap a few MiB larger.
+// request, so with Go's default of 100 it collects many times a second.
+// At 400 it collects a quarter as often, for a heap a few MiB larger:
+// certmgr spent about a third less CPU per certificate create at 400 than
+// at 100 with 32 concurrent clients (bench/storebench).
 const GCPercent = 400
 
 // TuneGC sets the process's garbage collector target to GCPercent, unless
