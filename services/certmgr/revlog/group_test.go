@@ -15,15 +15,7 @@ import (
 // writing; every successful write must be committed exactly once and every
 // failed one not at all, each failure reaching only its own caller.
 func TestGroupIsolatesFailures(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	bucket := []byte("b")
-	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucket); return err }); err != nil {
-		t.Fatal(err)
-	}
+	db, bucket := openBucket(t)
 	g := &Group{DB: db}
 	errBoom := errors.New("boom")
 	var wg sync.WaitGroup
@@ -64,15 +56,7 @@ func TestGroupIsolatesFailures(t *testing.T) {
 // count two commits for eleven writes. Writes one after another each
 // commit alone.
 func TestGroupSharesCommits(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	bucket := []byte("b")
-	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucket); return err }); err != nil {
-		t.Fatal(err)
-	}
+	db, bucket := openBucket(t)
 	g := &Group{DB: db}
 	put := func(key string) func(*bolt.Tx) error {
 		return func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key), []byte("v")) }
@@ -126,4 +110,20 @@ func TestGroupSharesCommits(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// openBucket opens a fresh database, closed when the test ends, with one
+// bucket in it.
+func openBucket(t *testing.T) (*bolt.DB, []byte) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	bucket := []byte("b")
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucket); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return db, bucket
 }
