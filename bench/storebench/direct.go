@@ -26,7 +26,7 @@ func runStoreRow(dir string, n int, d time.Duration, tmpl *store.Certificate) (R
 	}
 	defer s.Close()
 	seqs := make([]int, n)
-	return measure(n, d, s.Commits, func(w int) (time.Duration, error) {
+	return measure(n, d, s.CommitStats, func(w int) (time.Duration, error) {
 		c := *tmpl
 		c.ID = certs.NewID()
 		c.Name = fmt.Sprintf("client%dCert%d", w, seqs[w])

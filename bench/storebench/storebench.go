@@ -20,6 +20,7 @@ import (
 
 	"github.com/certbind/certbind/bench/internal/benchkit"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/revlog"
 	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
@@ -73,6 +74,13 @@ type Row struct {
 	// CreatesPerCommit is how many creates a store transaction committed
 	// on average while the row ran: how well writes were grouped.
 	CreatesPerCommit float64
+	// Committing is the share of the row's time the store's committer was
+	// busy with a group of writes (revlog.Stats.Busy): near 1, groups
+	// commit back to back and bound the rate, not the writers.
+	// CommitTime is how long a group took on average, from its start to
+	// its last sync.
+	Committing float64
+	CommitTime time.Duration
 	// WrittenPerCreate is what the process wrote to storage per create
 	// while the row ran (certmgr's file: records, changelog, and every
 	// page of the trees a commit rewrites); 0 where the platform does not
@@ -180,7 +188,7 @@ func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certm
 		}
 	}
 
-	return measure(n, d, srv.Commits, func(w int) (time.Duration, error) {
+	return measure(n, d, srv.CommitStats, func(w int) (time.Duration, error) {
 		took, err := workers[w].create(ctx)
 		if err != nil {
 			cancel()
@@ -191,9 +199,9 @@ func runRow(ctx context.Context, dir string, n int, d time.Duration, tmpl *certm
 
 // measure runs n writers, each calling create with its number, one call at
 // a time, for d or until a call fails, and returns the row of their
-// creates. create returns how long the create took; commits counts the
-// store's transactions.
-func measure(n int, d time.Duration, commits func() uint64, create func(w int) (time.Duration, error)) (Row, error) {
+// creates. create returns how long the create took; commits says how the
+// store has committed.
+func measure(n int, d time.Duration, commits func() revlog.Stats, create func(w int) (time.Duration, error)) (Row, error) {
 	lats := make([][]time.Duration, n)
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
@@ -232,8 +240,11 @@ func measure(n int, d time.Duration, commits func() uint64, create func(w int) (
 	if cpuOK && len(lat) > 0 {
 		row.CPUPerCreate = (cpu1 - cpu0) / time.Duration(len(lat))
 	}
-	if commits1 > commits0 {
-		row.CreatesPerCommit = float64(len(lat)) / float64(commits1-commits0)
+	if c := commits1.Commits - commits0.Commits; c > 0 {
+		busy := commits1.Busy - commits0.Busy
+		row.CreatesPerCommit = float64(len(lat)) / float64(c)
+		row.Committing = min(1, busy.Seconds()/elapsed.Seconds())
+		row.CommitTime = busy / time.Duration(c)
 	}
 	if writtenOK && len(lat) > 0 {
 		row.WrittenPerCreate = (written1 - written0) / int64(len(lat))

@@ -28,6 +28,9 @@ func TestSmoke(t *testing.T) {
 		if row.CreatesPerCommit < 1 || row.CreatesPerCommit > float64(row.Clients) || (row.Clients == 1 && row.CreatesPerCommit != 1) {
 			t.Errorf("row %+v: want 1 create per commit for one writer, and 1 to %d for %d", row, row.Clients, row.Clients)
 		}
+		if row.Committing <= 0 || row.CommitTime <= 0 {
+			t.Errorf("row %+v: want the share of time spent committing and the time per commit", row)
+		}
 		if _, ok := processCPU(); ok && row.CPUPerCreate <= 0 {
 			t.Errorf("row %+v: want the CPU per create where the platform reports it", row)
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/changefeed"
+	"github.com/certbind/certbind/services/certmgr/revlog"
 	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
@@ -207,9 +208,9 @@ func (s *Service) Authenticator() *auth.Authenticator { return s.authn }
 // Revision is the revision of the last committed write.
 func (s *Service) Revision() (uint64, error) { return s.store.Revision() }
 
-// Commits returns how many write transactions the store has committed since
-// the service started: writes committed together in a group count once.
-func (s *Service) Commits() uint64 { return s.store.Commits() }
+// CommitStats says how the store's writes have been committed since the
+// service started: writes committed together in a group count once.
+func (s *Service) CommitStats() revlog.Stats { return s.store.CommitStats() }
 
 // Close marks the service not serving and closes the store. Stop the gRPC
 // server first (GracefulStop), so no handler touches the store after it

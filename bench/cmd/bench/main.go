@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	rounds := fs.Int("rounds", 3, "HTTP rounds: each measures every setup once at each size and concurrency")
 	only := fs.String("only", "http,propagation,store", "comma-separated parts to run")
 	setups := fs.String("setups", "", "comma-separated HTTP setups to run, of direct, edge, nginx, caddy (default all)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (backend, load generator and edge share the process) to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process to this file: the HTTP backend and load generator, and the propagation and store benches with their in-process certmgr (the edge, nginx and Caddy run as processes of their own)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/revlog"
 )
 
 // Certmgr is an in-process certmgr with its bbolt store in a work
@@ -61,9 +62,9 @@ func (s *Certmgr) Dial() (*grpc.ClientConn, error) {
 		grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: s.AdminKey}))
 }
 
-// Commits returns how many write transactions certmgr's store has
-// committed: writes committed together in a group count once.
-func (s *Certmgr) Commits() uint64 { return s.svc.Commits() }
+// CommitStats says how certmgr's store has committed its writes: writes
+// committed together in a group count once.
+func (s *Certmgr) CommitStats() revlog.Stats { return s.svc.CommitStats() }
 
 // Close stops the gRPC server, cutting open streams, then closes the store.
 func (s *Certmgr) Close() error {

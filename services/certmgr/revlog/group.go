@@ -3,6 +3,7 @@ package revlog
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -24,6 +25,7 @@ type Group struct {
 	pending []*call
 	running bool
 	commits atomic.Uint64
+	busy    atomic.Int64 // nanoseconds
 }
 
 type call struct {
@@ -45,9 +47,23 @@ func (g *Group) Update(fn func(*bolt.Tx) error) error {
 	return <-c.done
 }
 
-// Commits returns how many transactions the group has committed: a group
-// of writes committed together counts once.
-func (g *Group) Commits() uint64 { return g.commits.Load() }
+// Stats says how a Group's writes have been committed.
+type Stats struct {
+	// Commits is how many transactions the group has committed: a group
+	// of writes committed together counts once.
+	Commits uint64
+	// Busy is how long groups have been running, from a group's start to
+	// the last of its transactions committed (or rolled back), groups one
+	// after another. A group counts when it has finished. Busy as a share
+	// of the time elapsed tells how close writes are to the bound of
+	// groups committed back to back.
+	Busy time.Duration
+}
+
+// Stats returns the group's counts since it was made.
+func (g *Group) Stats() Stats {
+	return Stats{Commits: g.commits.Load(), Busy: time.Duration(g.busy.Load())}
+}
 
 func (g *Group) loop() {
 	for {
@@ -60,7 +76,9 @@ func (g *Group) loop() {
 			return
 		}
 		g.mu.Unlock()
+		start := time.Now()
 		g.commit(calls)
+		g.busy.Add(int64(time.Since(start)))
 	}
 }
 

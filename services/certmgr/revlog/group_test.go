@@ -53,8 +53,9 @@ func TestGroupIsolatesFailures(t *testing.T) {
 
 // TestGroupSharesCommits holds one write's transaction open while ten more
 // arrive: those ten must share the next transaction, and the group must
-// count two commits for eleven writes. Writes one after another each
-// commit alone.
+// count two commits for eleven writes, and busy time of at least the hold
+// and at most the time it all took. Writes one after another each commit
+// alone.
 func TestGroupSharesCommits(t *testing.T) {
 	db, bucket := openBucket(t)
 	g := &Group{DB: db}
@@ -67,12 +68,14 @@ func TestGroupSharesCommits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := g.Commits(); got != 3 {
+	if got := g.Stats().Commits; got != 3 {
 		t.Fatalf("three writes one after another made %d commits, want 3", got)
 	}
+	busy0 := g.Stats().Busy
 
 	inTx, release := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
+	began := time.Now()
 	wg.Go(func() {
 		if err := g.Update(func(tx *bolt.Tx) error {
 			close(inTx)
@@ -83,6 +86,7 @@ func TestGroupSharesCommits(t *testing.T) {
 		}
 	})
 	<-inTx
+	held := time.Now()
 	for i := range 10 {
 		wg.Go(func() {
 			if err := g.Update(put(fmt.Sprint("grouped", i))); err != nil {
@@ -99,10 +103,18 @@ func TestGroupSharesCommits(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	// The first group stays busy at least this long, however fast the
+	// machine.
+	const hold = 20 * time.Millisecond
+	time.Sleep(hold - time.Since(held))
 	close(release)
 	wg.Wait()
-	if got := g.Commits(); got != 3+2 {
-		t.Errorf("eleven writes, ten of them waiting while the first committed, made %d commits, want 2", got-3)
+	st := g.Stats()
+	if st.Commits != 3+2 {
+		t.Errorf("eleven writes, ten of them waiting while the first committed, made %d commits, want 2", st.Commits-3)
+	}
+	if busy, elapsed := st.Busy-busy0, time.Since(began); busy < hold || busy > elapsed {
+		t.Errorf("two groups, one held open %v, kept the group busy %v in %v: want at least the hold and at most the time elapsed", hold, busy, elapsed)
 	}
 	db.View(func(tx *bolt.Tx) error {
 		if n := tx.Bucket(bucket).Stats().KeyN; n != 14 {

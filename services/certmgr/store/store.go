@@ -62,9 +62,10 @@ func Open(path string, opts Options) (*Store, error) {
 // write.
 func (s *Store) SetPublisher(fn func(Change)) { s.publish = fn }
 
-// Commits returns how many write transactions the store has committed since
-// it was opened: writes committed together in a group count once.
-func (s *Store) Commits() uint64 { return s.group.Commits() }
+// CommitStats says how the store's writes have been committed since it was
+// opened: how many transactions, and how long groups of writes kept the
+// committer busy.
+func (s *Store) CommitStats() revlog.Stats { return s.group.Stats() }
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
