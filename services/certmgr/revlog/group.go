@@ -30,6 +30,7 @@ type Group struct {
 
 type call struct {
 	fn   func(*bolt.Tx) error
+	err  error
 	done chan error
 }
 
@@ -76,14 +77,15 @@ func (g *Group) loop() {
 			return
 		}
 		g.mu.Unlock()
-		start := time.Now()
 		g.commit(calls)
-		g.busy.Add(int64(time.Since(start)))
 	}
 }
 
-// commit runs calls in one transaction.
+// commit runs calls in one transaction, then counts the group's time and
+// only then returns each call its result, so that a caller who reads Stats
+// after its write finds the group counted.
 func (g *Group) commit(calls []*call) {
+	start, all := time.Now(), calls
 	for len(calls) > 0 {
 		failed := -1
 		err := g.update(func(tx *bolt.Tx) error {
@@ -97,15 +99,20 @@ func (g *Group) commit(calls []*call) {
 		})
 		if failed < 0 {
 			for _, c := range calls {
-				c.done <- err
+				c.err = err
 			}
-			return
+			break
 		}
 		// Give the failing write its own transaction and error, and try the
-		// others again together.
+		// others again together. The capacity of calls[:failed:failed]
+		// makes append copy, leaving all as it was.
 		bad := calls[failed]
-		bad.done <- g.update(bad.fn)
+		bad.err = g.update(bad.fn)
 		calls = append(calls[:failed:failed], calls[failed+1:]...)
+	}
+	g.busy.Add(int64(time.Since(start)))
+	for _, c := range all {
+		c.done <- c.err
 	}
 }
 
