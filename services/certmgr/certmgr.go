@@ -31,6 +31,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/revlog"
 	"github.com/certbind/certbind/services/certmgr/seal"
+	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
@@ -195,7 +196,8 @@ func (s *Service) Run(ctx context.Context) error {
 // NewGRPCServer returns a gRPC server with certmgr registered on it, plus
 // reflection so that grpcurl works. extra options are appended.
 func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
-	srv := grpc.NewServer(append(s.ServerOptions(), extra...)...)
+	opts := append(s.ServerOptions(), serve.GRPCServerOptions()...)
+	srv := grpc.NewServer(append(opts, extra...)...)
 	s.Register(srv)
 	s.RegisterHealth(srv)
 	reflection.Register(srv)

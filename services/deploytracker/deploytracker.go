@@ -29,6 +29,7 @@ import (
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/changefeed"
+	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/deploytracker/api"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
 	"github.com/certbind/certbind/services/deploytracker/store"
@@ -135,7 +136,8 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 // NewGRPCServer returns a gRPC server carrying the deploytracker, health and
 // reflection, authenticating every call through certmgr.
 func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
-	srv := grpc.NewServer(append(auth.ServerOptions(s.verifier), extra...)...)
+	opts := append(auth.ServerOptions(s.verifier), serve.GRPCServerOptions()...)
+	srv := grpc.NewServer(append(opts, extra...)...)
 	s.Register(srv)
 	healthpb.RegisterHealthServer(srv, s.health)
 	reflection.Register(srv)

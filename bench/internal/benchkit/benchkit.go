@@ -22,6 +22,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/revlog"
+	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
 // Certmgr is an in-process certmgr with its bbolt store in a work
@@ -57,9 +58,9 @@ func StartCertmgr(dir string) (*Certmgr, error) {
 
 // Dial opens a new client connection that sends the admin key on every call.
 func (s *Certmgr) Dial() (*grpc.ClientConn, error) {
-	return grpc.NewClient(s.Addr,
+	return grpc.NewClient(s.Addr, append(serve.GRPCDialOptions(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: s.AdminKey}))
+		grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: s.AdminKey}))...)
 }
 
 // CommitStats says how certmgr's store has committed its writes: writes

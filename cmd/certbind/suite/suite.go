@@ -121,8 +121,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	// The services reach each other through the listener with a key that
 	// lives only as long as this process.
 	serviceKey := randomKey()
-	if s.peer, err = grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: serviceKey})); err != nil {
+	if s.peer, err = dialLocal(s.GRPCAddr, grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: serviceKey})); err != nil {
 		return nil, fmt.Errorf("connect to the gRPC listener: %w", err)
 	}
 	s.certmgr, err = certmgr.New(certmgr.Config{
@@ -158,7 +157,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		return nil, err
 	}
 	// One server carries both; certmgr checks every key itself.
-	s.grpcSrv = grpc.NewServer(auth.ServerOptions(s.certmgr.Authenticator())...)
+	s.grpcSrv = grpc.NewServer(append(auth.ServerOptions(s.certmgr.Authenticator()), serve.GRPCServerOptions()...)...)
 	s.certmgr.Register(s.grpcSrv)
 	s.certmgr.RegisterHealth(s.grpcSrv)
 	s.tracker.Register(s.grpcSrv)
@@ -166,8 +165,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 
 	// The edge follows the streams with the admin key, as any edge would
 	// with its own key, over the same loopback listener.
-	if s.edgeCon, err = grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: s.AdminKey})); err != nil {
+	if s.edgeCon, err = dialLocal(s.GRPCAddr, grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: s.AdminKey})); err != nil {
 		return nil, fmt.Errorf("connect the edge: %w", err)
 	}
 	s.edge = edge.New(edge.Config{Certmgr: s.edgeCon, Deploytracker: s.edgeCon, RootCAs: cfg.EdgeRootCAs, StatusKey: s.AdminKey,
@@ -176,7 +174,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	s.edgeSrv = proxy.NewServer(s.edge.Handler())
 	s.admSrv = &http.Server{Handler: s.edge.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 
-	if s.conn, err = grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+	if s.conn, err = dialLocal(s.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("connect to the gRPC listener: %w", err)
 	}
 	handler, err := restapi.New(ctx, restapi.Config{Certmgr: s.conn, Deploytracker: s.conn, Logger: log.With(slog.String("service", "restapi"))})
@@ -310,4 +308,11 @@ func randomKey() string {
 	var raw [32]byte
 	rand.Read(raw[:])
 	return "cbk_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
+}
+
+// dialLocal connects to the suite's own gRPC listener on loopback, in plain
+// text, with the transport options of every certbind client.
+func dialLocal(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return grpc.NewClient(addr, append(serve.GRPCDialOptions(), opts...)...)
 }

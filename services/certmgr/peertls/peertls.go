@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
 // Files names this process's certificate and key and the CA that signs
@@ -83,7 +84,7 @@ func (f Files) Dial(addr, key string) (*grpc.ClientConn, error) {
 		}
 		creds = credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS13})
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	opts := append(serve.GRPCDialOptions(), grpc.WithTransportCredentials(creds))
 	if key != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: key, Secure: f.Enabled()}))
 	}

@@ -1,5 +1,7 @@
 // Package serve runs certbind's servers until a context ends and then stops
-// them gracefully: the part every main shares.
+// them gracefully: the part every main shares. It also holds what every
+// service sets alike: the garbage collector target, and the transport
+// options of gRPC servers and clients.
 package serve
 
 import (

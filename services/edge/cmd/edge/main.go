@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		gs := grpc.NewServer()
+		gs := grpc.NewServer(serve.GRPCServerOptions()...)
 		e.RegisterStatus(gs)
 		healthpb.RegisterHealthServer(gs, health.NewServer())
 		reflection.Register(gs)
