@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -23,13 +24,75 @@ import (
 // backend's CA through the REST API, and deploys a route that forwards /api/*
 // to the backend with both, as a user would.
 func startEdge(ctx context.Context, e *env) (t target, stop func() error, err error) {
-	dataDir := filepath.Join(e.dir, "certbind")
-	if err := os.RemoveAll(dataDir); err != nil {
-		return t, nil, fmt.Errorf("clear %s: %w", dataDir, err)
-	}
 	bin := filepath.Join(e.dir, "certbind-bin")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/certbind/certbind/cmd/certbind").CombinedOutput(); err != nil {
 		return t, nil, fmt.Errorf("build certbind: %v\n%s", err, out)
+	}
+	return runEdge(ctx, e, bin, filepath.Join(e.dir, "certbind"))
+}
+
+// baselineStarter returns the starter of SetupBaseline: the edge of
+// revision rev, exported with git archive into the work directory (the
+// repository's work tree and branches are left alone) and built there.
+func baselineStarter(rev string) starter {
+	return func(ctx context.Context, e *env) (target, func() error, error) {
+		bin, err := buildRevision(ctx, rev, filepath.Join(e.dir, "baseline"))
+		if err != nil {
+			return target{}, nil, err
+		}
+		return runEdge(ctx, e, bin, filepath.Join(e.dir, "certbind-baseline"))
+	}
+}
+
+// buildRevision builds cmd/certbind as it was at rev, in dir.
+func buildRevision(ctx context.Context, rev, dir string) (string, error) {
+	top, err := exec.CommandContext(ctx, "git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return "", fmt.Errorf("baseline %s: find the repository (run the bench inside it): %w", rev, err)
+	}
+	root := strings.TrimSpace(string(top))
+	if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--verify", "--quiet", rev+"^{commit}").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("baseline %q is not a commit of %s: %v %s", rev, root, err, bytes.TrimSpace(out))
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	archive := exec.CommandContext(ctx, "git", "-C", root, "archive", "--format=tar", rev)
+	untar := exec.CommandContext(ctx, "tar", "-x", "-C", dir)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	untar.Stdin = pipe
+	var archErr, untarErr bytes.Buffer
+	archive.Stderr, untar.Stderr = &archErr, &untarErr
+	if err := untar.Start(); err != nil {
+		return "", fmt.Errorf("baseline %s: tar: %w", rev, err)
+	}
+	if err := archive.Run(); err != nil {
+		untar.Wait()
+		return "", fmt.Errorf("baseline %s: git archive: %v %s", rev, err, bytes.TrimSpace(archErr.Bytes()))
+	}
+	if err := untar.Wait(); err != nil {
+		return "", fmt.Errorf("baseline %s: tar: %v %s", rev, err, bytes.TrimSpace(untarErr.Bytes()))
+	}
+	bin := filepath.Join(dir, "certbind-bin")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/certbind")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("baseline %s: build certbind: %v\n%s", rev, err, out)
+	}
+	return bin, nil
+}
+
+// runEdge runs `certbind dev` from bin with its store in dataDir and
+// deploys the bench's route on it.
+func runEdge(ctx context.Context, e *env, bin, dataDir string) (t target, stop func() error, err error) {
+	if err := os.RemoveAll(dataDir); err != nil {
+		return t, nil, fmt.Errorf("clear %s: %w", dataDir, err)
 	}
 	key := make([]byte, 16)
 	rand.Read(key)
@@ -38,7 +101,7 @@ func startEdge(ctx context.Context, e *env) (t target, stop func() error, err er
 	if err != nil {
 		return t, nil, err
 	}
-	p, err := startProcess("certbind", e.dir, []string{"CERTBIND_API_KEY=" + adminKey}, bin, "dev", "--data-dir", dataDir,
+	p, err := startProcess(filepath.Base(dataDir), e.dir, []string{"CERTBIND_API_KEY=" + adminKey}, bin, "dev", "--data-dir", dataDir,
 		"--http-addr", rest, "--grpc-addr", "127.0.0.1:0", "--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0")
 	if err != nil {
 		return t, nil, err

@@ -34,6 +34,10 @@ func (r *Results) Markdown() string {
 		b.WriteString(r.runsTable(size.Name).Markdown())
 		b.WriteString("\n")
 		b.WriteString(r.ratioTable(size.Name).Markdown())
+		if r.has(SetupBaseline) {
+			b.WriteString("\n")
+			b.WriteString(r.baselineTable(size.Name).Markdown())
+		}
 	}
 	b.WriteString("\nRatios are certbind edge ÷ peer: a req/s ratio above 1, or a p99 or CPU/req ratio below 1, means the edge does better. ")
 	if r.Rounds > 1 {
@@ -94,6 +98,30 @@ func (r *Results) ratioTable(size string) report.Table {
 		t.Rows = append(t.Rows, cells)
 	}
 	return t
+}
+
+// baselineTable compares the edge with the baseline build of it (see
+// Config.Baseline): the change's cost or gain, within one run.
+func (r *Results) baselineTable(size string) report.Table {
+	t := report.Table{Columns: []report.Column{{Title: "clients", Right: true},
+		{Title: "edge/baseline req/s", Right: true}, {Title: "edge/baseline p99", Right: true}, {Title: "edge/baseline CPU/req", Right: true}}}
+	for _, conc := range r.concurrencies() {
+		edge, base := r.find(SetupEdge, size, conc), r.find(SetupBaseline, size, conc)
+		if edge == nil || base == nil {
+			t.Rows = append(t.Rows, []string{fmt.Sprint(conc), "n/a", "n/a", "n/a"})
+			continue
+		}
+		t.Rows = append(t.Rows, []string{fmt.Sprint(conc),
+			r.ratioCell(edge, base, func(r *Row) float64 { return r.RequestsPerSec }),
+			r.ratioCell(edge, base, func(r *Row) float64 { return r.P99.Seconds() }),
+			r.ratioCell(edge, base, func(r *Row) float64 { return r.ProxyCPUPerRequest.Seconds() })})
+	}
+	return t
+}
+
+// has reports whether any row is of setup.
+func (r *Results) has(setup string) bool {
+	return slices.ContainsFunc(r.Rows, func(row Row) bool { return row.Setup == setup })
 }
 
 // ratioCell shows of(edge) ÷ of(peer) for the pooled rows and, when

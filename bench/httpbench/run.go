@@ -40,6 +40,12 @@ type Config struct {
 	// SetupNginx, SetupCaddy); empty runs them all. A peer left out is
 	// neither installed nor listed as skipped.
 	Setups []string
+	// Baseline is a git revision of this repository (a commit, a tag,
+	// HEAD~3) whose edge is measured beside the working tree's, as the
+	// setup SetupBaseline, in the same rounds: a change's cost or gain as
+	// a ratio of one run, not as figures of two runs on a drifting
+	// machine. Empty: no baseline.
+	Baseline string
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -68,6 +74,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.Concurrency = c.Concurrency[:1]
 	}
 	for _, s := range c.Setups {
+		if s == SetupBaseline && c.Baseline == "" {
+			return c, fmt.Errorf("setup %q needs a revision to build it from (--baseline REV)", s)
+		}
 		if !slices.Contains(Setups, s) {
 			return c, fmt.Errorf("setup %q: there is no such setup (the setups are %s)", s, strings.Join(Setups, ", "))
 		}
@@ -85,6 +94,9 @@ func (c Config) withDefaults() (Config, error) {
 
 // wants reports whether the run includes setup.
 func (c Config) wants(setup string) bool {
+	if setup == SetupBaseline && c.Baseline == "" {
+		return false
+	}
 	return len(c.Setups) == 0 || slices.Contains(c.Setups, setup)
 }
 
@@ -128,7 +140,11 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 
 	res = &Results{Duration: cfg.Duration, Warmup: cfg.warmup(), Rounds: cfg.Rounds, CPUs: runtime.NumCPU(),
 		Platform: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(), Versions: map[string]string{}}
-	setups := append([]namedSetup{{SetupDirect, startDirect}, {SetupEdge, startEdge}}, availablePeers(ctx, cfg, res)...)
+	setups := []namedSetup{{SetupDirect, startDirect}, {SetupEdge, startEdge}}
+	if cfg.Baseline != "" {
+		setups = append(setups, namedSetup{SetupBaseline, baselineStarter(cfg.Baseline)})
+	}
+	setups = append(setups, availablePeers(ctx, cfg, res)...)
 	var live []liveSetup
 	defer func() {
 		for _, l := range live {

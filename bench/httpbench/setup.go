@@ -9,12 +9,16 @@ import (
 const (
 	SetupDirect = "direct"
 	SetupEdge   = "certbind edge"
-	SetupNginx  = "nginx"
-	SetupCaddy  = "caddy"
+	// SetupBaseline is the edge built from another revision of the
+	// repository (Config.Baseline), measured beside this one's.
+	SetupBaseline = "certbind edge (baseline)"
+	SetupNginx    = "nginx"
+	SetupCaddy    = "caddy"
 )
 
-// Setups lists every setup in the order Run measures them.
-var Setups = []string{SetupDirect, SetupEdge, SetupNginx, SetupCaddy}
+// Setups lists every setup in the order Run measures them. SetupBaseline
+// is measured only when Config.Baseline names a revision.
+var Setups = []string{SetupDirect, SetupEdge, SetupBaseline, SetupNginx, SetupCaddy}
 
 // env is what a setup is started with.
 type env struct {

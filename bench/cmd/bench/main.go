@@ -51,7 +51,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	duration := fs.Duration("duration", 3*time.Second, "measured time of each HTTP run")
 	rounds := fs.Int("rounds", 3, "HTTP rounds: each measures every setup once at each size and concurrency")
 	only := fs.String("only", "http,propagation,store", "comma-separated parts to run")
-	setups := fs.String("setups", "", "comma-separated HTTP setups to run, of direct, edge, nginx, caddy (default all)")
+	setups := fs.String("setups", "", "comma-separated HTTP setups to run, of direct, edge, baseline (needs --baseline), nginx, caddy (default all)")
+	baseline := fs.String("baseline", "", "a git revision (commit, tag, HEAD~1) whose edge is measured beside this tree's in the same rounds, so a change's cost shows as a ratio of one run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process to this file: the HTTP backend and load generator, and the propagation and store benches with their in-process certmgr (the edge, nginx and Caddy run as processes of their own)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -82,12 +83,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var svg []byte
 	if parts["http"] {
 		fmt.Fprintln(stdout, "== HTTP: direct, certbind edge, nginx, Caddy")
-		cfg := httpbench.Config{Duration: *duration, Rounds: *rounds, Smoke: *smoke, WorkDir: filepath.Join(work, "http"), Log: stdout}
+		cfg := httpbench.Config{Duration: *duration, Rounds: *rounds, Smoke: *smoke, WorkDir: filepath.Join(work, "http"), Log: stdout, Baseline: *baseline}
 		for _, s := range strings.Split(*setups, ",") {
 			switch s = strings.TrimSpace(s); s {
 			case "":
 			case "edge":
 				cfg.Setups = append(cfg.Setups, httpbench.SetupEdge)
+			case "baseline":
+				cfg.Setups = append(cfg.Setups, httpbench.SetupBaseline)
 			default:
 				cfg.Setups = append(cfg.Setups, s)
 			}
