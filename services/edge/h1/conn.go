@@ -68,6 +68,10 @@ type conn struct {
 	rd      deadline.Read
 	pending []byte    // reused by each response
 	resp    *response // reused by each request (see newResponse)
+	// framingClose says the request being served was framed both by
+	// Content-Length and Transfer-Encoding: the connection closes after
+	// its answer (see checkFraming).
+	framingClose bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -167,6 +171,10 @@ func (c *conn) serve() {
 			c.rd.Clear(c.nc)
 		}
 		w := newResponse(c, req)
+		if c.framingClose {
+			w.closeAfter = true
+			c.srv.refused(RefuseFramingClose)
+		}
 		// A refused Expect is answered (and the connection closed)
 		// like any other answer, without the handler.
 		if w.checkExpect() {
@@ -178,7 +186,11 @@ func (c *conn) serve() {
 		}
 		w.finish()
 		if w.closeAfter || c.ctx.Err() != nil {
-			if !w.bodyDone {
+			// After a request framed both ways, the bytes that
+			// follow its body may still be coming: they are read and
+			// dropped, so that the close does not reset the
+			// connection and lose the answer.
+			if !w.bodyDone || c.framingClose {
 				c.lingeringClose()
 			}
 			return
@@ -209,7 +221,19 @@ func (c *conn) readRequest() (*http.Request, error) {
 		}
 	}
 	c.r.setLimit(int64(limit))
+	// The parser takes the framing fields out of the header; checkFraming
+	// needs the head as it came. When it has all come, as is usual, the
+	// parser reads nothing more and the buffer keeps it; when it has not,
+	// what the parser reads is recorded.
+	head, _ := c.br.Peek(c.br.Buffered())
+	recorded := !headComplete(head)
+	if recorded {
+		c.r.record(head)
+	}
 	req, err := http.ReadRequest(c.br)
+	if recorded {
+		head = c.r.stopRecording()
+	}
 	if err != nil {
 		if c.r.hitLimit {
 			return nil, errHeaderTooLarge
@@ -218,6 +242,9 @@ func (c *conn) readRequest() (*http.Request, error) {
 	}
 	c.r.setLimit(-1)
 	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
+	if c.framingClose, err = checkFraming(req, head); err != nil {
 		return nil, err
 	}
 	req.RemoteAddr = c.remote
@@ -269,6 +296,9 @@ func (c *conn) reject(err error) {
 	case errors.Is(err, errHeaderTooLarge):
 		se = statusError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
 	case errors.As(err, &se):
+		if se == errTransferEncoding10 {
+			c.srv.refused(RefuseFraming)
+		}
 	case quietReadError(err):
 		// The client went away or was too slow: nobody to tell.
 		return
@@ -335,9 +365,32 @@ type connReader struct {
 	aborting bool
 	hasByte  bool
 	byteBuf  [1]byte
+
+	// rec, while recording, is what was buffered when the recording
+	// began followed by all that has been read since: a request head
+	// that had not all come (see conn.readRequest).
+	rec       []byte
+	recording bool
 }
 
 func (r *connReader) setLimit(n int64) { r.limit, r.hitLimit = n, false }
+
+// record starts a recording with the bytes already buffered.
+func (r *connReader) record(buffered []byte) {
+	r.rec = append(r.rec[:0], buffered...)
+	r.recording = true
+}
+
+// stopRecording ends the recording and returns it, valid until the next.
+func (r *connReader) stopRecording() []byte {
+	r.recording = false
+	rec := r.rec
+	if cap(r.rec) > 2*readBufferSize {
+		// A head this large is rare: its buffer is not kept.
+		r.rec = nil
+	}
+	return rec
+}
 
 // Read is only called by the connection's goroutine, never while the watch
 // reads (stopWatch waits for it first).
@@ -356,10 +409,16 @@ func (r *connReader) Read(p []byte) (int, error) {
 		r.hasByte = false
 		p[0] = r.byteBuf[0]
 		r.count(1)
+		if r.recording {
+			r.rec = append(r.rec, p[0])
+		}
 		return 1, nil
 	}
 	n, err := r.c.nc.Read(p)
 	r.count(n)
+	if r.recording {
+		r.rec = append(r.rec, p[:n]...)
+	}
 	return n, err
 }
 

@@ -25,7 +25,11 @@
 // its authority from the target, whether or not a Host field came with it
 // (http.ReadRequest, which parses for both, does not tell); the HTTP/2
 // preface is answered 505; HEAD answers get no Content-Length the handler
-// did not set.
+// did not set; a request with both Content-Length and Transfer-Encoding is
+// served, read as chunked as net/http reads it, and then the connection
+// is closed (net/http keeps it); an HTTP/1.0 request with
+// Transfer-Encoding is refused with 400 (net/http ignores the field). See
+// framing.go for why.
 package h1
 
 import (
@@ -59,6 +63,11 @@ type Server struct {
 	WatchAfter time.Duration
 	// Logger receives handler panics (default slog.Default()).
 	Logger *slog.Logger
+	// OnRefuse, if set, is called once for each refusal, with its
+	// reason: one of the Refuse constants. It is called on the
+	// connection's goroutine or the accept loop's, so it must be quick
+	// (count a metric, say) and safe for concurrent use.
+	OnRefuse func(reason string)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -74,6 +83,17 @@ const (
 	DefaultIdleTimeout       = 2 * time.Minute
 	DefaultMaxHeaderBytes    = 32 << 10
 	DefaultWatchAfter        = 100 * time.Millisecond
+)
+
+// The reasons given to Server.OnRefuse.
+const (
+	// RefuseFraming: an HTTP/1.0 request had a Transfer-Encoding; it was
+	// answered 400 and the connection closed.
+	RefuseFraming = "framing"
+	// RefuseFramingClose: a request had both Content-Length and
+	// Transfer-Encoding; it was served (read as chunked) and the
+	// connection closed after the answer.
+	RefuseFramingClose = "framing_close"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -208,6 +228,13 @@ func (s *Server) connDone(c *conn) {
 	delete(s.conns, c)
 	close(s.idleWake)
 	s.idleWake = make(chan struct{})
+}
+
+// refused tells OnRefuse of a refusal.
+func (s *Server) refused(reason string) {
+	if s.OnRefuse != nil {
+		s.OnRefuse(reason)
+	}
 }
 
 func (s *Server) readHeaderTimeout() time.Duration {
