@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/certbind/certbind/services/edge/egress"
 )
 
 // CertificateError says why the edge cannot use a certificate that a route
@@ -46,6 +48,7 @@ const (
 	codeBackendTLS           = "backend_tls_failed"
 	codeBackendTimeout       = "backend_timeout"
 	codeBackendUnreachable   = "backend_unreachable"
+	codeBackendRefused       = "backend_refused_by_policy"
 	codeBackendUpgrade       = "backend_upgrade_failed"
 	codeBadBody              = "invalid_request_body"
 )
@@ -122,6 +125,8 @@ func classify(err error) backendFailure {
 		ne        net.Error
 	)
 	switch {
+	case errors.As(err, new(*egress.RefusedError)):
+		return backendFailure{http.StatusBadGateway, codeBackendRefused}
 	case remoteAlert(err) != "":
 		alert := remoteAlert(err)
 		for _, a := range rejectionAlerts {
@@ -158,6 +163,11 @@ func remoteAlert(err error) string {
 func backendAPIError(f backendFailure, routePath, backend, certName string, err error) *apiError {
 	e := &apiError{status: f.status, Code: f.code, Route: routePath, Certificate: certName}
 	switch {
+	case f.code == codeBackendRefused:
+		var refused *egress.RefusedError
+		errors.As(err, &refused)
+		e.Reason = refused.Reason
+		e.Message = fmt.Sprintf("route %q: the edge does not connect to the backend %s: %v; the request was not sent", routePath, backend, refused)
 	case f.code == codeClientCertRejected && certName == "":
 		e.Message = fmt.Sprintf("route %q: the backend %s wants a client certificate and the route has none (%v); name one in the route's mtlsCertificate option",
 			routePath, backend, err)
