@@ -13,10 +13,9 @@ package edge
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -61,8 +60,9 @@ type Edge struct {
 	certs   *watch.Certificates
 	deploys *watch.Deployments
 	metrics *metrics
-	status  [32]byte // SHA-256 of Config.StatusKey
-	log     *slog.Logger
+	// statusAccess decides who may read the status and what each sees.
+	statusAccess statusAccess
+	log          *slog.Logger
 }
 
 // New builds an edge; Run starts following the streams.
@@ -72,7 +72,7 @@ func New(cfg Config) *Edge {
 		log = slog.New(slog.DiscardHandler)
 	}
 	st := state.NewStore()
-	e := &Edge{store: st, log: log, status: sha256.Sum256([]byte(cfg.StatusKey))}
+	e := &Edge{store: st, log: log, statusAccess: newStatusAccess(cfg.StatusKey, cfg.Scope)}
 	e.certs = watch.NewCertificates(cfg.Certmgr, st, cfg.Scope, log)
 	e.deploys = watch.NewDeployments(cfg.Deploytracker, st, cfg.Scope, log)
 	e.metrics = newMetrics(e.streams)
@@ -137,18 +137,25 @@ func (e *Edge) Fetch(ctx context.Context, account, project string, req *http.Req
 	return e.proxy.Fetch(ctx, account, project, req, opt)
 }
 
-// AdminHandler serves GET /v1/status (JSON), /healthz (200 once ready) and
-// /metrics (Prometheus).
+// AdminHandler serves GET /v1/status (JSON; each key sees what it may, see
+// SetAuthenticator), /healthz (200 once ready) and /metrics (Prometheus).
 func (e *Edge) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		if !e.statusKey(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":"unauthenticated","message":"send the edge's key as \"Authorization: Bearer KEY\""}` + "\n"))
+		sc, err := e.statusAccess.scope(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		switch {
+		case errors.Is(err, errStatusUnauthenticated):
+			writeJSONError(w, http.StatusUnauthorized, "unauthenticated", e.statusAccess.unauthenticatedMessage())
+			return
+		case errors.Is(err, errStatusDenied):
+			writeJSONError(w, http.StatusForbidden, "permission_denied", err.Error())
+			return
+		case err != nil:
+			e.log.Warn("status: cannot check the key", slog.Any("error", err))
+			writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "cannot check the key right now; try again")
 			return
 		}
-		b, err := protojson.MarshalOptions{EmitUnpopulated: true, Indent: "  "}.Marshal(e.Status())
+		b, err := protojson.MarshalOptions{EmitUnpopulated: true, Indent: "  "}.Marshal(e.Status(sc))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -167,10 +174,11 @@ func (e *Edge) AdminHandler() http.Handler {
 	return mux
 }
 
-// statusKey reports whether key is the status key, in constant time.
-func (e *Edge) statusKey(key string) bool {
-	sum := sha256.Sum256([]byte(key))
-	return key != "" && subtle.ConstantTimeCompare(sum[:], e.status[:]) == 1
+// writeJSONError answers code with the API's error body.
+func writeJSONError(w http.ResponseWriter, code int, kind, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": kind, "message": message})
 }
 
 // RegisterStatus registers StatusService on r.
