@@ -171,6 +171,9 @@ func (r *Route) setOption(name string, raw json.RawMessage, params []string, var
 		r.RewritePattern = v
 	}
 	if problem == "" {
+		problem = egressProblem(v)
+	}
+	if problem == "" {
 		return nil
 	}
 	// A URL with user info may carry a password, which must not end up
