@@ -145,6 +145,10 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		return nil, err
 	}
 	s.EdgeAdminURL = "http://" + s.admLis.Addr().String()
+	if edge.AdminExposed(s.admLis.Addr()) {
+		log.Warn("the edge's admin listener (status, metrics) is not on loopback: other hosts can reach it",
+			slog.String("addr", s.admLis.Addr().String()), slog.String("flag", "--edge-admin-addr"))
+	}
 	s.tracker, err = deploytracker.New(deploytracker.Config{
 		DataDir:    filepath.Join(cfg.DataDir, "deploytracker"),
 		Certmgr:    s.peer,
@@ -170,6 +174,9 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	}
 	s.edge = edge.New(edge.Config{Certmgr: s.edgeCon, Deploytracker: s.edgeCon, RootCAs: cfg.EdgeRootCAs, StatusKey: s.AdminKey,
 		Logger: log.With(slog.String("service", "edge"))})
+	// The admin listener's /v1/status checks keys as the gRPC server does,
+	// so every key sees there what StatusService shows it.
+	s.edge.SetAuthenticator(s.certmgr.Authenticator())
 	s.edge.RegisterStatus(s.grpcSrv)
 	s.edgeSrv = proxy.NewServer(s.edge.Handler())
 	s.admSrv = &http.Server{Handler: s.edge.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
