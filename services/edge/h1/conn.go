@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -68,6 +69,11 @@ type conn struct {
 	rd      deadline.Read
 	pending []byte    // reused by each response
 	resp    *response // reused by each request (see newResponse)
+	// client is the key the connection is counted under for
+	// MaxConnsPerIP, if keyed (see Server.newConn); both are the
+	// server's, under its lock.
+	client netip.Addr
+	keyed  bool
 	// framingClose says the request being served was framed both by
 	// Content-Length and Transfer-Encoding: the connection closes after
 	// its answer (see checkFraming).
@@ -162,13 +168,18 @@ func (c *conn) serve() {
 			c.reject(err)
 			return
 		}
-		// A body is read with no deadline: an upload may take as long as
-		// it takes. A request without one leaves the deadline as it is,
-		// saving a timer update per request: nothing reads the
-		// connection until the next request but the watch, which clears
-		// the deadline if it passes (see watch).
+		// A body is read paced (see pace): an upload may take as long as
+		// it takes, as long as it keeps coming. A request without one
+		// leaves the deadline as it is, saving a timer update per
+		// request: nothing reads the connection until the next request
+		// but the watch, which clears the deadline if it passes (see
+		// watch).
 		if req.Body != nil && req.Body != http.NoBody {
-			c.rd.Clear(c.nc)
+			if window := c.srv.bodyReadTimeout(); window > 0 {
+				c.r.pace(window, c.srv.bodyWindowBytes())
+			} else {
+				c.rd.Clear(c.nc)
+			}
 		}
 		w := newResponse(c, req)
 		if c.framingClose {
@@ -194,6 +205,10 @@ func (c *conn) serve() {
 				c.lingeringClose()
 			}
 			return
+		}
+		// The body was read to its end: the handler reads it no more.
+		if c.r.unpace() {
+			c.rd.Cleared()
 		}
 		// The response is kept for the next request: it lets go of
 		// this one's request and body now, not when the next comes.
@@ -371,6 +386,66 @@ type connReader struct {
 	// that had not all come (see conn.readRequest).
 	rec       []byte
 	recording bool
+
+	// The pacing of a request body (see pace).
+	paced       bool
+	window      time.Duration // the time a window has
+	need        int64         // the bytes it must bring in that time
+	got         int64         // the bytes it has brought
+	due         time.Time     // when it ends; zero: none open
+	lastRead    time.Time     // when the last read returned
+	paused      time.Duration // time between reads not yet added to due
+	deadlineSet bool          // a window set the connection's deadline
+	tooSlow     bool
+}
+
+// pace makes the reads of the body about to be read paced: each window of
+// reads must bring need bytes within window, counted from its first read,
+// or the read that waits past it fails with ErrBodyTooSlow, as does every
+// later one. The time between reads is the reader's (the handler's), not
+// the client's: once it adds up to a slack, the window is extended by it.
+// Nothing is done until a read must wait for the connection, so that a
+// body that came with its head costs nothing.
+func (r *connReader) pace(window time.Duration, need int64) {
+	r.paced, r.window, r.need = true, window, need
+	r.due, r.paused, r.deadlineSet, r.tooSlow = time.Time{}, 0, false, false
+}
+
+// unpace ends the pacing of a body that has been read, and reports
+// whether the connection's read deadline was set by it.
+func (r *connReader) unpace() bool {
+	set := r.deadlineSet
+	r.paced, r.deadlineSet = false, false
+	return set
+}
+
+// pacedRead is Read for a paced body, which must read from the connection.
+func (r *connReader) pacedRead(p []byte) (int, error) {
+	if r.tooSlow {
+		return 0, ErrBodyTooSlow
+	}
+	now := time.Now()
+	if r.due.IsZero() {
+		r.due, r.got, r.paused = now.Add(r.window), 0, 0
+		r.c.nc.SetReadDeadline(r.due)
+		r.deadlineSet = true
+	} else if r.paused += now.Sub(r.lastRead); r.paused >= deadline.Slack(r.window) {
+		r.due = r.due.Add(r.paused)
+		r.paused = 0
+		r.c.nc.SetReadDeadline(r.due)
+	}
+	n, err := r.c.nc.Read(p)
+	r.lastRead = time.Now()
+	if r.got += int64(n); r.got >= r.need {
+		// The window is done; the next read opens one.
+		r.due = time.Time{}
+	}
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		r.tooSlow = true
+		r.c.srv.refused(RefuseBodyTooSlow)
+		return n, ErrBodyTooSlow
+	}
+	return n, err
 }
 
 func (r *connReader) setLimit(n int64) { r.limit, r.hitLimit = n, false }
@@ -413,6 +488,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 			r.rec = append(r.rec, p[0])
 		}
 		return 1, nil
+	}
+	if r.paced {
+		return r.pacedRead(p)
 	}
 	n, err := r.c.nc.Read(p)
 	r.count(n)

@@ -224,6 +224,8 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.c.stopWatch()
 	w.c.hijacked = true
+	// What the hijacker reads of a body is not paced.
+	w.c.r.unpace()
 	w.c.nc.SetDeadline(time.Time{})
 	w.c.rd.Cleared()
 	// From here the connection is the hijacker's: Shutdown and Close

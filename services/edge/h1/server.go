@@ -38,6 +38,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,32 @@ type Server struct {
 	WatchAfter time.Duration
 	// Logger receives handler panics (default slog.Default()).
 	Logger *slog.Logger
+	// BodyReadTimeout and MinBodyRate bound how slowly a request body
+	// may come, so that a client cannot hold a connection (and the
+	// handler serving it) by sending a body a byte at a time. The body is
+	// read in windows: each must bring MinBodyRate×BodyReadTimeout bytes
+	// (at least one) within BodyReadTimeout, counted from the read that
+	// opens it, or the body is too slow: the handler's read fails with
+	// ErrBodyTooSlow, and the connection is closed after the answer.
+	// Defaults: 30s and 1024 bytes a second, so 30 KiB per 30s; a 1 byte
+	// a second body ends after 30s, while an upload at any honest speed
+	// is never cut, however long. Only the time the server waits on the
+	// client counts: a window is extended by the time the handler took
+	// between reads (a slow backend, say). A body that has all come with
+	// its head costs nothing here; a request without a body is not
+	// concerned. A negative MinBodyRate asks only that each window bring
+	// a byte (an idle timeout of BodyReadTimeout); a negative
+	// BodyReadTimeout removes the limit.
+	BodyReadTimeout time.Duration
+	MinBodyRate     int
+	// MaxConns bounds the connections served at once, and MaxConnsPerIP
+	// those from one client address (an IPv6 client's /64 counts as one
+	// address). A connection over either is refused as it is accepted:
+	// see refuseConn. Defaults: 10000 and 256; negative: no limit. Put
+	// MaxConnsPerIP to -1 behind a proxy or load balancer that does not
+	// keep the client's address. A hijacked connection no longer counts.
+	MaxConns      int
+	MaxConnsPerIP int
 	// OnRefuse, if set, is called once for each refusal, with its
 	// reason: one of the Refuse constants. It is called on the
 	// connection's goroutine or the accept loop's, so it must be quick
@@ -72,6 +99,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	perIP     map[netip.Addr]int // connections in conns by client key
 	// closing is set under mu, and read without it on every request.
 	closing  atomic.Bool
 	idleWake chan struct{} // closed and renewed when a connection ends
@@ -83,6 +111,10 @@ const (
 	DefaultIdleTimeout       = 2 * time.Minute
 	DefaultMaxHeaderBytes    = 32 << 10
 	DefaultWatchAfter        = 100 * time.Millisecond
+	DefaultBodyReadTimeout   = 30 * time.Second
+	DefaultMinBodyRate       = 1024
+	DefaultMaxConns          = 10000
+	DefaultMaxConnsPerIP     = 256
 )
 
 // The reasons given to Server.OnRefuse.
@@ -94,7 +126,18 @@ const (
 	// Transfer-Encoding; it was served (read as chunked) and the
 	// connection closed after the answer.
 	RefuseFramingClose = "framing_close"
+	// RefuseBodyTooSlow: a request body came slower than MinBodyRate;
+	// the handler's read failed and the connection was closed.
+	RefuseBodyTooSlow = "body_too_slow"
+	// RefuseConnsTotal and RefuseConnsPerIP: a connection was refused
+	// at accept, over MaxConns or MaxConnsPerIP.
+	RefuseConnsTotal = "conns_total"
+	RefuseConnsPerIP = "conns_per_ip"
 )
+
+// ErrBodyTooSlow is the error of a request body's read when the body comes
+// too slowly (see Server.BodyReadTimeout).
+var ErrBodyTooSlow = errors.New("h1: request body too slow (see Server.MinBodyRate)")
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = http.ErrServerClosed
@@ -125,7 +168,11 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		backoff = 0
-		c := s.newConn(nc)
+		c, refusal := s.newConn(nc)
+		if refusal != "" {
+			s.refuseConn(nc, refusal)
+			continue
+		}
 		if c == nil {
 			nc.Close()
 			return ErrServerClosed
@@ -206,26 +253,54 @@ func (s *Server) startClosing() {
 	}
 }
 
-// newConn registers a connection; nil once the server is closing.
-func (s *Server) newConn(nc net.Conn) *conn {
+// newConn registers a connection; nil once the server is closing. A
+// connection over MaxConns or MaxConnsPerIP is not registered: refusal
+// says which (see RefuseConnsTotal).
+func (s *Server) newConn(nc net.Conn) (c *conn, refusal string) {
+	// The client's key is found before the lock: the lock is held by
+	// every accept and every connection's end.
+	key, keyed := clientKey(nc.RemoteAddr())
+	perIP := s.maxConnsPerIP()
+	keyed = keyed && perIP > 0
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
-		return nil
+		return nil, ""
 	}
 	if s.conns == nil {
 		s.conns = map[*conn]struct{}{}
 		s.idleWake = make(chan struct{})
 	}
-	c := newConn(s, nc)
+	if total := s.maxConns(); total > 0 && len(s.conns) >= total {
+		return nil, RefuseConnsTotal
+	}
+	if keyed {
+		if s.perIP == nil {
+			s.perIP = map[netip.Addr]int{}
+		}
+		if s.perIP[key] >= perIP {
+			return nil, RefuseConnsPerIP
+		}
+		s.perIP[key]++
+	}
+	c = newConn(s, nc)
+	c.client, c.keyed = key, keyed
 	s.conns[c] = struct{}{}
-	return c
+	return c, ""
 }
 
 func (s *Server) connDone(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
+	if c.keyed {
+		c.keyed = false
+		if n := s.perIP[c.client] - 1; n > 0 {
+			s.perIP[c.client] = n
+		} else {
+			delete(s.perIP, c.client)
+		}
+	}
 	close(s.idleWake)
 	s.idleWake = make(chan struct{})
 }
@@ -244,6 +319,27 @@ func (s *Server) readHeaderTimeout() time.Duration {
 func (s *Server) idleTimeout() time.Duration { return orDefault(s.IdleTimeout, DefaultIdleTimeout) }
 
 func (s *Server) watchAfter() time.Duration { return orDefault(s.WatchAfter, DefaultWatchAfter) }
+
+// bodyReadTimeout is BodyReadTimeout, or 0 when bodies are not paced.
+func (s *Server) bodyReadTimeout() time.Duration {
+	if s.BodyReadTimeout < 0 {
+		return 0
+	}
+	return orDefault(s.BodyReadTimeout, DefaultBodyReadTimeout)
+}
+
+// bodyWindowBytes is what a body must bring in each BodyReadTimeout.
+func (s *Server) bodyWindowBytes() int64 {
+	rate := s.MinBodyRate
+	if rate == 0 {
+		rate = DefaultMinBodyRate
+	}
+	return max(1, int64(float64(rate)*s.bodyReadTimeout().Seconds()))
+}
+
+func (s *Server) maxConns() int { return orDefaultInt(s.MaxConns, DefaultMaxConns) }
+
+func (s *Server) maxConnsPerIP() int { return orDefaultInt(s.MaxConnsPerIP, DefaultMaxConnsPerIP) }
 
 func (s *Server) maxHeaderBytes() int {
 	if s.MaxHeaderBytes > 0 {
@@ -264,4 +360,12 @@ func orDefault(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// orDefaultInt is n, or def if n is 0: a negative n stays, meaning none.
+func orDefaultInt(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
 }
