@@ -2,8 +2,7 @@
 
 package proxy
 
-import "net"
-
-// alive cannot peek on this platform; a request that finds its connection
-// closed by the backend is sent again when it has no body.
-func alive(net.Conn) bool { return true }
+// peekStep cannot peek on this platform, so it finds no connection quiet:
+// none is used for more than one request, as one that cannot be checked
+// may hold a backend's bytes meant for no one (see upConn.quiet).
+func (c *upConn) peekStep(uintptr) { c.peek.quiet = false }

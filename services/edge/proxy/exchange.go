@@ -100,7 +100,7 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	stop := h1.CloseOnDone(o.ctx, c.raw)
 	fail := func(err error) (*http.Response, error) {
 		stop.Stop()
-		c.raw.Close()
+		u.drop(c, true)
 		if ctxErr := o.ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
@@ -165,9 +165,9 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	}
 	// The deadline bounded the wait for the head; a body still to come
 	// may take as long as it takes. An answer that has come whole keeps
-	// the deadline: nothing more is read before the connection's next
-	// request (get clears it before checking an idle connection), and
-	// leaving it saves timer updates.
+	// the deadline: nothing more is read from the socket before the
+	// connection's next request (the checks of put and get do not read
+	// it, or not through the poller), and leaving it saves timer updates.
 	if !whole(resp, c.br) {
 		c.rd.Clear(c.raw)
 	}
@@ -182,20 +182,39 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 
 // readAnswer reads an answer's head: a plain one (see parsePlainResponse)
 // that has all come, leaving its Body for exchange to set, and any other
-// with http.ReadResponse.
+// with http.ReadResponse, which gives no body to an answer that has none
+// (to a HEAD; 1xx, 204 and 304) whatever its fields say.
+//
+// An answer whose body is framed two ways (a Transfer-Encoding with a
+// Content-Length, or in HTTP/1.0) is read as net/http reads it, and its
+// connection closed after it (resp.Close), as RFC 9112, section 6.3 has
+// it: such framing is a sign of response splitting, and the backend and
+// the edge may not agree on where the answer ends.
 func readAnswer(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	method := http.MethodGet
 	if req != nil {
 		method = req.Method
 	}
-	if b, _ := br.Peek(br.Buffered()); len(b) > 0 {
+	b, _ := br.Peek(br.Buffered())
+	if len(b) > 0 {
 		if resp, n, ok := parsePlainResponse(b, method); ok {
 			br.Discard(n)
 			resp.Request = req
 			return resp, nil
 		}
 	}
-	return http.ReadResponse(br, req)
+	// net/http drops the framing fields it does not follow: they are
+	// looked for before it reads the head.
+	length, coding, known := headFraming(b)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		return nil, err
+	}
+	chunked := len(resp.TransferEncoding) > 0
+	if chunked && (length || !known) || resp.ProtoMinor == 0 && (coding || !known) {
+		resp.Close = true
+	}
+	return resp, nil
 }
 
 // whole reports whether all of resp has been read into br: it has no body,
@@ -486,14 +505,38 @@ func (b *upBody) Close() error {
 		b.u.put(b.c)
 		return nil
 	}
-	b.c.raw.Close()
+	b.u.drop(b.c, true)
 	return nil
 }
 
 // hijack takes the connection of a 101 answer for the upgraded protocol;
-// the pool never sees it again.
+// the pool never sees it again, but counts it against its cap until it is
+// closed.
 func (b *upBody) hijack() (net.Conn, *bufio.Reader) {
 	b.done = true
 	b.stop.Stop()
-	return b.c.nc, b.c.br
+	return &hijacked{Conn: b.c.nc, u: b.u}, b.c.br
+}
+
+// hijacked is an upgraded connection, which gives up its place under its
+// pool's cap when first closed.
+type hijacked struct {
+	net.Conn
+	u    *upstream
+	once sync.Once
+}
+
+func (h *hijacked) Close() error {
+	err := h.Conn.Close()
+	h.once.Do(h.u.release)
+	return err
+}
+
+// ReadFrom lets io.Copy to the connection use the TCP connection's own
+// (splice, for a plain backend), which the wrapping would hide.
+func (h *hijacked) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := h.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{h.Conn}, r)
 }

@@ -56,7 +56,7 @@ func (h *Handler) Fetch(ctx context.Context, account, project string, req *http.
 	if req.URL.Scheme != "https" && (m.client != nil || m.ca != nil) {
 		return nil, fmt.Errorf("fetch %s: %w", backend, ErrNeedsHTTPS)
 	}
-	p := h.acquire(req.URL, backend, m, true)
+	p := h.acquire(req.URL, backend, account, m, true)
 	resp, err := p.up.roundTrip(fetchRequest(ctx, req))
 	if err != nil {
 		h.pools.release(p)

@@ -21,7 +21,7 @@ import (
 // answer back.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deployment, route *state.Route, u dest, m tlsMaterial) {
 	backend := u.origin
-	p := h.acquire(u.backend, backend, m, false)
+	p := h.acquire(u.backend, backend, d.Account, m, false)
 	var (
 		start   = time.Now()
 		status  int

@@ -17,7 +17,7 @@ func (h *Handler) Retire(snap *state.Snapshot) {
 	used := map[poolKey]bool{}
 	for _, d := range snap.Deployments {
 		for i := range d.Routes {
-			if k, ok := routeKey(snap, &d.Routes[i]); ok {
+			if k, ok := routeKey(snap, d.Account, &d.Routes[i]); ok {
 				used[k] = true
 			}
 		}
@@ -27,9 +27,9 @@ func (h *Handler) Retire(snap *state.Snapshot) {
 	})
 }
 
-// routeKey returns the pool key a route's requests use in snap; ok is false
-// when the route cannot send at all.
-func routeKey(snap *state.Snapshot, r *state.Route) (poolKey, bool) {
+// routeKey returns the pool key the requests of a route of account use in
+// snap; ok is false when the route cannot send at all.
+func routeKey(snap *state.Snapshot, account string, r *state.Route) (poolKey, bool) {
 	var u *url.URL
 	var err error
 	if r.RewritePattern != "" {
@@ -55,7 +55,7 @@ func routeKey(snap *state.Snapshot, r *state.Route) (poolKey, bool) {
 			return poolKey{}, false
 		}
 	}
-	return m.key(origin(u)), true
+	return m.key(account, origin(u)), true
 }
 
 // current reports whether snap holds version v of its certificate (or v is

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -27,8 +28,11 @@ func versionOf(c *state.Certificate) certVersion {
 // poolKey names a connection pool. A pool's connections were all
 // handshaken with one client certificate version and verified with one CA
 // version, so a rotation gets a new pool and never reuses a connection that
-// presented the old certificate.
+// presented the old certificate. Pools are never shared between accounts:
+// whatever a backend does wrong with a connection, only requests of the
+// account that sent it there can see it.
 type poolKey struct {
+	account    string
 	backend    string // scheme://host
 	client, ca certVersion
 }
@@ -50,20 +54,55 @@ type poolSet struct {
 	live     map[poolKey]*pool
 	draining map[*pool]struct{}
 	closed   bool
+	// The settings of the upstreams made from now on; see
+	// setMaxConnsPerBackend and setBackendDial.
+	maxConns int
+	dial     dialFunc
 }
 
 func newPoolSet() *poolSet {
-	return &poolSet{live: map[poolKey]*pool{}, draining: map[*pool]struct{}{}}
+	return &poolSet{live: map[poolKey]*pool{}, draining: map[*pool]struct{}{}, maxConns: DefaultMaxConnsPerBackend, dial: defaultDial}
 }
 
-// acquire returns the pool for k, made with build if there is none, and
-// counts a request on it until release.
-func (s *poolSet) acquire(k poolKey, fetch bool, build func() *upstream) *pool {
+// setMaxConnsPerBackend sets how many connections each pool opens to its
+// backend at most, idle and busy (n <= 0: DefaultMaxConnsPerBackend). A
+// request that finds them all busy waits for one, up to the backend
+// timeout, and then fails with errBackendBusy. It applies to the pools made
+// after it, so New calls it before the handler serves.
+func (h *Handler) setMaxConnsPerBackend(n int) {
+	if n <= 0 {
+		n = DefaultMaxConnsPerBackend
+	}
+	h.pools.mu.Lock()
+	h.pools.maxConns = n
+	h.pools.mu.Unlock()
+}
+
+// setBackendDial sets the function the pools open their TCP connections to
+// backends with (nil: a net.Dialer's, with a 10 s timeout and 30 s TCP
+// keep-alives). It is passed network "tcp" and the backend's host:port,
+// and a context with the dial timeout; it must return the *net.TCPConn (or
+// another syscall.Conn) for the connection to be used for more than one
+// request. It applies to the pools made after it, so New calls it before
+// the handler serves.
+func (h *Handler) setBackendDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	if dial == nil {
+		dial = defaultDial
+	}
+	h.pools.mu.Lock()
+	h.pools.dial = dial
+	h.pools.mu.Unlock()
+}
+
+// acquire returns the pool for k, made with build (under s.mu, with the
+// set's settings) if there is none, and counts a request on it until
+// release.
+func (s *poolSet) acquire(k poolKey, fetch bool, build func(maxConns int, dial dialFunc) *upstream) *pool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.live[k]
 	if p == nil {
-		p = &pool{up: build()}
+		p = &pool{up: build(s.maxConns, s.dial)}
 		if s.closed {
 			// A request racing Close still gets served, on a pool
 			// that closes behind it.
@@ -138,9 +177,9 @@ const (
 // (host:port), presenting client (if any) and verifying the backend as
 // serverName with roots (nil: the system roots); over plain TCP when tlsOn
 // is false (an http:// backend, which never has certificates).
-func (h *Handler) newUpstream(backend, addr, serverName string, tlsOn bool, client *tls.Certificate, roots *x509.CertPool) *upstream {
+func (h *Handler) newUpstream(backend, addr, serverName string, tlsOn bool, client *tls.Certificate, roots *x509.CertPool, maxConns int, dial dialFunc) *upstream {
 	if !tlsOn {
-		return newUpstream(addr, nil, h.backendTimeout)
+		return newUpstream(addr, nil, h.backendTimeout, maxConns, dial)
 	}
 	cfg := &tls.Config{
 		ServerName:         serverName,
@@ -167,7 +206,7 @@ func (h *Handler) newUpstream(backend, addr, serverName string, tlsOn bool, clie
 			return client, nil
 		}
 	}
-	return newUpstream(addr, cfg, h.backendTimeout)
+	return newUpstream(addr, cfg, h.backendTimeout, maxConns, dial)
 }
 
 // tlsMaterial is what a request presents and trusts.
@@ -176,14 +215,14 @@ type tlsMaterial struct {
 	ca     *state.Certificate // nil: Config.RootCAs
 }
 
-func (m tlsMaterial) key(backend string) poolKey {
-	return poolKey{backend: backend, client: versionOf(m.client), ca: versionOf(m.ca)}
+func (m tlsMaterial) key(account, backend string) poolKey {
+	return poolKey{account: account, backend: backend, client: versionOf(m.client), ca: versionOf(m.ca)}
 }
 
-// acquire returns the pool for sending to the backend of u (backend is
-// origin(u)) with m.
-func (h *Handler) acquire(u *url.URL, backend string, m tlsMaterial, fetch bool) *pool {
-	return h.pools.acquire(m.key(backend), fetch, func() *upstream {
+// acquire returns the pool for sending requests of account to the backend
+// of u (backend is origin(u)) with m.
+func (h *Handler) acquire(u *url.URL, backend, account string, m tlsMaterial, fetch bool) *pool {
+	return h.pools.acquire(m.key(account, backend), fetch, func(maxConns int, dial dialFunc) *upstream {
 		var client *tls.Certificate
 		if m.client != nil {
 			client = m.client.TLS
@@ -192,7 +231,7 @@ func (h *Handler) acquire(u *url.URL, backend string, m tlsMaterial, fetch bool)
 		if m.ca != nil {
 			roots = m.ca.Pool
 		}
-		return h.newUpstream(backend, dialAddr(u), u.Hostname(), u.Scheme == "https", client, roots)
+		return h.newUpstream(backend, dialAddr(u), u.Hostname(), u.Scheme == "https", client, roots, maxConns, dial)
 	})
 }
 

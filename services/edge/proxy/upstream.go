@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -19,27 +21,50 @@ import (
 // request costs no handoff to a connection's reader or writer goroutine, as
 // it does through net/http's Transport; that handoff was the largest share
 // of the edge's time after the system calls.
+//
+// A connection is used again only when nothing of its backend's is left on
+// it: put closes one whose answer left bytes behind (see upConn.drained),
+// and get one on which anything arrived while it sat idle (see
+// upConn.quiet). Otherwise a backend that sent more than its answer (a
+// second answer, a body where none belongs) would have the next request,
+// perhaps another client's, take those bytes for its own answer.
 type upstream struct {
-	addr    string      // host:port dialled
-	tls     *tls.Config // nil: plain TCP (an http:// backend)
-	dialer  net.Dialer
-	timeout time.Duration // for the response headers
+	addr     string      // host:port dialled
+	tls      *tls.Config // nil: plain TCP (an http:// backend)
+	dialer   dialFunc
+	timeout  time.Duration // for the response headers, and for a free connection
+	maxConns int           // open at once, idle or busy
 
 	mu     sync.Mutex
 	idle   []*upConn // the most recently used last
+	open   int       // connections open or being dialled, idle or busy
+	queue  []chan *upConn
 	closed bool
 	reaper *time.Timer
 }
+
+// dialFunc opens a TCP connection, as net.Dialer.DialContext does. The
+// connection it returns must implement syscall.Conn (a *net.TCPConn does)
+// for it to be used for more than one request: see upConn.quiet.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// defaultDial is the dialFunc of an upstream that was given none.
+var defaultDial dialFunc = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
 
 // upConn is one connection of an upstream.
 type upConn struct {
 	nc    net.Conn        // a *tls.Conn for https backends
 	raw   net.Conn        // the TCP connection under nc
-	rc    syscall.RawConn // raw's, for sendAwait; nil where it has none
+	rc    syscall.RawConn // raw's, for sendAwait and quiet; nil where it has none
 	await awaitState
-	br    *bufio.Reader
-	bw    *bufio.Writer
-	since time.Time // when it went idle
+	// wire is what nc reads raw through when it is a *tls.Conn; nil for
+	// plain TCP.
+	wire *tlsWire
+	peek peekState
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	// since is when it went idle.
+	since time.Time
 	// reused says whether the connection served a request before the
 	// current one: only then may a failure mean that the backend closed
 	// it while it was idle, so that the request can be sent again.
@@ -48,7 +73,8 @@ type upConn struct {
 	// whole leaves set (see exchange). It is coarse: the backend
 	// timeout may end up to deadline.Slack of itself late, so that a
 	// busy connection does not update its timer on every request.
-	rd deadline.Read
+	rd    deadline.Read
+	probe [1]byte // the buffer of drained's read
 }
 
 // Buffer sizes of an upstream connection. 32 KiB reads make a 64 KiB
@@ -59,72 +85,205 @@ const (
 	upWriteBuffer = 16 << 10
 )
 
-func newUpstream(addr string, cfg *tls.Config, timeout time.Duration) *upstream {
+// newUpstream returns the pool of connections to addr, over TLS with cfg
+// unless it is nil, that waits timeout for an answer's head and opens at
+// most maxConns connections (0: DefaultMaxConnsPerBackend) with dial (nil:
+// a net.Dialer's).
+func newUpstream(addr string, cfg *tls.Config, timeout time.Duration, maxConns int, dial dialFunc) *upstream {
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConnsPerBackend
+	}
+	if dial == nil {
+		dial = defaultDial
+	}
 	return &upstream{
-		addr:    addr,
-		tls:     cfg,
-		dialer:  net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
-		timeout: timeout,
+		addr:     addr,
+		tls:      cfg,
+		dialer:   dial,
+		timeout:  timeout,
+		maxConns: maxConns,
 	}
 }
+
+// DefaultMaxConnsPerBackend is the number of connections a pool opens to its
+// backend at most, idle and busy, unless configured otherwise.
+const DefaultMaxConnsPerBackend = 512
 
 // errPoolClosed is returned for a request on an upstream that was closed;
 // the handler never uses one (a retired pool is closed only when its last
 // request has ended).
 var errPoolClosed = errors.New("connection pool closed")
 
-// get returns an idle connection or dials a new one.
+// errBackendBusy is returned (wrapped) for a request that found every
+// connection its pool may open to the backend busy, and none came free
+// within the backend timeout. The backend is overloaded, or slow: the
+// request was not sent, and may be sent again later.
+var errBackendBusy = errors.New("the backend is busy")
+
+// get returns an idle connection on which nothing has arrived since it was
+// last used, or a new one.
 func (u *upstream) get(ctx context.Context) (*upConn, error) {
-	now := time.Now()
-	u.mu.Lock()
-	for len(u.idle) > 0 {
-		c := u.idle[len(u.idle)-1]
-		u.idle[len(u.idle)-1] = nil
-		u.idle = u.idle[:len(u.idle)-1]
-		if now.Sub(c.since) >= peekAfter {
-			// alive reads, and a deadline that has passed would fail it.
-			c.rd.Clear(c.raw)
+	for {
+		u.mu.Lock()
+		n := len(u.idle)
+		if n == 0 {
+			break
 		}
-		if now.Sub(c.since) < idleTimeout && (now.Sub(c.since) < peekAfter || alive(c.raw)) {
-			u.mu.Unlock()
+		c := u.idle[n-1]
+		u.idle[n-1] = nil
+		u.idle = u.idle[:n-1]
+		u.mu.Unlock()
+		// The check is made outside the lock: it is a system call.
+		if c.usable(time.Now()) {
 			return c, nil
 		}
-		c.nc.Close()
+		u.drop(c, false)
 	}
-	closed := u.closed
-	u.mu.Unlock()
-	if closed {
+	// u.mu is held.
+	if u.closed {
+		u.mu.Unlock()
 		return nil, errPoolClosed
 	}
-	return u.dial(ctx)
+	return u.dialLocked(ctx)
 }
 
-// peekAfter is how long a connection may sit idle before it is checked
-// for a close by the backend when taken from the pool. Backends close idle
-// connections after seconds at the least (nginx 75 s, Go's default 3
-// minutes), so a connection idle for less is taken on trust; a request that
-// loses that race anyway is sent again when it has no body (see
-// retryable).
-const peekAfter = time.Second
+// usable reports whether an idle connection may serve a request: it has
+// not been idle too long, and nothing came on it while it was.
+func (c *upConn) usable(now time.Time) bool {
+	return now.Sub(c.since) < idleTimeout && c.quiet()
+}
 
+// dial opens a new connection once the pool is under its cap, waiting for
+// a connection to come back or close when it is not.
 func (u *upstream) dial(ctx context.Context) (*upConn, error) {
-	raw, err := u.dialer.DialContext(ctx, "tcp", u.addr)
-	if err != nil {
+	u.mu.Lock()
+	return u.dialLocked(ctx)
+}
+
+// dialLocked is dial with u.mu held, which it releases.
+func (u *upstream) dialLocked(ctx context.Context) (*upConn, error) {
+	if u.open < u.maxConns {
+		u.open++
+		u.mu.Unlock()
+		return u.connect(ctx)
+	}
+	ch := make(chan *upConn, 1)
+	u.queue = append(u.queue, ch)
+	u.mu.Unlock()
+	return u.await(ctx, ch)
+}
+
+// await waits on ch, which dialLocked queued, for a connection put back
+// (or, nil, for the place under the cap of one that was closed), until ctx
+// ends or the backend timeout passes.
+func (u *upstream) await(ctx context.Context, ch chan *upConn) (*upConn, error) {
+	t := time.NewTimer(u.timeout)
+	defer t.Stop()
+	select {
+	case c := <-ch:
+		return u.handed(ctx, c)
+	case <-ctx.Done():
+		return u.leaveQueue(ch, ctx.Err())
+	case <-t.C:
+		return u.leaveQueue(ch, fmt.Errorf("%w: all %d connections the edge may open to it are in use, and none came free in %v",
+			errBackendBusy, u.maxConns, u.timeout))
+	}
+}
+
+// handed takes what a waiting request was handed: a connection put back,
+// used if nothing has come on it since, or a place under the cap.
+func (u *upstream) handed(ctx context.Context, c *upConn) (*upConn, error) {
+	if c == nil {
+		return u.connect(ctx)
+	}
+	if c.quiet() {
+		return c, nil
+	}
+	u.drop(c, true)
+	return u.get(ctx)
+}
+
+// leaveQueue takes ch out of the queue, and gives on what it was handed if
+// that happened first, then returns err.
+func (u *upstream) leaveQueue(ch chan *upConn, err error) (*upConn, error) {
+	u.mu.Lock()
+	if i := slices.Index(u.queue, ch); i >= 0 {
+		u.queue = slices.Delete(u.queue, i, i+1)
+		u.mu.Unlock()
 		return nil, err
 	}
-	nc := raw
-	if u.tls != nil {
-		tc := tls.Client(raw, u.tls)
-		hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			raw.Close()
-			return nil, err
-		}
-		nc = tc
+	u.mu.Unlock()
+	// Handed something just before: ch holds it.
+	if c := <-ch; c != nil {
+		u.put(c)
+	} else {
+		u.release()
 	}
-	return newUpConn(nc, raw), nil
+	return nil, err
+}
+
+// release gives up a place under the cap: to the request that has waited
+// longest, if any.
+func (u *upstream) release() {
+	u.mu.Lock()
+	u.releaseLocked()
+	u.mu.Unlock()
+}
+
+func (u *upstream) releaseLocked() {
+	if len(u.queue) > 0 {
+		u.handLocked(nil)
+		return
+	}
+	u.open--
+}
+
+// handLocked hands c (nil: a place under the cap) to the request that has
+// waited longest; there is one.
+func (u *upstream) handLocked(c *upConn) {
+	ch := u.queue[0]
+	u.queue[0] = nil
+	u.queue = u.queue[1:]
+	ch <- c
+}
+
+// drop closes a connection of the pool, abruptly (without a TLS
+// close_notify) when its backend misbehaved or it broke.
+func (u *upstream) drop(c *upConn, abrupt bool) {
+	if abrupt {
+		c.raw.Close()
+	} else {
+		c.nc.Close()
+	}
+	u.release()
+}
+
+// connect dials a new connection; the caller holds a place under the cap
+// for it, which is given up if the dial fails.
+func (u *upstream) connect(ctx context.Context) (*upConn, error) {
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	raw, err := u.dialer(dctx, "tcp", u.addr)
+	cancel()
+	if err != nil {
+		u.release()
+		return nil, err
+	}
+	if u.tls == nil {
+		return newUpConn(raw, raw), nil
+	}
+	wire := &tlsWire{Conn: raw}
+	tc := tls.Client(wire, u.tls)
+	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	err = tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		raw.Close()
+		u.release()
+		return nil, err
+	}
+	c := newUpConn(tc, raw)
+	c.wire = wire
+	return c, nil
 }
 
 // newUpConn makes the upConn of nc, which runs over the TCP connection raw.
@@ -138,6 +297,7 @@ func newUpConn(nc, raw net.Conn) *upConn {
 	if sc, ok := raw.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
 		c.await.step = c.sendStep
+		c.peek.step = c.peekStep
 	}
 	return c
 }
@@ -157,9 +317,9 @@ func newUpConn(nc, raw net.Conn) *upConn {
 // meets the same end and reports it as it always did. A close by the
 // backend that came before the send is among the readiness forgotten; the
 // request then meets the closed socket, and the reset it gets back ends
-// the wait. Bytes already in c.br
-// (sent by a backend after its last answer) are read as before, without a
-// wait for more.
+// the wait. Bytes already in c.br, which a connection never has when it is
+// handed out (see drained and quiet), are read as before, without a wait
+// for more.
 func (c *upConn) sendAwait() error {
 	if c.rc == nil || c.br.Buffered() > 0 {
 		return c.bw.Flush()
@@ -195,14 +355,24 @@ func (c *upConn) sendStep(uintptr) bool {
 	return c.await.err != nil
 }
 
-// put returns a connection whose last answer was read to its end.
+// put returns a connection whose last answer was read to its end, unless
+// its backend sent more than that answer: then it is closed.
 func (u *upstream) put(c *upConn) {
+	if !c.drained() {
+		u.drop(c, true)
+		return
+	}
 	c.reused = true
 	c.since = time.Now()
 	u.mu.Lock()
+	if len(u.queue) > 0 && !u.closed {
+		u.handLocked(c)
+		u.mu.Unlock()
+		return
+	}
 	if u.closed || len(u.idle) >= maxIdlePerBackend {
 		u.mu.Unlock()
-		c.nc.Close()
+		u.drop(c, false)
 		return
 	}
 	u.idle = append(u.idle, c)
@@ -225,6 +395,7 @@ func (u *upstream) reap() {
 			break
 		}
 		c.nc.Close()
+		u.releaseLocked()
 		n++
 	}
 	u.idle = append(u.idle[:0], u.idle[n:]...)
@@ -244,6 +415,7 @@ func (u *upstream) close() {
 	u.closed = true
 	for _, c := range u.idle {
 		c.nc.Close()
+		u.releaseLocked()
 	}
 	u.idle = nil
 	if u.reaper != nil {

@@ -417,21 +417,31 @@ func tcpPair(t *testing.T) (client, server net.Conn) {
 	return client, server
 }
 
-// TestAlive checks the liveness peek on idle connections: open and quiet
-// is alive; a byte waiting or the end of the stream is not, and the peek
-// consumes nothing.
-func TestAlive(t *testing.T) {
+// quietConn reports whether upConn.quiet finds c quiet.
+func quietConn(c net.Conn) bool { return newUpConn(c, c).quiet() }
+
+// TestQuiet checks the peek at idle connections: open and quiet is quiet;
+// a byte waiting or the end of the stream is not, and the peek consumes
+// nothing, nor does it mind a read deadline that has passed.
+func TestQuiet(t *testing.T) {
 	t.Run("quiet", func(t *testing.T) {
 		c, _ := tcpPair(t)
-		if !alive(c) {
-			t.Error("an open, quiet connection is reported dead")
+		if !quietConn(c) {
+			t.Error("an open, quiet connection is reported not quiet")
+		}
+	})
+	t.Run("quiet past its read deadline", func(t *testing.T) {
+		c, _ := tcpPair(t)
+		c.SetReadDeadline(time.Now().Add(-time.Second))
+		if !quietConn(c) {
+			t.Error("an open, quiet connection past its read deadline is reported not quiet")
 		}
 	})
 	t.Run("byte waiting", func(t *testing.T) {
 		c, s := tcpPair(t)
 		s.Write([]byte("x"))
-		if !eventuallyTrue(func() bool { return !alive(c) }) {
-			t.Fatal("a connection with a byte waiting is reported alive")
+		if !eventuallyTrue(func() bool { return !quietConn(c) }) {
+			t.Fatal("a connection with a byte waiting is reported quiet")
 		}
 		// The peek left the byte where it was.
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -443,15 +453,21 @@ func TestAlive(t *testing.T) {
 	t.Run("closed by the peer", func(t *testing.T) {
 		c, s := tcpPair(t)
 		s.Close()
-		if !eventuallyTrue(func() bool { return !alive(c) }) {
-			t.Error("a connection the peer closed is reported alive")
+		if !eventuallyTrue(func() bool { return !quietConn(c) }) {
+			t.Error("a connection the peer closed is reported quiet")
 		}
 	})
 	t.Run("closed here", func(t *testing.T) {
 		c, _ := tcpPair(t)
 		c.Close()
-		if alive(c) {
-			t.Error("a closed connection is reported alive")
+		if quietConn(c) {
+			t.Error("a closed connection is reported quiet")
+		}
+	})
+	t.Run("not a syscall.Conn", func(t *testing.T) {
+		c, _ := tcpPair(t)
+		if quietConn(struct{ net.Conn }{c}) {
+			t.Error("a connection that cannot be peeked at is reported quiet")
 		}
 	})
 }
@@ -496,8 +512,8 @@ func TestSendAwait(t *testing.T) {
 		if took := time.Since(start); took < 40*time.Millisecond {
 			t.Errorf("sendAwait returned after %v, before the answer was sent (50ms)", took)
 		}
-		// A byte is waiting: the peek alive makes finds it.
-		if alive(c.raw) {
+		// A byte is waiting: the peek quiet makes finds it.
+		if c.quiet() {
 			t.Error("sendAwait returned with nothing to read")
 		}
 		if line, err := c.br.ReadString('\n'); err != nil || line != "HTTP/1.1 204 No Content\r\n" {
@@ -583,7 +599,7 @@ func TestSendAwait(t *testing.T) {
 	t.Run("closed by the backend before the send", func(t *testing.T) {
 		c, _, peer := setup(t)
 		peer.Close()
-		if !eventuallyTrue(func() bool { return !alive(c.raw) }) {
+		if !eventuallyTrue(func() bool { return !c.quiet() }) {
 			t.Fatal("the backend's close never arrived")
 		}
 		start := time.Now()
@@ -710,7 +726,7 @@ func TestBodyReadFailureEndsWait(t *testing.T) {
 			// The backend timeout is long, and the context shorter:
 			// an exchange that waits for the timeout ends with the
 			// context's error instead of the body's.
-			u := newUpstream(ln.Addr().String(), nil, time.Minute)
+			u := newUpstream(ln.Addr().String(), nil, time.Minute, 0, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			c, err := u.dial(ctx)
