@@ -74,6 +74,8 @@ type conn struct {
 	// server's, under its lock.
 	client netip.Addr
 	keyed  bool
+	// afterPost says the last request was a POST (see skipEmptyLines).
+	afterPost bool
 	// framingClose says the request being served was framed both by
 	// Content-Length and Transfer-Encoding: the connection closes after
 	// its answer (see checkFraming).
@@ -168,6 +170,7 @@ func (c *conn) serve() {
 			c.reject(err)
 			return
 		}
+		c.afterPost = req.Method == http.MethodPost
 		// A body is read paced (see pace): an upload may take as long as
 		// it takes, as long as it keeps coming. A request without one
 		// leaves the deadline as it is, saving a timer update per
@@ -227,6 +230,9 @@ func (c *conn) headBuffered() bool {
 // come with parsePlainHead, any other with net/http's parser and the checks
 // net/http's server adds to it.
 func (c *conn) readRequest() (*http.Request, error) {
+	if c.afterPost {
+		c.skipEmptyLines()
+	}
 	limit := c.srv.maxHeaderBytes() + 4096 // net/http's slack
 	if b, _ := c.br.Peek(c.br.Buffered()); len(b) > 0 {
 		if req, n, ok := parsePlainHead(c.ctx, b); ok && n <= limit {
@@ -264,6 +270,24 @@ func (c *conn) readRequest() (*http.Request, error) {
 	}
 	req.RemoteAddr = c.remote
 	return req.WithContext(c.ctx), nil
+}
+
+// skipEmptyLines drops the CRs and LFs among the next four bytes that come
+// before anything else, as net/http's server does after a POST: some
+// clients send a CRLF after a POST's body that its length does not count
+// (RFC 9112, section 2.2, lets a server ignore empty lines before a
+// request line). Like net/http, it waits for the four bytes, unless the
+// first is neither.
+func (c *conn) skipEmptyLines() {
+	if b, _ := c.br.Peek(1); len(b) == 0 || b[0] != '\r' && b[0] != '\n' {
+		return
+	}
+	b, _ := c.br.Peek(4)
+	n := 0
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
+	}
+	c.br.Discard(n)
 }
 
 // checkRequest makes the checks net/http's server adds to its parser.

@@ -65,8 +65,19 @@ func newResponse(c *conn, req *http.Request) *response {
 	*w = response{c: c, req: req, header: header, clen: -1}
 	w.http10 = !req.ProtoAtLeast(1, 1)
 	// HTTP/1.0 closes after each answer unless the client asks to keep
-	// the connection.
-	w.closeAfter = req.Close || w.http10 && !hasToken(req.Header["Connection"], "keep-alive")
+	// the connection; HTTP/1.1 keeps it unless the client asks to close.
+	// The first Connection field is read as net/http's server reads it
+	// (see hasLooseToken), so that the two serve the same requests on a
+	// connection.
+	var conn string
+	if v := req.Header["Connection"]; len(v) > 0 {
+		conn = v[0]
+	}
+	if w.http10 {
+		w.closeAfter = !hasLooseToken(conn, "keep-alive")
+	} else {
+		w.closeAfter = req.Close || hasLooseToken(conn, "close")
+	}
 	if req.Body == nil || req.Body == http.NoBody {
 		w.emptyBody = requestBody{c: c, w: w, r: req.Body, eof: true}
 		w.body = &w.emptyBody
@@ -499,6 +510,45 @@ func hasToken(lists []string, tok string) bool {
 		}
 	}
 	return false
+}
+
+// hasLooseToken reports whether v holds tok as net/http's server looks for
+// the close and keep-alive options of a request's Connection field:
+// anywhere, in any ASCII case, with the ends of v, spaces, tabs or commas
+// either side ("keep-alive 5" holds keep-alive). The parser's own test of
+// close, which sets Request.Close, is stricter; net/http's server closes if
+// either finds it, and keeps an HTTP/1.0 connection if this one finds
+// keep-alive, close or not.
+func hasLooseToken(v, tok string) bool {
+	boundary := func(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
+	for i := 0; i+len(tok) <= len(v); i++ {
+		end := i + len(tok)
+		if (i == 0 || boundary(v[i-1])) && (end == len(v) || boundary(v[end])) && asciiEqualFold(v[i:end], tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// asciiEqualFold reports whether a and b are equal, ignoring the case of
+// ASCII letters only.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // httpDate returns the Date field's value for now, formatted once a
