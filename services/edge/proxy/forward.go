@@ -44,9 +44,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 	}
 	o.extra = forwardedFields(o.fields[:0], r)
 	// The server gives a request without a body a length of 0; one of
-	// unknown length (chunked) has -1.
+	// unknown length (chunked) has -1, and only it may have trailers.
 	if r.ContentLength != 0 {
-		o.body, o.length, o.trailer = r.Body, r.ContentLength, r.Trailer
+		o.body, o.length = r.Body, r.ContentLength
+		if r.ContentLength < 0 && len(r.Trailer) > 0 {
+			o.body, o.trailer = sendTrailer(r)
+		}
 	}
 	o.upgrade = upgradeType(r.Header)
 	o.hints = w
@@ -225,21 +228,13 @@ func hopByHop(name string) bool {
 	return false
 }
 
-// clientSet reports whether a field is one the edge sets itself, so that
-// what a client sent of it never reaches the backend.
-func clientSet(name string) bool {
-	switch name {
-	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
-		return true
-	}
-	return false
-}
+// dropRequestField reports whether a field of a client's header is never
+// passed on: a hop-by-hop, framing or forwarding field, in any spelling
+// (see policy_fields.go).
+func dropRequestField(name string) bool { return requestDropped.has(name) }
 
-func dropRequestField(name string) bool { return hopByHop(name) || clientSet(name) }
-
-// requestDrop returns what of a client's header is not passed on: the
-// hop-by-hop fields, those the edge sets, and those the Connection field
-// names.
+// requestDrop returns what of a client's header is not passed on: what
+// dropRequestField drops, and the fields the Connection field names.
 func requestDrop(h http.Header) func(string) bool {
 	named := connectionNamed(h)
 	if len(named) == 0 {
