@@ -51,6 +51,7 @@ const (
 	codeBackendRefused       = "backend_refused_by_policy"
 	codeBackendUpgrade       = "backend_upgrade_failed"
 	codeBadBody              = "invalid_request_body"
+	codePathNotAllowed       = "path_not_allowed"
 )
 
 // apiError is the JSON body of every answer the edge gives itself.
@@ -73,6 +74,12 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(e.status)
 	w.Write(append(body, '\n'))
+}
+
+// pathAPIError answers a request whose path the path policy refuses.
+func pathAPIError(routePath string, err error) *apiError {
+	return &apiError{status: http.StatusBadRequest, Code: codePathNotAllowed, Route: routePath,
+		Message: err.Error() + "; " + pathAllowed}
 }
 
 // certificateAPIError answers a request whose route names a certificate the

@@ -41,6 +41,11 @@ type Config struct {
 	// larger announced body is answered 413 before anything is sent, and a
 	// streamed one is cut off there.
 	MaxBodyBytes int64
+	// AllowEncodedSlashes lets a path segment hold an encoded "/" (%2F),
+	// for backends whose identifiers hold one; by default such a path is
+	// answered 400 (path_not_allowed). Dot segments, "\", %5C and control
+	// characters are refused either way: see path.go.
+	AllowEncodedSlashes bool
 }
 
 // DefaultMaxBodyBytes is the request body limit when Config leaves it zero.
@@ -80,12 +85,14 @@ type Handler struct {
 	observer       Observer
 	pools          *poolSet
 	maxBody        int64
+	allowSlash     bool
 }
 
 // New returns a Handler serving what cfg.State holds, and registers
 // h.Retire to run after each publish.
 func New(cfg Config) *Handler {
 	h := &Handler{
+		allowSlash:     cfg.AllowEncodedSlashes,
 		state:          cfg.State,
 		backendTimeout: cfg.BackendTimeout,
 		rootCAs:        cfg.RootCAs,
@@ -131,10 +138,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
 	snap := h.state.Load()
-	key, rest, err := splitRequestPath(r.URL.EscapedPath())
-	if errors.Is(err, errBadPath) {
+	key, rest, err := splitRequestPath(r.URL.EscapedPath(), h.allowSlash)
+	switch {
+	case errors.Is(err, errBadPath):
 		h.answer(w, "", &apiError{status: http.StatusBadRequest, Code: codeBadPath,
-			Message: err.Error() + ` (send the path without "." or ".." segments and with valid escapes such as %20)`})
+			Message: err.Error() + " (send a path with valid escapes such as %20)"})
+		return
+	case errors.Is(err, errPathNotAllowed):
+		h.answer(w, "", pathAPIError("", err))
 		return
 	}
 	var d *state.Deployment
@@ -163,6 +174,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, snap *state.Snapshot, d *state.Deployment, route *state.Route, rest requestPath, params []param) {
 	u, err := target(route, rest, params, r.URL.RawQuery)
+	if errors.Is(err, errPathNotAllowed) {
+		h.answer(w, route.Path, pathAPIError(route.Path, err))
+		return
+	}
 	if err != nil {
 		h.answer(w, route.Path, &apiError{status: http.StatusBadGateway, Code: codeBadTarget, Route: route.Path,
 			Message: fmt.Sprintf("route %q: %v (redeploy with a valid URL)", route.Path, err)})

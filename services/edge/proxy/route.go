@@ -23,26 +23,31 @@ type requestPath struct {
 	segments []string
 }
 
-// Why splitRequestPath refuses a path.
+// Why splitRequestPath refuses a path: errNoDeployment, errBadPath, or
+// a *pathError (wrapping errPathNotAllowed) for a path the path policy
+// refuses.
 var (
 	errNoDeployment = errors.New("the path does not start with /ACCOUNT/PROJECT/ENVIRONMENT")
-	errBadPath      = errors.New(`the path has an invalid %-escape or a "." or ".." segment`)
+	errBadPath      = errors.New("the path has an invalid %-escape")
 )
 
 // splitRequestPath splits an escaped request path into the deployment it
-// names and the rest. It refuses a path that names no deployment or holds
-// something no route may match: an invalid %-escape or a dot segment. Dot
-// segments are refused rather than resolved because a backend that
-// resolves "/api/../admin" itself would serve a path no route allowed.
-func splitRequestPath(escaped string) (key state.Key, rest requestPath, err error) {
+// names and the rest. It refuses a path that names no deployment, that has
+// an invalid %-escape, or that the path policy (see path.go) refuses in
+// any segment, the deployment's included: a dot segment, an encoded
+// separator (a "/" only unless allowSlash), a "\", a control character.
+// Such paths are refused rather than resolved or passed on because a
+// backend that decodes or resolves "/api/..%2Fadmin" itself would serve a
+// path no route allowed.
+func splitRequestPath(escaped string, allowSlash bool) (key state.Key, rest requestPath, err error) {
 	var prefix [3]string
 	s := strings.TrimPrefix(escaped, "/")
 	for i := range prefix {
 		seg, tail, found := strings.Cut(s, "/")
-		v, err := url.PathUnescape(seg)
+		v, err := decodeSegment(seg, allowSlash)
 		switch {
-		case err != nil || isDotSegment(v):
-			return key, rest, errBadPath
+		case err != nil:
+			return key, rest, err
 		case v == "":
 			return key, rest, errNoDeployment
 		}
@@ -60,16 +65,26 @@ func splitRequestPath(escaped string) (key state.Key, rest requestPath, err erro
 	}
 	key = state.Key{Account: prefix[0], Project: prefix[1], Environment: prefix[2]}
 	for seg := range strings.SplitSeq(strings.TrimPrefix(rest.escaped, "/"), "/") {
-		v, err := url.PathUnescape(seg)
-		if err != nil || isDotSegment(v) {
-			return key, rest, errBadPath
+		v, err := decodeSegment(seg, allowSlash)
+		if err != nil {
+			return key, rest, err
 		}
 		rest.segments = append(rest.segments, v)
 	}
 	return key, rest, nil
 }
 
-func isDotSegment(s string) bool { return s == "." || s == ".." }
+// decodeSegment decodes an escaped segment the path policy allows.
+func decodeSegment(seg string, allowSlash bool) (string, error) {
+	v, err := url.PathUnescape(seg)
+	if err != nil {
+		return "", errBadPath
+	}
+	if err := checkSegment(seg, v, allowSlash); err != nil {
+		return "", err
+	}
+	return v, nil
+}
 
 // matchPath matches the segments of a request against a route path written
 // as the deploytracker checked it: literal segments (which may hold

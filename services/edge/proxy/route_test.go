@@ -40,7 +40,8 @@ func TestMatchPath(t *testing.T) {
 		{"/{a}/x/{b}/*", "/1/y/2", false, nil},
 	} {
 		t.Run(tc.pattern+" "+tc.path, func(t *testing.T) {
-			_, rest, err := splitRequestPath("/acme/shop/prod" + tc.path)
+			// Encoded slashes allowed: matching does not depend on the policy.
+			_, rest, err := splitRequestPath("/acme/shop/prod"+tc.path, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +99,7 @@ func FuzzRequestPath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, escaped string) {
-		_, rest, err := splitRequestPath(escaped)
+		_, rest, err := splitRequestPath(escaped, false)
 		if err != nil {
 			return
 		}

@@ -17,11 +17,16 @@ type dest struct {
 	uri     string // the request-target: the escaped path and the query
 }
 
-// target returns where a route sends the request.
+// target returns where a route sends the request. A rewritten path must
+// meet the path policy too (see checkRewrittenPath): its error then wraps
+// errPathNotAllowed.
 func target(r *state.Route, rest requestPath, params []param, rawQuery string) (dest, error) {
 	if r.RewritePattern != "" {
 		u, err := rewriteURL(r.RewritePattern, params, rawQuery)
 		if err != nil {
+			return dest{}, err
+		}
+		if err := checkRewrittenPath(u.EscapedPath()); err != nil {
 			return dest{}, err
 		}
 		return dest{backend: u, origin: origin(u), uri: u.RequestURI()}, nil
