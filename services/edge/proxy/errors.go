@@ -52,6 +52,7 @@ const (
 	codeBackendUpgrade       = "backend_upgrade_failed"
 	codeBadBody              = "invalid_request_body"
 	codePathNotAllowed       = "path_not_allowed"
+	codeLoopDetected         = "loop_detected"
 )
 
 // apiError is the JSON body of every answer the edge gives itself.

@@ -42,7 +42,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 		drop:   requestDrop(r.Header),
 		head:   r,
 	}
-	o.extra = forwardedFields(o.fields[:0], r)
+	o.extra = forwardedFields(o.fields[:0], r, h.hop.entry(r))
 	// The server gives a request without a body a length of 0; one of
 	// unknown length (chunked) has -1, and only it may have trailers.
 	if r.ContentLength != 0 {
@@ -279,9 +279,12 @@ func copyEndToEnd(dst, src http.Header) {
 	}
 }
 
-// forwardedFields appends to fields the X-Forwarded-* fields the edge sets:
-// the client's address, the host it asked for and the scheme it used.
-func forwardedFields(fields []field, r *http.Request) []field {
+// forwardedFields appends to fields the fields the edge sets: the
+// X-Forwarded-* fields (the client's address, the host it asked for and
+// the scheme it used) and via, the edge's Via entry. The client's Via, if
+// any, is sent as it came, before the edge's: a field sent on several
+// lines is one list, in order (RFC 9110, section 5.3).
+func forwardedFields(fields []field, r *http.Request, via string) []field {
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
@@ -289,7 +292,7 @@ func forwardedFields(fields []field, r *http.Request) []field {
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		fields = append(fields, field{"X-Forwarded-For", ip})
 	}
-	fields = append(fields, field{"X-Forwarded-Host", r.Host}, field{"X-Forwarded-Proto", proto})
+	fields = append(fields, field{"X-Forwarded-Host", r.Host}, field{"X-Forwarded-Proto", proto}, field{"Via", via})
 	// A client that can take trailers may say so to the backend: the
 	// edge passes them on.
 	for _, v := range r.Header["Te"] {

@@ -41,6 +41,16 @@ type Config struct {
 	// larger announced body is answered 413 before anything is sent, and a
 	// streamed one is cut off there.
 	MaxBodyBytes int64
+	// HopID names the edge in the Via entry it adds to every request it
+	// sends ("1.1 certbind-HOPID"); a request that arrives with that
+	// entry has come round a loop and is answered 508. The default is a
+	// random id made by New, which names one Handler. Instances of one
+	// fleet may share an id, so that a route that reaches the fleet
+	// through a load balancer is stopped at the first instance it comes
+	// back to, not only at one it passed before; distinct edges must not
+	// share one. Letters, digits, '-', '.' and '_' only: New panics on
+	// anything else.
+	HopID string
 	// AllowEncodedSlashes lets a path segment hold an encoded "/" (%2F),
 	// for backends whose identifiers hold one; by default such a path is
 	// answered 400 (path_not_allowed). Dot segments, "\", %5C and control
@@ -85,13 +95,20 @@ type Handler struct {
 	observer       Observer
 	pools          *poolSet
 	maxBody        int64
+	hop            hop
 	allowSlash     bool
 }
 
 // New returns a Handler serving what cfg.State holds, and registers
-// h.Retire to run after each publish.
+// h.Retire to run after each publish. It panics if cfg.HopID is not
+// allowed.
 func New(cfg Config) *Handler {
+	hop, err := newHop(cfg.HopID)
+	if err != nil {
+		panic(err)
+	}
 	h := &Handler{
+		hop:            hop,
 		allowSlash:     cfg.AllowEncodedSlashes,
 		state:          cfg.State,
 		backendTimeout: cfg.BackendTimeout,
@@ -129,6 +146,11 @@ func (h *Handler) Pools() int { return h.pools.len() }
 // ServeHTTP serves /ACCOUNT/PROJECT/ENVIRONMENT/PATH with the route of that
 // deployment that matches /PATH.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.hop.seen(r.Header) {
+		h.answer(w, "", &apiError{status: http.StatusLoopDetected, Code: codeLoopDetected,
+			Message: fmt.Sprintf("the request has already passed through this edge (its Via field names %s): a route's baseUrl leads back to the edge, directly or through other proxies; point the route's baseUrl at the backend itself", h.hop.name)})
+		return
+	}
 	if r.ContentLength > h.maxBody {
 		h.answer(w, "", &apiError{status: http.StatusRequestEntityTooLarge, Code: codeBodyTooLarge,
 			Message: fmt.Sprintf("the request body of %d bytes is over the edge's limit of %d bytes", r.ContentLength, h.maxBody)})
