@@ -30,6 +30,8 @@
 // is closed (net/http keeps it); an HTTP/1.0 request with
 // Transfer-Encoding is refused with 400 (net/http ignores the field). See
 // framing.go for why.
+// FuzzFramingDifferential holds the two servers to finding the same
+// requests in the same bytes, but for these differences.
 package h1
 
 import (
