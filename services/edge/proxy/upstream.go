@@ -60,9 +60,12 @@ type upConn struct {
 	// wire is what nc reads raw through when it is a *tls.Conn; nil for
 	// plain TCP.
 	wire *tlsWire
-	peek peekState
-	br   *bufio.Reader
-	bw   *bufio.Writer
+	// tlsIn is what br reads nc through when it is a *tls.Conn; nil
+	// for plain TCP.
+	tlsIn *tlsIn
+	peek  peekState
+	br    *bufio.Reader
+	bw    *bufio.Writer
 	// since is when it went idle.
 	since time.Time
 	// reused says whether the connection served a request before the
@@ -283,6 +286,8 @@ func (u *upstream) connect(ctx context.Context) (*upConn, error) {
 	}
 	c := newUpConn(tc, raw)
 	c.wire = wire
+	c.tlsIn = &tlsIn{tc: tc}
+	c.br.Reset(c.tlsIn)
 	return c, nil
 }
 

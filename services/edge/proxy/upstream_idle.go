@@ -1,6 +1,9 @@
 package proxy
 
-import "net"
+import (
+	"crypto/tls"
+	"net"
+)
 
 // The checks that keep a backend's bytes from the wrong request: a
 // connection goes back to its pool only if nothing of its last answer's
@@ -22,6 +25,14 @@ func (c *upConn) drained() bool {
 	if !c.wire.boundary() {
 		// Part of a record has been read, and the rest will come.
 		return false
+	}
+	if c.wire.whole == 1 && !c.tlsIn.full {
+		// The usual case, known without asking: the last read from
+		// the network ended with the one record it completed, which
+		// the TLS connection then decrypted (it reads only when it
+		// has no whole record left), and the last read of the
+		// answer took all that was left of it.
+		return true
 	}
 	// A read that may not wait for the network returns what the TLS
 	// connection holds, and the probe's error when it holds nothing.
@@ -73,6 +84,9 @@ type tlsWire struct {
 	hdr     int // bytes of the current record's header passed on, up to 4
 	size    int // the current record's length, as far as its header has come
 	left    int // bytes of the current record's payload still to pass on
+	// whole is the number of records the last read completed; -1 when
+	// it failed.
+	whole int
 }
 
 // recordHeaderLen is the length of a TLS record's header: type, version
@@ -84,17 +98,25 @@ func (w *tlsWire) Read(p []byte) (int, error) {
 		return 0, errProbe
 	}
 	n, err := w.Conn.Read(p)
+	w.whole = 0
 	w.track(p[:n])
+	if err != nil {
+		w.whole = -1
+	}
 	return n, err
 }
 
-// track follows the record boundaries in b, the next bytes passed on.
+// track follows the record boundaries in b, the next bytes passed on, and
+// counts in whole the records they complete.
 func (w *tlsWire) track(b []byte) {
 	for len(b) > 0 {
 		if w.left > 0 {
 			k := min(w.left, len(b))
 			w.left -= k
 			b = b[k:]
+			if w.left == 0 {
+				w.whole++
+			}
 			continue
 		}
 		if w.hdr >= recordHeaderLen-2 {
@@ -104,6 +126,9 @@ func (w *tlsWire) track(b []byte) {
 		b = b[1:]
 		if w.hdr == recordHeaderLen {
 			w.left, w.hdr, w.size = w.size, 0, 0
+			if w.left == 0 {
+				w.whole++
+			}
 		}
 	}
 }
@@ -121,3 +146,18 @@ func (probeError) Timeout() bool   { return true }
 func (probeError) Temporary() bool { return true }
 
 var errProbe error = probeError{}
+
+// tlsIn is a backend's TLS connection as c.br reads it. It records whether
+// the last read filled its buffer: only then may the TLS connection hold
+// the rest of the record it read from (a read returns less only when it
+// took all that was left).
+type tlsIn struct {
+	tc   *tls.Conn
+	full bool // the last read filled its buffer, or failed
+}
+
+func (r *tlsIn) Read(p []byte) (int, error) {
+	n, err := r.tc.Read(p)
+	r.full = n == len(p) || err != nil
+	return n, err
+}

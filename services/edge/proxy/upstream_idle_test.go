@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,10 @@ func tlsPair(tb testing.TB) (*upConn, *tls.Conn) {
 			close(accepted)
 			return
 		}
-		sc := tls.Server(nc, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.DER}, PrivateKey: leaf.Key}}})
+		// Records of the largest size from the start, so that the
+		// tests know where they end.
+		sc := tls.Server(nc, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.DER}, PrivateKey: leaf.Key}},
+			DynamicRecordSizingDisabled: true})
 		if sc.Handshake() != nil {
 			close(accepted)
 			return
@@ -71,7 +75,10 @@ func BenchmarkIdleChecks(b *testing.B) {
 			}
 		}
 	})
-	b.Run("drained TLS", func(b *testing.B) {
+	// The probe of the TLS connection, which the usual case skips
+	// (see TestDrainedTLS): the first answer on a connection comes with
+	// its session tickets.
+	b.Run("drained TLS probe", func(b *testing.B) {
 		c, s := tlsPair(b)
 		// An answer read, as an exchange reads it.
 		go io.WriteString(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -127,15 +134,39 @@ func TestDrainedTLS(t *testing.T) {
 	})
 	t.Run("the rest of a record", func(t *testing.T) {
 		c, s := tlsPair(t)
-		go io.WriteString(s, answer)
-		// A short read leaves the rest of the record's plaintext in
-		// the TLS connection.
-		buf := make([]byte, 10)
-		if _, err := io.ReadFull(c.nc, buf); err != nil {
+		// Records of 16384 and 13616 bytes, then one of 16000 of which
+		// the reader's buffer, with 30000 bytes in it, takes 2768: the
+		// TLS connection keeps the rest.
+		go io.WriteString(s, strings.Repeat("a", 30000))
+		if _, err := c.br.Peek(30000); err != nil {
 			t.Fatal(err)
 		}
+		// The third record comes alone, so that the last read from
+		// the network completes it and nothing else.
+		go io.WriteString(s, strings.Repeat("b", 16000))
+		if _, err := c.br.Peek(upReadBuffer); err != nil {
+			t.Fatal(err)
+		}
+		c.br.Discard(upReadBuffer)
 		if c.drained() {
 			t.Error("a connection whose TLS connection holds the rest of a record is drained")
+		}
+	})
+	t.Run("steady state", func(t *testing.T) {
+		c, s := tlsPair(t)
+		for i := range 3 {
+			go io.WriteString(s, answer)
+			if _, err := c.br.Discard(len(answer)); err != nil {
+				t.Fatal(err)
+			}
+			if !c.drained() {
+				t.Fatalf("answer %d: a connection with nothing past its answer is not drained", i)
+			}
+		}
+		// After the first answer (which may come with the session
+		// tickets) the usual case is known without a probe.
+		if c.wire.whole != 1 || c.tlsIn.full {
+			t.Errorf("the last read completed %d records and filled its buffer: %v; want 1 and false", c.wire.whole, c.tlsIn.full)
 		}
 	})
 }
@@ -150,9 +181,19 @@ func TestTLSWireRecords(t *testing.T) {
 		var w tlsWire
 		for off := 0; off < len(stream); off += cut {
 			end := min(off+cut, len(stream))
+			w.whole = 0
 			w.track(stream[off:end])
 			if got := w.boundary(); got != ends[end] {
 				t.Errorf("cut every %d: after %d bytes boundary is %v, want %v", cut, end, got, ends[end])
+			}
+			want := 0
+			for e := range ends {
+				if e > off && e <= end {
+					want++
+				}
+			}
+			if w.whole != want {
+				t.Errorf("cut every %d: bytes %d to %d complete %d records, want %d", cut, off, end, w.whole, want)
 			}
 		}
 		if w.left != 300 {
