@@ -53,6 +53,8 @@ const (
 	codeBadBody              = "invalid_request_body"
 	codePathNotAllowed       = "path_not_allowed"
 	codeLoopDetected         = "loop_detected"
+	codeBackendBusy          = "backend_busy"
+	codeBodyTooSlow          = "request_body_too_slow"
 )
 
 // apiError is the JSON body of every answer the edge gives itself.
@@ -135,6 +137,8 @@ func classify(err error) backendFailure {
 	switch {
 	case errors.As(err, new(*egress.RefusedError)):
 		return backendFailure{http.StatusBadGateway, codeBackendRefused}
+	case errors.Is(err, errBackendBusy):
+		return backendFailure{http.StatusServiceUnavailable, codeBackendBusy}
 	case remoteAlert(err) != "":
 		alert := remoteAlert(err)
 		for _, a := range rejectionAlerts {
@@ -152,6 +156,16 @@ func classify(err error) backendFailure {
 		return backendFailure{http.StatusGatewayTimeout, codeBackendTimeout}
 	}
 	return backendFailure{http.StatusBadGateway, codeBackendUnreachable}
+}
+
+// refusal reports whether code answers a request a safety rule refused,
+// as opposed to one that failed: those are counted on their own.
+func refusal(code string) bool {
+	switch code {
+	case codePathNotAllowed, codeLoopDetected, codeBackendRefused, codeBackendBusy, codeBodyTooLarge, codeBodyTooSlow:
+		return true
+	}
+	return false
 }
 
 // remoteAlert returns the alert in a "remote error: tls: ALERT" error, or "".
@@ -176,6 +190,8 @@ func backendAPIError(f backendFailure, routePath, backend, certName string, err 
 		errors.As(err, &refused)
 		e.Reason = refused.Reason
 		e.Message = fmt.Sprintf("route %q: the edge does not connect to the backend %s: %v; the request was not sent", routePath, backend, refused)
+	case f.code == codeBackendBusy:
+		e.Message = fmt.Sprintf("route %q: %v; retry shortly (the limit is the edge's --max-conns-per-backend)", routePath, err)
 	case f.code == codeClientCertRejected && certName == "":
 		e.Message = fmt.Sprintf("route %q: the backend %s wants a client certificate and the route has none (%v); name one in the route's mtlsCertificate option",
 			routePath, backend, err)

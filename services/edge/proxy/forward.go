@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/certbind/certbind/services/edge/h1"
 	"github.com/certbind/certbind/services/edge/internal/httpfield"
 	"github.com/certbind/certbind/services/edge/state"
 )
@@ -123,9 +124,16 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, d *state.Deploy
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
+		h.observer.Refused(codeBodyTooLarge)
 		writeError(w, &apiError{status: http.StatusRequestEntityTooLarge, Code: codeBodyTooLarge, Route: route.Path,
 			Message: fmt.Sprintf("the request body is over the edge's limit of %d bytes", tooLarge.Limit)})
 		return http.StatusRequestEntityTooLarge
+	}
+	if errors.Is(err, h1.ErrBodyTooSlow) {
+		h.observer.Refused(codeBodyTooSlow)
+		writeError(w, &apiError{status: http.StatusRequestTimeout, Code: codeBodyTooSlow, Route: route.Path,
+			Message: fmt.Sprintf("the request body came too slowly (%v); send it at a steady pace", err)})
+		return http.StatusRequestTimeout
 	}
 	var body *bodyReadError
 	if errors.As(err, &body) {
@@ -135,6 +143,9 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, d *state.Deploy
 		return http.StatusBadRequest
 	}
 	f := classify(err)
+	if refusal(f.code) {
+		h.observer.Refused(f.code)
+	}
 	h.log.Warn("backend request failed", "deployment", d.ID, "route", route.Path, "backend", backend,
 		"certificate", route.MTLSCertificateName, "error", f.code, "cause", err)
 	writeError(w, backendAPIError(f, route.Path, backend, route.MTLSCertificateName, err))

@@ -10,10 +10,12 @@
 package proxy
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -56,6 +58,19 @@ type Config struct {
 	// answered 400 (path_not_allowed). Dot segments, "\", %5C and control
 	// characters are refused either way: see path.go.
 	AllowEncodedSlashes bool
+	// MaxConnsPerBackend bounds the connections each pool (one backend,
+	// account and certificate version) opens, idle and busy together
+	// (default DefaultMaxConnsPerBackend). A request that finds its pool
+	// full waits for a connection to come free, up to BackendTimeout,
+	// and is then answered 503 backend_busy.
+	MaxConnsPerBackend int
+	// Dial opens the TCP connections to backends (default a net.Dialer).
+	// The edge passes an egress policy's dialer here, so that a route
+	// cannot reach what the policy refuses; a refusal it returns as an
+	// *egress.RefusedError is answered 502 backend_refused_by_policy. It
+	// must return a connection that implements syscall.Conn (a
+	// *net.TCPConn), or connections are never reused.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // DefaultMaxBodyBytes is the request body limit when Config leaves it zero.
@@ -72,12 +87,18 @@ type Observer interface {
 	// Handshake is called after every TLS handshake with a backend
 	// (scheme://host); resumed says whether a session was resumed.
 	Handshake(backend string, resumed bool)
+	// Refused is called, besides Request, for a request a safety rule
+	// refused; reason is the error code it was answered with
+	// (path_not_allowed, loop_detected, backend_refused_by_policy,
+	// backend_busy, request_body_too_large, request_body_too_slow).
+	Refused(reason string)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) Request(string, int, time.Duration) {}
 func (nopObserver) Handshake(string, bool)             {}
+func (nopObserver) Refused(string)                     {}
 
 // DefaultBackendTimeout is the default of Config.BackendTimeout.
 const DefaultBackendTimeout = 30 * time.Second
@@ -130,6 +151,8 @@ func New(cfg Config) *Handler {
 	if h.observer == nil {
 		h.observer = nopObserver{}
 	}
+	h.setMaxConnsPerBackend(cfg.MaxConnsPerBackend)
+	h.setBackendDial(cfg.Dial)
 	cfg.State.OnPublish(h.Retire)
 	return h
 }
@@ -230,6 +253,9 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, snap *state
 func (h *Handler) answer(w http.ResponseWriter, route string, e *apiError) {
 	writeError(w, e)
 	h.observer.Request(route, e.status, 0)
+	if refusal(e.Code) {
+		h.observer.Refused(e.Code)
+	}
 }
 
 // resolveRoute finds the certificates a route names in snap.

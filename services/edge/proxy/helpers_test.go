@@ -312,6 +312,7 @@ type handshakes struct {
 }
 
 func (h *handshakes) Request(string, int, time.Duration) {}
+func (h *handshakes) Refused(string)                     {}
 
 func (h *handshakes) Handshake(_ string, resumed bool) {
 	if resumed {

@@ -105,3 +105,10 @@ func secondWord(before string) bool {
 }
 
 func isViaSpace(c byte) bool { return c == ' ' || c == '\t' }
+
+// CheckHopID returns the error New would panic with for Config.HopID id,
+// so that a caller taking it from a flag can say what is wrong instead.
+func CheckHopID(id string) error {
+	_, err := newHop(id)
+	return err
+}

@@ -12,11 +12,13 @@ import (
 	"github.com/certbind/certbind/services/edge/state"
 )
 
-// counter counts the requests an edge answered.
-type counter struct{ n atomic.Int64 }
+// counter counts the requests an edge answered, and those of them a
+// safety rule refused.
+type counter struct{ n, refused atomic.Int64 }
 
 func (c *counter) Request(string, int, time.Duration) { c.n.Add(1) }
 func (c *counter) Handshake(string, bool)             {}
+func (c *counter) Refused(string)                     { c.refused.Add(1) }
 
 // TestLoop points routes back at the edge, directly and through a second
 // edge: the request is answered 508 once it comes back, instead of going
@@ -48,6 +50,9 @@ func TestLoop(t *testing.T) {
 		contains(t, "message", got.Message, "baseUrl")
 		if n := c.n.Load(); n != 2 {
 			t.Errorf("the edge answered %d requests, want 2 (the first, and the same one back once)", n)
+		}
+		if n := c.refused.Load(); n != 1 {
+			t.Errorf("the edge counted %d refusals, want 1 (the request that came back)", n)
 		}
 	})
 

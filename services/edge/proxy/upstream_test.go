@@ -119,6 +119,7 @@ func (s *statusLog) Request(_ string, status int, _ time.Duration) {
 }
 
 func (s *statusLog) Handshake(string, bool) {}
+func (s *statusLog) Refused(string)         {}
 
 func (s *statusLog) snapshot() []int {
 	s.mu.Lock()
