@@ -139,7 +139,10 @@ func (c *cluster) startWith(name string, extra ...string) {
 			"--edge-url", "http://" + c.edgeAddr}
 	case "edge":
 		addr = c.edgeAdminAddr
-		args = []string{"--listen", c.edgeAddr, "--admin-listen", c.edgeAdminAddr, "--certmgr-addr", c.certmgrAddr, "--deploytracker-addr", c.trackerAddr}
+		// The tests' backends are on loopback, which an edge refuses
+		// unless told otherwise.
+		args = []string{"--listen", c.edgeAddr, "--admin-listen", c.edgeAdminAddr, "--certmgr-addr", c.certmgrAddr, "--deploytracker-addr", c.trackerAddr,
+			"--backend-allow", "127.0.0.0/8"}
 	case "restapi":
 		rest := freeAddr(c.t)
 		addr, c.restURL = rest, "http://"+rest

@@ -3,7 +3,7 @@
 // /{account}/{project}/{environment}/..., sending each request to its
 // backend over mutual TLS with the certificate the route names.
 //
-//	e := edge.New(edge.Config{Certmgr: cmConn, Deploytracker: dtConn})
+//	e, err := edge.New(edge.Config{Certmgr: cmConn, Deploytracker: dtConn})
 //	go e.Run(ctx)
 //	srv := proxy.NewServer(e.Handler())
 //	go srv.Serve(listener)
@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
+	"github.com/certbind/certbind/services/edge/egress"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/edge/state"
 	"github.com/certbind/certbind/services/edge/watch"
@@ -46,9 +48,24 @@ type Config struct {
 	// the system roots.
 	RootCAs *x509.CertPool
 	// StatusKey is the key GET /v1/status and StatusService ask for
-	// (usually the edge's own key). On a server that authenticates calls
-	// itself, admin and edge principals are let in too.
+	// (usually the edge's own key); it sees what the edge follows. On a
+	// server that authenticates calls itself, admin, edge and account
+	// principals are let in, each seeing what StatusScopeFor allows;
+	// SetAuthenticator lets /v1/status do the same.
 	StatusKey string
+	// Egress decides which addresses routes may reach: the edge dials
+	// backends only through it. nil is egress's default policy (built-in
+	// denials, and loopback refused).
+	Egress *egress.Policy
+	// MaxConnsPerBackend bounds each backend pool's connections (0:
+	// proxy.DefaultMaxConnsPerBackend).
+	MaxConnsPerBackend int
+	// HopID names this edge in the Via entry it adds to each request
+	// (empty: random); see proxy.Config.HopID.
+	HopID string
+	// AllowEncodedSlashes lets %2F through inside a path segment; see
+	// proxy.Config.AllowEncodedSlashes.
+	AllowEncodedSlashes bool
 	// Logger receives operational lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -65,21 +82,41 @@ type Edge struct {
 	log          *slog.Logger
 }
 
-// New builds an edge; Run starts following the streams.
-func New(cfg Config) *Edge {
+// New builds an edge; Run starts following the streams. It fails only on
+// a Config that cannot work: a HopID with characters a Via entry cannot
+// hold.
+func New(cfg Config) (*Edge, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := proxy.CheckHopID(cfg.HopID); err != nil {
+		return nil, err
+	}
+	policy := cfg.Egress
+	if policy == nil {
+		var err error
+		if policy, err = egress.NewPolicy(egress.Config{}); err != nil {
+			return nil, err
+		}
+	}
+	// The pools bound each dial with their own timeout, through its context.
+	dialer := &egress.Dialer{Policy: policy, Net: net.Dialer{KeepAlive: 30 * time.Second}}
 	st := state.NewStore()
 	e := &Edge{store: st, log: log, statusAccess: newStatusAccess(cfg.StatusKey, cfg.Scope)}
 	e.certs = watch.NewCertificates(cfg.Certmgr, st, cfg.Scope, log)
 	e.deploys = watch.NewDeployments(cfg.Deploytracker, st, cfg.Scope, log)
 	e.metrics = newMetrics(e.streams)
-	e.proxy = proxy.New(proxy.Config{State: st, BackendTimeout: cfg.BackendTimeout, MaxBodyBytes: cfg.MaxBodyBytes, RootCAs: cfg.RootCAs, Logger: log, Observer: e.metrics})
+	e.proxy = proxy.New(proxy.Config{State: st, BackendTimeout: cfg.BackendTimeout, MaxBodyBytes: cfg.MaxBodyBytes, RootCAs: cfg.RootCAs,
+		Logger: log, Observer: e.metrics, Dial: dialer.DialContext, MaxConnsPerBackend: cfg.MaxConnsPerBackend,
+		HopID: cfg.HopID, AllowEncodedSlashes: cfg.AllowEncodedSlashes})
 	st.OnPublish(e.metrics.certificates)
-	return e
+	return e, nil
 }
+
+// Refused counts a connection or request the edge's HTTP server refused
+// (h1.Server.OnRefuse): the reasons it gives are a fixed few.
+func (e *Edge) Refused(reason string) { e.metrics.Refused(reason) }
 
 func (e *Edge) streams() []watch.Status {
 	return []watch.Status{e.certs.Status(), e.deploys.Status()}

@@ -19,6 +19,7 @@ type metrics struct {
 	latency    *prometheus.HistogramVec
 	handshakes *prometheus.CounterVec
 	versions   *prometheus.GaugeVec
+	refusals   *prometheus.CounterVec
 }
 
 func newMetrics(streams func() []watch.Status) *metrics {
@@ -38,7 +39,11 @@ func newMetrics(streams func() []watch.Status) *metrics {
 			Name: "certbind_edge_certificate_version", Help: "Version of each certificate the edge holds.",
 		}, []string{"certificate_id", "name"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.handshakes, m.versions)
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certbind_edge_refusals_total",
+		Help: "Connections and requests a safety rule refused, by reason: conns_total, conns_per_ip, body_too_slow, framing, framing_close (h1), and path_not_allowed, loop_detected, backend_refused_by_policy, backend_busy, request_body_too_large, request_body_too_slow (proxy).",
+	}, []string{"reason"})
+	m.reg.MustRegister(m.requests, m.latency, m.handshakes, m.versions, m.refusals)
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "certbind_edge_certificate_stream_revision", Help: "Last certificate stream revision applied.",
 	}, func() float64 { return float64(streams()[0].Revision) }))
@@ -67,6 +72,12 @@ func (m *metrics) Request(route string, code int, backend time.Duration) {
 	if backend > 0 {
 		m.latency.WithLabelValues(route).Observe(backend.Seconds())
 	}
+}
+
+// Refused records one refusal. The reasons are the fixed codes of h1 and
+// proxy, never request data, so the label stays bounded.
+func (m *metrics) Refused(reason string) {
+	m.refusals.WithLabelValues(reason).Inc()
 }
 
 // Handshake records one TLS handshake with a backend.

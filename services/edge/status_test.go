@@ -175,7 +175,10 @@ func (brokenVerifier) Authenticate(string) (auth.Principal, error) {
 // testEdge returns an edge holding statusSnapshot, following scope with
 // statusKey; it follows no streams.
 func testEdge(statusKey string, scope watch.Scope) *Edge {
-	e := New(Config{StatusKey: statusKey, Scope: scope})
+	e, err := New(Config{StatusKey: statusKey, Scope: scope})
+	if err != nil {
+		panic(err)
+	}
 	e.store.Update(func(next *state.Snapshot) {
 		snap := statusSnapshot()
 		next.Deployments, next.Certificates = snap.Deployments, snap.Certificates

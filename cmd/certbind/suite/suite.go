@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/deploytracker"
 	"github.com/certbind/certbind/services/edge"
+	"github.com/certbind/certbind/services/edge/egress"
 	"github.com/certbind/certbind/services/edge/h1"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/restapi"
@@ -145,6 +147,10 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		return nil, err
 	}
 	s.EdgeAdminURL = "http://" + s.admLis.Addr().String()
+	if s.httpLis, err = serve.Listen(ctx, cfg.HTTPAddr, "--http-addr"); err != nil {
+		return nil, err
+	}
+	s.HTTPURL = "http://" + s.httpLis.Addr().String()
 	if edge.AdminExposed(s.admLis.Addr()) {
 		log.Warn("the edge's admin listener (status, metrics) is not on loopback: other hosts can reach it",
 			slog.String("addr", s.admLis.Addr().String()), slog.String("flag", "--edge-admin-addr"))
@@ -172,13 +178,32 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	if s.edgeCon, err = dialLocal(s.GRPCAddr, grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: s.AdminKey})); err != nil {
 		return nil, fmt.Errorf("connect the edge: %w", err)
 	}
-	s.edge = edge.New(edge.Config{Certmgr: s.edgeCon, Deploytracker: s.edgeCon, RootCAs: cfg.EdgeRootCAs, StatusKey: s.AdminKey,
-		Logger: log.With(slog.String("service", "edge"))})
+	// Backends on this machine are what `certbind dev` is for, so loopback
+	// is allowed; the suite's own listeners never are.
+	policy, err := egress.NewPolicy(egress.Config{
+		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		Listeners: []egress.Endpoint{
+			{Flag: "--edge-addr", Addr: s.edgeLis.Addr().String()},
+			{Flag: "--edge-admin-addr", Addr: s.admLis.Addr().String()},
+		},
+		ControlPlane: []egress.Endpoint{
+			{Flag: "--grpc-addr", Addr: s.GRPCAddr},
+			{Flag: "--http-addr", Addr: s.httpLis.Addr().String()},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.edge, err = edge.New(edge.Config{Certmgr: s.edgeCon, Deploytracker: s.edgeCon, RootCAs: cfg.EdgeRootCAs, StatusKey: s.AdminKey,
+		Logger: log.With(slog.String("service", "edge")), Egress: policy}); err != nil {
+		return nil, err
+	}
 	// The admin listener's /v1/status checks keys as the gRPC server does,
 	// so every key sees there what StatusService shows it.
 	s.edge.SetAuthenticator(s.certmgr.Authenticator())
 	s.edge.RegisterStatus(s.grpcSrv)
 	s.edgeSrv = proxy.NewServer(s.edge.Handler())
+	s.edgeSrv.OnRefuse = s.edge.Refused
 	s.admSrv = &http.Server{Handler: s.edge.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 
 	if s.conn, err = dialLocal(s.GRPCAddr); err != nil {
@@ -188,10 +213,6 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.httpLis, err = serve.Listen(ctx, cfg.HTTPAddr, "--http-addr"); err != nil {
-		return nil, err
-	}
-	s.HTTPURL = "http://" + s.httpLis.Addr().String()
 	s.httpSrv = restapi.NewServer(handler)
 	s.httpSrv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	return s, nil
