@@ -54,6 +54,12 @@ private keys at rest (master.key, mode 0600) and the admin API key
 
 If CERTBIND_API_KEY (or --api-key) is set, it is the admin key; otherwise
 one is generated on the first start, stored in the data dir and printed.
+The edge lets routes reach backends on this machine (loopback), which a
+standalone edge refuses unless given --backend-allow; it never connects to
+the suite's own addresses, link-local or cloud metadata addresses. Its other
+safety rules (connection caps, body pacing, path and header policy) have the
+standalone edge's defaults: see "The edge's safety rules" in the README.
+
 Logs, including one JSON audit line per write, go to stderr. Stop with Ctrl-C:
 every acknowledged write is already on disk.`,
 		Example: `  # Start with the defaults (REST on 127.0.0.1:8080, data in ./.certbind):
