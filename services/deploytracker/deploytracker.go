@@ -93,7 +93,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deploytracker: %w", err)
 	}
-	t := deploy.New(deploy.Config{Store: st, Certs: certmgrClient{certmgrv1.NewInternalServiceClient(cfg.Certmgr)}, Audit: log, Now: cfg.Now})
+	t := deploy.New(deploy.Config{Store: st, Certs: certmgrClient{certmgrv1.NewInternalServiceClient(cfg.Certmgr)}, Audit: log, Now: cfg.Now, EdgeURL: edge})
 	if n, err := t.Recover(); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("deploytracker: drop interrupted deploys: %w", err)

@@ -14,8 +14,8 @@ import (
 // services) and at a metadata address: the edge never connects to them.
 // Each is answered 502 backend_refused_by_policy naming the listener, and
 // the admin listener's /metrics is not readable through the public port.
-// The metadata address is refused by the deploy itself, before any edge
-// sees it, so no packet is ever sent there. A backend on loopback, which
+// The edge's own URL and a metadata address are refused by the deploy
+// itself, before any edge sees them, so no packet is ever sent there. A backend on loopback, which
 // `certbind dev` allows, is still served.
 func TestEdgeReach(t *testing.T) {
 	s := start(t, "admin")
@@ -25,8 +25,11 @@ func TestEdgeReach(t *testing.T) {
 		return call(t, s, "admin", "POST", "/v1/accounts/acme/projects/shop/deployments",
 			map[string]any{"environment": env, "environmentType": "development", "config": cfg})
 	}
+	// The edge by another name than its URL: the deploy cannot tell, the
+	// edge's policy can.
+	selfByName := strings.Replace(s.EdgeURL, "127.0.0.1", "localhost", 1)
 	for _, c := range []struct{ env, baseURL, reason string }{
-		{"self", s.EdgeURL, "--edge-addr"},
+		{"self", selfByName, "--edge-addr"},
 		{"admin", s.EdgeAdminURL, "--edge-admin-addr"},
 		{"rest", s.HTTPURL, "--http-addr"},
 		{"grpc", "http://" + s.GRPCAddr, "--grpc-addr"},
@@ -44,6 +47,13 @@ func TestEdgeReach(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("the edge's URL refused at deploy", func(t *testing.T) {
+		r := plain("loop", s.EdgeURL+"/acme/shop/loop")
+		if r.status != 400 || !strings.Contains(string(r.raw), "the edge itself") {
+			t.Errorf("deploy with the edge's own URL: %d %s, want 400 saying it is the edge itself", r.status, r.raw)
+		}
+	})
 
 	t.Run("metadata refused at deploy", func(t *testing.T) {
 		r := plain("metadata", "http://169.254.169.254/latest")

@@ -22,6 +22,9 @@ type Config struct {
 	Audit *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// EdgeURL is where the edge serves deployments; a route that points
+	// there is refused ("": not checked).
+	EdgeURL string
 }
 
 // Tracker applies the deploy rules.
@@ -30,11 +33,12 @@ type Tracker struct {
 	certs Certificates
 	audit *slog.Logger
 	now   func() time.Time
+	edge  string
 }
 
 // New returns a Tracker.
 func New(cfg Config) *Tracker {
-	t := &Tracker{store: cfg.Store, certs: cfg.Certs, audit: cfg.Audit, now: cfg.Now}
+	t := &Tracker{store: cfg.Store, certs: cfg.Certs, audit: cfg.Audit, now: cfg.Now, edge: cfg.EdgeURL}
 	if t.audit == nil {
 		t.audit = slog.New(slog.DiscardHandler)
 	}
@@ -72,6 +76,9 @@ func (t *Tracker) Deploy(ctx context.Context, actor string, in Input) (*store.De
 	}
 	cfg, err := gateway.Parse(in.Config, in.Variables)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLoop(cfg, t.edge); err != nil {
 		return nil, err
 	}
 	refs := cfg.CertificateRefs()
