@@ -104,10 +104,13 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	s = &Suite{DataDir: cfg.DataDir, log: log, AdminKeyFile: filepath.Join(cfg.DataDir, "admin.key")}
+	// Every failure below returns a nil Suite: what was started so far is
+	// closed through su, which the return does not clear.
+	su := &Suite{DataDir: cfg.DataDir, log: log, AdminKeyFile: filepath.Join(cfg.DataDir, "admin.key")}
+	s = su
 	defer func() {
 		if err != nil {
-			s.Close()
+			su.Close()
 		}
 	}()
 	s.AdminKey = cfg.AdminKey
