@@ -5,6 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -27,11 +30,26 @@ type Distribution struct {
 	hub   *changefeed.Hub[store.Change]
 	opts  changefeed.Options
 	log   *slog.Logger
+	// damaged holds the certificates seen damaged, by id, so each is logged
+	// once however many subscribers it is sent to.
+	damaged damageLog
 }
 
 // NewDistribution returns the DistributionService handlers.
 func NewDistribution(m *certs.Manager, st *store.Store, hub *changefeed.Hub[store.Change], opts changefeed.Options, log *slog.Logger) *Distribution {
-	return &Distribution{m: m, store: st, hub: hub, opts: opts, log: log}
+	return &Distribution{m: m, store: st, hub: hub, opts: opts, log: log, damaged: damageLog{log: log}}
+}
+
+// Damaged returns the certificates whose material could not be sent the last
+// time they were due, ordered by id: their key does not unseal or their
+// chain does not decode. A certificate leaves the list when a newer version
+// of it streams (a rotation repairs it) or it is deleted.
+func (s *Distribution) Damaged() []DamagedCertificate { return s.damaged.list() }
+
+// DamagedCertificate names a certificate that is streamed without material.
+type DamagedCertificate struct {
+	ID, Account, Project, Name string
+	Version                    int32
 }
 
 // WatchCertificates streams the certificates the caller may receive.
@@ -45,7 +63,7 @@ func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest
 	if err != nil {
 		return err
 	}
-	sink := &watchSink{stream: stream, scope: sc, m: s.m, store: s.store}
+	sink := &watchSink{stream: stream, scope: sc, m: s.m, store: s.store, damaged: &s.damaged}
 	err = changefeed.Follow(ctx, s.hub, s.store, sink, req.GetFromRevision(), s.opts)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.Canceled {
 		return status.FromContextError(ctx.Err()).Err()
@@ -113,10 +131,11 @@ func watchScope(p auth.Principal, req *certmgrv1.WatchCertificatesRequest) (scop
 
 // watchSink writes one subscriber's stream.
 type watchSink struct {
-	stream grpc.ServerStreamingServer[certmgrv1.WatchCertificatesResponse]
-	scope  scope
-	m      *certs.Manager
-	store  *store.Store
+	stream  grpc.ServerStreamingServer[certmgrv1.WatchCertificatesResponse]
+	scope   scope
+	m       *certs.Manager
+	store   *store.Store
+	damaged *damageLog
 }
 
 func (w *watchSink) Resync(reason string, requested, oldest uint64) error {
@@ -134,11 +153,7 @@ func (w *watchSink) Snapshot() (uint64, error) {
 		if !w.scope.contains(c) {
 			continue
 		}
-		mat, err := w.material(c)
-		if err != nil {
-			return 0, err
-		}
-		if err := w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotItem{SnapshotItem: mat}}); err != nil {
+		if err := w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotItem{SnapshotItem: w.material(c)}}); err != nil {
 			return 0, err
 		}
 	}
@@ -162,11 +177,7 @@ func (w *watchSink) Change(c store.Change) error {
 	out := &certmgrv1.CertificateChange{Revision: c.Revision, CertificateId: c.CertificateID}
 	switch {
 	case w.scope.contains(c.After):
-		mat, err := w.material(c.After)
-		if err != nil {
-			return err
-		}
-		out.Type, out.Material = changeTypes[c.Type], mat
+		out.Type, out.Material = changeTypes[c.Type], w.material(c.After)
 		// A certificate that enters the scope (its environment types grew)
 		// is new to this subscriber.
 		if c.Before != nil && !w.scope.contains(c.Before) {
@@ -180,6 +191,9 @@ func (w *watchSink) Change(c store.Change) error {
 	default:
 		return nil
 	}
+	if c.Type == store.ChangeDeleted {
+		w.damaged.forget(c.CertificateID)
+	}
 	return w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Change{Change: out}})
 }
 
@@ -189,10 +203,85 @@ func (w *watchSink) Heartbeat(rev uint64) error {
 	}})
 }
 
-func (w *watchSink) material(c *store.Certificate) (*certmgrv1.CertificateMaterial, error) {
+// material is what a subscriber receives for c. A damaged certificate harms
+// only itself: it is sent as its metadata without chain or key, which an
+// edge cannot use, so routes that need it answer 502 naming it while every
+// other certificate streams.
+func (w *watchSink) material(c *store.Certificate) *certmgrv1.CertificateMaterial {
+	pc := toProto(c, w.m.Now())
 	key, err := w.m.PrivateKey(c)
 	if err != nil {
-		return nil, err
+		w.damaged.report(c, err)
+		pc.CertificatePem = ""
+		return &certmgrv1.CertificateMaterial{Certificate: pc}
 	}
-	return &certmgrv1.CertificateMaterial{Certificate: toProto(c, w.m.Now()), PrivateKeyPkcs8: key}, nil
+	w.damaged.streamed(c)
+	return &certmgrv1.CertificateMaterial{Certificate: pc, PrivateKeyPkcs8: key}
+}
+
+// damageLog remembers the damaged certificates, so that each damaged
+// version is logged once, and tells when one streams again.
+type damageLog struct {
+	log *slog.Logger
+	mu  sync.Mutex
+	// byID is read on every send; the count lets the common case, nothing
+	// damaged, skip the lock.
+	byID map[string]DamagedCertificate
+	n    atomic.Int64
+}
+
+func (d *damageLog) report(c *store.Certificate, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if prev, ok := d.byID[c.ID]; ok && prev.Version >= c.Version {
+		return
+	}
+	if d.byID == nil {
+		d.byID = map[string]DamagedCertificate{}
+	}
+	d.byID[c.ID] = DamagedCertificate{ID: c.ID, Account: c.Account, Project: c.Project, Name: c.Name, Version: c.Version}
+	d.n.Store(int64(len(d.byID)))
+	// The error names the certificate and the cause, never key bytes.
+	d.log.Error("damaged certificate is streamed without its material; routes that use it answer 502 until it is rotated in place",
+		slog.String("certificateId", c.ID), slog.String("account", c.Account), slog.String("project", c.Project),
+		slog.String("name", c.Name), slog.Int("version", int(c.Version)), slog.String("error", err.Error()))
+}
+
+// streamed notes that c's material was sent: a version newer than the
+// damaged one means the certificate was repaired. An older one (a
+// subscriber replaying the changelog) repairs nothing.
+func (d *damageLog) streamed(c *store.Certificate) {
+	if d.n.Load() == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if prev, ok := d.byID[c.ID]; ok && c.Version > prev.Version {
+		delete(d.byID, c.ID)
+		d.n.Store(int64(len(d.byID)))
+		d.log.Info("damaged certificate streams again after its rotation",
+			slog.String("certificateId", c.ID), slog.String("account", c.Account), slog.String("project", c.Project),
+			slog.String("name", c.Name), slog.Int("version", int(c.Version)))
+	}
+}
+
+func (d *damageLog) forget(id string) {
+	if d.n.Load() == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.byID, id)
+	d.n.Store(int64(len(d.byID)))
+}
+
+func (d *damageLog) list() []DamagedCertificate {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]DamagedCertificate, 0, len(d.byID))
+	for _, c := range d.byID {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b DamagedCertificate) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }

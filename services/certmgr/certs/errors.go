@@ -24,6 +24,11 @@ var (
 	// ErrReferencesUnavailable: the deploytracker could not be asked which
 	// deployments use the certificate, so nothing was deleted.
 	ErrReferencesUnavailable = errors.New("cannot check which deployments use the certificate")
+	// ErrDamaged: a stored certificate's material cannot be used, because its
+	// private key does not unseal or its chain does not decode. Only that
+	// certificate is affected; rotating it in place with new material
+	// repairs it.
+	ErrDamaged = errors.New("certificate material is damaged")
 )
 
 // InputError is a request that is wrong in a way the caller can fix.

@@ -355,14 +355,22 @@ func (m *Manager) Resolve(account, project string, names, ids []string) ([]*stor
 }
 
 // PrivateKey unseals a client certificate's private key (PKCS#8 DER) for the
-// distribution stream. It is the only way a key leaves certmgr.
+// distribution stream. It is the only way a key leaves certmgr. It returns
+// nil for a CA bundle, which has no key.
+//
+// A record whose chain does not decode or whose key does not unseal (the
+// master key is checked at start, so that means the record was altered) is
+// damaged: the error wraps ErrDamaged and never holds key bytes.
 func (m *Manager) PrivateKey(c *store.Certificate) ([]byte, error) {
+	if !chainDecodes(c.ChainPEM) {
+		return nil, fmt.Errorf("%w: the certificate chain of %s (version %d) does not decode; rotate it in place with new material", ErrDamaged, c.ID, c.Version)
+	}
 	if c.Kind != store.KindClient {
 		return nil, nil
 	}
 	key, err := m.sealer.Open(c.SealedKey, keyAAD(c.ID, c.Version))
 	if err != nil {
-		return nil, fmt.Errorf("unseal key of certificate %s: %w", c.ID, err)
+		return nil, fmt.Errorf("%w: the private key of %s (version %d) does not unseal (%w); rotate it in place with new material", ErrDamaged, c.ID, c.Version, err)
 	}
 	return key, nil
 }

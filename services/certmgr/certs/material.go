@@ -1,6 +1,8 @@
 package certs
 
 import (
+	"bytes"
+	"encoding/pem"
 	"fmt"
 	"time"
 
@@ -64,4 +66,22 @@ func (m *Manager) apply(c *store.Certificate, p *parsed) error {
 	}
 	c.SealedKey = sealed
 	return nil
+}
+
+// chainDecodes reports whether a stored chain is still PEM that holds a
+// certificate. It is cheap enough to run on every send: it decodes the PEM
+// but parses no certificate, which is what an edge does with the chain.
+func chainDecodes(chainPEM []byte) bool {
+	found := false
+	for rest := chainPEM; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return found && len(bytes.TrimSpace(rest)) == 0
+		}
+		if b.Type != "CERTIFICATE" {
+			return false
+		}
+		found = true
+	}
 }
