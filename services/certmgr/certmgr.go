@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -42,8 +43,11 @@ type Config struct {
 	// MasterKeyFile holds the key-encryption key (64 hex characters, mode
 	// 0600). It must live outside the database; keep it off the same backup.
 	MasterKeyFile string
-	// CreateMasterKey creates MasterKeyFile when it does not exist (for
-	// `certbind dev`). Otherwise a missing file is an error.
+	// CreateMasterKey creates MasterKeyFile when it does not exist and the
+	// data dir is new, holding no certificate and no check value (for
+	// `certbind dev`). Over existing data a missing file is always an error
+	// naming the file to restore. Either way New refuses a key that does not
+	// open the store's check value.
 	CreateMasterKey bool
 	// AdminKey is the admin API key. Empty means no admin key.
 	AdminKey string
@@ -101,22 +105,14 @@ func New(cfg Config) (*Service, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("certmgr: create data dir: %w", err)
 	}
-	var sealer *seal.Sealer
-	var err error
-	if cfg.CreateMasterKey {
-		var created bool
-		sealer, created, err = seal.LoadOrCreateKeyFile(cfg.MasterKeyFile)
-		if created {
-			log.Info("created master key file", slog.String("path", cfg.MasterKeyFile))
-		}
-	} else {
-		sealer, err = seal.LoadKeyFile(cfg.MasterKeyFile)
-	}
+	dbPath := filepath.Join(cfg.DataDir, "certmgr.db")
+	st, err := store.Open(dbPath, store.Options{Retention: cfg.Retention})
 	if err != nil {
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "certmgr.db"), store.Options{Retention: cfg.Retention})
+	sealer, err := loadMasterKey(cfg, st, log)
 	if err != nil {
+		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
 	head, err := st.Revision()
@@ -128,6 +124,10 @@ func New(cfg Config) (*Service, error) {
 	st.SetPublisher(hub.Publish)
 
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now})
+	if err := checkMasterKey(st, sealer, m, cfg.MasterKeyFile, log); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("certmgr: %w", err)
+	}
 	authn := auth.NewAuthenticator(cfg.AdminKey, cfg.ServiceKey, st)
 	s := &Service{
 		store:    st,
@@ -150,6 +150,103 @@ func New(cfg Config) (*Service, error) {
 	s.health.SetServingStatus(certmgrv1.DistributionService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	log.Info("certmgr ready", slog.String("dataDir", cfg.DataDir), slog.Uint64("revision", head))
 	return s, nil
+}
+
+// loadMasterKey loads the master key file, creating it when cfg asks for
+// that and only if the store is new: it holds no certificate and no check
+// value. Over existing data a new key would make every sealed private key
+// unreadable and seal new ones with a key the old data does not know, so a
+// missing file there is an error that says what to restore.
+func loadMasterKey(cfg Config, st *store.Store, log *slog.Logger) (*seal.Sealer, error) {
+	sealer, err := seal.LoadKeyFile(cfg.MasterKeyFile)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return sealer, err
+	}
+	inUse, uerr := storeInUse(st)
+	if uerr != nil {
+		return nil, uerr
+	}
+	if inUse {
+		return nil, fmt.Errorf("master key file %s is missing, and the database %s cannot be read without it (its private keys are sealed with that key): restore %s from your backup; a new master key is created only for a new, empty data dir",
+			cfg.MasterKeyFile, st.Path(), cfg.MasterKeyFile)
+	}
+	if !cfg.CreateMasterKey {
+		return nil, err
+	}
+	sealer, created, err := seal.LoadOrCreateKeyFile(cfg.MasterKeyFile)
+	if created {
+		log.Info("created master key file for a new data dir", slog.String("path", cfg.MasterKeyFile))
+	}
+	return sealer, err
+}
+
+// storeInUse reports whether st holds data tied to a master key: a
+// certificate, or a check value left by an earlier start.
+func storeInUse(st *store.Store) (bool, error) {
+	check, err := st.KeyCheck()
+	if err != nil || check != nil {
+		return check != nil, err
+	}
+	return st.HasCertificates()
+}
+
+// checkMasterKey makes sure sealer is the key st's data is sealed with. A
+// store keeps a check value sealed with its key and every start must open
+// it. A store from before check values gets one only once its sealed
+// private keys have been tried: if none opens, the key is refused; if all
+// do, the check value is written; if only some do, the store already holds
+// keys sealed with two master keys, which is logged and left undecided
+// (those records harm only themselves) rather than bound to either key.
+func checkMasterKey(st *store.Store, sealer *seal.Sealer, m *certs.Manager, keyFile string, log *slog.Logger) error {
+	wrongKey := fmt.Errorf("master key %s does not open this database (it was sealed with another key): restore the master key file that belongs to this data dir (%s)",
+		keyFile, filepath.Dir(st.Path()))
+	check, err := st.KeyCheck()
+	if err != nil {
+		return err
+	}
+	if check != nil {
+		if sealer.VerifyCheck(check) != nil {
+			return wrongKey
+		}
+		return nil
+	}
+	var opened, failed int
+	var firstFailed string
+	err = st.ForEachSealedKey(func(c *store.Certificate) error {
+		key, err := m.PrivateKey(c)
+		if err != nil {
+			if failed == 0 {
+				firstFailed = c.ID
+			}
+			failed++
+			return nil
+		}
+		clear(key)
+		opened++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case failed > 0 && opened == 0:
+		return wrongKey
+	case failed > 0:
+		log.Warn("some private keys in the database do not open with the master key, so they were sealed with another one; no check value was written",
+			slog.String("masterKeyFile", keyFile), slog.Int("opened", opened), slog.Int("notOpened", failed), slog.String("firstNotOpened", firstFailed))
+		return nil
+	}
+	check, err = sealer.NewCheck()
+	if err != nil {
+		return err
+	}
+	if err := st.SetKeyCheck(check); err != nil {
+		return err
+	}
+	if opened > 0 {
+		log.Info("master key checked against the stored private keys; check value written", slog.Int("opened", opened))
+	}
+	return nil
 }
 
 // ServerOptions are the options every gRPC server carrying certmgr needs:
