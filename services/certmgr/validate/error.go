@@ -44,13 +44,15 @@ func quote(s string) string {
 // describeAt names the character of s that starts at byte offset i. A stray
 // byte of broken UTF-8 is shown by value, since it has no character to quote,
 // and a combining mark is escaped because on its own it would render on top
-// of the quote sign.
-func describeAt(s string, i int) string {
+// of the quote sign. With escapeAll, every character beyond ASCII is escaped,
+// for messages whose point is a character that looks like another one or
+// like nothing at all.
+func describeAt(s string, i int, escapeAll bool) string {
 	r, size := utf8.DecodeRuneInString(s[i:])
 	switch {
 	case r == utf8.RuneError && size <= 1:
 		return "invalid UTF-8 byte 0x" + strconv.FormatUint(uint64(s[i]), 16)
-	case unicode.Is(unicode.M, r):
+	case escapeAll || unicode.Is(unicode.M, r):
 		return strconv.QuoteRuneToASCII(r)
 	}
 	return strconv.QuoteRune(r)

@@ -3,20 +3,12 @@ package validate
 import (
 	"fmt"
 	"strconv"
-	"unicode"
 	"unicode/utf8"
 )
 
 // maxNameLen is the longest certificate name accepted, in characters. Names
 // appear in gateway configs and CLI tables, where anything longer is noise.
 const maxNameLen = 64
-
-// The joiners are allowed inside identifiers by ECMAScript because some
-// scripts (Persian, Indic) need them to spell words correctly.
-const (
-	zeroWidthNonJoiner = '\u200C'
-	zeroWidthJoiner    = '\u200D'
-)
 
 // reservedWords are the ECMAScript reserved words, including those reserved
 // only in strict mode and the literals. A certificate name is referenced from
@@ -35,10 +27,13 @@ var reservedWords = map[string]bool{
 	"yield": true,
 }
 
-// CertificateName checks that name is a valid JavaScript identifier (the
-// ECMAScript IdentifierName rules), 1 to 64 characters long and not a
-// reserved word. The error says why the name was refused and, when one can
-// be derived, suggests a name that would be accepted.
+// CertificateName checks that name is an ASCII JavaScript identifier
+// ([A-Za-z_$][A-Za-z0-9_$]*), 1 to 64 characters long and not a reserved
+// word. ASCII only, because ECMAScript's own rules admit names that look
+// alike and differ (a zero-width joiner, a Cyrillic "а" for a Latin "a", NFC
+// and NFD "café"), and two such names must not both exist in a project. The
+// error says why the name was refused and, when one can be derived, suggests
+// a name that would be accepted.
 func CertificateName(name string) error {
 	what, hint := nameProblem(name)
 	if what == "" {
@@ -62,17 +57,26 @@ func nameProblem(name string) (what, hint string) {
 	if n := utf8.RuneCountInString(name); n > maxNameLen {
 		return fmt.Sprintf("is %d characters long, over the limit of %d", n, maxNameLen), "shorten it"
 	}
+	// ASCII is checked over the whole name before anything else, so that
+	// every message quoting a non-ASCII name shows it escaped. Broken UTF-8
+	// is not ASCII either; describeAt names its byte.
 	pos := 0
 	for i, r := range name {
 		pos++
-		// Broken UTF-8 decodes as U+FFFD, which is no identifier character,
-		// so it is refused here too; describeAt tells the two apart.
+		if r >= utf8.RuneSelf {
+			return fmt.Sprintf("%s is not ASCII: %s at position %d is not allowed", strconv.QuoteToASCII(name), describeAt(name, i, true), pos),
+				"certificate names use only the ASCII letters A-Z and a-z, digits, _ and $, so that names that look alike cannot both exist"
+		}
+	}
+	pos = 0
+	for i, r := range name {
+		pos++
 		switch {
 		case pos == 1 && !isIdentifierStart(r):
-			return fmt.Sprintf("%q is not a valid JavaScript identifier: it starts with %s", name, describeAt(name, i)),
+			return fmt.Sprintf("%q is not a valid JavaScript identifier: it starts with %s", name, describeAt(name, i, false)),
 				"start with a letter, _ or $"
 		case !isIdentifierPart(r):
-			return fmt.Sprintf("%q is not a valid JavaScript identifier: %s at position %d is not allowed", name, describeAt(name, i), pos),
+			return fmt.Sprintf("%q is not a valid JavaScript identifier: %s at position %d is not allowed", name, describeAt(name, i, false), pos),
 				"use letters, digits, _ or $"
 		}
 	}
@@ -82,14 +86,14 @@ func nameProblem(name string) (what, hint string) {
 	return "", ""
 }
 
-// isIdentifierStart reports whether r may begin an identifier.
+// isIdentifierStart reports whether r may begin a name.
 func isIdentifierStart(r rune) bool {
-	return r == '$' || r == '_' || unicode.IsLetter(r) || unicode.Is(unicode.Nl, r)
+	return r == '$' || r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
 }
 
 // isIdentifierPart reports whether r may appear after the first character.
 func isIdentifierPart(r rune) bool {
-	return isIdentifierStart(r) ||
-		unicode.In(r, unicode.Mn, unicode.Mc, unicode.Nd, unicode.Pc) ||
-		r == zeroWidthNonJoiner || r == zeroWidthJoiner
+	return isIdentifierStart(r) || isDigit(r)
 }
+
+func isDigit(r rune) bool { return '0' <= r && r <= '9' }

@@ -18,18 +18,8 @@ func TestCertificateNameAccepts(t *testing.T) {
 		"Class",     // reserved words are case-sensitive
 		"classes",   // a reserved word as a prefix is fine
 		"undefined", // a global, not a reserved word
-		"café",      // Ll beyond ASCII
-		"日本語",       // Lo
-		"ǅungla",    // Lt
-		"Ⅻcert",     // Nl may start a name
-		"e\u0301",   // Mn after the first character
-		"a\u203Fb",  // Pc other than '_'
-		"x٣",        // Nd other than ASCII
-		"a\u200Cb",  // zero-width non-joiner inside
-		"a\u200Db",  // zero-width joiner inside
-		"ＡＢＣ",       // full-width letters are letters
+		"ABCxyz0123456789",
 		strings.Repeat("a", 64),
-		strings.Repeat("é", 64), // the limit counts characters, not bytes
 	} {
 		if err := CertificateName(name); err != nil {
 			t.Errorf("CertificateName(%q) = %v, want nil", name, err)
@@ -48,7 +38,7 @@ func TestCertificateNameRefuses(t *testing.T) {
 		{"my backend cert", `' ' at position 3 is not allowed`, "myBackendCert"},
 		{"cert.prod", `'.' at position 5`, "certProd"},
 		{"1cert", `it starts with '1'`, "_1cert"},
-		{"٣cert", `it starts with '٣'`, "_٣cert"},
+		{"٣cert", `'\u0663' at position 1`, "cert"}, // no ASCII reading: a word break
 		{"class", "is a reserved word", "classCert"},
 		{"null", "is a reserved word", "nullCert"},
 		{"true", "is a reserved word", "trueCert"},
@@ -57,25 +47,25 @@ func TestCertificateNameRefuses(t *testing.T) {
 		{"let", "is a reserved word", "letCert"},
 		{"enum", "is a reserved word", "enumCert"},
 		{strings.Repeat("a", 65), "is 65 characters long, over the limit of 64", strings.Repeat("a", 64)},
-		{strings.Repeat("é", 65), "is 65 characters long", strings.Repeat("é", 64)},
+		{strings.Repeat("é", 65), "is 65 characters long", strings.Repeat("e", 64)},
 		{" cert", `it starts with ' '`, "cert"},
 		{"cert ", `' ' at position 5`, "cert"},
 		{"a\tb", `'\t' at position 2`, "aB"},
 		{"a\x00b", `'\x00' at position 2`, "aB"},
-		{"a\u200Bb", `'\u200b' at position 2`, "aB"},    // zero-width space is not a joiner
-		{"\u200Dabc", `it starts with '\u200d'`, "abc"}, // joiners may not come first
-		{"a\u202Eb", `'\u202e' at position 2`, "aB"},    // right-to-left override
-		{"a\u00A0b", `'\u00a0' at position 2`, "aB"},    // no-break space
-		{"\u0301a", `it starts with '\u0301'`, "a"},     // a combining mark needs a base
-		{"🔥cert", `it starts with '🔥'`, "cert"},
-		{"cert🔥", `'🔥' at position 5`, "cert"},
-		{"🔥", `it starts with '🔥'`, ""},
+		{"a\u200Bb", `'\u200b' at position 2`, "ab"}, // invisible, so dropped
+		{"\u200Dabc", `'\u200d' at position 1`, "abc"},
+		{"a\u202Eb", `'\u202e' at position 2`, "aB"}, // right-to-left override
+		{"a\u00A0b", `'\u00a0' at position 2`, "aB"}, // no-break space
+		{"\u0301a", `'\u0301' at position 1`, "a"},
+		{"🔥cert", `'\U0001f525' at position 1`, "cert"},
+		{"cert🔥", `'\U0001f525' at position 5`, "cert"},
+		{"🔥", `'\U0001f525' at position 1`, ""},
 		{"---", `it starts with '-'`, ""},
 		{"@cert", `it starts with '@'`, "cert"},
 		{"c#", `'#' at position 2`, "c"},
-		{"\xff", "it starts with invalid UTF-8 byte 0xff", ""},
+		{"\xff", "is not ASCII: invalid UTF-8 byte 0xff at position 1", ""},
 		{"a\xffb", "invalid UTF-8 byte 0xff at position 2", "aB"},
-		{"a\uFFFDb", `'�' at position 2`, "aB"}, // the replacement character itself
+		{"a\uFFFDb", `'\ufffd' at position 2`, "aB"}, // the replacement character itself
 		{"my-" + strings.Repeat("x", 70), "is 73 characters long", "myX" + strings.Repeat("x", 61)},
 	} {
 		err := CertificateName(tc.name)
@@ -115,7 +105,7 @@ func TestCertificateNameMessages(t *testing.T) {
 		"1cert":                 `certificate name "1cert" is not a valid JavaScript identifier: it starts with '1' (start with a letter, _ or $; e.g. "_1cert")`,
 		"class":                 `certificate name "class" is a reserved word in JavaScript (choose another name; e.g. "classCert")`,
 		"":                      `certificate name is empty (use a JavaScript identifier such as "myBackendCert")`,
-		"a\u200Bb":              `certificate name "a\u200bb" is not a valid JavaScript identifier: '\u200b' at position 2 is not allowed (use letters, digits, _ or $; e.g. "aB")`,
+		"a\u200Bb":              `certificate name "a\u200bb" is not ASCII: '\u200b' at position 2 is not allowed (certificate names use only the ASCII letters A-Z and a-z, digits, _ and $, so that names that look alike cannot both exist; e.g. "ab")`,
 		strings.Repeat("x", 99): `certificate name is 99 characters long, over the limit of 64 (shorten it; e.g. "` + strings.Repeat("x", 64) + `")`,
 	} {
 		if got := CertificateName(name).Error(); got != want {

@@ -53,7 +53,7 @@ func slugProblem(s string) string {
 	for i, r := range s {
 		pos++
 		if !isSlugChar(r) {
-			return fmt.Sprintf("%s at position %d is not allowed", describeAt(s, i), pos)
+			return fmt.Sprintf("%s at position %d is not allowed", describeAt(s, i, false), pos)
 		}
 	}
 	switch {

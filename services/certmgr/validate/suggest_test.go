@@ -15,7 +15,7 @@ func TestSuggestName(t *testing.T) {
 		{"my--cert", "myCert"},
 		{"-cert-", "cert"},
 		{"My_Cert", "My_Cert"}, // already valid: unchanged
-		{"backend/über-cert", "backendÜberCert"},
+		{"backend/über-cert", "backendUberCert"},
 		{"2fa-cert", "_2faCert"},
 		{"a-1", "a1"},
 		{"", ""},
@@ -25,7 +25,8 @@ func TestSuggestName(t *testing.T) {
 		{"\u200D", ""},
 		{"\u0301\u0301", ""},
 		{"\u0301x", "x"},
-		{"x\u200D", "x\u200D"}, // a joiner inside a name is legal ECMAScript
+		{"x\u200D", "x"},
+		{"日本語", ""}, // no ASCII reading at all
 	} {
 		got := SuggestName(tc.in)
 		if got != tc.want {
@@ -40,7 +41,7 @@ func TestSuggestName(t *testing.T) {
 }
 
 func TestSuggestNameKeepsValidNames(t *testing.T) {
-	for _, name := range []string{"myBackendCert", "_1cert", "日本語", strings.Repeat("a", 64)} {
+	for _, name := range []string{"myBackendCert", "_1cert", "$a", strings.Repeat("a", 64)} {
 		if got := SuggestName(name); got != name {
 			t.Errorf("SuggestName(%q) = %q, want it unchanged", name, got)
 		}
