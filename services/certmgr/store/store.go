@@ -40,7 +40,9 @@ type Store struct {
 	publish func(Change)
 }
 
-// Open opens or creates the store file at path.
+// Open opens the store file at path, or creates it if it does not exist.
+// An existing file that is empty, cut short or damaged is refused and left
+// as it is (see revlog.Open).
 func Open(path string, opts Options) (*Store, error) {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention

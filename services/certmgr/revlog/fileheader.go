@@ -1,0 +1,129 @@
+package revlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+)
+
+// The layout of a bbolt meta page, which bbolt writes in the machine's byte
+// order: a 16-byte page header, then magic, version, page size, flags, the
+// root bucket (page and sequence), the freelist page, the high-water page
+// id, the transaction id and an FNV-64a checksum of the fields before it.
+const (
+	pageHeaderSize = 16
+	metaSize       = 64
+	metaChecksumAt = 56
+	boltMagic      = 0xED0CDAED
+	boltVersion    = 2
+	noFreelist     = ^uint64(0)
+)
+
+// errEmpty marks a database file that exists but holds no bytes.
+var errEmpty = errors.New("the database file is empty")
+
+// meta is what checkHeader needs of a bbolt meta page.
+type meta struct {
+	pageSize uint32
+	root     uint64
+	freelist uint64
+	pgid     uint64
+	txid     uint64
+}
+
+// parseMeta reads the meta page at the start of b, reporting false for one
+// whose magic, version or checksum is wrong (a torn or damaged page).
+func parseMeta(b []byte) (meta, bool) {
+	if len(b) < pageHeaderSize+metaSize {
+		return meta{}, false
+	}
+	m := b[pageHeaderSize : pageHeaderSize+metaSize]
+	e := binary.NativeEndian
+	h := fnv.New64a()
+	h.Write(m[:metaChecksumAt])
+	if e.Uint32(m[0:]) != boltMagic || e.Uint32(m[4:]) != boltVersion || e.Uint64(m[metaChecksumAt:]) != h.Sum64() {
+		return meta{}, false
+	}
+	return meta{
+		pageSize: e.Uint32(m[8:]),
+		root:     e.Uint64(m[16:]),
+		freelist: e.Uint64(m[32:]),
+		pgid:     e.Uint64(m[40:]),
+		txid:     e.Uint64(m[48:]),
+	}, true
+}
+
+// checkHeader reads the meta pages of the existing bbolt file at path and
+// refuses one that bbolt would initialise over (empty), panic on, or fault
+// on: no valid meta page, or fewer bytes than the meta page says the file
+// holds. bbolt maps the whole file and trusts the page ids it finds, so a
+// file cut short makes it read past its end, which is a fault, not an error.
+// It reports os.ErrNotExist for a file that does not exist yet.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if info.IsDir() {
+		return fmt.Errorf("it is a directory, not a database file")
+	}
+	size := info.Size()
+	if size == 0 {
+		return errEmpty
+	}
+
+	// bbolt takes the page size from meta page 0, and when that one is
+	// damaged looks for meta page 1 at each page size it supports.
+	buf := make([]byte, 64<<10+pageHeaderSize+metaSize)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		return err
+	}
+	buf = buf[:n]
+	var metas []meta
+	if m, ok := parseMeta(buf); ok {
+		metas = append(metas, m)
+		if m1, ok := parseMeta(buf[min(int(m.pageSize), len(buf)):]); ok && m.pageSize > 0 {
+			metas = append(metas, m1)
+		}
+	} else {
+		for ps := 1 << 10; ps <= 64<<10; ps <<= 1 {
+			if m1, ok := parseMeta(buf[min(ps, len(buf)):]); ok && int(m1.pageSize) == ps {
+				metas = append(metas, m1)
+				break
+			}
+		}
+	}
+	if len(metas) == 0 {
+		return fmt.Errorf("neither of its two meta pages is valid; is it a bbolt file, copied whole?")
+	}
+	// bbolt uses the valid meta page with the later transaction.
+	m := metas[0]
+	for _, o := range metas[1:] {
+		if o.txid > m.txid {
+			m = o
+		}
+	}
+	ps := int64(m.pageSize)
+	if ps < 1<<10 || ps&(ps-1) != 0 {
+		return fmt.Errorf("its meta page gives a page size of %d bytes", ps)
+	}
+	if size%ps != 0 {
+		return fmt.Errorf("it is %d bytes, not a whole number of %d-byte pages; it was truncated or not copied whole", size, ps)
+	}
+	if m.pgid < 4 || m.pgid > uint64(size/ps) {
+		return fmt.Errorf("it is %d bytes but its meta page says it holds %d pages of %d bytes; it was truncated or not copied whole", size, m.pgid, ps)
+	}
+	if m.root < 2 || m.root >= m.pgid || (m.freelist != noFreelist && (m.freelist < 2 || m.freelist >= m.pgid)) {
+		return fmt.Errorf("its meta page points outside the file (root page %d, freelist page %d, %d pages)", m.root, m.freelist, m.pgid)
+	}
+	return nil
+}
