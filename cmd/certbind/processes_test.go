@@ -81,7 +81,7 @@ func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	c := &cluster{t: t, bin: binaries(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{},
 		certmgrAddr: freeAddr(t), trackerAddr: freeAddr(t), edgeAddr: freeAddr(t), edgeAdminAddr: freeAddr(t),
-		adminKey: "proc-admin", serviceKey: "proc-service"}
+		adminKey: "proc-admin-0123456789abcdef0123456789abcdef", serviceKey: "proc-service"}
 	ca := testpki.NewCA(t, "certbind services")
 	leaf := ca.Issue(t, testpki.Options{CommonName: "127.0.0.1", IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NoExtKeyUsage: true})
 	write := func(name string, data []byte) string {

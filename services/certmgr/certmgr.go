@@ -49,7 +49,8 @@ type Config struct {
 	// naming the file to restore. Either way New refuses a key that does not
 	// open the store's check value.
 	CreateMasterKey bool
-	// AdminKey is the admin API key. Empty means no admin key.
+	// AdminKey is the admin API key. Empty means no admin key; a key shorter
+	// than auth.MinAdminKeyLen characters is refused.
 	AdminKey string
 	// ServiceKey authenticates other certbind services (the deploytracker).
 	// Empty means none may call the internal services.
@@ -93,6 +94,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MasterKeyFile == "" {
 		return nil, errors.New("certmgr: no master key file: set --master-key-file (create one with `certmgr --init-master-key`)")
+	}
+	if err := auth.CheckAdminKey(cfg.AdminKey); err != nil {
+		return nil, fmt.Errorf("certmgr: %w", err)
 	}
 	log := cfg.Logger
 	if log == nil {

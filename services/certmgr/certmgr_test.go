@@ -22,7 +22,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
-const adminKey = "test-admin-key"
+const adminKey = "test-admin-key-0123456789abcdef0123456789abcdef"
 
 // syncBuffer is a log sink safe for the server's goroutines.
 type syncBuffer struct {

@@ -28,7 +28,7 @@ import (
 )
 
 const (
-	adminKey   = "admin-key"
+	adminKey   = "admin-key-0123456789abcdef0123456789abcdef"
 	serviceKey = "service-key"
 )
 

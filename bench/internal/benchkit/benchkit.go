@@ -36,7 +36,8 @@ type Certmgr struct {
 
 // StartCertmgr starts certmgr with its state in dir.
 func StartCertmgr(dir string) (*Certmgr, error) {
-	s := &Certmgr{AdminKey: rand.Text()}
+	// Two rand.Text values: one is 26 characters, under certmgr's minimum.
+	s := &Certmgr{AdminKey: rand.Text() + rand.Text()}
 	svc, err := certmgr.New(certmgr.Config{
 		DataDir:         filepath.Join(dir, "data"),
 		MasterKeyFile:   filepath.Join(dir, "master.key"),

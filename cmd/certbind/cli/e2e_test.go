@@ -15,7 +15,7 @@ import (
 func startSuite(t *testing.T) map[string]string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := suite.Start(ctx, suite.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", AdminKey: "e2e-admin"})
+	s, err := suite.Start(ctx, suite.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", AdminKey: "e2e-admin-0123456789abcdef0123456789abcdef"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func startSuite(t *testing.T) map[string]string {
 		cancel()
 		<-done
 	})
-	return map[string]string{EnvAPIURL: s.HTTPURL, EnvAPIKey: "e2e-admin"}
+	return map[string]string{EnvAPIURL: s.HTTPURL, EnvAPIKey: "e2e-admin-0123456789abcdef0123456789abcdef"}
 }
 
 func mustRun(t *testing.T, env map[string]string, args ...string) string {

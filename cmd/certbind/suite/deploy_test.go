@@ -24,15 +24,15 @@ func gatewayConfig(mtls, ca string) map[string]any {
 
 // TestDeployWorkflow walks DESIGN's workflow steps 2, 4 and 5 over REST.
 func TestDeployWorkflow(t *testing.T) {
-	s := start(t, "admin")
+	s := start(t, "admin-0123456789abcdef0123456789abcdef")
 	ca := testpki.NewCA(t, "Root")
 	leaf := ca.Issue(t, testpki.Options{CommonName: "gw"})
 	certs := "/v1/accounts/acme/projects/shop/mtls-certificates"
 	deps := "/v1/accounts/acme/projects/shop/deployments"
-	r := call(t, s, "admin", "POST", certs, map[string]any{"name": "myBackendCert", "environmentTypes": []string{"development", "production"},
+	r := call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", certs, map[string]any{"name": "myBackendCert", "environmentTypes": []string{"development", "production"},
 		"certificatePem": string(leaf.CertPEM), "privateKeyPem": string(leaf.KeyPEM)})
 	certID, _ := r.body["id"].(string)
-	r = call(t, s, "admin", "POST", certs, map[string]any{"name": "backendCa", "environmentTypes": []string{"production"}, "ca": true, "certificatePem": string(ca.CertPEM)})
+	r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", certs, map[string]any{"name": "backendCa", "environmentTypes": []string{"production"}, "ca": true, "certificatePem": string(ca.CertPEM)})
 	caID, _ := r.body["id"].(string)
 	if certID == "" || caID == "" {
 		t.Fatalf("uploads failed: %s", r.raw)
@@ -41,7 +41,7 @@ func TestDeployWorkflow(t *testing.T) {
 	deployBody := func(mtls string, vars map[string]string) map[string]any {
 		return map[string]any{"environment": "production", "environmentType": "production", "config": gatewayConfig(mtls, "backendCa"), "variables": vars}
 	}
-	r = call(t, s, "admin", "POST", deps, deployBody("$env(BACKEND_MTLS_CERT)", map[string]string{"BACKEND_MTLS_CERT": "myBackendCert"}))
+	r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", deps, deployBody("$env(BACKEND_MTLS_CERT)", map[string]string{"BACKEND_MTLS_CERT": "myBackendCert"}))
 	if r.status != 200 {
 		t.Fatalf("deploy: %d %s", r.status, r.raw)
 	}
@@ -62,70 +62,70 @@ func TestDeployWorkflow(t *testing.T) {
 		{map[string]any{"environment": "Prod Env", "environmentType": "production", "config": gatewayConfig("myBackendCert", "")}, "environment"},
 		{map[string]any{"environment": "production", "environmentType": "production"}, "no gateway config"},
 	} {
-		r := call(t, s, "admin", "POST", deps, tc.body)
+		r := call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", deps, tc.body)
 		if r.status != 400 || !strings.Contains(r.raw, tc.fragment) {
 			t.Errorf("bad deploy: %d %s; want 400 with %q", r.status, r.raw, tc.fragment)
 		}
 	}
-	r = call(t, s, "admin", "GET", deps, nil)
+	r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "GET", deps, nil)
 	if n := strings.Count(r.raw, `"generation"`); n != 1 || !strings.Contains(r.raw, `"generation":1`) {
 		t.Fatalf("refused deploys left a trace: %s", r.raw)
 	}
 
 	// Step 4: delete is refused while referenced, naming the deployment.
 	for _, id := range []string{certID, caID} {
-		r = call(t, s, "admin", "DELETE", certs+"/"+id, nil)
+		r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "DELETE", certs+"/"+id, nil)
 		if r.status != 409 || !strings.Contains(r.raw, depID) || !strings.Contains(r.raw, `environment \"production\"`) {
 			t.Fatalf("delete of a referenced certificate: %d %s", r.status, r.raw)
 		}
 	}
-	r = call(t, s, "admin", "GET", certs+"/"+certID+"/references", nil)
+	r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "GET", certs+"/"+certID+"/references", nil)
 	if r.status != 200 || !strings.Contains(r.raw, depID) {
 		t.Fatalf("references: %d %s", r.status, r.raw)
 	}
 	// Taking away the type the deployment uses is refused the same way.
-	r = call(t, s, "admin", "PATCH", certs+"/"+certID, map[string]any{"environmentTypes": []string{"development"}})
+	r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "PATCH", certs+"/"+certID, map[string]any{"environmentTypes": []string{"development"}})
 	if r.status != 409 || !strings.Contains(r.raw, depID) {
 		t.Fatalf("removing a used environment type: %d %s", r.status, r.raw)
 	}
 	// The refused delete left the certificate as it was.
-	r = call(t, s, "admin", "GET", certs+"/"+certID, nil)
+	r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "GET", certs+"/"+certID, nil)
 	if r.body["state"] != "active" {
 		t.Fatalf("after a refused delete: %s", r.raw)
 	}
 
 	// Step 5: disable, redeploy without it, delete.
-	if r = call(t, s, "admin", "POST", certs+"/"+certID+":disable", map[string]any{}); r.status != 200 {
+	if r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", certs+"/"+certID+":disable", map[string]any{}); r.status != 200 {
 		t.Fatalf("disable: %d %s", r.status, r.raw)
 	}
-	r = call(t, s, "admin", "POST", deps, deployBody("myBackendCert", nil))
+	r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", deps, deployBody("myBackendCert", nil))
 	if r.status != 400 || !strings.Contains(r.raw, "disabled") || !strings.Contains(r.raw, `route 1 (\"/api/*\") option \"mtlsCertificate\"`) {
 		t.Fatalf("deploy with a disabled certificate: %d %s", r.status, r.raw)
 	}
-	r = call(t, s, "admin", "POST", deps, deployBody("", nil))
+	r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", deps, deployBody("", nil))
 	if r.status != 200 || r.body["id"] != depID || r.body["generation"] != float64(2) {
 		t.Fatalf("redeploy without the certificate: %d %s", r.status, r.raw)
 	}
-	if r = call(t, s, "admin", "DELETE", certs+"/"+certID, nil); r.status != 200 {
+	if r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "DELETE", certs+"/"+certID, nil); r.status != 200 {
 		t.Fatalf("delete after redeploy: %d %s", r.status, r.raw)
 	}
 	// The CA is still used; deleting the deployment frees it.
-	if r = call(t, s, "admin", "DELETE", certs+"/"+caID, nil); r.status != 409 {
+	if r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "DELETE", certs+"/"+caID, nil); r.status != 409 {
 		t.Fatalf("CA delete while used: %d %s", r.status, r.raw)
 	}
-	if r = call(t, s, "admin", "DELETE", deps+"/"+depID, nil); r.status != 200 {
+	if r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "DELETE", deps+"/"+depID, nil); r.status != 200 {
 		t.Fatalf("delete deployment: %d %s", r.status, r.raw)
 	}
-	if r = call(t, s, "admin", "DELETE", certs+"/"+caID, nil); r.status != 200 {
+	if r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "DELETE", certs+"/"+caID, nil); r.status != 200 {
 		t.Fatalf("CA delete after the deployment went: %d %s", r.status, r.raw)
 	}
 }
 
 func TestDeploymentIsolation(t *testing.T) {
-	s := start(t, "admin")
-	r := call(t, s, "admin", "POST", "/v1/accounts/globex/api-keys", map[string]any{})
+	s := start(t, "admin-0123456789abcdef0123456789abcdef")
+	r := call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/globex/api-keys", map[string]any{})
 	globex, _ := r.body["key"].(string)
-	r = call(t, s, "admin", "POST", "/v1/accounts/acme/projects/shop/deployments",
+	r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/acme/projects/shop/deployments",
 		map[string]any{"environment": "dev", "environmentType": "development", "config": gatewayConfig("", "")})
 	if r.status != 200 {
 		t.Fatalf("deploy: %d %s", r.status, r.raw)

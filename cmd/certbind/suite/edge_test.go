@@ -27,7 +27,7 @@ func newPKI(t *testing.T) pki {
 
 func upload(t *testing.T, s *suite.Suite, name string, leaf *testpki.Cert) string {
 	t.Helper()
-	r := call(t, s, "admin", "POST", "/v1/accounts/acme/projects/shop/mtls-certificates", map[string]any{"name": name,
+	r := call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/acme/projects/shop/mtls-certificates", map[string]any{"name": name,
 		"environmentTypes": []string{"production"}, "certificatePem": string(leaf.CertPEM), "privateKeyPem": string(leaf.KeyPEM)})
 	if r.status != 200 {
 		t.Fatalf("upload %s: %d %s", name, r.status, r.raw)
@@ -39,7 +39,7 @@ func deploy(t *testing.T, s *suite.Suite, backend string, vars map[string]string
 	t.Helper()
 	cfg := map[string]any{"routes": []any{map[string]any{"path": "/api/*", "handler": map[string]any{"export": "UrlForwardHandler",
 		"options": map[string]any{"baseUrl": backend, "mtlsCertificate": mtls, "caCertificate": "backendCa"}}}}}
-	r := call(t, s, "admin", "POST", "/v1/accounts/acme/projects/shop/deployments",
+	r := call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/acme/projects/shop/deployments",
 		map[string]any{"environment": "production", "environmentType": "production", "config": cfg, "variables": vars})
 	if r.status != 200 {
 		t.Fatalf("deploy: %d %s", r.status, r.raw)
@@ -50,10 +50,10 @@ func deploy(t *testing.T, s *suite.Suite, backend string, vars map[string]string
 // continuous concurrent load: rotation in place, then the five-step
 // rotation to a new certificate, with zero failed requests.
 func TestEdgeRotationsUnderLoad(t *testing.T) {
-	s := start(t, "admin")
+	s := start(t, "admin-0123456789abcdef0123456789abcdef")
 	p := newPKI(t)
 	backend := e2etest.MTLSBackend(t, p.backendCert, p.clientCA)
-	r := call(t, s, "admin", "POST", "/v1/accounts/acme/projects/shop/mtls-certificates", map[string]any{"name": "backendCa",
+	r := call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/acme/projects/shop/mtls-certificates", map[string]any{"name": "backendCa",
 		"ca": true, "environmentTypes": []string{"production"}, "certificatePem": string(p.backendCA.CertPEM)})
 	if r.status != 200 {
 		t.Fatalf("CA upload: %d %s", r.status, r.raw)
@@ -69,7 +69,7 @@ func TestEdgeRotationsUnderLoad(t *testing.T) {
 	l := e2etest.StartLoad(url, 8)
 	time.Sleep(200 * time.Millisecond)
 	v2 := p.clientCA.Issue(t, testpki.Options{CommonName: "client-v2"})
-	r = call(t, s, "admin", "POST", "/v1/accounts/acme/projects/shop/mtls-certificates/"+oldID+":rotate",
+	r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/acme/projects/shop/mtls-certificates/"+oldID+":rotate",
 		map[string]any{"certificatePem": string(v2.CertPEM), "privateKeyPem": string(v2.KeyPEM)})
 	if r.status != 200 || r.body["version"] != float64(2) {
 		t.Fatalf("rotate: %d %s", r.status, r.raw)
@@ -84,13 +84,13 @@ func TestEdgeRotationsUnderLoad(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	upload(t, s, "myBackendCertV3", p.clientCA.Issue(t, testpki.Options{CommonName: "client-v3"}))
 	vars := map[string]string{"BACKEND_MTLS_CERT": "myBackendCertV3"}
-	if r = call(t, s, "admin", "POST", "/v1/accounts/acme/projects/shop/mtls-certificates/"+oldID+":disable", map[string]any{}); r.status != 200 {
+	if r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/acme/projects/shop/mtls-certificates/"+oldID+":disable", map[string]any{}); r.status != 200 {
 		t.Fatalf("disable old: %d %s", r.status, r.raw)
 	}
 	time.Sleep(200 * time.Millisecond) // the running deployment still uses the disabled certificate
 	deploy(t, s, backend.URL, vars, "$env(BACKEND_MTLS_CERT)")
 	e2etest.Eventually(t, url, 200, "CN=client-v3")
-	if r = call(t, s, "admin", "DELETE", "/v1/accounts/acme/projects/shop/mtls-certificates/"+oldID, nil); r.status != 200 {
+	if r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "DELETE", "/v1/accounts/acme/projects/shop/mtls-certificates/"+oldID, nil); r.status != 200 {
 		t.Fatalf("delete old after the deploy: %d %s", r.status, r.raw)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -100,7 +100,7 @@ func TestEdgeRotationsUnderLoad(t *testing.T) {
 
 	// Status and metrics show what is in use.
 	req, _ := http.NewRequest("GET", s.EdgeAdminURL+"/v1/status", nil)
-	req.Header.Set("Authorization", "Bearer admin")
+	req.Header.Set("Authorization", "Bearer admin-0123456789abcdef0123456789abcdef")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -130,11 +130,11 @@ func TestEdgeRotationsUnderLoad(t *testing.T) {
 // answers 502 naming it and sends nothing; a backend that wants another
 // client certificate, or whose certificate is not trusted, is a clear 502.
 func TestEdgeBackendFailures(t *testing.T) {
-	s := start(t, "admin")
+	s := start(t, "admin-0123456789abcdef0123456789abcdef")
 	p := newPKI(t)
 	otherCA := testpki.NewCA(t, "Other Client CA")
 	picky := e2etest.MTLSBackend(t, p.backendCert, otherCA) // wants certificates from another CA
-	call(t, s, "admin", "POST", "/v1/accounts/acme/projects/shop/mtls-certificates", map[string]any{"name": "backendCa",
+	call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/acme/projects/shop/mtls-certificates", map[string]any{"name": "backendCa",
 		"ca": true, "environmentTypes": []string{"production"}, "certificatePem": string(p.backendCA.CertPEM)})
 	upload(t, s, "myBackendCert", p.clientCA.Issue(t, testpki.Options{CommonName: "client"}))
 	deploy(t, s, picky.URL, nil, "myBackendCert")

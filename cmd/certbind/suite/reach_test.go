@@ -18,11 +18,11 @@ import (
 // itself, before any edge sees them, so no packet is ever sent there. A backend on loopback, which
 // `certbind dev` allows, is still served.
 func TestEdgeReach(t *testing.T) {
-	s := start(t, "admin")
+	s := start(t, "admin-0123456789abcdef0123456789abcdef")
 	plain := func(env, baseURL string) response {
 		cfg := map[string]any{"routes": []any{map[string]any{"path": "/*", "handler": map[string]any{"export": "UrlForwardHandler",
 			"options": map[string]any{"baseUrl": baseURL}}}}}
-		return call(t, s, "admin", "POST", "/v1/accounts/acme/projects/shop/deployments",
+		return call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/acme/projects/shop/deployments",
 			map[string]any{"environment": env, "environmentType": "development", "config": cfg})
 	}
 	// The edge by another name than its URL: the deploy cannot tell, the

@@ -39,7 +39,7 @@ type tenantRecord struct {
 // each sees exactly its own account's records, narrowed to its project
 // and environment types.
 func TestStatusShowsOnlyWhatTheKeyMaySee(t *testing.T) {
-	s := start(t, "admin")
+	s := start(t, "admin-0123456789abcdef0123456789abcdef")
 	ca := testpki.NewCA(t, "Status Root")
 	records := []*tenantRecord{
 		{account: "acme", project: "shop", envType: "production", certName: "shopProd"},
@@ -50,7 +50,7 @@ func TestStatusShowsOnlyWhatTheKeyMaySee(t *testing.T) {
 	for _, rec := range records {
 		leaf := ca.Issue(t, testpki.Options{CommonName: rec.certName})
 		base := "/v1/accounts/" + rec.account + "/projects/" + rec.project
-		r := call(t, s, "admin", "POST", base+"/mtls-certificates", map[string]any{"name": rec.certName,
+		r := call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", base+"/mtls-certificates", map[string]any{"name": rec.certName,
 			"environmentTypes": []string{rec.envType}, "certificatePem": string(leaf.CertPEM), "privateKeyPem": string(leaf.KeyPEM)})
 		if r.status != 200 {
 			t.Fatalf("upload %s: %d %s", rec.certName, r.status, r.raw)
@@ -58,7 +58,7 @@ func TestStatusShowsOnlyWhatTheKeyMaySee(t *testing.T) {
 		rec.certID, _ = r.body["id"].(string)
 		rec.fingerprint, _ = r.body["fingerprintSha256"].(string)
 		env := rec.envType
-		r = call(t, s, "admin", "POST", base+"/deployments",
+		r = call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", base+"/deployments",
 			map[string]any{"environment": env, "environmentType": rec.envType, "config": gatewayConfig("", "")})
 		if r.status != 200 {
 			t.Fatalf("deploy %s/%s/%s: %d %s", rec.account, rec.project, env, r.status, r.raw)
@@ -73,7 +73,7 @@ func TestStatusShowsOnlyWhatTheKeyMaySee(t *testing.T) {
 
 	newKey := func(account string, body map[string]any) string {
 		t.Helper()
-		r := call(t, s, "admin", "POST", "/v1/accounts/"+account+"/api-keys", body)
+		r := call(t, s, "admin-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/"+account+"/api-keys", body)
 		key, _ := r.body["key"].(string)
 		if r.status != 200 || key == "" {
 			t.Fatalf("create key for %s %v: %d %s", account, body, r.status, r.raw)
@@ -89,7 +89,7 @@ func TestStatusShowsOnlyWhatTheKeyMaySee(t *testing.T) {
 	// sees, so that an absence below is a filter and not a lag.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		code, st, _ := httpStatus(t, s, "admin")
+		code, st, _ := httpStatus(t, s, "admin-0123456789abcdef0123456789abcdef")
 		if code == 200 && len(st.GetDeployments()) == len(records) && len(st.GetCertificates()) == len(records) {
 			break
 		}
@@ -104,7 +104,7 @@ func TestStatusShowsOnlyWhatTheKeyMaySee(t *testing.T) {
 		key  string
 		want []*tenantRecord
 	}{
-		{"admin", "admin", records},
+		{"admin", "admin-0123456789abcdef0123456789abcdef", records},
 		{"edge key of acme/shop/production", scopedEdge, []*tenantRecord{shopProd}},
 		{"edge key of acme", acmeEdge, []*tenantRecord{shopProd, shopDev, otherProd}},
 		{"account key of acme", acmeAccount, []*tenantRecord{shopProd, shopDev, otherProd}},
@@ -255,7 +255,7 @@ func TestEdgeAdminListenerWarnsOffLoopback(t *testing.T) {
 		t.Run(tc.addr, func(t *testing.T) {
 			var logs lockedBuffer
 			s, err := suite.Start(context.Background(), suite.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-				AdminKey: "admin", EdgeAdminAddr: tc.addr, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+				AdminKey: "admin-0123456789abcdef0123456789abcdef", EdgeAdminAddr: tc.addr, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err != nil {
 				t.Fatal(err)
 			}

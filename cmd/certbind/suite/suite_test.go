@@ -135,8 +135,8 @@ func TestRESTContract(t *testing.T) {
 }
 
 func TestRESTAuth(t *testing.T) {
-	s := start(t, "fixed-admin-key")
-	if s.AdminKey != "fixed-admin-key" || s.AdminKeyCreated {
+	s := start(t, "fixed-admin-key-0123456789abcdef0123456789abcdef")
+	if s.AdminKey != "fixed-admin-key-0123456789abcdef0123456789abcdef" || s.AdminKeyCreated {
 		t.Fatalf("admin key from config not used")
 	}
 	list := "/v1/accounts/acme/projects/shop/mtls-certificates"
@@ -146,7 +146,7 @@ func TestRESTAuth(t *testing.T) {
 	if r := call(t, s, "wrong", "GET", list, nil); r.status != 401 {
 		t.Fatalf("bad key: %d %s", r.status, r.raw)
 	}
-	r := call(t, s, "fixed-admin-key", "POST", "/v1/accounts/globex/api-keys", map[string]any{})
+	r := call(t, s, "fixed-admin-key-0123456789abcdef0123456789abcdef", "POST", "/v1/accounts/globex/api-keys", map[string]any{})
 	globex, _ := r.body["key"].(string)
 	if r.status != 200 || globex == "" {
 		t.Fatalf("api key: %d %s", r.status, r.raw)
@@ -163,7 +163,7 @@ func TestRESTAuth(t *testing.T) {
 }
 
 func TestOpenAPIAndHealth(t *testing.T) {
-	s := start(t, "k")
+	s := start(t, "k-0123456789abcdef0123456789abcdef")
 	r := call(t, s, "", "GET", "/openapi.json", nil)
 	if r.status != 200 || r.body["swagger"] != "2.0" || !strings.Contains(r.raw, "/v1/accounts/{account}/projects/{project}/mtls-certificates/{id}:disable") {
 		t.Fatalf("openapi: %d %.200s", r.status, r.raw)

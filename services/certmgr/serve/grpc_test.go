@@ -25,7 +25,7 @@ func TestServersFixTheWindow(t *testing.T) {
 		DataDir:         filepath.Join(t.TempDir(), "data"),
 		MasterKeyFile:   filepath.Join(t.TempDir(), "master.key"),
 		CreateMasterKey: true,
-		AdminKey:        "serve-test-admin-key",
+		AdminKey:        "serve-test-admin-key-0123456789abcdef0123456789abcdef",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 )
 
 const (
-	adminKey   = "admin"
+	adminKey   = "admin-0123456789abcdef0123456789abcdef"
 	serviceKey = "service"
 )
 
