@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -83,14 +85,45 @@ func serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 	w.Write(openapi.JSON)
 }
 
-// errorHandler is grpc-gateway's default with one change: FailedPrecondition
+// errorHandler is grpc-gateway's default with two changes: FailedPrecondition
 // (a delete refused because deployments reference the certificate) is 409
-// Conflict rather than 400, since the request was well formed.
+// Conflict rather than 400, since the request was well formed; and a body
+// that does not decode is described without quoting it (decodeError).
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	if status.Code(err) == codes.FailedPrecondition {
+	switch st, _ := status.FromError(err); {
+	case st.Code() == codes.FailedPrecondition:
 		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusConflict, Err: err}
+	case st.Code() == codes.InvalidArgument && strings.HasPrefix(st.Message(), "proto:"):
+		err = status.Error(codes.InvalidArgument, decodeError(st.Message()))
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+var (
+	decodePosition = regexp.MustCompile(`\(line (\d+:\d+)\)`)
+	decodeField    = regexp.MustCompile(`invalid value for (\w+) field (\w+)`)
+)
+
+// decodeError rewrites a protojson error about the request body. protojson
+// quotes the offending value or token, and what users paste into the wrong
+// field is often a private key or a PKCS#12 file, so the message keeps only
+// what comes from the API's schema (the position, the field and its type)
+// and never a byte of the input.
+func decodeError(msg string) string {
+	out := "the request body is not valid JSON for this request"
+	if m := decodePosition.FindStringSubmatch(msg); m != nil {
+		out += " at line " + m[1]
+	}
+	m := decodeField.FindStringSubmatch(msg)
+	switch {
+	case m != nil && m[1] == "bytes":
+		out += fmt.Sprintf(": the value of %s is not base64; a file field takes the file's content in base64 (e.g. `base64 -w0 client.p12`), and PEM text goes in the PEM fields", m[2])
+	case m != nil:
+		out += fmt.Sprintf(": the value of %s is not a valid %s", m[2], m[1])
+	case strings.Contains(msg, "unknown field"):
+		out += ": it has a field this request does not take; check the field names against /openapi.json"
+	}
+	return out + " (the value sent is not repeated here, since it may be key material)"
 }
 
 // limitBody answers 413 for a body announced larger than n, and cuts off a
