@@ -68,6 +68,9 @@ type Config struct {
 	Retention int
 	// Stream tunes subscriber buffers and heartbeats.
 	Stream changefeed.Options
+	// StreamLimits bound the open change streams per key, per connection
+	// and in total; zero fields take changefeed's defaults.
+	StreamLimits changefeed.Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -140,7 +143,7 @@ func New(cfg Config) (*Service, error) {
 		manager:  m,
 		certs:    api.NewCertificates(m, log),
 		apiKeys:  api.NewAPIKeys(authn, log, log, now),
-		dist:     api.NewDistribution(m, st, hub, cfg.Stream, log),
+		dist:     api.NewDistribution(m, st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log),
 		internal: api.NewInternal(m, authn, log),
 		health:   health.NewServer(),
 		log:      log,

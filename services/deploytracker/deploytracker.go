@@ -55,6 +55,9 @@ type Config struct {
 	Retention int
 	// Stream tunes subscriber buffers and heartbeats.
 	Stream changefeed.Options
+	// StreamLimits bound the open change streams per key, per connection
+	// and in total; zero fields take changefeed's defaults.
+	StreamLimits changefeed.Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -115,7 +118,7 @@ func New(cfg Config) (*Service, error) {
 		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),
 		deployments: api.NewDeployments(t, url, log),
 		references:  api.NewReferences(t, log),
-		dist:        api.NewDistribution(st, hub, cfg.Stream, url, log),
+		dist:        api.NewDistribution(st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), url, log),
 		health:      health.NewServer(),
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
@@ -29,15 +30,17 @@ type Distribution struct {
 	store *store.Store
 	hub   *changefeed.Hub[store.Change]
 	opts  changefeed.Options
+	admit *changefeed.Admission
 	log   *slog.Logger
 	// damaged holds the certificates seen damaged, by id, so each is logged
 	// once however many subscribers it is sent to.
 	damaged damageLog
 }
 
-// NewDistribution returns the DistributionService handlers.
-func NewDistribution(m *certs.Manager, st *store.Store, hub *changefeed.Hub[store.Change], opts changefeed.Options, log *slog.Logger) *Distribution {
-	return &Distribution{m: m, store: st, hub: hub, opts: opts, log: log, damaged: damageLog{log: log}}
+// NewDistribution returns the DistributionService handlers. admit bounds
+// the open streams.
+func NewDistribution(m *certs.Manager, st *store.Store, hub *changefeed.Hub[store.Change], opts changefeed.Options, admit *changefeed.Admission, log *slog.Logger) *Distribution {
+	return &Distribution{m: m, store: st, hub: hub, opts: opts, admit: admit, log: log, damaged: damageLog{log: log}}
 }
 
 // Damaged returns the certificates whose material could not be sent the last
@@ -63,8 +66,19 @@ func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest
 	if err != nil {
 		return err
 	}
-	sink := &watchSink{stream: stream, scope: sc, m: s.m, store: s.store, damaged: &s.damaged}
-	err = changefeed.Follow(ctx, s.hub, s.store, sink, req.GetFromRevision(), s.opts)
+	release, err := s.admit.Acquire(p.KeyID, connID(ctx))
+	if err != nil {
+		return status.Error(codes.ResourceExhausted, err.Error())
+	}
+	defer release()
+	var dog changefeed.Watchdog
+	sink := &watchSink{stream: stream, dog: &dog, scope: sc, m: s.m, store: s.store, damaged: &s.damaged}
+	err = dog.Run(s.opts.Stall, func() error {
+		return changefeed.Follow(ctx, s.hub, s.store, sink, req.GetFromRevision(), s.opts)
+	})
+	if errors.Is(err, changefeed.ErrStalled) {
+		return status.Error(codes.ResourceExhausted, err.Error())
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.Canceled {
 		return status.FromContextError(ctx.Err()).Err()
 	}
@@ -72,6 +86,21 @@ func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest
 		return err
 	}
 	return toStatus(ctx, s.log, "WatchCertificates", err)
+}
+
+// connID names the gRPC connection a stream arrived on, for the limit per
+// connection: the two ends of a TCP connection are unique while it is
+// open, and every stream on it ends when it closes.
+func connID(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	id := p.Addr.String()
+	if p.LocalAddr != nil {
+		id += " " + p.LocalAddr.String()
+	}
+	return id
 }
 
 // scope is what one subscriber receives.
@@ -132,14 +161,19 @@ func watchScope(p auth.Principal, req *certmgrv1.WatchCertificatesRequest) (scop
 // watchSink writes one subscriber's stream.
 type watchSink struct {
 	stream  grpc.ServerStreamingServer[certmgrv1.WatchCertificatesResponse]
+	dog     *changefeed.Watchdog
 	scope   scope
 	m       *certs.Manager
 	store   *store.Store
 	damaged *damageLog
 }
 
+func (w *watchSink) send(ev *certmgrv1.WatchCertificatesResponse) error {
+	return w.dog.Send(func() error { return w.stream.Send(ev) })
+}
+
 func (w *watchSink) Resync(reason string, requested, oldest uint64) error {
-	return w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Resync{
+	return w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Resync{
 		Resync: &certmgrv1.Resync{Reason: reason, RequestedRevision: requested, OldestRetainedRevision: oldest},
 	}})
 }
@@ -149,15 +183,18 @@ func (w *watchSink) Snapshot() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, c := range list {
+	for i, c := range list {
+		// What is sent is let go, so that a subscriber that stalls
+		// part-way holds only the rest until its watchdog ends it.
+		list[i] = nil
 		if !w.scope.contains(c) {
 			continue
 		}
-		if err := w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotItem{SnapshotItem: w.material(c)}}); err != nil {
+		if err := w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotItem{SnapshotItem: w.material(c)}}); err != nil {
 			return 0, err
 		}
 	}
-	return rev, w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotComplete{
+	return rev, w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotComplete{
 		SnapshotComplete: &certmgrv1.SnapshotComplete{Revision: rev},
 	}})
 }
@@ -194,11 +231,11 @@ func (w *watchSink) Change(c store.Change) error {
 	if c.Type == store.ChangeDeleted {
 		w.damaged.forget(c.CertificateID)
 	}
-	return w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Change{Change: out}})
+	return w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Change{Change: out}})
 }
 
 func (w *watchSink) Heartbeat(rev uint64) error {
-	return w.stream.Send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Heartbeat{
+	return w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Heartbeat{
 		Heartbeat: &certmgrv1.Heartbeat{Revision: rev},
 	}})
 }

@@ -9,4 +9,10 @@
 // catches up again from the durable log, where nothing is lost, and rejoins
 // the Hub. A subscriber further behind than the log's retention gets an
 // explicit resync and a fresh snapshot, never a silent gap.
+//
+// A subscriber's memory is bounded too. Admission caps the streams per API
+// key, per connection and in total (Limits). A subscriber that stops
+// reading blocks only its own send, where it may hold a whole snapshot;
+// its Watchdog ends it after Options.Stall, and it resumes from its
+// revision when it reconnects.
 package changefeed

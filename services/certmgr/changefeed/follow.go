@@ -36,7 +36,16 @@ type Options struct {
 	Heartbeat time.Duration
 	// Batch is how many changes one log read returns. Default 512.
 	Batch int
+	// Stall is how long one message may wait to go out to a subscriber
+	// before Watchdog.Run cuts the subscriber off. Default 1 minute: a
+	// reading subscriber takes a message as soon as its 1 MiB gRPC window
+	// has room, which even a slow link frees within seconds, so a minute
+	// without one means it stopped reading.
+	Stall time.Duration
 }
+
+// DefaultStall is Options.Stall's default.
+const DefaultStall = time.Minute
 
 func (o *Options) defaults() {
 	if o.Buffer <= 0 {
@@ -47,6 +56,9 @@ func (o *Options) defaults() {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 512
+	}
+	if o.Stall <= 0 {
+		o.Stall = DefaultStall
 	}
 }
 

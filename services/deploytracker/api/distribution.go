@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
@@ -23,13 +24,15 @@ type Distribution struct {
 	store *store.Store
 	hub   *changefeed.Hub[store.Change]
 	opts  changefeed.Options
+	admit *changefeed.Admission
 	url   URLs
 	log   *slog.Logger
 }
 
 // NewDistribution returns the DeploymentDistributionService handlers.
-func NewDistribution(st *store.Store, hub *changefeed.Hub[store.Change], opts changefeed.Options, url URLs, log *slog.Logger) *Distribution {
-	return &Distribution{store: st, hub: hub, opts: opts, url: url, log: log}
+// admit bounds the open streams.
+func NewDistribution(st *store.Store, hub *changefeed.Hub[store.Change], opts changefeed.Options, admit *changefeed.Admission, url URLs, log *slog.Logger) *Distribution {
+	return &Distribution{store: st, hub: hub, opts: opts, admit: admit, url: url, log: log}
 }
 
 type scope struct {
@@ -74,21 +77,51 @@ func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsReq
 	if sc.project, sc.environmentTypes, err = p.Limit(sc.project, sc.environmentTypes); err != nil {
 		return status.Error(codes.PermissionDenied, err.Error())
 	}
-	err = changefeed.Follow(ctx, s.hub, s.store, &sink{stream: stream, scope: sc, store: s.store, url: s.url}, req.GetFromRevision(), s.opts)
+	release, err := s.admit.Acquire(p.KeyID, connID(ctx))
+	if err != nil {
+		return status.Error(codes.ResourceExhausted, err.Error())
+	}
+	defer release()
+	var dog changefeed.Watchdog
+	w := &sink{stream: stream, dog: &dog, scope: sc, store: s.store, url: s.url}
+	err = dog.Run(s.opts.Stall, func() error {
+		return changefeed.Follow(ctx, s.hub, s.store, w, req.GetFromRevision(), s.opts)
+	})
+	if errors.Is(err, changefeed.ErrStalled) {
+		return status.Error(codes.ResourceExhausted, err.Error())
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return status.FromContextError(err).Err()
 	}
 	return toStatus(ctx, s.log, "WatchDeployments", err)
 }
 
+// connID names the gRPC connection a stream arrived on, for the limit per
+// connection: the two ends of a TCP connection are unique while it is
+// open, and every stream on it ends when it closes.
+func connID(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	id := p.Addr.String()
+	if p.LocalAddr != nil {
+		id += " " + p.LocalAddr.String()
+	}
+	return id
+}
+
 type sink struct {
 	stream grpc.ServerStreamingServer[deploytrackerv1.WatchDeploymentsResponse]
+	dog    *changefeed.Watchdog
 	scope  scope
 	store  *store.Store
 	url    URLs
 }
 
-func (w *sink) send(ev *deploytrackerv1.WatchDeploymentsResponse) error { return w.stream.Send(ev) }
+func (w *sink) send(ev *deploytrackerv1.WatchDeploymentsResponse) error {
+	return w.dog.Send(func() error { return w.stream.Send(ev) })
+}
 
 func (w *sink) Resync(reason string, requested, oldest uint64) error {
 	return w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_Resync{
@@ -100,7 +133,10 @@ func (w *sink) Snapshot() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, d := range list {
+	for i, d := range list {
+		// What is sent is let go, so that a subscriber that stalls
+		// part-way holds only the rest until its watchdog ends it.
+		list[i] = nil
 		if !w.scope.contains(d) {
 			continue
 		}

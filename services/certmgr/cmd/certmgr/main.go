@@ -20,6 +20,7 @@ import (
 
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/certs"
+	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
 	"github.com/certbind/certbind/services/certmgr/peertls"
 	"github.com/certbind/certbind/services/certmgr/seal"
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string) error {
 	retention := fs.Int("retention", 0, "changes kept for resuming stream subscribers (default 10000)")
 	resume := fs.Duration("resume-interval", 30*time.Second, "how often deletes interrupted by a crash or an unreachable deploytracker are retried")
 	tracker := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address, asked before every delete; without it deletes are refused")
+	var limits changefeed.Limits
+	changefeed.AddLimitFlags(fs, &limits)
 	var tlsFiles peertls.Files
 	tlsFiles.AddFlags(fs)
 	fs.Usage = func() {
@@ -103,6 +106,7 @@ func run(ctx context.Context, args []string) error {
 		Logger:         log,
 		Retention:      *retention,
 		ResumeInterval: *resume,
+		StreamLimits:   limits,
 	})
 	if err != nil {
 		return err

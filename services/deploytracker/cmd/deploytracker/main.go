@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/peertls"
 	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/deploytracker"
@@ -35,6 +36,8 @@ func run(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required)")
 	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
 	edgeURL := fs.String("edge-url", deploytracker.DefaultEdgeURL, "base URL where the edge serves deployments")
+	var limits changefeed.Limits
+	changefeed.AddLimitFlags(fs, &limits)
 	var tlsFiles peertls.Files
 	tlsFiles.AddFlags(fs)
 	fs.Usage = func() {
@@ -63,7 +66,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	svc, err := deploytracker.New(deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log})
+	svc, err := deploytracker.New(deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits})
 	if err != nil {
 		return err
 	}
