@@ -32,6 +32,7 @@ func TestDecodeErrorsEchoNoInput(t *testing.T) {
 		{"unquoted base64", `{"name":"x","pkcs12":` + keyBody + `}`, ""},
 		{"key in a number field", `{"pageSize":"` + pemKey + `"}`, ""},
 		{"key as a field name", `{"` + keyBody + `":1}`, ""},
+		{"misspelt field", `{"nmae":"x","pkcs12":"` + pemKey + `"}`, "nmae"},
 	} {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest("POST", "/v1/accounts/acme/projects/shop/mtls-certificates", strings.NewReader(tc.body))

@@ -102,6 +102,9 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 var (
 	decodePosition = regexp.MustCompile(`\(line (\d+:\d+)\)`)
 	decodeField    = regexp.MustCompile(`invalid value for (\w+) field (\w+)`)
+	// unknownField matches a misspelt field name short enough to be one;
+	// anything longer is more likely pasted content and is not repeated.
+	unknownField = regexp.MustCompile(`unknown field "([A-Za-z_][A-Za-z0-9_]{0,31})"`)
 )
 
 // decodeError rewrites a protojson error about the request body. protojson
@@ -120,6 +123,8 @@ func decodeError(msg string) string {
 		out += fmt.Sprintf(": the value of %s is not base64; a file field takes the file's content in base64 (e.g. `base64 -w0 client.p12`), and PEM text goes in the PEM fields", m[2])
 	case m != nil:
 		out += fmt.Sprintf(": the value of %s is not a valid %s", m[2], m[1])
+	case unknownField.MatchString(msg):
+		out += fmt.Sprintf(": it has a field %q, which this request does not take; check the field names against /openapi.json", unknownField.FindStringSubmatch(msg)[1])
 	case strings.Contains(msg, "unknown field"):
 		out += ": it has a field this request does not take; check the field names against /openapi.json"
 	}
