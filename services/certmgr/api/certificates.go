@@ -2,12 +2,19 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"runtime"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/material"
+	"github.com/certbind/certbind/services/certmgr/validate"
 )
 
 // Certificates serves CertificateService.
@@ -15,11 +22,22 @@ type Certificates struct {
 	certmgrv1.UnimplementedCertificateServiceServer
 	m   *certs.Manager
 	log *slog.Logger
+	kdf *material.DerivationLimiter
 }
+
+// Limits on password-protected uploads running at once: one per CPU in all,
+// so that they never take every CPU from the rest of certmgr for long, and
+// two per account, so that one account cannot take them all. A request over
+// a limit waits up to derivationWait for a slot, a few derivations' time.
+const (
+	derivationsPerAccount = 2
+	derivationWait        = time.Second
+)
 
 // NewCertificates returns the CertificateService handlers.
 func NewCertificates(m *certs.Manager, log *slog.Logger) *Certificates {
-	return &Certificates{m: m, log: log}
+	kdf := material.NewDerivationLimiter(runtime.GOMAXPROCS(0), derivationsPerAccount, derivationWait)
+	return &Certificates{m: m, log: log, kdf: kdf}
 }
 
 // CreateCertificate uploads a certificate.
@@ -28,6 +46,11 @@ func (s *Certificates) CreateCertificate(ctx context.Context, req *certmgrv1.Cre
 	if err != nil {
 		return nil, err
 	}
+	release, err := s.acquireDerivation(ctx, "CreateCertificate", req.GetAccount(), req)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	c, err := s.m.Create(actor, certs.CreateInput{
 		Account:          req.GetAccount(),
 		Project:          req.GetProject(),
@@ -60,6 +83,25 @@ func materialInput(req materialRequest) material.Input {
 		PKCS12:         req.GetPkcs12(),
 		PKCS12Password: req.GetPkcs12Password(),
 	}
+}
+
+// acquireDerivation takes a key derivation slot for an upload that will run
+// one (a PKCS#12 file, whose MAC is keyed from its password even when that
+// is empty, or an encrypted PEM key) and returns its release. Any other
+// upload, and one for an invalid account (refused before parsing), goes
+// through without a slot.
+func (s *Certificates) acquireDerivation(ctx context.Context, method, account string, req materialRequest) (func(), error) {
+	if len(req.GetPkcs12()) == 0 && req.GetPrivateKeyPassphrase() == "" || validate.Account(account) != nil {
+		return func() {}, nil
+	}
+	release, err := s.kdf.Acquire(ctx, account)
+	if errors.Is(err, material.ErrTooManyDerivations) {
+		return nil, status.Error(codes.ResourceExhausted, err.Error())
+	}
+	if err != nil {
+		return nil, toStatus(ctx, s.log, method, err)
+	}
+	return release, nil
 }
 
 // ListCertificates lists a project's certificates.
@@ -158,6 +200,11 @@ func (s *Certificates) RotateCertificate(ctx context.Context, req *certmgrv1.Rot
 	if err != nil {
 		return nil, err
 	}
+	release, err := s.acquireDerivation(ctx, "RotateCertificate", req.GetAccount(), req)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	c, err := s.m.Rotate(actor, req.GetAccount(), req.GetProject(), req.GetId(), materialInput(req))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "RotateCertificate", err)
