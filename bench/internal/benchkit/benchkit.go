@@ -21,6 +21,7 @@ import (
 
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/revlog"
 	"github.com/certbind/certbind/services/certmgr/serve"
 )
@@ -43,6 +44,9 @@ func StartCertmgr(dir string) (*Certmgr, error) {
 		MasterKeyFile:   filepath.Join(dir, "master.key"),
 		CreateMasterKey: true,
 		AdminKey:        s.AdminKey,
+		// The propagation bench subscribes 1,000 streams with the admin
+		// key, over its default limit of 64 per key.
+		StreamLimits: changefeed.Limits{PerKey: 8192, Total: 8192},
 	})
 	if err != nil {
 		return nil, err
