@@ -20,9 +20,9 @@ import (
 //     which the upstream writes itself;
 //   - forwarding fields: every field whose meaning is "a proxy before you
 //     saw this" — the client's address, the host, scheme, port, path or
-//     prefix it used — or that asks the backend to take another URL than
-//     the one it is sent. Backends and frameworks trust these from a proxy
-//     in front of them, so only the edge may set them. They are Forwarded,
+//     prefix it used — or that asks the backend to take another URL or
+//     method than the one it is sent. Backends and frameworks trust these
+//     from a proxy in front of them, so only the edge may set them. They are Forwarded,
 //     every X-Forwarded-* (and X-Forwarded itself), and those listed in
 //     forwardingFields.
 //
@@ -40,6 +40,9 @@ var forwardingFields = []string{
 	// The host, scheme and URL the client used.
 	"x-original-host", "x-host", "x-url-scheme", "x-scheme", "front-end-https",
 	"x-original-url", "x-original-uri", "x-rewrite-url",
+	// The method: frameworks that honour these serve another method than
+	// the one the route's methods allowed.
+	"x-http-method-override", "x-http-method", "x-method-override",
 }
 
 // messageFields are the fields that frame a message or name its target,

@@ -39,6 +39,7 @@ func TestForwardingFieldsDropped(t *testing.T) {
 		"Cf-Connecting-Ip", "Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Originating-Ip",
 		"X-Remote-Ip", "X-Remote-Addr", "X-Original-Url", "X-Rewrite-Url", "X-Original-Host",
 		"X-Host", "X-Url-Scheme", "X-Scheme", "Front-End-Https",
+		"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
 	} {
 		for _, spelling := range []string{
 			name,
