@@ -149,6 +149,9 @@ func (s *Certificates) UpdateCertificate(ctx context.Context, req *certmgrv1.Upd
 		return nil, err
 	}
 	c, err := s.m.SetEnvironmentTypes(ctx, actor, req.GetAccount(), req.GetProject(), req.GetId(), req.GetEnvironmentTypes())
+	if errors.Is(err, certs.ErrTypesChanging) {
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "UpdateCertificate", err)
 	}

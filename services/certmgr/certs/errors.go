@@ -21,6 +21,10 @@ var (
 	// ErrDeleting: a delete of the certificate is in progress; nothing else
 	// may change it until that delete finishes or is refused.
 	ErrDeleting = errors.New("certificate is being deleted")
+	// ErrTypesChanging: a removal of environment types from the certificate
+	// is checking for references; another removal must wait until it
+	// finishes or is refused.
+	ErrTypesChanging = errors.New("a change of environment types is in progress")
 	// ErrReferencesUnavailable: the deploytracker could not be asked which
 	// deployments use the certificate, so nothing was deleted.
 	ErrReferencesUnavailable = errors.New("cannot check which deployments use the certificate")

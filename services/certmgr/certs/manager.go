@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,68 +120,6 @@ func (m *Manager) Get(account, project, id string) (*store.Certificate, error) {
 	return m.store.GetCertificate(account, project, id)
 }
 
-// SetEnvironmentTypes replaces the environment types a certificate is
-// allowed in. Taking away a type that a deployment of that type uses is
-// refused with a *ReferencedError.
-func (m *Manager) SetEnvironmentTypes(ctx context.Context, actor, account, project, id string, types []string) (*store.Certificate, error) {
-	if err := checkScope(account, project); err != nil {
-		return nil, err
-	}
-	if err := checkID(id); err != nil {
-		return nil, err
-	}
-	types, err := validate.EnvironmentTypes(types)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := m.store.GetCertificate(account, project, id)
-	if err != nil {
-		return nil, err
-	}
-	if removed := missing(cur.EnvironmentTypes, types); len(removed) > 0 {
-		refs, err := m.refs.CertificateReferences(ctx, account, project, id)
-		if err != nil {
-			return nil, fmt.Errorf("check references: %w", err)
-		}
-		var blocking []Reference
-		for _, r := range refs {
-			if slices.Contains(removed, r.EnvironmentType) {
-				blocking = append(blocking, r)
-			}
-		}
-		if len(blocking) > 0 {
-			return nil, &ReferencedError{Action: "remove environment type(s) " + strings.Join(removed, ", ") + " from", Certificate: cur.Name, References: blocking}
-		}
-	}
-	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
-		if c.State == store.StateDeleting {
-			return "", ErrDeleting
-		}
-		if slices.Equal(c.EnvironmentTypes, types) {
-			return "", nil
-		}
-		c.EnvironmentTypes = types
-		c.UpdatedAt = m.now().UTC()
-		return store.ChangeUpdated, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	m.logWrite("certificate.update", actor, ch)
-	return c, nil
-}
-
-// missing returns the elements of before that are not in after.
-func missing(before, after []string) []string {
-	var out []string
-	for _, t := range before {
-		if !slices.Contains(after, t) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // Disable marks a certificate disabled: new deployments may not use it.
 // Deployments that already use it keep it, and edges go on presenting it,
 // until they are redeployed, so disabling fails no request; it is the step
@@ -243,6 +180,9 @@ func (m *Manager) setState(action, actor, account, project, id, state, change st
 // "deleting", which ResumeDeletes finishes on the next start (deploys refuse
 // it meanwhile, which is safe), or an in-progress deploy, which the
 // deploytracker drops on its next start (which only removes references).
+//
+// SetEnvironmentTypes follows the same protocol to take environment types
+// away from a certificate.
 func (m *Manager) Delete(ctx context.Context, actor, account, project, id string) (*store.Certificate, error) {
 	if err := checkScope(account, project); err != nil {
 		return nil, err
@@ -312,9 +252,11 @@ func (m *Manager) restore(actor, account, project, id string) string {
 	return c.Name
 }
 
-// ResumeDeletes finishes the deletes that a crash interrupted: every
-// certificate still marked deleting is deleted if nothing references it, or
-// restored. It returns how many it handled.
+// ResumeDeletes finishes the deletes and the removals of environment types
+// that a crash interrupted: every certificate still marked deleting is
+// deleted if nothing references it, or restored; every removal still marked
+// in progress is committed if no deployment of the removed types references
+// the certificate, or put back. It returns how many it handled.
 func (m *Manager) ResumeDeletes(ctx context.Context) (int, error) {
 	all, _, err := m.store.Snapshot()
 	if err != nil {
@@ -322,11 +264,20 @@ func (m *Manager) ResumeDeletes(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, c := range all {
-		if c.State != store.StateDeleting {
+		switch {
+		case c.State == store.StateDeleting:
+			// A removal marked on it too is resumed on a later pass if
+			// the delete is refused.
+			if _, err := m.finishDelete(ctx, "certmgr", c.Account, c.Project, c.ID); err != nil && !errors.Is(err, ErrReferenced) {
+				return n, err
+			}
+		case len(c.RemovingTypes) > 0:
+			_, err := m.finishRemoval(ctx, "certmgr", c.Account, c.Project, c.ID, c.RemovingTypes, nil)
+			if err != nil && !errors.Is(err, ErrReferenced) && !errors.Is(err, ErrTypesChanging) && !errors.Is(err, ErrDeleting) && !errors.Is(err, errNoTypesLeft) {
+				return n, err
+			}
+		default:
 			continue
-		}
-		if _, err := m.finishDelete(ctx, "certmgr", c.Account, c.Project, c.ID); err != nil && !errors.Is(err, ErrReferenced) {
-			return n, err
 		}
 		n++
 	}

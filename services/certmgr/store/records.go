@@ -22,6 +22,10 @@ const (
 )
 
 // Certificate is the stored form of an uploaded certificate.
+//
+// RemovingTypes marks a removal of environment types that is checking for
+// references: deploys of those types are refused meanwhile, and the types
+// leave EnvironmentTypes only if the check finds no deployment of them.
 type Certificate struct {
 	ID               string    `json:"id"`
 	Account          string    `json:"account"`
@@ -31,6 +35,7 @@ type Certificate struct {
 	EnvironmentTypes []string  `json:"environmentTypes"`
 	State            string    `json:"state"`
 	PrevState        string    `json:"prevState,omitempty"`
+	RemovingTypes    []string  `json:"removingEnvironmentTypes,omitempty"`
 	Version          int32     `json:"version"`
 	ChainPEM         []byte    `json:"chainPem"`
 	SealedKey        []byte    `json:"sealedKey,omitempty"`
@@ -95,6 +100,7 @@ func (c *Certificate) clone() *Certificate {
 	}
 	out := *c
 	out.EnvironmentTypes = slices.Clone(c.EnvironmentTypes)
+	out.RemovingTypes = slices.Clone(c.RemovingTypes)
 	out.ChainPEM = slices.Clone(c.ChainPEM)
 	out.SealedKey = slices.Clone(c.SealedKey)
 	out.DNSNames = slices.Clone(c.DNSNames)
