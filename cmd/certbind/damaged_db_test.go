@@ -2,17 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // TestDevDamagedDatabase uploads a certificate through the real `certbind
@@ -24,25 +17,7 @@ func TestDevDamagedDatabase(t *testing.T) {
 		t.Skip("builds and runs processes")
 	}
 	bin := buildCLI(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	dev, url := startDev(t, bin, data)
-	keyBytes, err := os.ReadFile(filepath.Join(data, "admin.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := testpki.NewCA(t, "Damaged DB Root").Issue(t, testpki.Options{CommonName: "client"})
-	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "c.key")
-	os.WriteFile(certFile, leaf.CertPEM, 0o600)
-	os.WriteFile(keyFile, leaf.KeyPEM, 0o600)
-	if out, err := runBin(t, bin, url, strings.TrimSpace(string(keyBytes)), "mtls-certificate", "create", "--cert", certFile, "--key", keyFile,
-		"--name", "kept", "--account", "acme", "--project", "shop", "--environment-type", "production"); err != nil {
-		t.Fatalf("create: %v\n%s", err, out)
-	}
-	if err := dev.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	dev.Wait()
+	data := devWithCertificate(t, bin, "kept")
 	good, err := os.ReadFile(filepath.Join(data, "certmgr", "certmgr.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -88,34 +63,7 @@ func TestDevDamagedDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, "dev", "--data-dir", data2, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-				"--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0")
-			cmd.Env = append(os.Environ(), "CERTBIND_API_KEY=")
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			err := cmd.Run()
-			out := stderr.String()
-			if ctx.Err() != nil {
-				t.Fatalf("dev on a damaged database was still running after 30s; stderr:\n%s", out)
-			}
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
-				t.Fatalf("dev on a damaged database ended with %v, want a non-zero exit; stderr:\n%s", err, out)
-			}
-			if strings.Contains(out, "panic:") || strings.Contains(out, "goroutine ") || strings.Contains(out, "fatal error") {
-				t.Fatalf("dev panicked:\n%s", out)
-			}
-			var lines []string
-			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-				if !strings.HasPrefix(l, "{") {
-					lines = append(lines, l)
-				}
-			}
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], db) || !strings.Contains(lines[0], tt.want) {
-				t.Errorf("stderr has %d line(s) besides the log, want one error naming %s and saying %q:\n%s", len(lines), db, tt.want, out)
-			}
+			devFails(t, bin, data2, nil, db, tt.want)
 			after, err := os.ReadFile(db)
 			if err != nil || !bytes.Equal(after, damaged) {
 				t.Errorf("dev changed the damaged file (%d bytes before, %d after, %v)", len(damaged), len(after), err)

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 )
 
 // TestDevStartupFailures starts the real `certbind dev` where it cannot
@@ -61,44 +56,7 @@ func TestDevStartupFailures(t *testing.T) {
 			if tt.setup != nil {
 				dir = tt.setup(t, dir)
 			}
-			args := map[string]string{"--data-dir": dir, "--http-addr": "127.0.0.1:0", "--grpc-addr": "127.0.0.1:0",
-				"--edge-addr": "127.0.0.1:0", "--edge-admin-addr": "127.0.0.1:0"}
-			for i := 0; i+1 < len(tt.args); i += 2 {
-				args[tt.args[i]] = tt.args[i+1]
-			}
-			argv := []string{"dev"}
-			for k, v := range args {
-				argv = append(argv, k, v)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, argv...)
-			cmd.Env = append(os.Environ(), "CERTBIND_API_KEY=")
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			err := cmd.Run()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
-				t.Fatalf("dev ended with %v, want a non-zero exit; stderr:\n%s", err, stderr.String())
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("dev did not end within 30s; stderr:\n%s", stderr.String())
-			}
-			out := stderr.String()
-			if strings.Contains(out, "panic") || strings.Contains(out, "goroutine ") {
-				t.Fatalf("dev panicked:\n%s", out)
-			}
-			// The services' JSON log lines may come first; the error is
-			// the one line that is not one of them.
-			var lines []string
-			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-				if !strings.HasPrefix(l, "{") {
-					lines = append(lines, l)
-				}
-			}
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], tt.want) {
-				t.Errorf("stderr has %d line(s) besides the log, want one error naming %q:\n%s", len(lines), tt.want, out)
-			}
+			devFails(t, bin, dir, tt.args, tt.want)
 		})
 	}
 }
