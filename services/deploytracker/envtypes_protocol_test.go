@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,26 +41,14 @@ func TestDeployRemoveEnvironmentTypeInterleavings(t *testing.T) {
 		}
 		id := c.GetCertificate().GetId()
 		env := fmt.Sprintf("prod%d", i%8)
-		var wg sync.WaitGroup
 		var deployErr, updateErr error
-		delay1 := time.Duration(rng.IntN(400)) * time.Microsecond
-		delay2 := time.Duration(rng.IntN(400)) * time.Microsecond
-		d1, d2 := rng.IntN(2) == 0, rng.IntN(2) == 0
-		wg.Go(func() {
-			if d1 {
-				time.Sleep(delay1)
-			}
+		raceTwo(rng, func() {
 			_, deployErr = p.deploys.Deploy(ctx, &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: env,
 				EnvironmentType: "production", Config: config(t, name), Variables: map[string]string{"CERT": name}})
-		})
-		wg.Go(func() {
-			if d2 {
-				time.Sleep(delay2)
-			}
+		}, func() {
 			_, updateErr = p.certs.UpdateCertificate(ctx, &certmgrv1.UpdateCertificateRequest{Account: "acme", Project: "shop", Id: id,
 				EnvironmentTypes: []string{"development"}})
 		})
-		wg.Wait()
 		switch {
 		case deployErr == nil && updateErr == nil:
 			broken++

@@ -231,27 +231,13 @@ func TestDeployDeleteInterleavings(t *testing.T) {
 		// Environments are reused, so each deploy also drops the previous
 		// round's reference in that environment.
 		env := fmt.Sprintf("env%d", i%8)
-		var wg sync.WaitGroup
 		var deployErr, deleteErr error
-		// The delays are drawn here, not in the goroutines: a rand.Rand is
-		// not safe for concurrent use.
-		delay1 := time.Duration(rng.IntN(400)) * time.Microsecond
-		delay2 := time.Duration(rng.IntN(400)) * time.Microsecond
-		d1, d2 := rng.IntN(2) == 0, rng.IntN(2) == 0
-		wg.Go(func() {
-			if d1 {
-				time.Sleep(delay1)
-			}
+		raceTwo(rng, func() {
 			_, deployErr = p.deploys.Deploy(ctx, &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: env,
 				EnvironmentType: "production", Config: config(t, name), Variables: map[string]string{"CERT": name}})
-		})
-		wg.Go(func() {
-			if d2 {
-				time.Sleep(delay2)
-			}
+		}, func() {
 			_, deleteErr = p.certs.DeleteCertificate(ctx, &certmgrv1.DeleteCertificateRequest{Account: "acme", Project: "shop", Id: id})
 		})
-		wg.Wait()
 		switch {
 		case deployErr == nil && deleteErr == nil:
 			t.Fatalf("round %d: both the deploy and the delete of %s succeeded", i, name)
@@ -276,4 +262,25 @@ func TestDeployDeleteInterleavings(t *testing.T) {
 	if deployWon == 0 || deleteWon == 0 {
 		t.Fatalf("the race never went both ways (deploy %d, delete %d): the test does not exercise the protocol", deployWon, deleteWon)
 	}
+}
+
+// raceTwo runs a and b at once, each, half the time, after a random delay of
+// up to 400 µs, so that over many rounds every interleaving of their steps
+// comes up. The delays are drawn before either starts: a rand.Rand is not
+// safe for concurrent use.
+func raceTwo(rng *rand.Rand, a, b func()) {
+	var delays [2]time.Duration
+	for i := range delays {
+		if rng.IntN(2) == 0 {
+			delays[i] = time.Duration(rng.IntN(400)) * time.Microsecond
+		}
+	}
+	var wg sync.WaitGroup
+	for i, f := range []func(){a, b} {
+		wg.Go(func() {
+			time.Sleep(delays[i])
+			f()
+		})
+	}
+	wg.Wait()
 }
