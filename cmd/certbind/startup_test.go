@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -48,6 +49,19 @@ func TestDevStartupFailures(t *testing.T) {
 			}
 			return dir
 		}, nil, "master.key"},
+		{"admin key readable by others", func(t *testing.T, dir string) string {
+			if err := os.WriteFile(filepath.Join(dir, "admin.key"), []byte(strings.Repeat("k", 40)+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, nil, "chmod 600"},
+		{"database readable by others", func(t *testing.T, dir string) string {
+			data := devWithCertificate(t, bin, "shared")
+			if err := os.Chmod(filepath.Join(data, "certmgr", "certmgr.db"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return data
+		}, nil, "chmod 600"},
 		{"second dev on the data dir", func(*testing.T, string) string { return running }, nil, "locked"},
 	}
 	for _, tt := range tests {

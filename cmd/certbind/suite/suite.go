@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -310,6 +311,11 @@ func (s *Suite) Close() error {
 func loadOrCreateAdminKey(path string) (string, bool, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
+		// It is the admin key: nobody but its owner may read it.
+		if info, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 {
+			return "", false, fmt.Errorf("admin key file %s is accessible by group or others (mode %04o); restrict it with: chmod 600 %s",
+				path, info.Mode().Perm(), path)
+		}
 		key := strings.TrimSpace(string(b))
 		if key == "" {
 			return "", false, fmt.Errorf("admin key file %s is empty: delete it to get a new key", path)

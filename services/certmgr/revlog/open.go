@@ -22,13 +22,17 @@ var keySchema = []byte("schema")
 // for another. owner names the program in the error for a file that
 // another process holds open; timeout bounds the wait for it.
 //
-// Only a file that does not exist is created. An existing file that is
+// A file or directory the group or others may read is refused (see
+// checkPrivate). Only a file that does not exist is created. An existing file that is
 // empty, cut short or damaged is refused with an error that names it and
 // says to restore it, and is left as it was: bbolt would initialise an empty
 // file as a new store (losing the data silently), and panics or faults on
 // some damage, so Open checks the meta pages first, reads every page of the
 // tree under a recover, and runs bbolt's consistency check before it writes.
 func Open(path, owner string, timeout time.Duration, schema uint64, log Log, buckets ...[]byte) (*bolt.DB, error) {
+	if err := checkPrivate(path); err != nil {
+		return nil, err
+	}
 	switch err := checkHeader(path); {
 	case errors.Is(err, fs.ErrNotExist):
 		// A new store.
