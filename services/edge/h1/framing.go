@@ -3,6 +3,8 @@ package h1
 import (
 	"bytes"
 	"net/http"
+
+	"github.com/certbind/certbind/services/edge/internal/httpfield"
 )
 
 // The framing rules of RFC 9112 that net/http's parser does not enforce
@@ -33,51 +35,18 @@ func headComplete(b []byte) bool {
 	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
 }
 
-// framingFields reports whether the head at the start of b, as
-// net/http's parser reads it, has a Content-Length field and a
-// Transfer-Encoding field. Lines end with LF, a CR before it being
-// dropped; a line that begins with a space or a tab continues the field
-// before it (obs-fold); the head ends at the first empty line. Field names
-// are matched in any case. The head must be one the parser accepted: a
-// field name is then all that comes before the first colon.
-func framingFields(b []byte) (cl, te bool) {
-	_, b, _ = bytes.Cut(b, []byte("\n")) // the request line
-	for len(b) > 0 {
-		var line []byte
-		line, b, _ = bytes.Cut(b, []byte("\n"))
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			continue
-		}
-		name, _, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		switch {
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			cl = true
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			te = true
-		}
-	}
-	return cl, te
-}
-
 // checkFraming applies the rules above to a request the parser read from
 // head. It reports whether the connection must close after the answer.
 func checkFraming(req *http.Request, head []byte) (closeAfter bool, err error) {
 	switch {
 	case !req.ProtoAtLeast(1, 1):
 		// The parser drops a Transfer-Encoding of HTTP/1.0.
-		if _, te := framingFields(head); te {
+		if _, te, _ := httpfield.Framing(head); te {
 			return false, errTransferEncoding10
 		}
 	case len(req.TransferEncoding) > 0:
 		// The parser drops the Content-Length of a chunked request.
-		cl, _ := framingFields(head)
+		cl, _, _ := httpfield.Framing(head)
 		return cl, nil
 	}
 	return false, nil

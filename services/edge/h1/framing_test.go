@@ -10,35 +10,6 @@ import (
 	"time"
 )
 
-func TestFramingFields(t *testing.T) {
-	tests := []struct {
-		name   string
-		head   string
-		cl, te bool
-	}{
-		{"neither", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", false, false},
-		{"both", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", true, true},
-		{"any case", "POST / HTTP/1.1\r\ncontent-LENGTH: 3\r\nTRANSFER-encoding: chunked\r\n\r\n", true, true},
-		{"bare LF", "POST / HTTP/1.1\nHost: a\nContent-Length: 3\nTransfer-Encoding: chunked\n\n", true, true},
-		{"empty values", "POST / HTTP/1.0\r\nContent-Length:\r\nTransfer-Encoding:\r\n\r\n", true, true},
-		{"only Transfer-Encoding", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", false, true},
-		{"names in values", "GET / HTTP/1.1\r\nX: Content-Length: 3\r\nY: Transfer-Encoding: chunked\r\n\r\n", false, false},
-		// A folded line continues the value before it.
-		{"folded line", "GET / HTTP/1.1\r\nX: a\r\n Content-Length: 3\r\n\tTransfer-Encoding: chunked\r\n\r\n", false, false},
-		// The head ends at the first empty line; a bare LF ends a line.
-		{"fields in the body", "POST / HTTP/1.1\r\nHost: a\r\n\r\nContent-Length: 3\r\nTransfer-Encoding: x\r\n", false, false},
-		{"LF CR LF ends the head", "POST / HTTP/1.1\r\nHost: a\n\r\nContent-Length: 3\r\n\r\n", false, false},
-		{"prefixed names", "GET / HTTP/1.1\r\nX-Content-Length: 3\r\nTransfer-Encodings: x\r\n\r\n", false, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if cl, te := framingFields([]byte(tt.head)); cl != tt.cl || te != tt.te {
-				t.Errorf("framingFields = %v, %v; want %v, %v", cl, te, tt.cl, tt.te)
-			}
-		})
-	}
-}
-
 // TestFramingHeadInPieces sends the heads of requests the framing rules
 // concern in pieces, and with the telling field beyond the connection's
 // read buffer, so that the server finds the fields in what it recorded

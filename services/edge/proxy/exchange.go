@@ -205,7 +205,7 @@ func readAnswer(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	}
 	// net/http drops the framing fields it does not follow: they are
 	// looked for before it reads the head.
-	length, coding, known := headFraming(b)
+	length, coding, known := httpfield.Framing(b)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		return nil, err

@@ -136,30 +136,3 @@ func (b *lengthBody) Read(p []byte) (int, error) {
 }
 
 func (b *lengthBody) Close() error { return nil }
-
-// headFraming reports which of the fields that frame a body the answer head
-// at the start of b has: a Content-Length, a Transfer-Encoding. known is
-// false when b does not hold all of the head, and then neither is known.
-// Lines may end in a bare LF, as net/http reads them.
-func headFraming(b []byte) (length, coding, known bool) {
-	_, rest, more := bytes.Cut(b, []byte("\n")) // the status line
-	for more {
-		var line []byte
-		line, rest, more = bytes.Cut(rest, []byte("\n"))
-		if !more {
-			break // a line not all in b
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			return length, coding, true
-		}
-		name, _, _ := bytes.Cut(line, []byte(":"))
-		switch {
-		case httpfield.NameIs(name, "Content-Length"):
-			length = true
-		case httpfield.NameIs(name, "Transfer-Encoding"):
-			coding = true
-		}
-	}
-	return false, false, false
-}

@@ -142,3 +142,38 @@ func (h Head) Header(lines []byte, n int, take string) (header http.Header, take
 	}
 	return header, taken
 }
+
+// Framing reports which of the fields that frame a body the message head
+// at the start of b has, as net/http's parsers read a head: a
+// Content-Length (length) and a Transfer-Encoding (coding), the names in
+// any case. Lines end with LF, a CR before it dropped; a line that begins
+// with a space or a tab continues the field before it (obs-fold); the head
+// ends at the first empty line. complete is false when b does not hold the
+// whole head, and then neither field is known. The parsers take both
+// fields out of the header they return when they disagree, which is why
+// the head is read again for them.
+func Framing(b []byte) (length, coding, complete bool) {
+	_, rest, more := bytes.Cut(b, []byte("\n")) // the start line
+	for more {
+		var line []byte
+		line, rest, more = bytes.Cut(rest, []byte("\n"))
+		if !more {
+			break // a line not all in b
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			return length, coding, true
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		name, _, _ := bytes.Cut(line, []byte(":"))
+		switch {
+		case NameIs(name, "Content-Length"):
+			length = true
+		case NameIs(name, "Transfer-Encoding"):
+			coding = true
+		}
+	}
+	return false, false, false
+}
