@@ -61,15 +61,22 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 	return list, nil
 }
 
-// maxShown bounds how much of a bad entry an error repeats, in bytes.
+// maxShown bounds how much of a bad entry an error repeats, in characters
+// as quoted.
 const maxShown = 64
 
-// quoteShort quotes s for an error, cut to maxShown bytes.
+// quoteShort quotes s for an error, cut to maxShown quoted characters.
 func quoteShort(s string) string {
-	if len(s) > maxShown {
-		return strconv.Quote(s[:maxShown]) + "…"
+	if q := strconv.Quote(s); len(q) <= maxShown+2 {
+		return q
 	}
-	return strconv.Quote(s)
+	// A byte may take four characters quoted ("\xf8"): shorten the input
+	// until its quoted form fits, so that a message stays one short line.
+	n := min(len(s), maxShown)
+	for n > 0 && len(strconv.Quote(s[:n])) > maxShown+2 {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "…"
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {
