@@ -23,10 +23,17 @@ const maxCheckErrors = 3
 func check(tx *bolt.Tx, log Log) error {
 	var sink byte
 	nbuckets := 0
+	// A leaf element takes at least 16 bytes of a page, so a file of
+	// tx.Size() bytes holds fewer keys than that over 16. A damaged branch
+	// page whose elements point at the same pages again makes a cursor
+	// visit them again and again, exponentially in the depth: more keys
+	// than the file can hold means that, and the walk stops there.
+	budget := tx.Size()/16 + 1
 	err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 		nbuckets++
-		sink ^= walk(b)
-		return nil
+		v, err := walk(b, &budget)
+		sink ^= v
+		return err
 	})
 	if err != nil {
 		return err
@@ -56,17 +63,25 @@ func check(tx *bolt.Tx, log Log) error {
 
 // walk reads every key and value of b and of the buckets in it, touching
 // each page a value spans, so that a page id or offset that points outside
-// the file panics here rather than in a later read.
-func walk(b *bolt.Bucket) byte {
+// the file panics here rather than in a later read. It gives up when it
+// has seen more keys than budget, which it counts down.
+func walk(b *bolt.Bucket, budget *int64) (byte, error) {
 	var sink byte
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if *budget--; *budget < 0 {
+			return sink, errors.New("it has more keys than its size can hold: pages of its tree are reached more than once")
+		}
 		if len(k) > 0 {
 			sink ^= k[len(k)-1]
 		}
 		if v == nil {
 			if child := b.Bucket(k); child != nil {
-				sink ^= walk(child)
+				cv, err := walk(child, budget)
+				sink ^= cv
+				if err != nil {
+					return sink, err
+				}
 			}
 			continue
 		}
@@ -77,5 +92,5 @@ func walk(b *bolt.Bucket) byte {
 			sink ^= v[len(v)-1]
 		}
 	}
-	return sink
+	return sink, nil
 }
