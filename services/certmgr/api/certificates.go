@@ -125,7 +125,9 @@ func (s *Certificates) ListCertificates(ctx context.Context, req *certmgrv1.List
 	now := s.m.Now()
 	out := &certmgrv1.ListCertificatesResponse{NextPageToken: next, Certificates: make([]*certmgrv1.Certificate, 0, len(list))}
 	for _, c := range list {
-		out.Certificates = append(out.Certificates, toProto(c, now))
+		pc := toProto(c, now)
+		pc.Damaged = s.m.Damage(c)
+		out.Certificates = append(out.Certificates, pc)
 	}
 	return out, nil
 }
@@ -139,7 +141,9 @@ func (s *Certificates) GetCertificate(ctx context.Context, req *certmgrv1.GetCer
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "GetCertificate", err)
 	}
-	return &certmgrv1.GetCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
+	pc := toProto(c, s.m.Now())
+	pc.Damaged = s.m.Damage(c)
+	return &certmgrv1.GetCertificateResponse{Certificate: pc}, nil
 }
 
 // UpdateCertificate changes the allowed environment types.

@@ -249,7 +249,7 @@ func (w *watchSink) material(c *store.Certificate) *certmgrv1.CertificateMateria
 	key, err := w.m.PrivateKey(c)
 	if err != nil {
 		w.damaged.report(c, err)
-		pc.CertificatePem = ""
+		pc.CertificatePem, pc.Damaged = "", err.Error()
 		return &certmgrv1.CertificateMaterial{Certificate: pc}
 	}
 	w.damaged.streamed(c)

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/certbind/certbind/services/certmgr/certs"
+	"github.com/certbind/certbind/services/certmgr/store"
 )
 
 // toStatus maps a domain error to a gRPC status. Unknown errors are logged
@@ -35,6 +36,9 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, certs.ErrDeleting):
 		return status.Error(codes.FailedPrecondition, err.Error()+": wait for the delete to finish, or retry it")
+	case errors.Is(err, store.ErrUndecodable):
+		log.WarnContext(ctx, "write to a damaged certificate refused", slog.String("method", method), slog.String("error", err.Error()))
+		return status.Error(codes.DataLoss, err.Error())
 	case errors.Is(err, certs.ErrReferencesUnavailable):
 		log.WarnContext(ctx, "reference check failed", slog.String("method", method), slog.String("error", err.Error()))
 		return status.Error(codes.Unavailable, err.Error())

@@ -67,6 +67,8 @@ func (s *Internal) ResolveCertificates(ctx context.Context, req *certmgrv1.Resol
 	for _, c := range list {
 		pc := toProto(c, now)
 		pc.CertificatePem = "" // not needed to decide a deploy
+		// A deploy refuses a damaged certificate, which no edge could use.
+		pc.Damaged = s.m.Damage(c)
 		// A type being removed is not offered: a deploy that re-checks
 		// the certificate during the removal's reference check refuses it
 		// (see certs.Manager.SetEnvironmentTypes).

@@ -313,6 +313,9 @@ func (m *Manager) Resolve(account, project string, names, ids []string) ([]*stor
 // master key is checked at start, so that means the record was altered) is
 // damaged: the error wraps ErrDamaged and never holds key bytes.
 func (m *Manager) PrivateKey(c *store.Certificate) ([]byte, error) {
+	if c.Damaged != "" {
+		return nil, undecodableError(c)
+	}
 	if !chainDecodes(c.ChainPEM) {
 		return nil, fmt.Errorf("%w: the certificate chain of %s (version %d) does not decode; rotate it in place with new material", ErrDamaged, c.ID, c.Version)
 	}

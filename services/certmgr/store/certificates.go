@@ -120,7 +120,7 @@ func (s *Store) GetCertificate(account, project, id string) (*Certificate, error
 	var c *Certificate
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		c, err = getCert(tx.Bucket(bucketCerts), certKey(account, project, id))
+		c, err = readCert(tx, certKey(account, project, id))
 		return err
 	})
 	return c, err
@@ -132,7 +132,6 @@ func (s *Store) ListCertificates(account, project, afterName string) ([]*Certifi
 	var out []*Certificate
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := projectPrefix(account, project)
-		certs := tx.Bucket(bucketCerts)
 		c := tx.Bucket(bucketNames).Cursor()
 		start := prefix
 		if afterName != "" {
@@ -141,7 +140,7 @@ func (s *Store) ListCertificates(account, project, afterName string) ([]*Certifi
 			start = append(nameKey(account, project, afterName), 0)
 		}
 		for k, id := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, id = c.Next() {
-			rec, err := getCert(certs, certKey(account, project, string(id)))
+			rec, err := readCert(tx, certKey(account, project, string(id)))
 			if err != nil {
 				return fmt.Errorf("name index points at missing certificate %s: %w", id, err)
 			}
@@ -159,16 +158,19 @@ func (s *Store) Snapshot() ([]*Certificate, uint64, error) {
 	var rev uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
 		rev = s.log.Head(tx)
-		return tx.Bucket(bucketCerts).ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketCerts).ForEach(func(k, v []byte) error {
 			var c Certificate
 			if err := json.Unmarshal(v, &c); err != nil {
-				return err
+				// One damaged record harms only itself: it is passed on
+				// as a stand-in that says so, after every good one.
+				out = append(out, standIn(tx, k, err))
+				return nil
 			}
 			out = append(out, &c)
 			return nil
 		})
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
 	return out, rev, err
 }
 
@@ -198,7 +200,7 @@ func getCert(b *bolt.Bucket, key []byte) (*Certificate, error) {
 	}
 	var c Certificate
 	if err := json.Unmarshal(v, &c); err != nil {
-		return nil, fmt.Errorf("decode certificate: %w", err)
+		return nil, undecodable(key, err)
 	}
 	return &c, nil
 }
@@ -209,13 +211,12 @@ func getCert(b *bolt.Bucket, key []byte) (*Certificate, error) {
 func (s *Store) ResolveCertificates(account, project string, names, ids []string) ([]*Certificate, error) {
 	var out []*Certificate
 	err := s.db.View(func(tx *bolt.Tx) error {
-		certs := tx.Bucket(bucketCerts)
 		seen := map[string]bool{}
 		add := func(id string) error {
 			if seen[id] {
 				return nil
 			}
-			c, err := getCert(certs, certKey(account, project, id))
+			c, err := readCert(tx, certKey(account, project, id))
 			if errors.Is(err, ErrNotFound) {
 				return nil
 			}

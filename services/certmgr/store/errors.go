@@ -9,6 +9,9 @@ var (
 	// ErrNameTaken: the account and project already have a certificate with
 	// that name.
 	ErrNameTaken = errors.New("certificate name already in use")
+	// ErrUndecodable: the stored record does not decode. Reads return a
+	// stand-in with Certificate.Damaged set; writes to it are refused.
+	ErrUndecodable = errors.New("stored certificate record does not decode")
 )
 
 // Errors returned by API key operations.

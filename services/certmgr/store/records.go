@@ -51,6 +51,10 @@ type Certificate struct {
 	UpdatedAt        time.Time `json:"updatedAt"`
 	// Revision is the revision of the last write to this certificate.
 	Revision uint64 `json:"revision"`
+	// Damaged is never stored: it is set on a stand-in read back for a
+	// record that does not decode, which carries only the id, account,
+	// project and name (from the name index) and says why here.
+	Damaged string `json:"-"`
 }
 
 // Change types, one per kind of write.

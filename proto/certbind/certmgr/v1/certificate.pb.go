@@ -68,7 +68,13 @@ type Certificate struct {
 	CertificatePem string `protobuf:"bytes,21,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
 	// revision is the change-stream revision of the last write to this
 	// certificate.
-	Revision      uint64 `protobuf:"varint,22,opt,name=revision,proto3" json:"revision,omitempty"`
+	Revision uint64 `protobuf:"varint,22,opt,name=revision,proto3" json:"revision,omitempty"`
+	// damaged is empty for a usable certificate. Otherwise it says why the
+	// stored certificate cannot be used: its record does not decode, its
+	// private key does not unseal under the master key, or its chain does not
+	// decode. Edges receive it without material and routes that use it answer
+	// 502 naming it; other certificates are unaffected.
+	Damaged       string `protobuf:"bytes,23,opt,name=damaged,proto3" json:"damaged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -257,11 +263,18 @@ func (x *Certificate) GetRevision() uint64 {
 	return 0
 }
 
+func (x *Certificate) GetDamaged() string {
+	if x != nil {
+		return x.Damaged
+	}
+	return ""
+}
+
 var File_certbind_certmgr_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_certbind_certmgr_v1_certificate_proto_rawDesc = "" +
 	"\n" +
-	"%certbind/certmgr/v1/certificate.proto\x12\x13certbind.certmgr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x06\n" +
+	"%certbind/certmgr/v1/certificate.proto\x12\x13certbind.certmgr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x06\n" +
 	"\vCertificate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -288,7 +301,8 @@ const file_certbind_certmgr_v1_certificate_proto_rawDesc = "" +
 	"\rkey_algorithm\x18\x13 \x01(\tR\fkeyAlgorithm\x12\x1b\n" +
 	"\tdns_names\x18\x14 \x03(\tR\bdnsNames\x12'\n" +
 	"\x0fcertificate_pem\x18\x15 \x01(\tR\x0ecertificatePem\x12\x1a\n" +
-	"\brevision\x18\x16 \x01(\x04R\brevisionBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
+	"\brevision\x18\x16 \x01(\x04R\brevision\x12\x18\n" +
+	"\adamaged\x18\x17 \x01(\tR\adamagedBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
 
 var (
 	file_certbind_certmgr_v1_certificate_proto_rawDescOnce sync.Once

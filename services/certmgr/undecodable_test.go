@@ -1,0 +1,93 @@
+package certmgr_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+)
+
+// garbleRecord replaces the stored JSON of certificate id in account/shop,
+// in the bbolt file of the stopped server s, with bytes that do not decode.
+func garbleRecord(t *testing.T, s *server, account, id string) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(s.cfg.DataDir, "certmgr.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("certificates"))
+		key := []byte(account + "\x00shop\x00" + id)
+		v := b.Get(key)
+		if v == nil {
+			t.Fatalf("no record %q", key)
+		}
+		// Cut the record in half: what a torn or damaged page leaves.
+		return b.Put(key, append([]byte(nil), v[:len(v)/2]...))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUndecodableRecordHarmsOnlyItself: a certificate record whose JSON no
+// longer decodes does not fail the snapshot: every other certificate
+// streams with its key, the damaged one is sent by id and name without
+// material, describe and list say it is damaged, and writes to it are
+// refused with an error that says so.
+func TestUndecodableRecordHarmsOnlyItself(t *testing.T) {
+	s := startServer(t)
+	ctx := as(adminKey)
+	create(t, s, "good")
+	broken := create(t, s, "broken")
+	create(t, s, "zeta")
+
+	s.stop()
+	garbleRecord(t, s, "acme", broken.GetId())
+	s.start()
+
+	items := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{}).snapshotItems()
+	if len(items) != 3 {
+		t.Fatalf("snapshot has %d items, want 3: %v", len(items), items)
+	}
+	wantUsable(t, "good", items["good"])
+	wantUsable(t, "zeta", items["zeta"])
+	wantWithoutMaterial(t, "snapshot", items["broken"], broken.GetId())
+	if d := items["broken"].GetCertificate().GetDamaged(); !strings.Contains(d, "does not decode") {
+		t.Fatalf("streamed damaged = %q, want it to say the record does not decode", d)
+	}
+
+	got, err := s.certs().GetCertificate(ctx, &certmgrv1.GetCertificateRequest{Account: "acme", Project: "shop", Id: broken.GetId()})
+	if err != nil {
+		t.Fatalf("describe the damaged certificate: %v", err)
+	}
+	if got.GetCertificate().GetName() != "broken" || !strings.Contains(got.GetCertificate().GetDamaged(), "does not decode") {
+		t.Fatalf("describe = %v, want the name and a damaged reason", got.GetCertificate())
+	}
+	list, err := s.certs().ListCertificates(ctx, &certmgrv1.ListCertificatesRequest{Account: "acme", Project: "shop"})
+	if err != nil {
+		t.Fatalf("list with a damaged certificate: %v", err)
+	}
+	var names []string
+	for _, c := range list.GetCertificates() {
+		names = append(names, c.GetName())
+		if (c.GetDamaged() != "") != (c.GetId() == broken.GetId()) {
+			t.Fatalf("list: %s damaged = %q", c.GetName(), c.GetDamaged())
+		}
+	}
+	if strings.Join(names, ",") != "broken,good,zeta" {
+		t.Fatalf("list names %v", names)
+	}
+
+	_, err = s.certs().DisableCertificate(ctx, &certmgrv1.DisableCertificateRequest{Account: "acme", Project: "shop", Id: broken.GetId()})
+	if err == nil || !strings.Contains(err.Error(), "does not decode") {
+		t.Fatalf("disable the damaged certificate: %v, want a refusal that says it does not decode", err)
+	}
+	if !strings.Contains(s.logs.String(), broken.GetId()) {
+		t.Fatalf("the log does not name the damaged certificate:\n%s", s.logs.String())
+	}
+}
