@@ -16,7 +16,7 @@ func toProto(d *store.Deployment, url URLs) *deploytrackerv1.Deployment {
 	out := &deploytrackerv1.Deployment{
 		Id: d.ID, Account: d.Account, Project: d.Project, Environment: d.Environment, EnvironmentType: d.EnvironmentType,
 		Generation: d.Generation, Revision: d.Revision, Url: url(d), Variables: d.Variables,
-		CreatedAt: timestamppb.New(d.CreatedAt), UpdatedAt: timestamppb.New(d.UpdatedAt),
+		CreatedAt: timestamppb.New(d.CreatedAt), UpdatedAt: timestamppb.New(d.UpdatedAt), Damaged: d.Damaged,
 	}
 	var cfg structpb.Struct
 	if err := protojson.Unmarshal(d.Config, &cfg); err == nil {

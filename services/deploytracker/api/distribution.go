@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -27,6 +28,8 @@ type Distribution struct {
 	admit *changefeed.Admission
 	url   URLs
 	log   *slog.Logger
+	// damaged remembers the damaged records already logged, by key.
+	damaged sync.Map
 }
 
 // NewDistribution returns the DeploymentDistributionService handlers.
@@ -83,7 +86,7 @@ func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsReq
 	}
 	defer release()
 	var dog changefeed.Watchdog
-	w := &sink{stream: stream, dog: &dog, scope: sc, store: s.store, url: s.url}
+	w := &sink{stream: stream, dog: &dog, scope: sc, store: s.store, url: s.url, skipped: s.logDamaged}
 	err = dog.Run(s.opts.Stall, func() error {
 		return changefeed.Follow(ctx, s.hub, s.store, w, req.GetFromRevision(), s.opts)
 	})
@@ -117,6 +120,8 @@ type sink struct {
 	scope  scope
 	store  *store.Store
 	url    URLs
+	// skipped reports a damaged deployment left out of a snapshot.
+	skipped func(d *store.Deployment)
 }
 
 func (w *sink) send(ev *deploytrackerv1.WatchDeploymentsResponse) error {
@@ -138,6 +143,12 @@ func (w *sink) Snapshot() (uint64, error) {
 		// part-way holds only the rest until its watchdog ends it.
 		list[i] = nil
 		if !w.scope.contains(d) {
+			continue
+		}
+		if d.Damaged != "" {
+			// One damaged record harms only itself: the others stream,
+			// and edges serve nothing at its environment's URL.
+			w.skipped(d)
 			continue
 		}
 		if err := w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_SnapshotItem{SnapshotItem: toProto(d, w.url)}}); err != nil {
@@ -166,4 +177,16 @@ func (w *sink) Change(c store.Change) error {
 func (w *sink) Heartbeat(rev uint64) error {
 	return w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_Heartbeat{
 		Heartbeat: &deploytrackerv1.DeploymentHeartbeat{Revision: rev}}})
+}
+
+// logDamaged logs a damaged deployment record once, however many snapshots
+// leave it out, naming it and never its bytes.
+func (s *Distribution) logDamaged(d *store.Deployment) {
+	key := d.Account + "\x00" + d.Project + "\x00" + d.Environment + "\x00" + d.Damaged
+	if _, seen := s.damaged.LoadOrStore(key, true); seen {
+		return
+	}
+	s.log.Error("damaged deployment is left out of the stream; redeploy its environment (or delete it) to replace it",
+		slog.String("deploymentId", d.ID), slog.String("account", d.Account), slog.String("project", d.Project),
+		slog.String("environment", d.Environment), slog.String("error", d.Damaged))
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -73,6 +74,13 @@ func (s *Store) CommitDeploy(p Pending, d *Deployment, newID string) (Change, er
 		deps := tx.Bucket(bucketDeployments)
 		ek := envKey(d.Account, d.Project, d.Environment)
 		prev, err := getDeployment(deps, ek)
+		if errors.Is(err, ErrUndecodable) {
+			// A redeploy repairs a damaged record: it keeps the id the
+			// index holds and starts its generations again.
+			prev = standIn(tx, ek, err)
+			prev.Generation = 0
+			err = nil
+		}
 		if err != nil && err != ErrNotFound {
 			return nil, err
 		}
@@ -104,6 +112,11 @@ func (s *Store) DeleteDeployment(account, project, id string) (Change, error) {
 		deps := tx.Bucket(bucketDeployments)
 		ek := envKey(account, project, string(env))
 		prev, err := getDeployment(deps, ek)
+		if errors.Is(err, ErrUndecodable) {
+			// A damaged record may be deleted: the stand-in carries all
+			// a subscriber needs to drop it.
+			prev, err = standIn(tx, ek, err), nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +139,11 @@ func (s *Store) GetDeployment(account, project, id string) (*Deployment, error) 
 			return ErrNotFound
 		}
 		var err error
-		d, err = getDeployment(tx.Bucket(bucketDeployments), envKey(account, project, string(env)))
+		ek := envKey(account, project, string(env))
+		d, err = getDeployment(tx.Bucket(bucketDeployments), ek)
+		if errors.Is(err, ErrUndecodable) {
+			d, err = standIn(tx, ek, err), nil
+		}
 		return err
 	})
 	return d, err
@@ -141,7 +158,8 @@ func (s *Store) ListDeployments(account, project string) ([]*Deployment, error) 
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var d Deployment
 			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("decode deployment: %w", err)
+				out = append(out, standIn(tx, k, err))
+				continue
 			}
 			out = append(out, &d)
 		}
@@ -198,16 +216,18 @@ func (s *Store) Snapshot() ([]*Deployment, uint64, error) {
 	var rev uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
 		rev = s.log.Head(tx)
-		return tx.Bucket(bucketDeployments).ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketDeployments).ForEach(func(k, v []byte) error {
 			var d Deployment
 			if err := json.Unmarshal(v, &d); err != nil {
-				return err
+				// One damaged record harms only itself.
+				out = append(out, standIn(tx, k, err))
+				return nil
 			}
 			out = append(out, &d)
 			return nil
 		})
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
 	return out, rev, err
 }
 
@@ -218,7 +238,8 @@ func getDeployment(b *bolt.Bucket, key []byte) (*Deployment, error) {
 	}
 	var d Deployment
 	if err := json.Unmarshal(v, &d); err != nil {
-		return nil, fmt.Errorf("decode deployment: %w", err)
+		account, project, env := splitKey(key)
+		return nil, fmt.Errorf("%w: deployment of environment %s in %s/%s: %w", ErrUndecodable, env, account, project, err)
 	}
 	return &d, nil
 }

@@ -22,6 +22,9 @@ type Deployment struct {
 	CreatedAt       time.Time         `json:"createdAt"`
 	UpdatedAt       time.Time         `json:"updatedAt"`
 	Revision        uint64            `json:"revision"`
+	// Damaged is never stored: it is set on a stand-in read back for a
+	// record that does not decode (see ErrUndecodable).
+	Damaged string `json:"-"`
 }
 
 // Route is a resolved route.

@@ -48,9 +48,14 @@ type Deployment struct {
 	// routes are the resolved routes, in order: what the edge serves.
 	Routes []*Route `protobuf:"bytes,11,rep,name=routes,proto3" json:"routes,omitempty"`
 	// references lists the certificates the routes use.
-	References    []*CertificateReference `protobuf:"bytes,12,rep,name=references,proto3" json:"references,omitempty"`
-	CreatedAt     *timestamppb.Timestamp  `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp  `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	References []*CertificateReference `protobuf:"bytes,12,rep,name=references,proto3" json:"references,omitempty"`
+	CreatedAt  *timestamppb.Timestamp  `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt  *timestamppb.Timestamp  `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// damaged is empty for a deployment that can be served. Otherwise its
+	// stored record does not decode and this says why: only id, account,
+	// project and environment are known, edges do not receive it, and a
+	// redeploy of the environment (or a delete) replaces it.
+	Damaged       string `protobuf:"bytes,15,opt,name=damaged,proto3" json:"damaged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -181,6 +186,13 @@ func (x *Deployment) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Deployment) GetDamaged() string {
+	if x != nil {
+		return x.Damaged
+	}
+	return ""
 }
 
 // Route is one resolved route: $env() replaced, certificate names resolved
@@ -378,7 +390,7 @@ var File_certbind_deploytracker_v1_deployment_proto protoreflect.FileDescriptor
 
 const file_certbind_deploytracker_v1_deployment_proto_rawDesc = "" +
 	"\n" +
-	"*certbind/deploytracker/v1/deployment.proto\x12\x19certbind.deploytracker.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x05\n" +
+	"*certbind/deploytracker/v1/deployment.proto\x12\x19certbind.deploytracker.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x05\n" +
 	"\n" +
 	"Deployment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -401,7 +413,8 @@ const file_certbind_deploytracker_v1_deployment_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x1a<\n" +
+	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x18\n" +
+	"\adamaged\x18\x0f \x01(\tR\adamaged\x1a<\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd3\x02\n" +
