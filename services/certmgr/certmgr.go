@@ -85,6 +85,7 @@ type Service struct {
 	apiKeys  *api.APIKeys
 	dist     *api.Distribution
 	internal *api.Internal
+	verify   *api.Verify
 	health   *health.Server
 	log      *slog.Logger
 	resume   time.Duration
@@ -145,6 +146,7 @@ func New(cfg Config) (*Service, error) {
 		apiKeys:  api.NewAPIKeys(authn, log, log, now),
 		dist:     api.NewDistribution(m, st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log),
 		internal: api.NewInternal(m, authn, log),
+		verify:   api.NewVerify(m, log),
 		health:   health.NewServer(),
 		log:      log,
 		resume:   cfg.ResumeInterval,
@@ -268,6 +270,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	certmgrv1.RegisterApiKeyServiceServer(r, s.apiKeys)
 	certmgrv1.RegisterDistributionServiceServer(r, s.dist)
 	certmgrv1.RegisterInternalServiceServer(r, s.internal)
+	certmgrv1.RegisterVerifyServiceServer(r, s.verify)
 }
 
 // RegisterHealth registers the health service; a server that carries

@@ -74,6 +74,12 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err := deploytrackerv1.RegisterDeploymentServiceHandlerClient(ctx, mux, deploytrackerv1.NewDeploymentServiceClient(cfg.Deploytracker)); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
+	if err := certmgrv1.RegisterVerifyServiceHandlerClient(ctx, mux, certmgrv1.NewVerifyServiceClient(cfg.Certmgr)); err != nil {
+		return nil, fmt.Errorf("restapi: %w", err)
+	}
+	if err := deploytrackerv1.RegisterVerifyServiceHandlerClient(ctx, mux, deploytrackerv1.NewVerifyServiceClient(cfg.Deploytracker)); err != nil {
+		return nil, fmt.Errorf("restapi: %w", err)
+	}
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
