@@ -68,6 +68,7 @@ type Service struct {
 	verifier    auth.Verifier
 	deployments *api.Deployments
 	references  *api.References
+	verify      *api.Verify
 	dist        *api.Distribution
 	health      *health.Server
 }
@@ -118,6 +119,7 @@ func New(cfg Config) (*Service, error) {
 		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),
 		deployments: api.NewDeployments(t, url, log),
 		references:  api.NewReferences(t, log),
+		verify:      api.NewVerify(t, log),
 		dist:        api.NewDistribution(st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), url, log),
 		health:      health.NewServer(),
 	}
@@ -134,6 +136,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	deploytrackerv1.RegisterDeploymentServiceServer(r, s.deployments)
 	deploytrackerv1.RegisterReferenceServiceServer(r, s.references)
 	deploytrackerv1.RegisterDeploymentDistributionServiceServer(r, s.dist)
+	deploytrackerv1.RegisterVerifyServiceServer(r, s.verify)
 }
 
 // NewGRPCServer returns a gRPC server carrying the deploytracker, health and
