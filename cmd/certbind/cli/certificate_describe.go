@@ -18,7 +18,11 @@ func newCertificateDescribeCmd(g *GlobalOptions) *cobra.Command {
 		Long: `Shows everything the API knows about one certificate: its state, the
 environment types it is allowed in, the subject, issuer, serial number and
 SHA-256 fingerprint of the leaf, its key algorithm, validity and how many
-days remain. It never shows the private key.
+days remain. It never shows the private key. A certificate certbind cannot
+use (its stored record does not decode, its key does not unseal, or its chain
+does not decode) has a "Damaged" line saying why, and "damaged" in its JSON:
+routes that use it answer 502 until it is rotated in place (see
+"certbind admin verify").
 
 "Referenced by" lists the deployments whose routes use the certificate
 (environment, type and deployment id), including deploys still in progress.

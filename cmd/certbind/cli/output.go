@@ -112,6 +112,9 @@ func writeCertificate(w io.Writer, format OutputFormat, c *certmgrv1.Certificate
 	row("Project", c.GetProject())
 	row("Kind", c.GetKind())
 	row("State", c.GetState())
+	if d := c.GetDamaged(); d != "" {
+		row("Damaged", d)
+	}
 	row("Version", fmt.Sprint(c.GetVersion()))
 	row("Environment types", joinOrNone(c.GetEnvironmentTypes()))
 	row("Subject", c.GetSubject())
@@ -141,7 +144,7 @@ func writeCertificateList(w io.Writer, format OutputFormat, certs []*certmgrv1.C
 	fmt.Fprintln(tw, "NAME\tID\tKIND\tSTATE\tENVIRONMENT TYPES\tNOT AFTER\tDAYS LEFT")
 	for _, c := range certs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			c.GetName(), c.GetId(), c.GetKind(), c.GetState(),
+			c.GetName(), c.GetId(), c.GetKind(), stateCell(c),
 			joinOrNone(c.GetEnvironmentTypes()), formatDate(c.GetNotAfter()), daysLeft(c))
 	}
 	return tw.Flush()
@@ -285,6 +288,9 @@ func writeDeployment(w io.Writer, format OutputFormat, d *deploytrackerv1.Deploy
 	row := func(field, value string) { fmt.Fprintf(tw, "%s:\t%s\n", field, value) }
 	row("ID", d.GetId())
 	row("Environment", fmt.Sprintf("%s (%s)", d.GetEnvironment(), d.GetEnvironmentType()))
+	if dmg := d.GetDamaged(); dmg != "" {
+		row("Damaged", dmg)
+	}
 	row("Generation", fmt.Sprint(d.GetGeneration()))
 	row("URL", orNone(d.GetUrl()))
 	// Only the names: a variable's value can be a credential meant for a
@@ -363,7 +369,7 @@ func writeDeploymentList(w io.Writer, format OutputFormat, ds []*deploytrackerv1
 	fmt.Fprintln(tw, "ENVIRONMENT\tTYPE\tID\tGENERATION\tURL\tCERTIFICATES\tUPDATED")
 	for _, d := range ds {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
-			d.GetEnvironment(), d.GetEnvironmentType(), d.GetId(), d.GetGeneration(),
+			d.GetEnvironment(), cmp.Or(d.GetEnvironmentType(), damagedCell(d.GetDamaged())), d.GetId(), d.GetGeneration(),
 			orNone(d.GetUrl()), joinOrNone(referencedNames(d)), formatTime(d.GetUpdatedAt()))
 	}
 	return tw.Flush()
@@ -379,4 +385,21 @@ func referencedNames(d *deploytrackerv1.Deployment) []string {
 		}
 	}
 	return names
+}
+
+// stateCell is the STATE cell of a certificate: its state, flagged when it
+// is damaged (describe shows why).
+func stateCell(c *certmgrv1.Certificate) string {
+	if c.GetDamaged() == "" {
+		return c.GetState()
+	}
+	return strings.TrimSpace(c.GetState() + " ⚠ damaged")
+}
+
+// damagedCell marks a damaged deployment in a table cell it cannot fill.
+func damagedCell(damaged string) string {
+	if damaged == "" {
+		return ""
+	}
+	return "⚠ damaged"
 }
