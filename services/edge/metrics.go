@@ -20,6 +20,8 @@ type metrics struct {
 	handshakes *prometheus.CounterVec
 	versions   *prometheus.GaugeVec
 	refusals   *prometheus.CounterVec
+	// unavailable counts the certificates held without usable material.
+	unavailable *prometheus.GaugeVec
 }
 
 func newMetrics(streams func() []watch.Status) *metrics {
@@ -43,7 +45,13 @@ func newMetrics(streams func() []watch.Status) *metrics {
 		Name: "certbind_edge_refusals_total",
 		Help: "Connections and requests a safety rule refused, by reason: conns_total, conns_per_ip, body_too_slow, framing, framing_close (h1), and path_not_allowed, loop_detected, backend_refused_by_policy, backend_busy, request_body_too_large, request_body_too_slow (proxy).",
 	}, []string{"reason"})
-	m.reg.MustRegister(m.requests, m.latency, m.handshakes, m.versions, m.refusals)
+	// Its label is one of two fixed reasons; which certificates they are is
+	// in the status and the log, not in a label per certificate.
+	m.unavailable = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "certbind_edge_certificates_unavailable",
+		Help: "Certificates the edge holds without usable material, by reason: damaged (certmgr could not read or unseal it) or invalid_material (it did not decode here). Routes that use them answer 502; /v1/status names them.",
+	}, []string{"reason"})
+	m.reg.MustRegister(m.requests, m.latency, m.handshakes, m.versions, m.refusals, m.unavailable)
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "certbind_edge_certificate_stream_revision", Help: "Last certificate stream revision applied.",
 	}, func() float64 { return float64(streams()[0].Revision) }))
@@ -88,7 +96,14 @@ func (m *metrics) Handshake(backend string, resumed bool) {
 // certificates sets the version gauge from a snapshot.
 func (m *metrics) certificates(s *state.Snapshot) {
 	m.versions.Reset()
+	counts := map[string]int{"damaged": 0, "invalid_material": 0}
 	for _, c := range s.Certificates {
 		m.versions.WithLabelValues(c.ID, c.Name).Set(float64(c.Version))
+		if c.UnavailableReason != "" {
+			counts[c.UnavailableReason]++
+		}
+	}
+	for reason, n := range counts {
+		m.unavailable.WithLabelValues(reason).Set(float64(n))
 	}
 }

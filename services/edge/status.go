@@ -101,7 +101,7 @@ func statusOf(streams []watch.Status, snap *state.Snapshot, sc StatusScope) *edg
 			continue
 		}
 		out.Certificates = append(out.Certificates, &edgev1.CertificateStatus{Id: c.ID, Name: c.Name, Account: c.Account, Project: c.Project,
-			Kind: c.Kind, State: c.State, Version: c.Version, FingerprintSha256: c.Fingerprint, Revision: c.Revision})
+			Kind: c.Kind, State: c.State, Version: c.Version, FingerprintSha256: c.Fingerprint, Revision: c.Revision, Unavailable: c.Unavailable})
 	}
 	sort.Slice(out.Deployments, func(i, j int) bool { return out.Deployments[i].UrlPath < out.Deployments[j].UrlPath })
 	sort.Slice(out.Certificates, func(i, j int) bool { return out.Certificates[i].Id < out.Certificates[j].Id })

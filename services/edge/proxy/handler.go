@@ -300,6 +300,8 @@ func usable(c *state.Certificate, option, name, id, envType string) *Certificate
 	switch {
 	case c == nil:
 		return fail("not on this edge (deleted or not yet received)")
+	case c.Unavailable != "":
+		return fail(c.Unavailable + "; rotate it in place with new material, or redeploy with another certificate")
 	case c.Kind != wantKind && option == optCA:
 		return fail("it is a client certificate, but caCertificate takes a CA uploaded with --ca")
 	case c.Kind != wantKind:

@@ -31,6 +31,14 @@ type Certificate struct {
 	Pool *x509.CertPool
 	// Revision is the certificate stream revision of this version.
 	Revision uint64
+	// Unavailable, when set, says why the edge has no usable material for
+	// the certificate (TLS and Pool are nil): certmgr reported it damaged,
+	// or what arrived did not decode. Routes that use it answer 502 with
+	// this reason.
+	Unavailable string
+	// UnavailableReason is the bounded label of Unavailable for metrics:
+	// "damaged" or "invalid_material".
+	UnavailableReason string
 }
 
 // Route is a resolved route of a deployment.

@@ -70,9 +70,8 @@ func (c *Certificates) session(ctx context.Context, from uint64) (uint64, error)
 			if snapshot == nil {
 				return rev, fmt.Errorf("%w: snapshot item outside a snapshot", errProtocol)
 			}
-			if cert, err := convert(e.SnapshotItem); err != nil {
-				c.log.Error("unusable certificate material; it is left out", slog.String("certificateId", e.SnapshotItem.GetCertificate().GetId()), slog.String("error", err.Error()))
-			} else {
+			cert := c.usable(e.SnapshotItem)
+			if cert.ID != "" {
 				snapshot[cert.ID] = cert
 			}
 		case *certmgrv1.WatchCertificatesResponse_SnapshotComplete:
@@ -86,9 +85,7 @@ func (c *Certificates) session(ctx context.Context, from uint64) (uint64, error)
 			if snapshot != nil {
 				return rev, fmt.Errorf("%w: change inside a snapshot", errProtocol)
 			}
-			if err := c.apply(e.Change); err != nil {
-				c.log.Error("unusable certificate material; keeping the previous version", slog.String("certificateId", e.Change.GetCertificateId()), slog.String("error", err.Error()))
-			}
+			c.apply(e.Change)
 			rev = e.Change.GetRevision()
 			c.t.update(func(s *Status) { s.Revision, s.Synced = rev, true })
 		case *certmgrv1.WatchCertificatesResponse_Heartbeat:
@@ -100,18 +97,50 @@ func (c *Certificates) session(ctx context.Context, from uint64) (uint64, error)
 	}
 }
 
-func (c *Certificates) apply(ch *certmgrv1.CertificateChange) error {
+func (c *Certificates) apply(ch *certmgrv1.CertificateChange) {
 	switch ch.GetType() {
 	case certmgrv1.ChangeType_CHANGE_TYPE_DELETED, certmgrv1.ChangeType_CHANGE_TYPE_REMOVED_FROM_SCOPE:
 		c.store.Update(func(next *state.Snapshot) { delete(next.Certificates, ch.GetCertificateId()) })
-		return nil
+		return
 	}
-	cert, err := convert(ch.GetMaterial())
-	if err != nil {
-		return err
+	cert := c.usable(ch.GetMaterial())
+	if cert.ID == "" {
+		return
 	}
-	c.store.Update(func(next *state.Snapshot) { next.Certificates[cert.ID] = cert })
-	return nil
+	c.store.Update(func(next *state.Snapshot) {
+		// Unusable material does not replace a usable version this edge
+		// already holds: its routes keep working with it.
+		if prev := next.Certificates[cert.ID]; cert.Unavailable != "" && prev != nil && prev.Unavailable == "" {
+			c.log.Warn("unusable certificate material; keeping the version this edge holds", slog.String("certificateId", cert.ID),
+				slog.Int("version", int(prev.Version)), slog.String("error", cert.Unavailable))
+			return
+		}
+		next.Certificates[cert.ID] = cert
+	})
+}
+
+// usable converts streamed material. Material certmgr reports damaged, or
+// that does not decode here, becomes a certificate without TLS material that
+// says why, so that routes that use it answer 502 naming it and the status
+// and metrics count it. It is logged once per version.
+func (c *Certificates) usable(m *certmgrv1.CertificateMaterial) *state.Certificate {
+	cert, err := convert(m)
+	if err == nil {
+		return cert
+	}
+	pc := m.GetCertificate()
+	cert = &state.Certificate{
+		ID: pc.GetId(), Name: pc.GetName(), Account: pc.GetAccount(), Project: pc.GetProject(), Kind: pc.GetKind(),
+		State: pc.GetState(), EnvironmentTypes: pc.GetEnvironmentTypes(), Version: pc.GetVersion(),
+		Fingerprint: pc.GetFingerprintSha256(), Revision: pc.GetRevision(),
+		Unavailable: "its material did not decode on this edge (" + err.Error() + ")", UnavailableReason: "invalid_material",
+	}
+	if d := pc.GetDamaged(); d != "" {
+		cert.Unavailable, cert.UnavailableReason = "damaged in certmgr: "+d, "damaged"
+	}
+	c.log.Error("certificate unavailable: routes that use it answer 502 until it is repaired", slog.String("certificateId", cert.ID),
+		slog.String("account", cert.Account), slog.String("name", cert.Name), slog.Int("version", int(cert.Version)), slog.String("error", cert.Unavailable))
+	return cert
 }
 
 // convert turns streamed material into what TLS needs.

@@ -311,7 +311,12 @@ type CertificateStatus struct {
 	Version           int32                  `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
 	FingerprintSha256 string                 `protobuf:"bytes,8,opt,name=fingerprint_sha256,json=fingerprintSha256,proto3" json:"fingerprint_sha256,omitempty"`
 	// revision is the certificate stream revision applied for it.
-	Revision      uint64 `protobuf:"varint,9,opt,name=revision,proto3" json:"revision,omitempty"`
+	Revision uint64 `protobuf:"varint,9,opt,name=revision,proto3" json:"revision,omitempty"`
+	// unavailable is empty when the edge holds usable material for the
+	// certificate. Otherwise it says why not ("damaged in certmgr: ...", or
+	// material that did not decode here); routes that use it answer 502
+	// naming it.
+	Unavailable   string `protobuf:"bytes,10,opt,name=unavailable,proto3" json:"unavailable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -409,6 +414,13 @@ func (x *CertificateStatus) GetRevision() uint64 {
 	return 0
 }
 
+func (x *CertificateStatus) GetUnavailable() string {
+	if x != nil {
+		return x.Unavailable
+	}
+	return ""
+}
+
 var File_certbind_edge_v1_status_service_proto protoreflect.FileDescriptor
 
 const file_certbind_edge_v1_status_service_proto_rawDesc = "" +
@@ -435,7 +447,7 @@ const file_certbind_edge_v1_status_service_proto_rawDesc = "" +
 	"generation\x12\x1a\n" +
 	"\brevision\x18\x06 \x01(\x04R\brevision\x12\x19\n" +
 	"\burl_path\x18\a \x01(\tR\aurlPath\x12\x16\n" +
-	"\x06routes\x18\b \x01(\x05R\x06routes\"\xfa\x01\n" +
+	"\x06routes\x18\b \x01(\x05R\x06routes\"\x9c\x02\n" +
 	"\x11CertificateStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -445,7 +457,9 @@ const file_certbind_edge_v1_status_service_proto_rawDesc = "" +
 	"\x05state\x18\x06 \x01(\tR\x05state\x12\x18\n" +
 	"\aversion\x18\a \x01(\x05R\aversion\x12-\n" +
 	"\x12fingerprint_sha256\x18\b \x01(\tR\x11fingerprintSha256\x12\x1a\n" +
-	"\brevision\x18\t \x01(\x04R\brevision2e\n" +
+	"\brevision\x18\t \x01(\x04R\brevision\x12 \n" +
+	"\vunavailable\x18\n" +
+	" \x01(\tR\vunavailable2e\n" +
 	"\rStatusService\x12T\n" +
 	"\tGetStatus\x12\".certbind.edge.v1.GetStatusRequest\x1a#.certbind.edge.v1.GetStatusResponseB<Z:github.com/certbind/certbind/proto/certbind/edge/v1;edgev1b\x06proto3"
 
