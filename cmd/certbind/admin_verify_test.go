@@ -210,7 +210,7 @@ func TestDevAdminVerify(t *testing.T) {
 	}
 	status, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !regexp.MustCompile(`"unavailable":\s*"damaged in certmgr: [^"]*`+broken.ID).Match(status) {
+	if !regexp.MustCompile(`"unavailable":\s*"damaged in certmgr: [^"]*` + broken.ID).Match(status) {
 		t.Fatalf("the edge's status does not name the damaged certificate:\n%s", status)
 	}
 	if _, metrics := get(urls["edge admin"] + "/metrics"); !strings.Contains(metrics, `certbind_edge_certificates_unavailable{reason="damaged"} 1`) {
