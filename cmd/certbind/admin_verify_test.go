@@ -154,6 +154,7 @@ func TestDevAdminVerify(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("verify of a damaged suite ended with %v, want exit 1:\n%s", err, out)
 	}
+	t.Logf("verify of the damaged suite:\n%s", out)
 	for _, want := range []string{"undecodable_record", "brokenCert", "certificate_damaged", "2 error(s)"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("verify output lacks %q:\n%s", want, out)
@@ -174,6 +175,11 @@ func TestDevAdminVerify(t *testing.T) {
 	}
 	if out := must(append([]string{"mtls-certificate", "list"}, scope...)...); !strings.Contains(out, "damaged") {
 		t.Fatalf("list does not flag it:\n%s", out)
+	}
+	// A deploy that names it is refused, saying why.
+	if out, err := run(key, append([]string{"deploy", "--environment", "staging", "--environment-type", "production", "--config", config}, scope...)...); err == nil ||
+		!strings.Contains(out, `certificate "brokenCert" is damaged`) {
+		t.Fatalf("deploy naming the damaged certificate: %v\n%s", err, out)
 	}
 
 	// The edge: 502 naming the damaged certificate, the other route's

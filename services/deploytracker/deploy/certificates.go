@@ -40,7 +40,7 @@ func check(ref gateway.CertificateRef, c *certmgrv1.Certificate, account, projec
 	case c == nil:
 		return fail("no certificate named %q in account %q, project %q (see `certbind mtls-certificate list --account %s --project %s`)", ref.Name, account, project, account, project)
 	case c.GetDamaged() != "":
-		return fail("certificate %q is damaged and no edge could use it (%s): rotate it in place with new material, or name another certificate", ref.Name, c.GetDamaged())
+		return fail("certificate %q is damaged and no edge could use it (%s): name another certificate (`certbind admin verify` lists what is damaged)", ref.Name, c.GetDamaged())
 	case c.GetState() == "disabled":
 		return fail("certificate %q is disabled: enable it (`certbind mtls-certificate enable`) or name another certificate", ref.Name)
 	case c.GetState() == "deleting":
