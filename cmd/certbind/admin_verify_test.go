@@ -176,6 +176,11 @@ func TestDevAdminVerify(t *testing.T) {
 	if out := must(append([]string{"mtls-certificate", "list"}, scope...)...); !strings.Contains(out, "damaged") {
 		t.Fatalf("list does not flag it:\n%s", out)
 	}
+	// Its delete is refused while the deployment uses it.
+	if out, err := run(key, append([]string{"mtls-certificate", "delete", "--name", "brokenCert"}, scope...)...); err == nil ||
+		!strings.Contains(out, `cannot delete certificate "brokenCert"`) || !strings.Contains(out, dep.ID) {
+		t.Fatalf("delete of the damaged certificate in use: %v\n%s", err, out)
+	}
 	// A deploy that names it is refused, saying why.
 	if out, err := run(key, append([]string{"deploy", "--environment", "staging", "--environment-type", "production", "--config", config}, scope...)...); err == nil ||
 		!strings.Contains(out, `certificate "brokenCert" is damaged`) {

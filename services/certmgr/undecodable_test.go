@@ -90,4 +90,20 @@ func TestUndecodableRecordHarmsOnlyItself(t *testing.T) {
 	if !strings.Contains(s.logs.String(), broken.GetId()) {
 		t.Fatalf("the log does not name the damaged certificate:\n%s", s.logs.String())
 	}
+
+	// It can be deleted (nothing references it), and its name is free again.
+	w := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{})
+	w.snapshotItems()
+	if _, err := s.certs().DeleteCertificate(ctx, &certmgrv1.DeleteCertificateRequest{Account: "acme", Project: "shop", Id: broken.GetId()}); err != nil {
+		t.Fatalf("delete the damaged certificate: %v", err)
+	}
+	if ch := w.change(); ch.GetCertificateId() != broken.GetId() || ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_DELETED {
+		t.Fatalf("change %v, want the damaged certificate deleted", ch)
+	}
+	create(t, s, "broken")
+	if items := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{}).snapshotItems(); len(items) != 3 {
+		t.Fatalf("after the delete and a new upload the snapshot has %d items, want 3", len(items))
+	} else {
+		wantUsable(t, "the new broken", items["broken"])
+	}
 }

@@ -198,6 +198,9 @@ func (m *Manager) Delete(ctx context.Context, actor, account, project, id string
 		c.UpdatedAt = m.now().UTC()
 		return store.ChangeUpdated, nil
 	})
+	if errors.Is(err, store.ErrUndecodable) {
+		return m.deleteUndecodable(ctx, actor, account, project, id)
+	}
 	if err != nil {
 		return nil, err
 	}

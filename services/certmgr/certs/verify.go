@@ -57,7 +57,7 @@ func (m *Manager) Verify(ctx context.Context) (*Report, error) {
 		r.Certificates++
 		c := rec.Certificate
 		if c.Damaged != "" {
-			add(SeverityError, "undecodable_record", c, "certificate %s (%q): %s; edges receive it without material and routes that use it answer 502; restore the store from a backup, or redeploy its deployments with another certificate",
+			add(SeverityError, "undecodable_record", c, "certificate %s (%q): %s; edges receive it without material and routes that use it answer 502; redeploy them with another certificate, then delete it and upload it again (or restore the store from a backup)",
 				c.ID, c.Name, c.Damaged)
 			return nil
 		}

@@ -97,6 +97,10 @@ func (s *Store) DeleteCertificate(account, project, id string, check func(c *Cer
 		certs := tx.Bucket(bucketCerts)
 		ck := certKey(account, project, id)
 		before, err := getCert(certs, ck)
+		if errors.Is(err, ErrUndecodable) {
+			// A damaged record can be deleted; check sees its stand-in.
+			before, err = standIn(tx, ck, err), nil
+		}
 		if err != nil {
 			return nil, err
 		}

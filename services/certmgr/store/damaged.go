@@ -12,7 +12,7 @@ import (
 // not decode. It names the certificate, never the record's bytes.
 func undecodable(key []byte, err error) error {
 	account, project, id := splitKey(key)
-	return fmt.Errorf("%w: certificate %s in %s/%s (%v); it cannot be changed: delete its deployments' use of it and upload it again under a new name, or restore the store from a backup",
+	return fmt.Errorf("%w: certificate %s in %s/%s (%v); it cannot be changed, only deleted: redeploy the deployments that use it with another certificate, delete it and upload it again, or restore the store from a backup",
 		ErrUndecodable, id, account, project, err)
 }
 
