@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 )
 
@@ -63,6 +64,7 @@ func TestUndecodableDeploymentHarmsOnlyItself(t *testing.T) {
 	logs := &lockedBuffer{}
 	p.dtCfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	p.createCert(t, certSpec{"acme", "shop", "myBackendCert", []string{"development", "production"}, false})
+	spare := p.createCert(t, certSpec{"acme", "shop", "spareCert", []string{"production"}, false})
 	vars := map[string]string{"CERT": "myBackendCert"}
 	prod := p.deploy(t, &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: "production", EnvironmentType: "production", Config: config(t, ""), Variables: vars})
 	dev := p.deploy(t, &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: "dev", EnvironmentType: "development", Config: config(t, ""), Variables: vars})
@@ -101,6 +103,13 @@ func TestUndecodableDeploymentHarmsOnlyItself(t *testing.T) {
 		t.Fatalf("describe = %v, want environment dev and a damaged reason", got.GetDeployment())
 	}
 
+	// Whether it uses a certificate is unknown, so deletes in its project
+	// are refused, naming it.
+	del := &certmgrv1.DeleteCertificateRequest{Account: "acme", Project: "shop", Id: spare}
+	if _, err := p.certs.DeleteCertificate(callCtx(t), del); err == nil || !strings.Contains(err.Error(), `environment "dev" (`+dev.GetId()+`) cannot be read`) {
+		t.Fatalf("delete beside a damaged deployment: %v, want a refusal naming it", err)
+	}
+
 	// A redeploy replaces it under the same id, and it streams again.
 	again := p.deploy(t, &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: "dev", EnvironmentType: "development", Config: config(t, ""), Variables: vars})
 	if again.GetId() != dev.GetId() || again.GetDamaged() != "" {
@@ -109,5 +118,8 @@ func TestUndecodableDeploymentHarmsOnlyItself(t *testing.T) {
 	_, items, _ := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{}).snapshot(t)
 	if len(items) != 3 {
 		t.Fatalf("after the redeploy the snapshot has %d deployments, want 3", len(items))
+	}
+	if _, err := p.certs.DeleteCertificate(callCtx(t), del); err != nil {
+		t.Fatalf("delete after the repair: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/validate"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
 	"github.com/certbind/certbind/services/deploytracker/gateway"
+	"github.com/certbind/certbind/services/deploytracker/store"
 )
 
 // toStatus maps a domain error to a gRPC status; unknown errors are logged
@@ -34,6 +35,9 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, deploy.ErrNotFound):
 		return status.Error(codes.NotFound, "no deployment with that id in this account and project (list them with `certbind deployment list`)")
+	case errors.Is(err, store.ErrUndecodable):
+		log.WarnContext(ctx, "damaged deployment record", slog.String("method", method), slog.String("error", err.Error()))
+		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, deploy.ErrCertmgrUnavailable):
 		log.WarnContext(ctx, "certmgr unavailable", slog.String("method", method), slog.String("error", err.Error()))
 		return status.Error(codes.Unavailable, "cannot reach certmgr to check the certificates; nothing was deployed, try again")

@@ -179,7 +179,11 @@ func (s *Store) References(account, project, certificateID string) ([]Use, error
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var d Deployment
 			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("decode deployment: %w", err)
+				// Whether it uses the certificate is unknown, so the
+				// answer must not be "no".
+				si := standIn(tx, k, err)
+				return fmt.Errorf("%w: the deployment of environment %q (%s) cannot be read, so whether it uses the certificate is unknown; redeploy that environment or delete the deployment, then try again",
+					ErrUndecodable, si.Environment, si.ID)
 			}
 			envIDs[d.Environment] = d.ID
 			if uses(d.References, certificateID) {
