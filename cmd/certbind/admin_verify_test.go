@@ -164,10 +164,11 @@ func TestDevAdminVerify(t *testing.T) {
 	var report struct {
 		OK           bool `json:"ok"`
 		Certificates struct {
-			Findings []struct{ Check, CertificateID string }
+			Certificates int // a JSON number, for jq
+			Findings     []struct{ Check, CertificateID string }
 		} `json:"certificates"`
 	}
-	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &report); err != nil || report.OK || len(report.Certificates.Findings) != 1 || report.Certificates.Findings[0].CertificateID != broken.ID {
+	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &report); err != nil || report.OK || report.Certificates.Certificates != 2 || len(report.Certificates.Findings) != 1 || report.Certificates.Findings[0].CertificateID != broken.ID {
 		t.Fatalf("verify --output json (%v):\n%s", err, out)
 	}
 	if out := must(append([]string{"mtls-certificate", "describe", "--name", "brokenCert"}, scope...)...); !regexp.MustCompile(`Damaged:\s+its stored record does not decode`).MatchString(out) {

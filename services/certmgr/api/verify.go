@@ -31,7 +31,7 @@ func (s *Verify) VerifyCertificates(ctx context.Context, _ *certmgrv1.VerifyCert
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "VerifyCertificates", err)
 	}
-	out := &certmgrv1.VerifyCertificatesResponse{Certificates: r.Certificates, ApiKeys: r.APIKeys, Changes: r.Changes}
+	out := &certmgrv1.VerifyCertificatesResponse{Certificates: int32(r.Certificates), ApiKeys: int32(r.APIKeys), Changes: int32(r.Changes)}
 	for _, f := range r.Findings {
 		out.Findings = append(out.Findings, &certmgrv1.CertificateFinding{Severity: f.Severity, Check: f.Check,
 			Account: f.Account, Project: f.Project, CertificateId: f.CertificateID, CertificateName: f.Name, Message: f.Message})

@@ -36,7 +36,7 @@ func (s *Verify) VerifyDeployments(ctx context.Context, _ *deploytrackerv1.Verif
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "VerifyDeployments", err)
 	}
-	out := &deploytrackerv1.VerifyDeploymentsResponse{Deployments: r.Deployments, References: r.References, DeploysInProgress: r.InProgress, Changes: r.Changes}
+	out := &deploytrackerv1.VerifyDeploymentsResponse{Deployments: int32(r.Deployments), References: int32(r.References), DeploysInProgress: int32(r.InProgress), Changes: int32(r.Changes)}
 	for _, f := range r.Findings {
 		out.Findings = append(out.Findings, &deploytrackerv1.DeploymentFinding{Severity: f.Severity, Check: f.Check,
 			Account: f.Account, Project: f.Project, Environment: f.Environment, DeploymentId: f.DeploymentID,

@@ -64,11 +64,11 @@ type VerifyCertificatesResponse struct {
 	Findings []*CertificateFinding `protobuf:"bytes,1,rep,name=findings,proto3" json:"findings,omitempty"`
 	// certificates counts the certificate records read, damaged ones
 	// included.
-	Certificates int64 `protobuf:"varint,2,opt,name=certificates,proto3" json:"certificates,omitempty"`
+	Certificates int32 `protobuf:"varint,2,opt,name=certificates,proto3" json:"certificates,omitempty"`
 	// api_keys counts the API key records read.
-	ApiKeys int64 `protobuf:"varint,3,opt,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
+	ApiKeys int32 `protobuf:"varint,3,opt,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
 	// changes counts the changelog entries read.
-	Changes       int64 `protobuf:"varint,4,opt,name=changes,proto3" json:"changes,omitempty"`
+	Changes       int32 `protobuf:"varint,4,opt,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -110,21 +110,21 @@ func (x *VerifyCertificatesResponse) GetFindings() []*CertificateFinding {
 	return nil
 }
 
-func (x *VerifyCertificatesResponse) GetCertificates() int64 {
+func (x *VerifyCertificatesResponse) GetCertificates() int32 {
 	if x != nil {
 		return x.Certificates
 	}
 	return 0
 }
 
-func (x *VerifyCertificatesResponse) GetApiKeys() int64 {
+func (x *VerifyCertificatesResponse) GetApiKeys() int32 {
 	if x != nil {
 		return x.ApiKeys
 	}
 	return 0
 }
 
-func (x *VerifyCertificatesResponse) GetChanges() int64 {
+func (x *VerifyCertificatesResponse) GetChanges() int32 {
 	if x != nil {
 		return x.Changes
 	}
@@ -241,9 +241,9 @@ const file_certbind_certmgr_v1_verify_service_proto_rawDesc = "" +
 	"\x19VerifyCertificatesRequest\"\xba\x01\n" +
 	"\x1aVerifyCertificatesResponse\x12C\n" +
 	"\bfindings\x18\x01 \x03(\v2'.certbind.certmgr.v1.CertificateFindingR\bfindings\x12\"\n" +
-	"\fcertificates\x18\x02 \x01(\x03R\fcertificates\x12\x19\n" +
-	"\bapi_keys\x18\x03 \x01(\x03R\aapiKeys\x12\x18\n" +
-	"\achanges\x18\x04 \x01(\x03R\achanges\"\xe6\x01\n" +
+	"\fcertificates\x18\x02 \x01(\x05R\fcertificates\x12\x19\n" +
+	"\bapi_keys\x18\x03 \x01(\x05R\aapiKeys\x12\x18\n" +
+	"\achanges\x18\x04 \x01(\x05R\achanges\"\xe6\x01\n" +
 	"\x12CertificateFinding\x12\x1a\n" +
 	"\bseverity\x18\x01 \x01(\tR\bseverity\x12\x14\n" +
 	"\x05check\x18\x02 \x01(\tR\x05check\x12\x18\n" +

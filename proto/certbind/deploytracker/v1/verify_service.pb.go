@@ -63,13 +63,13 @@ type VerifyDeploymentsResponse struct {
 	// environment; empty when the store is sound.
 	Findings []*DeploymentFinding `protobuf:"bytes,1,rep,name=findings,proto3" json:"findings,omitempty"`
 	// deployments counts the deployment records read, damaged ones included.
-	Deployments int64 `protobuf:"varint,2,opt,name=deployments,proto3" json:"deployments,omitempty"`
+	Deployments int32 `protobuf:"varint,2,opt,name=deployments,proto3" json:"deployments,omitempty"`
 	// references counts the certificate references of the deployments read.
-	References int64 `protobuf:"varint,3,opt,name=references,proto3" json:"references,omitempty"`
+	References int32 `protobuf:"varint,3,opt,name=references,proto3" json:"references,omitempty"`
 	// deploys_in_progress counts the deploys in progress read.
-	DeploysInProgress int64 `protobuf:"varint,4,opt,name=deploys_in_progress,json=deploysInProgress,proto3" json:"deploys_in_progress,omitempty"`
+	DeploysInProgress int32 `protobuf:"varint,4,opt,name=deploys_in_progress,json=deploysInProgress,proto3" json:"deploys_in_progress,omitempty"`
 	// changes counts the changelog entries read.
-	Changes       int64 `protobuf:"varint,5,opt,name=changes,proto3" json:"changes,omitempty"`
+	Changes       int32 `protobuf:"varint,5,opt,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -111,28 +111,28 @@ func (x *VerifyDeploymentsResponse) GetFindings() []*DeploymentFinding {
 	return nil
 }
 
-func (x *VerifyDeploymentsResponse) GetDeployments() int64 {
+func (x *VerifyDeploymentsResponse) GetDeployments() int32 {
 	if x != nil {
 		return x.Deployments
 	}
 	return 0
 }
 
-func (x *VerifyDeploymentsResponse) GetReferences() int64 {
+func (x *VerifyDeploymentsResponse) GetReferences() int32 {
 	if x != nil {
 		return x.References
 	}
 	return 0
 }
 
-func (x *VerifyDeploymentsResponse) GetDeploysInProgress() int64 {
+func (x *VerifyDeploymentsResponse) GetDeploysInProgress() int32 {
 	if x != nil {
 		return x.DeploysInProgress
 	}
 	return 0
 }
 
-func (x *VerifyDeploymentsResponse) GetChanges() int64 {
+func (x *VerifyDeploymentsResponse) GetChanges() int32 {
 	if x != nil {
 		return x.Changes
 	}
@@ -273,12 +273,12 @@ const file_certbind_deploytracker_v1_verify_service_proto_rawDesc = "" +
 	"\x18VerifyDeploymentsRequest\"\xf1\x01\n" +
 	"\x19VerifyDeploymentsResponse\x12H\n" +
 	"\bfindings\x18\x01 \x03(\v2,.certbind.deploytracker.v1.DeploymentFindingR\bfindings\x12 \n" +
-	"\vdeployments\x18\x02 \x01(\x03R\vdeployments\x12\x1e\n" +
+	"\vdeployments\x18\x02 \x01(\x05R\vdeployments\x12\x1e\n" +
 	"\n" +
-	"references\x18\x03 \x01(\x03R\n" +
+	"references\x18\x03 \x01(\x05R\n" +
 	"references\x12.\n" +
-	"\x13deploys_in_progress\x18\x04 \x01(\x03R\x11deploysInProgress\x12\x18\n" +
-	"\achanges\x18\x05 \x01(\x03R\achanges\"\xcb\x02\n" +
+	"\x13deploys_in_progress\x18\x04 \x01(\x05R\x11deploysInProgress\x12\x18\n" +
+	"\achanges\x18\x05 \x01(\x05R\achanges\"\xcb\x02\n" +
 	"\x11DeploymentFinding\x12\x1a\n" +
 	"\bseverity\x18\x01 \x01(\tR\bseverity\x12\x14\n" +
 	"\x05check\x18\x02 \x01(\tR\x05check\x12\x18\n" +
