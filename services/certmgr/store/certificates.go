@@ -166,7 +166,7 @@ func (s *Store) Snapshot() ([]*Certificate, uint64, error) {
 			var c Certificate
 			if err := json.Unmarshal(v, &c); err != nil {
 				// One damaged record harms only itself: it is passed on
-				// as a stand-in that says so, after every good one.
+				// as a stand-in that says so (first, having no revision).
 				out = append(out, standIn(tx, k, err))
 				return nil
 			}
