@@ -89,6 +89,9 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 		logOut = f
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, nil))
+	if err := checkDevDataDir(o.dataDir, log); err != nil {
+		return err
+	}
 	s, err := suite.Start(ctx, suite.Config{
 		DataDir:       o.dataDir,
 		HTTPAddr:      o.httpAddr,

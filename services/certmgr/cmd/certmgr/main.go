@@ -97,6 +97,11 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if warning, err := serve.CheckDataDir(*dataDir); err != nil {
+		return err
+	} else if warning != "" {
+		log.Warn(warning)
+	}
 	svc, err := certmgr.New(certmgr.Config{
 		DataDir:        *dataDir,
 		MasterKeyFile:  *keyFile,

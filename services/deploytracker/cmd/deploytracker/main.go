@@ -66,6 +66,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if warning, err := serve.CheckDataDir(*dataDir); err != nil {
+		return err
+	} else if warning != "" {
+		log.Warn(warning)
+	}
 	svc, err := deploytracker.New(deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits})
 	if err != nil {
 		return err
