@@ -16,7 +16,7 @@ and a revoked key stops working everywhere within a second.`,
 		Example: `  CERTBIND_API_KEY=ADMIN_KEY certbind api-key create --account acme --name ci --expires-in 90d
   certbind api-key list --account acme
   certbind api-key revoke --id key_abcd1234`,
-		RunE:    runGroup,
+		RunE: runGroup,
 	}
 	cmd.AddCommand(newAPIKeyCreateCmd(g), newAPIKeyListCmd(g), newAPIKeyRevokeCmd(g))
 	return cmd
