@@ -12,7 +12,9 @@ import (
 	"github.com/certbind/certbind/services/certmgr/auth"
 )
 
-func (s *server) keys() certmgrv1.ApiKeyServiceClient { return certmgrv1.NewApiKeyServiceClient(s.conn) }
+func (s *server) keys() certmgrv1.ApiKeyServiceClient {
+	return certmgrv1.NewApiKeyServiceClient(s.conn)
+}
 
 func (s *server) issue(req *certmgrv1.CreateApiKeyRequest) *certmgrv1.CreateApiKeyResponse {
 	s.t.Helper()
@@ -142,7 +144,9 @@ func watchCertificates(t *testing.T, s *server, key string) certmgrv1.Distributi
 
 // streamEnd reads stream until it fails, in the background; the channel
 // gets the error.
-func streamEnd(stream interface{ Recv() (*certmgrv1.WatchCertificatesResponse, error) }) <-chan error {
+func streamEnd(stream interface {
+	Recv() (*certmgrv1.WatchCertificatesResponse, error)
+}) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		for {
