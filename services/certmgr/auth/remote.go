@@ -146,9 +146,16 @@ func (r *Remote) follow(ctx context.Context) {
 	for ctx.Err() == nil {
 		caughtUp := r.followOnce(ctx)
 		r.mu.Lock()
-		// Without the stream, nothing cached may outlive FailSafeTTL.
+		// Without the stream, no answer that lets a key in may outlive
+		// FailSafeTTL. Refusals stay: a revoked key is never valid again.
 		r.following = false
-		clear(r.cache)
+		limit := time.Now().Add(FailSafeTTL)
+		for k, e := range r.cache {
+			if e.err == nil && e.expires.After(limit) {
+				e.expires = limit
+				r.cache[k] = e
+			}
+		}
 		r.mu.Unlock()
 		if caughtUp {
 			pause = 100 * time.Millisecond
@@ -184,22 +191,27 @@ func (r *Remote) followOnce(ctx context.Context) bool {
 			caughtUp = true
 			r.mu.Lock()
 			// Answers cached before now may predate a revocation that was
-			// missed while not following; the list just received covers it.
-			clear(r.cache)
+			// missed while not following; the list just received covered
+			// those, and the rest expire within FailSafeTTL anyway.
 			r.following = true
 			r.mu.Unlock()
 		}
 	}
 }
 
-// revoke drops id's cached answers and ends its open streams.
+// revoke turns id's cached answers into refusals that do not expire (a
+// revocation is final, so they hold even while certmgr cannot be reached)
+// and ends its open streams.
 func (r *Remote) revoke(id string) {
 	r.mu.Lock()
 	r.streams.Revoke(id)
 	for k, e := range r.cache {
-		if e.p.KeyID == id {
-			delete(r.cache, k)
+		if e.err == nil && e.p.KeyID == id {
+			r.cache[k] = remoteEntry{err: ErrKeyInactive, expires: farFuture}
 		}
 	}
 	r.mu.Unlock()
 }
+
+// farFuture is the expiry of cached answers that never change.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
