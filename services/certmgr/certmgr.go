@@ -293,6 +293,8 @@ func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.resume)
 	defer t.Stop()
 	go s.flushLastUsed(ctx)
+	// Followers of revocations must not hold up the server's graceful stop.
+	defer s.internal.Stop()
 	for {
 		n, err := s.manager.ResumeDeletes(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -21,12 +22,20 @@ type Internal struct {
 	m     *certs.Manager
 	authn *auth.Authenticator
 	log   *slog.Logger
+
+	stopOnce sync.Once
+	stopping chan struct{}
 }
 
 // NewInternal returns the InternalService handlers.
 func NewInternal(m *certs.Manager, a *auth.Authenticator, log *slog.Logger) *Internal {
-	return &Internal{m: m, authn: a, log: log}
+	return &Internal{m: m, authn: a, log: log, stopping: make(chan struct{})}
 }
+
+// Stop ends the WatchRevocations streams (Unavailable: their followers
+// reconnect, to another replica or to this one restarted), so that a
+// graceful stop of the server does not wait for them.
+func (s *Internal) Stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
 
 func service(ctx context.Context) error {
 	p, err := auth.Caller(ctx)
@@ -91,6 +100,8 @@ func (s *Internal) WatchRevocations(_ *certmgrv1.WatchRevocationsRequest, stream
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.stopping:
+			return status.Error(codes.Unavailable, "certmgr is stopping")
 		case id, ok := <-ch:
 			if !ok {
 				return status.Error(codes.Aborted, "revocations came faster than this follower read them: reconnect for the full list")
