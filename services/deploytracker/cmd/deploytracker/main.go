@@ -33,7 +33,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("deploytracker", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9091", "gRPC listen address")
-	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required)")
+	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required; created 0700, refused if others may enter it or its group may write it)")
 	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
 	edgeURL := fs.String("edge-url", deploytracker.DefaultEdgeURL, "base URL where the edge serves deployments")
 	var limits changefeed.Limits
