@@ -256,3 +256,57 @@ func TestAPIKeyRevocationAcrossProcesses(t *testing.T) {
 		t.Fatalf("acme's key listing globex's keys: %v\n%s", err, out)
 	}
 }
+
+// TestRevokedEdgeKeyEndsEdgeStreams runs a real edge process on its own
+// edge key and revokes the key: both of the edge's streams (certificates
+// from certmgr, deployments from the deploytracker) end within a second,
+// and its log says why.
+func TestRevokedEdgeKeyEndsEdgeStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs processes")
+	}
+	c := startCluster(t)
+	edge := c.createKey("--account", "acme", "--role", "edge", "--name", "edge-1")
+	c.edgeKey = edge.Key
+	c.start("edge")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + c.edgeAdminAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the edge did not become ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	logFile := filepath.Join(c.dir, "edge.log")
+	revokedLines := func() int {
+		b, _ := os.ReadFile(logFile)
+		n := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "stream ended") && strings.Contains(l, "revoked") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := revokedLines(); n != 0 {
+		t.Fatalf("the edge logged %d revoked streams before any revocation", n)
+	}
+	start := time.Now()
+	if out, err := c.cli(c.adminKey, "api-key", "revoke", "--id", edge.ID); err != nil {
+		t.Fatalf("revoke: %v\n%s", err, out)
+	}
+	for revokedLines() < 2 {
+		if time.Since(start) > time.Second {
+			b, _ := os.ReadFile(logFile)
+			t.Fatalf("1s after the revoke command began, the edge's log does not show both streams ended by the revocation:\n%s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("both of the edge's streams ended within %v of the revoke command starting", time.Since(start))
+}
