@@ -294,6 +294,19 @@ func TestRevokedEdgeKeyEndsEdgeStreams(t *testing.T) {
 		}
 		return n
 	}
+	status := func() int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+c.edgeAdminAddr+"/v1/status", nil)
+		req.Header.Set("Authorization", "Bearer "+edge.Key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := status(); code != http.StatusOK {
+		t.Fatalf("GET /v1/status with the edge's key before revocation: %d", code)
+	}
 	if n := revokedLines(); n != 0 {
 		t.Fatalf("the edge logged %d revoked streams before any revocation", n)
 	}
@@ -309,4 +322,8 @@ func TestRevokedEdgeKeyEndsEdgeStreams(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("both of the edge's streams ended within %v of the revoke command starting", time.Since(start))
+	// The edge's status page, which its own key reads, refuses it too.
+	if code := status(); code != http.StatusUnauthorized {
+		t.Fatalf("GET /v1/status with the revoked edge key: %d, want 401", code)
+	}
 }
