@@ -26,7 +26,7 @@ func (o *apiKeyCreateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Role, "role", "account", `what the key may do: "account" manages the account's certificates and deployments, "edge" receives its certificates on the distribution stream`)
 	fs.StringVar(&o.Project, "project", "", "limit an edge key to this project")
 	fs.StringSliceVar(&o.EnvironmentTypes, "environment-type", nil, "limit an edge key to these environment types (repeatable or comma-separated)")
-	fs.StringVar(&o.Name, "name", "", "a label for people, shown by `api-key list`, e.g. edge-eu-1 (at most 64 characters)")
+	fs.StringVar(&o.Name, "name", "", "a label for people, shown by \"api-key list\", e.g. edge-eu-1 (at most 64 characters)")
 	fs.StringVar(&o.ExpiresIn, "expires-in", "", `how long the key stays valid: a number and a unit, d (days), h, m or s, e.g. 90d or 12h (default: no expiry)`)
 }
 

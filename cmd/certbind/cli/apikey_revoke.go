@@ -13,7 +13,7 @@ type apiKeyRevokeOptions struct {
 
 // AddFlags registers the flags of "api-key revoke".
 func (o *apiKeyRevokeOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.ID, "id", "", "id of the key to revoke (required), as `certbind api-key list` shows it, e.g. key_abcd1234")
+	fs.StringVar(&o.ID, "id", "", "id of the key to revoke (required), as \"certbind api-key list\" shows it, e.g. key_abcd1234")
 }
 
 // Validate checks that an id is given.
