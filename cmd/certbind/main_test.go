@@ -31,6 +31,10 @@ var restLine = regexp.MustCompile(`REST API\s+(http://\S+)`)
 // startDev runs `certbind dev` as a real process and returns its REST URL.
 func startDev(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
 	t.Helper()
+	// A data dir others may enter is refused, and t.TempDir() is 0755.
+	if err := os.Chmod(dataDir, 0o700); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
 	// Every address is a free port, so that a certbind already running
 	// on the defaults (a developer's, say) does not fail the test.
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",

@@ -63,14 +63,36 @@ func TestDevStartupFailures(t *testing.T) {
 			return data
 		}, nil, "chmod 600"},
 		{"second dev on the data dir", func(*testing.T, string) string { return running }, nil, "locked"},
+		{"data dir others may enter", func(t *testing.T, dir string) string { return chmod(t, dir, 0o755) }, nil, "chmod 700"},
+		{"data dir others may read", func(t *testing.T, dir string) string { return chmod(t, dir, 0o704) }, nil, "chmod 700"},
+		{"data dir its group may write", func(t *testing.T, dir string) string { return chmod(t, dir, 0o770) }, nil, "chmod 700"},
+		{"certmgr dir others may enter", func(t *testing.T, dir string) string {
+			chmod(t, dir, 0o700)
+			if err := os.Mkdir(filepath.Join(dir, "certmgr"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			chmod(t, filepath.Join(dir, "certmgr"), 0o755) // past the umask
+			return dir
+		}, nil, "chmod 700"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
+			// A data dir others may enter is refused, and t.TempDir() is
+			// 0755: every case but those about the dir's mode starts private.
+			dir := chmod(t, t.TempDir(), 0o700)
 			if tt.setup != nil {
 				dir = tt.setup(t, dir)
 			}
 			devFails(t, bin, dir, tt.args, tt.want)
 		})
 	}
+}
+
+// chmod sets path's mode and returns path.
+func chmod(t *testing.T, path string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -73,6 +73,9 @@ type Config struct {
 	StreamLimits changefeed.Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// LastUsedInterval is how often Run writes when API keys were last
+	// used (one transaction for all of them). Default 1m; Close writes too.
+	LastUsedInterval time.Duration
 }
 
 // Service is a running certmgr, ready to be registered on a gRPC server.
@@ -89,6 +92,7 @@ type Service struct {
 	health   *health.Server
 	log      *slog.Logger
 	resume   time.Duration
+	lastUsed time.Duration
 }
 
 // New opens the store and builds the services.
@@ -137,6 +141,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
 	authn := auth.NewAuthenticator(cfg.AdminKey, cfg.ServiceKey, st)
+	authn.SetClock(now)
 	s := &Service{
 		store:    st,
 		hub:      hub,
@@ -150,9 +155,13 @@ func New(cfg Config) (*Service, error) {
 		health:   health.NewServer(),
 		log:      log,
 		resume:   cfg.ResumeInterval,
+		lastUsed: cfg.LastUsedInterval,
 	}
 	if s.resume <= 0 {
 		s.resume = 30 * time.Second
+	}
+	if s.lastUsed <= 0 {
+		s.lastUsed = time.Minute
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(certmgrv1.CertificateService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -281,10 +290,14 @@ func (s *Service) RegisterHealth(r grpc.ServiceRegistrar) {
 
 // Run finishes deletes that were interrupted (by a crash, or because the
 // deploytracker could not be reached), at start and then every
-// ResumeInterval, until ctx ends. It returns nil when ctx ends.
+// ResumeInterval, and writes when API keys were last used every
+// LastUsedInterval, until ctx ends. It returns nil when ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.resume)
 	defer t.Stop()
+	go s.flushLastUsed(ctx)
+	// Followers of revocations must not hold up the server's graceful stop.
+	defer s.internal.Stop()
 	for {
 		n, err := s.manager.ResumeDeletes(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -296,6 +309,23 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+	}
+}
+
+// flushLastUsed writes when keys were last used every s.lastUsed until ctx
+// ends; Close writes what is left.
+func (s *Service) flushLastUsed(ctx context.Context) {
+	t := time.NewTicker(s.lastUsed)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.authn.FlushLastUsed(); err != nil {
+				s.log.Warn("recording when API keys were last used failed; will retry", slog.String("error", err.Error()))
+			}
 		}
 	}
 }
@@ -326,5 +356,8 @@ func (s *Service) CommitStats() revlog.Stats { return s.store.CommitStats() }
 // closes.
 func (s *Service) Close() error {
 	s.health.Shutdown()
+	if err := s.authn.FlushLastUsed(); err != nil {
+		s.log.Warn("recording when API keys were last used failed", slog.String("error", err.Error()))
+	}
 	return s.store.Close()
 }

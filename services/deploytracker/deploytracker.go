@@ -65,7 +65,7 @@ type Config struct {
 // Service is a running deploytracker.
 type Service struct {
 	store       *store.Store
-	verifier    auth.Verifier
+	verifier    *auth.Remote
 	deployments *api.Deployments
 	references  *api.References
 	verify      *api.Verify
@@ -153,9 +153,11 @@ func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 // Revision is the revision of the last committed change.
 func (s *Service) Revision() (uint64, error) { return s.store.Revision() }
 
-// Close closes the store. Stop the gRPC server first.
+// Close stops following certmgr's key revocations and closes the store.
+// Stop the gRPC server first.
 func (s *Service) Close() error {
 	s.health.Shutdown()
+	s.verifier.Close()
 	return s.store.Close()
 }
 

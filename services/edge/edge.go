@@ -104,6 +104,7 @@ func New(cfg Config) (*Edge, error) {
 	dialer := &egress.Dialer{Policy: policy, Net: net.Dialer{KeepAlive: 30 * time.Second}}
 	st := state.NewStore()
 	e := &Edge{store: st, log: log, statusAccess: newStatusAccess(cfg.StatusKey, cfg.Scope)}
+	e.statusAccess.refused = e.keyRefused
 	e.certs = watch.NewCertificates(cfg.Certmgr, st, cfg.Scope, log)
 	e.deploys = watch.NewDeployments(cfg.Deploytracker, st, cfg.Scope, log)
 	e.metrics = newMetrics(e.streams)
@@ -120,6 +121,17 @@ func (e *Edge) Refused(reason string) { e.metrics.Refused(reason) }
 
 func (e *Edge) streams() []watch.Status {
 	return []watch.Status{e.certs.Status(), e.deploys.Status()}
+}
+
+// keyRefused reports whether a stream's server refused the edge's key the
+// last time it tried.
+func (e *Edge) keyRefused() bool {
+	for _, s := range e.streams() {
+		if s.KeyRefused {
+			return true
+		}
+	}
+	return false
 }
 
 // Run follows both streams until ctx ends, reconnecting and resuming as

@@ -124,6 +124,10 @@ type statusAccess struct {
 	// verify knows the other keys; nil when the edge has no key store to
 	// ask (a separate edge process), so only the status key is let in.
 	verify auth.Verifier
+	// refused reports whether certmgr or the deploytracker refused the
+	// edge's own key (revoked or expired); the status key, which is that
+	// key for a separate edge, is then refused here too.
+	refused func() bool
 }
 
 func newStatusAccess(key string, follows watch.Scope) statusAccess {
@@ -143,6 +147,9 @@ func (a *statusAccess) scope(key string) (StatusScope, error) {
 	}
 	sum := sha256.Sum256([]byte(key))
 	if a.hasKey && subtle.ConstantTimeCompare(sum[:], a.key[:]) == 1 {
+		if a.refused != nil && a.refused() {
+			return StatusScope{}, errStatusUnauthenticated
+		}
 		return a.view, nil
 	}
 	if a.verify == nil {

@@ -16,6 +16,8 @@ type apiKeyCreateOptions struct {
 	Role             string
 	Project          string
 	EnvironmentTypes []string
+	Name             string
+	ExpiresIn        string
 }
 
 // AddFlags registers the flags of "api-key create".
@@ -24,6 +26,8 @@ func (o *apiKeyCreateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Role, "role", "account", `what the key may do: "account" manages the account's certificates and deployments, "edge" receives its certificates on the distribution stream`)
 	fs.StringVar(&o.Project, "project", "", "limit an edge key to this project")
 	fs.StringSliceVar(&o.EnvironmentTypes, "environment-type", nil, "limit an edge key to these environment types (repeatable or comma-separated)")
+	fs.StringVar(&o.Name, "name", "", "a label for people, shown by \"api-key list\", e.g. edge-eu-1 (at most 64 characters)")
+	fs.StringVar(&o.ExpiresIn, "expires-in", "", `how long the key stays valid: a number and a unit, d (days), h, m or s, e.g. 90d or 12h (default: no expiry)`)
 }
 
 // Validate checks the account and the role.
@@ -54,13 +58,19 @@ func (o *apiKeyCreateOptions) Validate() error {
 		}
 		o.EnvironmentTypes = types
 	}
+	if err := validate.KeyName(o.Name); err != nil {
+		return flagError("name", err)
+	}
+	if _, err := validate.ExpiresIn(o.ExpiresIn); err != nil {
+		return flagError("expires-in", err)
+	}
 	return nil
 }
 
 func newAPIKeyCreateCmd(g *GlobalOptions) *cobra.Command {
 	o := &apiKeyCreateOptions{}
 	cmd := &cobra.Command{
-		Use:   "create --account A [--role account|edge [--project P] [--environment-type T]...]",
+		Use:   "create --account A [--role account|edge [--project P] [--environment-type T]...] [--name N] [--expires-in 90d]",
 		Short: "Issue a new API key for an account (admin key only)",
 		Long: `Issues an API key scoped to one account. Only the admin key may do this.
 
@@ -71,12 +81,19 @@ again. Keep it in a secret store, or export it as CERTBIND_API_KEY. With
 An edge key (--role edge) receives the account's certificates, private keys
 included, and deployments on the distribution streams, and nothing else. Limit
 it further with --project and --environment-type: an edge serving only
-production gets only production certificates.`,
+production gets only production certificates.
+
+--expires-in makes the key stop working after that long (e.g. 90d); it is
+then refused like a revoked key, and its open streams end. Without it the key
+works until it is revoked (certbind api-key revoke).`,
 		Example: `  # As the admin, issue a key for the acme team:
   CERTBIND_API_KEY=ADMIN_KEY certbind api-key create --account acme
 
   # A key for edges that serve shop's production deployments only:
-  certbind api-key create --account acme --role edge --project shop --environment-type production
+  certbind api-key create --account acme --role edge --project shop --environment-type production --name edge-eu-1
+
+  # A key for a CI job that stops working in 90 days:
+  certbind api-key create --account acme --name ci --expires-in 90d
 
   # Capture it in a script:
   export CERTBIND_API_KEY=$(certbind api-key create --account acme --output json | jq -r .key)`,
@@ -90,7 +107,7 @@ production gets only production certificates.`,
 				return err
 			}
 			resp, err := client.CreateAPIKey(cmd.Context(), &certmgrv1.CreateApiKeyRequest{Account: o.Account, Role: o.Role,
-				Project: o.Project, EnvironmentTypes: o.EnvironmentTypes})
+				Project: o.Project, EnvironmentTypes: o.EnvironmentTypes, Name: o.Name, ExpiresIn: o.ExpiresIn})
 			if err != nil {
 				return err
 			}
@@ -98,14 +115,18 @@ production gets only production certificates.`,
 			if g.Output == OutputJSON {
 				return writeJSON(w, resp)
 			}
-			_, err = fmt.Fprintf(w, `API key for account %s (role %s, id %s):
+			expires := "it does not expire"
+			if resp.GetExpiresAt() != nil {
+				expires = "it expires at " + formatTime(resp.GetExpiresAt())
+			}
+			_, err = fmt.Fprintf(w, `API key for account %s (role %s, id %s; %s):
 
 %s
 
 It is shown only once: store it now. To use it:
 
   export %s=%s
-`, resp.GetAccount(), resp.GetRole(), resp.GetId(), resp.GetKey(), EnvAPIKey, resp.GetKey())
+`, resp.GetAccount(), resp.GetRole(), resp.GetId(), expires, resp.GetKey(), EnvAPIKey, resp.GetKey())
 			return err
 		},
 	}

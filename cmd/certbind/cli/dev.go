@@ -34,7 +34,7 @@ type devOptions struct {
 }
 
 func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.dataDir, "data-dir", DefaultDataDir, "directory for the stores, the master key and the admin key (created 0700)")
+	fs.StringVar(&o.dataDir, "data-dir", DefaultDataDir, "directory for the stores, the master key and the admin key (created 0700; refused if others may enter it or its group may write it)")
 	fs.StringVar(&o.httpAddr, "http-addr", DefaultHTTPAddr, "address of the REST API")
 	fs.StringVar(&o.grpcAddr, "grpc-addr", DefaultGRPCAddr, "address of the gRPC APIs (certmgr and deploytracker)")
 	fs.StringVar(&o.edgeAddr, "edge-addr", DefaultEdgeAddr, "address where the edge serves deployments (the url that deploy prints)")
@@ -89,6 +89,9 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 		logOut = f
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, nil))
+	if err := checkDevDataDir(o.dataDir, log); err != nil {
+		return err
+	}
 	s, err := suite.Start(ctx, suite.Config{
 		DataDir:       o.dataDir,
 		HTTPAddr:      o.httpAddr,

@@ -60,13 +60,22 @@ func (s *APIKeys) CreateApiKey(ctx context.Context, req *certmgrv1.CreateApiKeyR
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 	}
-	secret, rec, err := s.authn.Issue(req.GetAccount(), role, project, types, s.now())
+	if err := validate.KeyName(req.GetName()); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	expiresIn, err := validate.ExpiresIn(req.GetExpiresIn())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	secret, rec, err := s.authn.IssueKey(auth.KeySpec{Account: req.GetAccount(), Role: role, Project: project, EnvironmentTypes: types,
+		Name: req.GetName(), ExpiresIn: expiresIn}, s.now())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "CreateApiKey", err)
 	}
 	s.audit.Info("audit", slog.String("action", "apikey.create"), slog.String("actor", p.KeyID),
 		slog.String("account", rec.Account), slog.String("keyId", rec.ID), slog.String("role", rec.Role),
-		slog.String("project", rec.Project), slog.Any("environmentTypes", rec.EnvironmentTypes))
+		slog.String("project", rec.Project), slog.Any("environmentTypes", rec.EnvironmentTypes), slog.String("name", rec.Name),
+		slog.Any("expiresAt", rec.ExpiresAt))
 	return &certmgrv1.CreateApiKeyResponse{Key: secret, Id: rec.ID, Account: rec.Account, Role: rec.Role, CreatedAt: timestamppb.New(rec.CreatedAt),
-		Project: rec.Project, EnvironmentTypes: rec.EnvironmentTypes}, nil
+		Project: rec.Project, EnvironmentTypes: rec.EnvironmentTypes, Name: rec.Name, ExpiresAt: optionalTime(rec.ExpiresAt)}, nil
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/auth"
@@ -19,12 +22,20 @@ type Internal struct {
 	m     *certs.Manager
 	authn *auth.Authenticator
 	log   *slog.Logger
+
+	stopOnce sync.Once
+	stopping chan struct{}
 }
 
 // NewInternal returns the InternalService handlers.
 func NewInternal(m *certs.Manager, a *auth.Authenticator, log *slog.Logger) *Internal {
-	return &Internal{m: m, authn: a, log: log}
+	return &Internal{m: m, authn: a, log: log, stopping: make(chan struct{})}
 }
+
+// Stop ends the WatchRevocations streams (Unavailable: their followers
+// reconnect, to another replica or to this one restarted), so that a
+// graceful stop of the server does not wait for them.
+func (s *Internal) Stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
 
 func service(ctx context.Context) error {
 	p, err := auth.Caller(ctx)
@@ -43,14 +54,63 @@ func (s *Internal) Authenticate(ctx context.Context, req *certmgrv1.Authenticate
 		return nil, err
 	}
 	p, err := s.authn.Authenticate(req.GetKey())
+	if errors.Is(err, auth.ErrKeyInactive) {
+		return nil, status.Error(codes.Unauthenticated, auth.InactiveMessage)
+	}
 	if errors.Is(err, auth.ErrUnauthenticated) {
 		return nil, status.Error(codes.Unauthenticated, "the API key is not valid")
 	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "Authenticate", err)
 	}
-	return &certmgrv1.AuthenticateResponse{KeyId: p.KeyID, Role: string(p.Role), Account: p.Account,
-		Project: p.Project, EnvironmentTypes: p.EnvironmentTypes}, nil
+	resp := &certmgrv1.AuthenticateResponse{KeyId: p.KeyID, Role: string(p.Role), Account: p.Account,
+		Project: p.Project, EnvironmentTypes: p.EnvironmentTypes}
+	if !p.ExpiresAt.IsZero() {
+		resp.ExpiresAt = timestamppb.New(p.ExpiresAt)
+	}
+	return resp, nil
+}
+
+// WatchRevocations sends every revoked key id, then ready, then each
+// revocation as it happens. A follower that falls too far behind is ended
+// with Aborted, and starts over.
+func (s *Internal) WatchRevocations(_ *certmgrv1.WatchRevocationsRequest, stream grpc.ServerStreamingServer[certmgrv1.WatchRevocationsResponse]) error {
+	ctx := stream.Context()
+	if err := service(ctx); err != nil {
+		return err
+	}
+	// Subscribe before reading the list, so nothing falls between the two.
+	ch, stop := s.authn.WatchRevocations()
+	defer stop()
+	ids, err := s.authn.Revoked()
+	if err != nil {
+		return toStatus(ctx, s.log, "WatchRevocations", err)
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), 1000)
+		if err := stream.Send(&certmgrv1.WatchRevocationsResponse{KeyIds: ids[:n]}); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	if err := stream.Send(&certmgrv1.WatchRevocationsResponse{Ready: true}); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stopping:
+			return status.Error(codes.Unavailable, "certmgr is stopping")
+		case id, ok := <-ch:
+			if !ok {
+				return status.Error(codes.Aborted, "revocations came faster than this follower read them: reconnect for the full list")
+			}
+			if err := stream.Send(&certmgrv1.WatchRevocationsResponse{KeyIds: []string{id}}); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // ResolveCertificates looks certificates up by name or id.

@@ -35,6 +35,9 @@ func authenticate(ctx context.Context, v Verifier, method string) (context.Conte
 		return nil, status.Error(codes.Unauthenticated, "the authorization header must be \"Bearer KEY\"")
 	}
 	p, err := v.Authenticate(strings.TrimSpace(secret))
+	if errors.Is(err, ErrKeyInactive) {
+		return nil, status.Error(codes.Unauthenticated, InactiveMessage)
+	}
 	if errors.Is(err, ErrUnauthenticated) {
 		return nil, status.Error(codes.Unauthenticated, "the API key is not valid: check --api-key or CERTBIND_API_KEY")
 	}
@@ -62,7 +65,23 @@ func StreamInterceptor(v Verifier) grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
-		return handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
+		t, ok := v.(streamTracker)
+		p, authenticated := FromContext(ctx)
+		if !ok || !authenticated {
+			return handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
+		}
+		// The stream lives as long as its key: revoking the key (or its
+		// expiry) cancels ctx, and the stream ends Unauthenticated.
+		ctx, done, err := t.OpenStreams().track(ctx, p)
+		if err != nil {
+			return status.Error(codes.Unauthenticated, err.Error())
+		}
+		defer done()
+		err = handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
+		if ended := endedByKey(ctx); ended != nil {
+			return ended
+		}
+		return err
 	}
 }
 
@@ -96,3 +115,13 @@ type wrappedStream struct {
 }
 
 func (w *wrappedStream) Context() context.Context { return w.ctx }
+
+// SendMsg sends nothing more once the stream's key is revoked or expired,
+// even if the handler has not noticed yet: an edge key's stream carries
+// private keys.
+func (w *wrappedStream) SendMsg(m any) error {
+	if ended := endedByKey(w.ctx); ended != nil {
+		return ended
+	}
+	return w.ServerStream.SendMsg(m)
+}

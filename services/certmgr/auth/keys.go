@@ -23,6 +23,16 @@ var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 // ErrUnauthenticated: no key, or a key that is not known.
 var ErrUnauthenticated = errors.New("unauthenticated")
 
+// ErrKeyInactive: a key that was issued but has expired or was revoked. It
+// is also ErrUnauthenticated.
+var ErrKeyInactive = fmt.Errorf("api key expired or revoked: %w", ErrUnauthenticated)
+
+// InactiveMessage is what a client that sends an expired or revoked key
+// is told. Only the holder of the whole secret can get this answer, so it
+// reveals nothing to anyone else; it saves the holder from hunting for a
+// typo when the key needs replacing.
+const InactiveMessage = "the API key has expired or was revoked: ask an admin for a new one (`certbind api-key create`)"
+
 // NewSecret returns a fresh API key secret and its id.
 func NewSecret() (secret, id string) {
 	var raw [32]byte
@@ -85,13 +95,28 @@ func (f fixedKeys) match(secret string) (Principal, bool) {
 type Authenticator struct {
 	fixed fixedKeys
 	keys  KeyStore
+	// lc is keys when it can also list and revoke (the real store).
+	lc  KeyLifecycle
+	now func() time.Time
+
+	streams  Streams
+	usage    usage
+	watchers watchers
 }
 
 // NewAuthenticator accepts adminKey as the admin key and serviceKey as the
 // service key (none when empty), and the keys in ks.
 func NewAuthenticator(adminKey, serviceKey string, ks KeyStore) *Authenticator {
-	return &Authenticator{fixed: newFixedKeys(adminKey, serviceKey), keys: ks}
+	lc, _ := ks.(KeyLifecycle)
+	return &Authenticator{fixed: newFixedKeys(adminKey, serviceKey), keys: ks, lc: lc, now: time.Now}
 }
+
+// SetClock replaces time.Now, for expiry. Call it before use.
+func (a *Authenticator) SetClock(now func() time.Time) { a.now = now }
+
+// OpenStreams is the registry of open streams by key, which revocations
+// end.
+func (a *Authenticator) OpenStreams() *Streams { return &a.streams }
 
 // Authenticate returns the principal for a bearer secret.
 func (a *Authenticator) Authenticate(secret string) (Principal, error) {
@@ -110,16 +135,48 @@ func (a *Authenticator) Authenticate(secret string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("look up api key: %w", err)
 	}
-	return Principal{KeyID: k.ID, Role: Role(k.Role), Account: k.Account, Project: k.Project, EnvironmentTypes: k.EnvironmentTypes}, nil
+	now := a.now()
+	if k.RevokedAt != nil || a.streams.Revoked(k.ID) || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) {
+		return Principal{}, ErrKeyInactive
+	}
+	a.usage.note(k.ID, now)
+	p := Principal{KeyID: k.ID, Role: Role(k.Role), Account: k.Account, Project: k.Project, EnvironmentTypes: k.EnvironmentTypes}
+	if k.ExpiresAt != nil {
+		p.ExpiresAt = *k.ExpiresAt
+	}
+	return p, nil
+}
+
+// KeySpec is what a new key may do and how long.
+type KeySpec struct {
+	Account string
+	Role    Role
+	// Project and EnvironmentTypes limit an edge key when not empty.
+	Project          string
+	EnvironmentTypes []string
+	// Name is a label for people.
+	Name string
+	// ExpiresIn is how long the key is valid; 0 means no expiry.
+	ExpiresIn time.Duration
 }
 
 // Issue creates and stores a key for account with role, limited to project
 // and environmentTypes when they are not empty, and returns the secret
 // (shown once) and the stored record.
 func (a *Authenticator) Issue(account string, role Role, project string, environmentTypes []string, now time.Time) (string, store.APIKey, error) {
+	return a.IssueKey(KeySpec{Account: account, Role: role, Project: project, EnvironmentTypes: environmentTypes}, now)
+}
+
+// IssueKey creates and stores a key as spec says, and returns the secret
+// (shown once) and the stored record.
+func (a *Authenticator) IssueKey(spec KeySpec, now time.Time) (string, store.APIKey, error) {
 	secret, id := NewSecret()
-	rec := store.APIKey{ID: id, Hash: Hash(secret), Role: string(role), Account: account,
-		Project: project, EnvironmentTypes: environmentTypes, CreatedAt: now.UTC()}
+	rec := store.APIKey{ID: id, Hash: Hash(secret), Role: string(spec.Role), Account: spec.Account,
+		Project: spec.Project, EnvironmentTypes: spec.EnvironmentTypes, CreatedAt: now.UTC(), Name: spec.Name}
+	if spec.ExpiresIn > 0 {
+		exp := now.Add(spec.ExpiresIn).UTC()
+		rec.ExpiresAt = &exp
+	}
 	if err := a.keys.PutAPIKey(rec); err != nil {
 		return "", store.APIKey{}, fmt.Errorf("store api key: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Role is what a key may do.
@@ -44,6 +45,9 @@ type Principal struct {
 	// means the whole account.
 	Project          string
 	EnvironmentTypes []string
+	// ExpiresAt is when the key stops working; zero means never. Streams
+	// of the key end then.
+	ExpiresAt time.Time
 }
 
 // Limit narrows a requested stream scope to what p may receive: an empty

@@ -95,6 +95,16 @@ type APIKey struct {
 	Project          string    `json:"project,omitempty"`
 	EnvironmentTypes []string  `json:"environmentTypes,omitempty"`
 	CreatedAt        time.Time `json:"createdAt"`
+	// Name is a label for people; it need not be unique.
+	Name string `json:"name,omitempty"`
+	// ExpiresAt is nil for a key that does not expire.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// LastUsedAt is when the key was last accepted, as last recorded
+	// (TouchAPIKeys batches it); nil when never.
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	// RevokedAt is set once the key is revoked; a revoked key is kept so
+	// that listings and other services can still tell it apart.
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 }
 
 // clone returns a copy of c that shares no memory with it.

@@ -60,7 +60,7 @@ func (c *Certificates) session(ctx context.Context, from uint64) (uint64, error)
 		if err != nil {
 			return rev, err
 		}
-		c.t.update(func(s *Status) { s.Connected, s.LastEvent = true, time.Now() })
+		c.t.update(func(s *Status) { s.Connected, s.LastEvent, s.KeyRefused = true, time.Now(), false })
 		switch e := ev.GetEvent().(type) {
 		case *certmgrv1.WatchCertificatesResponse_Resync:
 			c.log.Info("certificate stream resync", slog.String("reason", e.Resync.GetReason()))

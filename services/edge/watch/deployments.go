@@ -51,7 +51,7 @@ func (d *Deployments) session(ctx context.Context, from uint64) (uint64, error) 
 		if err != nil {
 			return rev, err
 		}
-		d.t.update(func(s *Status) { s.Connected, s.LastEvent = true, time.Now() })
+		d.t.update(func(s *Status) { s.Connected, s.LastEvent, s.KeyRefused = true, time.Now(), false })
 		switch e := ev.GetEvent().(type) {
 		case *deploytrackerv1.WatchDeploymentsResponse_Resync:
 			d.log.Info("deployment stream resync", slog.String("reason", e.Resync.GetReason()))

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // session runs one stream from a revision until it fails; it returns the
@@ -21,7 +24,7 @@ func follow(ctx context.Context, log *slog.Logger, t *tracker, run session) erro
 		from := t.get().Revision
 		started := time.Now()
 		_, err := run(ctx, from)
-		t.update(func(s *Status) { s.Connected = false })
+		t.update(func(s *Status) { s.Connected, s.KeyRefused = false, status.Code(err) == codes.Unauthenticated })
 		if ctx.Err() != nil {
 			return nil
 		}

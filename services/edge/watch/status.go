@@ -14,6 +14,9 @@ type Status struct {
 	Synced    bool
 	LastEvent time.Time
 	Resyncs   int64
+	// KeyRefused is true when the server refused the edge's key
+	// (Unauthenticated: revoked or expired) since the last connection.
+	KeyRefused bool
 }
 
 // tracker holds a follower's Status under a lock.

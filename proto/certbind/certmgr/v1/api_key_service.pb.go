@@ -34,8 +34,13 @@ type CreateApiKeyRequest struct {
 	// environment_types limits an edge key to certificates and deployments
 	// of these environment types.
 	EnvironmentTypes []string `protobuf:"bytes,4,rep,name=environment_types,json=environmentTypes,proto3" json:"environment_types,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// name is a label for people, e.g. "edge-eu-1"; it need not be unique.
+	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// expires_in is how long the key stays valid, e.g. "90d" or "12h";
+	// empty means it does not expire.
+	ExpiresIn     string `protobuf:"bytes,6,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateApiKeyRequest) Reset() {
@@ -96,6 +101,20 @@ func (x *CreateApiKeyRequest) GetEnvironmentTypes() []string {
 	return nil
 }
 
+func (x *CreateApiKeyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateApiKeyRequest) GetExpiresIn() string {
+	if x != nil {
+		return x.ExpiresIn
+	}
+	return ""
+}
+
 type CreateApiKeyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key is the secret; it is returned only here.
@@ -107,8 +126,11 @@ type CreateApiKeyResponse struct {
 	CreatedAt        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	Project          string                 `protobuf:"bytes,6,opt,name=project,proto3" json:"project,omitempty"`
 	EnvironmentTypes []string               `protobuf:"bytes,7,rep,name=environment_types,json=environmentTypes,proto3" json:"environment_types,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	Name             string                 `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
+	// expires_at is unset for a key that does not expire.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateApiKeyResponse) Reset() {
@@ -190,16 +212,341 @@ func (x *CreateApiKeyResponse) GetEnvironmentTypes() []string {
 	return nil
 }
 
+func (x *CreateApiKeyResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateApiKeyResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// ApiKey describes a key; it never carries the secret or its hash.
+type ApiKey struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Id               string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name             string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Account          string                 `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	Role             string                 `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	Project          string                 `protobuf:"bytes,5,opt,name=project,proto3" json:"project,omitempty"`
+	EnvironmentTypes []string               `protobuf:"bytes,6,rep,name=environment_types,json=environmentTypes,proto3" json:"environment_types,omitempty"`
+	CreatedAt        *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// expires_at is unset for a key that does not expire.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// last_used_at is when the key was last accepted, to about a minute;
+	// unset when never.
+	LastUsedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
+	// revoked_at is set once the key is revoked.
+	RevokedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	// state is "active", "expired" or "revoked".
+	State         string `protobuf:"bytes,11,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiKey) Reset() {
+	*x = ApiKey{}
+	mi := &file_certbind_certmgr_v1_api_key_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKey) ProtoMessage() {}
+
+func (x *ApiKey) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_api_key_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
+func (*ApiKey) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_api_key_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ApiKey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ApiKey) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiKey) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *ApiKey) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *ApiKey) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *ApiKey) GetEnvironmentTypes() []string {
+	if x != nil {
+		return x.EnvironmentTypes
+	}
+	return nil
+}
+
+func (x *ApiKey) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *ApiKey) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *ApiKey) GetLastUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUsedAt
+	}
+	return nil
+}
+
+func (x *ApiKey) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return nil
+}
+
+func (x *ApiKey) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+type ListApiKeysRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// account limits the list to one account; empty means every account the
+	// caller may see.
+	Account       string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApiKeysRequest) Reset() {
+	*x = ListApiKeysRequest{}
+	mi := &file_certbind_certmgr_v1_api_key_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApiKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApiKeysRequest) ProtoMessage() {}
+
+func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_api_key_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
+func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_api_key_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListApiKeysRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+type ListApiKeysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeys       []*ApiKey              `protobuf:"bytes,1,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApiKeysResponse) Reset() {
+	*x = ListApiKeysResponse{}
+	mi := &file_certbind_certmgr_v1_api_key_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApiKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApiKeysResponse) ProtoMessage() {}
+
+func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_api_key_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
+func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_api_key_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
+	if x != nil {
+		return x.ApiKeys
+	}
+	return nil
+}
+
+type RevokeApiKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiKeyRequest) Reset() {
+	*x = RevokeApiKeyRequest{}
+	mi := &file_certbind_certmgr_v1_api_key_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiKeyRequest) ProtoMessage() {}
+
+func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_api_key_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_api_key_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RevokeApiKeyRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RevokeApiKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKey        *ApiKey                `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiKeyResponse) Reset() {
+	*x = RevokeApiKeyResponse{}
+	mi := &file_certbind_certmgr_v1_api_key_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiKeyResponse) ProtoMessage() {}
+
+func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_api_key_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_api_key_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
+	if x != nil {
+		return x.ApiKey
+	}
+	return nil
+}
+
 var File_certbind_certmgr_v1_api_key_service_proto protoreflect.FileDescriptor
 
 const file_certbind_certmgr_v1_api_key_service_proto_rawDesc = "" +
 	"\n" +
-	")certbind/certmgr/v1/api_key_service.proto\x12\x13certbind.certmgr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x01\n" +
+	")certbind/certmgr/v1/api_key_service.proto\x12\x13certbind.certmgr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x01\n" +
 	"\x13CreateApiKeyRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
 	"\aproject\x18\x03 \x01(\tR\aproject\x12+\n" +
-	"\x11environment_types\x18\x04 \x03(\tR\x10environmentTypes\"\xe8\x01\n" +
+	"\x11environment_types\x18\x04 \x03(\tR\x10environmentTypes\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"expires_in\x18\x06 \x01(\tR\texpiresIn\"\xb7\x02\n" +
 	"\x14CreateApiKeyResponse\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
@@ -208,9 +555,39 @@ const file_certbind_certmgr_v1_api_key_service_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x18\n" +
 	"\aproject\x18\x06 \x01(\tR\aproject\x12+\n" +
-	"\x11environment_types\x18\a \x03(\tR\x10environmentTypes2t\n" +
+	"\x11environment_types\x18\a \x03(\tR\x10environmentTypes\x12\x12\n" +
+	"\x04name\x18\b \x01(\tR\x04name\x129\n" +
+	"\n" +
+	"expires_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xa6\x03\n" +
+	"\x06ApiKey\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
+	"\aaccount\x18\x03 \x01(\tR\aaccount\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x12\x18\n" +
+	"\aproject\x18\x05 \x01(\tR\aproject\x12+\n" +
+	"\x11environment_types\x18\x06 \x03(\tR\x10environmentTypes\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12<\n" +
+	"\flast_used_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastUsedAt\x129\n" +
+	"\n" +
+	"revoked_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x14\n" +
+	"\x05state\x18\v \x01(\tR\x05state\".\n" +
+	"\x12ListApiKeysRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\"M\n" +
+	"\x13ListApiKeysResponse\x126\n" +
+	"\bapi_keys\x18\x01 \x03(\v2\x1b.certbind.certmgr.v1.ApiKeyR\aapiKeys\"%\n" +
+	"\x13RevokeApiKeyRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"L\n" +
+	"\x14RevokeApiKeyResponse\x124\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x1b.certbind.certmgr.v1.ApiKeyR\x06apiKey2\xbb\x02\n" +
 	"\rApiKeyService\x12c\n" +
-	"\fCreateApiKey\x12(.certbind.certmgr.v1.CreateApiKeyRequest\x1a).certbind.certmgr.v1.CreateApiKeyResponseBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
+	"\fCreateApiKey\x12(.certbind.certmgr.v1.CreateApiKeyRequest\x1a).certbind.certmgr.v1.CreateApiKeyResponse\x12`\n" +
+	"\vListApiKeys\x12'.certbind.certmgr.v1.ListApiKeysRequest\x1a(.certbind.certmgr.v1.ListApiKeysResponse\x12c\n" +
+	"\fRevokeApiKey\x12(.certbind.certmgr.v1.RevokeApiKeyRequest\x1a).certbind.certmgr.v1.RevokeApiKeyResponseBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
 
 var (
 	file_certbind_certmgr_v1_api_key_service_proto_rawDescOnce sync.Once
@@ -224,21 +601,37 @@ func file_certbind_certmgr_v1_api_key_service_proto_rawDescGZIP() []byte {
 	return file_certbind_certmgr_v1_api_key_service_proto_rawDescData
 }
 
-var file_certbind_certmgr_v1_api_key_service_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_certbind_certmgr_v1_api_key_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_certbind_certmgr_v1_api_key_service_proto_goTypes = []any{
 	(*CreateApiKeyRequest)(nil),   // 0: certbind.certmgr.v1.CreateApiKeyRequest
 	(*CreateApiKeyResponse)(nil),  // 1: certbind.certmgr.v1.CreateApiKeyResponse
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*ApiKey)(nil),                // 2: certbind.certmgr.v1.ApiKey
+	(*ListApiKeysRequest)(nil),    // 3: certbind.certmgr.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),   // 4: certbind.certmgr.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),   // 5: certbind.certmgr.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),  // 6: certbind.certmgr.v1.RevokeApiKeyResponse
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_certbind_certmgr_v1_api_key_service_proto_depIdxs = []int32{
-	2, // 0: certbind.certmgr.v1.CreateApiKeyResponse.created_at:type_name -> google.protobuf.Timestamp
-	0, // 1: certbind.certmgr.v1.ApiKeyService.CreateApiKey:input_type -> certbind.certmgr.v1.CreateApiKeyRequest
-	1, // 2: certbind.certmgr.v1.ApiKeyService.CreateApiKey:output_type -> certbind.certmgr.v1.CreateApiKeyResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	7,  // 0: certbind.certmgr.v1.CreateApiKeyResponse.created_at:type_name -> google.protobuf.Timestamp
+	7,  // 1: certbind.certmgr.v1.CreateApiKeyResponse.expires_at:type_name -> google.protobuf.Timestamp
+	7,  // 2: certbind.certmgr.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
+	7,  // 3: certbind.certmgr.v1.ApiKey.expires_at:type_name -> google.protobuf.Timestamp
+	7,  // 4: certbind.certmgr.v1.ApiKey.last_used_at:type_name -> google.protobuf.Timestamp
+	7,  // 5: certbind.certmgr.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
+	2,  // 6: certbind.certmgr.v1.ListApiKeysResponse.api_keys:type_name -> certbind.certmgr.v1.ApiKey
+	2,  // 7: certbind.certmgr.v1.RevokeApiKeyResponse.api_key:type_name -> certbind.certmgr.v1.ApiKey
+	0,  // 8: certbind.certmgr.v1.ApiKeyService.CreateApiKey:input_type -> certbind.certmgr.v1.CreateApiKeyRequest
+	3,  // 9: certbind.certmgr.v1.ApiKeyService.ListApiKeys:input_type -> certbind.certmgr.v1.ListApiKeysRequest
+	5,  // 10: certbind.certmgr.v1.ApiKeyService.RevokeApiKey:input_type -> certbind.certmgr.v1.RevokeApiKeyRequest
+	1,  // 11: certbind.certmgr.v1.ApiKeyService.CreateApiKey:output_type -> certbind.certmgr.v1.CreateApiKeyResponse
+	4,  // 12: certbind.certmgr.v1.ApiKeyService.ListApiKeys:output_type -> certbind.certmgr.v1.ListApiKeysResponse
+	6,  // 13: certbind.certmgr.v1.ApiKeyService.RevokeApiKey:output_type -> certbind.certmgr.v1.RevokeApiKeyResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_certbind_certmgr_v1_api_key_service_proto_init() }
@@ -252,7 +645,7 @@ func file_certbind_certmgr_v1_api_key_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_certbind_certmgr_v1_api_key_service_proto_rawDesc), len(file_certbind_certmgr_v1_api_key_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

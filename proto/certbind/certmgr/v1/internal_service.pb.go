@@ -9,6 +9,7 @@ package certmgrv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,6 +22,96 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type WatchRevocationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRevocationsRequest) Reset() {
+	*x = WatchRevocationsRequest{}
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRevocationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRevocationsRequest) ProtoMessage() {}
+
+func (x *WatchRevocationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRevocationsRequest.ProtoReflect.Descriptor instead.
+func (*WatchRevocationsRequest) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP(), []int{0}
+}
+
+type WatchRevocationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key_ids are revoked keys.
+	KeyIds []string `protobuf:"bytes,1,rep,name=key_ids,json=keyIds,proto3" json:"key_ids,omitempty"`
+	// ready is set once every key revoked before the stream began was sent.
+	Ready         bool `protobuf:"varint,2,opt,name=ready,proto3" json:"ready,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRevocationsResponse) Reset() {
+	*x = WatchRevocationsResponse{}
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRevocationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRevocationsResponse) ProtoMessage() {}
+
+func (x *WatchRevocationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRevocationsResponse.ProtoReflect.Descriptor instead.
+func (*WatchRevocationsResponse) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WatchRevocationsResponse) GetKeyIds() []string {
+	if x != nil {
+		return x.KeyIds
+	}
+	return nil
+}
+
+func (x *WatchRevocationsResponse) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
 type AuthenticateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -30,7 +121,7 @@ type AuthenticateRequest struct {
 
 func (x *AuthenticateRequest) Reset() {
 	*x = AuthenticateRequest{}
-	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[0]
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +133,7 @@ func (x *AuthenticateRequest) String() string {
 func (*AuthenticateRequest) ProtoMessage() {}
 
 func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[0]
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +146,7 @@ func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateRequest) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP(), []int{0}
+	return file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AuthenticateRequest) GetKey() string {
@@ -74,13 +165,15 @@ type AuthenticateResponse struct {
 	// project and environment_types are an edge key's limits, if any.
 	Project          string   `protobuf:"bytes,4,opt,name=project,proto3" json:"project,omitempty"`
 	EnvironmentTypes []string `protobuf:"bytes,5,rep,name=environment_types,json=environmentTypes,proto3" json:"environment_types,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// expires_at is when the key stops working; unset when never.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthenticateResponse) Reset() {
 	*x = AuthenticateResponse{}
-	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[1]
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -92,7 +185,7 @@ func (x *AuthenticateResponse) String() string {
 func (*AuthenticateResponse) ProtoMessage() {}
 
 func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[1]
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -105,7 +198,7 @@ func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateResponse) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP(), []int{1}
+	return file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AuthenticateResponse) GetKeyId() string {
@@ -143,6 +236,13 @@ func (x *AuthenticateResponse) GetEnvironmentTypes() []string {
 	return nil
 }
 
+func (x *AuthenticateResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
 type ResolveCertificatesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Account       string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
@@ -155,7 +255,7 @@ type ResolveCertificatesRequest struct {
 
 func (x *ResolveCertificatesRequest) Reset() {
 	*x = ResolveCertificatesRequest{}
-	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[2]
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -167,7 +267,7 @@ func (x *ResolveCertificatesRequest) String() string {
 func (*ResolveCertificatesRequest) ProtoMessage() {}
 
 func (x *ResolveCertificatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[2]
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -180,7 +280,7 @@ func (x *ResolveCertificatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCertificatesRequest.ProtoReflect.Descriptor instead.
 func (*ResolveCertificatesRequest) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP(), []int{2}
+	return file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ResolveCertificatesRequest) GetAccount() string {
@@ -222,7 +322,7 @@ type ResolveCertificatesResponse struct {
 
 func (x *ResolveCertificatesResponse) Reset() {
 	*x = ResolveCertificatesResponse{}
-	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[3]
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -234,7 +334,7 @@ func (x *ResolveCertificatesResponse) String() string {
 func (*ResolveCertificatesResponse) ProtoMessage() {}
 
 func (x *ResolveCertificatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[3]
+	mi := &file_certbind_certmgr_v1_internal_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -247,7 +347,7 @@ func (x *ResolveCertificatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveCertificatesResponse.ProtoReflect.Descriptor instead.
 func (*ResolveCertificatesResponse) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP(), []int{3}
+	return file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ResolveCertificatesResponse) GetCertificates() []*Certificate {
@@ -261,25 +361,32 @@ var File_certbind_certmgr_v1_internal_service_proto protoreflect.FileDescriptor
 
 const file_certbind_certmgr_v1_internal_service_proto_rawDesc = "" +
 	"\n" +
-	"*certbind/certmgr/v1/internal_service.proto\x12\x13certbind.certmgr.v1\x1a%certbind/certmgr/v1/certificate.proto\"'\n" +
+	"*certbind/certmgr/v1/internal_service.proto\x12\x13certbind.certmgr.v1\x1a%certbind/certmgr/v1/certificate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x19\n" +
+	"\x17WatchRevocationsRequest\"I\n" +
+	"\x18WatchRevocationsResponse\x12\x17\n" +
+	"\akey_ids\x18\x01 \x03(\tR\x06keyIds\x12\x14\n" +
+	"\x05ready\x18\x02 \x01(\bR\x05ready\"'\n" +
 	"\x13AuthenticateRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\"\xa2\x01\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"\xdd\x01\n" +
 	"\x14AuthenticateResponse\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
 	"\aaccount\x18\x03 \x01(\tR\aaccount\x12\x18\n" +
 	"\aproject\x18\x04 \x01(\tR\aproject\x12+\n" +
-	"\x11environment_types\x18\x05 \x03(\tR\x10environmentTypes\"x\n" +
+	"\x11environment_types\x18\x05 \x03(\tR\x10environmentTypes\x129\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"x\n" +
 	"\x1aResolveCertificatesRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x18\n" +
 	"\aproject\x18\x02 \x01(\tR\aproject\x12\x14\n" +
 	"\x05names\x18\x03 \x03(\tR\x05names\x12\x10\n" +
 	"\x03ids\x18\x04 \x03(\tR\x03ids\"c\n" +
 	"\x1bResolveCertificatesResponse\x12D\n" +
-	"\fcertificates\x18\x01 \x03(\v2 .certbind.certmgr.v1.CertificateR\fcertificates2\xf0\x01\n" +
+	"\fcertificates\x18\x01 \x03(\v2 .certbind.certmgr.v1.CertificateR\fcertificates2\xe3\x02\n" +
 	"\x0fInternalService\x12c\n" +
 	"\fAuthenticate\x12(.certbind.certmgr.v1.AuthenticateRequest\x1a).certbind.certmgr.v1.AuthenticateResponse\x12x\n" +
-	"\x13ResolveCertificates\x12/.certbind.certmgr.v1.ResolveCertificatesRequest\x1a0.certbind.certmgr.v1.ResolveCertificatesResponseBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
+	"\x13ResolveCertificates\x12/.certbind.certmgr.v1.ResolveCertificatesRequest\x1a0.certbind.certmgr.v1.ResolveCertificatesResponse\x12q\n" +
+	"\x10WatchRevocations\x12,.certbind.certmgr.v1.WatchRevocationsRequest\x1a-.certbind.certmgr.v1.WatchRevocationsResponse0\x01BBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
 
 var (
 	file_certbind_certmgr_v1_internal_service_proto_rawDescOnce sync.Once
@@ -293,25 +400,31 @@ func file_certbind_certmgr_v1_internal_service_proto_rawDescGZIP() []byte {
 	return file_certbind_certmgr_v1_internal_service_proto_rawDescData
 }
 
-var file_certbind_certmgr_v1_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_certbind_certmgr_v1_internal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_certbind_certmgr_v1_internal_service_proto_goTypes = []any{
-	(*AuthenticateRequest)(nil),         // 0: certbind.certmgr.v1.AuthenticateRequest
-	(*AuthenticateResponse)(nil),        // 1: certbind.certmgr.v1.AuthenticateResponse
-	(*ResolveCertificatesRequest)(nil),  // 2: certbind.certmgr.v1.ResolveCertificatesRequest
-	(*ResolveCertificatesResponse)(nil), // 3: certbind.certmgr.v1.ResolveCertificatesResponse
-	(*Certificate)(nil),                 // 4: certbind.certmgr.v1.Certificate
+	(*WatchRevocationsRequest)(nil),     // 0: certbind.certmgr.v1.WatchRevocationsRequest
+	(*WatchRevocationsResponse)(nil),    // 1: certbind.certmgr.v1.WatchRevocationsResponse
+	(*AuthenticateRequest)(nil),         // 2: certbind.certmgr.v1.AuthenticateRequest
+	(*AuthenticateResponse)(nil),        // 3: certbind.certmgr.v1.AuthenticateResponse
+	(*ResolveCertificatesRequest)(nil),  // 4: certbind.certmgr.v1.ResolveCertificatesRequest
+	(*ResolveCertificatesResponse)(nil), // 5: certbind.certmgr.v1.ResolveCertificatesResponse
+	(*timestamppb.Timestamp)(nil),       // 6: google.protobuf.Timestamp
+	(*Certificate)(nil),                 // 7: certbind.certmgr.v1.Certificate
 }
 var file_certbind_certmgr_v1_internal_service_proto_depIdxs = []int32{
-	4, // 0: certbind.certmgr.v1.ResolveCertificatesResponse.certificates:type_name -> certbind.certmgr.v1.Certificate
-	0, // 1: certbind.certmgr.v1.InternalService.Authenticate:input_type -> certbind.certmgr.v1.AuthenticateRequest
-	2, // 2: certbind.certmgr.v1.InternalService.ResolveCertificates:input_type -> certbind.certmgr.v1.ResolveCertificatesRequest
-	1, // 3: certbind.certmgr.v1.InternalService.Authenticate:output_type -> certbind.certmgr.v1.AuthenticateResponse
-	3, // 4: certbind.certmgr.v1.InternalService.ResolveCertificates:output_type -> certbind.certmgr.v1.ResolveCertificatesResponse
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	6, // 0: certbind.certmgr.v1.AuthenticateResponse.expires_at:type_name -> google.protobuf.Timestamp
+	7, // 1: certbind.certmgr.v1.ResolveCertificatesResponse.certificates:type_name -> certbind.certmgr.v1.Certificate
+	2, // 2: certbind.certmgr.v1.InternalService.Authenticate:input_type -> certbind.certmgr.v1.AuthenticateRequest
+	4, // 3: certbind.certmgr.v1.InternalService.ResolveCertificates:input_type -> certbind.certmgr.v1.ResolveCertificatesRequest
+	0, // 4: certbind.certmgr.v1.InternalService.WatchRevocations:input_type -> certbind.certmgr.v1.WatchRevocationsRequest
+	3, // 5: certbind.certmgr.v1.InternalService.Authenticate:output_type -> certbind.certmgr.v1.AuthenticateResponse
+	5, // 6: certbind.certmgr.v1.InternalService.ResolveCertificates:output_type -> certbind.certmgr.v1.ResolveCertificatesResponse
+	1, // 7: certbind.certmgr.v1.InternalService.WatchRevocations:output_type -> certbind.certmgr.v1.WatchRevocationsResponse
+	5, // [5:8] is the sub-list for method output_type
+	2, // [2:5] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_certbind_certmgr_v1_internal_service_proto_init() }
@@ -326,7 +439,7 @@ func file_certbind_certmgr_v1_internal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_certbind_certmgr_v1_internal_service_proto_rawDesc), len(file_certbind_certmgr_v1_internal_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

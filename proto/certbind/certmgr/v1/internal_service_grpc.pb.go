@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	InternalService_Authenticate_FullMethodName        = "/certbind.certmgr.v1.InternalService/Authenticate"
 	InternalService_ResolveCertificates_FullMethodName = "/certbind.certmgr.v1.InternalService/ResolveCertificates"
+	InternalService_WatchRevocations_FullMethodName    = "/certbind.certmgr.v1.InternalService/WatchRevocations"
 )
 
 // InternalServiceClient is the client API for InternalService service.
@@ -35,6 +36,11 @@ type InternalServiceClient interface {
 	Authenticate(ctx context.Context, in *AuthenticateRequest, opts ...grpc.CallOption) (*AuthenticateResponse, error)
 	// ResolveCertificates looks certificates up by name or id in one project.
 	ResolveCertificates(ctx context.Context, in *ResolveCertificatesRequest, opts ...grpc.CallOption) (*ResolveCertificatesResponse, error)
+	// WatchRevocations streams the ids of revoked keys: first every key
+	// revoked so far (then one message with ready set), then each revocation
+	// as it happens, so that a service that caches Authenticate answers drops
+	// them and ends the key's open streams.
+	WatchRevocations(ctx context.Context, in *WatchRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRevocationsResponse], error)
 }
 
 type internalServiceClient struct {
@@ -65,6 +71,25 @@ func (c *internalServiceClient) ResolveCertificates(ctx context.Context, in *Res
 	return out, nil
 }
 
+func (c *internalServiceClient) WatchRevocations(ctx context.Context, in *WatchRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRevocationsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &InternalService_ServiceDesc.Streams[0], InternalService_WatchRevocations_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRevocationsRequest, WatchRevocationsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type InternalService_WatchRevocationsClient = grpc.ServerStreamingClient[WatchRevocationsResponse]
+
 // InternalServiceServer is the server API for InternalService service.
 // All implementations must embed UnimplementedInternalServiceServer
 // for forward compatibility.
@@ -77,6 +102,11 @@ type InternalServiceServer interface {
 	Authenticate(context.Context, *AuthenticateRequest) (*AuthenticateResponse, error)
 	// ResolveCertificates looks certificates up by name or id in one project.
 	ResolveCertificates(context.Context, *ResolveCertificatesRequest) (*ResolveCertificatesResponse, error)
+	// WatchRevocations streams the ids of revoked keys: first every key
+	// revoked so far (then one message with ready set), then each revocation
+	// as it happens, so that a service that caches Authenticate answers drops
+	// them and ends the key's open streams.
+	WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[WatchRevocationsResponse]) error
 	mustEmbedUnimplementedInternalServiceServer()
 }
 
@@ -92,6 +122,9 @@ func (UnimplementedInternalServiceServer) Authenticate(context.Context, *Authent
 }
 func (UnimplementedInternalServiceServer) ResolveCertificates(context.Context, *ResolveCertificatesRequest) (*ResolveCertificatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveCertificates not implemented")
+}
+func (UnimplementedInternalServiceServer) WatchRevocations(*WatchRevocationsRequest, grpc.ServerStreamingServer[WatchRevocationsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchRevocations not implemented")
 }
 func (UnimplementedInternalServiceServer) mustEmbedUnimplementedInternalServiceServer() {}
 func (UnimplementedInternalServiceServer) testEmbeddedByValue()                         {}
@@ -150,6 +183,17 @@ func _InternalService_ResolveCertificates_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InternalService_WatchRevocations_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRevocationsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(InternalServiceServer).WatchRevocations(m, &grpc.GenericServerStream[WatchRevocationsRequest, WatchRevocationsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type InternalService_WatchRevocationsServer = grpc.ServerStreamingServer[WatchRevocationsResponse]
+
 // InternalService_ServiceDesc is the grpc.ServiceDesc for InternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -166,6 +210,12 @@ var InternalService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _InternalService_ResolveCertificates_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchRevocations",
+			Handler:       _InternalService_WatchRevocations_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "certbind/certmgr/v1/internal_service.proto",
 }

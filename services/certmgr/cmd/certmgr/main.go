@@ -49,7 +49,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("certmgr", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9090", "gRPC listen address")
-	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required)")
+	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required; created 0700, refused if others may enter it or its group may write it)")
 	keyFile := fs.String("master-key-file", "", "key-encryption key file, 64 hex characters, mode 0600; keep it outside the data dir's backups (required)")
 	initKey := fs.Bool("init-master-key", false, "create --master-key-file with a fresh key and exit")
 	retention := fs.Int("retention", 0, "changes kept for resuming stream subscribers (default 10000)")
@@ -96,6 +96,11 @@ func run(ctx context.Context, args []string) error {
 	serverOpts, err := tlsFiles.ServerOption()
 	if err != nil {
 		return err
+	}
+	if warning, err := serve.CheckDataDir(*dataDir); err != nil {
+		return err
+	} else if warning != "" {
+		log.Warn(warning)
 	}
 	svc, err := certmgr.New(certmgr.Config{
 		DataDir:        *dataDir,

@@ -33,7 +33,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("deploytracker", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9091", "gRPC listen address")
-	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required)")
+	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required; created 0700, refused if others may enter it or its group may write it)")
 	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
 	edgeURL := fs.String("edge-url", deploytracker.DefaultEdgeURL, "base URL where the edge serves deployments")
 	var limits changefeed.Limits
@@ -66,6 +66,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if warning, err := serve.CheckDataDir(*dataDir); err != nil {
+		return err
+	} else if warning != "" {
+		log.Warn(warning)
+	}
 	svc, err := deploytracker.New(deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits})
 	if err != nil {
 		return err
