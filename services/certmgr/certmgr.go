@@ -30,6 +30,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/changefeed"
+	"github.com/certbind/certbind/services/certmgr/masterkey"
 	"github.com/certbind/certbind/services/certmgr/revlog"
 	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/serve"
@@ -73,6 +74,12 @@ type Config struct {
 	StreamLimits changefeed.Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// rotationStep is masterkey.Config.Step, for tests that cut a
+	// master-key rotation off at each step.
+	rotationStep func(step string) error
+	// rotationBatch is masterkey.Config.Batch.
+	rotationBatch int
 }
 
 // Service is a running certmgr, ready to be registered on a gRPC server.
@@ -85,6 +92,7 @@ type Service struct {
 	apiKeys  *api.APIKeys
 	dist     *api.Distribution
 	internal *api.Internal
+	keys     *masterkey.Rotator
 	health   *health.Server
 	log      *slog.Logger
 	resume   time.Duration
@@ -122,6 +130,12 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
+	keyFiles := masterkey.Files{Path: cfg.MasterKeyFile}
+	rotating, err := masterkey.Resume(st, sealer, keyFiles, log)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("certmgr: %w", err)
+	}
 	head, err := st.Revision()
 	if err != nil {
 		st.Close()
@@ -135,6 +149,7 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
+	rotator := masterkey.New(masterkey.Config{Store: st, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now})
 	authn := auth.NewAuthenticator(cfg.AdminKey, cfg.ServiceKey, st)
 	s := &Service{
 		store:    st,
@@ -145,6 +160,7 @@ func New(cfg Config) (*Service, error) {
 		apiKeys:  api.NewAPIKeys(authn, log, log, now),
 		dist:     api.NewDistribution(m, st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log),
 		internal: api.NewInternal(m, authn, log),
+		keys:     rotator,
 		health:   health.NewServer(),
 		log:      log,
 		resume:   cfg.ResumeInterval,
@@ -279,7 +295,18 @@ func (s *Service) RegisterHealth(r grpc.ServiceRegistrar) {
 // Run finishes deletes that were interrupted (by a crash, or because the
 // deploytracker could not be reached), at start and then every
 // ResumeInterval, until ctx ends. It returns nil when ctx ends.
+//
+// It also carries out master-key rotations: one a restart cut off, and
+// each that MasterKeyService starts.
 func (s *Service) Run(ctx context.Context) error {
+	keysDone := make(chan struct{})
+	go func() {
+		defer close(keysDone)
+		s.keys.Run(ctx)
+	}()
+	// Returning only once the rotation has stopped lets the caller close
+	// the store after Run without a rotation still writing to it.
+	defer func() { <-keysDone }()
 	t := time.NewTicker(s.resume)
 	defer t.Stop()
 	for {
@@ -307,6 +334,9 @@ func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	reflection.Register(srv)
 	return srv
 }
+
+// MasterKey is the service's master-key rotator.
+func (s *Service) MasterKey() *masterkey.Rotator { return s.keys }
 
 // Authenticator is the service's key checker, for servers that share it.
 func (s *Service) Authenticator() *auth.Authenticator { return s.authn }
