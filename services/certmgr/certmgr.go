@@ -93,6 +93,7 @@ type Service struct {
 	dist     *api.Distribution
 	internal *api.Internal
 	keys     *masterkey.Rotator
+	keysAPI  *api.MasterKey
 	health   *health.Server
 	log      *slog.Logger
 	resume   time.Duration
@@ -161,6 +162,7 @@ func New(cfg Config) (*Service, error) {
 		dist:     api.NewDistribution(m, st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log),
 		internal: api.NewInternal(m, authn, log),
 		keys:     rotator,
+		keysAPI:  api.NewMasterKey(rotator, log, log),
 		health:   health.NewServer(),
 		log:      log,
 		resume:   cfg.ResumeInterval,
@@ -284,6 +286,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	certmgrv1.RegisterApiKeyServiceServer(r, s.apiKeys)
 	certmgrv1.RegisterDistributionServiceServer(r, s.dist)
 	certmgrv1.RegisterInternalServiceServer(r, s.internal)
+	certmgrv1.RegisterMasterKeyServiceServer(r, s.keysAPI)
 }
 
 // RegisterHealth registers the health service; a server that carries
