@@ -231,7 +231,7 @@ func checkMasterKey(st *store.Store, sealer *seal.Sealer, m *certs.Manager, keyF
 	}
 	if check != nil {
 		if sealer.VerifyCheck(check) != nil {
-			return wrongKey
+			return masterkey.WrongKey(keyFile, sealer.ID(), seal.KeyID(check), filepath.Dir(st.Path()))
 		}
 		return nil
 	}

@@ -322,3 +322,110 @@ func TestMasterKeyRotationCutOffAtEveryStep(t *testing.T) {
 		})
 	}
 }
+
+// TestMasterKeyRetiredKeyIsRefused: after a rotation, a start with the
+// retired key in master.key (an operator restoring the wrong backup) is
+// refused with an error that names the key the store needs and the file
+// that still holds it; a database copied from before the rotation is
+// pointed at the retired file that opens it.
+func TestMasterKeyRetiredKeyIsRefused(t *testing.T) {
+	s := startServer(t)
+	fillForRotation(t, s, 2)
+	s.stop()
+	oldDB, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "certmgr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	old := keyFileID(t, s.cfg.MasterKeyFile)
+	s.run()
+	if _, _, err := s.svc.MasterKey().Start(); err != nil {
+		t.Fatal(err)
+	}
+	cur := waitIdle(t, s).KeyID
+	s.stop()
+	files := masterkey.Files{Path: s.cfg.MasterKeyFile}
+	newKey, err := os.ReadFile(files.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey, err := os.ReadFile(files.Retired(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The retired key put back as master.key.
+	if err := os.Remove(files.Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(files.Path, oldKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	newMust(t, s.cfg, "does not open this database", "key id "+old, "needs key id "+cur)
+
+	// The new key with a database from before the rotation.
+	if err := os.WriteFile(files.Path, newKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(s.cfg.DataDir, "certmgr.db")
+	if err := os.WriteFile(dbPath, oldDB, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	newMust(t, s.cfg, "needs key id "+old, files.Retired(old))
+}
+
+// TestMasterKeyNextMissingMidRotationIsRefused: a rotation cut off after
+// the store named the next key needs master.key.next; a start without it
+// (or with another key there) is refused, naming the file to restore, and
+// starts once it is back.
+func TestMasterKeyNextMissingMidRotationIsRefused(t *testing.T) {
+	hook := func(step string) error {
+		if step == "certificates-batch" {
+			return errCrash
+		}
+		return nil
+	}
+	s := startServer(t, func(c *certmgr.Config) { certmgr.SetRotationHooks(c, hook, 2) })
+	fillForRotation(t, s, 6)
+	want := keysByName(t, s)
+	stopRun := s.run()
+	if _, _, err := s.svc.MasterKey().Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.svc.MasterKey().Status().LastError == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the rotation never stopped at its first batch")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stopRun()
+	s.stop()
+
+	files := masterkey.Files{Path: s.cfg.MasterKeyFile}
+	nextKey, err := os.ReadFile(files.Next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(files.Next()); err != nil {
+		t.Fatal(err)
+	}
+	certmgr.SetRotationHooks(&s.cfg, nil, 2)
+	newMust(t, s.cfg, "rotation is in progress", "restore "+files.Next())
+	if err := seal.CreateKeyFile(files.Next()); err != nil {
+		t.Fatal(err)
+	}
+	newMust(t, s.cfg, "rotation is in progress", files.Next()+" holds key")
+	if err := os.WriteFile(files.Next(), nextKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	s.run()
+	waitIdle(t, s)
+	got := keysByName(t, s)
+	for name, key := range want {
+		if !bytes.Equal(got[name], key) {
+			t.Fatalf("%s does not stream its key after the rotation resumed", name)
+		}
+	}
+}

@@ -91,3 +91,27 @@ func Resume(st *store.Store, ring *seal.Sealer, files Files, log *slog.Logger) (
 	}
 	return false, nil
 }
+
+// WrongKey is the start-up error for a master key file that does not open
+// the store: the file at keyFile holds key id have, and the store's check
+// value names need ("" for a check value from before key ids). When a
+// rotation kept the needed key as a retired file, the error points at it.
+func WrongKey(keyFile, have, need, dataDir string) error {
+	msg := fmt.Sprintf("master key %s does not open this database", keyFile)
+	if need == "" {
+		msg += " (it was sealed with another key)"
+	} else {
+		msg += fmt.Sprintf(": the file holds key id %s, and the database needs key id %s", have, need)
+		if retired := (Files{Path: keyFile}).Retired(need); fileExists(retired) {
+			return fmt.Errorf("%s, which a master-key rotation kept as %s: restore the master key file that belongs to this database by copying %s to %s (keep the current %s aside: data written after that rotation needs it)",
+				msg, retired, retired, keyFile, keyFile)
+		}
+	}
+	return fmt.Errorf("%s: restore the master key file that belongs to this data dir (%s); a master-key rotation keeps retired keys beside it as %s",
+		msg, dataDir, (Files{Path: keyFile}).Retired("ID"))
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
