@@ -429,3 +429,74 @@ func TestMasterKeyNextMissingMidRotationIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestMasterKeyRotationUnderWrites rotates while four writers upload and
+// rotate certificates and a subscriber follows the stream: every write
+// succeeds, the subscriber receives exactly one change per write (the
+// re-sealing itself is invisible), each with a usable key, and when the
+// rotation is over no value in the store is sealed with the old key, even
+// those sealed by writes that raced with the switch to the new one.
+func TestMasterKeyRotationUnderWrites(t *testing.T) {
+	s := startServer(t, func(c *certmgr.Config) { certmgr.SetRotationHooks(c, nil, 2) })
+	fillForRotation(t, s, 20)
+	old := keyFileID(t, s.cfg.MasterKeyFile)
+	w := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{})
+	_, from := w.snapshot()
+	s.run()
+
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				req, leaf := clientUpload(t, fmt.Sprintf("w%dn%d", g, i))
+				c, err := s.certs().CreateCertificate(as(adminKey), req)
+				if err == nil && i%2 == 0 {
+					_, err = s.certs().RotateCertificate(as(adminKey), rotation(c.GetCertificate().GetId(), leaf))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, _, err := s.svc.MasterKey().Start(); err != nil {
+		t.Fatal(err)
+	}
+	st := waitIdle(t, s)
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a write during the rotation failed: %v", err)
+		}
+	}
+	head := s.revision()
+	if head-from < 8 {
+		t.Fatalf("only %d writes during the rotation", head-from)
+	}
+	var changes uint64
+	for rev := from; rev < head; {
+		ch := w.change()
+		changes++
+		if ch.GetRevision() != rev+1 {
+			t.Fatalf("change at revision %d after %d", ch.GetRevision(), rev)
+		}
+		rev = ch.GetRevision()
+		wantUsable(t, fmt.Sprintf("change %d", rev), ch.GetMaterial())
+	}
+	if changes != head-from {
+		t.Fatalf("%d changes for %d writes", changes, head-from)
+	}
+	s.stop()
+	cur := wantRotated(t, s, old)
+	t.Logf("%d writes during a rotation that re-sealed %d keys; all sealed with %s", head-from, st.Rewrapped, cur)
+}
