@@ -14,10 +14,12 @@ import (
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
-// DefaultBatch is how many records one re-sealing transaction handles. A
-// transaction of 256 records holds bbolt's writer for a few milliseconds,
-// so writes of certificates wait at most that long behind it.
-const DefaultBatch = 256
+// DefaultBatch is how many records one re-sealing transaction handles.
+// Writes of certificates wait behind such a transaction: with 10,000
+// certificates on a 2-core machine, transactions of 64 records took 8 ms at
+// the median and 62 ms at most (256 records: 24 ms and 115 ms), and the
+// whole rotation 3.3 s.
+const DefaultBatch = 64
 
 // retryAfter is how long a rotation that failed waits before it tries
 // again.
