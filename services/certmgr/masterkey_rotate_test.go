@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr"
@@ -499,4 +500,107 @@ func TestMasterKeyRotationUnderWrites(t *testing.T) {
 	s.stop()
 	cur := wantRotated(t, s, old)
 	t.Logf("%d writes during a rotation that re-sealed %d keys; all sealed with %s", head-from, st.Rewrapped, cur)
+}
+
+func (s *server) masterKey() certmgrv1.MasterKeyServiceClient {
+	return certmgrv1.NewMasterKeyServiceClient(s.conn)
+}
+
+// TestMasterKeyServiceIsAdminOnly: only the admin key may start a rotation
+// or read its status; account and edge keys are refused and nothing
+// changes.
+func TestMasterKeyServiceIsAdminOnly(t *testing.T) {
+	s := startServer(t)
+	fillForRotation(t, s, 1)
+	s.run()
+	account, err := createKey(s, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge, err := createKey(s, "acme", "edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := keyFileID(t, s.cfg.MasterKeyFile)
+	for _, key := range []string{account, edge} {
+		_, err := s.masterKey().RotateMasterKey(as(key), &certmgrv1.RotateMasterKeyRequest{})
+		wantCode(t, err, codes.PermissionDenied, "only the admin key may rotate the master key")
+		_, err = s.masterKey().GetMasterKeyStatus(as(key), &certmgrv1.GetMasterKeyStatusRequest{})
+		wantCode(t, err, codes.PermissionDenied, "only the admin key")
+	}
+	_, err = s.masterKey().RotateMasterKey(context.Background(), &certmgrv1.RotateMasterKeyRequest{})
+	wantCode(t, err, codes.Unauthenticated, "")
+	if st := s.svc.MasterKey().Status(); st.State != masterkey.StateIdle || st.KeyID != before || keyFileID(t, s.cfg.MasterKeyFile) != before {
+		t.Fatalf("a refused call changed the master key: %+v", st)
+	}
+	if _, err := os.Stat(masterkey.Files{Path: s.cfg.MasterKeyFile}.Next()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused call wrote a next key file (%v)", err)
+	}
+
+	resp, err := s.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
+	if err != nil || !resp.GetStarted() || resp.GetStatus().GetPreviousKeyId() != before {
+		t.Fatalf("admin rotation: %v, %v", resp, err)
+	}
+	waitIdle(t, s)
+	got, err := s.masterKey().GetMasterKeyStatus(as(adminKey), &certmgrv1.GetMasterKeyStatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := got.GetStatus(); st.GetState() != "idle" || st.GetKeyId() == before || st.GetKeyId() != keyFileID(t, s.cfg.MasterKeyFile) ||
+		st.GetPreviousKeyId() != before || st.GetRetiredKeyFile() != (masterkey.Files{Path: s.cfg.MasterKeyFile}).Retired(before) || st.GetFinishedAt() == nil {
+		t.Fatalf("status after the rotation: %v", st)
+	}
+}
+
+// TestMasterKeyRotationWhileRotating: a second request while a rotation is
+// under way starts nothing and reports the rotation in progress.
+func TestMasterKeyRotationWhileRotating(t *testing.T) {
+	release := make(chan struct{})
+	hook := func(step string) error {
+		if step == "certificates-batch" {
+			<-release
+		}
+		return nil
+	}
+	s := startServer(t, func(c *certmgr.Config) { certmgr.SetRotationHooks(c, hook, 0) })
+	fillForRotation(t, s, 2)
+	s.run()
+	first, err := s.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
+	if err != nil || !first.GetStarted() {
+		t.Fatalf("first: %v, %v", first, err)
+	}
+	second, err := s.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
+	if err != nil || second.GetStarted() || second.GetStatus().GetState() != "rotating" || second.GetStatus().GetKeyId() != first.GetStatus().GetKeyId() {
+		t.Fatalf("second: %v, %v; want the first rotation's status, not started", second, err)
+	}
+	close(release)
+	waitIdle(t, s)
+}
+
+// TestMasterKeyRotationKeyFileError: when the new key file cannot be
+// written, the rotation is refused with FailedPrecondition naming the file,
+// and nothing changes.
+func TestMasterKeyRotationKeyFileError(t *testing.T) {
+	s := startServer(t)
+	fillForRotation(t, s, 1)
+	s.run()
+	before := keyFileID(t, s.cfg.MasterKeyFile)
+	// A directory that is not empty where the temporary file goes cannot be
+	// removed or written, even by root.
+	blocker := s.cfg.MasterKeyFile + ".next.tmp"
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
+	wantCode(t, err, codes.FailedPrecondition, "cannot write the new master key file "+s.cfg.MasterKeyFile+".next")
+	if st := s.svc.MasterKey().Status(); st.State != masterkey.StateIdle || st.KeyID != before {
+		t.Fatalf("after a refused rotation: %+v", st)
+	}
+	if err := os.RemoveAll(blocker); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, s)
 }

@@ -35,7 +35,7 @@ func (s *MasterKey) RotateMasterKey(ctx context.Context, _ *certmgrv1.RotateMast
 		return nil, err
 	}
 	st, started, err := s.rotator.Start()
-	if errors.Is(err, masterkey.ErrNoCheckValue) {
+	if errors.Is(err, masterkey.ErrNoCheckValue) || errors.Is(err, masterkey.ErrKeyFile) {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}
 	if err != nil {

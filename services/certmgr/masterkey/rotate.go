@@ -26,8 +26,14 @@ const DefaultBatch = 64
 const retryAfter = 5 * time.Second
 
 // ErrNoCheckValue is returned by Start on a store that has no master key
-// check value yet (one is written at the first start).
-var ErrNoCheckValue = errors.New("the store has no master key check value yet; restart certmgr once before rotating its master key")
+// check value. certmgr writes one at start once every stored private key
+// opens with the master key, so only a store whose keys were sealed with
+// two keys lacks one.
+var ErrNoCheckValue = errors.New("the store has no master key check value, so it cannot say which key its data needs: certmgr writes one at start once every stored private key opens with the master key file (the start-up log names those that do not; rotate them in place with new material, or delete them, and restart)")
+
+// ErrKeyFile wraps the errors of writing the new key file, which an
+// operator fixes on the host (a read-only directory, a full disk).
+var ErrKeyFile = errors.New("cannot write the new master key file")
 
 // States of a Rotator.
 const (
@@ -167,7 +173,7 @@ func (r *Rotator) Start() (st Status, started bool, err error) {
 			return Status{}, false, err
 		}
 		if err := r.cfg.Files.createNext(); err != nil {
-			return Status{}, false, fmt.Errorf("writing the new master key: %w", err)
+			return Status{}, false, fmt.Errorf("%w %s (certmgr needs to write in the directory of its master key file): %w", ErrKeyFile, r.cfg.Files.Next(), err)
 		}
 	}
 	next, err := seal.LoadKeyFile(r.cfg.Files.Next())
