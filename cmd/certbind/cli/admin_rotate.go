@@ -127,7 +127,7 @@ func writeMasterKeyStatus(w io.Writer, format OutputFormat, st *certmgrv1.Master
 	}
 	switch st.GetState() {
 	case "rotating":
-		p("Master key rotation under way: from key %s to key %s, %d private keys re-sealed so far.\n", st.GetPreviousKeyId(), st.GetKeyId(), st.GetRewrapped())
+		p("Master key rotation under way: from key %s to key %s, %d sealed private keys re-sealed so far.\n", st.GetPreviousKeyId(), st.GetKeyId(), st.GetRewrapped())
 		if e := st.GetLastError(); e != "" {
 			p("It last stopped at: %s (it is retried).\n", e)
 		}
@@ -136,7 +136,7 @@ func writeMasterKeyStatus(w io.Writer, format OutputFormat, st *certmgrv1.Master
 		if st.GetFinishedAt() == nil {
 			break
 		}
-		p("Last rotation: finished %s, %d private keys re-sealed.\n", formatTime(st.GetFinishedAt()), st.GetRewrapped())
+		p("Last rotation: finished %s, %d sealed private keys re-sealed (in certificate records and their change history).\n", formatTime(st.GetFinishedAt()), st.GetRewrapped())
 		p("Retired key %s is kept as %s: keep it with the backups taken before the rotation, and delete it once they are gone.\n", st.GetPreviousKeyId(), st.GetRetiredKeyFile())
 		p("Back up the new master key file now: backups of the database taken from now on need it.\n")
 	}
