@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -78,8 +79,8 @@ func masterKeyStatus(st masterkey.Status) *certmgrv1.MasterKeyStatus {
 		State:          st.State,
 		KeyId:          st.KeyID,
 		PreviousKeyId:  st.PreviousKeyID,
-		Rewrapped:      int64(st.Rewrapped),
-		Damaged:        int64(st.Damaged),
+		Rewrapped:      int32(min(st.Rewrapped, math.MaxInt32)),
+		Damaged:        int32(min(st.Damaged, math.MaxInt32)),
 		StartedAt:      ts(st.StartedAt),
 		FinishedAt:     ts(st.FinishedAt),
 		RetiredKeyFile: st.RetiredKeyFile,

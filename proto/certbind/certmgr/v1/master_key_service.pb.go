@@ -202,10 +202,10 @@ type MasterKeyStatus struct {
 	PreviousKeyId string `protobuf:"bytes,3,opt,name=previous_key_id,json=previousKeyId,proto3" json:"previous_key_id,omitempty"`
 	// rewrapped counts private keys re-sealed by the current or last rotation
 	// (since certmgr started).
-	Rewrapped int64 `protobuf:"varint,4,opt,name=rewrapped,proto3" json:"rewrapped,omitempty"`
+	Rewrapped int32 `protobuf:"varint,4,opt,name=rewrapped,proto3" json:"rewrapped,omitempty"`
 	// damaged counts sealed private keys that did not open and were left as
 	// they were; rotate those certificates in place with new material.
-	Damaged    int64                  `protobuf:"varint,5,opt,name=damaged,proto3" json:"damaged,omitempty"`
+	Damaged    int32                  `protobuf:"varint,5,opt,name=damaged,proto3" json:"damaged,omitempty"`
 	StartedAt  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
 	// retired_key_file is where the last rotation kept the retired key, on
@@ -268,14 +268,14 @@ func (x *MasterKeyStatus) GetPreviousKeyId() string {
 	return ""
 }
 
-func (x *MasterKeyStatus) GetRewrapped() int64 {
+func (x *MasterKeyStatus) GetRewrapped() int32 {
 	if x != nil {
 		return x.Rewrapped
 	}
 	return 0
 }
 
-func (x *MasterKeyStatus) GetDamaged() int64 {
+func (x *MasterKeyStatus) GetDamaged() int32 {
 	if x != nil {
 		return x.Damaged
 	}
@@ -326,8 +326,8 @@ const file_certbind_certmgr_v1_master_key_service_proto_rawDesc = "" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x15\n" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12&\n" +
 	"\x0fprevious_key_id\x18\x03 \x01(\tR\rpreviousKeyId\x12\x1c\n" +
-	"\trewrapped\x18\x04 \x01(\x03R\trewrapped\x12\x18\n" +
-	"\adamaged\x18\x05 \x01(\x03R\adamaged\x129\n" +
+	"\trewrapped\x18\x04 \x01(\x05R\trewrapped\x12\x18\n" +
+	"\adamaged\x18\x05 \x01(\x05R\adamaged\x129\n" +
 	"\n" +
 	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
 	"\vfinished_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
