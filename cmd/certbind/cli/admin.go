@@ -11,7 +11,7 @@ func newAdminCmd(g *GlobalOptions) *cobra.Command {
 		Long: `Commands that operate the running services as a whole. Each needs the admin
 key.`,
 		Example: `  CERTBIND_API_KEY=ADMIN_KEY certbind admin rotate-master-key`,
-		RunE: runGroup,
+		RunE:    runGroup,
 	}
 	cmd.AddCommand(newAdminRotateMasterKeyCmd(g))
 	return cmd
