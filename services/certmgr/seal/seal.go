@@ -142,16 +142,6 @@ func (s *Sealer) SetPrimary(id string) error {
 	return nil
 }
 
-// Has reports whether the ring holds the key with the given id.
-func (s *Sealer) Has(id string) bool {
-	for _, have := range s.IDs() {
-		if have == id {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Sealer) find(id [idSize]byte) *ringKey {
 	for _, k := range s.keys {
 		if k.id == id {
