@@ -135,10 +135,12 @@ func TestMasterKeyRotationOfLegacyStore(t *testing.T) {
 		}
 	}
 	s.run()
-	if _, _, err := s.svc.MasterKey().Start(); err != nil {
-		t.Fatal(err)
+	if st, _, err := s.svc.MasterKey().Start(); err != nil || st.PreviousKeyID != old {
+		t.Fatalf("Start = %+v, %v; want a rotation from key %s", st, err, old)
 	}
-	waitIdle(t, s)
+	if st := waitIdle(t, s); st.PreviousKeyID != old {
+		t.Fatalf("after the rotation the previous key is %q, want %s", st.PreviousKeyID, old)
+	}
 	s.stop()
 	wantRotated(t, s, old)
 	if err := os.Remove(masterkey.Files{Path: s.cfg.MasterKeyFile}.Retired(old)); err != nil {

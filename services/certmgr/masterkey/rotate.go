@@ -120,21 +120,12 @@ func New(cfg Config) *Rotator {
 	r.status = Status{State: StateIdle, KeyID: cfg.Ring.ID()}
 	if cfg.Rotating {
 		r.status.State = StateRotating
-		r.status.PreviousKeyID = r.previousKeyID()
+		// Resume put the current key file's key first in the ring.
+		r.status.PreviousKeyID = cfg.Ring.IDs()[0]
 		r.status.StartedAt = cfg.Now()
 		r.wake <- struct{}{}
 	}
 	return r
-}
-
-// previousKeyID is the id the store's check value names: during a
-// rotation, the key being retired.
-func (r *Rotator) previousKeyID() string {
-	check, err := r.cfg.Store.KeyCheck()
-	if err != nil {
-		return ""
-	}
-	return seal.KeyID(check)
 }
 
 // Status returns what the rotator is doing.
@@ -191,6 +182,9 @@ func (r *Rotator) Start() (st Status, started bool, err error) {
 	if err != nil {
 		return Status{}, false, err
 	}
+	// The key being retired is the one sealing until now (a check value
+	// from before key ids names none).
+	previous := r.cfg.Ring.ID()
 	// Only now that the store names the next key may anything be sealed
 	// with it: a start that finds a value sealed with it also finds the
 	// store asking for its file.
@@ -198,7 +192,6 @@ func (r *Rotator) Start() (st Status, started bool, err error) {
 	if err := r.cfg.Ring.SetPrimary(next.ID()); err != nil {
 		return Status{}, false, err
 	}
-	previous := seal.KeyID(check)
 	r.cfg.Log.Info("master-key rotation started", slog.String("fromKeyId", previous), slog.String("toKeyId", next.ID()))
 	if err := r.cfg.Step("rotation-begun"); err != nil {
 		return Status{}, false, err
