@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,6 +41,17 @@ func (o *adminRotateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Wait, "wait-timeout", 30*time.Minute, "how long to wait for the rotation to finish (it goes on after that)")
 }
 
+// Validate refuses flags that contradict each other.
+func (o *adminRotateOptions) Validate() error {
+	if o.Status && o.NoWait {
+		return errors.New("--status starts nothing, so --no-wait does not apply: drop one of them")
+	}
+	if o.Wait <= 0 {
+		return fmt.Errorf("--wait-timeout %s must be positive (e.g. --wait-timeout 10m)", o.Wait)
+	}
+	return nil
+}
+
 // pollInterval is how often the command asks whether a rotation is over.
 const pollInterval = 250 * time.Millisecond
 
@@ -68,8 +80,8 @@ The command waits until the rotation is over; --no-wait returns at once, and
   certbind admin rotate-master-key --status --output json`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Wait <= 0 {
-				return fmt.Errorf("--wait-timeout %s must be positive", o.Wait)
+			if err := o.Validate(); err != nil {
+				return err
 			}
 			client, err := NewClient(g)
 			if err != nil {
