@@ -30,6 +30,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/changefeed"
+	"github.com/certbind/certbind/services/certmgr/masterkey"
 	"github.com/certbind/certbind/services/certmgr/revlog"
 	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/serve"
@@ -76,6 +77,12 @@ type Config struct {
 	// LastUsedInterval is how often Run writes when API keys were last
 	// used (one transaction for all of them). Default 1m; Close writes too.
 	LastUsedInterval time.Duration
+
+	// rotationStep is masterkey.Config.Step, for tests that cut a
+	// master-key rotation off at each step.
+	rotationStep func(step string) error
+	// rotationBatch is masterkey.Config.Batch.
+	rotationBatch int
 }
 
 // Service is a running certmgr, ready to be registered on a gRPC server.
@@ -89,6 +96,8 @@ type Service struct {
 	dist     *api.Distribution
 	internal *api.Internal
 	verify   *api.Verify
+	keys     *masterkey.Rotator
+	keysAPI  *api.MasterKey
 	health   *health.Server
 	log      *slog.Logger
 	resume   time.Duration
@@ -127,6 +136,12 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
+	keyFiles := masterkey.Files{Path: cfg.MasterKeyFile}
+	rotating, err := masterkey.Resume(st, sealer, keyFiles, log)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("certmgr: %w", err)
+	}
 	head, err := st.Revision()
 	if err != nil {
 		st.Close()
@@ -140,6 +155,7 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
+	rotator := masterkey.New(masterkey.Config{Store: st, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now})
 	authn := auth.NewAuthenticator(cfg.AdminKey, cfg.ServiceKey, st)
 	authn.SetClock(now)
 	s := &Service{
@@ -152,6 +168,8 @@ func New(cfg Config) (*Service, error) {
 		dist:     api.NewDistribution(m, st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log),
 		internal: api.NewInternal(m, authn, log),
 		verify:   api.NewVerify(m, log),
+		keys:     rotator,
+		keysAPI:  api.NewMasterKey(rotator, log, log),
 		health:   health.NewServer(),
 		log:      log,
 		resume:   cfg.ResumeInterval,
@@ -224,7 +242,7 @@ func checkMasterKey(st *store.Store, sealer *seal.Sealer, m *certs.Manager, keyF
 	}
 	if check != nil {
 		if sealer.VerifyCheck(check) != nil {
-			return wrongKey
+			return masterkey.WrongKey(keyFile, sealer.ID(), seal.KeyID(check), filepath.Dir(st.Path()))
 		}
 		return nil
 	}
@@ -280,6 +298,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	certmgrv1.RegisterDistributionServiceServer(r, s.dist)
 	certmgrv1.RegisterInternalServiceServer(r, s.internal)
 	certmgrv1.RegisterVerifyServiceServer(r, s.verify)
+	certmgrv1.RegisterMasterKeyServiceServer(r, s.keysAPI)
 }
 
 // RegisterHealth registers the health service; a server that carries
@@ -292,7 +311,18 @@ func (s *Service) RegisterHealth(r grpc.ServiceRegistrar) {
 // deploytracker could not be reached), at start and then every
 // ResumeInterval, and writes when API keys were last used every
 // LastUsedInterval, until ctx ends. It returns nil when ctx ends.
+//
+// It also carries out master-key rotations: one a restart cut off, and
+// each that MasterKeyService starts.
 func (s *Service) Run(ctx context.Context) error {
+	keysDone := make(chan struct{})
+	go func() {
+		defer close(keysDone)
+		s.keys.Run(ctx)
+	}()
+	// Returning only once the rotation has stopped lets the caller close
+	// the store after Run without a rotation still writing to it.
+	defer func() { <-keysDone }()
 	t := time.NewTicker(s.resume)
 	defer t.Stop()
 	go s.flushLastUsed(ctx)
@@ -340,6 +370,9 @@ func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	reflection.Register(srv)
 	return srv
 }
+
+// MasterKey is the service's master-key rotator.
+func (s *Service) MasterKey() *masterkey.Rotator { return s.keys }
 
 // Authenticator is the service's key checker, for servers that share it.
 func (s *Service) Authenticator() *auth.Authenticator { return s.authn }

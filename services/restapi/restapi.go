@@ -71,6 +71,9 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err := certmgrv1.RegisterApiKeyServiceHandlerClient(ctx, mux, certmgrv1.NewApiKeyServiceClient(cfg.Certmgr)); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
+	if err := certmgrv1.RegisterMasterKeyServiceHandlerClient(ctx, mux, certmgrv1.NewMasterKeyServiceClient(cfg.Certmgr)); err != nil {
+		return nil, fmt.Errorf("restapi: %w", err)
+	}
 	if err := deploytrackerv1.RegisterDeploymentServiceHandlerClient(ctx, mux, deploytrackerv1.NewDeploymentServiceClient(cfg.Deploytracker)); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}

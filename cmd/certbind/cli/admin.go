@@ -11,6 +11,6 @@ admin key (the one "certbind dev" prints, or CERTBIND_API_KEY when it started).`
 		Example: `  CERTBIND_API_KEY=ADMIN_KEY certbind admin verify`,
 		RunE:    runGroup,
 	}
-	cmd.AddCommand(newAdminVerifyCmd(g))
+	cmd.AddCommand(newAdminVerifyCmd(g), newAdminRotateMasterKeyCmd(g))
 	return cmd
 }

@@ -4,11 +4,7 @@ import (
 	"context"
 	"log/slog"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/certs"
 )
 
@@ -24,7 +20,7 @@ func NewVerify(m *certs.Manager, log *slog.Logger) *Verify { return &Verify{m: m
 
 // VerifyCertificates checks every record of the store. Admin only.
 func (s *Verify) VerifyCertificates(ctx context.Context, _ *certmgrv1.VerifyCertificatesRequest) (*certmgrv1.VerifyCertificatesResponse, error) {
-	if err := adminOnly(ctx, "verify the store"); err != nil {
+	if _, err := adminOnly(ctx, "verify the store"); err != nil {
 		return nil, err
 	}
 	r, err := s.m.Verify(ctx)
@@ -38,16 +34,4 @@ func (s *Verify) VerifyCertificates(ctx context.Context, _ *certmgrv1.VerifyCert
 	}
 	s.log.InfoContext(ctx, "store verified", slog.Int64("certificates", r.Certificates), slog.Int("findings", len(r.Findings)))
 	return out, nil
-}
-
-// adminOnly refuses every caller but the admin key.
-func adminOnly(ctx context.Context, what string) error {
-	p, err := auth.Caller(ctx)
-	if err != nil {
-		return err
-	}
-	if p.Role != auth.RoleAdmin {
-		return status.Errorf(codes.PermissionDenied, "only the admin key may %s", what)
-	}
-	return nil
 }

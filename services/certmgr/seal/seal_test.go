@@ -60,7 +60,7 @@ func TestSealUsesFreshNonces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		nonce := string(sealed[1 : 1+nonceSize])
+		nonce := string(sealed[1+idSize : 1+idSize+nonceSize])
 		if seen[nonce] {
 			t.Fatalf("nonce %x used twice", nonce)
 		}

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("certmgr", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9090", "gRPC listen address")
 	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required; created 0700, refused if others may enter it or its group may write it)")
-	keyFile := fs.String("master-key-file", "", "key-encryption key file, 64 hex characters, mode 0600; keep it outside the data dir's backups (required)")
+	keyFile := fs.String("master-key-file", "", "key-encryption key file, 64 hex characters, mode 0600; keep it outside the data dir's backups (required). A master-key rotation writes FILE.next and FILE.retired-ID beside it, so certmgr needs to write in its directory to rotate")
 	initKey := fs.Bool("init-master-key", false, "create --master-key-file with a fresh key and exit")
 	retention := fs.Int("retention", 0, "changes kept for resuming stream subscribers (default 10000)")
 	resume := fs.Duration("resume-interval", 30*time.Second, "how often deletes interrupted by a crash or an unreachable deploytracker are retried")
