@@ -52,9 +52,11 @@ const refusedBody = "503 Service Unavailable: too many connections\n"
 // overwhelmed. On any other connection (TLS, whose Write would start a
 // handshake; a pipe, whose Write waits for the reader) it only closes.
 func (s *Server) refuseConn(nc net.Conn, reason string) {
+	// Counted before the client can see the answer, so that whoever
+	// reads the count after the 503 finds it there.
+	s.refused(reason)
 	if _, ok := nc.(*net.TCPConn); ok {
 		nc.Write(refusedAnswer)
 	}
 	nc.Close()
-	s.refused(reason)
 }
