@@ -14,6 +14,10 @@ type Status struct {
 	Synced    bool
 	LastEvent time.Time
 	Resyncs   int64
+	// Epoch is the epoch of the store Revision belongs to; the stream
+	// resumes with both, and a store restored from a backup (another
+	// epoch) answers with a resync.
+	Epoch string
 }
 
 // tracker holds a follower's Status under a lock.
