@@ -268,6 +268,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	certmgrv1.RegisterApiKeyServiceServer(r, s.apiKeys)
 	certmgrv1.RegisterDistributionServiceServer(r, s.dist)
 	certmgrv1.RegisterInternalServiceServer(r, s.internal)
+	certmgrv1.RegisterBackupServiceServer(r, api.NewBackup(s.store, s.log))
 }
 
 // RegisterHealth registers the health service; a server that carries

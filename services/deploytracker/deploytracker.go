@@ -70,6 +70,7 @@ type Service struct {
 	references  *api.References
 	dist        *api.Distribution
 	health      *health.Server
+	backup      *api.Backup
 }
 
 // New opens the store, drops deploys that a crash interrupted, and builds
@@ -120,6 +121,7 @@ func New(cfg Config) (*Service, error) {
 		references:  api.NewReferences(t, log),
 		dist:        api.NewDistribution(st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), url, log),
 		health:      health.NewServer(),
+		backup:      api.NewBackup(st, log),
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	log.Info("deploytracker ready", slog.String("dataDir", cfg.DataDir), slog.Uint64("revision", head))
@@ -134,6 +136,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	deploytrackerv1.RegisterDeploymentServiceServer(r, s.deployments)
 	deploytrackerv1.RegisterReferenceServiceServer(r, s.references)
 	deploytrackerv1.RegisterDeploymentDistributionServiceServer(r, s.dist)
+	deploytrackerv1.RegisterBackupServiceServer(r, s.backup)
 }
 
 // NewGRPCServer returns a gRPC server carrying the deploytracker, health and

@@ -21,7 +21,9 @@ func followFor(t *testing.T, hub *Hub[store.Change], st *store.Store, pos Positi
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Follow(ctx, hub, st, sink, pos, Options{Heartbeat: 20 * time.Millisecond}) }()
-	waitFor(t, "the stream's events", func() bool { return len(sink.only("resync", "snapshot", "change")) >= want && len(sink.only("heartbeat")) > 0 })
+	waitFor(t, "the stream's events", func() bool {
+		return len(sink.only("resync", "snapshot", "change")) >= want && len(sink.only("heartbeat")) > 0
+	})
 	cancel()
 	<-done
 	sink.check(t, "stream")

@@ -1,6 +1,8 @@
 package revlog
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 
@@ -16,6 +18,8 @@ type Copy struct {
 	Epoch string
 	// Size is the copy's length in bytes.
 	Size int64
+	// SHA256 is the hex SHA-256 of the copy, known once it is written.
+	SHA256 string
 }
 
 // Backup writes a consistent copy of the whole file to w from one read
@@ -31,13 +35,15 @@ func (l Log) Backup(db *bolt.DB, w io.Writer, start func(Copy) error) (Copy, err
 		if err := start(c); err != nil {
 			return err
 		}
-		n, err := tx.WriteTo(w)
+		h := sha256.New()
+		n, err := tx.WriteTo(io.MultiWriter(w, h))
 		if err != nil {
 			return fmt.Errorf("copying the database: %w", err)
 		}
 		if n != c.Size {
 			return fmt.Errorf("copying the database: wrote %d bytes of %d", n, c.Size)
 		}
+		c.SHA256 = hex.EncodeToString(h.Sum(nil))
 		return nil
 	})
 	return c, err
