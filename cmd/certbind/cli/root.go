@@ -105,6 +105,7 @@ suite on this machine and prints a key to use.`,
 		newDeployCmd(g),
 		newDeploymentCmd(g),
 		newAPIKeyCmd(g),
+		newAdminCmd(g),
 	)
 
 	cmd.AddCommand(newDevCmd(g))
