@@ -85,6 +85,10 @@ expose every private key to whoever reads it). Restore with
 	return cmd
 }
 
+// betweenCopies runs between the copy of the deploytracker and that of
+// certmgr; tests make writes there.
+var betweenCopies = func(attempt int) {}
+
 // runBackup writes a backup of both stores into dir.
 func runBackup(ctx context.Context, c *Client, dir string) (*backupManifest, error) {
 	// Ask first, so that a wrong key or URL leaves no directory behind.
@@ -96,7 +100,10 @@ func runBackup(ctx context.Context, c *Client, dir string) (*backupManifest, err
 	}
 	for attempt := 1; ; attempt++ {
 		m := &backupManifest{Format: backupFormat, CreatedAt: time.Now().UTC(), MasterKey: masterKeyNote}
-		for _, name := range backupStores {
+		for i, name := range backupStores {
+			if i > 0 {
+				betweenCopies(attempt)
+			}
 			s, err := c.downloadBackup(ctx, name, filepath.Join(dir, name+".db"))
 			if err != nil {
 				return nil, err
