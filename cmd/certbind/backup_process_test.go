@@ -204,6 +204,9 @@ func TestBackupRestoreEdgeResyncs(t *testing.T) {
 		if s.Resyncs < 2 {
 			t.Errorf("stream %s resynced %d times, want its first snapshot and one after the restore", s.Name, s.Resyncs)
 		}
+		if s.Epoch == "" || s.Epoch == held.epoch(s.Name) {
+			t.Errorf("stream %s is at epoch %q after the restore, want a new one (before: %q)", s.Name, s.Epoch, held.epoch(s.Name))
+		}
 	}
 }
 
@@ -273,6 +276,7 @@ type edgeState struct {
 		Name     string
 		Revision number
 		Resyncs  number
+		Epoch    string
 	}
 	Certificates []struct{ Name string }
 }
@@ -293,6 +297,15 @@ func (s edgeState) revision(stream string) uint64 {
 		}
 	}
 	return 0
+}
+
+func (s edgeState) epoch(stream string) string {
+	for _, st := range s.Streams {
+		if st.Name == stream {
+			return st.Epoch
+		}
+	}
+	return ""
 }
 
 func edgeStatus(t *testing.T, c *cluster) edgeState {
