@@ -2,8 +2,15 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,5 +147,50 @@ func TestBackupRepeatsWhenDeploymentsChange(t *testing.T) {
 	got, err := readManifest(out)
 	if err != nil || got.Stores[0].Revision != m.Stores[0].Revision {
 		t.Errorf("manifest %+v (%v), want the stores of the last copy", got, err)
+	}
+}
+
+// The REST download: the copy with its description in headers and its
+// SHA-256 in a trailer, for the admin key only; an unknown store is 404.
+func TestBackupDownloadOverREST(t *testing.T) {
+	env := startSuite(t)
+	var created struct{ Key string }
+	if err := json.Unmarshal([]byte(mustRun(t, env, "api-key", "create", "--account", "acme", "--output", "json")), &created); err != nil || created.Key == "" {
+		t.Fatalf("account key: %v", err)
+	}
+	accountKey := created.Key
+	get := func(key, path string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", env[EnvAPIURL]+path, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	for _, store := range []string{"certmgr", "deploytracker"} {
+		resp, body := get(env[EnvAPIKey], "/v1/admin/backup/"+store)
+		sum := sha256.Sum256(body)
+		if resp.StatusCode != 200 || resp.Header.Get("X-Certbind-Epoch") == "" || resp.Header.Get("X-Certbind-Size") != strconv.Itoa(len(body)) ||
+			resp.Trailer.Get("X-Certbind-Sha256") != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: %s, headers %v, trailer %v, %d bytes", store, resp.Status, resp.Header, resp.Trailer, len(body))
+		}
+		resp, body = get(accountKey, "/v1/admin/backup/"+store)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "only the admin key may take a backup") {
+			t.Errorf("%s with an account key: %s %s", store, resp.Status, body)
+		}
+		resp, body = get(accountKey, "/v1/admin/backup/"+store+"/info")
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s info with an account key: %s %s", store, resp.Status, body)
+		}
+	}
+	if resp, body := get(env[EnvAPIKey], "/v1/admin/backup/master.key"); resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "use certmgr or deploytracker") {
+		t.Errorf("unknown store: %s %s", resp.Status, body)
 	}
 }
