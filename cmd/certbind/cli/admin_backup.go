@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +20,7 @@ import (
 )
 
 // backupAttempts bounds how often a backup copies both stores again because
-// deployments changed while certmgr was copied.
+// the copies disagreed (see crossCheck).
 const backupAttempts = 5
 
 type adminBackupOptions struct {
@@ -41,10 +42,10 @@ certmgr.db, deploytracker.db (mode 0600) and manifest.json (time,
 revisions, epochs, sizes and SHA-256 of each file).
 
 Each file is one consistent snapshot of its store. The deploytracker is
-copied first, then certmgr, and the copy is repeated if a deployment changed
-meanwhile; so every certificate a copied deployment references is in the
-copied certmgr.db (a certificate cannot be deleted while a deployment
-references it).
+copied first, then certmgr; both copies are opened and checked to agree
+(every certificate a copied deployment references is in the copied
+certmgr.db and allows the deployment's environment type), and copied again
+if a deployment and then its certificate went in between.
 
 Private keys in certmgr.db stay sealed under the master key, which is NOT
 in the backup: keep master.key somewhere else (a backup holding both would
@@ -110,19 +111,20 @@ func runBackup(ctx context.Context, c *Client, dir string) (*backupManifest, err
 			}
 			m.Stores = append(m.Stores, s)
 		}
-		// The deploytracker's copy and certmgr's agree if no deployment
-		// changed while certmgr was copied: then the deployments copied are
-		// the ones live when certmgr's copy was taken, and the certificates
-		// they reference could not be deleted before it.
-		rev, err := c.backupRevision(ctx, "deploytracker")
+		// Every certificate a copied deployment references must be in
+		// certmgr's copy, allowed in the deployment's environment type;
+		// copies taken one after the other can disagree only when a
+		// deployment and then its certificate went in between. Copy both
+		// again then.
+		problems, err := crossCheck(dir)
 		if err != nil {
 			return nil, err
 		}
-		if rev == m.Stores[0].Revision {
+		if len(problems) == 0 {
 			return m, writeManifest(dir, m)
 		}
 		if attempt == backupAttempts {
-			return nil, fmt.Errorf("deployments changed during each of %d attempts to copy the stores (the deploytracker moved from revision %d to %d while certmgr was copied); run the backup again when fewer deploys are running", backupAttempts, m.Stores[0].Revision, rev)
+			return nil, fmt.Errorf("the copies of the two stores disagreed in each of %d attempts (deployments and certificates changed while they were copied), last: %s; run the backup again when fewer changes are running", backupAttempts, strings.Join(problems, "; "))
 		}
 	}
 }

@@ -25,7 +25,7 @@ import (
 // copied deployment references is in the copied certmgr.db. A deployment
 // deleted and then its certificate deleted between the copy of the
 // deploytracker and that of certmgr would break this without the check
-// that repeats the copy.
+// of the copies that repeats them.
 func TestBackupConsistentUnderChurn(t *testing.T) {
 	env := startSuite(t)
 	dir := t.TempDir()
@@ -108,8 +108,8 @@ func checkBackupConsistent(t *testing.T, dir string) {
 
 // A deployment deleted, and then its certificate, between the copy of the
 // deploytracker and that of certmgr would leave a copied deployment whose
-// certificate is not in the copy: the backup sees that the deploytracker
-// moved on and copies both again.
+// certificate is not in the copy: the backup's check of the copies finds
+// it and copies both again.
 func TestBackupRepeatsWhenDeploymentsChange(t *testing.T) {
 	env := startSuite(t)
 	dir := t.TempDir()
