@@ -299,6 +299,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	certmgrv1.RegisterInternalServiceServer(r, s.internal)
 	certmgrv1.RegisterVerifyServiceServer(r, s.verify)
 	certmgrv1.RegisterMasterKeyServiceServer(r, s.keysAPI)
+	certmgrv1.RegisterBackupServiceServer(r, api.NewBackup(s.store, s.log))
 }
 
 // RegisterHealth registers the health service; a server that carries

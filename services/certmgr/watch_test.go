@@ -157,7 +157,7 @@ func TestWatchResumeAcrossRestart(t *testing.T) {
 	create(t, s, "a3")
 	s.restart()
 	create(t, s, "a4")
-	w = watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: rev})
+	w = watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: rev, Epoch: epoch(t, s)})
 	for _, want := range []uint64{rev + 1, rev + 2} {
 		if ch := w.change(); ch.GetRevision() != want {
 			t.Fatalf("resumed change at %d, want %d", ch.GetRevision(), want)
@@ -170,7 +170,7 @@ func TestWatchTooOldGetsResync(t *testing.T) {
 	for i := range 6 {
 		create(t, s, fmt.Sprintf("c%d", i))
 	}
-	w := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: 1})
+	w := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: 1, Epoch: epoch(t, s)})
 	ev := w.next()
 	if r := ev.GetResync(); r == nil || r.GetRequestedRevision() != 1 || r.GetOldestRetainedRevision() != 4 {
 		t.Fatalf("want resync naming 1 and 4, got %v", ev)
@@ -187,7 +187,7 @@ func TestWatchTooOldGetsResync(t *testing.T) {
 		n++
 	}
 	// A revision from the future (a replaced store) resyncs as well.
-	w = watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: 99})
+	w = watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: 99, Epoch: epoch(t, s)})
 	if ev := w.next(); ev.GetResync() == nil {
 		t.Fatalf("want resync, got %v", ev)
 	}

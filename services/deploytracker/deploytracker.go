@@ -71,6 +71,7 @@ type Service struct {
 	verify      *api.Verify
 	dist        *api.Distribution
 	health      *health.Server
+	backup      *api.Backup
 }
 
 // New opens the store, drops deploys that a crash interrupted, and builds
@@ -122,6 +123,7 @@ func New(cfg Config) (*Service, error) {
 		verify:      api.NewVerify(t, log),
 		dist:        api.NewDistribution(st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), url, log),
 		health:      health.NewServer(),
+		backup:      api.NewBackup(st, log),
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	log.Info("deploytracker ready", slog.String("dataDir", cfg.DataDir), slog.Uint64("revision", head))
@@ -137,6 +139,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	deploytrackerv1.RegisterReferenceServiceServer(r, s.references)
 	deploytrackerv1.RegisterDeploymentDistributionServiceServer(r, s.dist)
 	deploytrackerv1.RegisterVerifyServiceServer(r, s.verify)
+	deploytrackerv1.RegisterBackupServiceServer(r, s.backup)
 }
 
 // NewGRPCServer returns a gRPC server carrying the deploytracker, health and

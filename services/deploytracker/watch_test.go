@@ -205,7 +205,7 @@ func TestWatchResumesAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w = p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 3})
+	w = p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 3, Epoch: p.epoch(t)})
 	wantChange(t, w.nextChange(t), 4, deployed, d.GetId())
 	wantChange(t, w.nextChange(t), 5, deployed, e.GetId())
 	wantChange(t, w.nextChange(t), 6, deleted, a.GetId())
@@ -228,7 +228,7 @@ func TestWatchOlderThanRetention(t *testing.T) {
 		{2, []string{"revision 2", "oldest 4"}},
 		{99, []string{"revision 99", "head 6"}},
 	} {
-		w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: tc.from})
+		w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: tc.from, Epoch: p.epoch(t)})
 		resync, items, rev := w.snapshot(t)
 		if resync.GetRequestedRevision() != tc.from || resync.GetOldestRetainedRevision() != 4 {
 			t.Errorf("from %d: resync = %v, want requested %d, oldest 4", tc.from, resync, tc.from)
@@ -245,7 +245,7 @@ func TestWatchOlderThanRetention(t *testing.T) {
 	}
 
 	// From the revision just before the oldest retained one: no resync.
-	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 3})
+	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 3, Epoch: p.epoch(t)})
 	for rev := uint64(4); rev <= 6; rev++ {
 		if c := w.nextChange(t); c.GetRevision() != rev {
 			t.Fatalf("got revision %d, want %d", c.GetRevision(), rev)
@@ -259,7 +259,7 @@ func TestWatchHeartbeatsWhenIdle(t *testing.T) {
 	p := startPairWith(t, pairOptions{stream: changefeed.Options{Heartbeat: 30 * time.Millisecond}})
 	p.deploy(t, req("acme", "shop", "a", "production", plain(t)))
 
-	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 1})
+	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 1, Epoch: p.epoch(t)})
 	for range 3 {
 		ev := w.next(t)
 		if ev.GetHeartbeat() == nil || ev.GetHeartbeat().GetRevision() != 1 {

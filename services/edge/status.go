@@ -86,7 +86,7 @@ func statusOf(streams []watch.Status, snap *state.Snapshot, sc StatusScope) *edg
 		if !s.LastEvent.IsZero() {
 			last = s.LastEvent.UnixMilli()
 		}
-		out.Streams = append(out.Streams, &edgev1.StreamStatus{Name: s.Name, Revision: s.Revision, Connected: s.Connected, LastEventUnixMs: last, Resyncs: s.Resyncs})
+		out.Streams = append(out.Streams, &edgev1.StreamStatus{Name: s.Name, Revision: s.Revision, Connected: s.Connected, LastEventUnixMs: last, Resyncs: s.Resyncs, Epoch: s.Epoch})
 	}
 	for _, d := range snap.Deployments {
 		if !sc.deployment(d) {

@@ -83,6 +83,9 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err := deploytrackerv1.RegisterVerifyServiceHandlerClient(ctx, mux, deploytrackerv1.NewVerifyServiceClient(cfg.Deploytracker)); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
+	if err := handleBackups(mux, log, cfg.Certmgr, cfg.Deploytracker); err != nil {
+		return nil, fmt.Errorf("restapi: %w", err)
+	}
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
@@ -167,6 +170,10 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (the backup
+// download lifts the write deadline).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLog writes one line per request: method, path, status, duration.
 // Never headers or bodies: they carry keys.

@@ -74,7 +74,7 @@ func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest
 	var dog changefeed.Watchdog
 	sink := &watchSink{stream: stream, dog: &dog, scope: sc, m: s.m, store: s.store, damaged: &s.damaged}
 	err = dog.Run(s.opts.Stall, func() error {
-		return changefeed.Follow(ctx, s.hub, s.store, sink, req.GetFromRevision(), s.opts)
+		return changefeed.Follow(ctx, s.hub, s.store, sink, changefeed.Position{Revision: req.GetFromRevision(), Epoch: req.GetEpoch()}, s.opts)
 	})
 	if errors.Is(err, changefeed.ErrStalled) {
 		return status.Error(codes.ResourceExhausted, err.Error())
@@ -174,7 +174,7 @@ func (w *watchSink) send(ev *certmgrv1.WatchCertificatesResponse) error {
 
 func (w *watchSink) Resync(reason string, requested, oldest uint64) error {
 	return w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Resync{
-		Resync: &certmgrv1.Resync{Reason: reason, RequestedRevision: requested, OldestRetainedRevision: oldest},
+		Resync: &certmgrv1.Resync{Reason: reason, RequestedRevision: requested, OldestRetainedRevision: oldest, Epoch: w.store.Epoch()},
 	}})
 }
 
@@ -195,7 +195,7 @@ func (w *watchSink) Snapshot() (uint64, error) {
 		}
 	}
 	return rev, w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotComplete{
-		SnapshotComplete: &certmgrv1.SnapshotComplete{Revision: rev},
+		SnapshotComplete: &certmgrv1.SnapshotComplete{Revision: rev, Epoch: w.store.Epoch()},
 	}})
 }
 
@@ -236,7 +236,7 @@ func (w *watchSink) Change(c store.Change) error {
 
 func (w *watchSink) Heartbeat(rev uint64) error {
 	return w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Heartbeat{
-		Heartbeat: &certmgrv1.Heartbeat{Revision: rev},
+		Heartbeat: &certmgrv1.Heartbeat{Revision: rev, Epoch: w.store.Epoch()},
 	}})
 }
 

@@ -11,6 +11,16 @@ type Log[T Revisioned] interface {
 	// ChangesSince returns up to limit changes after rev in order, the
 	// oldest revision still retained (head+1 when none is) and the head.
 	ChangesSince(rev uint64, limit int) (changes []T, oldest, head uint64, err error)
+	// Epoch names the log's line of history: revisions of one epoch mean
+	// nothing in another. A store restored from a backup has a new one.
+	Epoch() string
+}
+
+// Position is where a subscriber resumes: the last revision it applied and
+// the epoch of the store that revision came from.
+type Position struct {
+	Revision uint64
+	Epoch    string
 }
 
 // Sink receives one subscriber's stream. Each method sends one message and
@@ -63,16 +73,18 @@ func (o *Options) defaults() {
 }
 
 // Follow streams every change after from to sink until ctx ends or the sink
-// fails. from == 0 starts with a snapshot. It returns ctx.Err() on
-// cancellation and the sink's or log's error otherwise.
-func Follow[T Revisioned](ctx context.Context, hub *Hub[T], log Log[T], sink Sink[T], from uint64, opts Options) error {
+// fails. A revision of 0 starts with a snapshot, and so does a position of
+// another epoch than the log's: after a restore the revisions start again
+// from the backup's and may repeat ones the subscriber already holds, so
+// only a resync is safe. A position without an epoch (a subscriber that
+// does not know epochs) resyncs too: nothing shows which store it came
+// from, and the cost is one snapshot per reconnect, never a silent gap. It
+// returns ctx.Err() on cancellation and the sink's or log's error otherwise.
+func Follow[T Revisioned](ctx context.Context, hub *Hub[T], log Log[T], sink Sink[T], from Position, opts Options) error {
 	opts.defaults()
-	last := from
-	if from == 0 {
-		if err := sink.Resync("no revision given: sending a snapshot", 0, 0); err != nil {
-			return err
-		}
-		rev, err := sink.Snapshot()
+	last := from.Revision
+	if reason := resumeRefused(from, log.Epoch()); reason != "" {
+		rev, err := resync(sink, reason, from.Revision, 0)
 		if err != nil {
 			return err
 		}
@@ -136,6 +148,20 @@ func catchUp[T Revisioned](ctx context.Context, log Log[T], sink Sink[T], last u
 			return last, nil
 		}
 	}
+}
+
+// resumeRefused says why a subscriber at from cannot resume from the log of
+// the given epoch, or "" when it can.
+func resumeRefused(from Position, epoch string) string {
+	switch {
+	case from.Revision == 0:
+		return "no revision given: sending a snapshot"
+	case from.Epoch == "":
+		return fmt.Sprintf("revision %d was given without its epoch: sending a snapshot of epoch %s", from.Revision, epoch)
+	case from.Epoch != epoch:
+		return fmt.Sprintf("revision %d is of epoch %s but the store is now at epoch %s (it was restored from a backup): sending a snapshot", from.Revision, from.Epoch, epoch)
+	}
+	return ""
 }
 
 func resync[T Revisioned](sink Sink[T], reason string, requested, oldest uint64) (uint64, error) {

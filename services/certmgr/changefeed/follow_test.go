@@ -119,7 +119,7 @@ func TestFollowResumeUnderLoad(t *testing.T) {
 						cancel()
 					}
 				})
-				err := Follow(ctx, hub, st, sink, sink.position(), opts)
+				err := Follow(ctx, hub, st, sink, Position{Revision: sink.position(), Epoch: st.Epoch()}, opts)
 				cancel()
 				if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("subscriber %d: Follow returned %v", i, err)
@@ -395,10 +395,12 @@ func (l failingLog) ChangesSince(uint64, int) ([]store.Change, uint64, uint64, e
 	return nil, 0, 0, l.err
 }
 
+func (l failingLog) Epoch() string { return "failing" }
+
 func TestFollowLogError(t *testing.T) {
 	st, hub := openFeed(t, store.Options{})
 	broken := errors.New("disk on fire")
-	err := Follow(context.Background(), hub, failingLog{broken}, newSink(st, 1), 1, Options{})
+	err := Follow(context.Background(), hub, failingLog{broken}, newSink(st, 1), Position{Revision: 1, Epoch: "failing"}, Options{})
 	if !errors.Is(err, broken) {
 		t.Errorf("Follow returned %v, want the log's error", err)
 	}
@@ -419,7 +421,7 @@ func TestFollowCancelledDuringCatchUp(t *testing.T) {
 			cancel()
 		}
 	})
-	err := Follow(ctx, hub, st, sink, 1, Options{Batch: 4})
+	err := Follow(ctx, hub, st, sink, Position{Revision: 1, Epoch: st.Epoch()}, Options{Batch: 4})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Follow returned %v, want context.Canceled", err)
 	}

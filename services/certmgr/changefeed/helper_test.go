@@ -220,7 +220,7 @@ func startFollow(t *testing.T, hub *Hub[store.Change], st *store.Store, sink *te
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err = Follow(ctx, hub, st, sink, from, opts)
+		err = Follow(ctx, hub, st, sink, Position{Revision: from, Epoch: st.Epoch()}, opts)
 	}()
 	wait = func() error {
 		<-done

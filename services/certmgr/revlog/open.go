@@ -68,6 +68,9 @@ func Open(path, owner string, timeout time.Duration, schema uint64, log Log, buc
 		if v := meta.Get(keySchema); v != nil && binary.BigEndian.Uint64(v) != schema {
 			return fmt.Errorf("schema version %d is not supported by this build of %s (it reads version %d)", binary.BigEndian.Uint64(v), owner, schema)
 		}
+		if err := log.ensureEpoch(tx); err != nil {
+			return err
+		}
 		return meta.Put(keySchema, u64(schema))
 	})
 	if err != nil {

@@ -88,7 +88,7 @@ func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsReq
 	var dog changefeed.Watchdog
 	w := &sink{stream: stream, dog: &dog, scope: sc, store: s.store, url: s.url, skipped: s.logDamaged}
 	err = dog.Run(s.opts.Stall, func() error {
-		return changefeed.Follow(ctx, s.hub, s.store, w, req.GetFromRevision(), s.opts)
+		return changefeed.Follow(ctx, s.hub, s.store, w, changefeed.Position{Revision: req.GetFromRevision(), Epoch: req.GetEpoch()}, s.opts)
 	})
 	if errors.Is(err, changefeed.ErrStalled) {
 		return status.Error(codes.ResourceExhausted, err.Error())
@@ -130,7 +130,7 @@ func (w *sink) send(ev *deploytrackerv1.WatchDeploymentsResponse) error {
 
 func (w *sink) Resync(reason string, requested, oldest uint64) error {
 	return w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_Resync{
-		Resync: &deploytrackerv1.DeploymentResync{Reason: reason, RequestedRevision: requested, OldestRetainedRevision: oldest}}})
+		Resync: &deploytrackerv1.DeploymentResync{Reason: reason, RequestedRevision: requested, OldestRetainedRevision: oldest, Epoch: w.store.Epoch()}}})
 }
 
 func (w *sink) Snapshot() (uint64, error) {
@@ -156,7 +156,7 @@ func (w *sink) Snapshot() (uint64, error) {
 		}
 	}
 	return rev, w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_SnapshotComplete{
-		SnapshotComplete: &deploytrackerv1.DeploymentSnapshotComplete{Revision: rev}}})
+		SnapshotComplete: &deploytrackerv1.DeploymentSnapshotComplete{Revision: rev, Epoch: w.store.Epoch()}}})
 }
 
 func (w *sink) Change(c store.Change) error {
@@ -176,7 +176,7 @@ func (w *sink) Change(c store.Change) error {
 
 func (w *sink) Heartbeat(rev uint64) error {
 	return w.send(&deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_Heartbeat{
-		Heartbeat: &deploytrackerv1.DeploymentHeartbeat{Revision: rev}}})
+		Heartbeat: &deploytrackerv1.DeploymentHeartbeat{Revision: rev, Epoch: w.store.Epoch()}}})
 }
 
 // logDamaged logs a damaged deployment record once, however many snapshots

@@ -48,7 +48,7 @@ func (c *Certificates) session(ctx context.Context, from uint64) (uint64, error)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.client.WatchCertificates(ctx, &certmgrv1.WatchCertificatesRequest{
-		FromRevision: from, Account: c.scope.Account, Project: c.scope.Project, EnvironmentType: c.scope.EnvironmentType,
+		FromRevision: from, Epoch: c.t.get().Epoch, Account: c.scope.Account, Project: c.scope.Project, EnvironmentType: c.scope.EnvironmentType,
 	})
 	if err != nil {
 		return from, err
@@ -80,7 +80,7 @@ func (c *Certificates) session(ctx context.Context, from uint64) (uint64, error)
 			}
 			c.store.Update(func(next *state.Snapshot) { next.Certificates = snapshot })
 			rev, snapshot = e.SnapshotComplete.GetRevision(), nil
-			c.t.update(func(s *Status) { s.Revision, s.Synced = rev, true })
+			c.t.update(func(s *Status) { s.Revision, s.Epoch, s.Synced = rev, e.SnapshotComplete.GetEpoch(), true })
 		case *certmgrv1.WatchCertificatesResponse_Change:
 			if snapshot != nil {
 				return rev, fmt.Errorf("%w: change inside a snapshot", errProtocol)
@@ -89,6 +89,9 @@ func (c *Certificates) session(ctx context.Context, from uint64) (uint64, error)
 			rev = e.Change.GetRevision()
 			c.t.update(func(s *Status) { s.Revision, s.Synced = rev, true })
 		case *certmgrv1.WatchCertificatesResponse_Heartbeat:
+			if err := sameEpoch(c.t.get().Epoch, e.Heartbeat.GetEpoch(), snapshot != nil); err != nil {
+				return rev, err
+			}
 			if snapshot == nil && e.Heartbeat.GetRevision() > rev {
 				rev = e.Heartbeat.GetRevision()
 			}

@@ -39,7 +39,7 @@ func (d *Deployments) session(ctx context.Context, from uint64) (uint64, error) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := d.client.WatchDeployments(ctx, &deploytrackerv1.WatchDeploymentsRequest{
-		FromRevision: from, Account: d.scope.Account, Project: d.scope.Project, EnvironmentType: d.scope.EnvironmentType,
+		FromRevision: from, Epoch: d.t.get().Epoch, Account: d.scope.Account, Project: d.scope.Project, EnvironmentType: d.scope.EnvironmentType,
 	})
 	if err != nil {
 		return from, err
@@ -69,7 +69,7 @@ func (d *Deployments) session(ctx context.Context, from uint64) (uint64, error) 
 			}
 			d.store.Update(func(next *state.Snapshot) { next.Deployments = snapshot })
 			rev, snapshot = e.SnapshotComplete.GetRevision(), nil
-			d.t.update(func(s *Status) { s.Revision, s.Synced = rev, true })
+			d.t.update(func(s *Status) { s.Revision, s.Epoch, s.Synced = rev, e.SnapshotComplete.GetEpoch(), true })
 		case *deploytrackerv1.WatchDeploymentsResponse_Change:
 			if snapshot != nil {
 				return rev, fmt.Errorf("%w: change inside a snapshot", errProtocol)
@@ -78,6 +78,9 @@ func (d *Deployments) session(ctx context.Context, from uint64) (uint64, error) 
 			rev = e.Change.GetRevision()
 			d.t.update(func(s *Status) { s.Revision, s.Synced = rev, true })
 		case *deploytrackerv1.WatchDeploymentsResponse_Heartbeat:
+			if err := sameEpoch(d.t.get().Epoch, e.Heartbeat.GetEpoch(), snapshot != nil); err != nil {
+				return rev, err
+			}
 			if snapshot == nil && e.Heartbeat.GetRevision() > rev {
 				rev = e.Heartbeat.GetRevision()
 			}

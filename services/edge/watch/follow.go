@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -51,3 +52,15 @@ func errString(err error) string {
 }
 
 var errProtocol = errors.New("stream protocol error")
+
+// sameEpoch checks a heartbeat's epoch against the one the follower holds
+// state of. A store's epoch changes only by a restore, which needs a new
+// connection and a resync, so another one on a live stream is a protocol
+// error: the follower reconnects and the server sends a snapshot. A server
+// that knows no epochs sends none, and nothing can be checked.
+func sameEpoch(held, got string, inSnapshot bool) error {
+	if inSnapshot || got == "" || held == got {
+		return nil
+	}
+	return fmt.Errorf("%w: heartbeat of epoch %s on a stream of epoch %s", errProtocol, got, held)
+}

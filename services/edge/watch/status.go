@@ -17,6 +17,10 @@ type Status struct {
 	// KeyRefused is true when the server refused the edge's key
 	// (Unauthenticated: revoked or expired) since the last connection.
 	KeyRefused bool
+	// Epoch is the epoch of the store Revision belongs to; the stream
+	// resumes with both, and a store restored from a backup (another
+	// epoch) answers with a resync.
+	Epoch string
 }
 
 // tracker holds a follower's Status under a lock.

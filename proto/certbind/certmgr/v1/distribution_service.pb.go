@@ -97,8 +97,14 @@ type WatchCertificatesRequest struct {
 	Account         string `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
 	Project         string `protobuf:"bytes,3,opt,name=project,proto3" json:"project,omitempty"`
 	EnvironmentType string `protobuf:"bytes,4,opt,name=environment_type,json=environmentType,proto3" json:"environment_type,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// epoch is the epoch of the store from_revision came from (sent in
+	// SnapshotComplete and Heartbeat). When it differs from the store's, or is
+	// empty while from_revision is not 0, the stream starts with a Resync and
+	// a snapshot: the store was restored from a backup and its revisions no
+	// longer continue what the subscriber holds.
+	Epoch         string `protobuf:"bytes,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchCertificatesRequest) Reset() {
@@ -155,6 +161,13 @@ func (x *WatchCertificatesRequest) GetProject() string {
 func (x *WatchCertificatesRequest) GetEnvironmentType() string {
 	if x != nil {
 		return x.EnvironmentType
+	}
+	return ""
+}
+
+func (x *WatchCertificatesRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
 	}
 	return ""
 }
@@ -296,8 +309,10 @@ type Resync struct {
 	Reason                 string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
 	RequestedRevision      uint64 `protobuf:"varint,2,opt,name=requested_revision,json=requestedRevision,proto3" json:"requested_revision,omitempty"`
 	OldestRetainedRevision uint64 `protobuf:"varint,3,opt,name=oldest_retained_revision,json=oldestRetainedRevision,proto3" json:"oldest_retained_revision,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// epoch is the store's current epoch.
+	Epoch         string `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Resync) Reset() {
@@ -351,11 +366,20 @@ func (x *Resync) GetOldestRetainedRevision() uint64 {
 	return 0
 }
 
+func (x *Resync) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
 // SnapshotComplete ends a snapshot; the subscriber now holds the state at
 // revision.
 type SnapshotComplete struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Revision      uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Revision uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// epoch is the store's epoch; resume with it and the revision.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -397,10 +421,19 @@ func (x *SnapshotComplete) GetRevision() uint64 {
 	return 0
 }
 
+func (x *SnapshotComplete) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
 // Heartbeat tells an idle subscriber that it is current at revision.
 type Heartbeat struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Revision      uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Revision uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// epoch is the store's epoch.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -440,6 +473,13 @@ func (x *Heartbeat) GetRevision() uint64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *Heartbeat) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
 }
 
 // CertificateMaterial is a certificate with its private key, for edges only.
@@ -570,27 +610,31 @@ var File_certbind_certmgr_v1_distribution_service_proto protoreflect.FileDescrip
 
 const file_certbind_certmgr_v1_distribution_service_proto_rawDesc = "" +
 	"\n" +
-	".certbind/certmgr/v1/distribution_service.proto\x12\x13certbind.certmgr.v1\x1a%certbind/certmgr/v1/certificate.proto\"\x9e\x01\n" +
+	".certbind/certmgr/v1/distribution_service.proto\x12\x13certbind.certmgr.v1\x1a%certbind/certmgr/v1/certificate.proto\"\xb4\x01\n" +
 	"\x18WatchCertificatesRequest\x12#\n" +
 	"\rfrom_revision\x18\x01 \x01(\x04R\ffromRevision\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x18\n" +
 	"\aproject\x18\x03 \x01(\tR\aproject\x12)\n" +
-	"\x10environment_type\x18\x04 \x01(\tR\x0fenvironmentType\"\x84\x03\n" +
+	"\x10environment_type\x18\x04 \x01(\tR\x0fenvironmentType\x12\x14\n" +
+	"\x05epoch\x18\x05 \x01(\tR\x05epoch\"\x84\x03\n" +
 	"\x19WatchCertificatesResponse\x125\n" +
 	"\x06resync\x18\x01 \x01(\v2\x1b.certbind.certmgr.v1.ResyncH\x00R\x06resync\x12O\n" +
 	"\rsnapshot_item\x18\x02 \x01(\v2(.certbind.certmgr.v1.CertificateMaterialH\x00R\fsnapshotItem\x12T\n" +
 	"\x11snapshot_complete\x18\x03 \x01(\v2%.certbind.certmgr.v1.SnapshotCompleteH\x00R\x10snapshotComplete\x12@\n" +
 	"\x06change\x18\x04 \x01(\v2&.certbind.certmgr.v1.CertificateChangeH\x00R\x06change\x12>\n" +
 	"\theartbeat\x18\x05 \x01(\v2\x1e.certbind.certmgr.v1.HeartbeatH\x00R\theartbeatB\a\n" +
-	"\x05event\"\x89\x01\n" +
+	"\x05event\"\x9f\x01\n" +
 	"\x06Resync\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12-\n" +
 	"\x12requested_revision\x18\x02 \x01(\x04R\x11requestedRevision\x128\n" +
-	"\x18oldest_retained_revision\x18\x03 \x01(\x04R\x16oldestRetainedRevision\".\n" +
+	"\x18oldest_retained_revision\x18\x03 \x01(\x04R\x16oldestRetainedRevision\x12\x14\n" +
+	"\x05epoch\x18\x04 \x01(\tR\x05epoch\"D\n" +
 	"\x10SnapshotComplete\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x04R\brevision\"'\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"=\n" +
 	"\tHeartbeat\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x04R\brevision\"\x85\x01\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\x85\x01\n" +
 	"\x13CertificateMaterial\x12B\n" +
 	"\vcertificate\x18\x01 \x01(\v2 .certbind.certmgr.v1.CertificateR\vcertificate\x12*\n" +
 	"\x11private_key_pkcs8\x18\x02 \x01(\fR\x0fprivateKeyPkcs8\"\xd1\x01\n" +

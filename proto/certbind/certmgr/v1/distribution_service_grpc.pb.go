@@ -30,8 +30,9 @@ const (
 // It is gRPC only (never exposed over REST) and needs an admin or edge key.
 type DistributionServiceClient interface {
 	// WatchCertificates sends every change after from_revision, in revision
-	// order with no gaps. When from_revision is 0, or older than the retained
-	// history, the stream starts with a Resync, the snapshot, and a
+	// order with no gaps. When from_revision is 0, older than the retained
+	// history, or of another epoch than the store's (it was restored from a
+	// backup), the stream starts with a Resync, the snapshot, and a
 	// SnapshotComplete; live changes follow. Idle streams get heartbeats.
 	WatchCertificates(ctx context.Context, in *WatchCertificatesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchCertificatesResponse], error)
 }
@@ -71,8 +72,9 @@ type DistributionService_WatchCertificatesClient = grpc.ServerStreamingClient[Wa
 // It is gRPC only (never exposed over REST) and needs an admin or edge key.
 type DistributionServiceServer interface {
 	// WatchCertificates sends every change after from_revision, in revision
-	// order with no gaps. When from_revision is 0, or older than the retained
-	// history, the stream starts with a Resync, the snapshot, and a
+	// order with no gaps. When from_revision is 0, older than the retained
+	// history, or of another epoch than the store's (it was restored from a
+	// backup), the stream starts with a Resync, the snapshot, and a
 	// SnapshotComplete; live changes follow. Idle streams get heartbeats.
 	WatchCertificates(*WatchCertificatesRequest, grpc.ServerStreamingServer[WatchCertificatesResponse]) error
 	mustEmbedUnimplementedDistributionServiceServer()

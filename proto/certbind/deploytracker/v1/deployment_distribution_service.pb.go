@@ -76,8 +76,12 @@ type WatchDeploymentsRequest struct {
 	Account         string                 `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
 	Project         string                 `protobuf:"bytes,3,opt,name=project,proto3" json:"project,omitempty"`
 	EnvironmentType string                 `protobuf:"bytes,4,opt,name=environment_type,json=environmentType,proto3" json:"environment_type,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// epoch is the epoch of the store from_revision came from; another one,
+	// or none with a from_revision, gets a Resync and a snapshot (the store
+	// was restored from a backup).
+	Epoch         string `protobuf:"bytes,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchDeploymentsRequest) Reset() {
@@ -134,6 +138,13 @@ func (x *WatchDeploymentsRequest) GetProject() string {
 func (x *WatchDeploymentsRequest) GetEnvironmentType() string {
 	if x != nil {
 		return x.EnvironmentType
+	}
+	return ""
+}
+
+func (x *WatchDeploymentsRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
 	}
 	return ""
 }
@@ -273,8 +284,10 @@ type DeploymentResync struct {
 	Reason                 string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
 	RequestedRevision      uint64                 `protobuf:"varint,2,opt,name=requested_revision,json=requestedRevision,proto3" json:"requested_revision,omitempty"`
 	OldestRetainedRevision uint64                 `protobuf:"varint,3,opt,name=oldest_retained_revision,json=oldestRetainedRevision,proto3" json:"oldest_retained_revision,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// epoch is the store's current epoch.
+	Epoch         string `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeploymentResync) Reset() {
@@ -328,9 +341,18 @@ func (x *DeploymentResync) GetOldestRetainedRevision() uint64 {
 	return 0
 }
 
+func (x *DeploymentResync) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
 type DeploymentSnapshotComplete struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Revision      uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Revision uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// epoch is the store's epoch; resume with it and the revision.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -372,9 +394,18 @@ func (x *DeploymentSnapshotComplete) GetRevision() uint64 {
 	return 0
 }
 
+func (x *DeploymentSnapshotComplete) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
 type DeploymentHeartbeat struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Revision      uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Revision uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// epoch is the store's epoch.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -414,6 +445,13 @@ func (x *DeploymentHeartbeat) GetRevision() uint64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *DeploymentHeartbeat) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
 }
 
 type DeploymentChange struct {
@@ -489,27 +527,31 @@ var File_certbind_deploytracker_v1_deployment_distribution_service_proto protore
 
 const file_certbind_deploytracker_v1_deployment_distribution_service_proto_rawDesc = "" +
 	"\n" +
-	"?certbind/deploytracker/v1/deployment_distribution_service.proto\x12\x19certbind.deploytracker.v1\x1a*certbind/deploytracker/v1/deployment.proto\"\x9d\x01\n" +
+	"?certbind/deploytracker/v1/deployment_distribution_service.proto\x12\x19certbind.deploytracker.v1\x1a*certbind/deploytracker/v1/deployment.proto\"\xb3\x01\n" +
 	"\x17WatchDeploymentsRequest\x12#\n" +
 	"\rfrom_revision\x18\x01 \x01(\x04R\ffromRevision\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x18\n" +
 	"\aproject\x18\x03 \x01(\tR\aproject\x12)\n" +
-	"\x10environment_type\x18\x04 \x01(\tR\x0fenvironmentType\"\xb5\x03\n" +
+	"\x10environment_type\x18\x04 \x01(\tR\x0fenvironmentType\x12\x14\n" +
+	"\x05epoch\x18\x05 \x01(\tR\x05epoch\"\xb5\x03\n" +
 	"\x18WatchDeploymentsResponse\x12E\n" +
 	"\x06resync\x18\x01 \x01(\v2+.certbind.deploytracker.v1.DeploymentResyncH\x00R\x06resync\x12L\n" +
 	"\rsnapshot_item\x18\x02 \x01(\v2%.certbind.deploytracker.v1.DeploymentH\x00R\fsnapshotItem\x12d\n" +
 	"\x11snapshot_complete\x18\x03 \x01(\v25.certbind.deploytracker.v1.DeploymentSnapshotCompleteH\x00R\x10snapshotComplete\x12E\n" +
 	"\x06change\x18\x04 \x01(\v2+.certbind.deploytracker.v1.DeploymentChangeH\x00R\x06change\x12N\n" +
 	"\theartbeat\x18\x05 \x01(\v2..certbind.deploytracker.v1.DeploymentHeartbeatH\x00R\theartbeatB\a\n" +
-	"\x05event\"\x93\x01\n" +
+	"\x05event\"\xa9\x01\n" +
 	"\x10DeploymentResync\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12-\n" +
 	"\x12requested_revision\x18\x02 \x01(\x04R\x11requestedRevision\x128\n" +
-	"\x18oldest_retained_revision\x18\x03 \x01(\x04R\x16oldestRetainedRevision\"8\n" +
+	"\x18oldest_retained_revision\x18\x03 \x01(\x04R\x16oldestRetainedRevision\x12\x14\n" +
+	"\x05epoch\x18\x04 \x01(\tR\x05epoch\"N\n" +
 	"\x1aDeploymentSnapshotComplete\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x04R\brevision\"1\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"G\n" +
 	"\x13DeploymentHeartbeat\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x04R\brevision\"\xdf\x01\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\xdf\x01\n" +
 	"\x10DeploymentChange\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x12C\n" +
 	"\x04type\x18\x02 \x01(\x0e2/.certbind.deploytracker.v1.DeploymentChangeTypeR\x04type\x12#\n" +

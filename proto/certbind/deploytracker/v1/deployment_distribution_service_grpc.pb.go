@@ -28,7 +28,7 @@ const (
 //
 // DeploymentDistributionService streams deployments to edges, with the same
 // guarantees as the certificate stream: ordered, gap-free, resumable, resync
-// when too old, heartbeats. gRPC only.
+// when too old or of another epoch, heartbeats. gRPC only.
 type DeploymentDistributionServiceClient interface {
 	// WatchDeployments sends every deployment change after from_revision.
 	WatchDeployments(ctx context.Context, in *WatchDeploymentsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDeploymentsResponse], error)
@@ -67,7 +67,7 @@ type DeploymentDistributionService_WatchDeploymentsClient = grpc.ServerStreaming
 //
 // DeploymentDistributionService streams deployments to edges, with the same
 // guarantees as the certificate stream: ordered, gap-free, resumable, resync
-// when too old, heartbeats. gRPC only.
+// when too old or of another epoch, heartbeats. gRPC only.
 type DeploymentDistributionServiceServer interface {
 	// WatchDeployments sends every deployment change after from_revision.
 	WatchDeployments(*WatchDeploymentsRequest, grpc.ServerStreamingServer[WatchDeploymentsResponse]) error

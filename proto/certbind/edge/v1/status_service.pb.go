@@ -129,7 +129,10 @@ type StreamStatus struct {
 	// last_event_unix_ms is when the stream last sent anything.
 	LastEventUnixMs int64 `protobuf:"varint,4,opt,name=last_event_unix_ms,json=lastEventUnixMs,proto3" json:"last_event_unix_ms,omitempty"`
 	// resyncs counts snapshots the edge had to take.
-	Resyncs       int64 `protobuf:"varint,5,opt,name=resyncs,proto3" json:"resyncs,omitempty"`
+	Resyncs int64 `protobuf:"varint,5,opt,name=resyncs,proto3" json:"resyncs,omitempty"`
+	// epoch is the epoch of the store revision belongs to; it changes when
+	// the store was restored from a backup.
+	Epoch         string `protobuf:"bytes,6,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -197,6 +200,13 @@ func (x *StreamStatus) GetResyncs() int64 {
 		return x.Resyncs
 	}
 	return 0
+}
+
+func (x *StreamStatus) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
 }
 
 type DeploymentStatus struct {
@@ -430,13 +440,14 @@ const file_certbind_edge_v1_status_service_proto_rawDesc = "" +
 	"\x11GetStatusResponse\x128\n" +
 	"\astreams\x18\x01 \x03(\v2\x1e.certbind.edge.v1.StreamStatusR\astreams\x12D\n" +
 	"\vdeployments\x18\x02 \x03(\v2\".certbind.edge.v1.DeploymentStatusR\vdeployments\x12G\n" +
-	"\fcertificates\x18\x03 \x03(\v2#.certbind.edge.v1.CertificateStatusR\fcertificates\"\xa3\x01\n" +
+	"\fcertificates\x18\x03 \x03(\v2#.certbind.edge.v1.CertificateStatusR\fcertificates\"\xb9\x01\n" +
 	"\fStreamStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x1c\n" +
 	"\tconnected\x18\x03 \x01(\bR\tconnected\x12+\n" +
 	"\x12last_event_unix_ms\x18\x04 \x01(\x03R\x0flastEventUnixMs\x12\x18\n" +
-	"\aresyncs\x18\x05 \x01(\x03R\aresyncs\"\xe7\x01\n" +
+	"\aresyncs\x18\x05 \x01(\x03R\aresyncs\x12\x14\n" +
+	"\x05epoch\x18\x06 \x01(\tR\x05epoch\"\xe7\x01\n" +
 	"\x10DeploymentStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x18\n" +

@@ -1,0 +1,96 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/services/certmgr/revlog"
+	"github.com/certbind/certbind/services/deploytracker/store"
+)
+
+// backupChunk is the most data one BackupResponse carries.
+const backupChunk = 256 << 10
+
+// Backup serves BackupService: a consistent copy of the store, for the
+// admin key only.
+type Backup struct {
+	deploytrackerv1.UnimplementedBackupServiceServer
+	store *store.Store
+	log   *slog.Logger
+}
+
+// NewBackup returns the BackupService handlers.
+func NewBackup(st *store.Store, log *slog.Logger) *Backup {
+	return &Backup{store: st, log: log}
+}
+
+func adminOnly(ctx context.Context) error {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Role != auth.RoleAdmin {
+		return status.Error(codes.PermissionDenied, "only the admin key may take a backup")
+	}
+	return nil
+}
+
+// GetBackupInfo returns the store's head revision and epoch.
+func (s *Backup) GetBackupInfo(ctx context.Context, _ *deploytrackerv1.GetBackupInfoRequest) (*deploytrackerv1.GetBackupInfoResponse, error) {
+	if err := adminOnly(ctx); err != nil {
+		return nil, err
+	}
+	rev, err := s.store.Revision()
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "GetBackupInfo", err)
+	}
+	return &deploytrackerv1.GetBackupInfoResponse{Revision: rev, Epoch: s.store.Epoch()}, nil
+}
+
+// Backup streams a header, the copy in chunks, and a trailer with its
+// SHA-256. The copy comes from one read transaction, which stays open
+// until the client has read the whole copy.
+func (s *Backup) Backup(_ *deploytrackerv1.BackupRequest, stream grpc.ServerStreamingServer[deploytrackerv1.BackupResponse]) error {
+	ctx := stream.Context()
+	if err := adminOnly(ctx); err != nil {
+		return err
+	}
+	out := bufio.NewWriterSize(sendWriter(func(b []byte) error {
+		return stream.Send(&deploytrackerv1.BackupResponse{Part: &deploytrackerv1.BackupResponse_Data{Data: b}})
+	}), backupChunk)
+	cp, err := s.store.Backup(out, func(c revlog.Copy) error {
+		return stream.Send(&deploytrackerv1.BackupResponse{Part: &deploytrackerv1.BackupResponse_Header{Header: &deploytrackerv1.BackupHeader{
+			Revision: c.Revision, Epoch: c.Epoch, Size: c.Size,
+		}}})
+	})
+	if err == nil {
+		err = out.Flush()
+	}
+	if err != nil {
+		if st, ok := status.FromError(err); ok {
+			return st.Err()
+		}
+		return toStatus(ctx, s.log, "Backup", err)
+	}
+	s.log.Info("backup taken", slog.Uint64("revision", cp.Revision), slog.String("epoch", cp.Epoch),
+		slog.Int64("bytes", cp.Size), slog.String("sha256", cp.SHA256))
+	return stream.Send(&deploytrackerv1.BackupResponse{Part: &deploytrackerv1.BackupResponse_Trailer{Trailer: &deploytrackerv1.BackupTrailer{Sha256: cp.SHA256}}})
+}
+
+// sendWriter sends each write as one message. gRPC serializes the message
+// before Send returns, so the buffer may be reused.
+type sendWriter func([]byte) error
+
+func (w sendWriter) Write(p []byte) (int, error) {
+	if err := w(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

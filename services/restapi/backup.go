@@ -1,0 +1,205 @@
+package restapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+)
+
+// The backup download is a plain HTTP handler, not grpc-gateway: the copy is
+// a stream of bytes, served as application/octet-stream with its
+// description in headers and its SHA-256 in a trailer, so that a client
+// writes it to a file as it arrives and can tell a complete copy from one
+// cut short.
+//
+//	GET /v1/admin/backup/{store}       the copy (store: certmgr or deploytracker)
+//	GET /v1/admin/backup/{store}/info  {"revision": "12", "epoch": "…"}
+const (
+	// HeaderBackupRevision, HeaderBackupEpoch and HeaderBackupSize
+	// describe the copy; TrailerBackupSHA256 follows a complete one and
+	// TrailerBackupError one that failed part-way.
+	HeaderBackupRevision = "X-Certbind-Revision"
+	HeaderBackupEpoch    = "X-Certbind-Epoch"
+	HeaderBackupSize     = "X-Certbind-Size"
+	TrailerBackupSHA256  = "X-Certbind-Sha256"
+	TrailerBackupError   = "X-Certbind-Error"
+)
+
+// copyPart is one message of a BackupService stream, whichever service.
+type copyPart struct {
+	header         bool
+	revision, size uint64
+	epoch          string
+	data           []byte
+	trailer        bool
+	sha256         string
+}
+
+// backupSource is one service's BackupService.
+type backupSource struct {
+	info func(ctx context.Context) (revision uint64, epoch string, err error)
+	open func(ctx context.Context) (recv func() (copyPart, error), err error)
+}
+
+func certmgrBackup(conn grpc.ClientConnInterface) backupSource {
+	c := certmgrv1.NewBackupServiceClient(conn)
+	return backupSource{
+		info: func(ctx context.Context) (uint64, string, error) {
+			r, err := c.GetBackupInfo(ctx, &certmgrv1.GetBackupInfoRequest{})
+			return r.GetRevision(), r.GetEpoch(), err
+		},
+		open: func(ctx context.Context) (func() (copyPart, error), error) {
+			s, err := c.Backup(ctx, &certmgrv1.BackupRequest{})
+			if err != nil {
+				return nil, err
+			}
+			return func() (copyPart, error) {
+				m, err := s.Recv()
+				if err != nil {
+					return copyPart{}, err
+				}
+				h, t := m.GetHeader(), m.GetTrailer()
+				return copyPart{header: h != nil, revision: h.GetRevision(), size: uint64(h.GetSize()), epoch: h.GetEpoch(),
+					data: m.GetData(), trailer: t != nil, sha256: t.GetSha256()}, nil
+			}, nil
+		},
+	}
+}
+
+func deploytrackerBackup(conn grpc.ClientConnInterface) backupSource {
+	c := deploytrackerv1.NewBackupServiceClient(conn)
+	return backupSource{
+		info: func(ctx context.Context) (uint64, string, error) {
+			r, err := c.GetBackupInfo(ctx, &deploytrackerv1.GetBackupInfoRequest{})
+			return r.GetRevision(), r.GetEpoch(), err
+		},
+		open: func(ctx context.Context) (func() (copyPart, error), error) {
+			s, err := c.Backup(ctx, &deploytrackerv1.BackupRequest{})
+			if err != nil {
+				return nil, err
+			}
+			return func() (copyPart, error) {
+				m, err := s.Recv()
+				if err != nil {
+					return copyPart{}, err
+				}
+				h, t := m.GetHeader(), m.GetTrailer()
+				return copyPart{header: h != nil, revision: h.GetRevision(), size: uint64(h.GetSize()), epoch: h.GetEpoch(),
+					data: m.GetData(), trailer: t != nil, sha256: t.GetSha256()}, nil
+			}, nil
+		},
+	}
+}
+
+// handleBackups registers the backup download on mux.
+func handleBackups(mux *runtime.ServeMux, log *slog.Logger, certmgr, deploytracker grpc.ClientConnInterface) error {
+	sources := map[string]backupSource{"certmgr": certmgrBackup(certmgr), "deploytracker": deploytrackerBackup(deploytracker)}
+	source := func(w http.ResponseWriter, name string) (backupSource, bool) {
+		src, ok := sources[name]
+		if !ok {
+			writeError(w, status.Errorf(codes.NotFound, "no store %q to back up: use certmgr or deploytracker", name))
+		}
+		return src, ok
+	}
+	if err := mux.HandlePath(http.MethodGet, "/v1/admin/backup/{store}/info", func(w http.ResponseWriter, r *http.Request, p map[string]string) {
+		src, ok := source(w, p["store"])
+		if !ok {
+			return
+		}
+		rev, epoch, err := src.info(withAuthorization(r))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"revision": strconv.FormatUint(rev, 10), "epoch": epoch})
+	}); err != nil {
+		return err
+	}
+	return mux.HandlePath(http.MethodGet, "/v1/admin/backup/{store}", func(w http.ResponseWriter, r *http.Request, p map[string]string) {
+		src, ok := source(w, p["store"])
+		if !ok {
+			return
+		}
+		serveBackup(w, r, log, p["store"], src)
+	})
+}
+
+func serveBackup(w http.ResponseWriter, r *http.Request, log *slog.Logger, name string, src backupSource) {
+	ctx, cancel := context.WithCancel(withAuthorization(r))
+	defer cancel()
+	recv, err := src.open(ctx)
+	var first copyPart
+	if err == nil {
+		first, err = recv()
+	}
+	if err == nil && !first.header {
+		err = status.Error(codes.Internal, "the backup stream did not start with its header")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	// A large copy takes longer than the server's write timeout, which is
+	// meant for ordinary calls.
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Time{}); err != nil {
+		log.Warn("backup download keeps the server's write timeout", slog.String("store", name), slog.String("error", err.Error()))
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name+".db"))
+	h.Set(HeaderBackupRevision, strconv.FormatUint(first.revision, 10))
+	h.Set(HeaderBackupEpoch, first.epoch)
+	h.Set(HeaderBackupSize, strconv.FormatUint(first.size, 10))
+	h.Set("Trailer", TrailerBackupSHA256+", "+TrailerBackupError)
+	w.WriteHeader(http.StatusOK)
+	for {
+		part, err := recv()
+		if err != nil {
+			// The status is sent; the missing checksum and the error
+			// trailer tell the client the copy is incomplete.
+			log.Warn("backup download failed part-way", slog.String("store", name), slog.String("error", err.Error()))
+			h.Set(TrailerBackupError, status.Convert(err).Message())
+			return
+		}
+		if part.trailer {
+			h.Set(TrailerBackupSHA256, part.sha256)
+			return
+		}
+		if _, err := w.Write(part.data); err != nil {
+			return // the client went away; cancel ends the stream
+		}
+	}
+}
+
+// withAuthorization carries the request's Authorization header to the
+// service, as grpc-gateway does for the other calls.
+func withAuthorization(r *http.Request) context.Context {
+	ctx := r.Context()
+	if a := r.Header.Get("Authorization"); a != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", a)
+	}
+	return ctx
+}
+
+// writeError answers with the HTTP status and JSON body grpc-gateway uses
+// for a gRPC error.
+func writeError(w http.ResponseWriter, err error) {
+	st := status.Convert(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+	json.NewEncoder(w).Encode(map[string]any{"code": int(st.Code()), "message": st.Message(), "details": []any{}})
+}
