@@ -221,7 +221,7 @@ func TestMasterKeyRotationRewrapsEverything(t *testing.T) {
 		t.Fatalf("after a restart without the retired key %d certificates stream, want %d", len(got), len(before)+1)
 	}
 	// Resuming from the changelog sends keys sealed under the new key.
-	rw := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: 1})
+	rw := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: 1, Epoch: epoch(t, s)})
 	for range 5 {
 		if ch := rw.change(); ch.GetMaterial() != nil && ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_DELETED {
 			wantUsable(t, fmt.Sprintf("change %d", ch.GetRevision()), ch.GetMaterial())
