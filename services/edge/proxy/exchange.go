@@ -129,9 +129,12 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	if err != nil && c.reused && replayable(o) && !isTimeout(err) {
 		return fail(&retryable{err})
 	}
-	var resp *http.Response
+	var (
+		resp *http.Response
+		b    *upBody
+	)
 	if err == nil {
-		resp, err = readAnswer(c.br, o.head)
+		resp, b, err = readAnswer(c.br, o.head)
 		// Interim answers other than 103 are the edge's alone (it
 		// answers the client's Expect itself); the final one follows
 		// on the same connection.
@@ -139,7 +142,7 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 			if resp.StatusCode == http.StatusEarlyHints && o.hints != nil {
 				passEarlyHints(o.hints, resp.Header)
 			}
-			resp, err = readAnswer(c.br, o.head)
+			resp, b, err = readAnswer(c.br, o.head)
 		}
 	}
 	if x != nil {
@@ -152,7 +155,10 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 	if err != nil {
 		return fail(err)
 	}
-	b := &upBody{u: u, c: c, write: x, stop: stop}
+	if b == nil {
+		b = new(upBody)
+	}
+	*b = upBody{u: u, c: c, write: x, stop: stop}
 	if resp.Body == nil {
 		// A plain answer (see readAnswer): its body, if any, is the
 		// next ContentLength bytes.
@@ -181,7 +187,8 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 }
 
 // readAnswer reads an answer's head: a plain one (see parsePlainResponse)
-// that has all come, leaving its Body for exchange to set, and any other
+// that has all come, leaving its Body for exchange to set in the upBody it
+// returns with it, and any other
 // with http.ReadResponse, which gives no body to an answer that has none
 // (to a HEAD; 1xx, 204 and 304) whatever its fields say.
 //
@@ -190,17 +197,17 @@ func (u *upstream) exchange(c *upConn, o *outgoing) (*http.Response, error) {
 // connection closed after it (resp.Close), as RFC 9112, section 6.3 has
 // it: such framing is a sign of response splitting, and the backend and
 // the edge may not agree on where the answer ends.
-func readAnswer(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+func readAnswer(br *bufio.Reader, req *http.Request) (*http.Response, *upBody, error) {
 	method := http.MethodGet
 	if req != nil {
 		method = req.Method
 	}
 	b, _ := br.Peek(br.Buffered())
 	if len(b) > 0 {
-		if resp, n, ok := parsePlainResponse(b, method); ok {
+		if a, n, ok := parsePlainResponse(b, method); ok {
 			br.Discard(n)
-			resp.Request = req
-			return resp, nil
+			a.resp.Request = req
+			return &a.resp, &a.body, nil
 		}
 	}
 	// net/http drops the framing fields it does not follow: they are
@@ -208,13 +215,13 @@ func readAnswer(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	length, coding, known := httpfield.Framing(b)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	chunked := len(resp.TransferEncoding) > 0
 	if chunked && (length || !known) || resp.ProtoMinor == 0 && (coding || !known) {
 		resp.Close = true
 	}
-	return resp, nil
+	return resp, nil, nil
 }
 
 // whole reports whether all of resp has been read into br: it has no body,

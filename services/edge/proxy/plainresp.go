@@ -9,9 +9,17 @@ import (
 	"github.com/certbind/certbind/services/edge/internal/httpfield"
 )
 
+// plainAnswer is a plain answer's response and the state of its body in
+// the exchange (see exchange), which live exactly as long: one allocation
+// for the two.
+type plainAnswer struct {
+	resp http.Response
+	body upBody
+}
+
 // parsePlainResponse parses the answer head at the start of b when it is of
 // the plain kind most answers are, and returns the response, without its
-// Body, and the head's length. Plain means: all of the head is in b; the
+// Body, in a plainAnswer, and the head's length. Plain means: all of the head is in b; the
 // status line is "HTTP/1.1 NNN reason" with a final status that has a body
 // (200-599 but 204 and 304) and a reason of visible ASCII, spaces and tabs;
 // every field line is "Name: value" with a token name and a value of
@@ -22,11 +30,11 @@ import (
 //
 // For such a head the response is what http.ReadResponse makes of it
 // (FuzzPlainResponse holds the two to that), in five allocations
-// however many fields there are (the response, the head string, the
-// header map and its value slices), where net/http's parser takes a
-// string per value and a body reader besides. ok is false for any other head, which the caller
+// however many fields there are (the response with the exchange's state of
+// its body, the head string, the header map and its value slices), where
+// net/http's parser takes a string per value and a body reader besides. ok is false for any other head, which the caller
 // reads with http.ReadResponse.
-func parsePlainResponse(b []byte, method string) (resp *http.Response, n int, ok bool) {
+func parsePlainResponse(b []byte, method string) (a *plainAnswer, n int, ok bool) {
 	if method == http.MethodHead {
 		return nil, 0, false
 	}
@@ -59,7 +67,7 @@ func parsePlainResponse(b []byte, method string) (resp *http.Response, n int, ok
 	}
 	head := httpfield.NewHead(b, end)
 	h, _ := head.Header(rest, fields, "")
-	resp = &http.Response{
+	a = &plainAnswer{resp: http.Response{
 		Status:        head.Part(line[len("HTTP/1.1 "):]),
 		StatusCode:    code,
 		Proto:         "HTTP/1.1",
@@ -67,8 +75,8 @@ func parsePlainResponse(b []byte, method string) (resp *http.Response, n int, ok
 		ProtoMinor:    1,
 		Header:        h,
 		ContentLength: length,
-	}
-	return resp, end + len(httpfield.HeadEnd), true
+	}}
+	return a, end + len(httpfield.HeadEnd), true
 }
 
 // parseStatusLine takes "HTTP/1.1 NNN reason" (or "HTTP/1.1 NNN") with a

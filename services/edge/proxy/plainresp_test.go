@@ -52,12 +52,12 @@ var notPlainResponses = []struct{ name, head string }{
 
 func TestPlainResponse(t *testing.T) {
 	for _, r := range plainResponses {
-		resp, n, ok := parsePlainResponse([]byte(r), http.MethodGet)
+		a, n, ok := parsePlainResponse([]byte(r), http.MethodGet)
 		if !ok {
 			t.Errorf("%q: not taken", r)
 			continue
 		}
-		checkResponseAsNetHTTP(t, []byte(r), resp, n)
+		checkResponseAsNetHTTP(t, []byte(r), &a.resp, n)
 	}
 	for _, tc := range notPlainResponses {
 		if _, _, ok := parsePlainResponse([]byte(tc.head), http.MethodGet); ok {
@@ -130,11 +130,11 @@ func FuzzPlainResponse(f *testing.F) {
 		f.Add([]byte(tc.head))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		resp, n, ok := parsePlainResponse(b, http.MethodGet)
+		a, n, ok := parsePlainResponse(b, http.MethodGet)
 		if !ok {
 			return
 		}
-		checkResponseAsNetHTTP(t, b, resp, n)
+		checkResponseAsNetHTTP(t, b, &a.resp, n)
 	})
 }
 
@@ -157,7 +157,7 @@ func TestReadAnswerTakesPlainPath(t *testing.T) {
 	read := func(answer string) float64 {
 		br := bufio.NewReaderSize(testio.Repeat([]byte(answer)), upReadBuffer)
 		return testing.AllocsPerRun(200, func() {
-			resp, err := readAnswer(br, req)
+			resp, _, err := readAnswer(br, req)
 			if err != nil {
 				t.Fatal(err)
 			}
