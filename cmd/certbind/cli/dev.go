@@ -65,8 +65,8 @@ every acknowledged write is already on disk.`,
 		Example: `  # Start with the defaults (REST on 127.0.0.1:8080, data in ./.certbind):
   certbind dev
 
-  # Somewhere else, with a fixed admin key:
-  CERTBIND_API_KEY=my-admin-key certbind dev --data-dir /tmp/cb --http-addr 127.0.0.1:18080 --grpc-addr 127.0.0.1:19090`,
+  # Somewhere else, with an admin key of your own (at least 32 characters):
+  CERTBIND_API_KEY=$(openssl rand -hex 32) certbind dev --data-dir /tmp/cb --http-addr 127.0.0.1:18080 --grpc-addr 127.0.0.1:19090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDev(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
