@@ -1,6 +1,7 @@
 package certmgr_test
 
 import (
+	"encoding/binary"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -105,5 +106,59 @@ func TestUndecodableRecordHarmsOnlyItself(t *testing.T) {
 		t.Fatalf("after the delete and a new upload the snapshot has %d items, want 3", len(items))
 	} else {
 		wantUsable(t, "the new broken", items["broken"])
+	}
+}
+
+// TestUndecodableChangeResyncsResumers: a changelog entry whose JSON no
+// longer decodes does not stop every subscriber that resumes across it
+// (each would fail and retry for ever): it is told to resync and gets a
+// snapshot, in which every certificate streams.
+func TestUndecodableChangeResyncsResumers(t *testing.T) {
+	s := startServer(t)
+	create(t, s, "a1")
+	create(t, s, "a2")
+	create(t, s, "a3")
+	s.stop()
+	db, err := bolt.Open(filepath.Join(s.cfg.DataDir, "certmgr.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("changelog"))
+		key := binary.BigEndian.AppendUint64(nil, 2)
+		v := b.Get(key)
+		if v == nil {
+			t.Fatal("no changelog entry 2")
+		}
+		return b.Put(key, append([]byte(nil), v[:len(v)/2]...))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+
+	w := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: 1, Epoch: epoch(t, s)})
+	ev := w.next()
+	if r := ev.GetResync(); r == nil || !strings.Contains(r.GetReason(), "does not decode") {
+		t.Fatalf("resume across a damaged change: %v, want a resync that says a change does not decode", ev)
+	}
+	var names []string
+	for {
+		ev := w.next()
+		if c := ev.GetSnapshotComplete(); c != nil {
+			if strings.Join(names, ",") != "a1,a2,a3" || c.GetRevision() != 3 {
+				t.Fatalf("snapshot after the resync: %v at %d, want a1,a2,a3 at 3", names, c.GetRevision())
+			}
+			break
+		}
+		wantUsable(t, "snapshot", ev.GetSnapshotItem())
+		names = append(names, ev.GetSnapshotItem().GetCertificate().GetName())
+	}
+	// Resuming after the damaged entry is as before.
+	create(t, s, "a4")
+	w = watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: 3, Epoch: epoch(t, s)})
+	if ch := w.change(); ch.GetRevision() != 4 {
+		t.Fatalf("resume from 3: change at %d, want 4", ch.GetRevision())
 	}
 }

@@ -2,14 +2,21 @@ package changefeed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/certbind/certbind/services/certmgr/revlog"
 )
 
 // Log is the durable changelog behind a hub.
 type Log[T Revisioned] interface {
 	// ChangesSince returns up to limit changes after rev in order, the
 	// oldest revision still retained (head+1 when none is) and the head.
+	// An entry that does not decode is an error that wraps
+	// revlog.ErrUndecodable: a subscriber resuming across it gets a
+	// resync, since the history cannot be replayed past it but the current
+	// state can be sent (a snapshot skips and reports a damaged record).
 	ChangesSince(rev uint64, limit int) (changes []T, oldest, head uint64, err error)
 	// Epoch names the log's line of history: revisions of one epoch mean
 	// nothing in another. A store restored from a backup has a new one.
@@ -119,6 +126,12 @@ func catchUp[T Revisioned](ctx context.Context, log Log[T], sink Sink[T], last u
 			return last, err
 		}
 		changes, oldest, head, err := log.ChangesSince(last, batch)
+		if errors.Is(err, revlog.ErrUndecodable) {
+			if last, err = resync(sink, err.Error()+": sending a snapshot", last, oldest); err != nil {
+				return last, err
+			}
+			continue
+		}
 		if err != nil {
 			return last, err
 		}

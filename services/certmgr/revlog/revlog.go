@@ -6,6 +6,7 @@ package revlog
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -74,9 +75,13 @@ func (l Log) Append(tx *bolt.Tx, rev uint64, entry any) error {
 	return nil
 }
 
+// ErrUndecodable is wrapped by Since's error when decode refuses an entry.
+var ErrUndecodable = errors.New("a change in the history does not decode")
+
 // Since decodes up to limit entries after rev into decode, in order, and
 // returns the oldest retained revision (head+1 when the log is empty) and
-// the head.
+// the head. An entry decode refuses ends it with an error that wraps
+// ErrUndecodable.
 func (l Log) Since(tx *bolt.Tx, rev uint64, limit int, decode func([]byte) error) (oldest, head uint64, err error) {
 	head = l.Head(tx)
 	c := tx.Bucket(l.Log).Cursor()
@@ -87,7 +92,7 @@ func (l Log) Since(tx *bolt.Tx, rev uint64, limit int, decode func([]byte) error
 	n := 0
 	for k, v := c.Seek(u64(rev + 1)); k != nil && n < limit; k, v = c.Next() {
 		if err := decode(v); err != nil {
-			return 0, 0, fmt.Errorf("changelog entry %d: %w", binary.BigEndian.Uint64(k), err)
+			return 0, 0, fmt.Errorf("%w: changelog entry %d (%v)", ErrUndecodable, binary.BigEndian.Uint64(k), err)
 		}
 		n++
 	}
