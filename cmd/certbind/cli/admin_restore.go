@@ -173,6 +173,7 @@ func runRestore(w io.Writer, o *adminRestoreOptions) error {
 	for _, path := range existing {
 		fmt.Fprintf(w, "The replaced %s is kept as %s\n", filepath.Base(path), filepath.Base(path+suffix))
 	}
+	fmt.Fprintf(w, "API keys are as they were at %s: once the suite runs, revoke again any key revoked since (certbind api-key list)\n", m.CreatedAt.Format(time.RFC3339))
 	if _, err := os.Stat(filepath.Join(o.DataDir, "master.key")); o.DataDir != "" && err != nil {
 		fmt.Fprintf(w, "%s has no master.key: put the master key that sealed this backup's private keys there before starting the suite\n", o.DataDir)
 	}
