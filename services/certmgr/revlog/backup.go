@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,29 +24,54 @@ type Copy struct {
 	SHA256 string
 }
 
-// Backup writes a consistent copy of the whole file to w from one read
-// transaction: the copy holds exactly the writes committed before it began,
-// and writers go on meanwhile. start is called with the copy's description
-// before the first byte is written. The transaction lasts until the copy is
-// written, so a reader that stalls holds it open; bbolt then cannot reuse
-// the pages freed meanwhile and the file may grow.
+// Backup writes a consistent copy of the whole file to w: the copy holds
+// exactly the writes committed before it began, and writers go on
+// meanwhile. start is called with the copy's description before the first
+// byte is written.
+//
+// The copy is first written from one read transaction to a file of its own
+// beside the database (unlinked at once, so that nothing is left behind by
+// a crash), and only then, the transaction closed, sent to w. A reader that
+// stalls (a slow or stopped client) thus holds no transaction: bbolt cannot
+// grow its file's mapping while one is open, so every write that needed a
+// bigger file would wait for the reader. The cost is the copy's size on the
+// database's disk for as long as w takes.
 func (l Log) Backup(db *bolt.DB, w io.Writer, start func(Copy) error) (Copy, error) {
+	spool, err := os.CreateTemp(filepath.Dir(db.Path()), ".backup-*")
+	if err != nil {
+		return Copy{}, fmt.Errorf("copying the database: %w", err)
+	}
+	defer spool.Close()
+	if err := os.Remove(spool.Name()); err != nil {
+		return Copy{}, fmt.Errorf("copying the database: %w", err)
+	}
 	var c Copy
-	err := db.View(func(tx *bolt.Tx) error {
+	h := sha256.New()
+	err = db.View(func(tx *bolt.Tx) error {
 		c = Copy{Revision: l.Head(tx), Epoch: l.Epoch(tx), Size: tx.Size()}
-		if err := start(c); err != nil {
-			return err
-		}
-		h := sha256.New()
-		n, err := tx.WriteTo(io.MultiWriter(w, h))
+		n, err := tx.WriteTo(io.MultiWriter(spool, h))
 		if err != nil {
 			return fmt.Errorf("copying the database: %w", err)
 		}
 		if n != c.Size {
 			return fmt.Errorf("copying the database: wrote %d bytes of %d", n, c.Size)
 		}
-		c.SHA256 = hex.EncodeToString(h.Sum(nil))
 		return nil
 	})
-	return c, err
+	if err != nil {
+		return Copy{}, err
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return Copy{}, fmt.Errorf("copying the database: %w", err)
+	}
+	if err := start(c); err != nil {
+		return Copy{}, err
+	}
+	if n, err := io.Copy(w, spool); err != nil {
+		return Copy{}, fmt.Errorf("sending the copy: %w", err)
+	} else if n != c.Size {
+		return Copy{}, fmt.Errorf("sending the copy: sent %d bytes of %d", n, c.Size)
+	}
+	c.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return c, nil
 }
