@@ -67,11 +67,6 @@ type fakeAPI struct {
 	routes []*deploytrackerv1.Route
 }
 
-type recordedRequest struct {
-	Method, Path, RawPath, Query, Auth string
-	Body                               []byte
-}
-
 func newFakeAPI(t *testing.T, certs ...*certmgrv1.Certificate) *fakeAPI {
 	f := &fakeAPI{t: t, certs: certs}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -99,7 +94,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.reqs = append(f.reqs, recordedRequest{r.Method, r.URL.Path, r.URL.RawPath, r.URL.RawQuery, r.Header.Get("Authorization"), body})
+	f.reqs = append(f.reqs, recordedRequest{Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: body})
 
 	if r.Header.Get("Authorization") != "Bearer "+testKey {
 		writeStatus(w, http.StatusUnauthorized, 16, "missing or invalid API key")
