@@ -258,18 +258,6 @@ func (f *fakeAPI) mustUnmarshal(body []byte, m proto.Message) {
 	}
 }
 
-func writeMessage(w http.ResponseWriter, m proto.Message) {
-	b, _ := protojson.Marshal(m)
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
-}
-
-func writeStatus(w http.ResponseWriter, httpStatus, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(httpStatus)
-	fmt.Fprintf(w, `{"code":%d,"message":%q,"details":[]}`, code, msg)
-}
-
 // testCert returns an active client certificate that expires in days.
 func testCert(id, name string, days int32, envTypes ...string) *certmgrv1.Certificate {
 	now := time.Now()

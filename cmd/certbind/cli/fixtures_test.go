@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -56,4 +57,9 @@ func adminClient(t *testing.T) *Client {
 // scopeArgs are the flags that name account and the project shop.
 func scopeArgs(account string) []string {
 	return []string{"--account", account, "--project", "shop"}
+}
+
+// asAPIError is errors.As for an *APIError.
+func asAPIError(err error, target **APIError) bool {
+	return errors.As(err, target)
 }
