@@ -94,7 +94,7 @@ func TestTargetByNameIgnoresOtherNames(t *testing.T) {
 	account := newAccount()
 	certs := createCerts(t, account, certSpec{name: "otherCert", days: 100, types: []string{"production"}})
 	rec := newRecorder(t)
-	rec.fault = dropNameFilter
+	rec.setFault(dropNameFilter)
 	_, _, err := runCLI(t, rec.env(), "mtls-certificate", "disable", "--account", account, "--project", "shop", "--name", "myBackendCert")
 	if err == nil || !strings.Contains(err.Error(), "no certificate named") {
 		t.Fatalf("err = %v, want not found", err)

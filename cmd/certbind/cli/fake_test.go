@@ -274,12 +274,3 @@ func testCert(id, name string, days int32, envTypes ...string) *certmgrv1.Certif
 	}
 }
 
-// nameFilterIgnored answers a list as if the server had ignored ?name=.
-type nameFilterIgnored struct{ f *fakeAPI }
-
-func (h nameFilterIgnored) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	q.Del("name")
-	r.URL.RawQuery = q.Encode()
-	h.f.serve(w, r)
-}

@@ -168,3 +168,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// setFault makes the recorder inject fault from the next request on.
+func (rec *recorder) setFault(fault func(w http.ResponseWriter, r *http.Request) bool) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.fault = fault
+}
