@@ -15,6 +15,7 @@ type certSpec struct {
 	days     int // until it expires
 	types    []string
 	dnsNames []string
+	ca       bool // a CA certificate (no key) rather than a client one
 }
 
 // uploaded is a certificate as the real server stored it, and the leaf
@@ -34,8 +35,13 @@ func createCerts(t *testing.T, account string, specs ...certSpec) []uploaded {
 	for _, s := range specs {
 		leaf := ca.Issue(t, testpki.Options{CommonName: s.name, DNSNames: s.dnsNames,
 			NotAfter: time.Now().Add(time.Duration(s.days)*24*time.Hour + time.Hour)})
-		got, err := c.CreateCertificate(t.Context(), &certmgrv1.CreateCertificateRequest{Account: account, Project: "shop", Name: s.name,
-			EnvironmentTypes: s.types, CertificatePem: string(leaf.CertPEM), PrivateKeyPem: string(leaf.KeyPEM)})
+		req := &certmgrv1.CreateCertificateRequest{Account: account, Project: "shop", Name: s.name,
+			EnvironmentTypes: s.types, CertificatePem: string(leaf.CertPEM), PrivateKeyPem: string(leaf.KeyPEM)}
+		if s.ca {
+			leaf = testpki.NewCA(t, s.name)
+			req.Ca, req.CertificatePem, req.PrivateKeyPem = true, string(leaf.CertPEM), ""
+		}
+		got, err := c.CreateCertificate(t.Context(), req)
 		if err != nil {
 			t.Fatalf("uploading %s: %v", s.name, err)
 		}
