@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -92,29 +93,30 @@ func TestTimeout(t *testing.T) {
 }
 
 // TestFlagsBeatEnvironment checks that --api-url and --api-key override
-// CERTBIND_API_URL and CERTBIND_API_KEY, which otherwise apply.
+// CERTBIND_API_URL and CERTBIND_API_KEY, which otherwise apply: two
+// recorders in front of the real suite, and an environment key the server
+// refuses.
 func TestFlagsBeatEnvironment(t *testing.T) {
-	envSrv := newFakeAPI(t)
-	flagSrv := newFakeAPI(t)
-	list := []string{"mtls-certificate", "list", "--account", "acme", "--project", "shop"}
+	envSrv, flagSrv := newRecorder(t), newRecorder(t)
+	list := []string{"mtls-certificate", "list", "--account", newAccount(), "--project", "shop"}
 
 	if _, _, err := runCLI(t, envSrv.env(), list...); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(envSrv.requests()); n != 1 {
-		t.Fatalf("environment URL got %d requests, want 1", n)
+	if r := envSrv.requests(); len(r) != 1 || r[0].Auth != "Bearer "+adminKey {
+		t.Fatalf("environment URL got %+v, want one request with the environment's key", r)
 	}
 
-	env := map[string]string{EnvAPIURL: envSrv.srv.URL, EnvAPIKey: "env-key"}
-	_, _, err := runCLI(t, env, append([]string{"--api-url", flagSrv.srv.URL, "--api-key", testKey}, list...)...)
+	env := map[string]string{EnvAPIURL: envSrv.srv.URL, EnvAPIKey: "cbk_notakey"}
+	_, _, err := runCLI(t, env, append([]string{"--api-url", flagSrv.srv.URL, "--api-key", adminKey}, list...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(envSrv.requests()); n != 1 {
 		t.Errorf("environment URL got a request although --api-url was given")
 	}
-	if r := flagSrv.requests(); len(r) != 1 || r[0].Auth != "Bearer "+testKey {
-		t.Errorf("flag URL got %+v, want one request with the flag's key", r)
+	if r := flagSrv.requests(); len(r) != 1 || r[0].Auth != "Bearer "+adminKey || r[0].Status != 200 {
+		t.Errorf("flag URL got %+v, want one request with the flag's key, answered 200", r)
 	}
 }
 
@@ -145,34 +147,44 @@ func TestHelpEverywhere(t *testing.T) {
 	check(newRootCmd(func(string) string { return "" }))
 }
 
+// TestAPIKeyCreate issues keys on the real suite: the secret is printed on
+// a line of its own, once, and works.
 func TestAPIKeyCreate(t *testing.T) {
-	f := newFakeAPI(t)
-	stdout, _, err := runCLI(t, f.env(), "api-key", "create", "--account", "acme")
+	account := newAccount()
+	rec := newRecorder(t)
+	stdout, _, err := runCLI(t, rec.env(), "api-key", "create", "--account", account)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(stdout, "\n")
-	found := false
-	for _, l := range lines {
-		found = found || l == "cbk_secret"
+	var key string
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "cbk_") {
+			key = l
+		}
 	}
-	if !found {
-		t.Errorf("key not on a line of its own:\n%s", stdout)
+	if key == "" {
+		t.Fatalf("key not on a line of its own:\n%s", stdout)
 	}
-	for _, want := range []string{"shown only once", "export CERTBIND_API_KEY=cbk_secret", "role account"} {
+	for _, want := range []string{"shown only once", "export CERTBIND_API_KEY=" + key, "role account"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
 	}
+	keyEnv := map[string]string{EnvAPIURL: sharedSuiteURL(t), EnvAPIKey: key}
+	if _, _, err := runCLI(t, keyEnv, "mtls-certificate", "list", "--account", account, "--project", "shop"); err != nil {
+		t.Errorf("the printed key does not work: %v", err)
+	}
 
-	stdout, _, err = runCLI(t, f.env(), "--output", "json", "api-key", "create", "--account", "acme", "--role", "edge")
+	stdout, _, err = runCLI(t, rec.env(), "--output", "json", "api-key", "create", "--account", account, "--role", "edge",
+		"--project", "shop", "--environment-type", "production")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stdout, `"key": "cbk_secret"`) || !strings.Contains(stdout, `"role": "edge"`) {
-		t.Errorf("JSON = %s", stdout)
+	var edge struct{ Key, Role, Account string }
+	if err := json.Unmarshal([]byte(stdout), &edge); err != nil || !strings.HasPrefix(edge.Key, "cbk_") || edge.Role != "edge" || edge.Account != account {
+		t.Errorf("JSON = %s (%v)", stdout, err)
 	}
-	if r := f.requests(); r[len(r)-1].Path != "/v1/accounts/acme/api-keys" {
+	if r := rec.requests(); r[len(r)-1].Path != "/v1/accounts/"+account+"/api-keys" {
 		t.Errorf("path = %s", r[len(r)-1].Path)
 	}
 }
