@@ -60,11 +60,6 @@ func adminClient(t *testing.T) *Client {
 	return c
 }
 
-// scopeArgs are the flags that name account and the project shop.
-func scopeArgs(account string) []string {
-	return []string{"--account", account, "--project", "shop"}
-}
-
 // asAPIError is errors.As for an *APIError.
 func asAPIError(err error, target **APIError) bool {
 	return errors.As(err, target)
