@@ -13,32 +13,36 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// TestAPIErrors provokes the real suite's refusals through the CLI: an
+// unknown key, an account key outside its account, and the delete of a
+// certificate a deployment uses. Each is an *APIError with the server's
+// message, HTTP status and gRPC code, and a hint where the CLI adds one.
 func TestAPIErrors(t *testing.T) {
+	account, other := newAccount(), newAccount()
+	c := createCerts(t, account, certSpec{name: "myBackendCert", days: 100, types: []string{"production"}})[0]
+	prod := deployTo(t, account, "production", "production", oneRouteConfig)
+	waitReferences(t, account, c.GetId(), 1)
+	out := mustRun(t, realEnv(t), "--output", "json", "api-key", "create", "--account", other)
+	var otherKey struct{ Key string }
+	if err := json.Unmarshal([]byte(out), &otherKey); err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
-		name     string
-		status   int
-		body     string
-		wantErr  []string
-		wantCode int
+		name       string
+		key        string
+		wantErr    []string
+		wantStatus int
+		wantCode   int
 	}{
-		{"unauthenticated", 401, `{"code":16,"message":"API key not recognised","details":[]}`,
-			[]string{"API key not recognised", "set --api-key or CERTBIND_API_KEY"}, 16},
-		{"permission denied", 403, `{"code":7,"message":"key for account other cannot reach account acme"}`,
-			[]string{"key for account other cannot reach account acme", "not allowed"}, 7},
-		{"failed precondition", 412, `{"code":9,"message":"certificate myBackendCert is referenced by deployments web-prod, api-prod; disable it and redeploy them first","details":[{"@type":"x"}]}`,
-			[]string{"referenced by deployments web-prod, api-prod"}, 9},
-		{"not JSON", 502, "<html>Bad Gateway</html>",
-			[]string{"answered 502 Bad Gateway", "<html>Bad Gateway</html>"}, 0},
+		{"unauthenticated", "cbk_notakey", []string{"set --api-key or CERTBIND_API_KEY"}, 401, 16},
+		{"permission denied", otherKey.Key, []string{account, "not allowed"}, 403, 7},
+		{"failed precondition", adminKey, []string{"referenced by", prod}, 409, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tt.status)
-				w.Write([]byte(tt.body))
-			}))
-			defer srv.Close()
-			_, _, err := runCLI(t, map[string]string{EnvAPIURL: srv.URL, EnvAPIKey: testKey},
-				"mtls-certificate", "delete", "--account", "acme", "--project", "shop", "--cert-id", "c1")
+			_, _, err := runCLI(t, map[string]string{EnvAPIURL: sharedSuiteURL(t), EnvAPIKey: tt.key},
+				"mtls-certificate", "delete", "--account", account, "--project", "shop", "--cert-id", c.GetId())
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -48,10 +52,34 @@ func TestAPIErrors(t *testing.T) {
 				}
 			}
 			var apiErr *APIError
-			if !errors.As(err, &apiErr) || apiErr.HTTPStatus != tt.status || apiErr.Code != tt.wantCode {
-				t.Errorf("error %#v, want *APIError with HTTP %d, code %d", err, tt.status, tt.wantCode)
+			if !errors.As(err, &apiErr) || apiErr.HTTPStatus != tt.wantStatus || apiErr.Code != tt.wantCode {
+				t.Errorf("error %#v, want *APIError with HTTP %d, code %d", err, tt.wantStatus, tt.wantCode)
 			}
 		})
+	}
+	if _, err := adminClient(t).GetCertificate(t.Context(), account, "shop", c.GetId()); err != nil {
+		t.Errorf("the certificate is gone after refused deletes: %v", err)
+	}
+}
+
+// TestAPIErrorNotJSON is a proxy in front of the server answering 502 with
+// an HTML page, which certbind itself never does.
+func TestAPIErrorNotJSON(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		w.Write([]byte("<html>Bad Gateway</html>"))
+	}))
+	defer srv.Close()
+	_, _, err := runCLI(t, map[string]string{EnvAPIURL: srv.URL, EnvAPIKey: testKey},
+		"mtls-certificate", "delete", "--account", "acme", "--project", "shop", "--cert-id", "crt_000000000000000000000001")
+	for _, want := range []string{"answered 502 Bad Gateway", "<html>Bad Gateway</html>"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.HTTPStatus != http.StatusBadGateway || apiErr.Code != 0 {
+		t.Errorf("error %#v, want *APIError with HTTP 502, code 0", err)
 	}
 }
 
