@@ -50,20 +50,15 @@ func sharedSuiteURL(t *testing.T) string {
 			shared.err = err
 			return
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		s, err := suite.Start(ctx, suite.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", AdminKey: adminKey})
+		url, stop, err := runSuite(dir)
 		if err != nil {
-			cancel()
 			os.RemoveAll(dir)
 			shared.err = err
 			return
 		}
-		done := make(chan error, 1)
-		go func() { done <- s.Serve(ctx) }()
-		shared.url = s.HTTPURL
+		shared.url = url
 		shared.stop = func() {
-			cancel()
-			<-done
+			stop()
 			os.RemoveAll(dir)
 		}
 	})
@@ -71,6 +66,23 @@ func sharedSuiteURL(t *testing.T) string {
 		t.Fatalf("starting the shared suite: %v", shared.err)
 	}
 	return shared.url
+}
+
+// runSuite starts a real suite on loopback with its state in dir and
+// returns the REST facade's base URL and the function that stops it.
+func runSuite(dir string) (url string, stop func(), err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := suite.Start(ctx, suite.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", AdminKey: adminKey})
+	if err != nil {
+		cancel()
+		return "", nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	return s.HTTPURL, func() {
+		cancel()
+		<-done
+	}, nil
 }
 
 // newAccount returns an account no other test of the package uses.
