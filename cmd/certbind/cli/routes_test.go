@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -226,6 +227,25 @@ func TestCLIRoutesMatchHTTPBindings(t *testing.T) {
 		if !seen[sel] {
 			t.Errorf("the CLI calls %s, which proto/http.yaml does not bind", sel)
 		}
+	}
+
+	// Every exported call of the client is one of the operations above
+	// (named as the RPC, with API for Api), or one that makes no request of
+	// its own, so a call added to the client cannot miss this test.
+	ownRequest := map[string]bool{}
+	for sel := range calls {
+		ownRequest[strings.ReplaceAll(sel[strings.LastIndex(sel, ".")+1:], "Api", "API")] = true
+	}
+	noRequestOfItsOwn := []string{"ListAllCertificates"} // pages through ListCertificates
+	client := reflect.TypeFor[*Client]()
+	for i := range client.NumMethod() {
+		if name := client.Method(i).Name; !ownRequest[name] && !slices.Contains(noRequestOfItsOwn, name) {
+			t.Errorf("Client.%s is not checked against proto/http.yaml: add it to the calls of this test", name)
+		}
+		delete(ownRequest, client.Method(i).Name)
+	}
+	for name := range ownRequest {
+		t.Errorf("this test names Client.%s, which the client does not have", name)
 	}
 }
 
