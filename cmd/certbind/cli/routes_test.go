@@ -96,8 +96,8 @@ var pathValues = map[string]string{"account": "acme-routes", "project": "shop-ro
 // "Method Not Allowed" of an unmatched route), that every binding has a CLI
 // call or is named as one the CLI does not use, and that every exported call
 // of the client is checked. The backup download (/v1/admin/backup/...) is a
-// handler of the facade, not a binding, and is covered by
-// TestBackupDownloadOverREST.
+// handler of the facade, not a binding: the CLI's backup tests
+// (admin_backup_test.go, admin_restore_test.go) download through it.
 func TestCLIRoutesMatchHTTPBindings(t *testing.T) {
 	a, p, id := pathValues["account"], pathValues["project"], pathValues["id"]
 	calls := map[string]func(ctx context.Context, c *Client) error{
