@@ -6,6 +6,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 )
@@ -57,35 +60,38 @@ func TestParseExpiringWithin(t *testing.T) {
 }
 
 func TestListSendsFilters(t *testing.T) {
-	f := newFakeAPI(t)
-	_, _, err := runCLI(t, f.env(), "mtls-certificate", "list", "--account", "acme", "--project", "shop",
+	rec := newRecorder(t)
+	account := newAccount()
+	_, _, err := runCLI(t, rec.env(), "mtls-certificate", "list", "--account", account, "--project", "shop",
 		"--environment-type", "production", "--state", "active", "--expiring-within", "720h", "--page-size", "50")
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.requests()
+	reqs := rec.requests()
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests, want 1", len(reqs))
 	}
 	want := "environmentType=production&expiringWithinDays=30&pageSize=50&state=active"
-	if reqs[0].Query != want {
-		t.Errorf("query = %q, want %q", reqs[0].Query, want)
+	if reqs[0].Query != want || reqs[0].Status != 200 {
+		t.Errorf("query = %q (answered %d), want %q answered 200", reqs[0].Query, reqs[0].Status, want)
 	}
 }
 
 func TestListFollowsPagesAndPrintsTable(t *testing.T) {
-	f := newFakeAPI(t,
-		testCert("c1", "alphaCert", 200, "development", "production"),
-		testCert("c2", "betaCert", 12, "production"),
-		testCert("c3", "gammaCert", -3, "development"),
-		testCert("c4", "deltaCert", 90),
-		testCert("c5", "epsilonCert", 400, "preview"),
+	rec := newRecorder(t)
+	account := newAccount()
+	createCerts(t, account,
+		certSpec{name: "alphaCert", days: 200, types: []string{"development", "production"}},
+		certSpec{name: "betaCert", days: 12, types: []string{"production"}},
+		certSpec{name: "gammaCert", days: 60, types: []string{"development"}},
+		certSpec{name: "deltaCert", days: 90, types: []string{"development", "preview", "production"}},
+		certSpec{name: "epsilonCert", days: 400, types: []string{"preview"}},
 	)
-	stdout, _, err := runCLI(t, f.env(), "mtls-certificate", "list", "--account", "acme", "--project", "shop", "--page-size", "2")
+	stdout, _, err := runCLI(t, rec.env(), "mtls-certificate", "list", "--account", account, "--project", "shop", "--page-size", "2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(f.requests()); n != 3 {
+	if n := len(rec.requests()); n != 3 {
 		t.Errorf("%d requests for 5 certificates in pages of 2, want 3", n)
 	}
 	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
@@ -99,7 +105,7 @@ func TestListFollowsPagesAndPrintsTable(t *testing.T) {
 	// Columns line up: every row has its ID where the header has ID.
 	col := strings.Index(lines[0], "ID")
 	for _, line := range lines[1:] {
-		if line[col] != 'c' {
+		if !strings.HasPrefix(line[col:], "crt_") {
 			t.Errorf("row %q: ID column not at offset %d", line, col)
 		}
 	}
@@ -110,8 +116,8 @@ func TestListFollowsPagesAndPrintsTable(t *testing.T) {
 	for name, want := range map[string]string{
 		"alphaCert":   "development,production",
 		"betaCert":    "12 ⚠ expiring soon",
-		"gammaCert":   "-3 ⚠ expired",
-		"deltaCert":   " - ",
+		"gammaCert":   " 60",
+		"deltaCert":   "development,preview,production",
 		"epsilonCert": " 400",
 	} {
 		if !strings.Contains(rows[name], want) {
@@ -123,9 +129,37 @@ func TestListFollowsPagesAndPrintsTable(t *testing.T) {
 	}
 }
 
+// TestListOutputOfRecordsTheServerRefuses prints what the real server
+// refuses to take (an expired certificate, one without environment types)
+// but may hold in an old store: the table flags the expiry and shows "-",
+// and the JSON still has environmentTypes, so scripts can rely on it.
+func TestListOutputOfRecordsTheServerRefuses(t *testing.T) {
+	expired := &certmgrv1.Certificate{Name: "gammaCert", Id: "crt_expired", Kind: "client", State: "active",
+		NotAfter: timestamppb.New(time.Now().Add(-3*24*time.Hour + time.Hour)), DaysUntilExpiry: -3, ExpiringSoon: true}
+	var out strings.Builder
+	if err := writeCertificateList(&out, OutputTable, []*certmgrv1.Certificate{expired}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if row := strings.Split(out.String(), "\n")[1]; !strings.Contains(row, "-3 ⚠ expired") || !strings.Contains(row, " - ") {
+		t.Errorf("row %q, want the expiry flagged and no environment types as -", row)
+	}
+	out.Reset()
+	if err := writeCertificateList(&out, OutputJSON, []*certmgrv1.Certificate{expired}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &got); err != nil || len(got) != 1 {
+		t.Fatalf("JSON: %v\n%s", err, out.String())
+	}
+	if v, ok := got[0]["environmentTypes"].([]any); !ok || len(v) != 0 {
+		t.Errorf("environmentTypes = %v, want an empty array", got[0]["environmentTypes"])
+	}
+}
+
 func TestListJSONIsArrayOfCertificates(t *testing.T) {
-	f := newFakeAPI(t, testCert("c1", "alphaCert", 200), testCert("c2", "betaCert", 12, "production"))
-	stdout, _, err := runCLI(t, f.env(), "--output", "json", "mtls-certificate", "list", "--account", "acme", "--project", "shop")
+	account := newAccount()
+	certs := createCerts(t, account, certSpec{name: "alphaCert", days: 200, types: []string{"preview"}}, certSpec{name: "betaCert", days: 12, types: []string{"production"}})
+	stdout, _, err := runCLI(t, realEnv(t), "--output", "json", "mtls-certificate", "list", "--account", account, "--project", "shop")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,12 +170,15 @@ func TestListJSONIsArrayOfCertificates(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("%d elements, want 2", len(got))
 	}
-	// environmentTypes appears even when empty, so scripts can rely on it.
-	if v, ok := got[0]["environmentTypes"]; !ok || len(v.([]any)) != 0 {
-		t.Errorf("alphaCert environmentTypes = %v (present %v), want an empty array", v, ok)
+	byName := map[string]map[string]any{}
+	for _, c := range got {
+		byName[c["name"].(string)] = c
 	}
-	if got[1]["name"] != "betaCert" || got[1]["expiringSoon"] != true || got[1]["fingerprintSha256"] != "ab12" {
-		t.Errorf("second element = %v", got[1])
+	if v, _ := byName["alphaCert"]["environmentTypes"].([]any); len(v) != 1 || v[0] != "preview" || byName["alphaCert"]["expiringSoon"] != false {
+		t.Errorf("alphaCert = %v", byName["alphaCert"])
+	}
+	if beta := byName["betaCert"]; beta["id"] != certs[1].GetId() || beta["expiringSoon"] != true || beta["fingerprintSha256"] != certs[1].GetFingerprintSha256() {
+		t.Errorf("betaCert = %v", beta)
 	}
 	if !strings.HasPrefix(stdout, "[\n  {\n    \"") {
 		t.Errorf("output is not indented:\n%s", stdout)
@@ -149,15 +186,16 @@ func TestListJSONIsArrayOfCertificates(t *testing.T) {
 }
 
 func TestListEmpty(t *testing.T) {
-	f := newFakeAPI(t)
-	stdout, _, err := runCLI(t, f.env(), "mtls-certificate", "list", "--account", "acme", "--project", "shop", "--state", "disabled")
+	account := newAccount()
+	createCerts(t, account, certSpec{name: "activeCert", days: 100, types: []string{"production"}})
+	stdout, _, err := runCLI(t, realEnv(t), "mtls-certificate", "list", "--account", account, "--project", "shop", "--state", "disabled")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "no disabled certificates in account acme, project shop\n"; stdout != want {
+	if want := "no disabled certificates in account " + account + ", project shop\n"; stdout != want {
 		t.Errorf("stdout = %q, want %q", stdout, want)
 	}
-	stdout, _, err = runCLI(t, f.env(), "--output", "json", "mtls-certificate", "list", "--account", "acme", "--project", "shop")
+	stdout, _, err = runCLI(t, realEnv(t), "--output", "json", "mtls-certificate", "list", "--account", newAccount(), "--project", "shop")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +204,8 @@ func TestListEmpty(t *testing.T) {
 	}
 }
 
+// TestListRefusesRepeatedPageToken answers every page with the same token,
+// which the real server never does.
 func TestListRefusesRepeatedPageToken(t *testing.T) {
 	calls := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -176,7 +216,7 @@ func TestListRefusesRepeatedPageToken(t *testing.T) {
 			return
 		}
 		writeMessage(w, &certmgrv1.ListCertificatesResponse{
-			Certificates:  []*certmgrv1.Certificate{testCert("c1", "a", 100)},
+			Certificates:  []*certmgrv1.Certificate{{Id: "crt_000000000000000000000001", Name: "a"}},
 			NextPageToken: "again",
 		})
 	}))

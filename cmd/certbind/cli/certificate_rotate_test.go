@@ -83,55 +83,79 @@ func TestRotateValidationBeforeNetwork(t *testing.T) {
 	}
 }
 
+// TestRotateSendsMaterial rotates certificates on the real suite: a client
+// certificate by name with an encrypted key whose passphrase comes from the
+// environment, a CA alone, and a PKCS#12 file with its password; the server
+// takes each only if what it needs arrived.
 func TestRotateSendsMaterial(t *testing.T) {
 	dir := t.TempDir()
-	certPEM := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-	keyPEM := "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE\n-----END ENCRYPTED PRIVATE KEY-----\n"
+	account := newAccount()
+	certs := createCerts(t, account, certSpec{name: "otherCert", days: 100, types: []string{"production"}},
+		certSpec{name: "myBackendCert", days: 100, types: []string{"production"}},
+		certSpec{name: "backendCa", days: 100, types: []string{"production"}, ca: true})
+	ca := testpki.NewCA(t, "Renewal CA")
+	renewed := ca.Issue(t, testpki.Options{CommonName: "myBackendCert-2"})
+	certPEM, keyPEM := string(renewed.CertPEM), string(renewed.EncryptedKeyPEM(t, "from-env"))
 	cert := writeFile(t, dir, "cert.pem", certPEM)
 	key := writeFile(t, dir, "key.pem", keyPEM)
-	f := newFakeAPI(t, testCert("c1", "otherCert", 100), testCert("c2", "myBackendCert", 100, "production"))
-	env := f.env()
+	rec := newRecorder(t)
+	env := rec.env()
 	env[EnvKeyPassphrase] = "from-env"
 
-	stdout, _, err := runCLI(t, env, "mtls-certificate", "rotate", "--account", "acme", "--project", "shop",
+	stdout, _, err := runCLI(t, env, "mtls-certificate", "rotate", "--account", account, "--project", "shop",
 		"--name", "myBackendCert", "--cert", cert, "--key", key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.requests()
+	id := certs[1].GetId()
+	reqs := rec.requests()
 	if len(reqs) != 2 || reqs[0].Method != "GET" || reqs[0].Query != "name=myBackendCert" {
 		t.Fatalf("requests = %+v, want a lookup by name, then the rotation", reqs)
 	}
-	if r := reqs[1]; r.Method != "POST" || r.Path != certsPath+"/c2:rotate" {
-		t.Fatalf("rotation request = %s %s, want POST %s/c2:rotate", r.Method, r.Path, certsPath)
+	if r, path := reqs[1], certsPathOf(account)+"/"+id+":rotate"; r.Method != "POST" || r.Path != path {
+		t.Fatalf("rotation request = %s %s, want POST %s", r.Method, r.Path, path)
 	}
 	got := &certmgrv1.RotateCertificateRequest{}
 	if err := protojson.Unmarshal(reqs[1].Body, got); err != nil {
 		t.Fatal(err)
 	}
-	if got.GetId() != "c2" || got.GetCertificatePem() != certPEM || got.GetPrivateKeyPem() != keyPEM ||
+	if got.GetId() != id || got.GetCertificatePem() != certPEM || got.GetPrivateKeyPem() != keyPEM ||
 		got.GetPrivateKeyPassphrase() != "from-env" || len(got.GetPkcs12()) != 0 || got.GetPkcs12Password() != "" {
 		t.Errorf("rotation = %v", got)
 	}
-	if !regexp.MustCompile(`(?m)^Version:\s+2$`).MatchString(stdout) || !strings.Contains(stdout, "rotated2") {
-		t.Errorf("output does not show the new version:\n%s", stdout)
+	stored, err := adminClient(t).GetCertificate(t.Context(), account, "shop", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^Version:\s+2$`).MatchString(stdout) || !strings.Contains(stdout, stored.GetFingerprintSha256()) ||
+		stored.GetFingerprintSha256() == certs[1].GetFingerprintSha256() {
+		t.Errorf("output does not show the new version and fingerprint %s:\n%s", stored.GetFingerprintSha256(), stdout)
 	}
 
 	// A CA bundle goes alone, and so does a PKCS#12 file with its password.
-	p12 := writeFile(t, dir, "renewed.p12", "\x30\x82\x00\x01")
-	for _, args := range [][]string{{"--ca", "--cert", cert}, {"--p12", p12, "--p12-password", "pw"}} {
-		if _, _, err := runCLI(t, env, append([]string{"mtls-certificate", "rotate", "--account", "acme", "--project", "shop", "--cert-id", "c1"}, args...)...); err != nil {
+	newCA := writeFile(t, dir, "ca.pem", string(testpki.NewCA(t, "backendCa-2").CertPEM))
+	bundle := testpki.PKCS12(t, ca.Issue(t, testpki.Options{CommonName: "otherCert-2"}), []*testpki.Cert{ca}, "pw")
+	p12 := writeFile(t, dir, "renewed.p12", string(bundle))
+	for _, tc := range []struct {
+		id   string
+		args []string
+	}{{certs[2].GetId(), []string{"--ca", "--cert", newCA}}, {certs[0].GetId(), []string{"--p12", p12, "--p12-password", "pw"}}} {
+		out, _, err := runCLI(t, env, append([]string{"mtls-certificate", "rotate", "--account", account, "--project", "shop", "--cert-id", tc.id}, tc.args...)...)
+		if err != nil {
 			t.Fatal(err)
 		}
-		reqs := f.requests()
+		if !regexp.MustCompile(`(?m)^Version:\s+2$`).MatchString(out) {
+			t.Errorf("rotate %v: not at version 2:\n%s", tc.args, out)
+		}
+		reqs := rec.requests()
 		got := &certmgrv1.RotateCertificateRequest{}
 		if err := protojson.Unmarshal(reqs[len(reqs)-1].Body, got); err != nil {
 			t.Fatal(err)
 		}
-		if args[0] == "--ca" && (got.GetCertificatePem() != certPEM || got.GetPrivateKeyPem() != "" || len(got.GetPkcs12()) != 0) {
+		if tc.args[0] == "--ca" && (!strings.Contains(got.GetCertificatePem(), "BEGIN CERTIFICATE") || got.GetPrivateKeyPem() != "" || len(got.GetPkcs12()) != 0) {
 			t.Errorf("CA rotation = %v", got)
 		}
-		if args[0] == "--p12" && (string(got.GetPkcs12()) != "\x30\x82\x00\x01" || got.GetPkcs12Password() != "pw" || got.GetCertificatePem() != "" || got.GetPrivateKeyPassphrase() != "") {
+		if tc.args[0] == "--p12" && (string(got.GetPkcs12()) != string(bundle) || got.GetPkcs12Password() != "pw" || got.GetCertificatePem() != "" || got.GetPrivateKeyPassphrase() != "") {
 			t.Errorf("PKCS#12 rotation = %v", got)
 		}
 	}

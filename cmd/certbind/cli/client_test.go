@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -12,32 +13,36 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// TestAPIErrors provokes the real suite's refusals through the CLI: an
+// unknown key, an account key outside its account, and the delete of a
+// certificate a deployment uses. Each is an *APIError with the server's
+// message, HTTP status and gRPC code, and a hint where the CLI adds one.
 func TestAPIErrors(t *testing.T) {
+	account, other := newAccount(), newAccount()
+	c := createCerts(t, account, certSpec{name: "myBackendCert", days: 100, types: []string{"production"}})[0]
+	prod := deployTo(t, account, "production", "production", oneRouteConfig)
+	waitReferences(t, account, c.GetId(), 1)
+	out := mustRun(t, realEnv(t), "--output", "json", "api-key", "create", "--account", other)
+	var otherKey struct{ Key string }
+	if err := json.Unmarshal([]byte(out), &otherKey); err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
-		name     string
-		status   int
-		body     string
-		wantErr  []string
-		wantCode int
+		name       string
+		key        string
+		wantErr    []string
+		wantStatus int
+		wantCode   int
 	}{
-		{"unauthenticated", 401, `{"code":16,"message":"API key not recognised","details":[]}`,
-			[]string{"API key not recognised", "set --api-key or CERTBIND_API_KEY"}, 16},
-		{"permission denied", 403, `{"code":7,"message":"key for account other cannot reach account acme"}`,
-			[]string{"key for account other cannot reach account acme", "not allowed"}, 7},
-		{"failed precondition", 412, `{"code":9,"message":"certificate myBackendCert is referenced by deployments web-prod, api-prod; disable it and redeploy them first","details":[{"@type":"x"}]}`,
-			[]string{"referenced by deployments web-prod, api-prod"}, 9},
-		{"not JSON", 502, "<html>Bad Gateway</html>",
-			[]string{"answered 502 Bad Gateway", "<html>Bad Gateway</html>"}, 0},
+		{"unauthenticated", "cbk_notakey", []string{"set --api-key or CERTBIND_API_KEY"}, 401, 16},
+		{"permission denied", otherKey.Key, []string{account, "not allowed"}, 403, 7},
+		{"failed precondition", adminKey, []string{"referenced by", prod}, 409, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tt.status)
-				w.Write([]byte(tt.body))
-			}))
-			defer srv.Close()
-			_, _, err := runCLI(t, map[string]string{EnvAPIURL: srv.URL, EnvAPIKey: testKey},
-				"mtls-certificate", "delete", "--account", "acme", "--project", "shop", "--cert-id", "c1")
+			_, _, err := runCLI(t, map[string]string{EnvAPIURL: sharedSuiteURL(t), EnvAPIKey: tt.key},
+				"mtls-certificate", "delete", "--account", account, "--project", "shop", "--cert-id", c.GetId())
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -47,10 +52,34 @@ func TestAPIErrors(t *testing.T) {
 				}
 			}
 			var apiErr *APIError
-			if !errors.As(err, &apiErr) || apiErr.HTTPStatus != tt.status || apiErr.Code != tt.wantCode {
-				t.Errorf("error %#v, want *APIError with HTTP %d, code %d", err, tt.status, tt.wantCode)
+			if !errors.As(err, &apiErr) || apiErr.HTTPStatus != tt.wantStatus || apiErr.Code != tt.wantCode {
+				t.Errorf("error %#v, want *APIError with HTTP %d, code %d", err, tt.wantStatus, tt.wantCode)
 			}
 		})
+	}
+	if _, err := adminClient(t).GetCertificate(t.Context(), account, "shop", c.GetId()); err != nil {
+		t.Errorf("the certificate is gone after refused deletes: %v", err)
+	}
+}
+
+// TestAPIErrorNotJSON is a proxy in front of the server answering 502 with
+// an HTML page, which certbind itself never does.
+func TestAPIErrorNotJSON(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		w.Write([]byte("<html>Bad Gateway</html>"))
+	}))
+	defer srv.Close()
+	_, _, err := runCLI(t, map[string]string{EnvAPIURL: srv.URL, EnvAPIKey: testKey},
+		"mtls-certificate", "delete", "--account", "acme", "--project", "shop", "--cert-id", "crt_000000000000000000000001")
+	for _, want := range []string{"answered 502 Bad Gateway", "<html>Bad Gateway</html>"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.HTTPStatus != http.StatusBadGateway || apiErr.Code != 0 {
+		t.Errorf("error %#v, want *APIError with HTTP 502, code 0", err)
 	}
 }
 
@@ -92,29 +121,30 @@ func TestTimeout(t *testing.T) {
 }
 
 // TestFlagsBeatEnvironment checks that --api-url and --api-key override
-// CERTBIND_API_URL and CERTBIND_API_KEY, which otherwise apply.
+// CERTBIND_API_URL and CERTBIND_API_KEY, which otherwise apply: two
+// recorders in front of the real suite, and an environment key the server
+// refuses.
 func TestFlagsBeatEnvironment(t *testing.T) {
-	envSrv := newFakeAPI(t)
-	flagSrv := newFakeAPI(t)
-	list := []string{"mtls-certificate", "list", "--account", "acme", "--project", "shop"}
+	envSrv, flagSrv := newRecorder(t), newRecorder(t)
+	list := []string{"mtls-certificate", "list", "--account", newAccount(), "--project", "shop"}
 
 	if _, _, err := runCLI(t, envSrv.env(), list...); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(envSrv.requests()); n != 1 {
-		t.Fatalf("environment URL got %d requests, want 1", n)
+	if r := envSrv.requests(); len(r) != 1 || r[0].Auth != "Bearer "+adminKey {
+		t.Fatalf("environment URL got %+v, want one request with the environment's key", r)
 	}
 
-	env := map[string]string{EnvAPIURL: envSrv.srv.URL, EnvAPIKey: "env-key"}
-	_, _, err := runCLI(t, env, append([]string{"--api-url", flagSrv.srv.URL, "--api-key", testKey}, list...)...)
+	env := map[string]string{EnvAPIURL: envSrv.srv.URL, EnvAPIKey: "cbk_notakey"}
+	_, _, err := runCLI(t, env, append([]string{"--api-url", flagSrv.srv.URL, "--api-key", adminKey}, list...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(envSrv.requests()); n != 1 {
 		t.Errorf("environment URL got a request although --api-url was given")
 	}
-	if r := flagSrv.requests(); len(r) != 1 || r[0].Auth != "Bearer "+testKey {
-		t.Errorf("flag URL got %+v, want one request with the flag's key", r)
+	if r := flagSrv.requests(); len(r) != 1 || r[0].Auth != "Bearer "+adminKey || r[0].Status != 200 {
+		t.Errorf("flag URL got %+v, want one request with the flag's key, answered 200", r)
 	}
 }
 
@@ -145,34 +175,44 @@ func TestHelpEverywhere(t *testing.T) {
 	check(newRootCmd(func(string) string { return "" }))
 }
 
+// TestAPIKeyCreate issues keys on the real suite: the secret is printed on
+// a line of its own, once, and works.
 func TestAPIKeyCreate(t *testing.T) {
-	f := newFakeAPI(t)
-	stdout, _, err := runCLI(t, f.env(), "api-key", "create", "--account", "acme")
+	account := newAccount()
+	rec := newRecorder(t)
+	stdout, _, err := runCLI(t, rec.env(), "api-key", "create", "--account", account)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(stdout, "\n")
-	found := false
-	for _, l := range lines {
-		found = found || l == "cbk_secret"
+	var key string
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "cbk_") {
+			key = l
+		}
 	}
-	if !found {
-		t.Errorf("key not on a line of its own:\n%s", stdout)
+	if key == "" {
+		t.Fatalf("key not on a line of its own:\n%s", stdout)
 	}
-	for _, want := range []string{"shown only once", "export CERTBIND_API_KEY=cbk_secret", "role account"} {
+	for _, want := range []string{"shown only once", "export CERTBIND_API_KEY=" + key, "role account"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
 	}
+	keyEnv := map[string]string{EnvAPIURL: sharedSuiteURL(t), EnvAPIKey: key}
+	if _, _, err := runCLI(t, keyEnv, "mtls-certificate", "list", "--account", account, "--project", "shop"); err != nil {
+		t.Errorf("the printed key does not work: %v", err)
+	}
 
-	stdout, _, err = runCLI(t, f.env(), "--output", "json", "api-key", "create", "--account", "acme", "--role", "edge")
+	stdout, _, err = runCLI(t, rec.env(), "--output", "json", "api-key", "create", "--account", account, "--role", "edge",
+		"--project", "shop", "--environment-type", "production")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stdout, `"key": "cbk_secret"`) || !strings.Contains(stdout, `"role": "edge"`) {
-		t.Errorf("JSON = %s", stdout)
+	var edge struct{ Key, Role, Account string }
+	if err := json.Unmarshal([]byte(stdout), &edge); err != nil || !strings.HasPrefix(edge.Key, "cbk_") || edge.Role != "edge" || edge.Account != account {
+		t.Errorf("JSON = %s (%v)", stdout, err)
 	}
-	if r := f.requests(); r[len(r)-1].Path != "/v1/accounts/acme/api-keys" {
+	if r := rec.requests(); r[len(r)-1].Path != "/v1/accounts/"+account+"/api-keys" {
 		t.Errorf("path = %s", r[len(r)-1].Path)
 	}
 }

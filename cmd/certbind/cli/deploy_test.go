@@ -37,17 +37,31 @@ const gatewayJSON = `{
   ]
 }`
 
-// resolvedRoutes is what the server makes of gatewayJSON with
-// BACKEND_MTLS_CERT=myBackendCert, plus two literal routes for the curl hint.
-func resolvedRoutes() []*deploytrackerv1.Route {
-	return []*deploytrackerv1.Route{
-		{Path: "/api/*", Methods: []string{"GET", "POST"}, Handler: "UrlForwardHandler", BaseUrl: "https://127.0.0.1:9443",
-			MtlsCertificateId: "c1", MtlsCertificateName: "myBackendCert", CaCertificateId: "c2", CaCertificateName: "backendCa"},
-		{Path: "/users/{id}", Handler: "UrlRewriteHandler", RewritePattern: "https://127.0.0.1:9443/v2/users/${params.id}",
-			MtlsCertificateId: "c1", MtlsCertificateName: "myBackendCert"},
-		{Path: "/orders", Methods: []string{"POST"}, Handler: "UrlForwardHandler", BaseUrl: "https://127.0.0.1:9443"},
-		{Path: "/health", Handler: "UrlForwardHandler", BaseUrl: "https://127.0.0.1:9443", MtlsCertificateName: "myBackendCert"},
-	}
+// tableJSON adds to gatewayJSON's routes a POST-only one without a
+// certificate and a literal GET one, for the curl hint.
+const tableJSON = `{
+  "routes": [
+    {"path": "/api/*", "methods": ["GET", "POST"], "handler": {"export": "UrlForwardHandler",
+      "options": {"baseUrl": "https://127.0.0.1:9443", "mtlsCertificate": "$env(BACKEND_MTLS_CERT)", "caCertificate": "backendCa"}}},
+    {"path": "/users/{id}", "handler": {"export": "UrlRewriteHandler",
+      "options": {"rewritePattern": "https://127.0.0.1:9443/v2/users/${params.id}", "mtlsCertificate": "myBackendCert"}}},
+    {"path": "/orders", "methods": ["POST"], "handler": {"export": "UrlForwardHandler", "options": {"baseUrl": "https://127.0.0.1:9443"}}},
+    {"path": "/health", "handler": {"export": "UrlForwardHandler", "options": {"baseUrl": "https://127.0.0.1:9443", "mtlsCertificate": "myBackendCert"}}}
+  ]
+}`
+
+// deployCerts uploads the certificates gatewayJSON and tableJSON name to
+// account/shop: myBackendCert (a client certificate) and backendCa.
+func deployCerts(t *testing.T, account string) []uploaded {
+	return createCerts(t, account,
+		certSpec{name: "myBackendCert", days: 100, types: []string{"preview", "production"}},
+		certSpec{name: "backendCa", days: 100, types: []string{"preview", "production"}, ca: true})
+}
+
+// deployArgsIn deploys config as account's production environment.
+func deployArgsIn(account, config string, extra ...string) []string {
+	return append([]string{"deploy", "--account", account, "--project", "shop", "--environment", "production",
+		"--environment-type", "production", "--config", config}, extra...)
 }
 
 func deployArgs(config string, extra ...string) []string {
@@ -149,20 +163,24 @@ func TestCheckEnvironmentName(t *testing.T) {
 }
 
 // TestDeployVariablePrecedence checks that --var overrides --env-file, that
-// a later --var wins, and that the config is sent as written.
+// a later --var wins, and that the config is sent as written; the real
+// server resolves $env(BACKEND_MTLS_CERT) to the certificate the winning
+// value names.
 func TestDeployVariablePrecedence(t *testing.T) {
 	dir := t.TempDir()
 	config := writeFile(t, dir, "gateway.json", gatewayJSON)
 	envFile := writeFile(t, dir, "prod.env", "# production\nBACKEND_MTLS_CERT=fromFile\nREGION=eu\n")
-	f := newFakeAPI(t)
-	_, _, err := runCLI(t, f.env(), deployArgs(config, "--env-file", envFile,
-		"--var", "BACKEND_MTLS_CERT=first", "--var", "BACKEND_MTLS_CERT=myBackendCert", "--var", "TAGS=a,b")...)
+	account := newAccount()
+	certs := deployCerts(t, account)
+	rec := newRecorder(t)
+	stdout, _, err := runCLI(t, rec.env(), deployArgsIn(account, config, "--env-file", envFile,
+		"--var", "BACKEND_MTLS_CERT=first", "--var", "BACKEND_MTLS_CERT=myBackendCert", "--var", "TAGS=a,b", "--output", "json")...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.requests()
-	if len(reqs) != 1 || reqs[0].Method != "POST" || reqs[0].Path != deploysPath {
-		t.Fatalf("requests = %+v, want one POST %s", reqs, deploysPath)
+	reqs := rec.requests()
+	if path := "/v1/accounts/" + account + "/projects/shop/deployments"; len(reqs) != 1 || reqs[0].Method != "POST" || reqs[0].Path != path {
+		t.Fatalf("requests = %+v, want one POST %s", reqs, path)
 	}
 	got := &deploytrackerv1.DeployRequest{}
 	if err := protojson.Unmarshal(reqs[0].Body, got); err != nil {
@@ -177,7 +195,7 @@ func TestDeployVariablePrecedence(t *testing.T) {
 			t.Errorf("variable %s = %q, want %q", k, got.GetVariables()[k], v)
 		}
 	}
-	if got.GetAccount() != "acme" || got.GetProject() != "shop" || got.GetEnvironment() != "production" || got.GetEnvironmentType() != "production" {
+	if got.GetAccount() != account || got.GetProject() != "shop" || got.GetEnvironment() != "production" || got.GetEnvironmentType() != "production" {
 		t.Errorf("deploy request = %v", got)
 	}
 
@@ -198,17 +216,29 @@ func TestDeployVariablePrecedence(t *testing.T) {
 	if len(body.Config.Routes) != 2 || body.Config.Routes[0].Handler.Options["mtlsCertificate"] != "$env(BACKEND_MTLS_CERT)" {
 		t.Errorf("config sent = %s", reqs[0].Body)
 	}
+	d := &deploytrackerv1.Deployment{}
+	if err := protojson.Unmarshal([]byte(stdout), d); err != nil {
+		t.Fatal(err)
+	}
+	if r := d.GetRoutes(); len(r) != 2 || r[0].GetMtlsCertificateId() != certs[0].GetId() {
+		t.Errorf("the server resolved the routes to %v, want myBackendCert (%s)", r, certs[0].GetId())
+	}
 }
 
 func TestDeployTable(t *testing.T) {
 	dir := t.TempDir()
-	config := writeFile(t, dir, "gateway.json", gatewayJSON)
-	f := newFakeAPI(t)
-	f.routes = resolvedRoutes()
-	stdout, _, err := runCLI(t, f.env(), deployArgs(config, "--var", "BACKEND_MTLS_CERT=myBackendCert")...)
+	config := writeFile(t, dir, "gateway.json", tableJSON)
+	account := newAccount()
+	deployCerts(t, account)
+	stdout, _, err := runCLI(t, realEnv(t), deployArgsIn(account, config, "--var", "BACKEND_MTLS_CERT=myBackendCert")...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	deps, err := adminClient(t).ListDeployments(t.Context(), &deploytrackerv1.ListDeploymentsRequest{Account: account, Project: "shop"})
+	if err != nil || len(deps.GetDeployments()) != 1 {
+		t.Fatalf("deployments: %v, %v", deps, err)
+	}
+	d := deps.GetDeployments()[0]
 	lines := strings.Split(stdout, "\n")
 	fields := map[string]string{}
 	for _, l := range lines {
@@ -217,12 +247,15 @@ func TestDeployTable(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]string{
-		"ID": "d1", "Environment": "production (production)", "Generation": "1",
-		"URL": "http://127.0.0.1:8000/acme/shop/production", "Variables": "BACKEND_MTLS_CERT",
+		"ID": d.GetId(), "Environment": "production (production)", "Generation": "1",
+		"URL": d.GetUrl(), "Variables": "BACKEND_MTLS_CERT",
 	} {
-		if fields[k] != want {
+		if fields[k] != want || want == "" {
 			t.Errorf("%s = %q, want %q\n%s", k, fields[k], want, stdout)
 		}
+	}
+	if !strings.HasSuffix(d.GetUrl(), "/"+account+"/shop/production") {
+		t.Errorf("URL = %q, want it to end in the account, project and environment", d.GetUrl())
 	}
 	wantRows := [][]string{
 		{"PATH", "METHODS", "HANDLER", "TARGET", "MTLS", "CERTIFICATE", "CA", "CERTIFICATE"},
@@ -246,7 +279,7 @@ func TestDeployTable(t *testing.T) {
 		}
 	}
 	// The hint skips wildcard, parameter and POST-only routes.
-	if !strings.Contains(stdout, "\n  curl http://127.0.0.1:8000/acme/shop/production/health\n") {
+	if !strings.Contains(stdout, "\n  curl "+d.GetUrl()+"/health\n") {
 		t.Errorf("no curl hint for /health:\n%s", stdout)
 	}
 }
@@ -269,16 +302,24 @@ func TestCurlHint(t *testing.T) {
 	}
 }
 
+// TestDeployJSONIsBareDeployment deploys twice to the real suite: the JSON
+// is the Deployment itself, and the redeploy keeps the id and bumps the
+// generation.
 func TestDeployJSONIsBareDeployment(t *testing.T) {
 	dir := t.TempDir()
-	config := writeFile(t, dir, "gateway.json", gatewayJSON)
-	f := newFakeAPI(t)
-	f.routes = resolvedRoutes()
-	args := deployArgs(config, "--var", "BACKEND_MTLS_CERT=myBackendCert", "--output", "json")
-	if _, _, err := runCLI(t, f.env(), args...); err != nil {
+	config := writeFile(t, dir, "gateway.json", tableJSON)
+	account := newAccount()
+	deployCerts(t, account)
+	args := deployArgsIn(account, config, "--var", "BACKEND_MTLS_CERT=myBackendCert", "--output", "json")
+	first, _, err := runCLI(t, realEnv(t), args...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, _, err := runCLI(t, f.env(), args...)
+	var firstObj map[string]any
+	if err := json.Unmarshal([]byte(first), &firstObj); err != nil || firstObj["generation"] != float64(1) {
+		t.Fatalf("first deploy: %v\n%s", err, first)
+	}
+	stdout, _, err := runCLI(t, realEnv(t), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +327,7 @@ func TestDeployJSONIsBareDeployment(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &obj); err != nil {
 		t.Fatalf("not one JSON object: %v\n%s", err, stdout)
 	}
-	if obj["id"] != "d1" || obj["url"] != "http://127.0.0.1:8000/acme/shop/production" || obj["generation"] != float64(2) {
+	if id, _ := obj["id"].(string); id == "" || id != firstObj["id"] || obj["url"] != firstObj["url"] || obj["generation"] != float64(2) {
 		t.Errorf("id, url or generation wrong (a redeploy keeps the id and bumps the generation):\n%s", stdout)
 	}
 	if refs, _ := obj["references"].([]any); len(refs) != 4 {

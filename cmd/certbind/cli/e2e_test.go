@@ -1,31 +1,25 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/certbind/certbind/cmd/certbind/suite"
 	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
-// startSuite runs the real suite (certmgr and the REST facade on loopback,
-// bbolt in a temp dir) and returns the environment that points the CLI at it.
+// startSuite runs a real suite of the test's own (certmgr, the
+// deploytracker and the REST facade on loopback, bbolt in a temp dir), for
+// tests that need one no other test touches, and returns the environment
+// that points the CLI at it.
 func startSuite(t *testing.T) map[string]string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := suite.Start(ctx, suite.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", AdminKey: "e2e-admin-0123456789abcdef0123456789abcdef"})
+	url, stop, err := runSuite(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return map[string]string{EnvAPIURL: s.HTTPURL, EnvAPIKey: "e2e-admin-0123456789abcdef0123456789abcdef"}
+	t.Cleanup(stop)
+	return map[string]string{EnvAPIURL: url, EnvAPIKey: adminKey}
 }
 
 func mustRun(t *testing.T, env map[string]string, args ...string) string {
