@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/certbind/certbind/cmd/certbind/suite"
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // startSuite runs the real suite (certmgr and the REST facade on loopback,

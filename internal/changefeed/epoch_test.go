@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/revlog"
+	"github.com/certbind/certbind/internal/revlog"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 

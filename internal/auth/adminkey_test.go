@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/services/certmgr"
-	"github.com/certbind/certbind/services/certmgr/auth"
 )
 
 func TestCheckAdminKey(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
