@@ -1,4 +1,4 @@
-package auth_test
+package certmgr_test
 
 import (
 	"path/filepath"

@@ -1,4 +1,4 @@
-package serve_test
+package certmgr_test
 
 import (
 	"io"
