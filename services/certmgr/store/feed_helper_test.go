@@ -1,3 +1,7 @@
+// The feed_*_test.go files test changefeed.Follow on this store, the way
+// certmgr wires them: they sit here rather than in internal/changefeed,
+// which imports no service. changefeed's own tests cover the hub, the
+// admission limits and the watchdog.
 package store_test
 
 import (
