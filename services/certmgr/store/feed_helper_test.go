@@ -2,6 +2,7 @@
 // certmgr wires them: they sit here rather than in internal/changefeed,
 // which imports no service. changefeed's own tests cover the hub, the
 // admission limits and the watchdog.
+
 package store_test
 
 import (
