@@ -3,25 +3,17 @@ module github.com/certbind/certbind/bench
 go 1.26.0
 
 require (
-	github.com/certbind/certbind/cmd/certbind v0.0.0-00010101000000-000000000000
 	github.com/certbind/certbind/proto v0.0.0-00010101000000-000000000000
 	github.com/certbind/certbind/services/certmgr v0.0.0-00010101000000-000000000000
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )
 
+require github.com/stretchr/testify v1.12.1 // indirect
+
 require (
-	github.com/beorn7/perks v1.0.1 // indirect
-	github.com/certbind/certbind/services/deploytracker v0.0.0-00010101000000-000000000000 // indirect
-	github.com/certbind/certbind/services/edge v0.0.0-00010101000000-000000000000 // indirect
-	github.com/certbind/certbind/services/restapi v0.0.0-00010101000000-000000000000 // indirect
-	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/certbind/certbind v0.0.0-00010101000000-000000000000
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect
-	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
-	github.com/prometheus/client_golang v1.25.0 // indirect
-	github.com/prometheus/client_model v0.6.3 // indirect
-	github.com/prometheus/common v0.72.0 // indirect
-	github.com/prometheus/procfs v0.22.0 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
@@ -33,10 +25,8 @@ require (
 )
 
 replace (
-	github.com/certbind/certbind/cmd/certbind => ../cmd/certbind
 	github.com/certbind/certbind/proto => ../proto
 	github.com/certbind/certbind/services/certmgr => ../services/certmgr
-	github.com/certbind/certbind/services/deploytracker => ../services/deploytracker
-	github.com/certbind/certbind/services/edge => ../services/edge
-	github.com/certbind/certbind/services/restapi => ../services/restapi
 )
+
+replace github.com/certbind/certbind => ..

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/certbind/certbind/bench/internal/benchkit"
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // pki is the benchmark's certificates: a CA that signs the backend's

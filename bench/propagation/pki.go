@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/certbind/certbind/bench/internal/benchkit"
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // issue returns n client certificates with their keys, signed by one new CA.

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/certbind/certbind/bench/internal/benchkit"
+	"github.com/certbind/certbind/internal/serve"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
 // Config configures Run.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/serve"
+	"github.com/certbind/certbind/internal/serve"
 )
 
 // Markdown renders r as two tables, through the API and calling the store

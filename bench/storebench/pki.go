@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/certbind/certbind/bench/internal/benchkit"
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // upload returns a valid create request for a new client certificate. Every

@@ -19,9 +19,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/certbind/certbind/bench/internal/benchkit"
+	"github.com/certbind/certbind/internal/revlog"
+	"github.com/certbind/certbind/internal/serve"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/revlog"
-	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
 // Config configures Run.

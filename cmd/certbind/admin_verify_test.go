@@ -16,7 +16,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // devURLs runs `certbind dev` on dataDir and returns the process and the

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/certbind/certbind/cmd/certbind/internal/e2etest"
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // TestBackupRestoreEdgeResyncs takes a backup of a running suite (every

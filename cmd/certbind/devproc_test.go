@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // devWithCertificate runs the real `certbind dev` on a new data dir,

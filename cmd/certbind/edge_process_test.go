@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/certbind/certbind/cmd/certbind/internal/e2etest"
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // TestEdgeWorkflowAcrossProcesses runs DESIGN's whole workflow with every

@@ -42,6 +42,11 @@ require github.com/certbind/certbind/services/deploytracker v0.0.0-0001010100000
 
 replace github.com/certbind/certbind/services/deploytracker => ../../services/deploytracker
 
-require github.com/certbind/certbind/services/edge v0.0.0-00010101000000-000000000000
+require (
+	github.com/certbind/certbind v0.0.0-00010101000000-000000000000
+	github.com/certbind/certbind/services/edge v0.0.0-00010101000000-000000000000
+)
 
 replace github.com/certbind/certbind/services/edge => ../../services/edge
+
+replace github.com/certbind/certbind => ../..

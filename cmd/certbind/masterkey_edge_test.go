@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/certbind/certbind/cmd/certbind/internal/e2etest"
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // TestMasterKeyRotationUnderEdgeLoad runs certmgr, the deploytracker, the

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/certbind/certbind/services/certmgr/peertls"
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/peertls"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 var (

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // TestWorkflowAcrossProcesses runs DESIGN's workflow (upload, deploy with

@@ -13,8 +13,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 func TestCertificateLifecycle(t *testing.T) {

@@ -25,15 +25,15 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/revlog"
+	"github.com/certbind/certbind/internal/serve"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/api"
-	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/certs"
-	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/masterkey"
-	"github.com/certbind/certbind/services/certmgr/revlog"
 	"github.com/certbind/certbind/services/certmgr/seal"
-	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 

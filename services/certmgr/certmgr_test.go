@@ -16,10 +16,10 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr"
-	"github.com/certbind/certbind/services/certmgr/changefeed"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 const adminKey = "test-admin-key-0123456789abcdef0123456789abcdef"

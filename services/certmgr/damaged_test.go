@@ -10,8 +10,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // damageSealedKey flips one byte in the middle of the sealed private key of

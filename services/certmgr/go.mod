@@ -14,6 +14,7 @@ require (
 )
 
 require (
+	github.com/certbind/certbind v0.0.0-00010101000000-000000000000
 	github.com/certbind/certbind/proto v0.0.0-00010101000000-000000000000
 	golang.org/x/net v0.62.0
 	google.golang.org/grpc v1.85.0
@@ -22,3 +23,5 @@ require (
 )
 
 replace github.com/certbind/certbind/proto => ../../proto
+
+replace github.com/certbind/certbind => ../..

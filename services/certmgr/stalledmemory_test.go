@@ -13,11 +13,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/serve"
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr"
-	"github.com/certbind/certbind/services/certmgr/changefeed"
-	"github.com/certbind/certbind/services/certmgr/serve"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // The child process of TestStalledSubscribersKeepHeapBounded reads these.

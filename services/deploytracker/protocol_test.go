@@ -17,13 +17,13 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/certmgr"
-	"github.com/certbind/certbind/services/certmgr/auth"
-	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 	"github.com/certbind/certbind/services/deploytracker"
 )
 

@@ -19,9 +19,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/certbind/certbind/internal/auth"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
-	"github.com/certbind/certbind/services/certmgr/auth"
-	"github.com/certbind/certbind/services/certmgr/store"
 	"github.com/certbind/certbind/services/edge/state"
 	"github.com/certbind/certbind/services/edge/watch"
 )
@@ -145,20 +144,20 @@ func TestStatusScopeFor(t *testing.T) {
 // keys with the real auth.Authenticator.
 type memKeys struct {
 	mu   sync.Mutex
-	keys map[string]store.APIKey
+	keys map[string]auth.APIKey
 }
 
-func (m *memKeys) APIKeyByHash(hash string) (store.APIKey, error) {
+func (m *memKeys) APIKeyByHash(hash string) (auth.APIKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k, ok := m.keys[hash]
 	if !ok {
-		return store.APIKey{}, store.ErrKeyNotFound
+		return auth.APIKey{}, auth.ErrKeyNotFound
 	}
 	return k, nil
 }
 
-func (m *memKeys) PutAPIKey(k store.APIKey) error {
+func (m *memKeys) PutAPIKey(k auth.APIKey) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.keys[k.Hash] = k
@@ -190,7 +189,7 @@ func testEdge(statusKey string, scope watch.Scope) *Edge {
 // status key, with keys the authenticator issued, and with keys nobody
 // knows.
 func TestAdminStatusKeys(t *testing.T) {
-	authn := auth.NewAuthenticator("the-admin-key", "the-service-key", &memKeys{keys: map[string]store.APIKey{}})
+	authn := auth.NewAuthenticator("the-admin-key", "the-service-key", &memKeys{keys: map[string]auth.APIKey{}})
 	issue := func(account string, role auth.Role, project string, types ...string) string {
 		key, _, err := authn.Issue(account, role, project, types, time.Now())
 		if err != nil {

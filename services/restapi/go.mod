@@ -10,7 +10,6 @@ require (
 )
 
 require (
-	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
@@ -20,6 +19,6 @@ require (
 
 replace github.com/certbind/certbind/proto => ../../proto
 
-require github.com/certbind/certbind/services/certmgr v0.0.0-00010101000000-000000000000
+require github.com/certbind/certbind v0.0.0-00010101000000-000000000000
 
-replace github.com/certbind/certbind/services/certmgr => ../certmgr
+replace github.com/certbind/certbind => ../..

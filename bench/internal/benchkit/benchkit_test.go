@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 func TestQuantile(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrstore "github.com/certbind/certbind/services/certmgr/store"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 	deploystore "github.com/certbind/certbind/services/deploytracker/store"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/certbind/certbind/services/certmgr/revlog"
+	"github.com/certbind/certbind/internal/revlog"
 	certmgrstore "github.com/certbind/certbind/services/certmgr/store"
 	deploystore "github.com/certbind/certbind/services/deploytracker/store"
 )

@@ -8,8 +8,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // certsPathOf is the REST path of account's certificates in project shop.

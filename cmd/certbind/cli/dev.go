@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/certbind/certbind/cmd/certbind/suite"
-	"github.com/certbind/certbind/services/certmgr/serve"
+	"github.com/certbind/certbind/internal/serve"
 )
 
 // Defaults of `certbind dev`.

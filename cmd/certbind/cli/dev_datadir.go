@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/certbind/certbind/services/certmgr/serve"
+	"github.com/certbind/certbind/internal/serve"
 )
 
 // checkDevDataDir creates dir (0700) when it is missing, and refuses it, or

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // startSuite runs a real suite of the test's own (certmgr, the

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // certSpec describes a certificate a test uploads to the shared suite.

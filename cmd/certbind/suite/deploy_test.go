@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 func gatewayConfig(mtls, ca string) map[string]any {

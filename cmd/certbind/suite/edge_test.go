@@ -9,7 +9,7 @@ import (
 
 	"github.com/certbind/certbind/cmd/certbind/internal/e2etest"
 	"github.com/certbind/certbind/cmd/certbind/suite"
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 type pki struct {

@@ -19,9 +19,9 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/certbind/certbind/cmd/certbind/suite"
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/testpki"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
-	"github.com/certbind/certbind/services/certmgr/auth"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // tenantRecord is one certificate and one deployment made for the status

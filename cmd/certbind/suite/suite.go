@@ -27,11 +27,11 @@ import (
 
 	"google.golang.org/grpc/reflection"
 
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/certmgr"
-	"github.com/certbind/certbind/services/certmgr/auth"
-	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
-	"github.com/certbind/certbind/services/certmgr/serve"
 	"github.com/certbind/certbind/services/deploytracker"
 	"github.com/certbind/certbind/services/edge"
 	"github.com/certbind/certbind/services/edge/egress"

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/certbind/certbind/cmd/certbind/suite"
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 func start(t *testing.T, adminKey string) *suite.Suite {

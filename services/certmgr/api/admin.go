@@ -6,7 +6,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/internal/auth"
 )
 
 // adminOnly refuses every caller but the admin key, saying what only the

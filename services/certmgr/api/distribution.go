@@ -14,12 +14,12 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/validate"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/auth"
 	"github.com/certbind/certbind/services/certmgr/certs"
-	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/store"
-	"github.com/certbind/certbind/services/certmgr/validate"
 )
 
 // Distribution serves DistributionService: the certificate change stream,

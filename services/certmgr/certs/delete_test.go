@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/certbind/certbind/internal/testpki"
 	"github.com/certbind/certbind/services/certmgr/material"
 	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/store"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // refsFunc is a References whose answer the test sets.

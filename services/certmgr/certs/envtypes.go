@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/certbind/certbind/internal/validate"
 	"github.com/certbind/certbind/services/certmgr/store"
-	"github.com/certbind/certbind/services/certmgr/validate"
 )
 
 // SetEnvironmentTypes replaces the environment types a certificate is

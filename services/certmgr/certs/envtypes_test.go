@@ -6,9 +6,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/certbind/certbind/internal/testpki"
 	"github.com/certbind/certbind/services/certmgr/material"
 	"github.com/certbind/certbind/services/certmgr/store"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // refsByID is a References that answers per certificate id.

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/certbind/certbind/internal/validate"
 	"github.com/certbind/certbind/services/certmgr/store"
-	"github.com/certbind/certbind/services/certmgr/validate"
 )
 
 // ExpiringSoon is the window in which a certificate counts as expiring soon.

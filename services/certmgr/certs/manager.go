@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certbind/certbind/internal/validate"
 	"github.com/certbind/certbind/services/certmgr/material"
 	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/store"
-	"github.com/certbind/certbind/services/certmgr/validate"
 )
 
 // Config holds a Manager's dependencies.

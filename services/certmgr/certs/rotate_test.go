@@ -7,9 +7,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/certbind/certbind/internal/testpki"
 	"github.com/certbind/certbind/services/certmgr/material"
 	"github.com/certbind/certbind/services/certmgr/store"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 func leafInput(t *testing.T, cn string) (material.Input, *testpki.Cert) {

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certbind/certbind/internal/testpki"
 	"github.com/certbind/certbind/services/certmgr/material"
 	"github.com/certbind/certbind/services/certmgr/store"
-	"github.com/certbind/certbind/services/certmgr/testpki"
 )
 
 // TestVerifyReportsUnfinishedWork: a delete or a removal of environment

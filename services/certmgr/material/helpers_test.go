@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // pki is the certificate hierarchy most tests share: root → intermediate →

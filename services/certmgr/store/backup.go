@@ -5,7 +5,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/certbind/certbind/services/certmgr/revlog"
+	"github.com/certbind/certbind/internal/revlog"
 )
 
 // Epoch returns the store's epoch: revisions are comparable only within

@@ -1,6 +1,10 @@
 package store
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/certbind/certbind/internal/auth"
+)
 
 // Errors returned by certificate reads and writes.
 var (
@@ -16,6 +20,7 @@ var (
 
 // Errors returned by API key operations.
 var (
-	// ErrKeyNotFound: no API key with that hash.
-	ErrKeyNotFound = errors.New("api key not found")
+	// ErrKeyNotFound: no API key with that hash. It is auth's, which a
+	// KeyStore answers for a key it does not hold.
+	ErrKeyNotFound = auth.ErrKeyNotFound
 )

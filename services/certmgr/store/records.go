@@ -3,6 +3,8 @@ package store
 import (
 	"slices"
 	"time"
+
+	"github.com/certbind/certbind/internal/auth"
 )
 
 // Certificate kinds.
@@ -85,27 +87,9 @@ type Change struct {
 // Rev returns the change's revision.
 func (c Change) Rev() uint64 { return c.Revision }
 
-// APIKey is a stored API key: only the SHA-256 of the secret is kept.
-type APIKey struct {
-	ID      string `json:"id"`
-	Hash    string `json:"hash"`
-	Role    string `json:"role"`
-	Account string `json:"account"`
-	// Project and EnvironmentTypes limit an edge key; empty means no limit.
-	Project          string    `json:"project,omitempty"`
-	EnvironmentTypes []string  `json:"environmentTypes,omitempty"`
-	CreatedAt        time.Time `json:"createdAt"`
-	// Name is a label for people; it need not be unique.
-	Name string `json:"name,omitempty"`
-	// ExpiresAt is nil for a key that does not expire.
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	// LastUsedAt is when the key was last accepted, as last recorded
-	// (TouchAPIKeys batches it); nil when never.
-	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
-	// RevokedAt is set once the key is revoked; a revoked key is kept so
-	// that listings and other services can still tell it apart.
-	RevokedAt *time.Time `json:"revokedAt,omitempty"`
-}
+// APIKey is a stored API key: only the SHA-256 of the secret is kept. It
+// is auth's record, so that the store is auth's KeyStore as it is.
+type APIKey = auth.APIKey
 
 // clone returns a copy of c that shares no memory with it.
 func (c *Certificate) clone() *Certificate {

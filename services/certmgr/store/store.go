@@ -7,7 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/certbind/certbind/services/certmgr/revlog"
+	"github.com/certbind/certbind/internal/revlog"
 )
 
 var (

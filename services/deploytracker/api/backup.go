@@ -9,9 +9,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/revlog"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
-	"github.com/certbind/certbind/services/certmgr/auth"
-	"github.com/certbind/certbind/services/certmgr/revlog"
 	"github.com/certbind/certbind/services/deploytracker/store"
 )
 

@@ -12,10 +12,10 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/validate"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
-	"github.com/certbind/certbind/services/certmgr/auth"
-	"github.com/certbind/certbind/services/certmgr/changefeed"
-	"github.com/certbind/certbind/services/certmgr/validate"
 	"github.com/certbind/certbind/services/deploytracker/store"
 )
 

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/certbind/certbind/services/certmgr/validate"
+	"github.com/certbind/certbind/internal/validate"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
 	"github.com/certbind/certbind/services/deploytracker/gateway"
 	"github.com/certbind/certbind/services/deploytracker/store"

@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/certbind/certbind/internal/validate"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/validate"
 	"github.com/certbind/certbind/services/deploytracker/gateway"
 	"github.com/certbind/certbind/services/deploytracker/store"
 )

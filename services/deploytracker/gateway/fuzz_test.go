@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certbind/certbind/services/certmgr/validate"
+	"github.com/certbind/certbind/internal/validate"
 )
 
 func FuzzParse(f *testing.F) {

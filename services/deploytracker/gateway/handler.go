@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/certbind/certbind/services/certmgr/validate"
+	"github.com/certbind/certbind/internal/validate"
 )
 
 // Handler names what a route does with a request, spelled as the "export"

@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/edge/state"
 )

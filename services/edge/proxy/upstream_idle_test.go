@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // tlsPair returns an upConn over TLS to a server end, handshaken.

@@ -13,9 +13,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/changefeed"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
-	"github.com/certbind/certbind/services/certmgr/auth"
-	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/deploytracker"
 	"github.com/certbind/certbind/services/edge/state"
 	"github.com/certbind/certbind/services/edge/watch"

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/testpki"
+	"github.com/certbind/certbind/internal/testpki"
 )
 
 // ServerCert issues a certificate for a backend on 127.0.0.1.

@@ -18,13 +18,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/peertls"
+	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/certs"
-	"github.com/certbind/certbind/services/certmgr/changefeed"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
-	"github.com/certbind/certbind/services/certmgr/peertls"
 	"github.com/certbind/certbind/services/certmgr/seal"
-	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
 // unreachable is the References of a certmgr started without a

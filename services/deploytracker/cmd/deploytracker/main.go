@@ -14,9 +14,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/certbind/certbind/services/certmgr/changefeed"
-	"github.com/certbind/certbind/services/certmgr/peertls"
-	"github.com/certbind/certbind/services/certmgr/serve"
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/peertls"
+	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/deploytracker"
 )
 

@@ -24,8 +24,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
-	"github.com/certbind/certbind/services/certmgr/peertls"
-	"github.com/certbind/certbind/services/certmgr/serve"
+	"github.com/certbind/certbind/internal/peertls"
+	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/edge"
 	"github.com/certbind/certbind/services/edge/egress"
 	"github.com/certbind/certbind/services/edge/h1"

@@ -14,8 +14,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/certbind/certbind/services/certmgr/peertls"
-	"github.com/certbind/certbind/services/certmgr/serve"
+	"github.com/certbind/certbind/internal/peertls"
+	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/restapi"
 )
 

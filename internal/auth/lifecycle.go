@@ -5,26 +5,25 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/certbind/certbind/services/certmgr/store"
 )
 
 // KeyLifecycle is a KeyStore that can also list, revoke and note the use of
 // keys: the real store.
 type KeyLifecycle interface {
-	ListAPIKeys(account string) ([]store.APIKey, error)
-	RevokeAPIKey(id, account string, at time.Time) (store.APIKey, error)
+	ListAPIKeys(account string) ([]APIKey, error)
+	RevokeAPIKey(id, account string, at time.Time) (APIKey, error)
 	RevokedAPIKeyIDs() ([]string, error)
 	TouchAPIKeys(used map[string]time.Time) error
 }
 
-// ErrKeyNotFound: no key with that id (in the caller's account).
+// ErrKeyNotFound: no key with that id (in the caller's account). A
+// KeyStore answers it, or an error that wraps it, for a key it does not hold.
 var ErrKeyNotFound = errors.New("api key not found")
 
 var errNoLifecycle = errors.New("this key store cannot list or revoke keys")
 
 // List returns the keys of account, every key when account is empty.
-func (a *Authenticator) List(account string) ([]store.APIKey, error) {
+func (a *Authenticator) List(account string) ([]APIKey, error) {
 	if a.lc == nil {
 		return nil, errNoLifecycle
 	}
@@ -42,16 +41,16 @@ func (a *Authenticator) List(account string) ([]store.APIKey, error) {
 // empty): it is written to the store before Revoke returns, its open
 // streams here end, and followers of Revocations hear of it. A key of
 // another account is ErrKeyNotFound, as a missing one is.
-func (a *Authenticator) Revoke(id, account string) (store.APIKey, error) {
+func (a *Authenticator) Revoke(id, account string) (APIKey, error) {
 	if a.lc == nil {
-		return store.APIKey{}, errNoLifecycle
+		return APIKey{}, errNoLifecycle
 	}
 	k, err := a.lc.RevokeAPIKey(id, account, a.now())
-	if errors.Is(err, store.ErrKeyNotFound) {
-		return store.APIKey{}, ErrKeyNotFound
+	if errors.Is(err, ErrKeyNotFound) {
+		return APIKey{}, ErrKeyNotFound
 	}
 	if err != nil {
-		return store.APIKey{}, fmt.Errorf("revoke api key: %w", err)
+		return APIKey{}, fmt.Errorf("revoke api key: %w", err)
 	}
 	a.streams.Revoke(k.ID)
 	a.watchers.publish(k.ID)

@@ -1,4 +1,4 @@
-package auth_test
+package certmgr_test
 
 import (
 	"path/filepath"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/auth"
+	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 

@@ -1,4 +1,4 @@
-package changefeed
+package store_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
@@ -20,7 +21,7 @@ func TestFollowFromZero(t *testing.T) {
 	writeN(t, st, 3)
 
 	sink := newSink(st, 0)
-	cancel, wait := startFollow(t, hub, st, sink, 0, Options{})
+	cancel, wait := startFollow(t, hub, st, sink, 0, changefeed.Options{})
 	waitFor(t, "the snapshot", func() bool { return len(sink.only("snapshot")) == 1 })
 	writeN(t, st, 3)
 	waitFor(t, "revision 6", func() bool { return sink.position() == 6 })
@@ -41,7 +42,7 @@ func TestFollowFromZero(t *testing.T) {
 	}
 	sink.check(t, "subscriber")
 	if n := hub.Subscribers(); n != 0 {
-		t.Errorf("Subscribers after Follow returned = %d, want 0", n)
+		t.Errorf("Subscribers after changefeed.Follow returned = %d, want 0", n)
 	}
 }
 
@@ -51,7 +52,7 @@ func TestFollowFromMidRevision(t *testing.T) {
 
 	// A small batch makes the catch-up read the log several times.
 	sink := newSink(st, 4)
-	startFollow(t, hub, st, sink, 4, Options{Batch: 2})
+	startFollow(t, hub, st, sink, 4, changefeed.Options{Batch: 2})
 	waitFor(t, "revision 10", func() bool { return sink.position() == 10 })
 	writeN(t, st, 2)
 	waitFor(t, "revision 12", func() bool { return sink.position() == 12 })
@@ -69,7 +70,7 @@ func TestFollowAtHead(t *testing.T) {
 	st, hub := openFeed(t, store.Options{})
 	head := writeN(t, st, 5)
 	sink := newSink(st, head)
-	startFollow(t, hub, st, sink, head, Options{})
+	startFollow(t, hub, st, sink, head, changefeed.Options{})
 	waitFor(t, "the subscription", func() bool { return hub.Subscribers() == 1 })
 	writeN(t, st, 1)
 	waitFor(t, "revision 6", func() bool { return sink.position() == 6 })
@@ -93,7 +94,7 @@ func TestFollowResumeUnderLoad(t *testing.T) {
 	var writersDone atomic.Bool
 	go func() { writing.Wait(); writersDone.Store(true) }()
 
-	options := []Options{
+	options := []changefeed.Options{
 		{Buffer: 1, Batch: 1},
 		{Buffer: 2, Batch: 3},
 		{Buffer: 4, Batch: 7},
@@ -119,10 +120,10 @@ func TestFollowResumeUnderLoad(t *testing.T) {
 						cancel()
 					}
 				})
-				err := Follow(ctx, hub, st, sink, Position{Revision: sink.position(), Epoch: st.Epoch()}, opts)
+				err := changefeed.Follow(ctx, hub, st, sink, changefeed.Position{Revision: sink.position(), Epoch: st.Epoch()}, opts)
 				cancel()
 				if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("subscriber %d: Follow returned %v", i, err)
+					t.Errorf("subscriber %d: changefeed.Follow returned %v", i, err)
 					return
 				}
 				if writersDone.Load() {
@@ -185,7 +186,7 @@ func TestFollowRetention(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint("from ", tt.from), func(t *testing.T) {
 			sink := newSink(st, tt.from)
-			cancel, wait := startFollow(t, hub, st, sink, tt.from, Options{})
+			cancel, wait := startFollow(t, hub, st, sink, tt.from, changefeed.Options{})
 			waitFor(t, "the subscription", func() bool { return hub.Subscribers() == 1 && sink.position() == 20 })
 			cancel()
 			wait()
@@ -216,7 +217,7 @@ func TestFollowRetention(t *testing.T) {
 
 	// After the resync the subscriber follows live changes as usual.
 	sink := newSink(st, 2)
-	startFollow(t, hub, st, sink, 2, Options{})
+	startFollow(t, hub, st, sink, 2, changefeed.Options{})
 	waitFor(t, "the snapshot", func() bool { return sink.position() == 20 && hub.Subscribers() == 1 })
 	writeN(t, st, 3)
 	waitFor(t, "revision 23", func() bool { return sink.position() == 23 })
@@ -230,7 +231,7 @@ func TestFollowHeartbeats(t *testing.T) {
 	st, hub := openFeed(t, store.Options{})
 	writeN(t, st, 3)
 	sink := newSink(st, 3)
-	startFollow(t, hub, st, sink, 3, Options{Heartbeat: 5 * time.Millisecond})
+	startFollow(t, hub, st, sink, 3, changefeed.Options{Heartbeat: 5 * time.Millisecond})
 
 	waitFor(t, "a heartbeat at 3", func() bool { return len(sink.only("heartbeat")) >= 2 })
 	writeN(t, st, 1)
@@ -267,8 +268,8 @@ func TestSlowSubscriber(t *testing.T) {
 	stalled := newSink(st, 1)
 	stalled.gate = make(chan struct{})
 	healthy := newSink(st, 1)
-	startFollow(t, hub, st, stalled, 1, Options{Buffer: 16, Batch: 64})
-	startFollow(t, hub, st, healthy, 1, Options{})
+	startFollow(t, hub, st, stalled, 1, changefeed.Options{Buffer: 16, Batch: 64})
+	startFollow(t, hub, st, healthy, 1, changefeed.Options{})
 	waitFor(t, "both subscriptions", func() bool { return hub.Subscribers() == 2 })
 
 	// A writer held up by the stalled subscriber would stop making progress
@@ -371,17 +372,17 @@ func TestFollowSinkError(t *testing.T) {
 	boom := errors.New("stream broken")
 
 	// Failing during the catch-up and failing on a live change both end
-	// Follow with the sink's error and detach it.
+	// changefeed.Follow with the sink's error and detach it.
 	for _, from := range []uint64{1, 3} {
 		sink := newSink(st, from)
 		sink.fail = boom
-		_, wait := startFollow(t, hub, st, sink, from, Options{})
+		_, wait := startFollow(t, hub, st, sink, from, changefeed.Options{})
 		if from == 3 {
 			waitFor(t, "the subscription", func() bool { return hub.Subscribers() == 1 })
 			writeN(t, st, 1)
 		}
 		if err := wait(); !errors.Is(err, boom) {
-			t.Errorf("from %d: Follow returned %v, want the sink's error", from, err)
+			t.Errorf("from %d: changefeed.Follow returned %v, want the sink's error", from, err)
 		}
 		if n := hub.Subscribers(); n != 0 {
 			t.Errorf("from %d: %d subscribers left attached", from, n)
@@ -400,7 +401,7 @@ func (l failingLog) Epoch() string { return "failing" }
 func TestFollowLogError(t *testing.T) {
 	st, hub := openFeed(t, store.Options{})
 	broken := errors.New("disk on fire")
-	err := Follow(context.Background(), hub, failingLog{broken}, newSink(st, 1), Position{Revision: 1, Epoch: "failing"}, Options{})
+	err := changefeed.Follow(context.Background(), hub, failingLog{broken}, newSink(st, 1), changefeed.Position{Revision: 1, Epoch: "failing"}, changefeed.Options{})
 	if !errors.Is(err, broken) {
 		t.Errorf("Follow returned %v, want the log's error", err)
 	}
@@ -421,7 +422,7 @@ func TestFollowCancelledDuringCatchUp(t *testing.T) {
 			cancel()
 		}
 	})
-	err := Follow(ctx, hub, st, sink, Position{Revision: 1, Epoch: st.Epoch()}, Options{Batch: 4})
+	err := changefeed.Follow(ctx, hub, st, sink, changefeed.Position{Revision: 1, Epoch: st.Epoch()}, changefeed.Options{Batch: 4})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Follow returned %v, want context.Canceled", err)
 	}

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/certbind/certbind/services/certmgr/store"
 )
 
 // keyPrefix marks certbind keys so that secret scanners and people can
@@ -48,10 +46,11 @@ func Hash(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// KeyStore finds stored keys by hash.
+// KeyStore finds stored keys by hash; a hash it does not hold is
+// ErrKeyNotFound.
 type KeyStore interface {
-	APIKeyByHash(hash string) (store.APIKey, error)
-	PutAPIKey(store.APIKey) error
+	APIKeyByHash(hash string) (APIKey, error)
+	PutAPIKey(APIKey) error
 }
 
 // Verifier says who holds a key. certmgr checks keys itself
@@ -129,7 +128,7 @@ func (a *Authenticator) Authenticate(secret string) (Principal, error) {
 	sum := sha256.Sum256([]byte(secret))
 	// The lookup is by hash, so timing reveals nothing about the secret.
 	k, err := a.keys.APIKeyByHash(hex.EncodeToString(sum[:]))
-	if errors.Is(err, store.ErrKeyNotFound) {
+	if errors.Is(err, ErrKeyNotFound) {
 		return Principal{}, ErrUnauthenticated
 	}
 	if err != nil {
@@ -163,22 +162,22 @@ type KeySpec struct {
 // Issue creates and stores a key for account with role, limited to project
 // and environmentTypes when they are not empty, and returns the secret
 // (shown once) and the stored record.
-func (a *Authenticator) Issue(account string, role Role, project string, environmentTypes []string, now time.Time) (string, store.APIKey, error) {
+func (a *Authenticator) Issue(account string, role Role, project string, environmentTypes []string, now time.Time) (string, APIKey, error) {
 	return a.IssueKey(KeySpec{Account: account, Role: role, Project: project, EnvironmentTypes: environmentTypes}, now)
 }
 
 // IssueKey creates and stores a key as spec says, and returns the secret
 // (shown once) and the stored record.
-func (a *Authenticator) IssueKey(spec KeySpec, now time.Time) (string, store.APIKey, error) {
+func (a *Authenticator) IssueKey(spec KeySpec, now time.Time) (string, APIKey, error) {
 	secret, id := NewSecret()
-	rec := store.APIKey{ID: id, Hash: Hash(secret), Role: string(spec.Role), Account: spec.Account,
+	rec := APIKey{ID: id, Hash: Hash(secret), Role: string(spec.Role), Account: spec.Account,
 		Project: spec.Project, EnvironmentTypes: spec.EnvironmentTypes, CreatedAt: now.UTC(), Name: spec.Name}
 	if spec.ExpiresIn > 0 {
 		exp := now.Add(spec.ExpiresIn).UTC()
 		rec.ExpiresAt = &exp
 	}
 	if err := a.keys.PutAPIKey(rec); err != nil {
-		return "", store.APIKey{}, fmt.Errorf("store api key: %w", err)
+		return "", APIKey{}, fmt.Errorf("store api key: %w", err)
 	}
 	return secret, rec, nil
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/certbind/certbind/services/certmgr/validate"
+	"github.com/certbind/certbind/internal/validate"
 )
 
 func ExampleCertificateName() {

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/certbind/certbind/services/certmgr/auth"
-	"github.com/certbind/certbind/services/certmgr/serve"
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/serve"
 )
 
 // Files names this process's certificate and key and the CA that signs

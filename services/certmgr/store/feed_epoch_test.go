@@ -1,4 +1,4 @@
-package changefeed
+package store_test
 
 import (
 	"context"
@@ -9,18 +9,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/revlog"
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/revlog"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
 // followFor runs Follow from pos until the sink has seen want events, and
 // returns them.
-func followFor(t *testing.T, hub *Hub[store.Change], st *store.Store, pos Position, want int) []event {
+func followFor(t *testing.T, hub *changefeed.Hub[store.Change], st *store.Store, pos changefeed.Position, want int) []event {
 	t.Helper()
 	sink := newSink(st, pos.Revision)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Follow(ctx, hub, st, sink, pos, Options{Heartbeat: 20 * time.Millisecond}) }()
+	go func() {
+		done <- changefeed.Follow(ctx, hub, st, sink, pos, changefeed.Options{Heartbeat: 20 * time.Millisecond})
+	}()
 	waitFor(t, "the stream's events", func() bool {
 		return len(sink.only("resync", "snapshot", "change")) >= want && len(sink.only("heartbeat")) > 0
 	})
@@ -34,7 +37,7 @@ func followFor(t *testing.T, hub *Hub[store.Change], st *store.Store, pos Positi
 func TestFollowSameEpochResumes(t *testing.T) {
 	st, hub := openFeed(t, store.Options{})
 	writeN(t, st, 5)
-	got := followFor(t, hub, st, Position{Revision: 3, Epoch: st.Epoch()}, 2)
+	got := followFor(t, hub, st, changefeed.Position{Revision: 3, Epoch: st.Epoch()}, 2)
 	if !slices.Equal(revs(got), []uint64{4, 5}) || len(got) != 2 {
 		t.Errorf("resumed from 3 in the same epoch: got %v, want changes 4 and 5 only", got)
 	}
@@ -82,7 +85,7 @@ func TestFollowAcrossEpochsResyncs(t *testing.T) {
 		t.Fatalf("reopened epoch %q, want %q", restored.Epoch(), epoch)
 	}
 	head, _ := restored.Revision()
-	hub := NewHub[store.Change](head)
+	hub := changefeed.NewHub[store.Change](head)
 	restored.SetPublisher(hub.Publish)
 	// Other writes after the restore bring the head back to the
 	// subscriber's revision: by revision alone it looks current.
@@ -90,7 +93,7 @@ func TestFollowAcrossEpochsResyncs(t *testing.T) {
 		t.Fatalf("restored head %d, want %d", rev, subscriberAt)
 	}
 
-	got := followFor(t, hub, restored, Position{Revision: subscriberAt, Epoch: oldEpoch}, 2)
+	got := followFor(t, hub, restored, changefeed.Position{Revision: subscriberAt, Epoch: oldEpoch}, 2)
 	if len(got) < 2 || got[0].kind != "resync" || got[1].kind != "snapshot" || got[1].rev != subscriberAt {
 		t.Fatalf("resumed across epochs: got %v, want a resync and a snapshot at %d", got, subscriberAt)
 	}
@@ -100,7 +103,7 @@ func TestFollowAcrossEpochsResyncs(t *testing.T) {
 
 	// A subscriber that gives no epoch cannot show which store its revision
 	// came from: it resyncs too.
-	got = followFor(t, hub, restored, Position{Revision: subscriberAt}, 2)
+	got = followFor(t, hub, restored, changefeed.Position{Revision: subscriberAt}, 2)
 	if len(got) < 2 || got[0].kind != "resync" || got[1].kind != "snapshot" {
 		t.Errorf("resumed without an epoch: got %v, want a resync and a snapshot", got)
 	}

@@ -1,4 +1,9 @@
-package changefeed
+// The feed_*_test.go files test changefeed.Follow on this store, the way
+// certmgr wires them: they sit here rather than in internal/changefeed,
+// which imports no service. changefeed's own tests cover the hub, the
+// admission limits and the watchdog.
+
+package store_test
 
 import (
 	"context"
@@ -9,12 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
 // openFeed opens a real store in a temporary directory with a hub wired to
 // it as its publisher, the way certmgr wires them.
-func openFeed(t *testing.T, opts store.Options) (*store.Store, *Hub[store.Change]) {
+func openFeed(t *testing.T, opts store.Options) (*store.Store, *changefeed.Hub[store.Change]) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "certmgr.db"), opts)
 	if err != nil {
@@ -29,7 +35,7 @@ func openFeed(t *testing.T, opts store.Options) (*store.Store, *Hub[store.Change
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := NewHub[store.Change](head)
+	hub := changefeed.NewHub[store.Change](head)
 	st.SetPublisher(hub.Publish)
 	return st, hub
 }
@@ -213,14 +219,14 @@ func (s *testSink) check(t *testing.T, name string) {
 // startFollow runs Follow until the returned cancel is called (or the test
 // ends). wait waits for Follow to return and gives its result; it may be
 // called any number of times.
-func startFollow(t *testing.T, hub *Hub[store.Change], st *store.Store, sink *testSink, from uint64, opts Options) (cancel context.CancelFunc, wait func() error) {
+func startFollow(t *testing.T, hub *changefeed.Hub[store.Change], st *store.Store, sink *testSink, from uint64, opts changefeed.Options) (cancel context.CancelFunc, wait func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var err error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		err = Follow(ctx, hub, st, sink, Position{Revision: from, Epoch: st.Epoch()}, opts)
+		err = changefeed.Follow(ctx, hub, st, sink, changefeed.Position{Revision: from, Epoch: st.Epoch()}, opts)
 	}()
 	wait = func() error {
 		<-done

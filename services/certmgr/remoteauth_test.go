@@ -1,4 +1,4 @@
-package auth_test
+package certmgr_test
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/certbind/certbind/internal/auth"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr"
-	"github.com/certbind/certbind/services/certmgr/auth"
 )
 
 const (

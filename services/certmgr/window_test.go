@@ -1,4 +1,4 @@
-package serve_test
+package certmgr_test
 
 import (
 	"io"
@@ -11,9 +11,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/certbind/certbind/internal/peertls"
+	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/certmgr"
-	"github.com/certbind/certbind/services/certmgr/peertls"
-	"github.com/certbind/certbind/services/certmgr/serve"
 )
 
 // TestServersFixTheWindow reads what a server announces on a new HTTP/2

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/revlog"
+	"github.com/certbind/certbind/internal/revlog"
 )
 
 // Log is the durable changelog behind a hub.
