@@ -53,9 +53,9 @@ func Cert(account, project, name string) *store.Certificate {
 		ID: fmt.Sprintf("crt-st%06d", n), Account: account, Project: project, Name: name,
 		Kind: store.KindClient, EnvironmentTypes: []string{"development", "production"},
 		State: store.StateActive, Version: 1,
-		ChainPEM:    []byte("-----BEGIN CERTIFICATE-----\n" + name + "\n-----END CERTIFICATE-----\n"),
-		SealedKey:   []byte("sealed:" + name),
-		Subject:     "CN=" + name, Issuer: "CN=test CA", SerialNumber: fmt.Sprint(n),
+		ChainPEM:  []byte("-----BEGIN CERTIFICATE-----\n" + name + "\n-----END CERTIFICATE-----\n"),
+		SealedKey: []byte("sealed:" + name),
+		Subject:   "CN=" + name, Issuer: "CN=test CA", SerialNumber: fmt.Sprint(n),
 		Fingerprint: fmt.Sprintf("%064x", n),
 		NotBefore:   at, NotAfter: at.Add(365 * 24 * time.Hour), CreatedAt: at, UpdatedAt: at,
 	}
