@@ -68,7 +68,10 @@ func TestWatchFromZeroThenLive(t *testing.T) {
 				"options": {"rewritePattern": "https://127.0.0.1:9443/v2/users/${params.id}", "mtlsCertificate": "myBackendCert", "caCertificate": "$env(CA)"}}}]}`),
 		Variables: map[string]string{"CA": "backendCa"}})
 	c := w.nextChange(t)
-	wantChange(t, c, rev+1, deployed, dev.GetId())
+	if dev.GetRevision() <= rev {
+		t.Fatalf("deploy took revision %d, not after the snapshot's %d", dev.GetRevision(), rev)
+	}
+	wantChange(t, c, dev.GetRevision(), deployed, dev.GetId())
 	if !proto.Equal(c.GetDeployment(), dev) {
 		t.Errorf("streamed deployment differs from the deploy's answer:\n%v\n%v", c.GetDeployment(), dev)
 	}
@@ -85,7 +88,10 @@ func TestWatchFromZeroThenLive(t *testing.T) {
 	// A redeploy keeps the id; dropping the certificate shows in the routes.
 	prod2 := p.deploy(t, req("acme", "shop", "production", "production", plain(t)))
 	c = w.nextChange(t)
-	wantChange(t, c, rev+2, deployed, prod.GetId())
+	if prod2.GetRevision() <= dev.GetRevision() {
+		t.Fatalf("redeploy took revision %d, not after %d", prod2.GetRevision(), dev.GetRevision())
+	}
+	wantChange(t, c, prod2.GetRevision(), deployed, prod.GetId())
 	if g := c.GetDeployment().GetGeneration(); g != 2 || c.GetDeployment().GetRoutes()[0].GetMtlsCertificateId() != "" || !proto.Equal(c.GetDeployment(), prod2) {
 		t.Errorf("redeploy streamed as %v", c.GetDeployment())
 	}
@@ -93,7 +99,11 @@ func TestWatchFromZeroThenLive(t *testing.T) {
 	if _, err := p.deploys.DeleteDeployment(callCtx(t), &deploytrackerv1.DeleteDeploymentRequest{Account: "acme", Project: "shop", Id: dev.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	wantChange(t, w.nextChange(t), rev+3, deleted, dev.GetId())
+	head := p.revision(t)
+	if head <= prod2.GetRevision() {
+		t.Fatalf("delete left the head at %d, not after %d", head, prod2.GetRevision())
+	}
+	wantChange(t, w.nextChange(t), head, deleted, dev.GetId())
 }
 
 func TestWatchEdgeKeysSeeOneAccount(t *testing.T) {
