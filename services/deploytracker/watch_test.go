@@ -118,8 +118,8 @@ func TestWatchEdgeKeysSeeOneAccount(t *testing.T) {
 	if len(items) != 1 || items[0].GetId() != acmeProd.GetId() {
 		t.Fatalf("acme's edge snapshot = %v, want acme's deployment only", items)
 	}
-	if rev != 2 {
-		t.Fatalf("snapshot at %d, want 2", rev)
+	if head := p.revision(t); rev != head {
+		t.Fatalf("snapshot at %d, want the head %d", rev, head)
 	}
 	gwatch := p.watch(t, globexEdge, &deploytrackerv1.WatchDeploymentsRequest{Account: "globex"})
 	if _, items, _ := gwatch.snapshot(t); len(items) != 1 || items[0].GetId() != globexProd.GetId() {
@@ -162,8 +162,8 @@ func TestWatchScope(t *testing.T) {
 
 	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{Account: "acme", Project: "shop", EnvironmentType: "development"})
 	_, items, rev := w.snapshot(t)
-	if len(items) != 1 || items[0].GetId() != dev.GetId() || rev != 4 {
-		t.Fatalf("scoped snapshot = %v at %d, want acme/shop/dev only at 4", items, rev)
+	if head := p.revision(t); len(items) != 1 || items[0].GetId() != dev.GetId() || rev != head {
+		t.Fatalf("scoped snapshot = %v at %d, want acme/shop/dev only at the head %d", items, rev, head)
 	}
 	// An edge key's project scope stays inside its own account.
 	edge := p.watch(t, p.apiKey(t, "acme", "edge"), &deploytrackerv1.WatchDeploymentsRequest{Project: "shop", EnvironmentType: "production"})
@@ -200,11 +200,11 @@ func TestWatchResumesAcrossRestart(t *testing.T) {
 	p.deploy(t, req("acme", "shop", "b", "production", plain(t)))
 
 	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{})
-	if _, _, rev := w.snapshot(t); rev != 2 {
-		t.Fatalf("snapshot at %d, want 2", rev)
+	if _, _, rev := w.snapshot(t); rev != p.revision(t) {
+		t.Fatalf("snapshot at %d, want the head %d", rev, p.revision(t))
 	}
 	c := p.deploy(t, req("acme", "shop", "c", "production", plain(t)))
-	wantChange(t, w.nextChange(t), 3, deployed, c.GetId())
+	wantChange(t, w.nextChange(t), c.GetRevision(), deployed, c.GetId())
 	w.close()
 
 	// Missed: one change before the restart, two after it.
@@ -215,13 +215,17 @@ func TestWatchResumesAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w = p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 3, Epoch: p.epoch(t)})
-	wantChange(t, w.nextChange(t), 4, deployed, d.GetId())
-	wantChange(t, w.nextChange(t), 5, deployed, e.GetId())
-	wantChange(t, w.nextChange(t), 6, deleted, a.GetId())
+	deletedAt := p.revision(t)
+	if d.GetRevision() <= c.GetRevision() || e.GetRevision() <= d.GetRevision() || deletedAt <= e.GetRevision() {
+		t.Fatalf("revisions c %d, d %d, e %d, delete %d do not increase", c.GetRevision(), d.GetRevision(), e.GetRevision(), deletedAt)
+	}
+	w = p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: c.GetRevision(), Epoch: p.epoch(t)})
+	wantChange(t, w.nextChange(t), d.GetRevision(), deployed, d.GetId())
+	wantChange(t, w.nextChange(t), e.GetRevision(), deployed, e.GetId())
+	wantChange(t, w.nextChange(t), deletedAt, deleted, a.GetId())
 	// Then live, with nothing in between.
 	f := p.deploy(t, req("acme", "shop", "f", "production", plain(t)))
-	wantChange(t, w.nextChange(t), 7, deployed, f.GetId())
+	wantChange(t, w.nextChange(t), f.GetRevision(), deployed, f.GetId())
 }
 
 func TestWatchOlderThanRetention(t *testing.T) {
@@ -267,20 +271,20 @@ func TestWatchOlderThanRetention(t *testing.T) {
 
 func TestWatchHeartbeatsWhenIdle(t *testing.T) {
 	p := startPairWith(t, pairOptions{stream: changefeed.Options{Heartbeat: 30 * time.Millisecond}})
-	p.deploy(t, req("acme", "shop", "a", "production", plain(t)))
+	a := p.deploy(t, req("acme", "shop", "a", "production", plain(t)))
 
-	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 1, Epoch: p.epoch(t)})
+	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: a.GetRevision(), Epoch: p.epoch(t)})
 	for range 3 {
 		ev := w.next(t)
-		if ev.GetHeartbeat() == nil || ev.GetHeartbeat().GetRevision() != 1 {
-			t.Fatalf("idle stream sent %v, want a heartbeat at revision 1", ev)
+		if ev.GetHeartbeat() == nil || ev.GetHeartbeat().GetRevision() != a.GetRevision() {
+			t.Fatalf("idle stream sent %v, want a heartbeat at revision %d", ev, a.GetRevision())
 		}
 	}
 	b := p.deploy(t, req("acme", "shop", "b", "production", plain(t)))
-	wantChange(t, w.nextChange(t), 2, deployed, b.GetId())
+	wantChange(t, w.nextChange(t), b.GetRevision(), deployed, b.GetId())
 	ev := w.next(t)
-	if ev.GetHeartbeat().GetRevision() != 2 {
-		t.Fatalf("after revision 2 the stream sent %v, want a heartbeat at 2", ev)
+	if ev.GetHeartbeat().GetRevision() != b.GetRevision() {
+		t.Fatalf("after revision %d the stream sent %v, want a heartbeat at it", b.GetRevision(), ev)
 	}
 }
 
