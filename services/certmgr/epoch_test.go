@@ -24,8 +24,8 @@ func epoch(t *testing.T, s *server) string {
 // and a snapshot, whose end and the heartbeats carry the store's epoch.
 func TestWatchResumeNeedsTheEpoch(t *testing.T) {
 	s := startServer(t)
-	create(t, s, "a1")
-	create(t, s, "a2")
+	a1 := create(t, s, "a1")
+	a2 := create(t, s, "a2")
 	current := epoch(t, s)
 	for _, tc := range []struct {
 		name, epoch, reason string
@@ -33,21 +33,21 @@ func TestWatchResumeNeedsTheEpoch(t *testing.T) {
 		{"another epoch", "0123456789abcdef0123456789abcdef", "restored from a backup"},
 		{"no epoch", "", "without its epoch"},
 	} {
-		w := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: 2, Epoch: tc.epoch})
+		w := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: a2.GetRevision(), Epoch: tc.epoch})
 		r := w.next().GetResync()
 		if r == nil || !strings.Contains(r.GetReason(), tc.reason) || r.GetEpoch() != current {
 			t.Errorf("%s: first event resync %v, want one that says %q with epoch %s", tc.name, r, tc.reason, current)
 		}
 		names, rev := w.snapshot2()
-		if len(names) != 2 || rev != 2 {
-			t.Errorf("%s: snapshot of %v at %d, want both certificates at 2", tc.name, names, rev)
+		if len(names) != 2 || rev != a2.GetRevision() {
+			t.Errorf("%s: snapshot of %v at %d, want both certificates at %d", tc.name, names, rev, a2.GetRevision())
 		}
 		w.cancel()
 	}
 	// With the right epoch it resumes without a resync.
-	w := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: 1, Epoch: current})
-	if ch := w.change(); ch.GetRevision() != 2 {
-		t.Errorf("resumed at %d, want 2", ch.GetRevision())
+	w := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: a1.GetRevision(), Epoch: current})
+	if ch := w.change(); ch.GetRevision() != a2.GetRevision() || ch.GetCertificateId() != a2.GetId() {
+		t.Errorf("resumed at %d, want a2 at %d", ch.GetRevision(), a2.GetRevision())
 	}
 }
 

@@ -100,12 +100,12 @@ func TestWatchSnapshotThenLive(t *testing.T) {
 	}
 	w := watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{})
 	names, rev := w.snapshot()
-	if fmt.Sprint(names) != "[first withKey]" || rev != 2 {
-		t.Fatalf("snapshot %v at %d", names, rev)
+	if fmt.Sprint(names) != "[first withKey]" || rev != s.revision() {
+		t.Fatalf("snapshot %v at %d, want at the head %d", names, rev, s.revision())
 	}
 	c := create(t, s, "third")
 	ch := w.change()
-	if ch.GetRevision() != 3 || ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_CREATED || ch.GetCertificateId() != c.GetId() {
+	if ch.GetRevision() != c.GetRevision() || ch.GetRevision() <= rev || ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_CREATED || ch.GetCertificateId() != c.GetId() {
 		t.Fatalf("change %v", ch)
 	}
 	// The material is the uploaded key, usable as is.
@@ -117,19 +117,22 @@ func TestWatchSnapshotThenLive(t *testing.T) {
 	if _, err := s.certs().DisableCertificate(as(adminKey), &certmgrv1.DisableCertificateRequest{Account: "acme", Project: "shop", Id: c.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	if ch := w.change(); ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_DISABLED || ch.GetMaterial().GetCertificate().GetState() != "disabled" {
-		t.Fatalf("disable change %v", ch)
+	disabled := w.change()
+	if disabled.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_DISABLED || disabled.GetMaterial().GetCertificate().GetState() != "disabled" || disabled.GetRevision() <= ch.GetRevision() {
+		t.Fatalf("disable change %v", disabled)
 	}
 	if _, err := s.certs().DeleteCertificate(as(adminKey), &certmgrv1.DeleteCertificateRequest{Account: "acme", Project: "shop", Id: c.GetId()}); err != nil {
 		t.Fatal(err)
 	}
 	// A delete is two changes: the mark that blocks new deploys while
 	// references are checked, then the delete.
-	if ch := w.change(); ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_UPDATED || ch.GetMaterial().GetCertificate().GetState() != "deleting" || ch.GetRevision() != 5 {
-		t.Fatalf("delete-started change %v", ch)
+	marked := w.change()
+	if marked.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_UPDATED || marked.GetMaterial().GetCertificate().GetState() != "deleting" || marked.GetRevision() <= disabled.GetRevision() {
+		t.Fatalf("delete-started change %v", marked)
 	}
-	if ch := w.change(); ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_DELETED || ch.GetMaterial() != nil || ch.GetRevision() != 6 {
-		t.Fatalf("delete change %v", ch)
+	deleted := w.change()
+	if deleted.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_DELETED || deleted.GetMaterial() != nil || deleted.GetRevision() <= marked.GetRevision() || deleted.GetRevision() != s.revision() {
+		t.Fatalf("delete change %v, want the head %d", deleted, s.revision())
 	}
 	// Idle: heartbeats carry the current revision.
 	for {
@@ -138,8 +141,8 @@ func TestWatchSnapshotThenLive(t *testing.T) {
 			t.Fatal(err)
 		}
 		if hb := ev.GetHeartbeat(); hb != nil {
-			if hb.GetRevision() != 6 {
-				t.Fatalf("heartbeat at %d, want 6", hb.GetRevision())
+			if hb.GetRevision() != deleted.GetRevision() {
+				t.Fatalf("heartbeat at %d, want the last change's %d", hb.GetRevision(), deleted.GetRevision())
 			}
 			break
 		}
@@ -154,13 +157,13 @@ func TestWatchResumeAcrossRestart(t *testing.T) {
 	_, rev := w.snapshot()
 	w.cancel()
 	// Changes made while the subscriber is away, then a restart.
-	create(t, s, "a3")
+	a3 := create(t, s, "a3")
 	s.restart()
-	create(t, s, "a4")
+	a4 := create(t, s, "a4")
 	w = watch(t, s, adminKey, &certmgrv1.WatchCertificatesRequest{FromRevision: rev, Epoch: epoch(t, s)})
-	for _, want := range []uint64{rev + 1, rev + 2} {
-		if ch := w.change(); ch.GetRevision() != want {
-			t.Fatalf("resumed change at %d, want %d", ch.GetRevision(), want)
+	for _, want := range []*certmgrv1.Certificate{a3, a4} {
+		if ch := w.change(); ch.GetRevision() != want.GetRevision() || ch.GetCertificateId() != want.GetId() || ch.GetRevision() <= rev {
+			t.Fatalf("resumed change %s at %d, want %s at %d (after %d)", ch.GetCertificateId(), ch.GetRevision(), want.GetId(), want.GetRevision(), rev)
 		}
 	}
 }
@@ -211,8 +214,8 @@ func TestWatchScope(t *testing.T) {
 	}
 	create(t, s, "devOnly", "development")
 	prod := create(t, s, "prodCert", "production")
-	if ch := w.change(); ch.GetCertificateId() != prod.GetId() || ch.GetRevision() != 3 {
-		t.Fatalf("first change in scope %v, want prodCert at 3", ch)
+	if ch := w.change(); ch.GetCertificateId() != prod.GetId() || ch.GetRevision() != prod.GetRevision() {
+		t.Fatalf("first change in scope %v, want prodCert at %d", ch, prod.GetRevision())
 	}
 	// Leaving the scope is a removal, without material.
 	if _, err := s.certs().UpdateCertificate(as(adminKey), &certmgrv1.UpdateCertificateRequest{Account: "acme", Project: "shop", Id: prod.GetId(), EnvironmentTypes: []string{"preview"}}); err != nil {
@@ -240,6 +243,7 @@ func TestStalledSubscriberDoesNotDelayWrites(t *testing.T) {
 	healthy.snapshot()
 
 	const writes = 400
+	var revs []uint64 // the writes' revisions, read once done has answered
 	done := make(chan []time.Duration)
 	go func() {
 		var lat []time.Duration
@@ -247,11 +251,13 @@ func TestStalledSubscriberDoesNotDelayWrites(t *testing.T) {
 		for i := range writes {
 			r := ca(fmt.Sprintf("w%d", i))
 			start := time.Now()
-			if _, err := s.certs().CreateCertificate(as(adminKey), r); err != nil {
+			c, err := s.certs().CreateCertificate(as(adminKey), r)
+			if err != nil {
 				t.Error(err)
 				break
 			}
 			lat = append(lat, time.Since(start))
+			revs = append(revs, c.GetCertificate().GetRevision())
 		}
 		done <- lat
 	}()
@@ -261,9 +267,12 @@ func TestStalledSubscriberDoesNotDelayWrites(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("writes did not finish: a stalled subscriber is blocking writers")
 	}
-	for i := range writes {
-		if ch := healthy.change(); ch.GetRevision() != uint64(i+1) {
-			t.Fatalf("healthy subscriber got revision %d, want %d", ch.GetRevision(), i+1)
+	if len(revs) != writes {
+		t.Fatalf("%d of %d writes succeeded", len(revs), writes)
+	}
+	for _, rev := range revs {
+		if ch := healthy.change(); ch.GetRevision() != rev {
+			t.Fatalf("healthy subscriber got revision %d, want the next write's %d", ch.GetRevision(), rev)
 		}
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })

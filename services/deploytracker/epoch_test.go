@@ -24,8 +24,8 @@ func (p *pair) epoch(t *testing.T) string {
 // none, is answered with a resync and a snapshot.
 func TestWatchResumeNeedsTheEpoch(t *testing.T) {
 	p := startPair(t)
-	p.deploy(t, req("acme", "shop", "a", "production", plain(t)))
-	p.deploy(t, req("acme", "shop", "b", "production", plain(t)))
+	a := p.deploy(t, req("acme", "shop", "a", "production", plain(t)))
+	b := p.deploy(t, req("acme", "shop", "b", "production", plain(t)))
 	current := p.epoch(t)
 	for _, tc := range []struct {
 		name, epoch, reason string
@@ -33,18 +33,18 @@ func TestWatchResumeNeedsTheEpoch(t *testing.T) {
 		{"another epoch", "0123456789abcdef0123456789abcdef", "restored from a backup"},
 		{"no epoch", "", "without its epoch"},
 	} {
-		w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 2, Epoch: tc.epoch})
+		w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: b.GetRevision(), Epoch: tc.epoch})
 		resync, items, rev := w.snapshot(t)
 		if !strings.Contains(resync.GetReason(), tc.reason) || resync.GetEpoch() != current {
 			t.Errorf("%s: resync %v, want one that says %q with epoch %s", tc.name, resync, tc.reason, current)
 		}
-		if len(items) != 2 || rev != 2 {
-			t.Errorf("%s: snapshot of %d at %d, want 2 at 2", tc.name, len(items), rev)
+		if len(items) != 2 || rev != b.GetRevision() {
+			t.Errorf("%s: snapshot of %d at %d, want 2 at %d", tc.name, len(items), rev, b.GetRevision())
 		}
 		w.close()
 	}
-	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 1, Epoch: current})
-	if c := w.nextChange(t); c.GetRevision() != 2 {
-		t.Errorf("resumed at %d, want 2", c.GetRevision())
+	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: a.GetRevision(), Epoch: current})
+	if c := w.nextChange(t); c.GetRevision() != b.GetRevision() || c.GetDeploymentId() != b.GetId() {
+		t.Errorf("resumed at %d, want b at %d", c.GetRevision(), b.GetRevision())
 	}
 }

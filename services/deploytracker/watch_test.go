@@ -68,7 +68,10 @@ func TestWatchFromZeroThenLive(t *testing.T) {
 				"options": {"rewritePattern": "https://127.0.0.1:9443/v2/users/${params.id}", "mtlsCertificate": "myBackendCert", "caCertificate": "$env(CA)"}}}]}`),
 		Variables: map[string]string{"CA": "backendCa"}})
 	c := w.nextChange(t)
-	wantChange(t, c, rev+1, deployed, dev.GetId())
+	if dev.GetRevision() <= rev {
+		t.Fatalf("deploy took revision %d, not after the snapshot's %d", dev.GetRevision(), rev)
+	}
+	wantChange(t, c, dev.GetRevision(), deployed, dev.GetId())
 	if !proto.Equal(c.GetDeployment(), dev) {
 		t.Errorf("streamed deployment differs from the deploy's answer:\n%v\n%v", c.GetDeployment(), dev)
 	}
@@ -85,7 +88,10 @@ func TestWatchFromZeroThenLive(t *testing.T) {
 	// A redeploy keeps the id; dropping the certificate shows in the routes.
 	prod2 := p.deploy(t, req("acme", "shop", "production", "production", plain(t)))
 	c = w.nextChange(t)
-	wantChange(t, c, rev+2, deployed, prod.GetId())
+	if prod2.GetRevision() <= dev.GetRevision() {
+		t.Fatalf("redeploy took revision %d, not after %d", prod2.GetRevision(), dev.GetRevision())
+	}
+	wantChange(t, c, prod2.GetRevision(), deployed, prod.GetId())
 	if g := c.GetDeployment().GetGeneration(); g != 2 || c.GetDeployment().GetRoutes()[0].GetMtlsCertificateId() != "" || !proto.Equal(c.GetDeployment(), prod2) {
 		t.Errorf("redeploy streamed as %v", c.GetDeployment())
 	}
@@ -93,7 +99,11 @@ func TestWatchFromZeroThenLive(t *testing.T) {
 	if _, err := p.deploys.DeleteDeployment(callCtx(t), &deploytrackerv1.DeleteDeploymentRequest{Account: "acme", Project: "shop", Id: dev.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	wantChange(t, w.nextChange(t), rev+3, deleted, dev.GetId())
+	head := p.revision(t)
+	if head <= prod2.GetRevision() {
+		t.Fatalf("delete left the head at %d, not after %d", head, prod2.GetRevision())
+	}
+	wantChange(t, w.nextChange(t), head, deleted, dev.GetId())
 }
 
 func TestWatchEdgeKeysSeeOneAccount(t *testing.T) {
@@ -108,8 +118,8 @@ func TestWatchEdgeKeysSeeOneAccount(t *testing.T) {
 	if len(items) != 1 || items[0].GetId() != acmeProd.GetId() {
 		t.Fatalf("acme's edge snapshot = %v, want acme's deployment only", items)
 	}
-	if rev != 2 {
-		t.Fatalf("snapshot at %d, want 2", rev)
+	if head := p.revision(t); rev != head {
+		t.Fatalf("snapshot at %d, want the head %d", rev, head)
 	}
 	gwatch := p.watch(t, globexEdge, &deploytrackerv1.WatchDeploymentsRequest{Account: "globex"})
 	if _, items, _ := gwatch.snapshot(t); len(items) != 1 || items[0].GetId() != globexProd.GetId() {
@@ -152,8 +162,8 @@ func TestWatchScope(t *testing.T) {
 
 	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{Account: "acme", Project: "shop", EnvironmentType: "development"})
 	_, items, rev := w.snapshot(t)
-	if len(items) != 1 || items[0].GetId() != dev.GetId() || rev != 4 {
-		t.Fatalf("scoped snapshot = %v at %d, want acme/shop/dev only at 4", items, rev)
+	if head := p.revision(t); len(items) != 1 || items[0].GetId() != dev.GetId() || rev != head {
+		t.Fatalf("scoped snapshot = %v at %d, want acme/shop/dev only at the head %d", items, rev, head)
 	}
 	// An edge key's project scope stays inside its own account.
 	edge := p.watch(t, p.apiKey(t, "acme", "edge"), &deploytrackerv1.WatchDeploymentsRequest{Project: "shop", EnvironmentType: "production"})
@@ -190,11 +200,11 @@ func TestWatchResumesAcrossRestart(t *testing.T) {
 	p.deploy(t, req("acme", "shop", "b", "production", plain(t)))
 
 	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{})
-	if _, _, rev := w.snapshot(t); rev != 2 {
-		t.Fatalf("snapshot at %d, want 2", rev)
+	if _, _, rev := w.snapshot(t); rev != p.revision(t) {
+		t.Fatalf("snapshot at %d, want the head %d", rev, p.revision(t))
 	}
 	c := p.deploy(t, req("acme", "shop", "c", "production", plain(t)))
-	wantChange(t, w.nextChange(t), 3, deployed, c.GetId())
+	wantChange(t, w.nextChange(t), c.GetRevision(), deployed, c.GetId())
 	w.close()
 
 	// Missed: one change before the restart, two after it.
@@ -205,13 +215,17 @@ func TestWatchResumesAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w = p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 3, Epoch: p.epoch(t)})
-	wantChange(t, w.nextChange(t), 4, deployed, d.GetId())
-	wantChange(t, w.nextChange(t), 5, deployed, e.GetId())
-	wantChange(t, w.nextChange(t), 6, deleted, a.GetId())
+	deletedAt := p.revision(t)
+	if d.GetRevision() <= c.GetRevision() || e.GetRevision() <= d.GetRevision() || deletedAt <= e.GetRevision() {
+		t.Fatalf("revisions c %d, d %d, e %d, delete %d do not increase", c.GetRevision(), d.GetRevision(), e.GetRevision(), deletedAt)
+	}
+	w = p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: c.GetRevision(), Epoch: p.epoch(t)})
+	wantChange(t, w.nextChange(t), d.GetRevision(), deployed, d.GetId())
+	wantChange(t, w.nextChange(t), e.GetRevision(), deployed, e.GetId())
+	wantChange(t, w.nextChange(t), deletedAt, deleted, a.GetId())
 	// Then live, with nothing in between.
 	f := p.deploy(t, req("acme", "shop", "f", "production", plain(t)))
-	wantChange(t, w.nextChange(t), 7, deployed, f.GetId())
+	wantChange(t, w.nextChange(t), f.GetRevision(), deployed, f.GetId())
 }
 
 func TestWatchOlderThanRetention(t *testing.T) {
@@ -257,20 +271,20 @@ func TestWatchOlderThanRetention(t *testing.T) {
 
 func TestWatchHeartbeatsWhenIdle(t *testing.T) {
 	p := startPairWith(t, pairOptions{stream: changefeed.Options{Heartbeat: 30 * time.Millisecond}})
-	p.deploy(t, req("acme", "shop", "a", "production", plain(t)))
+	a := p.deploy(t, req("acme", "shop", "a", "production", plain(t)))
 
-	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: 1, Epoch: p.epoch(t)})
+	w := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{FromRevision: a.GetRevision(), Epoch: p.epoch(t)})
 	for range 3 {
 		ev := w.next(t)
-		if ev.GetHeartbeat() == nil || ev.GetHeartbeat().GetRevision() != 1 {
-			t.Fatalf("idle stream sent %v, want a heartbeat at revision 1", ev)
+		if ev.GetHeartbeat() == nil || ev.GetHeartbeat().GetRevision() != a.GetRevision() {
+			t.Fatalf("idle stream sent %v, want a heartbeat at revision %d", ev, a.GetRevision())
 		}
 	}
 	b := p.deploy(t, req("acme", "shop", "b", "production", plain(t)))
-	wantChange(t, w.nextChange(t), 2, deployed, b.GetId())
+	wantChange(t, w.nextChange(t), b.GetRevision(), deployed, b.GetId())
 	ev := w.next(t)
-	if ev.GetHeartbeat().GetRevision() != 2 {
-		t.Fatalf("after revision 2 the stream sent %v, want a heartbeat at 2", ev)
+	if ev.GetHeartbeat().GetRevision() != b.GetRevision() {
+		t.Fatalf("after revision %d the stream sent %v, want a heartbeat at it", b.GetRevision(), ev)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/certbind/certbind/internal/revlog"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/store"
 )
 
 // backupChunk is the most data one BackupResponse carries.
@@ -20,12 +19,12 @@ const backupChunk = 256 << 10
 // admin key only.
 type Backup struct {
 	certmgrv1.UnimplementedBackupServiceServer
-	store *store.Store
+	store BackupSource
 	log   *slog.Logger
 }
 
 // NewBackup returns the BackupService handlers.
-func NewBackup(st *store.Store, log *slog.Logger) *Backup {
+func NewBackup(st BackupSource, log *slog.Logger) *Backup {
 	return &Backup{store: st, log: log}
 }
 

@@ -27,7 +27,7 @@ import (
 type Distribution struct {
 	certmgrv1.UnimplementedDistributionServiceServer
 	m     *certs.Manager
-	store *store.Store
+	store CertificateFeed
 	hub   *changefeed.Hub[store.Change]
 	opts  changefeed.Options
 	admit *changefeed.Admission
@@ -39,7 +39,7 @@ type Distribution struct {
 
 // NewDistribution returns the DistributionService handlers. admit bounds
 // the open streams.
-func NewDistribution(m *certs.Manager, st *store.Store, hub *changefeed.Hub[store.Change], opts changefeed.Options, admit *changefeed.Admission, log *slog.Logger) *Distribution {
+func NewDistribution(m *certs.Manager, st CertificateFeed, hub *changefeed.Hub[store.Change], opts changefeed.Options, admit *changefeed.Admission, log *slog.Logger) *Distribution {
 	return &Distribution{m: m, store: st, hub: hub, opts: opts, admit: admit, log: log, damaged: damageLog{log: log}}
 }
 
@@ -164,7 +164,7 @@ type watchSink struct {
 	dog     *changefeed.Watchdog
 	scope   scope
 	m       *certs.Manager
-	store   *store.Store
+	store   CertificateFeed
 	damaged *damageLog
 }
 

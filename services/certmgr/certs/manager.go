@@ -19,7 +19,7 @@ import (
 
 // Config holds a Manager's dependencies.
 type Config struct {
-	Store  *store.Store
+	Store  Certificates
 	Sealer *seal.Sealer
 	// References is asked before deletes; nil means NoReferences.
 	References References
@@ -31,7 +31,7 @@ type Config struct {
 
 // Manager applies certmgr's rules to certificates.
 type Manager struct {
-	store  *store.Store
+	store  Certificates
 	sealer *seal.Sealer
 	refs   References
 	audit  *slog.Logger

@@ -45,12 +45,16 @@ type Report struct {
 // environment types was left unfinished. It changes nothing and holds no
 // transaction open while it unseals keys. ctx ends it early.
 func (m *Manager) Verify(ctx context.Context) (*Report, error) {
+	scan, ok := m.store.(Scanner)
+	if !ok {
+		return nil, errors.New("verify: this store cannot walk its records (it does not implement certs.Scanner)")
+	}
 	r := &Report{}
 	add := func(sev, check string, c *store.Certificate, format string, args ...any) {
 		r.Findings = append(r.Findings, Finding{Severity: sev, Check: check, Account: c.Account, Project: c.Project,
 			CertificateID: c.ID, Name: c.Name, Message: fmt.Sprintf(format, args...)})
 	}
-	err := m.store.ScanCertificates(func(rec store.CertificateRecord) error {
+	err := scan.ScanCertificates(func(rec store.CertificateRecord) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -67,7 +71,7 @@ func (m *Manager) Verify(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	dangling, err := m.store.ScanNames()
+	dangling, err := scan.ScanNames()
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +80,14 @@ func (m *Manager) Verify(ctx context.Context) (*Report, error) {
 		add(SeverityError, "name_index_dangling", c, "the name %q points at certificate %s, which has no record; the name cannot be used again until the index is repaired (restore the store from a backup)", d.Name, d.ID)
 	}
 	var undecodableKeys int64
-	if r.APIKeys, undecodableKeys, err = m.store.ScanAPIKeys(); err != nil {
+	if r.APIKeys, undecodableKeys, err = scan.ScanAPIKeys(); err != nil {
 		return nil, err
 	}
 	if undecodableKeys > 0 {
 		add(SeverityError, "undecodable_api_key", &store.Certificate{}, "%d API key record(s) do not decode; those keys are refused: create new keys with `certbind api-key create`", undecodableKeys)
 	}
 	var revs []uint64
-	if r.Changes, revs, err = m.store.ScanChanges(); err != nil {
+	if r.Changes, revs, err = scan.ScanChanges(); err != nil {
 		return nil, err
 	}
 	if len(revs) > 0 {

@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/certbind/certbind/services/certmgr/seal"
-	"github.com/certbind/certbind/services/certmgr/store"
 )
 
 // Resume brings ring, loaded from the current key file, in line with st
@@ -25,7 +24,7 @@ import (
 //     2): nothing was sealed with it, and it is removed.
 //
 // Checking the current key against the store is left to the caller.
-func Resume(st *store.Store, ring *seal.Sealer, files Files, log *slog.Logger) (rotating bool, err error) {
+func Resume(st KeyRecords, ring *seal.Sealer, files Files, log *slog.Logger) (rotating bool, err error) {
 	if err := os.Remove(files.nextTemp()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, err
 	}

@@ -74,7 +74,7 @@ type Rewrapper interface {
 
 // Config configures a Rotator.
 type Config struct {
-	Store  *store.Store
+	Store  Resealer
 	Ring   *seal.Sealer
 	Rewrap Rewrapper
 	Files  Files

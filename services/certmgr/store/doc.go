@@ -9,4 +9,15 @@
 //
 // The store never sees a plaintext private key: callers seal keys before
 // handing records in.
+//
+// The rest of certmgr reaches the store through interfaces of its own
+// (certs.Certificates, api.CertificateFeed, auth.KeyStore and
+// auth.KeyLifecycle, masterkey.Resealer), which another backend can
+// implement; storetest holds any backend to the rules they rely on. What
+// only a bbolt file has stays here, behind optional interfaces or on the
+// concrete type: Backup and Restamp (a file copy and its new epoch),
+// the scans for verify (certs.Scanner), the re-seal walks by record key
+// and changelog entry (masterkey.Resealer), and the start-up checks of the
+// master key (KeyCheck, SetKeyCheck, HasCertificates, ForEachSealedKey),
+// which certmgr's main wires to this store directly.
 package store

@@ -12,7 +12,6 @@ import (
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/revlog"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
-	"github.com/certbind/certbind/services/deploytracker/store"
 )
 
 // backupChunk is the most data one BackupResponse carries.
@@ -22,12 +21,12 @@ const backupChunk = 256 << 10
 // admin key only.
 type Backup struct {
 	deploytrackerv1.UnimplementedBackupServiceServer
-	store *store.Store
+	store BackupSource
 	log   *slog.Logger
 }
 
 // NewBackup returns the BackupService handlers.
-func NewBackup(st *store.Store, log *slog.Logger) *Backup {
+func NewBackup(st BackupSource, log *slog.Logger) *Backup {
 	return &Backup{store: st, log: log}
 }
 

@@ -22,7 +22,7 @@ import (
 // Distribution serves DeploymentDistributionService.
 type Distribution struct {
 	deploytrackerv1.UnimplementedDeploymentDistributionServiceServer
-	store *store.Store
+	store DeploymentFeed
 	hub   *changefeed.Hub[store.Change]
 	opts  changefeed.Options
 	admit *changefeed.Admission
@@ -34,7 +34,7 @@ type Distribution struct {
 
 // NewDistribution returns the DeploymentDistributionService handlers.
 // admit bounds the open streams.
-func NewDistribution(st *store.Store, hub *changefeed.Hub[store.Change], opts changefeed.Options, admit *changefeed.Admission, url URLs, log *slog.Logger) *Distribution {
+func NewDistribution(st DeploymentFeed, hub *changefeed.Hub[store.Change], opts changefeed.Options, admit *changefeed.Admission, url URLs, log *slog.Logger) *Distribution {
 	return &Distribution{store: st, hub: hub, opts: opts, admit: admit, url: url, log: log}
 }
 
@@ -118,7 +118,7 @@ type sink struct {
 	stream grpc.ServerStreamingServer[deploytrackerv1.WatchDeploymentsResponse]
 	dog    *changefeed.Watchdog
 	scope  scope
-	store  *store.Store
+	store  DeploymentFeed
 	url    URLs
 	// skipped reports a damaged deployment left out of a snapshot.
 	skipped func(d *store.Deployment)

@@ -16,7 +16,7 @@ import (
 
 // Config holds a Tracker's dependencies.
 type Config struct {
-	Store *store.Store
+	Store Deployments
 	Certs Certificates
 	// Audit receives one line per write; nil discards them.
 	Audit *slog.Logger
@@ -29,7 +29,7 @@ type Config struct {
 
 // Tracker applies the deploy rules.
 type Tracker struct {
-	store *store.Store
+	store Deployments
 	certs Certificates
 	audit *slog.Logger
 	now   func() time.Time

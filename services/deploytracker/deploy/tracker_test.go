@@ -122,7 +122,10 @@ func TestDeployResolvesNamesToIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Generation != 1 || d.Revision != 1 || !strings.HasPrefix(d.ID, "dep_") {
+	if head, err := st.Revision(); err != nil || d.Revision == 0 || d.Revision != head {
+		t.Errorf("deployment at revision %d, want the head %d (%v)", d.Revision, head, err)
+	}
+	if d.Generation != 1 || !strings.HasPrefix(d.ID, "dep_") {
 		t.Errorf("deployment = id %q generation %d revision %d", d.ID, d.Generation, d.Revision)
 	}
 	if len(d.Routes) != 2 || d.Routes[0].MTLSCertificateID != "crt_1" || d.Routes[0].MTLSCertificateName != "rotatedCert" ||

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -48,9 +49,13 @@ type Report struct {
 // deleting one a warning (a rotation or a deletion under way). Deploys in
 // progress older than LeftOverAfter are reported. It changes nothing.
 func (t *Tracker) Verify(ctx context.Context) (*Report, error) {
+	scan, ok := t.store.(Scanner)
+	if !ok {
+		return nil, errors.New("verify: this store cannot walk its records (it does not implement deploy.Scanner)")
+	}
 	r := &Report{}
 	now := t.now()
-	recs, err := t.store.ScanDeployments()
+	recs, err := scan.ScanDeployments()
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +84,7 @@ func (t *Tracker) Verify(ctx context.Context) (*Report, error) {
 			}
 		}
 	}
-	dangling, err := t.store.ScanIDs()
+	dangling, err := scan.ScanIDs()
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +115,7 @@ func (t *Tracker) Verify(ctx context.Context) (*Report, error) {
 		}
 	}
 
-	pending, err := t.store.ScanPending()
+	pending, err := scan.ScanPending()
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +136,7 @@ func (t *Tracker) Verify(ctx context.Context) (*Report, error) {
 	}
 
 	var revs []uint64
-	if r.Changes, revs, err = t.store.ScanChanges(); err != nil {
+	if r.Changes, revs, err = scan.ScanChanges(); err != nil {
 		return nil, err
 	}
 	if len(revs) > 0 {
