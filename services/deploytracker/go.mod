@@ -3,6 +3,7 @@ module github.com/certbind/certbind/services/deploytracker
 go 1.26.0
 
 require (
+	github.com/certbind/certbind v0.0.0-00010101000000-000000000000
 	github.com/certbind/certbind/proto v0.0.0-00010101000000-000000000000
 	github.com/certbind/certbind/services/certmgr v0.0.0-00010101000000-000000000000
 	go.etcd.io/bbolt v1.5.0
@@ -22,6 +23,7 @@ require (
 )
 
 replace (
+	github.com/certbind/certbind => ../..
 	github.com/certbind/certbind/proto => ../../proto
 	github.com/certbind/certbind/services/certmgr => ../../services/certmgr
 )

@@ -1,0 +1,3 @@
+module github.com/certbind/certbind
+
+go 1.26.0
