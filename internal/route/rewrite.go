@@ -16,6 +16,8 @@ type Rewrite struct {
 	// closing "}": building the URL fails once the parts before it are
 	// filled.
 	unclosed bool
+	// size is the length of the text copied from the pattern.
+	size int
 }
 
 // part is the literal text before a placeholder and the placeholder's name.
@@ -39,6 +41,7 @@ func CompileRewrite(pattern string) *Rewrite {
 		i := strings.Index(rest, open)
 		if i < 0 {
 			rw.tail = rest
+			rw.size += len(rest)
 			return rw
 		}
 		end := strings.IndexByte(rest[i:], '}')
@@ -47,6 +50,7 @@ func CompileRewrite(pattern string) *Rewrite {
 			return rw
 		}
 		lit := rest[:i]
+		rw.size += len(lit)
 		inQuery = inQuery || strings.Contains(lit, "?")
 		rw.parts = append(rw.parts, part{lit: lit, name: rest[i+len(open) : i+end], inQuery: inQuery})
 		rest = rest[i+end+1:]
@@ -59,7 +63,15 @@ func CompileRewrite(pattern string) *Rewrite {
 // cannot add a segment, and as a query value after it, so that a "&" in it
 // cannot add a parameter. The errors begin with "rewritePattern".
 func (rw *Rewrite) URL(params []Param, rawQuery string) (*url.URL, error) {
+	// One buffer for the URL: an escaped character takes at most three.
+	n := rw.size
+	for _, p := range rw.parts {
+		if value, ok := lookup(params, p.name); ok {
+			n += 3 * len(value)
+		}
+	}
 	var b strings.Builder
+	b.Grow(n)
 	for _, p := range rw.parts {
 		b.WriteString(p.lit)
 		value, ok := lookup(params, p.name)
