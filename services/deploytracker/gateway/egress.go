@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/certbind/certbind/internal/route"
 )
 
 // neverReached are the addresses the edge refuses to connect to whatever
@@ -45,7 +47,7 @@ var nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
 // returns "". The message continues a sentence that has shown the URL.
 func egressProblem(s string) string {
 	// Placeholders are only ever in the path or query, never in the host.
-	if literals, _, problem := splitPattern(s); problem == "" {
+	if literals, _, err := route.SplitRewrite(s); err == nil {
 		s = strings.Join(literals, "x")
 	}
 	u, err := url.Parse(s)

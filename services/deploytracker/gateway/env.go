@@ -7,39 +7,22 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/certbind/certbind/internal/route"
 )
 
 // Limits on deployment variables. MaxVariables also bounds an env file.
 const (
 	MaxVariables   = 200
-	maxNameLen     = 128     // characters in a variable or parameter name
 	maxValueLen    = 4 << 10 // bytes in a variable value
 	maxExpandedLen = 8 << 10 // bytes in an option after $env substitution
 )
 
 // checkIdentifier checks a variable or path parameter name: a letter or _
 // followed by letters, digits and _, like a shell variable. Errors continue
-// a sentence that has named the thing, such as "variable name X ...".
-func checkIdentifier(name string) error {
-	if name == "" {
-		return errors.New("is empty (use letters, digits and _, e.g. BACKEND_HOST)")
-	}
-	if n := charCount(name); n > maxNameLen {
-		return fmt.Errorf("is %d characters long, over the limit of %d", n, maxNameLen)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
-		case '0' <= c && c <= '9' && i > 0:
-		case i == 0:
-			return fmt.Errorf("starts with %s (start with a letter or _)", describeByte(name, i))
-		default:
-			return fmt.Errorf("has %s at position %d (use letters, digits and _)", describeByte(name, i), charCount(name[:i])+1)
-		}
-	}
-	return nil
-}
+// a sentence that has named the thing, such as "variable name X ...". Both
+// follow the rule of the route language's parameters.
+func checkIdentifier(name string) error { return route.CheckName(name) }
 
 // checkVariable checks one variable, name and value. Values are stored with
 // the deployment and sent over gRPC, which needs valid UTF-8, and a NUL

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certbind/certbind/internal/route"
 	"github.com/certbind/certbind/internal/validate"
 )
 
@@ -39,12 +40,12 @@ func FuzzParse(f *testing.F) {
 			if r.Index != i || !strings.HasPrefix(r.Path, "/") {
 				t.Fatalf("route %d: index %d, path %q", i, r.Index, r.Path)
 			}
-			if _, err := parsePath(r.Path); err != nil {
+			if _, err := route.ParsePath(r.Path); err != nil {
 				t.Fatalf("route %d: accepted path %q: %v", i, r.Path, err)
 			}
 			switch r.Handler {
 			case URLForwardHandler:
-				if r.BaseURL == "" || r.RewritePattern != "" || urlProblem(r.BaseURL, false) != "" {
+				if r.BaseURL == "" || r.RewritePattern != "" || route.CheckURL(r.BaseURL, false) != nil {
 					t.Fatalf("route %d: forward route with baseUrl %q, rewritePattern %q", i, r.BaseURL, r.RewritePattern)
 				}
 			case URLRewriteHandler:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/certbind/certbind/internal/route"
 	"github.com/certbind/certbind/internal/validate"
 )
 
@@ -162,13 +163,16 @@ func (r *Route) setOption(name string, raw json.RawMessage, params []string, var
 	if err != nil {
 		return r.optionErrorf(name, "%v", err)
 	}
-	var problem string
 	if name == optBaseURL {
-		problem = urlProblem(v, false)
+		err = route.CheckURL(v, false)
 		r.BaseURL = v
 	} else {
-		problem = rewriteProblem(v, params)
+		err = route.CheckRewrite(v, params)
 		r.RewritePattern = v
+	}
+	var problem string
+	if err != nil {
+		problem = err.Error()
 	}
 	if problem == "" {
 		problem = egressProblem(v)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/certbind/certbind/internal/route"
 )
 
 // Route is one validated entry of "routes".
@@ -87,7 +89,7 @@ func parseRoute(i int, raw json.RawMessage, vars map[string]string) (Route, stri
 	case kindOf(rawPath) != jsonString:
 		return r, "", r.fieldErrorf("path", `"path" must be a string such as "/api/*", not %s`, kindOf(rawPath))
 	}
-	pattern, err := parsePath(r.Path)
+	pattern, err := route.ParsePath(r.Path)
 	if err != nil {
 		return r, "", r.fieldErrorf("path", "path %v", err)
 	}
@@ -103,10 +105,10 @@ func parseRoute(i int, raw json.RawMessage, vars map[string]string) (Route, stri
 		return r, "", r.fieldErrorf("handler",
 			`has no "handler" (add one such as "handler": {"export": "UrlForwardHandler", "options": {"baseUrl": "https://backend.example.com"}})`)
 	}
-	if e := r.parseHandler(rawHandler, pattern.params, vars); e != nil {
+	if e := r.parseHandler(rawHandler, pattern.Params(), vars); e != nil {
 		return r, "", e
 	}
-	return r, pattern.key, nil
+	return r, pattern.Key(), nil
 }
 
 // httpMethods are the methods a route may list, in the order messages

@@ -6,12 +6,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/certbind/certbind/internal/route"
 	"github.com/certbind/certbind/services/edge/state"
 )
 
 // param is a {NAME} of a route path and the request segment it matched,
 // decoded.
-type param struct{ name, value string }
+type param = route.Param
 
 // requestPath is the part of an incoming path below the deployment prefix.
 type requestPath struct {
@@ -86,45 +87,6 @@ func decodeSegment(seg string, allowSlash bool) (string, error) {
 	return v, nil
 }
 
-// matchPath matches the segments of a request against a route path written
-// as the deploytracker checked it: literal segments (which may hold
-// %-escapes), {NAME} segments matching one non-empty segment, and a final
-// "*" matching whatever remains, including nothing. It returns the
-// parameters in the order of the path.
-func matchPath(pattern string, segments []string) ([]param, bool) {
-	var params []param
-	rest := strings.TrimPrefix(pattern, "/")
-	for i := 0; ; i++ {
-		seg, tail, more := strings.Cut(rest, "/")
-		if seg == "*" && !more {
-			return params, true
-		}
-		if i >= len(segments) {
-			// "/api/*" matches "/api": the star may match nothing.
-			return nil, false
-		}
-		got := segments[i]
-		switch {
-		case strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}"):
-			if got == "" {
-				return nil, false
-			}
-			params = append(params, param{name: seg[1 : len(seg)-1], value: got})
-		case strings.Contains(seg, "%"):
-			lit, err := url.PathUnescape(seg)
-			if err != nil || lit != got {
-				return nil, false
-			}
-		case seg != got:
-			return nil, false
-		}
-		if !more {
-			return params, i == len(segments)-1
-		}
-		rest = tail
-	}
-}
-
 // allowsMethod reports whether a route serves method; no methods means all.
 func allowsMethod(r *state.Route, method string) bool {
 	return len(r.Methods) == 0 || slices.Contains(r.Methods, method)
@@ -137,7 +99,7 @@ func findRoute(d *state.Deployment, method string, rest requestPath) (*state.Rou
 	var allowed []string
 	for i := range d.Routes {
 		r := &d.Routes[i]
-		params, ok := matchPath(r.Path, rest.segments)
+		params, ok := r.CompiledPath().Match(rest.segments)
 		if !ok {
 			continue
 		}

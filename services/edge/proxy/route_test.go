@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certbind/certbind/internal/route"
 	"github.com/certbind/certbind/services/edge/state"
 )
 
@@ -31,12 +32,12 @@ func TestMatchPath(t *testing.T) {
 		{"/a%20b", "/a%20b", true, nil},
 		{"/a%20b", "/a b", true, nil},
 		{"/a~b", "/a%7Eb", true, nil},
-		{"/users/{id}", "/users/42", true, []param{{"id", "42"}}},
-		{"/users/{id}", "/users/a%2Fb", true, []param{{"id", "a/b"}}},
+		{"/users/{id}", "/users/42", true, []param{{Name: "id", Value: "42"}}},
+		{"/users/{id}", "/users/a%2Fb", true, []param{{Name: "id", Value: "a/b"}}},
 		{"/users/{id}", "/users/", false, nil},
 		{"/users/{id}", "/users", false, nil},
 		{"/users/{id}", "/users/1/2", false, nil},
-		{"/{a}/x/{b}/*", "/1/x/2", true, []param{{"a", "1"}, {"b", "2"}}},
+		{"/{a}/x/{b}/*", "/1/x/2", true, []param{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}}},
 		{"/{a}/x/{b}/*", "/1/y/2", false, nil},
 	} {
 		t.Run(tc.pattern+" "+tc.path, func(t *testing.T) {
@@ -45,9 +46,9 @@ func TestMatchPath(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			params, ok := matchPath(tc.pattern, rest.segments)
+			params, ok := route.Compile(tc.pattern).Match(rest.segments)
 			if ok != tc.want || ok && !slices.Equal(params, tc.params) {
-				t.Errorf("matchPath = %v %v, want %v %v", params, ok, tc.params, tc.want)
+				t.Errorf("Match = %v %v, want %v %v", params, ok, tc.params, tc.want)
 			}
 		})
 	}
@@ -118,15 +119,15 @@ func FuzzRequestPath(f *testing.F) {
 		if u.Host != "backend:8443" || !strings.HasPrefix(u.EscapedPath(), "/base") {
 			t.Fatalf("forward of %q goes to %s", escaped, u)
 		}
-		params, ok := matchPath("/{p}/*", rest.segments)
+		params, ok := route.Compile("/{p}/*").Match(rest.segments)
 		if !ok {
 			return
 		}
-		u, err = rewriteURL("https://backend/x/${params.p}?q=${params.p}", params, "")
+		u, err = route.CompileRewrite("https://backend/x/${params.p}?q=${params.p}").URL(params, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u.Host != "backend" || strings.Count(u.EscapedPath(), "/") != 2 || len(u.Query()) != 1 || u.Query().Get("q") != params[0].value {
+		if u.Host != "backend" || strings.Count(u.EscapedPath(), "/") != 2 || len(u.Query()) != 1 || u.Query().Get("q") != params[0].Value {
 			t.Fatalf("rewrite of %q goes to %s", escaped, u)
 		}
 	})

@@ -22,7 +22,7 @@ type dest struct {
 // errPathNotAllowed.
 func target(r *state.Route, rest requestPath, params []param, rawQuery string) (dest, error) {
 	if r.RewritePattern != "" {
-		u, err := rewriteURL(r.RewritePattern, params, rawQuery)
+		u, err := r.CompiledRewrite().URL(params, rawQuery)
 		if err != nil {
 			return dest{}, err
 		}
@@ -62,64 +62,6 @@ func joinURI(base *url.URL, escapedPath, rawQuery string) (string, error) {
 	}
 	u.RawQuery = rawQuery
 	return u.RequestURI(), nil
-}
-
-// rewriteURL fills the ${params.NAME} placeholders of pattern and appends
-// the request's query to the pattern's own. A value is escaped for where
-// its placeholder is: as a path segment before the "?", so that a "/" in
-// it cannot add a segment, and as a query value after it, so that a "&" in
-// it cannot add a parameter.
-func rewriteURL(pattern string, params []param, rawQuery string) (*url.URL, error) {
-	var b strings.Builder
-	inQuery := false
-	rest := pattern
-	for {
-		i := strings.Index(rest, "${params.")
-		if i < 0 {
-			b.WriteString(rest)
-			break
-		}
-		end := strings.IndexByte(rest[i:], '}')
-		if end < 0 {
-			return nil, fmt.Errorf(`rewritePattern has "${" without a closing "}"`)
-		}
-		lit := rest[:i]
-		inQuery = inQuery || strings.Contains(lit, "?")
-		b.WriteString(lit)
-		name := rest[i+len("${params.") : i+end]
-		value, ok := lookup(params, name)
-		if !ok {
-			return nil, fmt.Errorf("rewritePattern uses ${params.%s}, which the route path does not have", name)
-		}
-		if inQuery {
-			b.WriteString(url.QueryEscape(value))
-		} else {
-			b.WriteString(url.PathEscape(value))
-		}
-		rest = rest[i+end+1:]
-	}
-	u, err := url.Parse(b.String())
-	if err != nil {
-		return nil, fmt.Errorf("rewritePattern gives an invalid URL: %w", unwrapURLError(err))
-	}
-	switch {
-	case rawQuery == "":
-	case u.RawQuery == "":
-		u.RawQuery = rawQuery
-	default:
-		u.RawQuery += "&" + rawQuery
-	}
-	u.ForceQuery = false
-	return u, nil
-}
-
-func lookup(params []param, name string) (string, bool) {
-	for _, p := range params {
-		if p.name == name {
-			return p.value, true
-		}
-	}
-	return "", false
 }
 
 // setEscapedPath sets u's path from its escaped form, keeping the client's

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+
+	"github.com/certbind/certbind/internal/route"
 )
 
 // Certificate is a certificate as the edge holds it.
@@ -56,16 +58,40 @@ type Route struct {
 	// base is BaseURL parsed by Prepare, and origin its scheme://host.
 	base   *url.URL
 	origin string
+	// path and rewrite are Path and RewritePattern compiled by Prepare.
+	path    *route.Path
+	rewrite *route.Rewrite
 }
 
-// Prepare parses BaseURL once, so that the requests of a route do not each
-// parse it again. The builder of a snapshot calls it; a route it was not
-// called for (or whose BaseURL does not parse) is parsed per request.
+// Prepare parses BaseURL and compiles Path and RewritePattern once, so
+// that the requests of a route do not each do it again. The builder of a
+// snapshot calls it; a route it was not called for (or whose BaseURL does
+// not parse) is parsed and compiled per request.
 func (r *Route) Prepare() {
 	if u, err := url.Parse(r.BaseURL); err == nil {
 		r.base = u
 		r.origin = Origin(u)
 	}
+	r.path = route.Compile(r.Path)
+	if r.RewritePattern != "" {
+		r.rewrite = route.CompileRewrite(r.RewritePattern)
+	}
+}
+
+// CompiledPath returns Path compiled, shared between requests.
+func (r *Route) CompiledPath() *route.Path {
+	if r.path != nil {
+		return r.path
+	}
+	return route.Compile(r.Path)
+}
+
+// CompiledRewrite returns RewritePattern compiled, shared between requests.
+func (r *Route) CompiledRewrite() *route.Rewrite {
+	if r.rewrite != nil {
+		return r.rewrite
+	}
+	return route.CompileRewrite(r.RewritePattern)
 }
 
 // Origin returns the scheme://host of a prepared BaseURL, or "".

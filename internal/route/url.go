@@ -1,4 +1,4 @@
-package gateway
+package route
 
 import (
 	"errors"
@@ -9,17 +9,36 @@ import (
 	"strings"
 )
 
-// maxURLLen bounds a backend URL or rewrite pattern, in bytes.
-const maxURLLen = 2048
+// MaxURLLen bounds a backend URL or rewrite pattern, in bytes.
+const MaxURLLen = 2048
 
-// urlProblem checks a backend URL and says what is wrong with it, or returns
-// "". The message continues a sentence that has shown the URL. A query
-// string is allowed only when allowQuery is set. Relative URLs, other
-// schemes, user info and fragments are refused: the edge needs a host to
-// present the certificate to, and credentials belong in the certificate.
+// CheckURL checks a backend URL (a forward route's baseUrl). A query string
+// is allowed only when allowQuery is set. Relative URLs, other schemes,
+// user info and fragments are refused: the edge needs a host to present the
+// certificate to, and credentials belong in the certificate. The error
+// continues a sentence that has shown the URL.
+func CheckURL(s string, allowQuery bool) error {
+	if p := urlProblem(s, allowQuery); p != "" {
+		return errors.New(p)
+	}
+	return nil
+}
+
+// CheckRewrite checks a rewrite pattern: an absolute URL in which every
+// ${params.NAME} names one of params, the parameters of the route's path.
+// Placeholders may not be in the scheme or host: the backend receives the
+// route's client certificate, so the caller of the gateway must not be able
+// to choose it. The error continues a sentence that has shown the pattern.
+func CheckRewrite(pattern string, params []string) error {
+	if p := rewriteProblem(pattern, params); p != "" {
+		return errors.New(p)
+	}
+	return nil
+}
+
 func urlProblem(s string, allowQuery bool) string {
-	if len(s) > maxURLLen {
-		return fmt.Sprintf("is %d bytes long, over the limit of %d", len(s), maxURLLen)
+	if len(s) > MaxURLLen {
+		return fmt.Sprintf("is %d bytes long, over the limit of %d", len(s), MaxURLLen)
 	}
 	if p := charProblem(s); p != "" {
 		return p
@@ -76,14 +95,10 @@ func charProblem(s string) string {
 	return ""
 }
 
-// rewriteProblem checks a rewrite pattern: an absolute URL in which every
-// ${params.NAME} names a parameter of the route's path. Placeholders may not
-// be in the scheme or host: the backend receives the route's client
-// certificate, so the caller of the gateway must not be able to choose it.
 func rewriteProblem(pattern string, params []string) string {
-	literals, names, problem := splitPattern(pattern)
-	if problem != "" {
-		return problem
+	literals, names, err := SplitRewrite(pattern)
+	if err != nil {
+		return err.Error()
 	}
 	for _, name := range names {
 		if !slices.Contains(params, name) {
@@ -109,27 +124,29 @@ func rewriteProblem(pattern string, params []string) string {
 	return urlProblem(strings.Join(literals, "x"), true)
 }
 
-// splitPattern splits a rewrite pattern around its ${params.NAME}
-// placeholders, returning the text between them and the names in order.
-func splitPattern(pattern string) (literals, names []string, problem string) {
+// SplitRewrite splits a rewrite pattern around its ${params.NAME}
+// placeholders, returning the text between them (one more than the names)
+// and the names in order. It refuses a "${" that does not start a
+// placeholder with a valid name.
+func SplitRewrite(pattern string) (literals, names []string, err error) {
 	rest := pattern
 	for {
 		i := strings.Index(rest, "${")
 		if i < 0 {
-			return append(literals, rest), names, ""
+			return append(literals, rest), names, nil
 		}
 		end := strings.IndexByte(rest[i:], '}')
 		if end < 0 {
-			return nil, nil, `has "${" without a closing "}" (write ${params.NAME})`
+			return nil, nil, errors.New(`has "${" without a closing "}" (write ${params.NAME})`)
 		}
 		inner := rest[i+2 : i+end]
 		name, ok := strings.CutPrefix(inner, "params.")
 		if !ok {
-			return nil, nil, fmt.Sprintf("uses %s, but only ${params.NAME} placeholders are supported, NAME being a {NAME} of the path",
+			return nil, nil, fmt.Errorf("uses %s, but only ${params.NAME} placeholders are supported, NAME being a {NAME} of the path",
 				quote("${"+inner+"}"))
 		}
-		if err := checkIdentifier(name); err != nil {
-			return nil, nil, fmt.Sprintf("uses %s, whose parameter name %v", quote("${"+inner+"}"), err)
+		if err := CheckName(name); err != nil {
+			return nil, nil, fmt.Errorf("uses %s, whose parameter name %v", quote("${"+inner+"}"), err)
 		}
 		literals = append(literals, rest[:i])
 		names = append(names, name)
