@@ -108,8 +108,9 @@ func runEdge(ctx context.Context, e *env, bin, dataDir string) (t target, stop f
 	}
 	stop = p.stop
 	defer func() {
+		// The error returns set stop to nil: stop the process itself.
 		if err != nil {
-			stop()
+			p.stop()
 		}
 	}()
 	if err := waitHealthy(ctx, "http://"+rest+"/healthz", 30*time.Second, p); err != nil {
