@@ -8,4 +8,9 @@
 // deploytracker (the deploytracker's API against a real certmgr) and
 // edgewatch (the edge's followers against a real certmgr and
 // deploytracker). They use real servers on loopback and real bbolt files.
+//
+// This package's own tests hold the line: with go list and go mod edit
+// they check that no service package, tests included, imports another
+// service, that no service's go.mod names another service's module, and
+// that the edge, tests included, depends on neither bbolt nor go-pkcs12.
 package integration
