@@ -19,8 +19,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"software.sslmate.com/src/go-pkcs12"
 )
 
 func TestIssueDefaults(t *testing.T) {
@@ -265,22 +263,6 @@ func TestLegacyEncryptedKeyPEM(t *testing.T) {
 		if err != nil || !key.(interface{ Equal(crypto.PrivateKey) bool }).Equal(c.Key) {
 			t.Errorf("%v: %s block holds another key (%v)", kt, block.Type, err)
 		}
-	}
-}
-
-func TestPKCS12(t *testing.T) {
-	root := NewCA(t, "Root")
-	inter := root.Issue(t, Options{CommonName: "Intermediate", IsCA: true})
-	leaf := inter.Issue(t, Options{CommonName: "leaf", KeyType: RSA2048})
-	key, cert, cas, err := pkcs12.DecodeChain(PKCS12(t, leaf, []*Cert{inter, root}, "pw"), "pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !key.(interface{ Equal(crypto.PrivateKey) bool }).Equal(leaf.Key) || !bytes.Equal(cert.Raw, leaf.DER) {
-		t.Error("PKCS#12 holds another key or certificate")
-	}
-	if len(cas) != 2 || !bytes.Equal(cas[0].Raw, inter.DER) || !bytes.Equal(cas[1].Raw, root.DER) {
-		t.Error("PKCS#12 CA certificates differ")
 	}
 }
 

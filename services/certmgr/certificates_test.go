@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/certbind/certbind/internal/testpkcs12"
 	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 )
@@ -233,10 +234,10 @@ func TestBadUploadsChangeNothing(t *testing.T) {
 		}, codes.InvalidArgument, "KiB"},
 		{"PKCS#12 wrong password", func(r *certmgrv1.CreateCertificateRequest) {
 			r.CertificatePem, r.PrivateKeyPem = "", ""
-			r.Pkcs12, r.Pkcs12Password = testpki.PKCS12(t, good, nil, "right"), "wrong"
+			r.Pkcs12, r.Pkcs12Password = testpkcs12.Encode(t, good, nil, "right"), "wrong"
 		}, codes.InvalidArgument, "password"},
 		{"PKCS#12 and PEM together", func(r *certmgrv1.CreateCertificateRequest) {
-			r.Pkcs12, r.Pkcs12Password = testpki.PKCS12(t, good, nil, "right"), "right"
+			r.Pkcs12, r.Pkcs12Password = testpkcs12.Encode(t, good, nil, "right"), "right"
 		}, codes.InvalidArgument, "PKCS#12"},
 		{"CA upload with a key", func(r *certmgrv1.CreateCertificateRequest) {
 			r.Ca, r.CertificatePem = true, string(ca.CertPEM)
@@ -280,7 +281,7 @@ func TestUploadFormats(t *testing.T) {
 	for i, r := range []*certmgrv1.CreateCertificateRequest{
 		{CertificatePem: string(testpki.ChainPEM(leaf, inter)), PrivateKeyPem: string(leaf.KeyPEMPKCS1(t))},
 		{CertificatePem: string(ed.CertPEM), PrivateKeyPem: string(ed.EncryptedKeyPEM(t, "pw")), PrivateKeyPassphrase: "pw"},
-		{Pkcs12: testpki.PKCS12(t, leaf, []*testpki.Cert{inter}, "pw"), Pkcs12Password: "pw"},
+		{Pkcs12: testpkcs12.Encode(t, leaf, []*testpki.Cert{inter}, "pw"), Pkcs12Password: "pw"},
 		{Ca: true, CertificatePem: string(testpki.ChainPEM(ca, inter))},
 	} {
 		r.Account, r.Project, r.EnvironmentTypes = "acme", "shop", []string{"development"}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/certbind/certbind/internal/testpkcs12"
 	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr"
@@ -205,7 +206,7 @@ func TestBadRotationsChangeNothing(t *testing.T) {
 		}, codes.InvalidArgument, "take no private key"},
 		{"PKCS#12 for a CA", "", ca, func(r *certmgrv1.RotateCertificateRequest) {
 			r.CertificatePem, r.PrivateKeyPem = "", ""
-			r.Pkcs12, r.Pkcs12Password = testpki.PKCS12(t, good, nil, "pw"), "pw"
+			r.Pkcs12, r.Pkcs12Password = testpkcs12.Encode(t, good, nil, "pw"), "pw"
 		}, codes.InvalidArgument, "take no private key"},
 		{"client certificate into a CA", "", ca, func(r *certmgrv1.RotateCertificateRequest) { r.PrivateKeyPem = "" }, codes.InvalidArgument, "not a CA certificate"},
 		{"DER without PEM armor", "", client, func(r *certmgrv1.RotateCertificateRequest) { r.CertificatePem = der(good.CertPEM) }, codes.InvalidArgument, "PEM"},
@@ -214,7 +215,7 @@ func TestBadRotationsChangeNothing(t *testing.T) {
 		}, codes.InvalidArgument, "passphrase"},
 		{"PKCS#12 wrong password", "", client, func(r *certmgrv1.RotateCertificateRequest) {
 			r.CertificatePem, r.PrivateKeyPem = "", ""
-			r.Pkcs12, r.Pkcs12Password = testpki.PKCS12(t, good, nil, "right"), "wrong"
+			r.Pkcs12, r.Pkcs12Password = testpkcs12.Encode(t, good, nil, "right"), "wrong"
 		}, codes.InvalidArgument, "password"},
 		{"no material", "", client, func(r *certmgrv1.RotateCertificateRequest) { r.CertificatePem, r.PrivateKeyPem = "", "" }, codes.InvalidArgument, "no certificate"},
 		{"unknown id", "", client, func(r *certmgrv1.RotateCertificateRequest) { r.Id = "crt_aaaaaaaaaaaaaaaaaaaaaaaa" }, codes.NotFound, "list"},

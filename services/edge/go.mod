@@ -5,13 +5,11 @@ go 1.26.0
 replace (
 	github.com/certbind/certbind => ../..
 	github.com/certbind/certbind/proto => ../../proto
-	github.com/certbind/certbind/services/certmgr => ../certmgr
 )
 
 require (
 	github.com/certbind/certbind v0.0.0-00010101000000-000000000000
 	github.com/certbind/certbind/proto v0.0.0-00010101000000-000000000000
-	github.com/certbind/certbind/services/certmgr v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.25.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
@@ -25,19 +23,13 @@ require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
-	go.etcd.io/bbolt v1.5.0
-	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20261026165753-2ffab32bce7e // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
-	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
 )
 
 require (
-	github.com/certbind/certbind/services/deploytracker v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_model v0.6.3
 	golang.org/x/net v0.62.0
 )
-
-replace github.com/certbind/certbind/services/deploytracker => ../deploytracker

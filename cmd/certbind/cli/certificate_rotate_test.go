@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/certbind/certbind/internal/testpkcs12"
 	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 )
@@ -134,7 +135,7 @@ func TestRotateSendsMaterial(t *testing.T) {
 
 	// A CA bundle goes alone, and so does a PKCS#12 file with its password.
 	newCA := writeFile(t, dir, "ca.pem", string(testpki.NewCA(t, "backendCa-2").CertPEM))
-	bundle := testpki.PKCS12(t, ca.Issue(t, testpki.Options{CommonName: "otherCert-2"}), []*testpki.Cert{ca}, "pw")
+	bundle := testpkcs12.Encode(t, ca.Issue(t, testpki.Options{CommonName: "otherCert-2"}), []*testpki.Cert{ca}, "pw")
 	p12 := writeFile(t, dir, "renewed.p12", string(bundle))
 	for _, tc := range []struct {
 		id   string

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/certbind/certbind/internal/testpkcs12"
 	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 )
@@ -226,7 +227,7 @@ func TestCreateSendsUpload(t *testing.T) {
 func TestCreatePassphraseFlagBeatsEnv(t *testing.T) {
 	dir := t.TempDir()
 	ca := testpki.NewCA(t, "P12 CA")
-	bundle := testpki.PKCS12(t, ca.Issue(t, testpki.Options{CommonName: "p12-gateway"}), []*testpki.Cert{ca}, "flag-password")
+	bundle := testpkcs12.Encode(t, ca.Issue(t, testpki.Options{CommonName: "p12-gateway"}), []*testpki.Cert{ca}, "flag-password")
 	p12 := writeFile(t, dir, "b.p12", string(bundle))
 	account := newAccount()
 	rec := newRecorder(t)

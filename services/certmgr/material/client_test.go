@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certbind/certbind/internal/testpkcs12"
 	"github.com/certbind/certbind/internal/testpki"
 )
 
@@ -64,9 +65,9 @@ func TestParseClientRejects(t *testing.T) {
 		big.NewInt(3), big.NewInt(3), big.NewInt(3), big.NewInt(3), big.NewInt(3), big.NewInt(3)})
 	sec1Params, _ := asn1.Marshal(asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7})
 	keyBody := leaf.KeyPEM[len("-----BEGIN PRIVATE KEY-----\n"):]
-	p12 := testpki.PKCS12(t, leaf, []*testpki.Cert{inter}, "p12 secret")
-	p12Unrelated := testpki.PKCS12(t, leaf, []*testpki.Cert{inter, otherInter}, "pw")
-	p12Expired := testpki.PKCS12(t, expired, []*testpki.Cert{inter}, "pw")
+	p12 := testpkcs12.Encode(t, leaf, []*testpki.Cert{inter}, "p12 secret")
+	p12Unrelated := testpkcs12.Encode(t, leaf, []*testpki.Cert{inter, otherInter}, "pw")
+	p12Expired := testpkcs12.Encode(t, expired, []*testpki.Cert{inter}, "pw")
 	damagedCert := pemBlock("CERTIFICATE", []byte{0x30, 0x03, 0x02, 0x01, 0x01})
 	half := chain[:len(chain)/2]
 	chainLines, certLines := bytes.Count(chain, []byte("\n")), bytes.Count(leaf.CertPEM, []byte("\n"))
@@ -266,13 +267,13 @@ func TestParseClientAccepts(t *testing.T) {
 		return Input{CertificatePEM: append(certs, "\r\n\t \r\n"...), KeyPEM: crlf(leaf.KeyPEM)}
 	})
 	add("PKCS#12", testpki.Options{}, "ECDSA P-256", func(leaf *testpki.Cert) Input {
-		return Input{PKCS12: testpki.PKCS12(t, leaf, []*testpki.Cert{inter}, pass), PKCS12Password: pass}
+		return Input{PKCS12: testpkcs12.Encode(t, leaf, []*testpki.Cert{inter}, pass), PKCS12Password: pass}
 	})
 	add("PKCS#12 RSA", testpki.Options{KeyType: testpki.RSA2048}, "RSA 2048", func(leaf *testpki.Cert) Input {
-		return Input{PKCS12: testpki.PKCS12(t, leaf, []*testpki.Cert{inter}, pass), PKCS12Password: pass}
+		return Input{PKCS12: testpkcs12.Encode(t, leaf, []*testpki.Cert{inter}, pass), PKCS12Password: pass}
 	})
 	add("PKCS#12 empty password", testpki.Options{KeyType: testpki.Ed25519}, "Ed25519", func(leaf *testpki.Cert) Input {
-		return Input{PKCS12: testpki.PKCS12(t, leaf, []*testpki.Cert{inter}, "")}
+		return Input{PKCS12: testpkcs12.Encode(t, leaf, []*testpki.Cert{inter}, "")}
 	})
 
 	// Chains other than leaf + intermediate.
@@ -280,7 +281,7 @@ func TestParseClientAccepts(t *testing.T) {
 	tests = append(tests, tc{name: "with root", leaf: full, chain: []*testpki.Cert{inter, root},
 		in: Input{CertificatePEM: testpki.ChainPEM(full, inter, root), KeyPEM: full.KeyPEM}, keyAlgo: "ECDSA P-256"})
 	tests = append(tests, tc{name: "PKCS#12 shuffled chain", leaf: full, chain: []*testpki.Cert{inter, root},
-		in: Input{PKCS12: testpki.PKCS12(t, full, []*testpki.Cert{root, inter, full}, pass), PKCS12Password: pass}, keyAlgo: "ECDSA P-256"})
+		in: Input{PKCS12: testpkcs12.Encode(t, full, []*testpki.Cert{root, inter, full}, pass), PKCS12Password: pass}, keyAlgo: "ECDSA P-256"})
 	alone := root.Issue(t, testpki.Options{CommonName: "issued by the root"})
 	tests = append(tests, tc{name: "leaf alone", leaf: alone,
 		in: Input{CertificatePEM: alone.CertPEM, KeyPEM: alone.KeyPEM}, keyAlgo: "ECDSA P-256"})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certbind/certbind/internal/testpkcs12"
 	"github.com/certbind/certbind/internal/testpki"
 )
 
@@ -47,8 +48,8 @@ func FuzzParseClient(f *testing.F) {
 
 func FuzzParseClientPKCS12(f *testing.F) {
 	p := newPKI(f)
-	f.Add(testpki.PKCS12(f, p.leaf, []*testpki.Cert{p.inter}, "pw"), "pw")
-	f.Add(testpki.PKCS12(f, p.leaf, []*testpki.Cert{p.root, p.inter}, ""), "")
+	f.Add(testpkcs12.Encode(f, p.leaf, []*testpki.Cert{p.inter}, "pw"), "pw")
+	f.Add(testpkcs12.Encode(f, p.leaf, []*testpki.Cert{p.root, p.inter}, ""), "")
 	now := time.Now()
 
 	f.Fuzz(func(t *testing.T, p12 []byte, password string) {

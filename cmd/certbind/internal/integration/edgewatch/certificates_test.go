@@ -1,4 +1,4 @@
-package watch_test
+package edgewatch_test
 
 import (
 	"context"
