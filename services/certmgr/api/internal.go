@@ -2,13 +2,10 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/certbind/certbind/internal/auth"
@@ -42,10 +39,7 @@ func service(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.Role != auth.RoleService {
-		return status.Error(codes.PermissionDenied, "only certbind services may call this (with the service key)")
-	}
-	return nil
+	return auth.ServiceOnly(p)
 }
 
 // Authenticate says what a key may do.
@@ -54,12 +48,6 @@ func (s *Internal) Authenticate(ctx context.Context, req *certmgrv1.Authenticate
 		return nil, err
 	}
 	p, err := s.authn.Authenticate(req.GetKey())
-	if errors.Is(err, auth.ErrKeyInactive) {
-		return nil, status.Error(codes.Unauthenticated, auth.InactiveMessage)
-	}
-	if errors.Is(err, auth.ErrUnauthenticated) {
-		return nil, status.Error(codes.Unauthenticated, "the API key is not valid")
-	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "Authenticate", err)
 	}
@@ -101,10 +89,10 @@ func (s *Internal) WatchRevocations(_ *certmgrv1.WatchRevocationsRequest, stream
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.stopping:
-			return status.Error(codes.Unavailable, "certmgr is stopping")
+			return toStatus(ctx, s.log, "WatchRevocations", errStopping)
 		case id, ok := <-ch:
 			if !ok {
-				return status.Error(codes.Aborted, "revocations came faster than this follower read them: reconnect for the full list")
+				return toStatus(ctx, s.log, "WatchRevocations", errRevocationsBehind)
 			}
 			if err := stream.Send(&certmgrv1.WatchRevocationsResponse{KeyIds: []string{id}}); err != nil {
 				return err

@@ -2,13 +2,10 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"math"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
@@ -35,9 +32,6 @@ func (s *MasterKey) RotateMasterKey(ctx context.Context, _ *certmgrv1.RotateMast
 		return nil, err
 	}
 	st, started, err := s.rotator.Start()
-	if errors.Is(err, masterkey.ErrNoCheckValue) || errors.Is(err, masterkey.ErrKeyFile) {
-		return nil, status.Error(codes.FailedPrecondition, err.Error())
-	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "RotateMasterKey", err)
 	}
