@@ -45,7 +45,7 @@ func service(ctx context.Context) error {
 // Authenticate says what a key may do.
 func (s *Internal) Authenticate(ctx context.Context, req *certmgrv1.AuthenticateRequest) (*certmgrv1.AuthenticateResponse, error) {
 	if err := service(ctx); err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "Authenticate", err)
 	}
 	p, err := s.authn.Authenticate(req.GetKey())
 	if err != nil {
@@ -65,7 +65,7 @@ func (s *Internal) Authenticate(ctx context.Context, req *certmgrv1.Authenticate
 func (s *Internal) WatchRevocations(_ *certmgrv1.WatchRevocationsRequest, stream grpc.ServerStreamingServer[certmgrv1.WatchRevocationsResponse]) error {
 	ctx := stream.Context()
 	if err := service(ctx); err != nil {
-		return err
+		return toStatus(ctx, s.log, "WatchRevocations", err)
 	}
 	// Subscribe before reading the list, so nothing falls between the two.
 	ch, stop := s.authn.WatchRevocations()
@@ -104,7 +104,7 @@ func (s *Internal) WatchRevocations(_ *certmgrv1.WatchRevocationsRequest, stream
 // ResolveCertificates looks certificates up by name or id.
 func (s *Internal) ResolveCertificates(ctx context.Context, req *certmgrv1.ResolveCertificatesRequest) (*certmgrv1.ResolveCertificatesResponse, error) {
 	if err := service(ctx); err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "ResolveCertificates", err)
 	}
 	list, err := s.m.Resolve(req.GetAccount(), req.GetProject(), req.GetNames(), req.GetIds())
 	if err != nil {

@@ -29,7 +29,7 @@ func NewMasterKey(r *masterkey.Rotator, audit, log *slog.Logger) *MasterKey {
 func (s *MasterKey) RotateMasterKey(ctx context.Context, _ *certmgrv1.RotateMasterKeyRequest) (*certmgrv1.RotateMasterKeyResponse, error) {
 	p, err := adminOnly(ctx, "rotate the master key")
 	if err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "RotateMasterKey", err)
 	}
 	st, started, err := s.rotator.Start()
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *MasterKey) RotateMasterKey(ctx context.Context, _ *certmgrv1.RotateMast
 // GetMasterKeyStatus reports the rotation's state. Admin only.
 func (s *MasterKey) GetMasterKeyStatus(ctx context.Context, _ *certmgrv1.GetMasterKeyStatusRequest) (*certmgrv1.GetMasterKeyStatusResponse, error) {
 	if _, err := adminOnly(ctx, "read the master key's status"); err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "GetMasterKeyStatus", err)
 	}
 	return &certmgrv1.GetMasterKeyStatusResponse{Status: masterKeyStatus(s.rotator.Status())}, nil
 }
