@@ -87,7 +87,7 @@ func (s *Internal) WatchRevocations(_ *certmgrv1.WatchRevocationsRequest, stream
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return toStatus(ctx, s.log, "WatchRevocations", ctx.Err())
 		case <-s.stopping:
 			return toStatus(ctx, s.log, "WatchRevocations", errStopping)
 		case id, ok := <-ch:
