@@ -3,9 +3,6 @@ package api
 import (
 	"context"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/certbind/certbind/internal/auth"
 )
 
@@ -16,8 +13,5 @@ func adminOnly(ctx context.Context, what string) (auth.Principal, error) {
 	if err != nil {
 		return p, err
 	}
-	if p.Role != auth.RoleAdmin {
-		return p, status.Error(codes.PermissionDenied, "only the admin key may "+what)
-	}
-	return p, nil
+	return p, auth.AdminOnly(p, what)
 }

@@ -2,12 +2,8 @@ package api
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/certbind/certbind/internal/auth"
@@ -16,42 +12,29 @@ import (
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
-// keyManager returns the account whose keys the caller may list and
-// revoke: "" (every account) for the admin, its own for an account key. An
-// account key may see and revoke its account's keys so that a team that
-// leaks a key can end it at once; it already manages everything those keys
-// reach, so this gives it nothing new. Edge keys may do neither.
+// keyManager returns the caller and the account whose keys it may list
+// and revoke (see auth.KeyManager).
 func keyManager(ctx context.Context) (auth.Principal, string, error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return p, "", err
 	}
-	switch p.Role {
-	case auth.RoleAdmin:
-		return p, "", nil
-	case auth.RoleAccount:
-		return p, p.Account, nil
-	}
-	return p, "", status.Error(codes.PermissionDenied, "only the admin key or an account key may list or revoke API keys")
+	own, err := auth.KeyManager(p)
+	return p, own, err
 }
+
+// errNoKeyID refuses a revoke that names no key.
+var errNoKeyID = &validate.Error{Field: "id", Msg: "no key id: pass --id (see `certbind api-key list`)"}
 
 // ListApiKeys lists keys, never their secrets or hashes.
 func (s *APIKeys) ListApiKeys(ctx context.Context, req *certmgrv1.ListApiKeysRequest) (*certmgrv1.ListApiKeysResponse, error) {
 	_, own, err := keyManager(ctx)
 	if err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "ListApiKeys", err)
 	}
-	account := req.GetAccount()
-	if account != "" {
-		if err := validate.Account(account); err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
-		}
-	}
-	if own != "" {
-		if account != "" && account != own {
-			return nil, auth.Denied(account)
-		}
-		account = own
+	account, err := auth.KeysToList(own, req.GetAccount())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "ListApiKeys", err)
 	}
 	keys, err := s.authn.List(account)
 	if err != nil {
@@ -69,21 +52,18 @@ func (s *APIKeys) ListApiKeys(ctx context.Context, req *certmgrv1.ListApiKeysReq
 func (s *APIKeys) RevokeApiKey(ctx context.Context, req *certmgrv1.RevokeApiKeyRequest) (*certmgrv1.RevokeApiKeyResponse, error) {
 	p, own, err := keyManager(ctx)
 	if err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "RevokeApiKey", err)
 	}
 	if req.GetId() == "" {
-		return nil, status.Error(codes.InvalidArgument, "no key id: pass --id (see `certbind api-key list`)")
+		return nil, toStatus(ctx, s.log, "RevokeApiKey", errNoKeyID)
 	}
+	// auth.ErrKeyNotFound is the same answer whether the key is missing or
+	// another account's.
 	k, err := s.authn.Revoke(req.GetId(), own)
-	if errors.Is(err, auth.ErrKeyNotFound) {
-		// The same answer whether the key is missing or another account's.
-		return nil, status.Error(codes.NotFound, "no API key with that id that this key may manage (list them with `certbind api-key list`)")
-	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "RevokeApiKey", err)
 	}
-	s.audit.Info("audit", slog.String("action", "apikey.revoke"), slog.String("actor", p.KeyID),
-		slog.String("account", k.Account), slog.String("keyId", k.ID))
+	auth.AuditKeyRevoke(s.audit, p, k)
 	return &certmgrv1.RevokeApiKeyResponse{ApiKey: apiKeyToProto(k, s.now())}, nil
 }
 

@@ -31,7 +31,7 @@ func NewBackup(st BackupSource, log *slog.Logger) *Backup {
 // GetBackupInfo returns the store's head revision and epoch.
 func (s *Backup) GetBackupInfo(ctx context.Context, _ *certmgrv1.GetBackupInfoRequest) (*certmgrv1.GetBackupInfoResponse, error) {
 	if _, err := adminOnly(ctx, "take a backup"); err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "GetBackupInfo", err)
 	}
 	rev, err := s.store.Revision()
 	if err != nil {
@@ -46,7 +46,7 @@ func (s *Backup) GetBackupInfo(ctx context.Context, _ *certmgrv1.GetBackupInfoRe
 func (s *Backup) Backup(_ *certmgrv1.BackupRequest, stream grpc.ServerStreamingServer[certmgrv1.BackupResponse]) error {
 	ctx := stream.Context()
 	if _, err := adminOnly(ctx, "take a backup"); err != nil {
-		return err
+		return toStatus(ctx, s.log, "Backup", err)
 	}
 	out := bufio.NewWriterSize(sendWriter(func(b []byte) error {
 		return stream.Send(&certmgrv1.BackupResponse{Part: &certmgrv1.BackupResponse_Data{Data: b}})

@@ -2,13 +2,9 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"runtime"
 	"time"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/validate"
@@ -95,9 +91,6 @@ func (s *Certificates) acquireDerivation(ctx context.Context, method, account st
 		return func() {}, nil
 	}
 	release, err := s.kdf.Acquire(ctx, account)
-	if errors.Is(err, material.ErrTooManyDerivations) {
-		return nil, status.Error(codes.ResourceExhausted, err.Error())
-	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, method, err)
 	}
@@ -153,9 +146,6 @@ func (s *Certificates) UpdateCertificate(ctx context.Context, req *certmgrv1.Upd
 		return nil, err
 	}
 	c, err := s.m.SetEnvironmentTypes(ctx, actor, req.GetAccount(), req.GetProject(), req.GetId(), req.GetEnvironmentTypes())
-	if errors.Is(err, certs.ErrTypesChanging) {
-		return nil, status.Error(codes.FailedPrecondition, err.Error())
-	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "UpdateCertificate", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/grpcerr"
 	"github.com/certbind/certbind/internal/validate"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/certs"
@@ -64,11 +65,11 @@ func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest
 	}
 	sc, err := watchScope(p, req)
 	if err != nil {
-		return err
+		return toStatus(ctx, s.log, "WatchCertificates", err)
 	}
 	release, err := s.admit.Acquire(p.KeyID, connID(ctx))
 	if err != nil {
-		return status.Error(codes.ResourceExhausted, err.Error())
+		return toStatus(ctx, s.log, "WatchCertificates", err)
 	}
 	defer release()
 	var dog changefeed.Watchdog
@@ -76,14 +77,11 @@ func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest
 	err = dog.Run(s.opts.Stall, func() error {
 		return changefeed.Follow(ctx, s.hub, s.store, sink, changefeed.Position{Revision: req.GetFromRevision(), Epoch: req.GetEpoch()}, s.opts)
 	})
-	if errors.Is(err, changefeed.ErrStalled) {
-		return status.Error(codes.ResourceExhausted, err.Error())
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.Canceled {
-		return status.FromContextError(ctx.Err()).Err()
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
+	if !errors.Is(err, changefeed.ErrStalled) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.Canceled) {
+		// The stream ended because its context did: say so whatever the
+		// follower's error was.
+		st, _ := grpcerr.FromContext(ctx.Err())
+		return st
 	}
 	return toStatus(ctx, s.log, "WatchCertificates", err)
 }
@@ -118,23 +116,27 @@ func (sc scope) contains(c *store.Certificate) bool {
 		(len(sc.environmentTypes) == 0 || slices.ContainsFunc(c.EnvironmentTypes, func(t string) bool { return slices.Contains(sc.environmentTypes, t) }))
 }
 
+// errProjectWithoutAccount refuses a watch scoped to a project of no
+// account.
+var errProjectWithoutAccount = &validate.Error{Field: "project", Msg: "a project scope needs an account: set account too"}
+
 func watchScope(p auth.Principal, req *certmgrv1.WatchCertificatesRequest) (scope, error) {
 	sc := scope{account: req.GetAccount(), project: req.GetProject()}
 	if t := req.GetEnvironmentType(); t != "" {
 		if err := validate.EnvironmentType(t).Validate(); err != nil {
-			return sc, status.Error(codes.InvalidArgument, err.Error())
+			return sc, err
 		}
 		sc.environmentTypes = []string{t}
 	}
 	if p.Role == auth.RoleAccount {
-		return sc, status.Error(codes.PermissionDenied, "account keys may not receive private keys: create an edge key with `certbind api-key create --account A --role edge`")
+		return sc, &auth.ForbiddenError{Msg: "account keys may not receive private keys: create an edge key with `certbind api-key create --account A --role edge`"}
 	}
 	if sc.account == "" && p.Role != auth.RoleAdmin {
 		sc.account = p.Account
 	}
 	if sc.account != "" {
 		if err := validate.Account(sc.account); err != nil {
-			return sc, status.Error(codes.InvalidArgument, err.Error())
+			return sc, err
 		}
 		if !p.CanReceive(sc.account) {
 			return sc, auth.Denied(sc.account)
@@ -142,17 +144,17 @@ func watchScope(p auth.Principal, req *certmgrv1.WatchCertificatesRequest) (scop
 	}
 	if sc.project != "" {
 		if sc.account == "" {
-			return sc, status.Error(codes.InvalidArgument, "a project scope needs an account: set account too")
+			return sc, errProjectWithoutAccount
 		}
 		if err := validate.Project(sc.project); err != nil {
-			return sc, status.Error(codes.InvalidArgument, err.Error())
+			return sc, err
 		}
 	}
 	// An edge key limited to a project or environment types receives
 	// nothing outside them, whatever it asks for.
 	project, types, err := p.Limit(sc.project, sc.environmentTypes)
 	if err != nil {
-		return sc, status.Error(codes.PermissionDenied, err.Error())
+		return sc, &auth.ForbiddenError{Msg: err.Error()}
 	}
 	sc.project, sc.environmentTypes = project, types
 	return sc, nil

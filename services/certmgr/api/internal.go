@@ -2,13 +2,10 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/certbind/certbind/internal/auth"
@@ -42,24 +39,15 @@ func service(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.Role != auth.RoleService {
-		return status.Error(codes.PermissionDenied, "only certbind services may call this (with the service key)")
-	}
-	return nil
+	return auth.ServiceOnly(p)
 }
 
 // Authenticate says what a key may do.
 func (s *Internal) Authenticate(ctx context.Context, req *certmgrv1.AuthenticateRequest) (*certmgrv1.AuthenticateResponse, error) {
 	if err := service(ctx); err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "Authenticate", err)
 	}
 	p, err := s.authn.Authenticate(req.GetKey())
-	if errors.Is(err, auth.ErrKeyInactive) {
-		return nil, status.Error(codes.Unauthenticated, auth.InactiveMessage)
-	}
-	if errors.Is(err, auth.ErrUnauthenticated) {
-		return nil, status.Error(codes.Unauthenticated, "the API key is not valid")
-	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "Authenticate", err)
 	}
@@ -77,7 +65,7 @@ func (s *Internal) Authenticate(ctx context.Context, req *certmgrv1.Authenticate
 func (s *Internal) WatchRevocations(_ *certmgrv1.WatchRevocationsRequest, stream grpc.ServerStreamingServer[certmgrv1.WatchRevocationsResponse]) error {
 	ctx := stream.Context()
 	if err := service(ctx); err != nil {
-		return err
+		return toStatus(ctx, s.log, "WatchRevocations", err)
 	}
 	// Subscribe before reading the list, so nothing falls between the two.
 	ch, stop := s.authn.WatchRevocations()
@@ -99,12 +87,12 @@ func (s *Internal) WatchRevocations(_ *certmgrv1.WatchRevocationsRequest, stream
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return toStatus(ctx, s.log, "WatchRevocations", ctx.Err())
 		case <-s.stopping:
-			return status.Error(codes.Unavailable, "certmgr is stopping")
+			return toStatus(ctx, s.log, "WatchRevocations", errStopping)
 		case id, ok := <-ch:
 			if !ok {
-				return status.Error(codes.Aborted, "revocations came faster than this follower read them: reconnect for the full list")
+				return toStatus(ctx, s.log, "WatchRevocations", errRevocationsBehind)
 			}
 			if err := stream.Send(&certmgrv1.WatchRevocationsResponse{KeyIds: []string{id}}); err != nil {
 				return err
@@ -116,7 +104,7 @@ func (s *Internal) WatchRevocations(_ *certmgrv1.WatchRevocationsRequest, stream
 // ResolveCertificates looks certificates up by name or id.
 func (s *Internal) ResolveCertificates(ctx context.Context, req *certmgrv1.ResolveCertificatesRequest) (*certmgrv1.ResolveCertificatesResponse, error) {
 	if err := service(ctx); err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "ResolveCertificates", err)
 	}
 	list, err := s.m.Resolve(req.GetAccount(), req.GetProject(), req.GetNames(), req.GetIds())
 	if err != nil {

@@ -2,13 +2,10 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"math"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
@@ -32,12 +29,9 @@ func NewMasterKey(r *masterkey.Rotator, audit, log *slog.Logger) *MasterKey {
 func (s *MasterKey) RotateMasterKey(ctx context.Context, _ *certmgrv1.RotateMasterKeyRequest) (*certmgrv1.RotateMasterKeyResponse, error) {
 	p, err := adminOnly(ctx, "rotate the master key")
 	if err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "RotateMasterKey", err)
 	}
 	st, started, err := s.rotator.Start()
-	if errors.Is(err, masterkey.ErrNoCheckValue) || errors.Is(err, masterkey.ErrKeyFile) {
-		return nil, status.Error(codes.FailedPrecondition, err.Error())
-	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "RotateMasterKey", err)
 	}
@@ -51,7 +45,7 @@ func (s *MasterKey) RotateMasterKey(ctx context.Context, _ *certmgrv1.RotateMast
 // GetMasterKeyStatus reports the rotation's state. Admin only.
 func (s *MasterKey) GetMasterKeyStatus(ctx context.Context, _ *certmgrv1.GetMasterKeyStatusRequest) (*certmgrv1.GetMasterKeyStatusResponse, error) {
 	if _, err := adminOnly(ctx, "read the master key's status"); err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "GetMasterKeyStatus", err)
 	}
 	return &certmgrv1.GetMasterKeyStatusResponse{Status: masterKeyStatus(s.rotator.Status())}, nil
 }

@@ -21,7 +21,7 @@ func NewVerify(m *certs.Manager, log *slog.Logger) *Verify { return &Verify{m: m
 // VerifyCertificates checks every record of the store. Admin only.
 func (s *Verify) VerifyCertificates(ctx context.Context, _ *certmgrv1.VerifyCertificatesRequest) (*certmgrv1.VerifyCertificatesResponse, error) {
 	if _, err := adminOnly(ctx, "verify the store"); err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "VerifyCertificates", err)
 	}
 	r, err := s.m.Verify(ctx)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/certbind/certbind/internal/auth"
@@ -35,16 +34,13 @@ func adminOnly(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.Role != auth.RoleAdmin {
-		return status.Error(codes.PermissionDenied, "only the admin key may take a backup")
-	}
-	return nil
+	return auth.AdminOnly(p, "take a backup")
 }
 
 // GetBackupInfo returns the store's head revision and epoch.
 func (s *Backup) GetBackupInfo(ctx context.Context, _ *deploytrackerv1.GetBackupInfoRequest) (*deploytrackerv1.GetBackupInfoResponse, error) {
 	if err := adminOnly(ctx); err != nil {
-		return nil, err
+		return nil, toStatus(ctx, s.log, "GetBackupInfo", err)
 	}
 	rev, err := s.store.Revision()
 	if err != nil {
@@ -59,7 +55,7 @@ func (s *Backup) GetBackupInfo(ctx context.Context, _ *deploytrackerv1.GetBackup
 func (s *Backup) Backup(_ *deploytrackerv1.BackupRequest, stream grpc.ServerStreamingServer[deploytrackerv1.BackupResponse]) error {
 	ctx := stream.Context()
 	if err := adminOnly(ctx); err != nil {
-		return err
+		return toStatus(ctx, s.log, "Backup", err)
 	}
 	out := bufio.NewWriterSize(sendWriter(func(b []byte) error {
 		return stream.Send(&deploytrackerv1.BackupResponse{Part: &deploytrackerv1.BackupResponse_Data{Data: b}})

@@ -2,13 +2,13 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/validate"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
 )
@@ -33,11 +33,11 @@ func (s *Deployments) Deploy(ctx context.Context, req *deploytrackerv1.DeployReq
 		return nil, err
 	}
 	if req.GetConfig() == nil {
-		return nil, status.Error(codes.InvalidArgument, "no gateway config: send the gateway.json object as \"config\" (the CLI reads --config)")
+		return nil, toStatus(ctx, s.log, "Deploy", &validate.Error{Field: "config", Msg: "no gateway config: send the gateway.json object as \"config\" (the CLI reads --config)"})
 	}
 	cfg, err := protojson.Marshal(req.GetConfig())
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "the gateway config cannot be encoded: %v", err)
+		return nil, toStatus(ctx, s.log, "Deploy", &validate.Error{Field: "config", Msg: fmt.Sprintf("the gateway config cannot be encoded: %v", err)})
 	}
 	d, err := s.t.Deploy(ctx, actor, deploy.Input{
 		Account: req.GetAccount(), Project: req.GetProject(), Environment: req.GetEnvironment(),

@@ -2,15 +2,12 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
@@ -58,7 +55,7 @@ func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsReq
 	}
 	sc := scope{account: req.GetAccount(), project: req.GetProject()}
 	if p.Role != auth.RoleAdmin && p.Role != auth.RoleEdge {
-		return status.Error(codes.PermissionDenied, "only edge and admin keys may watch deployments")
+		return toStatus(ctx, s.log, "WatchDeployments", &auth.ForbiddenError{Msg: "only edge and admin keys may watch deployments"})
 	}
 	if sc.account == "" && p.Role == auth.RoleEdge {
 		sc.account = p.Account
@@ -67,22 +64,22 @@ func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsReq
 		return auth.Denied(sc.account)
 	}
 	if sc.project != "" && sc.account == "" {
-		return status.Error(codes.InvalidArgument, "a project scope needs an account: set account too")
+		return toStatus(ctx, s.log, "WatchDeployments", &validate.Error{Field: "project", Msg: "a project scope needs an account: set account too"})
 	}
 	if t := req.GetEnvironmentType(); t != "" {
 		if err := validate.EnvironmentType(t).Validate(); err != nil {
-			return status.Error(codes.InvalidArgument, err.Error())
+			return toStatus(ctx, s.log, "WatchDeployments", err)
 		}
 		sc.environmentTypes = []string{t}
 	}
 	// An edge key limited to a project or environment types sees nothing
 	// outside them.
 	if sc.project, sc.environmentTypes, err = p.Limit(sc.project, sc.environmentTypes); err != nil {
-		return status.Error(codes.PermissionDenied, err.Error())
+		return toStatus(ctx, s.log, "WatchDeployments", &auth.ForbiddenError{Msg: err.Error()})
 	}
 	release, err := s.admit.Acquire(p.KeyID, connID(ctx))
 	if err != nil {
-		return status.Error(codes.ResourceExhausted, err.Error())
+		return toStatus(ctx, s.log, "WatchDeployments", err)
 	}
 	defer release()
 	var dog changefeed.Watchdog
@@ -90,12 +87,6 @@ func (s *Distribution) WatchDeployments(req *deploytrackerv1.WatchDeploymentsReq
 	err = dog.Run(s.opts.Stall, func() error {
 		return changefeed.Follow(ctx, s.hub, s.store, w, changefeed.Position{Revision: req.GetFromRevision(), Epoch: req.GetEpoch()}, s.opts)
 	})
-	if errors.Is(err, changefeed.ErrStalled) {
-		return status.Error(codes.ResourceExhausted, err.Error())
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return status.FromContextError(err).Err()
-	}
 	return toStatus(ctx, s.log, "WatchDeployments", err)
 }
 

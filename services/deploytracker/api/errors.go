@@ -8,6 +8,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/grpcerr"
 	"github.com/certbind/certbind/internal/validate"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
 	"github.com/certbind/certbind/services/deploytracker/gateway"
@@ -26,9 +29,16 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	var ge *gateway.Error
 	var ie *deploy.InputError
 	var ve *validate.Error
+	if st, ok := grpcerr.FromContext(err); ok {
+		return st
+	}
+	var forbidden *auth.ForbiddenError
+	var limit *changefeed.LimitError
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return status.FromContextError(err).Err()
+	case errors.As(err, &forbidden):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.As(err, &limit), errors.Is(err, changefeed.ErrStalled):
+		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, deploy.ErrChanged):
 		return status.Error(codes.FailedPrecondition, err.Error()+"; nothing was deployed")
 	case errors.As(err, &ge), errors.As(err, &ie), errors.As(err, &ve):

@@ -4,9 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/certbind/certbind/internal/auth"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
@@ -30,8 +27,8 @@ func (s *References) ListCertificateReferences(ctx context.Context, req *deployt
 	if err != nil {
 		return nil, err
 	}
-	if p.Role != auth.RoleService {
-		return nil, status.Error(codes.PermissionDenied, "only certbind services may call this (with the service key)")
+	if err := auth.ServiceOnly(p); err != nil {
+		return nil, toStatus(ctx, s.log, "ListCertificateReferences", err)
 	}
 	uses, err := s.t.References(req.GetAccount(), req.GetProject(), req.GetCertificateId())
 	if err != nil {

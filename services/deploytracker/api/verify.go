@@ -4,9 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/certbind/certbind/internal/auth"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
@@ -29,8 +26,8 @@ func (s *Verify) VerifyDeployments(ctx context.Context, _ *deploytrackerv1.Verif
 	if err != nil {
 		return nil, err
 	}
-	if p.Role != auth.RoleAdmin {
-		return nil, status.Error(codes.PermissionDenied, "only the admin key may verify the store")
+	if err := auth.AdminOnly(p, "verify the store"); err != nil {
+		return nil, toStatus(ctx, s.log, "VerifyDeployments", err)
 	}
 	r, err := s.t.Verify(ctx)
 	if err != nil {
