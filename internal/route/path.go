@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/certbind/certbind/internal/validate"
 )
 
 // MaxPathLen bounds a route path, in bytes; real paths are far shorter.
@@ -139,7 +141,7 @@ func checkPath(p string) (string, error) {
 	case len(p) > MaxPathLen:
 		return "", fmt.Errorf("is %d bytes long, over the limit of %d", len(p), MaxPathLen)
 	case p[0] != '/':
-		return "", fmt.Errorf(`must start with "/" (e.g. %s)`, quote("/"+p))
+		return "", fmt.Errorf(`must start with "/" (e.g. %s)`, validate.Quote("/"+p))
 	case strings.Contains(p, "?"):
 		return "", errors.New(`must not contain a query string ("?..."); routes match on the path only`)
 	case p == "/":
@@ -157,7 +159,7 @@ func checkPath(p string) (string, error) {
 			// "/api/" and "/api" would be two routes that look like
 			// one; asking for one spelling avoids the surprise.
 			return "", fmt.Errorf(`must not end with "/" (write %s, or %s to match everything below it)`,
-				quote(strings.TrimRight(p, "/")), quote(p+"*"))
+				validate.Quote(strings.TrimRight(p, "/")), validate.Quote(p+"*"))
 		case seg == "":
 			return "", errors.New(`must not contain an empty segment ("//")`)
 		case seg == "*" && last:
@@ -167,7 +169,7 @@ func checkPath(p string) (string, error) {
 		case seg[0] == '{':
 			name, ok := strings.CutSuffix(seg[1:], "}")
 			if !ok || strings.ContainsAny(name, "{}") {
-				return "", fmt.Errorf("has a parameter %s that is not a whole segment (write /{name}/, with nothing else between the slashes)", quote(seg))
+				return "", fmt.Errorf("has a parameter %s that is not a whole segment (write /{name}/, with nothing else between the slashes)", validate.Quote(seg))
 			}
 			if err := CheckName(name); err != nil {
 				return "", fmt.Errorf("parameter {%s}: %v", name, err)
@@ -200,7 +202,7 @@ func literalSegment(key *strings.Builder, p string, off int, seg string) error {
 			key.WriteByte(c)
 		case c == '%':
 			if i+2 >= len(seg) || !isHex(seg[i+1]) || !isHex(seg[i+2]) {
-				return fmt.Errorf(`has a "%%" in segment %s that does not start an escape such as %%20 (write "%%25" for a literal "%%")`, quote(seg))
+				return fmt.Errorf(`has a "%%" in segment %s that does not start an escape such as %%20 (write "%%25" for a literal "%%")`, validate.Quote(seg))
 			}
 			b := unhex(seg[i+1])<<4 | unhex(seg[i+2])
 			// An encoded "/" or NUL means one thing to a router
@@ -218,19 +220,19 @@ func literalSegment(key *strings.Builder, p string, off int, seg string) error {
 			}
 			i += 2
 		case c == '{' || c == '}':
-			return fmt.Errorf("has a parameter in segment %s that is not a whole segment (write /{name}/, with nothing else between the slashes)", quote(seg))
+			return fmt.Errorf("has a parameter in segment %s that is not a whole segment (write /{name}/, with nothing else between the slashes)", validate.Quote(seg))
 		case c == '*':
 			return errors.New(`may only have "*" as a whole last segment ("/*")`)
 		default:
 			return fmt.Errorf("has %s at position %d, which is not allowed (use letters, digits, - _ . ~ or %%-escapes such as %%20)",
-				describeByte(seg, i), charCount(p[:off+i])+1)
+				validate.DescribeByte(seg, i), charCount(p[:off+i])+1)
 		}
 	}
 	// Dot segments are removed by clients and proxies before a request
 	// arrives, so a route containing one could never match as written,
 	// and the encoded forms would be decoded into a path traversal.
 	if s := key.String()[start:]; s == "." || s == ".." {
-		return fmt.Errorf(`must not contain a %s segment`, quote(s))
+		return fmt.Errorf(`must not contain a %s segment`, validate.Quote(s))
 	}
 	return nil
 }
@@ -252,9 +254,9 @@ func CheckName(name string) error {
 		case c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
 		case '0' <= c && c <= '9' && i > 0:
 		case i == 0:
-			return fmt.Errorf("starts with %s (start with a letter or _)", describeByte(name, i))
+			return fmt.Errorf("starts with %s (start with a letter or _)", validate.DescribeByte(name, i))
 		default:
-			return fmt.Errorf("has %s at position %d (use letters, digits and _)", describeByte(name, i), charCount(name[:i])+1)
+			return fmt.Errorf("has %s at position %d (use letters, digits and _)", validate.DescribeByte(name, i), charCount(name[:i])+1)
 		}
 	}
 	return nil

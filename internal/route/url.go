@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/certbind/certbind/internal/validate"
 )
 
 // MaxURLLen bounds a backend URL or rewrite pattern, in bytes.
@@ -57,7 +59,7 @@ func urlProblem(s string, allowQuery bool) string {
 	case u.Scheme == "":
 		return "is not an absolute URL (start it with https:// or http://, e.g. https://backend.example.com)"
 	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Sprintf("has the scheme %s (use https:// or http://)", quote(u.Scheme))
+		return fmt.Sprintf("has the scheme %s (use https:// or http://)", validate.Quote(u.Scheme))
 	case u.Opaque != "":
 		return `needs "//" after the scheme (e.g. https://backend.example.com)`
 	case u.User != nil:
@@ -71,7 +73,7 @@ func urlProblem(s string, allowQuery bool) string {
 	}
 	if port := u.Port(); port != "" {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return fmt.Sprintf("has the port %s, which is not between 1 and 65535", quote(port))
+			return fmt.Sprintf("has the port %s, which is not between 1 and 65535", validate.Quote(port))
 		}
 	}
 	return ""
@@ -90,7 +92,7 @@ func charProblem(s string) string {
 		if c > 0x7f {
 			hint = "percent-encode it in the path, and write a non-ASCII host name in punycode"
 		}
-		return fmt.Sprintf("contains %s at position %d (%s)", describeByte(s, i), charCount(s[:i])+1, hint)
+		return fmt.Sprintf("contains %s at position %d (%s)", validate.DescribeByte(s, i), charCount(s[:i])+1, hint)
 	}
 	return ""
 }
@@ -107,7 +109,7 @@ func rewriteProblem(pattern string, params []string) string {
 				have = "the path has {" + strings.Join(params, "}, {") + "}"
 			}
 			return fmt.Sprintf("uses %s, but %s (add {%s} to the path or use one of its parameters)",
-				quote("${params."+name+"}"), have, strings.Trim(quote(name), `"`))
+				validate.Quote("${params."+name+"}"), have, strings.Trim(validate.Quote(name), `"`))
 		}
 	}
 	if p := charProblem(pattern); p != "" {
@@ -143,10 +145,10 @@ func SplitRewrite(pattern string) (literals, names []string, err error) {
 		name, ok := strings.CutPrefix(inner, "params.")
 		if !ok {
 			return nil, nil, fmt.Errorf("uses %s, but only ${params.NAME} placeholders are supported, NAME being a {NAME} of the path",
-				quote("${"+inner+"}"))
+				validate.Quote("${"+inner+"}"))
 		}
 		if err := CheckName(name); err != nil {
-			return nil, nil, fmt.Errorf("uses %s, whose parameter name %v", quote("${"+inner+"}"), err)
+			return nil, nil, fmt.Errorf("uses %s, whose parameter name %v", validate.Quote("${"+inner+"}"), err)
 		}
 		literals = append(literals, rest[:i])
 		names = append(names, name)

@@ -7,6 +7,7 @@
 package validate
 
 import (
+	"fmt"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
@@ -28,8 +29,24 @@ func (e *Error) Error() string { return e.Msg }
 // request body can be megabytes long, and an error should stay one line.
 const maxQuoted = 64
 
-// quote renders untrusted input for a message: Go quoting makes invisible and
-// control characters visible, and long values are cut with a trailing "…".
+// Quote renders untrusted input for a message: Go quoting makes invisible and
+// control characters visible, and long values are cut with a trailing "…"
+// after maxQuoted characters. Every message of certbind that repeats what a
+// user sent quotes it so.
+func Quote(s string) string { return quote(s) }
+
+// DescribeByte names the character of s that starts at byte offset i, for
+// the route and gateway messages: a stray byte of broken UTF-8 has no
+// character to show, so it is given by value ("byte 0x..").
+func DescribeByte(s string, i int) string {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return fmt.Sprintf("byte 0x%02x", s[i])
+	}
+	return strconv.QuoteRune(r)
+}
+
+// quote is Quote.
 func quote(s string) string {
 	n := 0
 	for i := range s {

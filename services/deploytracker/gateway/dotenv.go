@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/certbind/certbind/internal/validate"
 )
 
 // MaxEnvFileBytes bounds the env file given to certbind deploy --env-file.
@@ -68,11 +70,11 @@ func parseEnvLine(line string) (name, value string, err error) {
 	}
 	eq := strings.IndexByte(s, '=')
 	if eq < 0 {
-		return "", "", fmt.Errorf(`expected NAME=VALUE, but there is no "=" in %s`, quote(s))
+		return "", "", fmt.Errorf(`expected NAME=VALUE, but there is no "=" in %s`, validate.Quote(s))
 	}
 	name = strings.TrimRight(s[:eq], " \t")
 	if err := checkIdentifier(name); err != nil {
-		return "", "", fmt.Errorf("variable name %s %v", quote(name), err)
+		return "", "", fmt.Errorf("variable name %s %v", validate.Quote(name), err)
 	}
 	raw := s[eq+1:]
 	rest := strings.TrimLeft(raw, " \t")
@@ -98,7 +100,7 @@ func parseEnvLine(line string) (name, value string, err error) {
 		return name, unquoted(rest), nil
 	}
 	if t := strings.TrimLeft(tail, " \t"); t != "" && t[0] != '#' {
-		return "", "", fmt.Errorf("unexpected %s after the closing quote of %s (quote the whole value, or start a comment with #)", quote(t), name)
+		return "", "", fmt.Errorf("unexpected %s after the closing quote of %s (quote the whole value, or start a comment with #)", validate.Quote(t), name)
 	}
 	return name, value, nil
 }
@@ -143,7 +145,7 @@ func doubleQuoted(s string) (value, tail string, err error) {
 				b.WriteByte(s[i])
 			default:
 				return "", "", fmt.Errorf(`has the unknown escape \%s (use \n, \r, \t, \" or \\, or single quotes for a literal value)`,
-					strings.Trim(describeByte(s, i), "'"))
+					strings.Trim(validate.DescribeByte(s, i), "'"))
 			}
 		}
 	}

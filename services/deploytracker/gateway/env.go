@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/certbind/certbind/internal/route"
+	"github.com/certbind/certbind/internal/validate"
 )
 
 // Limits on deployment variables. MaxVariables also bounds an env file.
@@ -29,7 +30,7 @@ func checkIdentifier(name string) error { return route.CheckName(name) }
 // would cut the value short in any C-based consumer down the line.
 func checkVariable(name, value string) error {
 	if err := checkIdentifier(name); err != nil {
-		return fmt.Errorf("variable name %s %v", quote(name), err)
+		return fmt.Errorf("variable name %s %v", validate.Quote(name), err)
 	}
 	switch {
 	case len(value) > maxValueLen:
@@ -63,7 +64,7 @@ func ValidateVariables(vars map[string]string) error {
 func ParseVar(s string) (key, value string, err error) {
 	key, value, ok := strings.Cut(s, "=")
 	if !ok {
-		return "", "", errorf(`--var %s has no "=" (write --var NAME=VALUE)`, quote(s))
+		return "", "", errorf(`--var %s has no "=" (write --var NAME=VALUE)`, validate.Quote(s))
 	}
 	if err := checkVariable(key, value); err != nil {
 		return "", "", errorf("--var: %v", err)
@@ -97,7 +98,7 @@ func expandEnv(s string, vars map[string]string) (string, error) {
 		}
 		name := rest[:end]
 		if err := checkIdentifier(name); err != nil {
-			return "", fmt.Errorf("has %s, whose variable name %v", quote(envOpen+name+")"), err)
+			return "", fmt.Errorf("has %s, whose variable name %v", validate.Quote(envOpen+name+")"), err)
 		}
 		value, ok := vars[name]
 		if !ok {

@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/certbind/certbind/internal/validate"
 )
 
 // Error reports a problem in a gateway config, a deployment variable or an
@@ -33,34 +33,6 @@ func errorf(format string, args ...any) *Error {
 	return &Error{Route: -1, Msg: fmt.Sprintf(format, args...)}
 }
 
-// maxQuoted bounds how much of an untrusted value a message repeats: a
-// config can be hundreds of kilobytes, and a message should stay one line.
-const maxQuoted = 64
-
-// quote renders untrusted text for a message. Go quoting makes control
-// characters and broken UTF-8 visible, and long text is cut with "…".
-func quote(s string) string {
-	n := 0
-	for i := range s {
-		if n == maxQuoted {
-			return strconv.Quote(s[:i]) + "…"
-		}
-		n++
-	}
-	return strconv.Quote(s)
-}
-
-// describeByte names the character of s that starts at byte offset i. A
-// stray byte of broken UTF-8 has no character to show, so it is given by
-// value.
-func describeByte(s string, i int) string {
-	r, size := utf8.DecodeRuneInString(s[i:])
-	if r == utf8.RuneError && size <= 1 {
-		return fmt.Sprintf("byte 0x%02x", s[i])
-	}
-	return strconv.QuoteRune(r)
-}
-
 // maxListed bounds how many untrusted keys one message names.
 const maxListed = 5
 
@@ -73,7 +45,7 @@ func quotedList(items []string) string {
 	}
 	q := make([]string, len(items))
 	for i, s := range items {
-		q[i] = quote(s)
+		q[i] = validate.Quote(s)
 	}
 	if more > 0 {
 		return strings.Join(q, ", ") + fmt.Sprintf(" and %d more", more)
@@ -101,7 +73,7 @@ func unknownKeys(unknown, known []string, owner string) string {
 		if len(unknown) == 1 {
 			msg += fmt.Sprintf("did you mean %q? ", s)
 		} else {
-			msg += fmt.Sprintf("did you mean %q for %s? ", s, quote(k))
+			msg += fmt.Sprintf("did you mean %q for %s? ", s, validate.Quote(k))
 		}
 		break
 	}

@@ -64,7 +64,7 @@ func (r *Route) parseHandler(raw json.RawMessage, params []string, vars map[stri
 		return r.fieldErrorf("handler", `"handler" must be an object such as {"export": "UrlForwardHandler", "options": {...}}, not %s`, kindOf(raw))
 	}
 	if obj.dup != "" {
-		return r.fieldErrorf("handler", "handler has the key %s twice (keep one)", quote(obj.dup))
+		return r.fieldErrorf("handler", "handler has the key %s twice (keep one)", validate.Quote(obj.dup))
 	}
 	if unknown := obj.unknown(handlerKeys...); len(unknown) > 0 {
 		return r.fieldErrorf("handler", "handler has %s", unknownKeys(unknown, handlerKeys[:2], "a handler"))
@@ -116,7 +116,7 @@ func (r *Route) parseExport(fields map[string]json.RawMessage) (Handler, *Error)
 	if _, known := handlerTarget[Handler(s)]; known {
 		return Handler(s), nil
 	}
-	msg := fmt.Sprintf("handler.export %s is not a supported handler (%s", quote(s), choice)
+	msg := fmt.Sprintf("handler.export %s is not a supported handler (%s", validate.Quote(s), choice)
 	if guess := suggest(s, string(URLForwardHandler), string(URLRewriteHandler)); guess != "" {
 		msg += fmt.Sprintf("; did you mean %q?", guess)
 	}
@@ -182,7 +182,7 @@ func (r *Route) setOption(name string, raw json.RawMessage, params []string, var
 	}
 	// A URL with user info may carry a password, which must not end up
 	// in a message that is printed and logged.
-	shown := quote(v)
+	shown := validate.Quote(v)
 	if strings.Contains(v, "@") {
 		shown = "the URL"
 	}
@@ -203,7 +203,7 @@ func (r *Route) certificateOption(option, s string, vars map[string]string) (str
 			if _, err := expandEnv(s, vars); err != nil {
 				return "", r.optionErrorf(option, "%v", err)
 			}
-			return "", r.optionErrorf(option, `must be a certificate name or exactly one $env(NAME), such as "$env(BACKEND_MTLS_CERT)", not %s`, quote(s))
+			return "", r.optionErrorf(option, `must be a certificate name or exactly one $env(NAME), such as "$env(BACKEND_MTLS_CERT)", not %s`, validate.Quote(s))
 		}
 		value, set := vars[v]
 		if !set {

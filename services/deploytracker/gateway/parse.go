@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
+
+	"github.com/certbind/certbind/internal/validate"
 )
 
 // Limits on a gateway config. They are far above what a real config needs
@@ -73,7 +75,7 @@ func routeList(data []byte) ([]json.RawMessage, *Error) {
 		return nil, errorf(`gateway config must be a JSON object such as {"routes": [...]}, not %s`, kindOf(data))
 	}
 	if top.dup != "" {
-		return nil, errorf("gateway config has the key %s twice (keep one)", quote(top.dup))
+		return nil, errorf("gateway config has the key %s twice (keep one)", validate.Quote(top.dup))
 	}
 	// Unknown keys are refused rather than ignored, so that a typo such as
 	// "route" is reported instead of silently deploying nothing.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/certbind/certbind/internal/route"
+	"github.com/certbind/certbind/internal/validate"
 )
 
 // Route is one validated entry of "routes".
@@ -42,10 +43,10 @@ var routeKeys = []string{"path", "methods", "handler"}
 func (r Route) Where(option string) string {
 	s := fmt.Sprintf("route %d", r.Index+1)
 	if r.Path != "" {
-		s += " (" + quote(r.Path) + ")"
+		s += " (" + validate.Quote(r.Path) + ")"
 	}
 	if option != "" {
-		s += " option " + quote(option)
+		s += " option " + validate.Quote(option)
 	}
 	return s
 }
@@ -78,7 +79,7 @@ func parseRoute(i int, raw json.RawMessage, vars map[string]string) (Route, stri
 		r.Path = s
 	}
 	if obj.dup != "" {
-		return r, "", r.fieldErrorf(obj.dup, "has the key %s twice (keep one)", quote(obj.dup))
+		return r, "", r.fieldErrorf(obj.dup, "has the key %s twice (keep one)", validate.Quote(obj.dup))
 	}
 	if unknown := obj.unknown(routeKeys...); len(unknown) > 0 {
 		return r, "", r.fieldErrorf(unknown[0], "has %s", unknownKeys(unknown, routeKeys, "a route"))
@@ -130,7 +131,7 @@ func parseMethods(r Route, raw json.RawMessage) ([]string, *Error) {
 		}
 		m := asciiUpper(s)
 		if !slices.Contains(httpMethods, m) {
-			return nil, r.fieldErrorf("methods", "methods[%d] %s is not a supported HTTP method (use %s)", k, quote(s), strings.Join(httpMethods, ", "))
+			return nil, r.fieldErrorf("methods", "methods[%d] %s is not a supported HTTP method (use %s)", k, validate.Quote(s), strings.Join(httpMethods, ", "))
 		}
 		if slices.Contains(out, m) {
 			return nil, r.fieldErrorf("methods", "methods lists %s twice (remove one)", m)
