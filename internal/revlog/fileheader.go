@@ -125,5 +125,93 @@ func checkHeader(path string) error {
 	if m.root < 2 || m.root >= m.pgid || (m.freelist != noFreelist && (m.freelist < 2 || m.freelist >= m.pgid)) {
 		return fmt.Errorf("its meta page points outside the file (root page %d, freelist page %d, %d pages)", m.root, m.freelist, m.pgid)
 	}
-	return nil
+	return checkTree(f, m)
+}
+
+// The parts of bbolt's tree pages checkTree reads: a page header's flags,
+// element count and overflow, and 16-byte elements. A branch element ends
+// with the child's page id; a leaf element has flags, the key's offset from
+// the element, and the key's and value's sizes, and the value of a bucket
+// element starts with the bucket's root page (0 for a bucket inline in its
+// parent's page, which holds no buckets).
+const (
+	branchPageFlag = 0x01
+	leafPageFlag   = 0x02
+	bucketLeafFlag = 0x01
+	elementSize    = 16
+	// maxTreeDepth is far beyond any real tree (a B+tree of 4 KiB pages
+	// is a handful of levels deep, and buckets nest a few levels).
+	maxTreeDepth = 256
+)
+
+// checkTree follows the page tree of the root bucket and of every bucket
+// in it, as bbolt's own check does, and refuses a tree that page ids of
+// which point outside the file, at a page that is not a tree page, or at a
+// page reached before: a loop, on which bbolt's check recurses without end
+// (FuzzOpen found such a file). It reads each tree page once.
+func checkTree(f *os.File, m meta) error {
+	ps := int64(m.pageSize)
+	seen := make(map[uint64]bool)
+	var page []byte
+	var visit func(id uint64, depth int) error
+	visit = func(id uint64, depth int) error {
+		switch {
+		case depth > maxTreeDepth:
+			return fmt.Errorf("its page tree is more than %d levels deep at page %d: pages of it point at each other", maxTreeDepth, id)
+		case id < 2 || id >= m.pgid:
+			return fmt.Errorf("its page tree points at page %d, outside its %d pages", id, m.pgid)
+		case seen[id]:
+			return fmt.Errorf("its page tree reaches page %d twice: pages of it point at each other", id)
+		}
+		seen[id] = true
+		e := binary.NativeEndian
+		var hdr [pageHeaderSize]byte
+		if _, err := f.ReadAt(hdr[:], int64(id)*ps); err != nil {
+			return fmt.Errorf("read page %d: %w", id, err)
+		}
+		flags, count, overflow := e.Uint16(hdr[8:]), int(e.Uint16(hdr[10:])), uint64(e.Uint32(hdr[12:]))
+		if id+overflow >= m.pgid {
+			return fmt.Errorf("page %d runs past the end of its %d pages", id, m.pgid)
+		}
+		if flags&(branchPageFlag|leafPageFlag) == 0 {
+			return fmt.Errorf("page %d of its page tree is not a branch or leaf page", id)
+		}
+		size := int64(overflow+1) * ps
+		if int64(cap(page)) < size {
+			page = make([]byte, size)
+		}
+		p := page[:size]
+		if _, err := f.ReadAt(p, int64(id)*ps); err != nil {
+			return fmt.Errorf("read page %d: %w", id, err)
+		}
+		if pageHeaderSize+count*elementSize > len(p) {
+			return fmt.Errorf("page %d has more elements than fit in it", id)
+		}
+		// Children are read after the loop: a child's read reuses page.
+		var children []uint64
+		for i := range count {
+			el := p[pageHeaderSize+i*elementSize:]
+			if flags&branchPageFlag != 0 {
+				children = append(children, e.Uint64(el[8:]))
+				continue
+			}
+			if e.Uint32(el[0:])&bucketLeafFlag == 0 {
+				continue
+			}
+			at := pageHeaderSize + i*elementSize + int(e.Uint32(el[4:])) + int(e.Uint32(el[8:]))
+			if at < 0 || at+8 > len(p) {
+				return fmt.Errorf("a bucket on page %d lies outside the page", id)
+			}
+			if root := e.Uint64(p[at:]); root != 0 {
+				children = append(children, root)
+			}
+		}
+		for _, c := range children {
+			if err := visit(c, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return visit(m.root, 0)
 }
