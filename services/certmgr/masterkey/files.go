@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/certbind/certbind/services/certmgr/seal"
 )
@@ -43,7 +42,7 @@ func (f Files) createNext() error {
 	if err := os.Rename(f.nextTemp(), f.Next()); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(f.Path))
+	return seal.SyncDir(filepath.Dir(f.Path))
 }
 
 // promote makes the next key the current one: the current file is linked
@@ -59,27 +58,11 @@ func (f Files) promote() (retiredID string, err error) {
 	if err := os.Link(f.Path, f.Retired(retiredID)); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", fmt.Errorf("keeping the retired key as %s: %w", f.Retired(retiredID), err)
 	}
-	if err := syncDir(filepath.Dir(f.Path)); err != nil {
+	if err := seal.SyncDir(filepath.Dir(f.Path)); err != nil {
 		return "", err
 	}
 	if err := os.Rename(f.Next(), f.Path); err != nil {
 		return "", fmt.Errorf("replacing %s with %s: %w", f.Path, f.Next(), err)
 	}
-	return retiredID, syncDir(filepath.Dir(f.Path))
-}
-
-// syncDir makes renames and new names in dir durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // directories cannot be opened for syncing there
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return retiredID, seal.SyncDir(filepath.Dir(f.Path))
 }

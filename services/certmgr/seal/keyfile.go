@@ -118,7 +118,7 @@ func CreateKeyFile(path string) error {
 		os.Remove(path)
 		return fmt.Errorf("seal: writing key file %s: %w", path, err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("seal: syncing directory of key file %s: %w", path, err)
 	}
 	return nil
@@ -135,9 +135,9 @@ func writeAndSync(f *os.File, data []byte) error {
 	return err
 }
 
-// syncDir makes the new directory entry durable; without it a crash can
-// leave a synced file that no name points to.
-func syncDir(dir string) error {
+// SyncDir makes new names and renames in dir durable; without it a crash
+// can leave a synced file that no name points to.
+func SyncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil // directories cannot be opened for syncing there
 	}
