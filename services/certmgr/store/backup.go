@@ -3,21 +3,12 @@ package store
 import (
 	"io"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/certbind/certbind/internal/revlog"
 )
 
 // Epoch returns the store's epoch: revisions are comparable only within
 // one. A store restored from a backup has a new epoch (Restamp).
-func (s *Store) Epoch() string {
-	var e string
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		e = s.log.Epoch(tx)
-		return nil
-	})
-	return e
-}
+func (s *Store) Epoch() string { return s.epoch }
 
 // Backup writes a consistent copy of the store's file to w (see
 // revlog.Log.Backup); start receives its revision, epoch and size first.

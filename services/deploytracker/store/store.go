@@ -45,6 +45,9 @@ type Store struct {
 	group   *revlog.Group
 	log     revlog.Log
 	publish func(Change)
+	// epoch is read once at Open: only Restamp changes it, on a file no
+	// process holds open.
+	epoch string
 }
 
 // Open opens the store file at path, or creates it if it does not exist.
@@ -62,7 +65,12 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, group: &revlog.Group{DB: db}, log: log}, nil
+	st := &Store{db: db, group: &revlog.Group{DB: db}, log: log}
+	_ = db.View(func(tx *bolt.Tx) error {
+		st.epoch = log.Epoch(tx)
+		return nil
+	})
+	return st, nil
 }
 
 // SetPublisher sets the function called with every committed change after
