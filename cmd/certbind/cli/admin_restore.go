@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/certbind/certbind/internal/revlog"
+	"github.com/certbind/certbind/services/certmgr/seal"
 	certmgrstore "github.com/certbind/certbind/services/certmgr/store"
 	deploystore "github.com/certbind/certbind/services/deploytracker/store"
 )
@@ -160,9 +161,8 @@ func runRestore(w io.Writer, o *adminRestoreOptions) error {
 			return fmt.Errorf("put %s in place: %w", s.File, err)
 		}
 		delete(staged, s.Name)
-		if d, err := os.Open(o.storeDir(s.Name)); err == nil {
-			d.Sync()
-			d.Close()
+		if err := seal.SyncDir(o.storeDir(s.Name)); err != nil {
+			return fmt.Errorf("make %s's new name durable: %w", s.File, err)
 		}
 	}
 
