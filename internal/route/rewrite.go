@@ -30,18 +30,20 @@ type part struct {
 
 // CompileRewrite compiles a rewrite pattern as the edge reads it, without
 // checking it (CheckRewrite does that at deploy time): every
-// "${params.NAME}" is a placeholder, any other text is copied. It never
-// fails; a pattern that cannot give a URL fails in URL, for each request.
+// "${params.NAME}" is a placeholder, any other text is copied, with the
+// characters a path may not hold unescaped ("{", "|", ...) percent-encoded
+// in the path. It never fails; a pattern that cannot give a URL fails in
+// URL, for each request.
 func CompileRewrite(pattern string) *Rewrite {
 	const open = "${params."
 	rw := &Rewrite{}
-	inQuery := false
+	var at textState
 	rest := pattern
 	for {
 		i := strings.Index(rest, open)
 		if i < 0 {
-			rw.tail = rest
-			rw.size += len(rest)
+			rw.tail = at.copy(rest)
+			rw.size += len(rw.tail)
 			return rw
 		}
 		end := strings.IndexByte(rest[i:], '}')
@@ -49,12 +51,89 @@ func CompileRewrite(pattern string) *Rewrite {
 			rw.tail, rw.unclosed = rest, true
 			return rw
 		}
-		lit := rest[:i]
+		lit := at.copy(rest[:i])
 		rw.size += len(lit)
-		inQuery = inQuery || strings.Contains(lit, "?")
-		rw.parts = append(rw.parts, part{lit: lit, name: rest[i+len(open) : i+end], inQuery: inQuery})
+		rw.parts = append(rw.parts, part{lit: lit, name: rest[i+len(open) : i+end], inQuery: at.where == inQuery})
 		rest = rest[i+end+1:]
 	}
+}
+
+// textState follows where the literal text of a pattern has got to.
+type textState struct {
+	where int // beforePath, inPath or inQuery
+	// Before the path: how much of "://" has been seen, and whether a
+	// host has followed it.
+	sep  int
+	host bool
+}
+
+const (
+	beforePath = iota
+	inPath
+	inQuery
+)
+
+// copy returns the next literal text of a pattern, with the characters that
+// a path may not hold unescaped percent-encoded where it is in the path.
+//
+// Without that, a "{" in the pattern's path made the whole path invalidly
+// escaped, so net/url dropped the escaped form and encoded the decoded path
+// again: a value's "%2F" became "/", a segment the pattern does not have.
+func (st *textState) copy(lit string) string {
+	var b []byte // nil while lit needs no change
+	for i := 0; i < len(lit); i++ {
+		c := lit[i]
+		switch st.where {
+		case beforePath:
+			// The path starts at the first "/" after "://"; a "?" or "#"
+			// there ends an empty path.
+			switch {
+			case st.sep < 3 && c == "://"[st.sep]:
+				st.sep++
+			case st.sep < 3:
+				st.sep = 0
+				if c == ':' {
+					st.sep = 1
+				}
+			case st.host && c == '/':
+				st.where = inPath
+			case st.host && (c == '?' || c == '#'):
+				st.where = inQuery
+			default:
+				st.host = true
+			}
+		case inPath:
+			if c == '?' || c == '#' {
+				st.where = inQuery
+			} else if pathMustEscape(c) {
+				if b == nil {
+					b = append(make([]byte, 0, len(lit)+8), lit[:i]...)
+				}
+				b = append(b, '%', upperhex[c>>4], upperhex[c&15])
+				continue
+			}
+		}
+		if b != nil {
+			b = append(b, c)
+		}
+	}
+	if b == nil {
+		return lit
+	}
+	return string(b)
+}
+
+const upperhex = "0123456789ABCDEF"
+
+// pathMustEscape reports whether c has to be percent-encoded in a path
+// (RFC 3986 pchar and "/"; "[", "]" and "%" are left as net/url leaves
+// them).
+func pathMustEscape(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return false
+	}
+	return !strings.ContainsRune("-._~!$&'()*+,;=:@[]%/", rune(c))
 }
 
 // URL fills the placeholders with params and appends rawQuery, the

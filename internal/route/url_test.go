@@ -86,6 +86,10 @@ func TestRewriteURL(t *testing.T) {
 		{"https://b/${params.a}/${params.b}", []Param{{"b", "2"}, {"a", "1"}}, "", "https://b/1/2"},
 		// Text that is not a placeholder of the edge's is copied.
 		{"https://b/${x}", nil, "", "https://b/$%7Bx%7D"},
+		// A character the path must have escaped, next to a placeholder:
+		// the value's "/" stays escaped (it used to become a segment).
+		{"http://b/{x}${params.id}|^`<>\"\\/y", []Param{{"id", "a/b"}}, "", "http://b/%7Bx%7Da%2Fb%7C%5E%60%3C%3E%22%5C/y"},
+		{"http://b/{x}/?q={${params.id}}", []Param{{"id", "a/b"}}, "", "http://b/%7Bx%7D/?q={a%2Fb}"},
 	} {
 		u, err := CompileRewrite(tc.pattern).URL(tc.params, tc.query)
 		if err != nil || u.String() != tc.want {

@@ -62,6 +62,9 @@ func TestForwardURL(t *testing.T) {
 		{"https://b/v1/", "/x", "a=1", "https://b/v1/x?a=1"},
 		{"https://b/v1", "/x%2Fy", "", "https://b/v1/x%2Fy"},
 		{"https://b:8443/v1", "", "", "https://b:8443/v1"},
+		// A base path with a character it should have escaped keeps the
+		// request's "%2F" inside its segment.
+		{"https://b/{v1}", "/x%2Fy", "", "https://b/%7Bv1%7D/x%2Fy"},
 	} {
 		// A route as tests build it parses its baseUrl per request; one
 		// from the watcher is prepared: both must forward alike.
