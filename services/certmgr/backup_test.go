@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	backupv1 "github.com/certbind/certbind/proto/certbind/backup/v1"
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+
 	"google.golang.org/grpc/codes"
 
-	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
@@ -33,11 +35,11 @@ func TestBackupCopiesTheStore(t *testing.T) {
 		keys = append(keys, der, []byte(req.PrivateKeyPem))
 	}
 	head := s.revision()
-	stream, err := certmgrv1.NewBackupServiceClient(s.conn).Backup(as(adminKey), &certmgrv1.BackupRequest{})
+	stream, err := certmgrv1.NewBackupServiceClient(s.conn).Backup(as(adminKey), &backupv1.BackupRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var header *certmgrv1.BackupHeader
+	var header *backupv1.BackupHeader
 	var data []byte
 	var sum string
 	for {
@@ -75,7 +77,7 @@ func TestBackupCopiesTheStore(t *testing.T) {
 	if rev, _ := st.Revision(); rev != head || st.Epoch() != header.GetEpoch() {
 		t.Errorf("the copy opens at revision %d of epoch %s, want %d of %s", rev, st.Epoch(), head, header.GetEpoch())
 	}
-	info, err := certmgrv1.NewBackupServiceClient(s.conn).GetBackupInfo(as(adminKey), &certmgrv1.GetBackupInfoRequest{})
+	info, err := certmgrv1.NewBackupServiceClient(s.conn).GetBackupInfo(as(adminKey), &backupv1.GetBackupInfoRequest{})
 	if err != nil || info.GetRevision() != head || info.GetEpoch() != header.GetEpoch() {
 		t.Errorf("GetBackupInfo = %v, %v; want revision %d of epoch %s", info, err, head, header.GetEpoch())
 	}
@@ -97,9 +99,9 @@ func TestBackupAdminOnly(t *testing.T) {
 		key  string
 		code codes.Code
 	}{{account, codes.PermissionDenied}, {edge, codes.PermissionDenied}, {"not-a-key", codes.Unauthenticated}} {
-		_, err := client.GetBackupInfo(as(tc.key), &certmgrv1.GetBackupInfoRequest{})
+		_, err := client.GetBackupInfo(as(tc.key), &backupv1.GetBackupInfoRequest{})
 		wantCode(t, err, tc.code, "")
-		stream, err := client.Backup(as(tc.key), &certmgrv1.BackupRequest{})
+		stream, err := client.Backup(as(tc.key), &backupv1.BackupRequest{})
 		if err == nil {
 			_, err = stream.Recv()
 		}

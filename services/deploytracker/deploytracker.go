@@ -71,7 +71,7 @@ type Service struct {
 	verify      *api.Verify
 	dist        *api.Distribution
 	health      *health.Server
-	backup      *api.Backup
+	backup      deploytrackerv1.BackupServiceServer
 }
 
 // New opens the store, drops deploys that a crash interrupted, and builds

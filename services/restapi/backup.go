@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	backupv1 "github.com/certbind/certbind/proto/certbind/backup/v1"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 )
@@ -38,76 +39,15 @@ const (
 	TrailerBackupError   = "X-Certbind-Error"
 )
 
-// copyPart is one message of a BackupService stream, whichever service.
-type copyPart struct {
-	header         bool
-	revision, size uint64
-	epoch          string
-	data           []byte
-	trailer        bool
-	sha256         string
-}
-
-// backupSource is one service's BackupService.
-type backupSource struct {
-	info func(ctx context.Context) (revision uint64, epoch string, err error)
-	open func(ctx context.Context) (recv func() (copyPart, error), err error)
-}
-
-func certmgrBackup(conn grpc.ClientConnInterface) backupSource {
-	c := certmgrv1.NewBackupServiceClient(conn)
-	return backupSource{
-		info: func(ctx context.Context) (uint64, string, error) {
-			r, err := c.GetBackupInfo(ctx, &certmgrv1.GetBackupInfoRequest{})
-			return r.GetRevision(), r.GetEpoch(), err
-		},
-		open: func(ctx context.Context) (func() (copyPart, error), error) {
-			s, err := c.Backup(ctx, &certmgrv1.BackupRequest{})
-			if err != nil {
-				return nil, err
-			}
-			return func() (copyPart, error) {
-				m, err := s.Recv()
-				if err != nil {
-					return copyPart{}, err
-				}
-				h, t := m.GetHeader(), m.GetTrailer()
-				return copyPart{header: h != nil, revision: h.GetRevision(), size: uint64(h.GetSize()), epoch: h.GetEpoch(),
-					data: m.GetData(), trailer: t != nil, sha256: t.GetSha256()}, nil
-			}, nil
-		},
-	}
-}
-
-func deploytrackerBackup(conn grpc.ClientConnInterface) backupSource {
-	c := deploytrackerv1.NewBackupServiceClient(conn)
-	return backupSource{
-		info: func(ctx context.Context) (uint64, string, error) {
-			r, err := c.GetBackupInfo(ctx, &deploytrackerv1.GetBackupInfoRequest{})
-			return r.GetRevision(), r.GetEpoch(), err
-		},
-		open: func(ctx context.Context) (func() (copyPart, error), error) {
-			s, err := c.Backup(ctx, &deploytrackerv1.BackupRequest{})
-			if err != nil {
-				return nil, err
-			}
-			return func() (copyPart, error) {
-				m, err := s.Recv()
-				if err != nil {
-					return copyPart{}, err
-				}
-				h, t := m.GetHeader(), m.GetTrailer()
-				return copyPart{header: h != nil, revision: h.GetRevision(), size: uint64(h.GetSize()), epoch: h.GetEpoch(),
-					data: m.GetData(), trailer: t != nil, sha256: t.GetSha256()}, nil
-			}, nil
-		},
-	}
-}
-
 // handleBackups registers the backup download on mux.
 func handleBackups(mux *runtime.ServeMux, log *slog.Logger, certmgr, deploytracker grpc.ClientConnInterface) error {
-	sources := map[string]backupSource{"certmgr": certmgrBackup(certmgr), "deploytracker": deploytrackerBackup(deploytracker)}
-	source := func(w http.ResponseWriter, name string) (backupSource, bool) {
+	// The two services' BackupServices share their messages, so one
+	// client interface serves for both.
+	sources := map[string]certmgrv1.BackupServiceClient{
+		"certmgr":       certmgrv1.NewBackupServiceClient(certmgr),
+		"deploytracker": deploytrackerv1.NewBackupServiceClient(deploytracker),
+	}
+	source := func(w http.ResponseWriter, name string) (certmgrv1.BackupServiceClient, bool) {
 		src, ok := sources[name]
 		if !ok {
 			writeError(w, status.Errorf(codes.NotFound, "no store %q to back up: use certmgr or deploytracker", name))
@@ -119,13 +59,13 @@ func handleBackups(mux *runtime.ServeMux, log *slog.Logger, certmgr, deploytrack
 		if !ok {
 			return
 		}
-		rev, epoch, err := src.info(withAuthorization(r))
+		info, err := src.GetBackupInfo(withAuthorization(r), &backupv1.GetBackupInfoRequest{})
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"revision": strconv.FormatUint(rev, 10), "epoch": epoch})
+		json.NewEncoder(w).Encode(map[string]string{"revision": strconv.FormatUint(info.GetRevision(), 10), "epoch": info.GetEpoch()})
 	}); err != nil {
 		return err
 	}
@@ -138,15 +78,17 @@ func handleBackups(mux *runtime.ServeMux, log *slog.Logger, certmgr, deploytrack
 	})
 }
 
-func serveBackup(w http.ResponseWriter, r *http.Request, log *slog.Logger, name string, src backupSource) {
+func serveBackup(w http.ResponseWriter, r *http.Request, log *slog.Logger, name string, src certmgrv1.BackupServiceClient) {
 	ctx, cancel := context.WithCancel(withAuthorization(r))
 	defer cancel()
-	recv, err := src.open(ctx)
-	var first copyPart
+	stream, err := src.Backup(ctx, &backupv1.BackupRequest{})
+	var first *backupv1.BackupHeader
 	if err == nil {
-		first, err = recv()
+		var m *backupv1.BackupResponse
+		m, err = stream.Recv()
+		first = m.GetHeader()
 	}
-	if err == nil && !first.header {
+	if err == nil && first == nil {
 		err = status.Error(codes.Internal, "the backup stream did not start with its header")
 	}
 	if err != nil {
@@ -161,13 +103,13 @@ func serveBackup(w http.ResponseWriter, r *http.Request, log *slog.Logger, name 
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name+".db"))
-	h.Set(HeaderBackupRevision, strconv.FormatUint(first.revision, 10))
-	h.Set(HeaderBackupEpoch, first.epoch)
-	h.Set(HeaderBackupSize, strconv.FormatUint(first.size, 10))
+	h.Set(HeaderBackupRevision, strconv.FormatUint(first.GetRevision(), 10))
+	h.Set(HeaderBackupEpoch, first.GetEpoch())
+	h.Set(HeaderBackupSize, strconv.FormatInt(first.GetSize(), 10))
 	h.Set("Trailer", TrailerBackupSHA256+", "+TrailerBackupError)
 	w.WriteHeader(http.StatusOK)
 	for {
-		part, err := recv()
+		part, err := stream.Recv()
 		if err != nil {
 			// The status is sent; the missing checksum and the error
 			// trailer tell the client the copy is incomplete.
@@ -175,11 +117,11 @@ func serveBackup(w http.ResponseWriter, r *http.Request, log *slog.Logger, name 
 			h.Set(TrailerBackupError, status.Convert(err).Message())
 			return
 		}
-		if part.trailer {
-			h.Set(TrailerBackupSHA256, part.sha256)
+		if t := part.GetTrailer(); t != nil {
+			h.Set(TrailerBackupSHA256, t.GetSha256())
 			return
 		}
-		if _, err := w.Write(part.data); err != nil {
+		if _, err := w.Write(part.GetData()); err != nil {
 			return // the client went away; cancel ends the stream
 		}
 	}

@@ -1,10 +1,11 @@
 package api
 
 import (
-	"io"
+	"log/slog"
 
+	"github.com/certbind/certbind/internal/backupapi"
 	"github.com/certbind/certbind/internal/changefeed"
-	"github.com/certbind/certbind/internal/revlog"
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/deploytracker/store"
 )
 
@@ -17,18 +18,24 @@ type DeploymentFeed interface {
 	Snapshot() ([]*store.Deployment, uint64, error)
 }
 
-// BackupSource is what the backup service reads: the head revision, the
-// epoch, and a consistent copy of the store written to w. The copy is the
-// bbolt file as it stands (revlog.Copy says its revision, epoch and size),
-// which only the bbolt store can make; a backend that keeps its state
-// elsewhere takes its backups with its own tools and need not serve this.
-type BackupSource interface {
-	Revision() (uint64, error)
-	Epoch() string
-	Backup(w io.Writer, start func(revlog.Copy) error) (revlog.Copy, error)
-}
-
 var (
 	_ DeploymentFeed = (*store.Store)(nil)
-	_ BackupSource   = (*store.Store)(nil)
 )
+
+// NewBackup returns the BackupService handlers for st, with this service's
+// error mapping.
+func NewBackup(st backupapi.Source, log *slog.Logger) deploytrackerv1.BackupServiceServer {
+	return backupServer{Server: backupapi.New(st, log, toStatus)}
+}
+
+// backupServer is the shared backup implementation under this service's
+// name. The generated placeholder sits one level further down than the
+// shared methods, so that those are the ones promoted.
+type backupServer struct {
+	unimplementedBackup
+	*backupapi.Server
+}
+
+type unimplementedBackup struct {
+	deploytrackerv1.UnimplementedBackupServiceServer
+}

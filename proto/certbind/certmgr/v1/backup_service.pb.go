@@ -7,10 +7,10 @@
 package certmgrv1
 
 import (
+	v1 "github.com/certbind/certbind/proto/certbind/backup/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
-	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -21,398 +21,31 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-type GetBackupInfoRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetBackupInfoRequest) Reset() {
-	*x = GetBackupInfoRequest{}
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetBackupInfoRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetBackupInfoRequest) ProtoMessage() {}
-
-func (x *GetBackupInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetBackupInfoRequest.ProtoReflect.Descriptor instead.
-func (*GetBackupInfoRequest) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_backup_service_proto_rawDescGZIP(), []int{0}
-}
-
-type GetBackupInfoResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// revision is the head revision of the store.
-	Revision uint64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
-	// epoch names the store's line of history; a restore gives a new one.
-	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetBackupInfoResponse) Reset() {
-	*x = GetBackupInfoResponse{}
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[1]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetBackupInfoResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetBackupInfoResponse) ProtoMessage() {}
-
-func (x *GetBackupInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[1]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetBackupInfoResponse.ProtoReflect.Descriptor instead.
-func (*GetBackupInfoResponse) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_backup_service_proto_rawDescGZIP(), []int{1}
-}
-
-func (x *GetBackupInfoResponse) GetRevision() uint64 {
-	if x != nil {
-		return x.Revision
-	}
-	return 0
-}
-
-func (x *GetBackupInfoResponse) GetEpoch() string {
-	if x != nil {
-		return x.Epoch
-	}
-	return ""
-}
-
-type BackupRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BackupRequest) Reset() {
-	*x = BackupRequest{}
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BackupRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BackupRequest) ProtoMessage() {}
-
-func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
-func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_backup_service_proto_rawDescGZIP(), []int{2}
-}
-
-type BackupResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Types that are valid to be assigned to Part:
-	//
-	//	*BackupResponse_Header
-	//	*BackupResponse_Data
-	//	*BackupResponse_Trailer
-	Part          isBackupResponse_Part `protobuf_oneof:"part"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BackupResponse) Reset() {
-	*x = BackupResponse{}
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BackupResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BackupResponse) ProtoMessage() {}
-
-func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
-func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_backup_service_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *BackupResponse) GetPart() isBackupResponse_Part {
-	if x != nil {
-		return x.Part
-	}
-	return nil
-}
-
-func (x *BackupResponse) GetHeader() *BackupHeader {
-	if x != nil {
-		if x, ok := x.Part.(*BackupResponse_Header); ok {
-			return x.Header
-		}
-	}
-	return nil
-}
-
-func (x *BackupResponse) GetData() []byte {
-	if x != nil {
-		if x, ok := x.Part.(*BackupResponse_Data); ok {
-			return x.Data
-		}
-	}
-	return nil
-}
-
-func (x *BackupResponse) GetTrailer() *BackupTrailer {
-	if x != nil {
-		if x, ok := x.Part.(*BackupResponse_Trailer); ok {
-			return x.Trailer
-		}
-	}
-	return nil
-}
-
-type isBackupResponse_Part interface {
-	isBackupResponse_Part()
-}
-
-type BackupResponse_Header struct {
-	Header *BackupHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
-}
-
-type BackupResponse_Data struct {
-	Data []byte `protobuf:"bytes,2,opt,name=data,proto3,oneof"`
-}
-
-type BackupResponse_Trailer struct {
-	Trailer *BackupTrailer `protobuf:"bytes,3,opt,name=trailer,proto3,oneof"`
-}
-
-func (*BackupResponse_Header) isBackupResponse_Part() {}
-
-func (*BackupResponse_Data) isBackupResponse_Part() {}
-
-func (*BackupResponse_Trailer) isBackupResponse_Part() {}
-
-// BackupHeader describes the copy that follows.
-type BackupHeader struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// revision is the head revision the copy holds.
-	Revision uint64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
-	// epoch is the epoch of the store copied.
-	Epoch string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	// size is the copy's length in bytes.
-	Size          int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BackupHeader) Reset() {
-	*x = BackupHeader{}
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BackupHeader) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BackupHeader) ProtoMessage() {}
-
-func (x *BackupHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BackupHeader.ProtoReflect.Descriptor instead.
-func (*BackupHeader) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_backup_service_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *BackupHeader) GetRevision() uint64 {
-	if x != nil {
-		return x.Revision
-	}
-	return 0
-}
-
-func (x *BackupHeader) GetEpoch() string {
-	if x != nil {
-		return x.Epoch
-	}
-	return ""
-}
-
-func (x *BackupHeader) GetSize() int64 {
-	if x != nil {
-		return x.Size
-	}
-	return 0
-}
-
-// BackupTrailer ends a complete copy.
-type BackupTrailer struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// sha256 is the hex SHA-256 of the bytes sent.
-	Sha256        string `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BackupTrailer) Reset() {
-	*x = BackupTrailer{}
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BackupTrailer) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BackupTrailer) ProtoMessage() {}
-
-func (x *BackupTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_backup_service_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BackupTrailer.ProtoReflect.Descriptor instead.
-func (*BackupTrailer) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_backup_service_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *BackupTrailer) GetSha256() string {
-	if x != nil {
-		return x.Sha256
-	}
-	return ""
-}
-
 var File_certbind_certmgr_v1_backup_service_proto protoreflect.FileDescriptor
 
 const file_certbind_certmgr_v1_backup_service_proto_rawDesc = "" +
 	"\n" +
-	"(certbind/certmgr/v1/backup_service.proto\x12\x13certbind.certmgr.v1\"\x16\n" +
-	"\x14GetBackupInfoRequest\"I\n" +
-	"\x15GetBackupInfoResponse\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\x0f\n" +
-	"\rBackupRequest\"\xab\x01\n" +
-	"\x0eBackupResponse\x12;\n" +
-	"\x06header\x18\x01 \x01(\v2!.certbind.certmgr.v1.BackupHeaderH\x00R\x06header\x12\x14\n" +
-	"\x04data\x18\x02 \x01(\fH\x00R\x04data\x12>\n" +
-	"\atrailer\x18\x03 \x01(\v2\".certbind.certmgr.v1.BackupTrailerH\x00R\atrailerB\x06\n" +
-	"\x04part\"T\n" +
-	"\fBackupHeader\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\tR\x05epoch\x12\x12\n" +
-	"\x04size\x18\x03 \x01(\x03R\x04size\"'\n" +
-	"\rBackupTrailer\x12\x16\n" +
-	"\x06sha256\x18\x01 \x01(\tR\x06sha2562\xcc\x01\n" +
-	"\rBackupService\x12f\n" +
-	"\rGetBackupInfo\x12).certbind.certmgr.v1.GetBackupInfoRequest\x1a*.certbind.certmgr.v1.GetBackupInfoResponse\x12S\n" +
-	"\x06Backup\x12\".certbind.certmgr.v1.BackupRequest\x1a#.certbind.certmgr.v1.BackupResponse0\x01BBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
+	"(certbind/certmgr/v1/backup_service.proto\x12\x13certbind.certmgr.v1\x1a\x1fcertbind/backup/v1/backup.proto2\xc8\x01\n" +
+	"\rBackupService\x12d\n" +
+	"\rGetBackupInfo\x12(.certbind.backup.v1.GetBackupInfoRequest\x1a).certbind.backup.v1.GetBackupInfoResponse\x12Q\n" +
+	"\x06Backup\x12!.certbind.backup.v1.BackupRequest\x1a\".certbind.backup.v1.BackupResponse0\x01BBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
 
-var (
-	file_certbind_certmgr_v1_backup_service_proto_rawDescOnce sync.Once
-	file_certbind_certmgr_v1_backup_service_proto_rawDescData []byte
-)
-
-func file_certbind_certmgr_v1_backup_service_proto_rawDescGZIP() []byte {
-	file_certbind_certmgr_v1_backup_service_proto_rawDescOnce.Do(func() {
-		file_certbind_certmgr_v1_backup_service_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_certbind_certmgr_v1_backup_service_proto_rawDesc), len(file_certbind_certmgr_v1_backup_service_proto_rawDesc)))
-	})
-	return file_certbind_certmgr_v1_backup_service_proto_rawDescData
-}
-
-var file_certbind_certmgr_v1_backup_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_certbind_certmgr_v1_backup_service_proto_goTypes = []any{
-	(*GetBackupInfoRequest)(nil),  // 0: certbind.certmgr.v1.GetBackupInfoRequest
-	(*GetBackupInfoResponse)(nil), // 1: certbind.certmgr.v1.GetBackupInfoResponse
-	(*BackupRequest)(nil),         // 2: certbind.certmgr.v1.BackupRequest
-	(*BackupResponse)(nil),        // 3: certbind.certmgr.v1.BackupResponse
-	(*BackupHeader)(nil),          // 4: certbind.certmgr.v1.BackupHeader
-	(*BackupTrailer)(nil),         // 5: certbind.certmgr.v1.BackupTrailer
+	(*v1.GetBackupInfoRequest)(nil),  // 0: certbind.backup.v1.GetBackupInfoRequest
+	(*v1.BackupRequest)(nil),         // 1: certbind.backup.v1.BackupRequest
+	(*v1.GetBackupInfoResponse)(nil), // 2: certbind.backup.v1.GetBackupInfoResponse
+	(*v1.BackupResponse)(nil),        // 3: certbind.backup.v1.BackupResponse
 }
 var file_certbind_certmgr_v1_backup_service_proto_depIdxs = []int32{
-	4, // 0: certbind.certmgr.v1.BackupResponse.header:type_name -> certbind.certmgr.v1.BackupHeader
-	5, // 1: certbind.certmgr.v1.BackupResponse.trailer:type_name -> certbind.certmgr.v1.BackupTrailer
-	0, // 2: certbind.certmgr.v1.BackupService.GetBackupInfo:input_type -> certbind.certmgr.v1.GetBackupInfoRequest
-	2, // 3: certbind.certmgr.v1.BackupService.Backup:input_type -> certbind.certmgr.v1.BackupRequest
-	1, // 4: certbind.certmgr.v1.BackupService.GetBackupInfo:output_type -> certbind.certmgr.v1.GetBackupInfoResponse
-	3, // 5: certbind.certmgr.v1.BackupService.Backup:output_type -> certbind.certmgr.v1.BackupResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0, // 0: certbind.certmgr.v1.BackupService.GetBackupInfo:input_type -> certbind.backup.v1.GetBackupInfoRequest
+	1, // 1: certbind.certmgr.v1.BackupService.Backup:input_type -> certbind.backup.v1.BackupRequest
+	2, // 2: certbind.certmgr.v1.BackupService.GetBackupInfo:output_type -> certbind.backup.v1.GetBackupInfoResponse
+	3, // 3: certbind.certmgr.v1.BackupService.Backup:output_type -> certbind.backup.v1.BackupResponse
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
+	0, // [0:0] is the sub-list for extension type_name
+	0, // [0:0] is the sub-list for extension extendee
+	0, // [0:0] is the sub-list for field type_name
 }
 
 func init() { file_certbind_certmgr_v1_backup_service_proto_init() }
@@ -420,24 +53,18 @@ func file_certbind_certmgr_v1_backup_service_proto_init() {
 	if File_certbind_certmgr_v1_backup_service_proto != nil {
 		return
 	}
-	file_certbind_certmgr_v1_backup_service_proto_msgTypes[3].OneofWrappers = []any{
-		(*BackupResponse_Header)(nil),
-		(*BackupResponse_Data)(nil),
-		(*BackupResponse_Trailer)(nil),
-	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_certbind_certmgr_v1_backup_service_proto_rawDesc), len(file_certbind_certmgr_v1_backup_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   0,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_certbind_certmgr_v1_backup_service_proto_goTypes,
 		DependencyIndexes: file_certbind_certmgr_v1_backup_service_proto_depIdxs,
-		MessageInfos:      file_certbind_certmgr_v1_backup_service_proto_msgTypes,
 	}.Build()
 	File_certbind_certmgr_v1_backup_service_proto = out.File
 	file_certbind_certmgr_v1_backup_service_proto_goTypes = nil

@@ -8,6 +8,7 @@ package certmgrv1
 
 import (
 	context "context"
+	v1 "github.com/certbind/certbind/proto/certbind/backup/v1"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -27,17 +28,18 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// BackupService copies the store of a running service. Only the admin key
-// may call it. The REST facade serves it as a download at
-// /v1/admin/backup/certmgr (not through grpc-gateway).
+// BackupService copies the store of a running certmgr. Its messages and its
+// implementation are shared with the other service's (certbind.backup.v1).
 type BackupServiceClient interface {
 	// GetBackupInfo returns the store's head revision and epoch without
 	// copying anything.
-	GetBackupInfo(ctx context.Context, in *GetBackupInfoRequest, opts ...grpc.CallOption) (*GetBackupInfoResponse, error)
-	// Backup streams a consistent copy of certmgr's database file: certificates, their private keys sealed under the master key exactly as at rest, API key hashes and the change log. The master key is not in it. Writes go on while it runs.
+	GetBackupInfo(ctx context.Context, in *v1.GetBackupInfoRequest, opts ...grpc.CallOption) (*v1.GetBackupInfoResponse, error)
+	// Backup streams a consistent copy of certmgr's database file: certificates, their private keys
+	// sealed under the master key exactly as at rest, API key hashes and the
+	// change log. The master key is not in it. Writes go on while it runs.
 	// The first message is a header, then data, then a trailer with the copy's
 	// SHA-256.
-	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error)
+	Backup(ctx context.Context, in *v1.BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[v1.BackupResponse], error)
 }
 
 type backupServiceClient struct {
@@ -48,9 +50,9 @@ func NewBackupServiceClient(cc grpc.ClientConnInterface) BackupServiceClient {
 	return &backupServiceClient{cc}
 }
 
-func (c *backupServiceClient) GetBackupInfo(ctx context.Context, in *GetBackupInfoRequest, opts ...grpc.CallOption) (*GetBackupInfoResponse, error) {
+func (c *backupServiceClient) GetBackupInfo(ctx context.Context, in *v1.GetBackupInfoRequest, opts ...grpc.CallOption) (*v1.GetBackupInfoResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetBackupInfoResponse)
+	out := new(v1.GetBackupInfoResponse)
 	err := c.cc.Invoke(ctx, BackupService_GetBackupInfo_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -58,13 +60,13 @@ func (c *backupServiceClient) GetBackupInfo(ctx context.Context, in *GetBackupIn
 	return out, nil
 }
 
-func (c *backupServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error) {
+func (c *backupServiceClient) Backup(ctx context.Context, in *v1.BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[v1.BackupResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &BackupService_ServiceDesc.Streams[0], BackupService_Backup_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[BackupRequest, BackupResponse]{ClientStream: stream}
+	x := &grpc.GenericClientStream[v1.BackupRequest, v1.BackupResponse]{ClientStream: stream}
 	if err := x.ClientStream.SendMsg(in); err != nil {
 		return nil, err
 	}
@@ -75,23 +77,24 @@ func (c *backupServiceClient) Backup(ctx context.Context, in *BackupRequest, opt
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type BackupService_BackupClient = grpc.ServerStreamingClient[BackupResponse]
+type BackupService_BackupClient = grpc.ServerStreamingClient[v1.BackupResponse]
 
 // BackupServiceServer is the server API for BackupService service.
 // All implementations must embed UnimplementedBackupServiceServer
 // for forward compatibility.
 //
-// BackupService copies the store of a running service. Only the admin key
-// may call it. The REST facade serves it as a download at
-// /v1/admin/backup/certmgr (not through grpc-gateway).
+// BackupService copies the store of a running certmgr. Its messages and its
+// implementation are shared with the other service's (certbind.backup.v1).
 type BackupServiceServer interface {
 	// GetBackupInfo returns the store's head revision and epoch without
 	// copying anything.
-	GetBackupInfo(context.Context, *GetBackupInfoRequest) (*GetBackupInfoResponse, error)
-	// Backup streams a consistent copy of certmgr's database file: certificates, their private keys sealed under the master key exactly as at rest, API key hashes and the change log. The master key is not in it. Writes go on while it runs.
+	GetBackupInfo(context.Context, *v1.GetBackupInfoRequest) (*v1.GetBackupInfoResponse, error)
+	// Backup streams a consistent copy of certmgr's database file: certificates, their private keys
+	// sealed under the master key exactly as at rest, API key hashes and the
+	// change log. The master key is not in it. Writes go on while it runs.
 	// The first message is a header, then data, then a trailer with the copy's
 	// SHA-256.
-	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error
+	Backup(*v1.BackupRequest, grpc.ServerStreamingServer[v1.BackupResponse]) error
 	mustEmbedUnimplementedBackupServiceServer()
 }
 
@@ -102,10 +105,10 @@ type BackupServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedBackupServiceServer struct{}
 
-func (UnimplementedBackupServiceServer) GetBackupInfo(context.Context, *GetBackupInfoRequest) (*GetBackupInfoResponse, error) {
+func (UnimplementedBackupServiceServer) GetBackupInfo(context.Context, *v1.GetBackupInfoRequest) (*v1.GetBackupInfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBackupInfo not implemented")
 }
-func (UnimplementedBackupServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error {
+func (UnimplementedBackupServiceServer) Backup(*v1.BackupRequest, grpc.ServerStreamingServer[v1.BackupResponse]) error {
 	return status.Error(codes.Unimplemented, "method Backup not implemented")
 }
 func (UnimplementedBackupServiceServer) mustEmbedUnimplementedBackupServiceServer() {}
@@ -130,7 +133,7 @@ func RegisterBackupServiceServer(s grpc.ServiceRegistrar, srv BackupServiceServe
 }
 
 func _BackupService_GetBackupInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(GetBackupInfoRequest)
+	in := new(v1.GetBackupInfoRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -142,21 +145,21 @@ func _BackupService_GetBackupInfo_Handler(srv interface{}, ctx context.Context, 
 		FullMethod: BackupService_GetBackupInfo_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(BackupServiceServer).GetBackupInfo(ctx, req.(*GetBackupInfoRequest))
+		return srv.(BackupServiceServer).GetBackupInfo(ctx, req.(*v1.GetBackupInfoRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
 func _BackupService_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
-	m := new(BackupRequest)
+	m := new(v1.BackupRequest)
 	if err := stream.RecvMsg(m); err != nil {
 		return err
 	}
-	return srv.(BackupServiceServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupResponse]{ServerStream: stream})
+	return srv.(BackupServiceServer).Backup(m, &grpc.GenericServerStream[v1.BackupRequest, v1.BackupResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type BackupService_BackupServer = grpc.ServerStreamingServer[BackupResponse]
+type BackupService_BackupServer = grpc.ServerStreamingServer[v1.BackupResponse]
 
 // BackupService_ServiceDesc is the grpc.ServiceDesc for BackupService service.
 // It's only intended for direct use with grpc.RegisterService,

@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	backupv1 "github.com/certbind/certbind/proto/certbind/backup/v1"
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/deploytracker/store"
 )
 
@@ -23,11 +25,11 @@ func TestBackup(t *testing.T) {
 
 	for _, role := range []string{"account", "edge"} {
 		client := deploytrackerv1.NewBackupServiceClient(p.dialDeploytracker(t, p.apiKey(t, "acme", role)))
-		_, err := client.GetBackupInfo(callCtx(t), &deploytrackerv1.GetBackupInfoRequest{})
+		_, err := client.GetBackupInfo(callCtx(t), &backupv1.GetBackupInfoRequest{})
 		if status.Code(err) != codes.PermissionDenied {
 			t.Errorf("GetBackupInfo with an %s key: %v, want PermissionDenied", role, err)
 		}
-		stream, err := client.Backup(callCtx(t), &deploytrackerv1.BackupRequest{})
+		stream, err := client.Backup(callCtx(t), &backupv1.BackupRequest{})
 		if err == nil {
 			_, err = stream.Recv()
 		}
@@ -38,11 +40,11 @@ func TestBackup(t *testing.T) {
 
 	client := deploytrackerv1.NewBackupServiceClient(p.dialDeploytracker(t, adminKey))
 	head := p.revision(t)
-	stream, err := client.Backup(callCtx(t), &deploytrackerv1.BackupRequest{})
+	stream, err := client.Backup(callCtx(t), &backupv1.BackupRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var header *deploytrackerv1.BackupHeader
+	var header *backupv1.BackupHeader
 	var data []byte
 	var sum string
 	for sum == "" {

@@ -1,0 +1,111 @@
+// Package backupapi serves BackupService, a consistent copy of a running
+// service's store, for certmgr and the deploytracker alike.
+package backupapi
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/revlog"
+	backupv1 "github.com/certbind/certbind/proto/certbind/backup/v1"
+)
+
+// Source is what the backup service reads: the head revision, the epoch,
+// and a consistent copy of the store written to w. The copy is the bbolt
+// file as it stands (revlog.Copy says its revision, epoch and size), which
+// only the bbolt store can make; a backend that keeps its state elsewhere
+// takes its backups with its own tools and need not serve this.
+type Source interface {
+	Revision() (uint64, error)
+	Epoch() string
+	Backup(w io.Writer, start func(revlog.Copy) error) (revlog.Copy, error)
+}
+
+// ErrorMapper turns an error of a call into the status the caller gets,
+// logging what the caller is not told: the service's own error mapper.
+type ErrorMapper func(ctx context.Context, log *slog.Logger, method string, err error) error
+
+// chunk is the most data one BackupResponse carries.
+const chunk = 256 << 10
+
+// Server serves a BackupService for one store, to the admin key only. Each
+// service gives it its own service name (see its api.NewBackup).
+type Server struct {
+	store    Source
+	log      *slog.Logger
+	toStatus ErrorMapper
+}
+
+// New returns the BackupService handlers for st; errors go through
+// toStatus.
+func New(st Source, log *slog.Logger, toStatus ErrorMapper) *Server {
+	return &Server{store: st, log: log, toStatus: toStatus}
+}
+
+func adminOnly(ctx context.Context) error {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return err
+	}
+	return auth.AdminOnly(p, "take a backup")
+}
+
+// GetBackupInfo returns the store's head revision and epoch.
+func (s *Server) GetBackupInfo(ctx context.Context, _ *backupv1.GetBackupInfoRequest) (*backupv1.GetBackupInfoResponse, error) {
+	if err := adminOnly(ctx); err != nil {
+		return nil, s.toStatus(ctx, s.log, "GetBackupInfo", err)
+	}
+	rev, err := s.store.Revision()
+	if err != nil {
+		return nil, s.toStatus(ctx, s.log, "GetBackupInfo", err)
+	}
+	return &backupv1.GetBackupInfoResponse{Revision: rev, Epoch: s.store.Epoch()}, nil
+}
+
+// Backup streams a header, the copy in chunks, and a trailer with its
+// SHA-256. The copy comes from one read transaction, which stays open
+// until the client has read the whole copy.
+func (s *Server) Backup(_ *backupv1.BackupRequest, stream grpc.ServerStreamingServer[backupv1.BackupResponse]) error {
+	ctx := stream.Context()
+	if err := adminOnly(ctx); err != nil {
+		return s.toStatus(ctx, s.log, "Backup", err)
+	}
+	out := bufio.NewWriterSize(sendWriter(func(b []byte) error {
+		return stream.Send(&backupv1.BackupResponse{Part: &backupv1.BackupResponse_Data{Data: b}})
+	}), chunk)
+	cp, err := s.store.Backup(out, func(c revlog.Copy) error {
+		return stream.Send(&backupv1.BackupResponse{Part: &backupv1.BackupResponse_Header{Header: &backupv1.BackupHeader{
+			Revision: c.Revision, Epoch: c.Epoch, Size: c.Size,
+		}}})
+	})
+	if err == nil {
+		err = out.Flush()
+	}
+	if err != nil {
+		// A failed Send already carries the stream's status.
+		if st, ok := status.FromError(err); ok {
+			return st.Err()
+		}
+		return s.toStatus(ctx, s.log, "Backup", err)
+	}
+	s.log.Info("backup taken", slog.Uint64("revision", cp.Revision), slog.String("epoch", cp.Epoch),
+		slog.Int64("bytes", cp.Size), slog.String("sha256", cp.SHA256))
+	return stream.Send(&backupv1.BackupResponse{Part: &backupv1.BackupResponse_Trailer{Trailer: &backupv1.BackupTrailer{Sha256: cp.SHA256}}})
+}
+
+// sendWriter sends each write as one message. gRPC serializes the message
+// before Send returns, so the buffer may be reused.
+type sendWriter func([]byte) error
+
+func (w sendWriter) Write(p []byte) (int, error) {
+	if err := w(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
