@@ -139,6 +139,9 @@ const (
 	leafPageFlag   = 0x02
 	bucketLeafFlag = 0x01
 	elementSize    = 16
+	// bucketHeaderSize is a bucket value's root page and sequence, which
+	// an inline bucket's page follows.
+	bucketHeaderSize = 16
 	// maxTreeDepth is far beyond any real tree (a B+tree of 4 KiB pages
 	// is a handful of levels deep, and buckets nest a few levels).
 	maxTreeDepth = 256
@@ -184,27 +187,10 @@ func checkTree(f *os.File, m meta) error {
 		if _, err := f.ReadAt(p, int64(id)*ps); err != nil {
 			return fmt.Errorf("read page %d: %w", id, err)
 		}
-		if pageHeaderSize+count*elementSize > len(p) {
-			return fmt.Errorf("page %d has more elements than fit in it", id)
-		}
-		// Children are read after the loop: a child's read reuses page.
-		var children []uint64
-		for i := range count {
-			el := p[pageHeaderSize+i*elementSize:]
-			if flags&branchPageFlag != 0 {
-				children = append(children, e.Uint64(el[8:]))
-				continue
-			}
-			if e.Uint32(el[0:])&bucketLeafFlag == 0 {
-				continue
-			}
-			at := pageHeaderSize + i*elementSize + int(e.Uint32(el[4:])) + int(e.Uint32(el[8:]))
-			if at < 0 || at+8 > len(p) {
-				return fmt.Errorf("a bucket on page %d lies outside the page", id)
-			}
-			if root := e.Uint64(p[at:]); root != 0 {
-				children = append(children, root)
-			}
+		// Children are read after the elements: a child's read reuses page.
+		children, err := checkElements(p, id, flags, count, 0)
+		if err != nil {
+			return err
 		}
 		for _, c := range children {
 			if err := visit(c, depth+1); err != nil {
@@ -214,4 +200,64 @@ func checkTree(f *os.File, m meta) error {
 		return nil
 	}
 	return visit(m.root, 0)
+}
+
+// checkElements checks that the count elements of the tree page p (page id
+// on disk; its bytes, overflow included) hold their keys and values inside
+// p, and returns the root pages of the buckets on it. bbolt reads a key or
+// value where its element says, without a bound, so one outside the page is
+// a read past the mapped file, a fault that kills the process (FuzzOpen
+// found such a file). A bucket inline in a value is a page of its own
+// inside that value, checked the same way; depth counts the inline pages
+// around p.
+func checkElements(p []byte, id uint64, flags uint16, count, depth int) ([]uint64, error) {
+	e := binary.NativeEndian
+	if depth > maxTreeDepth {
+		return nil, fmt.Errorf("page %d holds buckets inline more than %d levels deep", id, maxTreeDepth)
+	}
+	if flags&(branchPageFlag|leafPageFlag) == 0 {
+		return nil, fmt.Errorf("page %d of its page tree is not a branch or leaf page", id)
+	}
+	if pageHeaderSize+count*elementSize > len(p) {
+		return nil, fmt.Errorf("page %d has more elements than fit in it", id)
+	}
+	var children []uint64
+	for i := range count {
+		at := pageHeaderSize + i*elementSize
+		el := p[at:]
+		if flags&branchPageFlag != 0 {
+			// pos, key size, child page id.
+			if int64(at)+int64(e.Uint32(el[0:]))+int64(e.Uint32(el[4:])) > int64(len(p)) {
+				return nil, fmt.Errorf("a key on page %d lies outside the page", id)
+			}
+			children = append(children, e.Uint64(el[8:]))
+			continue
+		}
+		// flags, pos, key size, value size.
+		pos, ksize, vsize := int64(e.Uint32(el[4:])), int64(e.Uint32(el[8:])), int64(e.Uint32(el[12:]))
+		if int64(at)+pos+ksize+vsize > int64(len(p)) {
+			return nil, fmt.Errorf("a key or value on page %d lies outside the page", id)
+		}
+		if e.Uint32(el[0:])&bucketLeafFlag == 0 {
+			continue
+		}
+		value := p[int64(at)+pos+ksize : int64(at)+pos+ksize+vsize]
+		if len(value) < bucketHeaderSize {
+			return nil, fmt.Errorf("a bucket on page %d is too short to be one", id)
+		}
+		if root := e.Uint64(value); root != 0 {
+			children = append(children, root)
+			continue
+		}
+		inline := value[bucketHeaderSize:]
+		if len(inline) < pageHeaderSize {
+			return nil, fmt.Errorf("a bucket inline on page %d is too short to hold its page", id)
+		}
+		more, err := checkElements(inline, id, e.Uint16(inline[8:]), int(e.Uint16(inline[10:])), depth+1)
+		if err != nil {
+			return nil, err
+		}
+		children = append(children, more...)
+	}
+	return children, nil
 }
