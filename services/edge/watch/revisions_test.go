@@ -10,15 +10,24 @@ import (
 	"github.com/certbind/certbind/services/edge/watch"
 )
 
-// until waits for cond on the store's snapshot.
+// until waits for cond on the store's snapshot, looking again at each
+// publish.
 func until(t *testing.T, st *state.Store, what string, cond func(*state.Snapshot) bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	published := make(chan struct{}, 1)
+	st.OnPublish(func(*state.Snapshot) {
+		select {
+		case published <- struct{}{}:
+		default:
+		}
+	})
+	timeout := time.After(10 * time.Second)
 	for !cond(st.Load()) {
-		if time.Now().After(deadline) {
+		select {
+		case <-published:
+		case <-timeout:
 			t.Fatalf("the edge state never got to: %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

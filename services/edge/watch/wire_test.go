@@ -79,37 +79,47 @@ func TestFillRequest(t *testing.T) {
 	}
 }
 
+// TestReadEvent reads each event of the certificate stream, and the same
+// event of the deployment stream: the two streams' messages are the same on
+// the wire (fields and numbers) but for what a snapshot item holds, so each
+// case is also decoded as a deployment message.
 func TestReadEvent(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		m    proto.Message
+		m    *certmgrv1.WatchCertificatesResponse
 		want event
 	}{
-		{"certificate resync", &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Resync{
+		{"resync", &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Resync{
 			Resync: &certmgrv1.Resync{Reason: "why", Epoch: "e1", RequestedRevision: 4}}}, event{kind: resync, reason: "why", epoch: "e1"}},
-		{"certificate snapshot item", &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotItem{
-			SnapshotItem: &certmgrv1.CertificateMaterial{Certificate: &certmgrv1.Certificate{Revision: 3}}}}, event{kind: snapshotItem}},
-		{"certificate snapshot end", &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotComplete{
+		{"snapshot item", &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotItem{
+			SnapshotItem: &certmgrv1.CertificateMaterial{}}}, event{kind: snapshotItem}},
+		{"snapshot end", &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotComplete{
 			SnapshotComplete: &certmgrv1.SnapshotComplete{Revision: 9, Epoch: "e1"}}}, event{kind: snapshotComplete, revision: 9, epoch: "e1"}},
-		{"certificate change", &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Change{
+		{"change", &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Change{
 			Change: &certmgrv1.CertificateChange{Revision: 1 << 50, CertificateId: "c"}}}, event{kind: change, revision: 1 << 50}},
-		{"certificate heartbeat", &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Heartbeat{
+		{"heartbeat", &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Heartbeat{
 			Heartbeat: &certmgrv1.Heartbeat{Revision: 12, Epoch: "e2"}}}, event{kind: heartbeat, revision: 12, epoch: "e2"}},
-		{"certificate response without an event", &certmgrv1.WatchCertificatesResponse{}, event{}},
-		{"deployment resync", &deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_Resync{
-			Resync: &deploytrackerv1.DeploymentResync{Reason: "why", Epoch: "e1"}}}, event{kind: resync, reason: "why", epoch: "e1"}},
-		{"deployment snapshot item", &deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_SnapshotItem{
-			SnapshotItem: &deploytrackerv1.Deployment{Revision: 3}}}, event{kind: snapshotItem}},
-		{"deployment snapshot end", &deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_SnapshotComplete{
-			SnapshotComplete: &deploytrackerv1.DeploymentSnapshotComplete{Revision: 9, Epoch: "e1"}}}, event{kind: snapshotComplete, revision: 9, epoch: "e1"}},
-		{"deployment change", &deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_Change{
-			Change: &deploytrackerv1.DeploymentChange{Revision: 1 << 50, DeploymentId: "d"}}}, event{kind: change, revision: 1 << 50}},
-		{"deployment heartbeat", &deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_Heartbeat{
-			Heartbeat: &deploytrackerv1.DeploymentHeartbeat{Revision: 12, Epoch: "e2"}}}, event{kind: heartbeat, revision: 12, epoch: "e2"}},
-		{"deployment response without an event", &deploytrackerv1.WatchDeploymentsResponse{}, event{}},
+		{"a response without an event", &certmgrv1.WatchCertificatesResponse{}, event{}},
 	} {
 		if got := readEvent(tc.m.ProtoReflect()); got != tc.want {
-			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+			t.Errorf("certificate %s: %+v, want %+v", tc.name, got, tc.want)
 		}
+		b, err := proto.Marshal(tc.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &deploytrackerv1.WatchDeploymentsResponse{}
+		if err := proto.Unmarshal(b, d); err != nil {
+			t.Fatalf("%s as a deployment message: %v", tc.name, err)
+		}
+		if got := readEvent(d.ProtoReflect()); got != tc.want {
+			t.Errorf("deployment %s (%v): %+v, want %+v", tc.name, d, got, tc.want)
+		}
+	}
+	// A snapshot item's contents differ; what kind of event it is does not.
+	item := &deploytrackerv1.WatchDeploymentsResponse{Event: &deploytrackerv1.WatchDeploymentsResponse_SnapshotItem{
+		SnapshotItem: &deploytrackerv1.Deployment{Id: "d", Revision: 3}}}
+	if got := readEvent(item.ProtoReflect()); got != (event{kind: snapshotItem}) {
+		t.Errorf("deployment snapshot item: %+v", got)
 	}
 }
