@@ -74,8 +74,8 @@ type Config struct {
 type Edge struct {
 	store   *state.Store
 	proxy   *proxy.Handler
-	certs   *watch.Certificates
-	deploys *watch.Deployments
+	certs   *watch.Follower
+	deploys *watch.Follower
 	metrics *metrics
 	// statusAccess decides who may read the status and what each sees.
 	statusAccess statusAccess

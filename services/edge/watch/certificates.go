@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"google.golang.org/grpc"
 
@@ -17,90 +15,34 @@ import (
 	"github.com/certbind/certbind/services/edge/state"
 )
 
-// Scope narrows what an edge receives; empty fields mean all its key allows.
-type Scope struct {
-	Account, Project, EnvironmentType string
+// NewCertificates returns a follower of certmgr's certificate stream into
+// st, on conn, which must carry the edge's key.
+func NewCertificates(conn grpc.ClientConnInterface, st *state.Store, scope Scope, log *slog.Logger) *Follower {
+	c := certificates{store: st, log: log}
+	return newFollower(feed[certmgrv1.WatchCertificatesRequest, certmgrv1.WatchCertificatesResponse]{
+		name:    "certificates",
+		watch:   certmgrv1.NewDistributionServiceClient(conn).WatchCertificates,
+		collect: c.collect,
+		install: func(next, collected *state.Snapshot) { next.Certificates = collected.Certificates },
+		apply:   c.apply,
+	}, st, scope, log)
 }
 
-// Certificates follows certmgr's certificate stream into a state.Store.
-type Certificates struct {
-	client certmgrv1.DistributionServiceClient
-	store  *state.Store
-	scope  Scope
-	log    *slog.Logger
-	t      tracker
+// certificates converts and applies the certificate stream's items and
+// changes.
+type certificates struct {
+	store *state.Store
+	log   *slog.Logger
 }
 
-// NewCertificates returns a follower on conn, which must carry the edge's key.
-func NewCertificates(conn grpc.ClientConnInterface, st *state.Store, scope Scope, log *slog.Logger) *Certificates {
-	c := &Certificates{client: certmgrv1.NewDistributionServiceClient(conn), store: st, scope: scope, log: log}
-	c.t.s.Name = "certificates"
-	return c
-}
-
-// Status reports the stream's progress.
-func (c *Certificates) Status() Status { return c.t.get() }
-
-// Run follows the stream until ctx ends.
-func (c *Certificates) Run(ctx context.Context) error { return follow(ctx, c.log, &c.t, c.session) }
-
-func (c *Certificates) session(ctx context.Context, from uint64) (uint64, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := c.client.WatchCertificates(ctx, &certmgrv1.WatchCertificatesRequest{
-		FromRevision: from, Epoch: c.t.get().Epoch, Account: c.scope.Account, Project: c.scope.Project, EnvironmentType: c.scope.EnvironmentType,
-	})
-	if err != nil {
-		return from, err
-	}
-	rev := from
-	var snapshot map[string]*state.Certificate // non-nil while a snapshot is arriving
-	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			return rev, err
-		}
-		c.t.update(func(s *Status) { s.Connected, s.LastEvent, s.KeyRefused = true, time.Now(), false })
-		switch e := ev.GetEvent().(type) {
-		case *certmgrv1.WatchCertificatesResponse_Resync:
-			c.log.Info("certificate stream resync", slog.String("reason", e.Resync.GetReason()))
-			snapshot = map[string]*state.Certificate{}
-			c.t.update(func(s *Status) { s.Resyncs++ })
-		case *certmgrv1.WatchCertificatesResponse_SnapshotItem:
-			if snapshot == nil {
-				return rev, fmt.Errorf("%w: snapshot item outside a snapshot", errProtocol)
-			}
-			cert := c.usable(e.SnapshotItem)
-			if cert.ID != "" {
-				snapshot[cert.ID] = cert
-			}
-		case *certmgrv1.WatchCertificatesResponse_SnapshotComplete:
-			if snapshot == nil {
-				return rev, fmt.Errorf("%w: snapshot end without a snapshot", errProtocol)
-			}
-			c.store.Update(func(next *state.Snapshot) { next.Certificates = snapshot })
-			rev, snapshot = e.SnapshotComplete.GetRevision(), nil
-			c.t.update(func(s *Status) { s.Revision, s.Epoch, s.Synced = rev, e.SnapshotComplete.GetEpoch(), true })
-		case *certmgrv1.WatchCertificatesResponse_Change:
-			if snapshot != nil {
-				return rev, fmt.Errorf("%w: change inside a snapshot", errProtocol)
-			}
-			c.apply(e.Change)
-			rev = e.Change.GetRevision()
-			c.t.update(func(s *Status) { s.Revision, s.Synced = rev, true })
-		case *certmgrv1.WatchCertificatesResponse_Heartbeat:
-			if err := sameEpoch(c.t.get().Epoch, e.Heartbeat.GetEpoch(), snapshot != nil); err != nil {
-				return rev, err
-			}
-			if snapshot == nil && e.Heartbeat.GetRevision() > rev {
-				rev = e.Heartbeat.GetRevision()
-			}
-			c.t.update(func(s *Status) { s.Revision, s.Synced = rev, true })
-		}
+func (c certificates) collect(m *certmgrv1.WatchCertificatesResponse, into *state.Snapshot) {
+	if cert := c.usable(m.GetSnapshotItem()); cert.ID != "" {
+		into.Certificates[cert.ID] = cert
 	}
 }
 
-func (c *Certificates) apply(ch *certmgrv1.CertificateChange) {
+func (c certificates) apply(m *certmgrv1.WatchCertificatesResponse) {
+	ch := m.GetChange()
 	switch ch.GetType() {
 	case certmgrv1.ChangeType_CHANGE_TYPE_DELETED, certmgrv1.ChangeType_CHANGE_TYPE_REMOVED_FROM_SCOPE:
 		c.store.Update(func(next *state.Snapshot) { delete(next.Certificates, ch.GetCertificateId()) })
@@ -126,7 +68,7 @@ func (c *Certificates) apply(ch *certmgrv1.CertificateChange) {
 // that does not decode here, becomes a certificate without TLS material that
 // says why, so that routes that use it answer 502 naming it and the status
 // and metrics count it. It is logged once per version.
-func (c *Certificates) usable(m *certmgrv1.CertificateMaterial) *state.Certificate {
+func (c certificates) usable(m *certmgrv1.CertificateMaterial) *state.Certificate {
 	cert, err := convert(m)
 	if err == nil {
 		return cert

@@ -1,10 +1,7 @@
 package watch
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
-	"time"
 
 	"google.golang.org/grpc"
 
@@ -12,85 +9,23 @@ import (
 	"github.com/certbind/certbind/services/edge/state"
 )
 
-// Deployments follows the deploytracker's deployment stream into a
-// state.Store.
-type Deployments struct {
-	client deploytrackerv1.DeploymentDistributionServiceClient
-	store  *state.Store
-	scope  Scope
-	log    *slog.Logger
-	t      tracker
+// NewDeployments returns a follower of the deploytracker's deployment
+// stream into st, on conn, which must carry the edge's key.
+func NewDeployments(conn grpc.ClientConnInterface, st *state.Store, scope Scope, log *slog.Logger) *Follower {
+	return newFollower(feed[deploytrackerv1.WatchDeploymentsRequest, deploytrackerv1.WatchDeploymentsResponse]{
+		name:  "deployments",
+		watch: deploytrackerv1.NewDeploymentDistributionServiceClient(conn).WatchDeployments,
+		collect: func(m *deploytrackerv1.WatchDeploymentsResponse, into *state.Snapshot) {
+			dep := convertDeployment(m.GetSnapshotItem())
+			into.Deployments[keyOf(dep)] = dep
+		},
+		install: func(next, collected *state.Snapshot) { next.Deployments = collected.Deployments },
+		apply:   func(m *deploytrackerv1.WatchDeploymentsResponse) { applyDeployment(st, m.GetChange()) },
+	}, st, scope, log)
 }
 
-// NewDeployments returns a follower on conn, which must carry the edge's key.
-func NewDeployments(conn grpc.ClientConnInterface, st *state.Store, scope Scope, log *slog.Logger) *Deployments {
-	d := &Deployments{client: deploytrackerv1.NewDeploymentDistributionServiceClient(conn), store: st, scope: scope, log: log}
-	d.t.s.Name = "deployments"
-	return d
-}
-
-// Status reports the stream's progress.
-func (d *Deployments) Status() Status { return d.t.get() }
-
-// Run follows the stream until ctx ends.
-func (d *Deployments) Run(ctx context.Context) error { return follow(ctx, d.log, &d.t, d.session) }
-
-func (d *Deployments) session(ctx context.Context, from uint64) (uint64, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := d.client.WatchDeployments(ctx, &deploytrackerv1.WatchDeploymentsRequest{
-		FromRevision: from, Epoch: d.t.get().Epoch, Account: d.scope.Account, Project: d.scope.Project, EnvironmentType: d.scope.EnvironmentType,
-	})
-	if err != nil {
-		return from, err
-	}
-	rev := from
-	var snapshot map[state.Key]*state.Deployment
-	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			return rev, err
-		}
-		d.t.update(func(s *Status) { s.Connected, s.LastEvent, s.KeyRefused = true, time.Now(), false })
-		switch e := ev.GetEvent().(type) {
-		case *deploytrackerv1.WatchDeploymentsResponse_Resync:
-			d.log.Info("deployment stream resync", slog.String("reason", e.Resync.GetReason()))
-			snapshot = map[state.Key]*state.Deployment{}
-			d.t.update(func(s *Status) { s.Resyncs++ })
-		case *deploytrackerv1.WatchDeploymentsResponse_SnapshotItem:
-			if snapshot == nil {
-				return rev, fmt.Errorf("%w: snapshot item outside a snapshot", errProtocol)
-			}
-			dep := convertDeployment(e.SnapshotItem)
-			snapshot[keyOf(dep)] = dep
-		case *deploytrackerv1.WatchDeploymentsResponse_SnapshotComplete:
-			if snapshot == nil {
-				return rev, fmt.Errorf("%w: snapshot end without a snapshot", errProtocol)
-			}
-			d.store.Update(func(next *state.Snapshot) { next.Deployments = snapshot })
-			rev, snapshot = e.SnapshotComplete.GetRevision(), nil
-			d.t.update(func(s *Status) { s.Revision, s.Epoch, s.Synced = rev, e.SnapshotComplete.GetEpoch(), true })
-		case *deploytrackerv1.WatchDeploymentsResponse_Change:
-			if snapshot != nil {
-				return rev, fmt.Errorf("%w: change inside a snapshot", errProtocol)
-			}
-			d.apply(e.Change)
-			rev = e.Change.GetRevision()
-			d.t.update(func(s *Status) { s.Revision, s.Synced = rev, true })
-		case *deploytrackerv1.WatchDeploymentsResponse_Heartbeat:
-			if err := sameEpoch(d.t.get().Epoch, e.Heartbeat.GetEpoch(), snapshot != nil); err != nil {
-				return rev, err
-			}
-			if snapshot == nil && e.Heartbeat.GetRevision() > rev {
-				rev = e.Heartbeat.GetRevision()
-			}
-			d.t.update(func(s *Status) { s.Revision, s.Synced = rev, true })
-		}
-	}
-}
-
-func (d *Deployments) apply(ch *deploytrackerv1.DeploymentChange) {
-	d.store.Update(func(next *state.Snapshot) {
+func applyDeployment(st *state.Store, ch *deploytrackerv1.DeploymentChange) {
+	st.Update(func(next *state.Snapshot) {
 		// A deployment is keyed by where it is served; find it by id for a
 		// delete, which carries no body.
 		for k, old := range next.Deployments {
