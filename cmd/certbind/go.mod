@@ -47,6 +47,11 @@ require (
 	github.com/certbind/certbind/services/edge v0.0.0-00010101000000-000000000000
 )
 
+require (
+	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1 // indirect
+	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.1.0 // indirect
+)
+
 replace github.com/certbind/certbind/services/edge => ../../services/edge
 
 replace github.com/certbind/certbind => ../..
