@@ -10,7 +10,7 @@ BIN := $(CURDIR)/.bin
 export PATH := $(BIN):$(PATH)
 export GOBIN := $(BIN)
 
-.PHONY: all test lint generate checkgenerate tools fmt fuzz-smoke bench bench-smoke
+.PHONY: all test lint generate checkgenerate tools fmt fuzz-smoke bench bench-smoke check-rules
 
 # A count, not a duration: with a duration, go1.26's fuzzing coordinator can
 # report its own deadline as a failure (golang/go#75804).
@@ -54,6 +54,13 @@ lint: $(BIN)/buf $(BIN)/staticcheck
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# check-rules checks the Prometheus alerting rules and runs their tests with
+# promtool (Debian's prometheus package has it: apt-get install prometheus,
+# or PROMTOOL=path/to/promtool).
+PROMTOOL ?= promtool
+check-rules:
+	cd deploy/prometheus && $(PROMTOOL) check rules certbind-rules.yml && $(PROMTOOL) test rules certbind-rules_test.yml
 
 # fuzz-smoke runs every fuzz target briefly (FUZZTIME inputs each): enough to
 # catch a target that no longer builds or a seed that crashes. Fuzz for longer

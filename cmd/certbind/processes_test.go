@@ -71,16 +71,20 @@ type cluster struct {
 	certmgrAddr, trackerAddr string
 	restURL                  string
 	edgeAddr, edgeAdminAddr  string
-	edgeKey                  string
-	tls                      peertls.Files
-	procs                    map[string]*exec.Cmd
-	adminKey, serviceKey     string
+	// The admin listeners (/metrics) of certmgr, the deploytracker and
+	// the REST facade.
+	certmgrAdmin, trackerAdmin, restAdmin string
+	edgeKey                               string
+	tls                                   peertls.Files
+	procs                                 map[string]*exec.Cmd
+	adminKey, serviceKey                  string
 }
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	c := &cluster{t: t, bin: binaries(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{},
 		certmgrAddr: freeAddr(t), trackerAddr: freeAddr(t), edgeAddr: freeAddr(t), edgeAdminAddr: freeAddr(t),
+		certmgrAdmin: freeAddr(t), trackerAdmin: freeAddr(t), restAdmin: freeAddr(t),
 		adminKey: "proc-admin-0123456789abcdef0123456789abcdef", serviceKey: "proc-service"}
 	ca := testpki.NewCA(t, "certbind services")
 	leaf := ca.Issue(t, testpki.Options{CommonName: "127.0.0.1", IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NoExtKeyUsage: true})
@@ -131,11 +135,11 @@ func (c *cluster) startWith(name string, extra ...string) {
 	switch name {
 	case "certmgr":
 		addr = c.certmgrAddr
-		args = []string{"--listen", c.certmgrAddr, "--data-dir", filepath.Join(c.dir, "certmgr"),
+		args = []string{"--listen", c.certmgrAddr, "--admin-listen", c.certmgrAdmin, "--data-dir", filepath.Join(c.dir, "certmgr"),
 			"--master-key-file", filepath.Join(c.dir, "master.key"), "--deploytracker-addr", c.trackerAddr}
 	case "deploytracker":
 		addr = c.trackerAddr
-		args = []string{"--listen", c.trackerAddr, "--data-dir", filepath.Join(c.dir, "deploytracker"), "--certmgr-addr", c.certmgrAddr,
+		args = []string{"--listen", c.trackerAddr, "--admin-listen", c.trackerAdmin, "--data-dir", filepath.Join(c.dir, "deploytracker"), "--certmgr-addr", c.certmgrAddr,
 			"--edge-url", "http://" + c.edgeAddr}
 	case "edge":
 		addr = c.edgeAdminAddr
@@ -146,7 +150,7 @@ func (c *cluster) startWith(name string, extra ...string) {
 	case "restapi":
 		rest := freeAddr(c.t)
 		addr, c.restURL = rest, "http://"+rest
-		args = []string{"--listen", rest, "--certmgr-addr", c.certmgrAddr, "--deploytracker-addr", c.trackerAddr}
+		args = []string{"--listen", rest, "--admin-listen", c.restAdmin, "--certmgr-addr", c.certmgrAddr, "--deploytracker-addr", c.trackerAddr}
 	}
 	args = append(append(args, extra...), c.tlsArgs()...)
 	cmd := exec.Command(filepath.Join(c.bin, name), args...)

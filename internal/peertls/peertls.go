@@ -74,8 +74,9 @@ func (f Files) ServerOption() ([]grpc.ServerOption, error) {
 }
 
 // Dial connects to a peer at addr, over mutual TLS when configured, sending
-// key as the bearer on every call when key is not empty.
-func (f Files) Dial(addr, key string) (*grpc.ClientConn, error) {
+// key as the bearer on every call when key is not empty; extra options
+// (metrics interceptors, say) are added to certbind's own.
+func (f Files) Dial(addr, key string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if f.Enabled() {
 		cert, pool, err := f.load()
@@ -88,7 +89,7 @@ func (f Files) Dial(addr, key string) (*grpc.ClientConn, error) {
 	if key != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: key, Secure: f.Enabled()}))
 	}
-	conn, err := grpc.NewClient(addr, opts...)
+	conn, err := grpc.NewClient(addr, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}

@@ -20,6 +20,11 @@ import (
 // than once and must only touch the transaction.
 type Group struct {
 	DB *bolt.DB
+	// Observe, when set, is told how long each write took, from Update's
+	// call until its transaction committed (or failed): the wait for the
+	// group in flight, the transaction and its fsync. Set it before the
+	// first write.
+	Observe func(time.Duration)
 
 	mu      sync.Mutex
 	pending []*call
@@ -37,6 +42,10 @@ type call struct {
 // Update runs fn in a write transaction shared with concurrent writes and
 // returns once that transaction is committed (or fn's error).
 func (g *Group) Update(fn func(*bolt.Tx) error) error {
+	if g.Observe != nil {
+		start := time.Now()
+		defer func() { g.Observe(time.Since(start)) }()
+	}
 	c := &call{fn: fn, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.pending = append(g.pending, c)

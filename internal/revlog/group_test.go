@@ -139,3 +139,28 @@ func openBucket(t *testing.T) (*bolt.DB, []byte) {
 	}
 	return db, bucket
 }
+
+// TestGroupObservesEachWrite: Observe hears of every write once, failed
+// ones included, with at least the time its transaction was held.
+func TestGroupObservesEachWrite(t *testing.T) {
+	db, bucket := openBucket(t)
+	var mu sync.Mutex
+	var seen []time.Duration
+	g := &Group{DB: db, Observe: func(d time.Duration) {
+		mu.Lock()
+		seen = append(seen, d)
+		mu.Unlock()
+	}}
+	const hold = 20 * time.Millisecond
+	g.Update(func(tx *bolt.Tx) error {
+		time.Sleep(hold)
+		return tx.Bucket(bucket).Put([]byte("k"), []byte("v"))
+	})
+	g.Update(func(*bolt.Tx) error { return errors.New("refused") })
+	if len(seen) != 2 {
+		t.Fatalf("observed %d writes, want 2", len(seen))
+	}
+	if seen[0] < hold {
+		t.Errorf("the first write took %v, observed less than the %v it held its transaction", seen[0], hold)
+	}
+}

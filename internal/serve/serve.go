@@ -105,3 +105,24 @@ func All(ctx context.Context, tasks ...func(context.Context) error) error {
 	wg.Wait()
 	return first
 }
+
+// Exposed reports whether a listener at addr can be reached from other
+// hosts: it is bound to neither a loopback address nor a socket file. The
+// admin listeners (status, metrics) bind to loopback by default; an
+// operator may choose otherwise, and the caller should log that it did.
+func Exposed(addr net.Addr) bool {
+	var ip net.IP
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		ip = a.IP
+	case *net.UnixAddr:
+		return false // a socket file is reached from this host only
+	default:
+		host, _, err := net.SplitHostPort(addr.String())
+		if err != nil {
+			return true
+		}
+		ip = net.ParseIP(host)
+	}
+	return ip == nil || !ip.IsLoopback()
+}

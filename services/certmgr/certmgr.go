@@ -102,6 +102,7 @@ type Service struct {
 	log      *slog.Logger
 	resume   time.Duration
 	lastUsed time.Duration
+	figures  *figures
 }
 
 // New opens the store and builds the services.
@@ -148,7 +149,12 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
 	hub := changefeed.NewHub[store.Change](head)
-	st.SetPublisher(hub.Publish)
+	fig := newFigures()
+	st.SetPublisher(func(c store.Change) {
+		hub.Publish(c)
+		fig.published.Inc()
+	})
+	st.SetWriteObserver(func(d time.Duration) { fig.writes.Observe(d.Seconds()) })
 
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now})
 	if err := checkMasterKey(st, sealer, m, cfg.MasterKeyFile, log); err != nil {
@@ -174,6 +180,7 @@ func New(cfg Config) (*Service, error) {
 		log:      log,
 		resume:   cfg.ResumeInterval,
 		lastUsed: cfg.LastUsedInterval,
+		figures:  fig,
 	}
 	if s.resume <= 0 {
 		s.resume = 30 * time.Second
@@ -362,10 +369,12 @@ func (s *Service) flushLastUsed(ctx context.Context) {
 }
 
 // NewGRPCServer returns a gRPC server with certmgr registered on it, plus
-// reflection so that grpcurl works. extra options are appended.
+// reflection so that grpcurl works. extra options come before certmgr's
+// own, so that interceptors among them (metrics) see every call, those
+// authentication refuses included.
 func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
-	opts := append(s.ServerOptions(), serve.GRPCServerOptions()...)
-	srv := grpc.NewServer(append(opts, extra...)...)
+	opts := append(extra[:len(extra):len(extra)], s.ServerOptions()...)
+	srv := grpc.NewServer(append(opts, serve.GRPCServerOptions()...)...)
 	s.Register(srv)
 	s.RegisterHealth(srv)
 	reflection.Register(srv)

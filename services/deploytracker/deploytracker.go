@@ -72,6 +72,8 @@ type Service struct {
 	dist        *api.Distribution
 	health      *health.Server
 	backup      deploytrackerv1.BackupServiceServer
+	hub         *changefeed.Hub[store.Change]
+	figures     *figures
 }
 
 // New opens the store, drops deploys that a crash interrupted, and builds
@@ -98,6 +100,8 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deploytracker: %w", err)
 	}
+	fig := newFigures()
+	st.SetWriteObserver(func(d time.Duration) { fig.writes.Observe(d.Seconds()) })
 	t := deploy.New(deploy.Config{Store: st, Certs: certmgrClient{certmgrv1.NewInternalServiceClient(cfg.Certmgr)}, Audit: log, Now: cfg.Now, EdgeURL: edge})
 	if n, err := t.Recover(); err != nil {
 		st.Close()
@@ -111,7 +115,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("deploytracker: %w", err)
 	}
 	hub := changefeed.NewHub[store.Change](head)
-	st.SetPublisher(hub.Publish)
+	st.SetPublisher(func(c store.Change) {
+		hub.Publish(c)
+		fig.published.Inc()
+	})
 	url := func(d *store.Deployment) string {
 		return edge + "/" + d.Account + "/" + d.Project + "/" + d.Environment
 	}
@@ -124,6 +131,8 @@ func New(cfg Config) (*Service, error) {
 		dist:        api.NewDistribution(st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), url, log),
 		health:      health.NewServer(),
 		backup:      api.NewBackup(st, log),
+		hub:         hub,
+		figures:     fig,
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	log.Info("deploytracker ready", slog.String("dataDir", cfg.DataDir), slog.Uint64("revision", head))
@@ -143,10 +152,12 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 }
 
 // NewGRPCServer returns a gRPC server carrying the deploytracker, health and
-// reflection, authenticating every call through certmgr.
+// reflection, authenticating every call through certmgr. extra options
+// come before its own, so that interceptors among them (metrics) see every
+// call, those authentication refuses included.
 func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
-	opts := append(auth.ServerOptions(s.verifier), serve.GRPCServerOptions()...)
-	srv := grpc.NewServer(append(opts, extra...)...)
+	opts := append(extra[:len(extra):len(extra)], auth.ServerOptions(s.verifier)...)
+	srv := grpc.NewServer(append(opts, serve.GRPCServerOptions()...)...)
 	s.Register(srv)
 	healthpb.RegisterHealthServer(srv, s.health)
 	reflection.Register(srv)

@@ -111,6 +111,7 @@ func New(cfg Config) (*Edge, error) {
 	e.proxy = proxy.New(proxy.Config{State: st, BackendTimeout: cfg.BackendTimeout, MaxBodyBytes: cfg.MaxBodyBytes, RootCAs: cfg.RootCAs,
 		Logger: log, Observer: e.metrics, Dial: dialer.DialContext, MaxConnsPerBackend: cfg.MaxConnsPerBackend,
 		HopID: cfg.HopID, AllowEncodedSlashes: cfg.AllowEncodedSlashes})
+	st.OnInstall(e.metrics.install)
 	st.OnPublish(e.metrics.certificates)
 	return e, nil
 }

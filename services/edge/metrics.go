@@ -22,6 +22,12 @@ type metrics struct {
 	refusals   *prometheus.CounterVec
 	// unavailable counts the certificates held without usable material.
 	unavailable *prometheus.GaugeVec
+	// The traffic of each certificate the edge holds; see certTraffic.
+	certRequests, certErrors, certHandshakes *prometheus.CounterVec
+	// held is the label set each certificate's series were made with, by
+	// id. Only the store's writer touches it (install and publish), one
+	// update at a time.
+	held map[string]prometheus.Labels
 }
 
 func newMetrics(streams func() []watch.Status) *metrics {
@@ -51,7 +57,25 @@ func newMetrics(streams func() []watch.Status) *metrics {
 		Name: "certbind_edge_certificates_unavailable",
 		Help: "Certificates the edge holds without usable material, by reason: damaged (certmgr could not read or unseal it) or invalid_material (it did not decode here). Routes that use them answer 502; /v1/status names them.",
 	}, []string{"reason"})
-	m.reg.MustRegister(m.requests, m.latency, m.handshakes, m.versions, m.refusals, m.unavailable)
+	// Labels name certificates the edge holds, and nothing else: a
+	// certificate's series go when it leaves the edge (certificates), so
+	// their number is bounded by the certificates in scope, times the
+	// fixed few reasons.
+	certLabels := []string{"certificate_id", "account", "project", "name"}
+	m.certRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certbind_edge_certificate_requests_total",
+		Help: "Requests of routes that name the certificate (mtlsCertificate or caCertificate), whatever the answer.",
+	}, certLabels)
+	m.certErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certbind_edge_certificate_errors_total",
+		Help: "Requests of routes that name the certificate which the edge answered with an error of its own, by the answer's error code: certificate_unavailable, backend_rejected_client_certificate, backend_certificate_not_trusted, backend_tls_failed, backend_unreachable, backend_timeout, backend_busy, backend_refused_by_policy, mtls_requires_https, backend_upgrade_failed.",
+	}, append(certLabels, "reason"))
+	m.certHandshakes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "certbind_edge_certificate_backend_handshake_failures_total",
+		Help: "TLS handshakes with a backend that failed for a request presenting or trusting the certificate, by reason: backend_rejected_client_certificate (the backend refused the client certificate), backend_certificate_not_trusted, backend_tls_failed.",
+	}, append(certLabels, "reason"))
+	m.held = map[string]prometheus.Labels{}
+	m.reg.MustRegister(m.requests, m.latency, m.handshakes, m.versions, m.refusals, m.unavailable, m.certRequests, m.certErrors, m.certHandshakes)
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "certbind_edge_certificate_stream_revision", Help: "Last certificate stream revision applied.",
 	}, func() float64 { return float64(streams()[0].Revision) }))
@@ -93,8 +117,58 @@ func (m *metrics) Handshake(backend string, resumed bool) {
 	m.handshakes.WithLabelValues(backend, strconv.FormatBool(resumed)).Inc()
 }
 
-// certificates sets the version gauge from a snapshot.
+// certTraffic is a certificate's state.Traffic: its request counter is
+// resolved once, when the certificate is installed, so a request only adds
+// to it. Errors are rare and resolve their series as they come.
+type certTraffic struct {
+	m        *metrics
+	labels   [4]string // certificate_id, account, project, name
+	requests prometheus.Counter
+}
+
+func (t *certTraffic) Request() { t.requests.Inc() }
+
+func (t *certTraffic) Failed(code string, handshake bool) {
+	l := t.labels
+	t.m.certErrors.WithLabelValues(l[0], l[1], l[2], l[3], code).Inc()
+	if handshake {
+		t.m.certHandshakes.WithLabelValues(l[0], l[1], l[2], l[3], code).Inc()
+	}
+}
+
+// install gives a certificate coming onto the edge its counters
+// (state.Store.OnInstall).
+func (m *metrics) install(c *state.Certificate) {
+	t := &certTraffic{m: m, labels: [4]string{c.ID, c.Account, c.Project, c.Name}}
+	t.requests = m.certRequests.WithLabelValues(t.labels[:]...)
+	c.Traffic = t
+}
+
+// forget removes the series of certificates that left the edge, or that
+// now go by other labels (a new name), so that the label values are always
+// those of the certificates held.
+func (m *metrics) forget(s *state.Snapshot) {
+	for id, labels := range m.held {
+		c := s.Certificates[id]
+		if c != nil && labels["account"] == c.Account && labels["project"] == c.Project && labels["name"] == c.Name {
+			continue
+		}
+		for _, v := range []*prometheus.CounterVec{m.certRequests, m.certErrors, m.certHandshakes} {
+			v.DeletePartialMatch(labels)
+		}
+		delete(m.held, id)
+	}
+	for id, c := range s.Certificates {
+		if _, ok := m.held[id]; !ok {
+			m.held[id] = prometheus.Labels{"certificate_id": id, "account": c.Account, "project": c.Project, "name": c.Name}
+		}
+	}
+}
+
+// certificates sets the version gauge from a snapshot and drops the
+// traffic series of certificates no longer held.
 func (m *metrics) certificates(s *state.Snapshot) {
+	m.forget(s)
 	m.versions.Reset()
 	counts := map[string]int{"damaged": 0, "invalid_material": 0}
 	for _, c := range s.Certificates {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/serve"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
 	"github.com/certbind/certbind/services/edge/state"
 	"github.com/certbind/certbind/services/edge/watch"
@@ -217,18 +218,5 @@ func (s statusServer) GetStatus(ctx context.Context, _ *edgev1.GetStatusRequest)
 // listener serves the status and metrics and binds to loopback by default;
 // an operator may choose otherwise, and the caller should log that it did.
 func AdminExposed(addr net.Addr) bool {
-	var ip net.IP
-	switch a := addr.(type) {
-	case *net.TCPAddr:
-		ip = a.IP
-	case *net.UnixAddr:
-		return false // a socket file is reached from this host only
-	default:
-		host, _, err := net.SplitHostPort(addr.String())
-		if err != nil {
-			return true
-		}
-		ip = net.ParseIP(host)
-	}
-	return ip == nil || !ip.IsLoopback()
+	return serve.Exposed(addr)
 }

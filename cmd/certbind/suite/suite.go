@@ -29,6 +29,7 @@ import (
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
@@ -60,6 +61,10 @@ type Config struct {
 	// EdgeRootCAs verifies backends of routes without caCertificate; nil
 	// means the system roots.
 	EdgeRootCAs *x509.CertPool
+	// MetricsAddr is where GET /metrics serves the metrics of certmgr, the
+	// deploytracker and the REST facade (the edge's are on its admin
+	// listener). Empty or port 0: a free loopback port.
+	MetricsAddr string
 }
 
 // Suite is a running set of parts.
@@ -71,6 +76,9 @@ type Suite struct {
 	GRPCAddr     string
 	EdgeURL      string
 	EdgeAdminURL string
+	// MetricsURL serves GET /metrics for certmgr, the deploytracker and
+	// the REST facade.
+	MetricsURL string
 	// AdminKey is the admin key in use; AdminKeyCreated says it was just
 	// made and stored in AdminKeyFile.
 	AdminKey        string
@@ -92,6 +100,9 @@ type Suite struct {
 	conn    *grpc.ClientConn
 	grpcLis net.Listener
 	httpLis net.Listener
+	metrics *metrics.Registry
+	metSrv  *http.Server
+	metLis  net.Listener
 	log     *slog.Logger
 }
 
@@ -123,11 +134,19 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	if s.grpcLis, err = serve.Listen(ctx, cfg.GRPCAddr, "--grpc-addr"); err != nil {
 		return nil, err
 	}
+	if s.metLis, err = serve.Listen(ctx, cfg.MetricsAddr, "Config.MetricsAddr"); err != nil {
+		return nil, err
+	}
+	s.MetricsURL = "http://" + s.metLis.Addr().String()
+	// One registry: the parts share this process and its gRPC server. The
+	// services' calls to each other and the facade's calls are counted as
+	// a client's (grpc_client_*), every call they serve as a server's.
+	s.metrics = metrics.New()
 	s.GRPCAddr = s.grpcLis.Addr().String()
 	// The services reach each other through the listener with a key that
 	// lives only as long as this process.
 	serviceKey := randomKey()
-	if s.peer, err = dialLocal(s.GRPCAddr, grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: serviceKey})); err != nil {
+	if s.peer, err = dialLocal(s.GRPCAddr, append(s.metrics.DialOptions(), grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: serviceKey}))...); err != nil {
 		return nil, fmt.Errorf("connect to the gRPC listener: %w", err)
 	}
 	s.certmgr, err = certmgr.New(certmgr.Config{
@@ -171,7 +190,9 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		return nil, err
 	}
 	// One server carries both; certmgr checks every key itself.
-	s.grpcSrv = grpc.NewServer(append(auth.ServerOptions(s.certmgr.Authenticator()), serve.GRPCServerOptions()...)...)
+	// Metrics first, so that they count the calls authentication refuses.
+	opts := append(s.metrics.ServerOptions(), auth.ServerOptions(s.certmgr.Authenticator())...)
+	s.grpcSrv = grpc.NewServer(append(opts, serve.GRPCServerOptions()...)...)
 	s.certmgr.Register(s.grpcSrv)
 	s.certmgr.RegisterHealth(s.grpcSrv)
 	s.tracker.Register(s.grpcSrv)
@@ -210,7 +231,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	s.edgeSrv.OnRefuse = s.edge.Refused
 	s.admSrv = &http.Server{Handler: s.edge.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 
-	if s.conn, err = dialLocal(s.GRPCAddr); err != nil {
+	if s.conn, err = dialLocal(s.GRPCAddr, s.metrics.DialOptions()...); err != nil {
 		return nil, fmt.Errorf("connect to the gRPC listener: %w", err)
 	}
 	handler, err := restapi.New(ctx, restapi.Config{Certmgr: s.conn, Deploytracker: s.conn, Logger: log.With(slog.String("service", "restapi"))})
@@ -219,6 +240,11 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	}
 	s.httpSrv = restapi.NewServer(handler)
 	s.httpSrv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	s.metrics.MustRegister(s.certmgr.Collectors()...)
+	s.metrics.MustRegister(s.tracker.Collectors()...)
+	s.metrics.InitServer(s.grpcSrv)
+	s.metSrv = s.metrics.Server()
+	log.Info("serving metrics", slog.String("url", s.MetricsURL+"/metrics"))
 	return s, nil
 }
 
@@ -226,7 +252,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 // new REST call reaches certmgr), then gRPC, then the stores. It returns nil
 // on a clean stop.
 func (s *Suite) Serve(ctx context.Context) error {
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	go s.certmgr.Run(runCtx)
@@ -235,6 +261,7 @@ func (s *Suite) Serve(ctx context.Context) error {
 	go func() { errc <- s.edgeSrv.Serve(s.edgeLis) }()
 	go func() { errc <- s.admSrv.Serve(s.admLis) }()
 	go func() { errc <- s.httpSrv.Serve(s.httpLis) }()
+	go func() { errc <- s.metSrv.Serve(s.metLis) }()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -258,7 +285,11 @@ func (s *Suite) Close() error {
 	if s.admSrv != nil {
 		shutdown(s.admSrv)
 	}
-	for _, l := range []net.Listener{s.edgeLis, s.admLis} {
+	// The metrics read the stores, so they stop before the stores close.
+	if s.metSrv != nil {
+		shutdown(s.metSrv)
+	}
+	for _, l := range []net.Listener{s.edgeLis, s.admLis, s.metLis} {
 		if l != nil {
 			l.Close()
 		}

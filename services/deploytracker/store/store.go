@@ -77,6 +77,11 @@ func Open(path string, opts Options) (*Store, error) {
 // its commit (possibly out of revision order). Set it before the first write.
 func (s *Store) SetPublisher(fn func(Change)) { s.publish = fn }
 
+// SetWriteObserver sets the function told how long each write took
+// (revlog.Group.Observe), for the write latency metric. Set it before the
+// first write.
+func (s *Store) SetWriteObserver(fn func(time.Duration)) { s.group.Observe = fn }
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 

@@ -15,6 +15,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/certbind/certbind/services/edge/internal/testio"
 	"github.com/certbind/certbind/services/edge/state"
 )
@@ -68,10 +71,23 @@ func BenchmarkEdgeAlone64KiB(b *testing.B) { benchmarkEdgeAlone(b, 64<<10) }
 func benchmarkEdgeAlone(b *testing.B, size int) {
 	be, cert, roots := startRawBackend(b, size)
 	e := newEdge(b, roots)
+	// As in the edge, the certificate gets its traffic counter when it is
+	// installed, and every request adds to it.
+	requests := prometheus.NewCounter(prometheus.CounterOpts{Name: "requests"})
+	e.store.OnInstall(func(c *state.Certificate) { c.Traffic = benchTraffic{requests} })
 	e.deploy([]state.Route{forward("/*", "https://"+be, cert)}, cert)
 	u, _ := url.Parse(e.url("/data"))
 	runRawClients(b, u.Host, u.Path)
+	if got := testutil.ToFloat64(requests); got < float64(b.N) {
+		b.Errorf("the certificate counted %v requests of %d", got, b.N)
+	}
 }
+
+// benchTraffic counts requests as the edge's metrics do.
+type benchTraffic struct{ requests prometheus.Counter }
+
+func (t benchTraffic) Request()            { t.requests.Inc() }
+func (t benchTraffic) Failed(string, bool) {}
 
 // BenchmarkLeanAlone is BenchmarkEdgeAlone with the least a proxy must do
 // in the edge's place: per client connection, it finds the end of each

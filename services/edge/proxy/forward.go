@@ -33,6 +33,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 	defer func() {
 		h.pools.release(p)
 		h.observer.Request(route.Path, status, latency)
+		m.countRequest()
 	}()
 	o := &outgoing{
 		ctx:    r.Context(),
@@ -57,7 +58,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 	resp, err := p.up.roundTrip(o)
 	latency = time.Since(start)
 	if err != nil {
-		status = h.failed(w, r, d, route, backend, err)
+		status = h.failed(w, r, d, route, backend, m, err)
 		return
 	}
 	defer resp.Body.Close()
@@ -65,6 +66,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 	if status == http.StatusSwitchingProtocols {
 		if err := h.switchProtocols(w, o.upgrade, resp); err != nil {
 			status = http.StatusBadGateway
+			m.countFailure(codeBackendUpgrade)
 			h.log.Warn("backend upgrade failed", "deployment", d.ID, "route", route.Path, "backend", backend, "cause", err)
 			writeError(w, &apiError{status: status, Code: codeBackendUpgrade, Route: route.Path,
 				Message: fmt.Sprintf("route %q: the backend %s switched protocols and the edge could not follow (%v)", route.Path, backend, err)})
@@ -117,7 +119,7 @@ func passEarlyHints(w http.ResponseWriter, h http.Header) {
 
 // failed answers a request the backend could not be asked or did not
 // answer, and returns the status reported for it.
-func (h *Handler) failed(w http.ResponseWriter, r *http.Request, d *state.Deployment, route *state.Route, backend string, err error) int {
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, d *state.Deployment, route *state.Route, backend string, m tlsMaterial, err error) int {
 	if r.Context().Err() != nil {
 		h.log.Debug("client went away", "deployment", d.ID, "route", route.Path, "backend", backend)
 		return statusClientGone
@@ -146,6 +148,7 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, d *state.Deploy
 	if refusal(f.code) {
 		h.observer.Refused(f.code)
 	}
+	m.countFailure(f.code)
 	h.log.Warn("backend request failed", "deployment", d.ID, "route", route.Path, "backend", backend,
 		"certificate", route.MTLSCertificateName, "error", f.code, "cause", err)
 	writeError(w, backendAPIError(f, route.Path, backend, route.MTLSCertificateName, err))

@@ -232,10 +232,13 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, snap *state
 	if ce != nil {
 		h.log.Warn("certificate unavailable", "deployment", d.ID, "route", route.Path,
 			"option", ce.Option, "certificate", ce.Name, "certificateId", ce.ID, "reason", ce.Reason)
+		countUnavailable(snap, ce)
 		h.answer(w, route.Path, certificateAPIError(route.Path, ce))
 		return
 	}
 	if u.backend.Scheme != "https" && (m.client != nil || m.ca != nil) {
+		m.countRequest()
+		m.countFailure(codeNeedsHTTPS)
 		option, name, id := optMTLS, route.MTLSCertificateName, route.MTLSCertificateID
 		if m.client == nil {
 			option, name, id = optCA, route.CACertificateName, route.CACertificateID

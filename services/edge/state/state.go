@@ -41,6 +41,24 @@ type Certificate struct {
 	// UnavailableReason is the bounded label of Unavailable for metrics:
 	// "damaged" or "invalid_material".
 	UnavailableReason string
+	// Traffic counts the requests that use the certificate. The store's
+	// install hook (OnInstall) sets it before the certificate is first
+	// published, so a request finds its certificate's counters on the
+	// certificate it already holds. nil when nothing counts.
+	Traffic Traffic
+}
+
+// Traffic counts what the edge does with one certificate. Its methods are
+// called on the request path and must be quick.
+type Traffic interface {
+	// Request counts a request of a route that names the certificate,
+	// whatever its answer.
+	Request()
+	// Failed counts such a request that the edge answered with an error
+	// of its own; code is the answer's error code ("certificate_unavailable",
+	// "backend_rejected_client_certificate", ...) and handshake says
+	// whether the TLS handshake with the backend failed.
+	Failed(code string, handshake bool)
 }
 
 // Route is a resolved route of a deployment.
@@ -150,6 +168,8 @@ type Store struct {
 	cur atomic.Pointer[Snapshot]
 	// watchers are told after every publish.
 	watchers []func(*Snapshot)
+	// installers are told of every certificate a publish brings in.
+	installers []func(*Certificate)
 }
 
 // NewStore returns a store holding an empty snapshot.
@@ -170,6 +190,17 @@ func (s *Store) OnPublish(fn func(*Snapshot)) {
 	s.watchers = append(s.watchers, fn)
 }
 
+// OnInstall registers fn to run for every certificate that an update
+// brings in (a new certificate, or a new version of one), before the
+// snapshot that holds it is published: fn may set the certificate's
+// Traffic, which no request can be reading yet. It runs in the writer's
+// goroutine.
+func (s *Store) OnInstall(fn func(*Certificate)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.installers = append(s.installers, fn)
+}
+
 // Update builds the next snapshot from a copy of the current one's maps and
 // publishes it. fn may replace or delete entries; the entries themselves are
 // shared with older snapshots and must be replaced, not modified.
@@ -179,6 +210,18 @@ func (s *Store) Update(fn func(next *Snapshot)) {
 	cur := s.cur.Load()
 	next := &Snapshot{Deployments: maps.Clone(cur.Deployments), Certificates: maps.Clone(cur.Certificates)}
 	fn(next)
+	if len(s.installers) > 0 {
+		for id, c := range next.Certificates {
+			// A certificate already published is shared with readers and
+			// is left as it is.
+			if c == nil || cur.Certificates[id] == c || c.Traffic != nil {
+				continue
+			}
+			for _, install := range s.installers {
+				install(c)
+			}
+		}
+	}
 	s.cur.Store(next)
 	for _, w := range s.watchers {
 		w(next)

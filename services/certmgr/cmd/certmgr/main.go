@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/certmgr"
@@ -49,6 +50,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("certmgr", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9090", "gRPC listen address")
+	adminListen := fs.String("admin-listen", "127.0.0.1:9190", "address of GET /metrics (keep it on loopback or a private network: /metrics is not authenticated and names the certificates of every account)")
 	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required; created 0700, refused if others may enter it or its group may write it)")
 	keyFile := fs.String("master-key-file", "", "key-encryption key file, 64 hex characters, mode 0600; keep it outside the data dir's backups (required). A master-key rotation writes FILE.next and FILE.retired-ID beside it, so certmgr needs to write in its directory to rotate")
 	initKey := fs.Bool("init-master-key", false, "create --master-key-file with a fresh key and exit")
@@ -81,12 +83,13 @@ func run(ctx context.Context, args []string) error {
 	serve.TuneGC()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	serviceKey := os.Getenv("CERTBIND_SERVICE_KEY")
+	reg := metrics.New()
 	var refs certs.References = unreachable{}
 	if *tracker != "" {
 		if serviceKey == "" {
 			return errors.New("--deploytracker-addr needs CERTBIND_SERVICE_KEY, the key the services share")
 		}
-		conn, err := tlsFiles.Dial(*tracker, serviceKey)
+		conn, err := tlsFiles.Dial(*tracker, serviceKey, reg.DialOptions()...)
 		if err != nil {
 			return err
 		}
@@ -121,6 +124,17 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", slog.String("grpc", lis.Addr().String()))
-	return serve.All(ctx, svc.Run, serve.GRPC(svc.NewGRPCServer(serverOpts...), lis))
+	adminLis, err := serve.Listen(ctx, *adminListen, "--admin-listen")
+	if err != nil {
+		return err
+	}
+	if serve.Exposed(adminLis.Addr()) {
+		log.Warn("the admin listener (metrics) is not on loopback: other hosts can reach it",
+			slog.String("addr", adminLis.Addr().String()), slog.String("flag", "--admin-listen"))
+	}
+	srv := svc.NewGRPCServer(append(reg.ServerOptions(), serverOpts...)...)
+	reg.InitServer(srv)
+	reg.MustRegister(svc.Collectors()...)
+	log.Info("serving", slog.String("grpc", lis.Addr().String()), slog.String("admin", "http://"+adminLis.Addr().String()))
+	return serve.All(ctx, svc.Run, serve.GRPC(srv, lis), serve.HTTP(reg.Server(), adminLis))
 }

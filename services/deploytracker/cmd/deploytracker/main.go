@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/deploytracker"
@@ -33,6 +34,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("deploytracker", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9091", "gRPC listen address")
+	adminListen := fs.String("admin-listen", "127.0.0.1:9191", "address of GET /metrics (keep it on loopback or a private network: /metrics is not authenticated)")
 	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required; created 0700, refused if others may enter it or its group may write it)")
 	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
 	edgeURL := fs.String("edge-url", deploytracker.DefaultEdgeURL, "base URL where the edge serves deployments")
@@ -56,7 +58,8 @@ func run(ctx context.Context, args []string) error {
 	case serviceKey == "":
 		return errors.New("CERTBIND_SERVICE_KEY is not set: set it to the key certmgr was started with")
 	}
-	conn, err := tlsFiles.Dial(*certmgrAddr, serviceKey)
+	reg := metrics.New()
+	conn, err := tlsFiles.Dial(*certmgrAddr, serviceKey, reg.DialOptions()...)
 	if err != nil {
 		return err
 	}
@@ -80,6 +83,17 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", slog.String("grpc", lis.Addr().String()))
-	return serve.All(ctx, serve.GRPC(svc.NewGRPCServer(serverOpts...), lis))
+	adminLis, err := serve.Listen(ctx, *adminListen, "--admin-listen")
+	if err != nil {
+		return err
+	}
+	if serve.Exposed(adminLis.Addr()) {
+		log.Warn("the admin listener (metrics) is not on loopback: other hosts can reach it",
+			slog.String("addr", adminLis.Addr().String()), slog.String("flag", "--admin-listen"))
+	}
+	srv := svc.NewGRPCServer(append(reg.ServerOptions(), serverOpts...)...)
+	reg.InitServer(srv)
+	reg.MustRegister(svc.Collectors()...)
+	log.Info("serving", slog.String("grpc", lis.Addr().String()), slog.String("admin", "http://"+adminLis.Addr().String()))
+	return serve.All(ctx, serve.GRPC(srv, lis), serve.HTTP(reg.Server(), adminLis))
 }

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/restapi"
@@ -32,6 +33,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("restapi", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP listen address")
+	adminListen := fs.String("admin-listen", "127.0.0.1:8081", "address of GET /metrics (keep it on loopback or a private network: /metrics is not authenticated)")
 	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
 	trackerAddr := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address (required)")
 	var tlsFiles peertls.Files
@@ -44,12 +46,15 @@ func run(ctx context.Context, args []string) error {
 		return errors.New("set --certmgr-addr and --deploytracker-addr")
 	}
 	// The facade forwards each caller's own key; it holds none itself.
-	cm, err := tlsFiles.Dial(*certmgrAddr, "")
+	// Its calls are what its metrics count (grpc_client_*): one per REST
+	// request that reaches a service, by method and status.
+	reg := metrics.New()
+	cm, err := tlsFiles.Dial(*certmgrAddr, "", reg.DialOptions()...)
 	if err != nil {
 		return err
 	}
 	defer cm.Close()
-	dt, err := tlsFiles.Dial(*trackerAddr, "")
+	dt, err := tlsFiles.Dial(*trackerAddr, "", reg.DialOptions()...)
 	if err != nil {
 		return err
 	}
@@ -63,6 +68,14 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", slog.String("http", "http://"+lis.Addr().String()))
-	return serve.All(ctx, serve.HTTP(restapi.NewServer(h), lis))
+	adminLis, err := serve.Listen(ctx, *adminListen, "--admin-listen")
+	if err != nil {
+		return err
+	}
+	if serve.Exposed(adminLis.Addr()) {
+		log.Warn("the admin listener (metrics) is not on loopback: other hosts can reach it",
+			slog.String("addr", adminLis.Addr().String()), slog.String("flag", "--admin-listen"))
+	}
+	log.Info("serving", slog.String("http", "http://"+lis.Addr().String()), slog.String("admin", "http://"+adminLis.Addr().String()))
+	return serve.All(ctx, serve.HTTP(restapi.NewServer(h), lis), serve.HTTP(reg.Server(), adminLis))
 }
