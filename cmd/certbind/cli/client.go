@@ -33,16 +33,16 @@ type Client struct {
 func NewClient(g *GlobalOptions) (*Client, error) {
 	u, err := url.Parse(g.APIURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--api-url %q is not an http:// or https:// URL (e.g. %s; env %s)", g.APIURL, DefaultAPIURL, EnvAPIURL)
+		return nil, usageErrorf("--api-url %q is not an http:// or https:// URL (e.g. %s; env %s)", g.APIURL, DefaultAPIURL, EnvAPIURL)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("--api-url %q must not have a query or fragment (e.g. %s)", g.APIURL, DefaultAPIURL)
+		return nil, usageErrorf("--api-url %q must not have a query or fragment (e.g. %s)", g.APIURL, DefaultAPIURL)
 	}
 	if g.APIKey == "" {
-		return nil, errors.New(`no API key: set --api-key or CERTBIND_API_KEY ("certbind dev" prints one when it starts)`)
+		return nil, &classError{code: ExitNotAllowed, err: errors.New(`no API key: set --api-key or CERTBIND_API_KEY ("certbind dev" prints one when it starts)`)}
 	}
 	if g.Timeout <= 0 {
-		return nil, fmt.Errorf("--timeout %s must be positive (e.g. 30s)", g.Timeout)
+		return nil, usageErrorf("--timeout %s must be positive (e.g. 30s)", g.Timeout)
 	}
 	return &Client{
 		baseURL: strings.TrimRight(u.String(), "/"),
@@ -127,9 +127,9 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
-		return fmt.Errorf("certbind at %s did not answer within %s (raise --timeout if it is just slow)", c.baseURL, c.http.Timeout)
+		return unavailableError(fmt.Errorf("certbind at %s did not answer within %s (raise --timeout if it is just slow)", c.baseURL, c.http.Timeout))
 	}
-	return fmt.Errorf("cannot reach certbind at %s: %v (is \"certbind dev\" running? set --api-url or %s)", c.baseURL, unwrapURLError(err), EnvAPIURL)
+	return unavailableError(fmt.Errorf("cannot reach certbind at %s: %v (is \"certbind dev\" running? set --api-url or %s)", c.baseURL, unwrapURLError(err), EnvAPIURL))
 }
 
 // unwrapURLError drops the "Get \"http://...\":" prefix of *url.Error,

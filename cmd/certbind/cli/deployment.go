@@ -41,10 +41,10 @@ certificate does the same for that certificate only.`,
 // with the server's rule, before any request.
 func checkEnvironmentName(s string) error {
 	if s == "" {
-		return errors.New(`--environment is required (e.g. --environment production)`)
+		return usageError(errors.New(`--environment is required (e.g. --environment production)`))
 	}
 	if err := validate.Environment(s); err != nil {
-		return fmt.Errorf("--environment: %w", err)
+		return flagError("environment", err)
 	}
 	return nil
 }
@@ -109,8 +109,8 @@ func (o *deploymentTargetOptions) resolve(ctx context.Context, c *Client) (strin
 	}
 	switch len(ids) {
 	case 0:
-		return "", fmt.Errorf("no deployment for environment %q in account %s, project %s (see the environments with: certbind deployment list --account %s --project %s)",
-			o.Environment, o.Account, o.Project, o.Account, o.Project)
+		return "", notFoundError(fmt.Errorf("no deployment for environment %q in account %s, project %s (see the environments with: certbind deployment list --account %s --project %s)",
+			o.Environment, o.Account, o.Project, o.Account, o.Project))
 	case 1:
 		return ids[0], nil
 	}

@@ -92,12 +92,16 @@ suite on this machine and prints a key to use.`,
   certbind deploy --account acme --project shop --environment production \
       --environment-type production --config gateway.json --var BACKEND_MTLS_CERT=myBackendCert
   certbind deployment list --account acme --project shop`,
+		// Unknown commands reach runGroup, which suggests the close ones
+		// and fails with the usage status like every other level.
+		Args:          cobra.ArbitraryArgs,
+		RunE:          runGroup,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	g.AddFlags(cmd.PersistentFlags(), getenv)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%w (see %q)", err, c.CommandPath()+" --help")
+		return usageError(fmt.Errorf("%w (see %q)", err, c.CommandPath()+" --help"))
 	})
 
 	cmd.AddCommand(
@@ -116,8 +120,8 @@ suite on this machine and prints a key to use.`,
 // requireNoArgs rejects positional arguments; every input is a named flag.
 func requireNoArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return fmt.Errorf("unexpected argument %q: %s takes flags only (see %q)",
-			args[0], cmd.CommandPath(), cmd.CommandPath()+" --help")
+		return usageError(fmt.Errorf("unexpected argument %q: %s takes flags only (see %q)",
+			args[0], cmd.CommandPath(), cmd.CommandPath()+" --help"))
 	}
 	return nil
 }

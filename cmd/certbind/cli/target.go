@@ -15,7 +15,7 @@ type target interface {
 // with the client and that id.
 func onTarget(ctx context.Context, g *GlobalOptions, o target, fn func(c *Client, id string) error) error {
 	if err := o.Validate(); err != nil {
-		return err
+		return usageError(err)
 	}
 	client, err := NewClient(g)
 	if err != nil {
