@@ -34,8 +34,9 @@ func (o *apiKeyListOptions) Validate() error {
 func newAPIKeyListCmd(g *GlobalOptions) *cobra.Command {
 	o := &apiKeyListOptions{}
 	cmd := &cobra.Command{
-		Use:   "list [--account A]",
-		Short: "List API keys (never their secrets)",
+		Aliases: []string{"ls"},
+		Use:     "list [--account A]",
+		Short:   "List API keys (never their secrets)",
 		Long: `Lists API keys: id, name, account, role, scope, state, when each was created,
 when it expires and when it was last used. The secret of a key is never shown:
 certbind keeps only its hash.

@@ -9,8 +9,9 @@ import (
 func newCertificateDeleteCmd(g *GlobalOptions) *cobra.Command {
 	o := &targetOptions{}
 	cmd := &cobra.Command{
-		Use:   "delete --account A --project P (--cert-id ID | --name NAME)",
-		Short: "Delete a certificate that no deployment references",
+		Aliases: []string{"rm"},
+		Use:     "delete --account A --project P (--cert-id ID | --name NAME)",
+		Short:   "Delete a certificate that no deployment references",
 		Long: `Deletes a certificate and its encrypted key for good. The server refuses while
 any deployment references the certificate, and its error names those
 deployments: disable the certificate, redeploy them without it, then delete.

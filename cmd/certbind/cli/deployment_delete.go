@@ -9,8 +9,9 @@ import (
 func newDeploymentDeleteCmd(g *GlobalOptions) *cobra.Command {
 	o := &deploymentTargetOptions{}
 	cmd := &cobra.Command{
-		Use:   "delete --account A --project P (--environment NAME | --id ID)",
-		Short: "Delete a deployment and release its certificates",
+		Aliases: []string{"rm"},
+		Use:     "delete --account A --project P (--environment NAME | --id ID)",
+		Short:   "Delete a deployment and release its certificates",
 		Long: `Deletes a deployment: the edge stops serving it, and the certificates it
 referenced are no longer protected by it (a certificate can be deleted once no
 deployment references it).

@@ -100,6 +100,9 @@ suite on this machine and prints a key to use.`,
 		SilenceErrors: true,
 	}
 	g.AddFlags(cmd.PersistentFlags(), getenv)
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		return checkRequired(c)
+	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w (see %q)", err, c.CommandPath()+" --help"))
 	})
@@ -113,6 +116,7 @@ suite on this machine and prints a key to use.`,
 	)
 
 	cmd.AddCommand(newDevCmd(g))
+	markRequired(cmd)
 
 	return cmd
 }
