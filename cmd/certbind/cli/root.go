@@ -115,7 +115,9 @@ suite on this machine and prints a key to use.`,
 		newAdminCmd(g),
 	)
 
-	cmd.AddCommand(newDevCmd(g))
+	cmd.AddCommand(newDevCmd(g), newVersionCmd(g))
+	cmd.Version = readBuildInfo().line()
+	cmd.SetVersionTemplate("{{.Version}}\n")
 	markRequired(cmd)
 
 	return cmd
