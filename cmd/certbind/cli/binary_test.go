@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,12 +50,19 @@ func certbindBinary(t *testing.T) string {
 // running the tests is read), and returns its output and exit status.
 func runBinary(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runBinaryWithInput(t, env, "", args...)
+}
+
+// runBinaryWithInput is runBinary with stdin reading from input.
+func runBinaryWithInput(t *testing.T, env map[string]string, input string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	bin := certbindBinary(t) // before the clock starts: the first call builds it
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, certbindBinary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = binaryEnv(t, env)
 	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errOut, strings.NewReader(input)
 	err := cmd.Run()
 	var exit *exec.ExitError
 	switch {

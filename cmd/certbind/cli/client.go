@@ -38,15 +38,22 @@ func NewClient(g *GlobalOptions) (*Client, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, usageErrorf("--api-url %q must not have a query or fragment (e.g. %s)", g.APIURL, DefaultAPIURL)
 	}
-	if g.APIKey == "" {
-		return nil, &classError{code: ExitNotAllowed, err: errors.New(`no API key: set --api-key or CERTBIND_API_KEY ("certbind dev" prints one when it starts)`)}
+	key := g.APIKey
+	if key == "" && g.keyCommand != "" {
+		var err error
+		if key, err = runKeyCommand(context.Background(), g.keyCommand); err != nil {
+			return nil, &classError{code: ExitNotAllowed, err: err}
+		}
+	}
+	if key == "" {
+		return nil, &classError{code: ExitNotAllowed, err: errors.New(`no API key: set --api-key or CERTBIND_API_KEY, or api-key-command in a profile ("certbind dev" prints a key when it starts)`)}
 	}
 	if g.Timeout <= 0 {
 		return nil, usageErrorf("--timeout %s must be positive (e.g. 30s)", g.Timeout)
 	}
 	return &Client{
 		baseURL: strings.TrimRight(u.String(), "/"),
-		apiKey:  g.APIKey,
+		apiKey:  key,
 		http:    &http.Client{Timeout: g.Timeout},
 	}, nil
 }

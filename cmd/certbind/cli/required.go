@@ -49,6 +49,13 @@ func checkRequired(cmd *cobra.Command) error {
 		return nil
 	}
 	hint := ""
+	for _, f := range missing {
+		if f.Name == "account" || f.Name == "project" {
+			hint = fmt.Sprintf("\n(--account and --project may also come from %s and %s, or from a profile: see %q)",
+				EnvAccount, EnvProject, "certbind config --help")
+			break
+		}
+	}
 	if len(missing) == 1 {
 		f := missing[0]
 		return usageErrorf("--%s is required: %s (see %q)%s", f.Name, withoutMarker(f.Usage), cmd.CommandPath()+" --help", hint)
