@@ -114,8 +114,8 @@ type targetOptions struct {
 // AddFlags registers --account, --project, --cert-id and --name.
 func (o *targetOptions) AddFlags(fs *pflag.FlagSet) {
 	o.projectOptions.AddFlags(fs)
-	fs.StringVar(&o.CertID, "cert-id", "", "id of the certificate (this or --name)")
-	fs.StringVar(&o.Name, "name", "", "name of the certificate, e.g. myBackendCert (this or --cert-id)")
+	fs.StringVar(&o.CertID, "cert-id", "", "id of the certificate (this, --name or the name or id as the argument)")
+	fs.StringVar(&o.Name, "name", "", "name of the certificate, e.g. myBackendCert (this, --cert-id or the name or id as the argument)")
 }
 
 // Validate checks the project and that exactly one of --cert-id and --name
@@ -126,7 +126,7 @@ func (o *targetOptions) Validate() error {
 	}
 	switch {
 	case o.CertID == "" && o.Name == "":
-		return errors.New("give the certificate with --cert-id ID or --name NAME")
+		return errors.New("give the certificate with --cert-id ID or --name NAME, or its name or id as the argument (describe myBackendCert)")
 	case o.CertID != "" && o.Name != "":
 		return errors.New("give either --cert-id or --name, not both")
 	case o.Name != "":

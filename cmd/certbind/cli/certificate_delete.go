@@ -10,7 +10,7 @@ func newCertificateDeleteCmd(g *GlobalOptions) *cobra.Command {
 	o := &targetOptions{}
 	cmd := &cobra.Command{
 		Aliases: []string{"rm"},
-		Use:     "delete --account A --project P (--cert-id ID | --name NAME)",
+		Use:     "delete (NAME | ID | --name NAME | --cert-id ID) --account A --project P",
 		Short:   "Delete a certificate that no deployment references",
 		Long: `Deletes a certificate and its encrypted key for good. The server refuses while
 any deployment references the certificate, and its error names those
@@ -23,9 +23,9 @@ which holds the id.`,
   certbind deploy --account acme --project shop --environment production \
       --environment-type production --config gateway.json
   certbind mtls-certificate delete --account acme --project shop --name myBackendCert`,
-		Args: requireNoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+		Args: oneTarget,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onTarget(cmd.Context(), g, o, args, func(client *Client, id string) error {
 				// The name is fetched first so the confirmation can say what
 				// was deleted, also when only --cert-id was given.
 				cert, err := client.GetCertificate(cmd.Context(), o.Account, o.Project, id)

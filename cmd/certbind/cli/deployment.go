@@ -66,8 +66,8 @@ type deploymentTargetOptions struct {
 func (o *deploymentTargetOptions) AddFlags(fs *pflag.FlagSet) {
 	o.projectOptions.AddFlags(fs)
 	deploymentAccountHelp(fs)
-	fs.StringVar(&o.Environment, "environment", "", "name of the environment whose deployment is meant, e.g. production (this or --id)")
-	fs.StringVar(&o.ID, "id", "", "id of the deployment (this or --environment)")
+	fs.StringVar(&o.Environment, "environment", "", "name of the environment whose deployment is meant, e.g. production (this, --id or the environment or id as the argument)")
+	fs.StringVar(&o.ID, "id", "", "id of the deployment (this, --environment or the environment or id as the argument)")
 }
 
 // Validate checks the project and that exactly one of --environment and
@@ -78,7 +78,7 @@ func (o *deploymentTargetOptions) Validate() error {
 	}
 	switch {
 	case o.Environment == "" && o.ID == "":
-		return errors.New("give the deployment with --environment NAME or --id ID")
+		return errors.New("give the deployment with --environment NAME or --id ID, or its environment or id as the argument (describe production)")
 	case o.Environment != "" && o.ID != "":
 		return errors.New("give either --environment or --id, not both")
 	case o.Environment != "":

@@ -10,7 +10,7 @@ func newDeploymentDeleteCmd(g *GlobalOptions) *cobra.Command {
 	o := &deploymentTargetOptions{}
 	cmd := &cobra.Command{
 		Aliases: []string{"rm"},
-		Use:     "delete --account A --project P (--environment NAME | --id ID)",
+		Use:     "delete (ENVIRONMENT | ID | --environment NAME | --id ID) --account A --project P",
 		Short:   "Delete a deployment and release its certificates",
 		Long: `Deletes a deployment: the edge stops serving it, and the certificates it
 referenced are no longer protected by it (a certificate can be deleted once no
@@ -22,9 +22,9 @@ API's answer, which holds the id.`,
 
   # Then a certificate that only pr-42 used can go:
   certbind mtls-certificate delete --account acme --project shop --name previewCert`,
-		Args: requireNoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+		Args: oneTarget,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onTarget(cmd.Context(), g, o, args, func(client *Client, id string) error {
 				// Fetched first so the confirmation names the environment, also
 				// when only --id was given.
 				d, err := client.GetDeployment(cmd.Context(), o.Account, o.Project, id)
