@@ -8,6 +8,7 @@ import (
 
 func newCertificateDeleteCmd(g *GlobalOptions) *cobra.Command {
 	o := &targetOptions{}
+	c := &confirmOptions{}
 	cmd := &cobra.Command{
 		Aliases: []string{"rm"},
 		Use:     "delete (NAME | ID | --name NAME | --cert-id ID) --account A --project P",
@@ -15,6 +16,8 @@ func newCertificateDeleteCmd(g *GlobalOptions) *cobra.Command {
 		Long: `Deletes a certificate and its encrypted key for good. The server refuses while
 any deployment references the certificate, and its error names those
 deployments: disable the certificate, redeploy them without it, then delete.
+
+` + confirmHelp + `
 
 Prints "deleted certificate NAME (ID)"; with --output json, the API's answer,
 which holds the id.`,
@@ -32,6 +35,9 @@ which holds the id.`,
 				if err != nil {
 					return err
 				}
+				if err := c.confirm(cmd, fmt.Sprintf("Delete certificate %s (%s) in %s/%s?", cert.GetName(), id, o.Account, o.Project)); err != nil {
+					return err
+				}
 				resp, err := client.DeleteCertificate(cmd.Context(), o.Account, o.Project, id)
 				if err != nil {
 					return err
@@ -45,5 +51,6 @@ which holds the id.`,
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	c.AddFlags(cmd.Flags())
 	return cmd
 }

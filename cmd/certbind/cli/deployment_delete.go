@@ -8,6 +8,7 @@ import (
 
 func newDeploymentDeleteCmd(g *GlobalOptions) *cobra.Command {
 	o := &deploymentTargetOptions{}
+	c := &confirmOptions{}
 	cmd := &cobra.Command{
 		Aliases: []string{"rm"},
 		Use:     "delete (ENVIRONMENT | ID | --environment NAME | --id ID) --account A --project P",
@@ -15,6 +16,8 @@ func newDeploymentDeleteCmd(g *GlobalOptions) *cobra.Command {
 		Long: `Deletes a deployment: the edge stops serving it, and the certificates it
 referenced are no longer protected by it (a certificate can be deleted once no
 deployment references it).
+
+` + confirmHelp + `
 
 Prints "deleted deployment ID (environment NAME)"; with --output json, the
 API's answer, which holds the id.`,
@@ -31,6 +34,9 @@ API's answer, which holds the id.`,
 				if err != nil {
 					return err
 				}
+				if err := c.confirm(cmd, fmt.Sprintf("Delete the deployment of environment %s (%s) in %s/%s?", d.GetEnvironment(), id, o.Account, o.Project)); err != nil {
+					return err
+				}
 				resp, err := client.DeleteDeployment(cmd.Context(), o.Account, o.Project, id)
 				if err != nil {
 					return err
@@ -44,5 +50,6 @@ API's answer, which holds the id.`,
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	c.AddFlags(cmd.Flags())
 	return cmd
 }
