@@ -146,6 +146,7 @@ A certificate or deployment can be named by an argument
 	cmd.Version = readBuildInfo().line()
 	cmd.SetVersionTemplate("{{.Version}}\n")
 	markRequired(cmd)
+	registerCompletions(cmd, getenv)
 
 	return cmd
 }
