@@ -77,8 +77,8 @@ type projectOptions struct {
 
 // AddFlags registers --account and --project.
 func (o *projectOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Account, "account", "", "account that owns the certificates (required), e.g. acme")
-	fs.StringVar(&o.Project, "project", "", "project within the account (required), e.g. shop")
+	fs.StringVar(&o.Account, "account", "", "account that owns the certificates (required; or "+EnvAccount+" or a profile), e.g. acme")
+	fs.StringVar(&o.Project, "project", "", "project within the account (required; or "+EnvProject+" or a profile), e.g. shop")
 }
 
 // Validate checks that both are given and well formed.

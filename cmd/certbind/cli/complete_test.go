@@ -47,7 +47,8 @@ func TestCompletionFromTheAPI(t *testing.T) {
 		{"output formats", env, []string{"mtls-certificate", "list", "--output", ""}, []string{"table", "json"}},
 		// Without an account nothing is asked; cobra offers the required flags.
 		{"no account, no request", env, []string{"mtls-certificate", "describe", ""}, []string{
-			"--account\taccount that owns the certificates (required), e.g. acme", "--project\tproject within the account (required), e.g. shop"}},
+			"--account\taccount that owns the certificates (required; or CERTBIND_ACCOUNT or a profile), e.g. acme",
+			"--project\tproject within the account (required; or CERTBIND_PROJECT or a profile), e.g. shop"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

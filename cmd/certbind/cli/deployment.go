@@ -52,7 +52,7 @@ func checkEnvironmentName(s string) error {
 // deploymentAccountHelp makes the help of --account, written for
 // certificates, speak of deployments.
 func deploymentAccountHelp(fs *pflag.FlagSet) {
-	fs.Lookup("account").Usage = "account that owns the deployments (required), e.g. acme"
+	fs.Lookup("account").Usage = "account that owns the deployments (required; or " + EnvAccount + " or a profile), e.g. acme"
 }
 
 // deploymentTargetOptions selects one deployment, by environment or by id.

@@ -28,7 +28,7 @@ func TestAllMissingFlagsAtOnce(t *testing.T) {
 			"\n  --environment-type  environment type that may use the certificate: development, preview or production (repeat or separate with commas)",
 		}, nil},
 		{[]string{"mtls-certificate", "list", "--account", "acme"}, []string{
-			"--project is required: project within the account, e.g. shop (see \"certbind mtls-certificate list --help\")",
+			"--project is required: project within the account (or CERTBIND_PROJECT or a profile), e.g. shop (see \"certbind mtls-certificate list --help\")",
 		}, nil},
 		{[]string{"api-key", "revoke"}, []string{"--id is required"}, nil},
 	}
