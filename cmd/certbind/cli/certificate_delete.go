@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -35,8 +36,12 @@ which holds the id.`,
 				if err != nil {
 					return err
 				}
-				if err := c.confirm(cmd, fmt.Sprintf("Delete certificate %s (%s) in %s/%s?", cert.GetName(), id, o.Account, o.Project)); err != nil {
-					return err
+				// The server refuses to delete a certificate in use whatever
+				// the answer, so nobody is asked first to be refused after.
+				if c.asks(cmd) && !referenced(cmd.Context(), client, o.Account, o.Project, id) {
+					if err := c.confirm(cmd, fmt.Sprintf("Delete certificate %s (%s) in %s/%s?", cert.GetName(), id, o.Account, o.Project)); err != nil {
+						return err
+					}
 				}
 				resp, err := client.DeleteCertificate(cmd.Context(), o.Account, o.Project, id)
 				if err != nil {
@@ -53,4 +58,11 @@ which holds the id.`,
 	o.AddFlags(cmd.Flags())
 	c.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// referenced reports whether deployments are known to reference the
+// certificate; when that cannot be told, it reports false.
+func referenced(ctx context.Context, client *Client, account, project, id string) bool {
+	refs, err := certificateReferences(ctx, client, account, project, id)
+	return err == nil && len(refs.GetReferences()) > 0
 }

@@ -36,7 +36,7 @@ var errNotConfirmed = errors.New("nothing was deleted: the answer was not yes (-
 // question nobody sees or can answer would hang a script; otherwise, and
 // with --yes, it returns nil at once.
 func (o *confirmOptions) confirm(cmd *cobra.Command, question string) error {
-	if o.Yes || !isTerminal(cmd.InOrStdin()) || !isTerminal(cmd.ErrOrStderr()) {
+	if !o.asks(cmd) {
 		return nil
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "%s [y/N] ", question)
@@ -49,6 +49,11 @@ func (o *confirmOptions) confirm(cmd *cobra.Command, question string) error {
 		return nil
 	}
 	return errNotConfirmed
+}
+
+// asks reports whether confirm would ask.
+func (o *confirmOptions) asks(cmd *cobra.Command) bool {
+	return !o.Yes && isTerminal(cmd.InOrStdin()) && isTerminal(cmd.ErrOrStderr())
 }
 
 // isTerminal reports whether v is a file open on a terminal.

@@ -104,6 +104,15 @@ func TestDeleteConfirmsOnATerminal(t *testing.T) {
 		t.Errorf("without a terminal: exit status %d, certificate there: %v, output:\n%s%s", code, exists(2), stdout, stderr)
 	}
 
+	// A certificate in use is refused without a question first.
+	used := createCerts(t, account, certSpec{name: "myBackendCert", days: 100, types: []string{"production"}})[0]
+	prod := deployTo(t, account, "production", "production", oneRouteConfig)
+	waitReferences(t, account, used.GetId(), 1)
+	out, code = ptyRun(t, env, "", append([]string{"mtls-certificate", "rm", "myBackendCert"}, in...)...)
+	if strings.Contains(out, "[y/N]") || !strings.Contains(out, prod) || code != ExitRefused {
+		t.Errorf("delete of a certificate in use: exit status %d, output:\n%s", code, out)
+	}
+
 	deployTo(t, account, "pr-42", "preview", previewJSON)
 	out, code = ptyRun(t, env, "yes", append([]string{"deployment", "rm", "pr-42"}, in...)...)
 	if !strings.Contains(out, "Delete the deployment of environment pr-42 (dep_") || !strings.Contains(out, "deleted deployment") || code != 0 {
