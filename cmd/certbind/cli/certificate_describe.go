@@ -34,6 +34,9 @@ The certificate is given by --cert-id, or by --name, which is looked up in
 the project first.`,
 		Example: `  certbind mtls-certificate describe --account acme --project shop --name myBackendCert
 
+  # The same, with CERTBIND_ACCOUNT=acme and CERTBIND_PROJECT=shop set:
+  certbind mtls-certificate describe myBackendCert
+
   # The fingerprint only:
   certbind mtls-certificate describe --account acme --project shop --name myBackendCert \
       --output json | jq -r .fingerprintSha256

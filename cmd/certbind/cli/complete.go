@@ -40,6 +40,9 @@ func registerCompletions(root *cobra.Command, getenv func(string) string) {
 				_ = cmd.RegisterFlagCompletionFunc(flag, fn) // each is registered once per command
 			}
 		}
+		if cmd.Name() == "set-profile" {
+			cmd.ValidArgsFunction = onlyFirst(c.profiles)
+		}
 		register("environment-type", fixed(environmentTypeNames()...))
 		register("state", fixed("active", "disabled"))
 		switch {

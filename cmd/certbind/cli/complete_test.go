@@ -65,6 +65,18 @@ func TestCompletionFromTheAPI(t *testing.T) {
 	}
 }
 
+// TestCompletionOfProfiles completes --profile and set-profile's argument
+// from the config file.
+func TestCompletionOfProfiles(t *testing.T) {
+	path := writeConfig(t, `{"profiles": {"acme": {}, "beta": {}}}`)
+	for _, args := range [][]string{{"mtls-certificate", "list", "--profile", ""}, {"config", "set-profile", ""}} {
+		got, directive, _ := complete(t, map[string]string{EnvConfig: path}, args...)
+		if strings.Join(got, " ") != "acme beta" || directive != ":4" {
+			t.Errorf("__complete %s = %q, %s; want acme, beta", strings.Join(args, " "), got, directive)
+		}
+	}
+}
+
 // TestCompletionWithoutTheAPI completes against an address that refuses
 // connections and one that never answers: no candidates, nothing printed
 // by certbind, and soon.

@@ -17,6 +17,7 @@ presents to its backend.
 The deployment is given by --id, or by --environment, which is looked up in
 the project first.`,
 		Example: `  certbind deployment describe --account acme --project shop --environment production
+  certbind deployment describe production   # with CERTBIND_ACCOUNT and CERTBIND_PROJECT set
 
   # The certificates it references:
   certbind deployment describe --account acme --project shop --environment production \

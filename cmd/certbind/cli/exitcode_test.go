@@ -88,3 +88,18 @@ func TestExitCodesOfTheBinary(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpListsExitCodes checks that "certbind --help" documents every
+// exit status.
+func TestHelpListsExitCodes(t *testing.T) {
+	stdout, _, err := runCLI(t, nil, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Exit status:", "  1  any other error", "  2  usage", "  3  not found", "  4  refused by a precondition",
+		"  5  not authenticated", "  6  unavailable"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("certbind --help lacks %q", want)
+		}
+	}
+}
