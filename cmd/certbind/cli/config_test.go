@@ -153,6 +153,12 @@ func TestConfigFileReadableByOthersRefused(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant %s", err, want)
 	}
+	// Commands that do not call the API do not read it.
+	for _, args := range [][]string{{}, {"mtls-certificate"}, {"version"}, {"completion", "bash"}} {
+		if _, _, err := runCLI(t, map[string]string{EnvConfig: path}, args...); err != nil {
+			t.Errorf("certbind %s with the file refused: %v", strings.Join(args, " "), err)
+		}
+	}
 }
 
 func TestUnknownProfile(t *testing.T) {

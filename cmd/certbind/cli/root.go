@@ -166,6 +166,9 @@ func offline(cmd *cobra.Command) *cobra.Command {
 }
 
 func isOffline(cmd *cobra.Command) bool {
+	if cmd.HasSubCommands() {
+		return true // a group only shows help or refuses an unknown subcommand
+	}
 	for c := cmd; c != nil; c = c.Parent() {
 		if c.Annotations[offlineAnnotation] == "true" || c.Name() == "completion" && c.HasParent() && !c.Parent().HasParent() {
 			return true
