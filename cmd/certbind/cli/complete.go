@@ -67,6 +67,39 @@ func environmentTypeNames() []string {
 	return []string{string(validate.Development), string(validate.Preview), string(validate.Production)}
 }
 
+// prepareCompletion runs before cobra completes the words args. Where the
+// environment or a profile supplies --account and --project, it stops cobra
+// from offering them as required flags ahead of the names being completed.
+// It never fails: a completion prints nothing of its own.
+func prepareCompletion(root *cobra.Command, getenv func(string) string, args []string) {
+	probe := &cobra.Command{}
+	probe.Flags().String("profile", "", "")
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--profile="); ok {
+			_ = probe.Flags().Set("profile", v)
+		} else if a == "--profile" && i+1 < len(args) {
+			_ = probe.Flags().Set("profile", args[i+1])
+		}
+	}
+	s, err := resolveSettings(probe, getenv)
+	if err != nil {
+		return
+	}
+	supplied := map[string]bool{"account": s.Account.Value != "", "project": s.Project.Value != ""}
+	var walk func(cmd *cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		for name, ok := range supplied {
+			if f := cmd.Flags().Lookup(name); ok && f != nil {
+				delete(f.Annotations, cobra.BashCompOneRequiredFlag)
+			}
+		}
+		for _, sub := range cmd.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
 // onlyFirst completes the first positional argument only.
 func onlyFirst(fn completionFunc) completionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {

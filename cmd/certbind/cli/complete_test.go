@@ -41,6 +41,8 @@ func TestCompletionFromTheAPI(t *testing.T) {
 		{"only one argument", env, append([]string{"mtls-certificate", "describe", "myBackendCert"}, append(in, "")...), nil},
 		{"account and project from the environment", map[string]string{EnvAPIURL: env[EnvAPIURL], EnvAPIKey: adminKey, EnvAccount: account, EnvProject: "shop"},
 			[]string{"mtls-certificate", "enable", "myO"}, []string{"myOtherCert\tactive, development"}},
+		{"no required flags offered when the environment has them", map[string]string{EnvAPIURL: env[EnvAPIURL], EnvAPIKey: adminKey, EnvAccount: account, EnvProject: "shop"},
+			[]string{"mtls-certificate", "enable", ""}, []string{"backendCa\tactive, preview,production", "myBackendCert\tactive, preview,production", "myOtherCert\tactive, development"}},
 		{"environments", env, append([]string{"deployment", "describe"}, append(in, "")...), []string{"pr-42\tpreview", "production\tproduction"}},
 		{"--environment of deploy", env, append([]string{"deploy"}, append(in, "--environment", "pr")...), []string{"pr-42\tpreview", "production\tproduction"}},
 		{"environment types", env, []string{"deploy", "--environment-type", ""}, []string{"development", "preview", "production"}},

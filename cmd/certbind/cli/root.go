@@ -118,7 +118,11 @@ A certificate or deployment can be named by an argument
 	g.AddFlags(cmd.PersistentFlags(), getenv)
 	// Before any command runs, the defaults (flag, else environment, else
 	// profile) are worked out, and every missing required flag reported.
-	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		if c.Name() == cobra.ShellCompRequestCmd || c.Name() == cobra.ShellCompNoDescRequestCmd {
+			prepareCompletion(c.Root(), getenv, args)
+			return nil
+		}
 		if !isOffline(c) {
 			s, err := resolveSettings(c, getenv)
 			if err != nil {
