@@ -45,12 +45,15 @@ replace github.com/certbind/certbind/services/deploytracker => ../../services/de
 require (
 	github.com/certbind/certbind v0.0.0-00010101000000-000000000000
 	github.com/certbind/certbind/services/edge v0.0.0-00010101000000-000000000000
+	golang.org/x/term v0.48.0
 )
 
 require (
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1 // indirect
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.1.0 // indirect
 )
+
+require github.com/creack/pty v1.1.24
 
 replace github.com/certbind/certbind/services/edge => ../../services/edge
 

@@ -21,6 +21,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
+		// The status says what kind of error it was (see "certbind --help").
+		os.Exit(cli.ExitCode(err))
 	}
 }

@@ -18,6 +18,6 @@ Every command that talks to a running suite needs the admin key (the one
   CERTBIND_API_KEY=ADMIN_KEY certbind admin rotate-master-key`,
 		RunE: runGroup,
 	}
-	cmd.AddCommand(newAdminVerifyCmd(g), newAdminBackupCmd(g), newAdminRestoreCmd(), newAdminRotateMasterKeyCmd(g))
+	cmd.AddCommand(newAdminVerifyCmd(g), newAdminBackupCmd(g), offline(newAdminRestoreCmd()), newAdminRotateMasterKeyCmd(g))
 	return cmd
 }

@@ -81,7 +81,7 @@ The command waits until the rotation is over; --no-wait returns at once, and
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
-				return err
+				return usageError(err)
 			}
 			client, err := NewClient(g)
 			if err != nil {

@@ -22,7 +22,7 @@ type apiKeyCreateOptions struct {
 
 // AddFlags registers the flags of "api-key create".
 func (o *apiKeyCreateOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Account, "account", "", "account the key is scoped to (required), e.g. acme")
+	fs.StringVar(&o.Account, "account", "", "account the key is scoped to (required; or "+EnvAccount+" or a profile), e.g. acme")
 	fs.StringVar(&o.Role, "role", "account", `what the key may do: "account" manages the account's certificates and deployments, "edge" receives its certificates on the distribution stream`)
 	fs.StringVar(&o.Project, "project", "", "limit an edge key to this project")
 	fs.StringSliceVar(&o.EnvironmentTypes, "environment-type", nil, "limit an edge key to these environment types (repeatable or comma-separated)")
@@ -100,7 +100,7 @@ works until it is revoked (certbind api-key revoke).`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
-				return err
+				return usageError(err)
 			}
 			client, err := NewClient(g)
 			if err != nil {

@@ -34,8 +34,9 @@ func (o *apiKeyListOptions) Validate() error {
 func newAPIKeyListCmd(g *GlobalOptions) *cobra.Command {
 	o := &apiKeyListOptions{}
 	cmd := &cobra.Command{
-		Use:   "list [--account A]",
-		Short: "List API keys (never their secrets)",
+		Aliases: []string{"ls"},
+		Use:     "list [--account A]",
+		Short:   "List API keys (never their secrets)",
 		Long: `Lists API keys: id, name, account, role, scope, state, when each was created,
 when it expires and when it was last used. The secret of a key is never shown:
 certbind keeps only its hash.
@@ -51,7 +52,7 @@ once a minute, so it may lag by that much. --output json prints a JSON array.`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
-				return err
+				return usageError(err)
 			}
 			client, err := NewClient(g)
 			if err != nil {

@@ -42,7 +42,7 @@ the admin.`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
-				return err
+				return usageError(err)
 			}
 			client, err := NewClient(g)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -49,12 +50,23 @@ disable it, redeploy without it, then delete it.`,
 }
 
 // runGroup runs a command that only groups subcommands: it shows help, and
-// refuses an unknown subcommand rather than silently showing help for it.
+// refuses an unknown subcommand rather than silently showing help for it,
+// suggesting the subcommands whose names are close.
 func runGroup(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return fmt.Errorf("unknown command %q for %q (see %q)", args[0], cmd.CommandPath(), cmd.CommandPath()+" --help")
+	if len(args) == 0 {
+		return cmd.Help()
 	}
-	return cmd.Help()
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's own default for the top level
+	}
+	hint := ""
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf("; did you mean %q?", s[0])
+		for _, more := range s[1:] {
+			hint = strings.TrimSuffix(hint, "?") + fmt.Sprintf(" or %q?", more)
+		}
+	}
+	return usageErrorf("unknown command %q for %q%s (see %q)", args[0], cmd.CommandPath(), hint, cmd.CommandPath()+" --help")
 }
 
 // projectOptions selects the account and project a command works in.
@@ -65,20 +77,20 @@ type projectOptions struct {
 
 // AddFlags registers --account and --project.
 func (o *projectOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Account, "account", "", "account that owns the certificates (required), e.g. acme")
-	fs.StringVar(&o.Project, "project", "", "project within the account (required), e.g. shop")
+	fs.StringVar(&o.Account, "account", "", "account that owns the certificates (required; or "+EnvAccount+" or a profile), e.g. acme")
+	fs.StringVar(&o.Project, "project", "", "project within the account (required; or "+EnvProject+" or a profile), e.g. shop")
 }
 
 // Validate checks that both are given and well formed.
 func (o *projectOptions) Validate() error {
 	if o.Account == "" {
-		return errors.New("--account is required (e.g. --account acme)")
+		return usageErrorf("--account is required (e.g. --account acme)")
 	}
 	if err := validate.Account(o.Account); err != nil {
 		return flagError("account", err)
 	}
 	if o.Project == "" {
-		return errors.New("--project is required (e.g. --project shop)")
+		return usageErrorf("--project is required (e.g. --project shop)")
 	}
 	if err := validate.Project(o.Project); err != nil {
 		return flagError("project", err)
@@ -87,8 +99,9 @@ func (o *projectOptions) Validate() error {
 }
 
 // flagError names the flag in front of a validation message.
+// It is a usage error (exit 2).
 func flagError(flag string, err error) error {
-	return fmt.Errorf("--%s: %w", flag, err)
+	return usageError(fmt.Errorf("--%s: %w", flag, err))
 }
 
 // targetOptions selects one certificate, by id or by name.
@@ -101,8 +114,8 @@ type targetOptions struct {
 // AddFlags registers --account, --project, --cert-id and --name.
 func (o *targetOptions) AddFlags(fs *pflag.FlagSet) {
 	o.projectOptions.AddFlags(fs)
-	fs.StringVar(&o.CertID, "cert-id", "", "id of the certificate (this or --name)")
-	fs.StringVar(&o.Name, "name", "", "name of the certificate, e.g. myBackendCert (this or --cert-id)")
+	fs.StringVar(&o.CertID, "cert-id", "", "id of the certificate (this, --name or the name or id as the argument)")
+	fs.StringVar(&o.Name, "name", "", "name of the certificate, e.g. myBackendCert (this, --cert-id or the name or id as the argument)")
 }
 
 // Validate checks the project and that exactly one of --cert-id and --name
@@ -113,7 +126,7 @@ func (o *targetOptions) Validate() error {
 	}
 	switch {
 	case o.CertID == "" && o.Name == "":
-		return errors.New("give the certificate with --cert-id ID or --name NAME")
+		return errors.New("give the certificate with --cert-id ID or --name NAME, or its name or id as the argument (describe myBackendCert)")
 	case o.CertID != "" && o.Name != "":
 		return errors.New("give either --cert-id or --name, not both")
 	case o.Name != "":
@@ -146,8 +159,8 @@ func (o *targetOptions) resolve(ctx context.Context, c *Client) (string, error) 
 	}
 	switch len(ids) {
 	case 0:
-		return "", fmt.Errorf("no certificate named %q in account %s, project %s (see the names with: certbind mtls-certificate list --account %s --project %s)",
-			o.Name, o.Account, o.Project, o.Account, o.Project)
+		return "", notFoundError(fmt.Errorf("no certificate named %q in account %s, project %s (see the names with: certbind mtls-certificate list --account %s --project %s)",
+			o.Name, o.Account, o.Project, o.Account, o.Project))
 	case 1:
 		return ids[0], nil
 	}

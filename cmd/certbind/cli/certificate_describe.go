@@ -13,7 +13,7 @@ import (
 func newCertificateDescribeCmd(g *GlobalOptions) *cobra.Command {
 	o := &targetOptions{}
 	cmd := &cobra.Command{
-		Use:   "describe --account A --project P (--cert-id ID | --name NAME)",
+		Use:   "describe (NAME | ID | --name NAME | --cert-id ID) --account A --project P",
 		Short: "Show one certificate in detail, and the deployments that use it",
 		Long: `Shows everything the API knows about one certificate: its state, the
 environment types it is allowed in, the subject, issuer, serial number and
@@ -34,6 +34,9 @@ The certificate is given by --cert-id, or by --name, which is looked up in
 the project first.`,
 		Example: `  certbind mtls-certificate describe --account acme --project shop --name myBackendCert
 
+  # The same, with CERTBIND_ACCOUNT=acme and CERTBIND_PROJECT=shop set:
+  certbind mtls-certificate describe myBackendCert
+
   # The fingerprint only:
   certbind mtls-certificate describe --account acme --project shop --name myBackendCert \
       --output json | jq -r .fingerprintSha256
@@ -41,9 +44,9 @@ the project first.`,
   # The environments still to redeploy before myBackendCert can be deleted:
   certbind mtls-certificate describe --account acme --project shop --name myBackendCert \
       --output json | jq -r '.references[].environment'`,
-		Args: requireNoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+		Args: oneTarget,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onTarget(cmd.Context(), g, o, args, func(client *Client, id string) error {
 				cert, err := client.GetCertificate(cmd.Context(), o.Account, o.Project, id)
 				if err != nil {
 					return err

@@ -7,7 +7,7 @@ import (
 func newCertificateDisableCmd(g *GlobalOptions) *cobra.Command {
 	o := &targetOptions{}
 	cmd := &cobra.Command{
-		Use:   "disable --account A --project P (--cert-id ID | --name NAME)",
+		Use:   "disable (NAME | ID | --name NAME | --cert-id ID) --account A --project P",
 		Short: "Stop deployments from using a certificate",
 		Long: `Disables a certificate: new deployments may no longer reference it.
 Deployments that already use it keep it until they are redeployed, so
@@ -17,9 +17,9 @@ it, then delete it. "enable" reverses it.
 
 Prints the certificate, now in state "disabled".`,
 		Example: `  certbind mtls-certificate disable --account acme --project shop --name myBackendCert`,
-		Args:    requireNoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+		Args:    oneTarget,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onTarget(cmd.Context(), g, o, args, func(client *Client, id string) error {
 				cert, err := client.DisableCertificate(cmd.Context(), o.Account, o.Project, id)
 				if err != nil {
 					return err

@@ -133,8 +133,9 @@ func (o *certificateListOptions) describeFilters() string {
 func newCertificateListCmd(g *GlobalOptions) *cobra.Command {
 	o := &certificateListOptions{}
 	cmd := &cobra.Command{
-		Use:   "list --account A --project P",
-		Short: "List the certificates of a project",
+		Aliases: []string{"ls"},
+		Use:     "list --account A --project P",
+		Short:   "List the certificates of a project",
 		Long: `Lists the certificates of a project, fetching every page, optionally filtered
 by environment type, state and expiry. The table marks certificates that
 expire within 30 days or have expired; --output json prints a JSON array of
@@ -150,7 +151,7 @@ certificates.`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
-				return err
+				return usageError(err)
 			}
 			client, err := NewClient(g)
 			if err != nil {

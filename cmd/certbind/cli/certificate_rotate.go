@@ -30,7 +30,7 @@ func (o *certificateRotateOptions) Validate() error {
 func newCertificateRotateCmd(g *GlobalOptions, getenv func(string) string) *cobra.Command {
 	o := &certificateRotateOptions{}
 	cmd := &cobra.Command{
-		Use:   "rotate --account A --project P (--cert-id ID | --name NAME) (--cert F --key F | --p12 F | --ca --cert F)",
+		Use:   "rotate (NAME | ID | --name NAME | --cert-id ID) --account A --project P (--cert F --key F | --p12 F | --ca --cert F)",
 		Short: "Replace a certificate's material in place, as a new version",
 		Long: `Replaces the certificate and private key behind a name with new ones, for
 example before the old certificate expires. The certificate keeps its id,
@@ -65,10 +65,13 @@ Prints the certificate with its new version, subject and fingerprint.`,
 
   # Check that the new version is in place:
   certbind mtls-certificate describe --account acme --project shop --name myBackendCert`,
-		Args: requireNoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
+		Args: oneTarget,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.fromArgs(args); err != nil {
 				return err
+			}
+			if err := o.Validate(); err != nil {
+				return usageError(err)
 			}
 			client, err := NewClient(g)
 			if err != nil {

@@ -34,7 +34,7 @@ func (o *certificateUpdateOptions) Validate() error {
 func newCertificateUpdateCmd(g *GlobalOptions) *cobra.Command {
 	o := &certificateUpdateOptions{}
 	cmd := &cobra.Command{
-		Use:   "update --account A --project P (--cert-id ID | --name NAME) --environment-type T...",
+		Use:   "update (NAME | ID | --name NAME | --cert-id ID) --account A --project P --environment-type T...",
 		Short: "Change the environment types a certificate may be used in",
 		Long: `Replaces the list of environment types (development, preview, production) in
 which deployments may use the certificate. List every type the certificate
@@ -44,9 +44,9 @@ Prints the updated certificate.`,
 		Example: `  # Allow myBackendCert in preview as well:
   certbind mtls-certificate update --account acme --project shop --name myBackendCert \
       --environment-type development,preview,production`,
-		Args: requireNoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return onTarget(cmd.Context(), g, o, func(client *Client, id string) error {
+		Args: oneTarget,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return onTarget(cmd.Context(), g, o, args, func(client *Client, id string) error {
 				cert, err := client.UpdateCertificate(cmd.Context(), &certmgrv1.UpdateCertificateRequest{
 					Account:          o.Account,
 					Project:          o.Project,

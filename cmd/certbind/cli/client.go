@@ -33,20 +33,27 @@ type Client struct {
 func NewClient(g *GlobalOptions) (*Client, error) {
 	u, err := url.Parse(g.APIURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--api-url %q is not an http:// or https:// URL (e.g. %s; env %s)", g.APIURL, DefaultAPIURL, EnvAPIURL)
+		return nil, usageErrorf("--api-url %q is not an http:// or https:// URL (e.g. %s; env %s)", g.APIURL, DefaultAPIURL, EnvAPIURL)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("--api-url %q must not have a query or fragment (e.g. %s)", g.APIURL, DefaultAPIURL)
+		return nil, usageErrorf("--api-url %q must not have a query or fragment (e.g. %s)", g.APIURL, DefaultAPIURL)
 	}
-	if g.APIKey == "" {
-		return nil, errors.New(`no API key: set --api-key or CERTBIND_API_KEY ("certbind dev" prints one when it starts)`)
+	key := g.APIKey
+	if key == "" && g.keyCommand != "" {
+		var err error
+		if key, err = runKeyCommand(context.Background(), g.keyCommand); err != nil {
+			return nil, &classError{code: ExitNotAllowed, err: err}
+		}
+	}
+	if key == "" {
+		return nil, &classError{code: ExitNotAllowed, err: errors.New(`no API key: set --api-key or CERTBIND_API_KEY, or api-key-command in a profile ("certbind dev" prints a key when it starts)`)}
 	}
 	if g.Timeout <= 0 {
-		return nil, fmt.Errorf("--timeout %s must be positive (e.g. 30s)", g.Timeout)
+		return nil, usageErrorf("--timeout %s must be positive (e.g. 30s)", g.Timeout)
 	}
 	return &Client{
 		baseURL: strings.TrimRight(u.String(), "/"),
-		apiKey:  g.APIKey,
+		apiKey:  key,
 		http:    &http.Client{Timeout: g.Timeout},
 	}, nil
 }
@@ -127,9 +134,9 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
-		return fmt.Errorf("certbind at %s did not answer within %s (raise --timeout if it is just slow)", c.baseURL, c.http.Timeout)
+		return unavailableError(fmt.Errorf("certbind at %s did not answer within %s (raise --timeout if it is just slow)", c.baseURL, c.http.Timeout))
 	}
-	return fmt.Errorf("cannot reach certbind at %s: %v (is \"certbind dev\" running? set --api-url or %s)", c.baseURL, unwrapURLError(err), EnvAPIURL)
+	return unavailableError(fmt.Errorf("cannot reach certbind at %s: %v (is \"certbind dev\" running? set --api-url or %s)", c.baseURL, unwrapURLError(err), EnvAPIURL))
 }
 
 // unwrapURLError drops the "Get \"http://...\":" prefix of *url.Error,

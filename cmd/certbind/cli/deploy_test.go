@@ -125,7 +125,7 @@ func TestDeployValidationBeforeNetwork(t *testing.T) {
 		{"describe with bad environment", target("describe", "--environment", "pr 42"), false, []string{`' ' at position 3`}},
 		{"delete without target", target("delete"), false, []string{"--environment NAME or --id ID"}},
 		{"delete without account", []string{"deployment", "delete", "--project", "shop", "--id", "d1"}, false, []string{"--account is required"}},
-		{"unknown deployment subcommand", []string{"deployment", "rm"}, false, []string{`unknown command "rm" for "certbind deployment"`}},
+		{"unknown deployment subcommand", []string{"deployment", "destroy"}, false, []string{`unknown command "destroy" for "certbind deployment"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

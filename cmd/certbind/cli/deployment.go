@@ -41,10 +41,10 @@ certificate does the same for that certificate only.`,
 // with the server's rule, before any request.
 func checkEnvironmentName(s string) error {
 	if s == "" {
-		return errors.New(`--environment is required (e.g. --environment production)`)
+		return usageError(errors.New(`--environment is required (e.g. --environment production)`))
 	}
 	if err := validate.Environment(s); err != nil {
-		return fmt.Errorf("--environment: %w", err)
+		return flagError("environment", err)
 	}
 	return nil
 }
@@ -52,7 +52,7 @@ func checkEnvironmentName(s string) error {
 // deploymentAccountHelp makes the help of --account, written for
 // certificates, speak of deployments.
 func deploymentAccountHelp(fs *pflag.FlagSet) {
-	fs.Lookup("account").Usage = "account that owns the deployments (required), e.g. acme"
+	fs.Lookup("account").Usage = "account that owns the deployments (required; or " + EnvAccount + " or a profile), e.g. acme"
 }
 
 // deploymentTargetOptions selects one deployment, by environment or by id.
@@ -66,8 +66,8 @@ type deploymentTargetOptions struct {
 func (o *deploymentTargetOptions) AddFlags(fs *pflag.FlagSet) {
 	o.projectOptions.AddFlags(fs)
 	deploymentAccountHelp(fs)
-	fs.StringVar(&o.Environment, "environment", "", "name of the environment whose deployment is meant, e.g. production (this or --id)")
-	fs.StringVar(&o.ID, "id", "", "id of the deployment (this or --environment)")
+	fs.StringVar(&o.Environment, "environment", "", "name of the environment whose deployment is meant, e.g. production (this, --id or the environment or id as the argument)")
+	fs.StringVar(&o.ID, "id", "", "id of the deployment (this, --environment or the environment or id as the argument)")
 }
 
 // Validate checks the project and that exactly one of --environment and
@@ -78,7 +78,7 @@ func (o *deploymentTargetOptions) Validate() error {
 	}
 	switch {
 	case o.Environment == "" && o.ID == "":
-		return errors.New("give the deployment with --environment NAME or --id ID")
+		return errors.New("give the deployment with --environment NAME or --id ID, or its environment or id as the argument (describe production)")
 	case o.Environment != "" && o.ID != "":
 		return errors.New("give either --environment or --id, not both")
 	case o.Environment != "":
@@ -109,8 +109,8 @@ func (o *deploymentTargetOptions) resolve(ctx context.Context, c *Client) (strin
 	}
 	switch len(ids) {
 	case 0:
-		return "", fmt.Errorf("no deployment for environment %q in account %s, project %s (see the environments with: certbind deployment list --account %s --project %s)",
-			o.Environment, o.Account, o.Project, o.Account, o.Project)
+		return "", notFoundError(fmt.Errorf("no deployment for environment %q in account %s, project %s (see the environments with: certbind deployment list --account %s --project %s)",
+			o.Environment, o.Account, o.Project, o.Account, o.Project))
 	case 1:
 		return ids[0], nil
 	}

@@ -35,8 +35,9 @@ func (o *deploymentListOptions) Validate() error {
 func newDeploymentListCmd(g *GlobalOptions) *cobra.Command {
 	o := &deploymentListOptions{}
 	cmd := &cobra.Command{
-		Use:   "list --account A --project P [--environment NAME]",
-		Short: "List the deployments of a project",
+		Aliases: []string{"ls"},
+		Use:     "list --account A --project P [--environment NAME]",
+		Short:   "List the deployments of a project",
 		Long: `Lists the deployments of a project, one per environment, with the URL the edge
 serves each at and the certificates its routes reference. --output json
 prints a JSON array of deployments.`,
@@ -48,7 +49,7 @@ prints a JSON array of deployments.`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
-				return err
+				return usageError(err)
 			}
 			client, err := NewClient(g)
 			if err != nil {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,9 +17,24 @@ const testKey = "test-key"
 // returns what it printed and the error main would print.
 func runCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := newRootCmd(func(k string) string { return env[k] })
+	return runCLIWithInput(t, env, "", args...)
+}
+
+// runCLIWithInput is runCLI with stdin reading from input (not a terminal).
+func runCLIWithInput(t *testing.T, env map[string]string, input string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	// Unless the test names a config file, the CLI gets one that does not
+	// exist, so that the profiles of whoever runs the tests stay out of it.
+	noConfig := filepath.Join(t.TempDir(), "no-config.json")
+	cmd := newRootCmd(func(k string) string {
+		if v, ok := env[k]; ok || k != EnvConfig {
+			return v
+		}
+		return noConfig
+	})
 	var out, errOut bytes.Buffer
 	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(input))
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

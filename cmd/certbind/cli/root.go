@@ -35,6 +35,12 @@ type GlobalOptions struct {
 	Output OutputFormat
 	// Timeout bounds each HTTP request.
 	Timeout time.Duration
+	// Profile names the profile of the config file whose defaults apply.
+	Profile string
+
+	// keyCommand, when APIKey is empty, prints the key: the profile's
+	// api-key-command, run by NewClient only when a command needs the key.
+	keyCommand string
 }
 
 // AddFlags registers the global flags on fs, taking unset values from getenv.
@@ -46,6 +52,7 @@ func (o *GlobalOptions) AddFlags(fs *pflag.FlagSet, getenv func(string) string) 
 		"API key sent as a bearer token (env "+EnvAPIKey+")")
 	fs.Var(&o.Output, "output", "output format: table or json")
 	fs.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "how long to wait for each API request")
+	fs.StringVar(&o.Profile, "profile", "", "profile of the config file whose defaults apply (env "+EnvProfile+"; see \"certbind config --help\")")
 
 	// Help shows the built-in defaults, never the environment's values: an
 	// API key must not end up in a terminal scrollback or a pasted help text.
@@ -78,7 +85,16 @@ picks up new, rotated and disabled certificates without a restart.
 
 Commands talk to the certbind REST API at --api-url with the key in --api-key
 (or CERTBIND_API_URL and CERTBIND_API_KEY). "certbind dev" runs the whole
-suite on this machine and prints a key to use.`,
+suite on this machine and prints a key to use. CERTBIND_ACCOUNT and
+CERTBIND_PROJECT stand in for --account and --project, and a profile in the
+config file can hold all four ("certbind config --help"): a flag beats the
+environment, which beats the profile.
+
+A certificate or deployment can be named by an argument
+("certbind mtls-certificate describe myBackendCert",
+"certbind deployment describe production") or by its flags.
+
+` + exitCodesHelp,
 		Example: `  # Run the suite locally, then use the key it prints:
   certbind dev
   export CERTBIND_API_KEY=...
@@ -92,12 +108,34 @@ suite on this machine and prints a key to use.`,
   certbind deploy --account acme --project shop --environment production \
       --environment-type production --config gateway.json --var BACKEND_MTLS_CERT=myBackendCert
   certbind deployment list --account acme --project shop`,
+		// Unknown commands reach runGroup, which suggests the close ones
+		// and fails with the usage status like every other level.
+		Args:          cobra.ArbitraryArgs,
+		RunE:          runGroup,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	g.AddFlags(cmd.PersistentFlags(), getenv)
+	// Before any command runs, the defaults (flag, else environment, else
+	// profile) are worked out, and every missing required flag reported.
+	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		if c.Name() == cobra.ShellCompRequestCmd || c.Name() == cobra.ShellCompNoDescRequestCmd {
+			prepareCompletion(c.Root(), getenv, args)
+			return nil
+		}
+		if !isOffline(c) {
+			s, err := resolveSettings(c, getenv)
+			if err != nil {
+				return err
+			}
+			if err := applySettings(c, g, s); err != nil {
+				return err
+			}
+		}
+		return checkRequired(c)
+	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%w (see %q)", err, c.CommandPath()+" --help")
+		return usageError(fmt.Errorf("%w (see %q)", err, c.CommandPath()+" --help"))
 	})
 
 	cmd.AddCommand(
@@ -108,16 +146,46 @@ suite on this machine and prints a key to use.`,
 		newAdminCmd(g),
 	)
 
-	cmd.AddCommand(newDevCmd(g))
+	cmd.AddCommand(offline(newDevCmd(g)), offline(newVersionCmd(g)), newConfigCmd(g, getenv))
+	cmd.Version = readBuildInfo().line()
+	cmd.SetVersionTemplate("{{.Version}}\n")
+	markRequired(cmd)
+	registerCompletions(cmd, getenv)
 
 	return cmd
+}
+
+// offlineAnnotation marks a command that does not call the API, so neither
+// the profiles nor the defaults concern it: "certbind dev" takes its admin
+// key from CERTBIND_API_KEY alone, and a broken config file stops no
+// "certbind version".
+const offlineAnnotation = "certbind/offline"
+
+func offline(cmd *cobra.Command) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[offlineAnnotation] = "true"
+	return cmd
+}
+
+func isOffline(cmd *cobra.Command) bool {
+	if cmd.HasSubCommands() {
+		return true // a group only shows help or refuses an unknown subcommand
+	}
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Annotations[offlineAnnotation] == "true" || c.Name() == "completion" && c.HasParent() && !c.Parent().HasParent() {
+			return true
+		}
+	}
+	return false
 }
 
 // requireNoArgs rejects positional arguments; every input is a named flag.
 func requireNoArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return fmt.Errorf("unexpected argument %q: %s takes flags only (see %q)",
-			args[0], cmd.CommandPath(), cmd.CommandPath()+" --help")
+		return usageError(fmt.Errorf("unexpected argument %q: %s takes flags only (see %q)",
+			args[0], cmd.CommandPath(), cmd.CommandPath()+" --help"))
 	}
 	return nil
 }
