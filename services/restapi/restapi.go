@@ -176,16 +176,25 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLog writes one line per request: method, path, status, duration.
-// Never headers or bodies: they carry keys.
+// Never headers or bodies: they carry keys. A successful health check is
+// logged at debug level: probes call it every few seconds, and at info
+// their lines would bury everything else.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		log.Info("http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		level := slog.LevelInfo
+		if r.URL.Path == healthPath && rec.status == http.StatusOK {
+			level = slog.LevelDebug
+		}
+		log.LogAttrs(r.Context(), level, "http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
 	})
 }
+
+// healthPath is where grpc-gateway's health endpoint answers.
+const healthPath = "/healthz"
 
 // NewServer returns the HTTP server for the facade's handler, with header,
 // read and write timeouts and a header size limit.
