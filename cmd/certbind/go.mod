@@ -47,6 +47,8 @@ require (
 	github.com/certbind/certbind/services/edge v0.0.0-00010101000000-000000000000
 )
 
+require golang.org/x/term v0.48.0
+
 replace github.com/certbind/certbind/services/edge => ../../services/edge
 
 replace github.com/certbind/certbind => ../..
