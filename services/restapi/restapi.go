@@ -89,7 +89,22 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
-	return accessLog(log, limitBody(limit, mux)), nil
+	return accessLog(log, markAnswers(limitBody(limit, mux))), nil
+}
+
+// Header marks every answer of the REST API, errors included, with the
+// value HeaderValue, so that a client can tell the API from another server
+// at the same URL (the edge, a proxy's error page) and say so.
+const (
+	Header      = "Certbind-Api"
+	HeaderValue = "v1"
+)
+
+func markAnswers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(Header, HeaderValue)
+		next.ServeHTTP(w, r)
+	})
 }
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
