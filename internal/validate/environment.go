@@ -93,3 +93,33 @@ func EnvironmentTypes(in []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// EnvironmentTypeFlags renders a list of environment types as the
+// repeated flag the CLI takes, "--environment-type development
+// --environment-type production", in canonical order without duplicates,
+// for messages that tell a user which full list to pass (the flag
+// replaces the whole list). Unknown types are left out.
+func EnvironmentTypeFlags(types []string) string {
+	var flags []string
+	for _, known := range environmentTypes {
+		for _, t := range types {
+			if t == string(known) {
+				flags = append(flags, "--environment-type "+t)
+				break
+			}
+		}
+	}
+	return strings.Join(flags, " ")
+}
+
+// EnvironmentTypeList renders types for a sentence: "production",
+// "preview and production", "development, preview and production".
+func EnvironmentTypeList(types []string) string {
+	switch len(types) {
+	case 0:
+		return "none"
+	case 1:
+		return types[0]
+	}
+	return strings.Join(types[:len(types)-1], ", ") + " and " + types[len(types)-1]
+}

@@ -89,7 +89,22 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
-	return accessLog(log, limitBody(limit, mux)), nil
+	return accessLog(log, markAnswers(limitBody(limit, mux))), nil
+}
+
+// Header marks every answer of the REST API, errors included, with the
+// value HeaderValue, so that a client can tell the API from another server
+// at the same URL (the edge, a proxy's error page) and say so.
+const (
+	Header      = "Certbind-Api"
+	HeaderValue = "v1"
+)
+
+func markAnswers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(Header, HeaderValue)
+		next.ServeHTTP(w, r)
+	})
 }
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
@@ -176,16 +191,25 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLog writes one line per request: method, path, status, duration.
-// Never headers or bodies: they carry keys.
+// Never headers or bodies: they carry keys. A successful health check is
+// logged at debug level: probes call it every few seconds, and at info
+// their lines would bury everything else.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		log.Info("http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		level := slog.LevelInfo
+		if r.URL.Path == healthPath && rec.status == http.StatusOK {
+			level = slog.LevelDebug
+		}
+		log.LogAttrs(r.Context(), level, "http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
 	})
 }
+
+// healthPath is where grpc-gateway's health endpoint answers.
+const healthPath = "/healthz"
 
 // NewServer returns the HTTP server for the facade's handler, with header,
 // read and write timeouts and a header size limit.

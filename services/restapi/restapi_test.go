@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -51,5 +52,27 @@ func TestLimitBody(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader("small")))
 	if w.Code != http.StatusOK || read != 5 {
 		t.Fatalf("small body: %d, read %d", w.Code, read)
+	}
+}
+
+// TestAccessLogLevels checks that a passing health check is logged at debug
+// and every other request, a failing health check included, at info.
+func TestAccessLogLevels(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	healthy := true
+	h := accessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" && !healthy {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	for _, path := range []string{"/healthz", "/healthz", "/v1/api-keys"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	healthy = false
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/healthz", nil))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "path=/v1/api-keys") || !strings.Contains(lines[1], "path=/healthz status=503") {
+		t.Errorf("info lines:\n%s\nwant the API call and the failing health check only", buf.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -67,11 +68,10 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	switch e.HTTPStatus {
-	case http.StatusUnauthorized:
-		return e.Message + " (set --api-key or CERTBIND_API_KEY to a valid key)"
-	case http.StatusForbidden:
-		return e.Message + " (this API key is not allowed to do that: an account key reaches only its own account, and api-key create needs the admin key)"
+	// The server's refusals say what to do; the hint is for an answer
+	// that does not already.
+	if e.HTTPStatus == http.StatusUnauthorized && !strings.Contains(e.Message, EnvAPIKey) {
+		return e.Message + " (set --api-key or " + EnvAPIKey + " to a valid key)"
 	}
 	return e.Message
 }
@@ -153,6 +153,9 @@ func unwrapURLError(err error) error {
 // with a JSON status {"code", "message", "details"}; anything else (a proxy's
 // HTML page, say) is reported with its HTTP status and the start of its body.
 func (c *Client) statusError(resp *http.Response, data []byte) error {
+	if err := notTheAPI(c.baseURL, resp, data); err != nil {
+		return err
+	}
 	var st struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
@@ -161,13 +164,23 @@ func (c *Client) statusError(resp *http.Response, data []byte) error {
 		return &APIError{HTTPStatus: resp.StatusCode, Code: st.Code, Message: st.Message}
 	}
 	msg := fmt.Sprintf("certbind at %s answered %s", c.baseURL, resp.Status)
-	if snippet := strings.TrimSpace(string(data)); snippet != "" {
-		if len(snippet) > 200 {
-			snippet = snippet[:200] + "…"
-		}
+	if snippet := bodySnippet(data); snippet != "" {
 		msg += ": " + snippet
 	}
 	return &APIError{HTTPStatus: resp.StatusCode, Message: msg}
+}
+
+// bodySnippet is the start of an answer's body, for an error message.
+func bodySnippet(data []byte) string {
+	snippet := strings.TrimSpace(string(data))
+	if len(snippet) > 200 {
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(snippet[cut]) {
+			cut-- // not inside a character
+		}
+		snippet = snippet[:cut] + "…"
+	}
+	return snippet
 }
 
 // pathf builds a URL path from a format whose verbs are all %s, escaping

@@ -35,7 +35,7 @@ func TestAPIErrors(t *testing.T) {
 		wantStatus int
 		wantCode   int
 	}{
-		{"unauthenticated", "cbk_notakey", []string{"set --api-key or CERTBIND_API_KEY"}, 401, 16},
+		{"unauthenticated", "cbk_notakey", []string{"check --api-key or CERTBIND_API_KEY"}, 401, 16},
 		{"permission denied", otherKey.Key, []string{account, "not allowed"}, 403, 7},
 		{"failed precondition", adminKey, []string{"referenced by", prod}, 409, 9},
 	}

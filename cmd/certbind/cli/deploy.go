@@ -17,6 +17,7 @@ type deployOptions struct {
 	ConfigFile      string
 	Vars            []string
 	EnvFile         string
+	DryRun          bool
 
 	vars []variable // Vars, parsed by Validate
 }
@@ -31,6 +32,7 @@ func (o *deployOptions) AddFlags(fs *pflag.FlagSet) {
 	// StringArray, not StringSlice: a value may contain commas.
 	fs.StringArrayVar(&o.Vars, "var", nil, "variable K=V for $env(K) in the config (repeatable); overrides --env-file, and a later --var for the same K wins")
 	fs.StringVar(&o.EnvFile, "env-file", "", "file of K=V lines (# comments allowed) with variables for $env(K); --var overrides it")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "make every check of a deploy and print what would be deployed and which certificates it would reference; records nothing")
 }
 
 // Validate checks every flag, without reading a file or touching the network.
@@ -74,18 +76,21 @@ func (o *deployOptions) request() (*deploytrackerv1.DeployRequest, error) {
 		EnvironmentType: o.EnvironmentType,
 		Config:          cfg,
 		Variables:       vars,
+		ValidateOnly:    o.DryRun,
 	}, nil
 }
 
 func newDeployCmd(g *GlobalOptions) *cobra.Command {
 	o := &deployOptions{}
 	cmd := &cobra.Command{
-		Use:   "deploy --account A --project P --environment NAME --environment-type T --config gateway.json [--var K=V]... [--env-file F]",
+		Use:   "deploy --account A --project P --environment NAME --environment-type T --config gateway.json [--var K=V]... [--env-file F] [--dry-run]",
 		Short: "Deploy a gateway config to an environment",
 		Long: `Deploys a gateway config (gateway.json) to a named environment of a project,
 creating the environment's deployment or replacing it with a new generation.
-The edge serves it at the URL printed, and each route presents the
-certificate named in its mtlsCertificate option to its backend.
+It prints the deployment: its id, generation and URL (where the edge serves
+it, followed by a route's path), the variables' names (never their values)
+and the routes with the certificates they present. When a route takes GET
+on a path without wildcards or parameters, it also prints a curl line for it.
 
 A route can name a certificate directly ("mtlsCertificate": "myBackendCert")
 or through a variable ("mtlsCertificate": "$env(BACKEND_MTLS_CERT)"), set per
@@ -95,15 +100,25 @@ name wins over an earlier one.
 
 The flags, the variables and the config (its syntax, routes, handlers and
 $env() references) are checked on this machine before anything is sent; the
-server then checks the certificates: each must exist, be active and be
-allowed in --environment-type. Nothing is deployed when a check fails, and
-the error names the route and the option.
+server then checks them again, with the certificates: each must exist, be
+active and be allowed in --environment-type. Nothing is deployed when a
+check fails, and the error names the route and the option.
+
+With --dry-run the server makes every one of those checks and records
+nothing (no generation, no reference, nothing the edge sees); deploy prints
+what would be deployed and the certificates it would reference. A deploy
+made afterwards can still be refused if a certificate changes meanwhile.
 
 While a deployment references a certificate, that certificate cannot be
 deleted. To retire one: disable it, redeploy without it, then delete it.`,
 		Example: `  # gateway.json routes /api/* with "mtlsCertificate": "$env(BACKEND_MTLS_CERT)":
   certbind deploy --account acme --project shop --environment production \
       --environment-type production --config gateway.json --var BACKEND_MTLS_CERT=myBackendCert
+
+  # Check a deploy without making it: what would be deployed, which certificates
+  # it would reference; nothing is recorded:
+  certbind deploy --account acme --project shop --environment production \
+      --environment-type production --config gateway.json --var BACKEND_MTLS_CERT=myBackendCert --dry-run
 
   # The same variables from a file, one overridden for a preview environment:
   certbind deploy --account acme --project shop --environment pr-42 \
@@ -124,7 +139,7 @@ deleted. To retire one: disable it, redeploy without it, then delete it.`,
   certbind mtls-certificate disable --account acme --project shop --name myBackendCert
   certbind deploy --account acme --project shop --environment production \
       --environment-type production --config gateway.json --var BACKEND_MTLS_CERT=myBackendCert2
-  # (verify with the curl line that deploy prints)
+  # (verify through the edge: curl the URL that deploy prints, followed by a route's path)
   certbind mtls-certificate delete --account acme --project shop --name myBackendCert`,
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -142,6 +157,9 @@ deleted. To retire one: disable it, redeploy without it, then delete it.`,
 			d, err := client.Deploy(cmd.Context(), req)
 			if err != nil {
 				return err
+			}
+			if o.DryRun {
+				return writeDeployPlan(cmd.OutOrStdout(), g.Output, d)
 			}
 			return writeDeployment(cmd.OutOrStdout(), g.Output, d)
 		},

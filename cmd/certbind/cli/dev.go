@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -31,6 +30,7 @@ type devOptions struct {
 	edgeAddr      string
 	edgeAdminAddr string
 	logFile       string
+	logFormat     string
 }
 
 func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
@@ -39,7 +39,8 @@ func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.grpcAddr, "grpc-addr", DefaultGRPCAddr, "address of the gRPC APIs (certmgr and deploytracker)")
 	fs.StringVar(&o.edgeAddr, "edge-addr", DefaultEdgeAddr, "address where the edge serves deployments (the url that deploy prints)")
 	fs.StringVar(&o.edgeAdminAddr, "edge-admin-addr", DefaultEdgeAdminAddr, "address of the edge's /v1/status, /healthz and /metrics")
-	fs.StringVar(&o.logFile, "log-file", "", "write JSON logs (including audit lines) to this file instead of stderr")
+	fs.StringVar(&o.logFile, "log-file", "", "write the logs (including audit lines) to this file instead of stderr")
+	fs.StringVar(&o.logFormat, "log-format", logFormatAuto, "how log lines look: text (time, level, message, key=value), json (one JSON object a line), or auto: text on a terminal, json otherwise")
 }
 
 func newDevCmd(g *GlobalOptions) *cobra.Command {
@@ -60,8 +61,11 @@ the suite's own addresses, link-local or cloud metadata addresses. Its other
 safety rules (connection caps, body pacing, path and header policy) have the
 standalone edge's defaults: see "The edge's safety rules" in the README.
 
-Logs, including one JSON audit line per write, go to stderr. Stop with Ctrl-C:
-every acknowledged write is already on disk.`,
+Logs, including one audit line per write, go to stderr (or --log-file): as
+readable text on a terminal, as JSON lines otherwise (--log-format chooses).
+Health checks are not logged. Once running, dev prints its addresses, how to
+run the CLI from this checkout, and the export lines to paste into another
+shell. Stop with Ctrl-C: every acknowledged write is already on disk.`,
 		Example: `  # Start with the defaults (REST on 127.0.0.1:8080, data in ./.certbind):
   certbind dev
 
@@ -88,7 +92,10 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 		defer f.Close()
 		logOut = f
 	}
-	log := slog.New(slog.NewJSONHandler(logOut, nil))
+	log, err := newDevLogger(logOut, o.logFormat)
+	if err != nil {
+		return err
+	}
 	if err := checkDevDataDir(o.dataDir, log); err != nil {
 		return err
 	}
@@ -105,27 +112,13 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 		return err
 	}
 	dir, _ := filepath.Abs(o.dataDir)
-	fmt.Fprintf(stdout, "certbind dev is running\n\n")
-	fmt.Fprintf(stdout, "  REST API   %s   (OpenAPI document: %s/openapi.json)\n", s.HTTPURL, s.HTTPURL)
-	fmt.Fprintf(stdout, "  gRPC       %s   (certmgr and deploytracker; grpcurl works, reflection is on)\n", s.GRPCAddr)
-	fmt.Fprintf(stdout, "  edge       %s   (deployments at %s/ACCOUNT/PROJECT/ENVIRONMENT/...)\n", s.EdgeURL, s.EdgeURL)
-	fmt.Fprintf(stdout, "  edge admin %s   (/v1/status, /healthz, /metrics)\n", s.EdgeAdminURL)
-	fmt.Fprintf(stdout, "  data dir   %s\n", dir)
-	switch {
-	case g.APIKey != "":
-		fmt.Fprintf(stdout, "  admin key  from CERTBIND_API_KEY / --api-key\n")
-	case s.AdminKeyCreated:
-		fmt.Fprintf(stdout, "  admin key  %s   (new; stored in %s)\n", s.AdminKey, s.AdminKeyFile)
-	default:
-		fmt.Fprintf(stdout, "  admin key  %s   (from %s)\n", s.AdminKey, s.AdminKeyFile)
+	wd, _ := os.Getwd()
+	b := devBanner{HTTPURL: s.HTTPURL, GRPCAddr: s.GRPCAddr, EdgeURL: s.EdgeURL, EdgeAdminURL: s.EdgeAdminURL, DataDir: dir,
+		AdminKey: s.AdminKey, AdminKeyFile: s.AdminKeyFile, AdminKeyCreated: s.AdminKeyCreated, KeyFromEnv: g.APIKey != ""}
+	b.CLI, b.Executable = findCLI(wd)
+	if err := b.write(stdout); err != nil {
+		s.Close()
+		return err
 	}
-	if g.APIKey == "" {
-		fmt.Fprintf(stdout, "\nIn another shell:\n  export CERTBIND_API_KEY=%s\n", s.AdminKey)
-		if s.HTTPURL != "http://"+DefaultHTTPAddr {
-			fmt.Fprintf(stdout, "  export CERTBIND_API_URL=%s\n", s.HTTPURL)
-		}
-		fmt.Fprintf(stdout, "  certbind mtls-certificate list --account acme --project shop\n")
-	}
-	fmt.Fprintf(stdout, "\nPress Ctrl-C to stop.\n")
 	return s.Serve(ctx)
 }

@@ -110,7 +110,8 @@ func (m *Manager) finishRemoval(ctx context.Context, actor, account, project, id
 	}
 	if len(blocking) > 0 {
 		return nil, &ReferencedError{Action: "remove environment type(s) " + strings.Join(removed, ", ") + " from",
-			Certificate: m.putBackTypes(actor, account, project, id, removed), References: blocking}
+			Certificate: m.putBackTypes(actor, account, project, id, removed), References: blocking,
+			Advice: removalAdvice(account, project, id, target, blocking)}
 	}
 	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if !slices.Equal(c.RemovingTypes, removed) {
@@ -195,3 +196,22 @@ func missing(before, after []string) []string {
 // errNoTypesLeft refuses to finish a removal, interrupted by a crash, that
 // would leave a certificate no environment type; the removal is put back.
 var errNoTypesLeft = errors.New("the removal would leave the certificate no environment type")
+
+// removalAdvice says what to do about a removal of environment types that
+// deployments still use: pass the full list that keeps the types in use
+// (--environment-type replaces the whole list, so a shorter one would take
+// away more), or move those deployments off the certificate first. target
+// is the list the caller asked for; nil (a resumed removal) gives the
+// second half only.
+func removalAdvice(account, project, id string, target []string, blocking []Reference) string {
+	move := "to take those away too, first redeploy those deployments without this certificate, then try again"
+	if target == nil {
+		return move
+	}
+	keep := slices.Clone(target)
+	for _, r := range blocking {
+		keep = append(keep, r.EnvironmentType)
+	}
+	return fmt.Sprintf("to take away only the types no deployment uses, run `certbind mtls-certificate update --account %s --project %s --cert-id %s %s`; %s",
+		account, project, id, validate.EnvironmentTypeFlags(keep), move)
+}

@@ -49,6 +49,9 @@ type ReferencedError struct {
 	Action      string // what was refused, e.g. "delete"
 	Certificate string // name
 	References  []Reference
+	// Advice says what to do instead; empty means the advice for a
+	// delete (disable, redeploy without it, try again).
+	Advice string
 }
 
 func (e *ReferencedError) Error() string {
@@ -60,9 +63,12 @@ func (e *ReferencedError) Error() string {
 		}
 		list = append(list, item)
 	}
-	return fmt.Sprintf("cannot %s certificate %q: it is referenced by %d deployment(s): %s; "+
-		"disable it, redeploy those deployments without it, then try again",
-		e.Action, e.Certificate, len(e.References), strings.Join(list, ", "))
+	advice := e.Advice
+	if advice == "" {
+		advice = "disable it, redeploy those deployments without it, then try again"
+	}
+	return fmt.Sprintf("cannot %s certificate %q: it is referenced by %d deployment(s): %s; %s",
+		e.Action, e.Certificate, len(e.References), strings.Join(list, ", "), advice)
 }
 
 // Is makes errors.Is(err, ErrReferenced) true.

@@ -11,6 +11,7 @@ import (
 	"github.com/certbind/certbind/internal/validate"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
+	"github.com/certbind/certbind/services/deploytracker/store"
 )
 
 // Deployments serves DeploymentService.
@@ -26,7 +27,8 @@ func NewDeployments(t *deploy.Tracker, url URLs, log *slog.Logger) *Deployments 
 	return &Deployments{t: t, url: url, log: log}
 }
 
-// Deploy records a deployment.
+// Deploy records a deployment, or with validate_only checks it and records
+// nothing.
 func (s *Deployments) Deploy(ctx context.Context, req *deploytrackerv1.DeployRequest) (*deploytrackerv1.DeployResponse, error) {
 	actor, err := auth.Manager(ctx, req.GetAccount())
 	if err != nil {
@@ -39,10 +41,16 @@ func (s *Deployments) Deploy(ctx context.Context, req *deploytrackerv1.DeployReq
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "Deploy", &validate.Error{Field: "config", Msg: fmt.Sprintf("the gateway config cannot be encoded: %v", err)})
 	}
-	d, err := s.t.Deploy(ctx, actor, deploy.Input{
+	in := deploy.Input{
 		Account: req.GetAccount(), Project: req.GetProject(), Environment: req.GetEnvironment(),
 		EnvironmentType: req.GetEnvironmentType(), Config: cfg, Variables: req.GetVariables(),
-	})
+	}
+	var d *store.Deployment
+	if req.GetValidateOnly() {
+		d, err = s.t.DryRun(ctx, in)
+	} else {
+		d, err = s.t.Deploy(ctx, actor, in)
+	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "Deploy", err)
 	}

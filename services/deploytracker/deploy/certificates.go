@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/certbind/certbind/internal/validate"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/deploytracker/gateway"
 )
@@ -52,7 +53,11 @@ func check(ref gateway.CertificateRef, c *certmgrv1.Certificate, account, projec
 	case c.GetKind() != wantKind(ref.Option):
 		return fail("certificate %q is a CA certificate, but mtlsCertificate takes a client certificate with its key (a CA goes in caCertificate)", ref.Name)
 	case !slices.Contains(c.GetEnvironmentTypes(), envType):
-		return fail("certificate %q is not allowed in %s environments (it allows %v): add the type with `certbind mtls-certificate update --environment-type ...` or name another certificate", ref.Name, envType, c.GetEnvironmentTypes())
+		// --environment-type replaces the whole list, so the advice gives
+		// all of it: the types the certificate has and this one.
+		return fail("certificate %q is not allowed in %s environments (it allows %s): allow it with `certbind mtls-certificate update --account %s --project %s --name %s %s` (the list replaces the current one) or name another certificate",
+			ref.Name, envType, validate.EnvironmentTypeList(c.GetEnvironmentTypes()), account, project, ref.Name,
+			validate.EnvironmentTypeFlags(append(slices.Clone(c.GetEnvironmentTypes()), envType)))
 	}
 	return nil
 }

@@ -62,47 +62,10 @@ type Input struct {
 // then re-check the certificates by id, then commit. A failure at any step
 // leaves no deployment change behind.
 func (t *Tracker) Deploy(ctx context.Context, actor string, in Input) (*store.Deployment, error) {
-	if err := checkScope(in.Account, in.Project); err != nil {
-		return nil, err
-	}
-	if err := checkEnvironment(in.Environment); err != nil {
-		return nil, err
-	}
-	if err := validate.EnvironmentType(in.EnvironmentType).Validate(); err != nil {
-		return nil, err
-	}
-	if err := gateway.ValidateVariables(in.Variables); err != nil {
-		return nil, err
-	}
-	cfg, err := gateway.Parse(in.Config, in.Variables)
+	d, refs, err := t.plan(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkLoop(cfg, t.edge); err != nil {
-		return nil, err
-	}
-	refs := cfg.CertificateRefs()
-
-	// First look: by name, for errors that name the route and option.
-	var names []string
-	for _, r := range refs {
-		names = append(names, r.Name)
-	}
-	found, err := t.resolve(ctx, in.Account, in.Project, names, nil)
-	if err != nil {
-		return nil, err
-	}
-	byName := map[string]*certmgrv1.Certificate{}
-	for _, c := range found {
-		byName[c.GetName()] = c
-	}
-	for _, r := range refs {
-		if err := check(r, byName[r.Name], in.Account, in.Project, in.EnvironmentType); err != nil {
-			return nil, err
-		}
-	}
-	d := build(in, cfg, byName, t.now().UTC())
-
 	// Record the intent, then look again by id: a delete that began before
 	// the intent was written is visible now, and one that begins after it
 	// will see the intent.
@@ -123,6 +86,83 @@ func (t *Tracker) Deploy(ctx context.Context, actor string, in Input) (*store.De
 		slog.String("account", in.Account), slog.String("project", in.Project), slog.String("deploymentId", ch.DeploymentID),
 		slog.String("environment", in.Environment), slog.Int("generation", int(ch.After.Generation)), slog.Uint64("revision", ch.Revision))
 	return ch.After, nil
+}
+
+// DryRun makes every check Deploy makes, through the same code up to
+// Deploy's first write, and writes nothing: no deploy in progress, no
+// generation, no revision, no change on the stream. It returns the
+// deployment as a deploy would record it now: the id, creation time and
+// next generation of the environment's current deployment (no id and
+// generation 1 for a first deploy), and revision 0. A deploy made later
+// may still be refused, if a certificate changes in between.
+func (t *Tracker) DryRun(ctx context.Context, in Input) (*store.Deployment, error) {
+	d, _, err := t.plan(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	current, err := t.List(in.Account, in.Project, in.Environment)
+	if err != nil {
+		return nil, err
+	}
+	d.Generation = 1
+	if len(current) == 1 {
+		cur := current[0]
+		d.ID, d.CreatedAt = cur.ID, cur.CreatedAt
+		// A damaged record's redeploy starts its generations again, as
+		// CommitDeploy does.
+		if cur.Damaged == "" {
+			d.Generation = cur.Generation + 1
+		}
+	}
+	return d, nil
+}
+
+// plan runs the checks of a deploy that come before its first write:
+// names, variables, the config, egress, and each certificate the config
+// names (exists, is usable, is of the right kind, allows the environment
+// type). It returns the deployment to record and the certificate uses,
+// in the order of its references.
+func (t *Tracker) plan(ctx context.Context, in Input) (*store.Deployment, []gateway.CertificateRef, error) {
+	if err := checkScope(in.Account, in.Project); err != nil {
+		return nil, nil, err
+	}
+	if err := checkEnvironment(in.Environment); err != nil {
+		return nil, nil, err
+	}
+	if err := validate.EnvironmentType(in.EnvironmentType).Validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := gateway.ValidateVariables(in.Variables); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := gateway.Parse(in.Config, in.Variables)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkLoop(cfg, t.edge); err != nil {
+		return nil, nil, err
+	}
+	refs := cfg.CertificateRefs()
+
+	// First look: by name, for errors that name the route and option.
+	var names []string
+	for _, r := range refs {
+		names = append(names, r.Name)
+	}
+	found, err := t.resolve(ctx, in.Account, in.Project, names, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]*certmgrv1.Certificate{}
+	for _, c := range found {
+		byName[c.GetName()] = c
+	}
+	for _, r := range refs {
+		if err := check(r, byName[r.Name], in.Account, in.Project, in.EnvironmentType); err != nil {
+			return nil, nil, err
+		}
+	}
+	return build(in, cfg, byName, t.now().UTC()), refs, nil
 }
 
 func (t *Tracker) verifyAndCommit(ctx context.Context, p store.Pending, d *store.Deployment, refs []gateway.CertificateRef) (store.Change, error) {

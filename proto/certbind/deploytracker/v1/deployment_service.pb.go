@@ -31,7 +31,14 @@ type DeployRequest struct {
 	// config is the gateway.json object.
 	Config *structpb.Struct `protobuf:"bytes,5,opt,name=config,proto3" json:"config,omitempty"`
 	// variables resolve $env(NAME) in the config.
-	Variables     map[string]string `protobuf:"bytes,6,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Variables map[string]string `protobuf:"bytes,6,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// validate_only runs every check of a deploy (config, variables,
+	// certificates, environment types, egress) and records nothing: no
+	// generation, no revision, no reference, no change on the stream. The
+	// answer is the deployment as it would be; its id and created_at are the
+	// environment's current deployment's (empty for a first deploy), its
+	// generation the one a deploy would make, and its revision 0.
+	ValidateOnly  bool `protobuf:"varint,7,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -106,6 +113,13 @@ func (x *DeployRequest) GetVariables() map[string]string {
 		return x.Variables
 	}
 	return nil
+}
+
+func (x *DeployRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 type DeployResponse struct {
@@ -469,14 +483,15 @@ var File_certbind_deploytracker_v1_deployment_service_proto protoreflect.FileDes
 
 const file_certbind_deploytracker_v1_deployment_service_proto_rawDesc = "" +
 	"\n" +
-	"2certbind/deploytracker/v1/deployment_service.proto\x12\x19certbind.deploytracker.v1\x1a*certbind/deploytracker/v1/deployment.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xd6\x02\n" +
+	"2certbind/deploytracker/v1/deployment_service.proto\x12\x19certbind.deploytracker.v1\x1a*certbind/deploytracker/v1/deployment.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xfb\x02\n" +
 	"\rDeployRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x18\n" +
 	"\aproject\x18\x02 \x01(\tR\aproject\x12 \n" +
 	"\venvironment\x18\x03 \x01(\tR\venvironment\x12)\n" +
 	"\x10environment_type\x18\x04 \x01(\tR\x0fenvironmentType\x12/\n" +
 	"\x06config\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06config\x12U\n" +
-	"\tvariables\x18\x06 \x03(\v27.certbind.deploytracker.v1.DeployRequest.VariablesEntryR\tvariables\x1a<\n" +
+	"\tvariables\x18\x06 \x03(\v27.certbind.deploytracker.v1.DeployRequest.VariablesEntryR\tvariables\x12#\n" +
+	"\rvalidate_only\x18\a \x01(\bR\fvalidateOnly\x1a<\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"W\n" +

@@ -33,7 +33,7 @@ const (
 type DeploymentServiceClient interface {
 	// Deploy validates a gateway config, resolves its variables and
 	// certificates, and records it as the environment's deployment. Nothing is
-	// recorded when any check fails.
+	// recorded when any check fails, or when validate_only is set.
 	Deploy(ctx context.Context, in *DeployRequest, opts ...grpc.CallOption) (*DeployResponse, error)
 	// ListDeployments lists a project's deployments.
 	ListDeployments(ctx context.Context, in *ListDeploymentsRequest, opts ...grpc.CallOption) (*ListDeploymentsResponse, error)
@@ -100,7 +100,7 @@ func (c *deploymentServiceClient) DeleteDeployment(ctx context.Context, in *Dele
 type DeploymentServiceServer interface {
 	// Deploy validates a gateway config, resolves its variables and
 	// certificates, and records it as the environment's deployment. Nothing is
-	// recorded when any check fails.
+	// recorded when any check fails, or when validate_only is set.
 	Deploy(context.Context, *DeployRequest) (*DeployResponse, error)
 	// ListDeployments lists a project's deployments.
 	ListDeployments(context.Context, *ListDeploymentsRequest) (*ListDeploymentsResponse, error)
