@@ -32,8 +32,10 @@ func notTheAPI(baseURL string, resp *http.Response, body []byte) error {
 	}
 	where := fmt.Sprintf(`set --api-url (or %s) to the certbind REST API's address ("certbind dev" prints it as "REST API"; by default %s)`, EnvAPIURL, DefaultAPIURL)
 	if isJSON && answer.Error != "" {
-		return &APIError{HTTPStatus: resp.StatusCode, Message: fmt.Sprintf(
-			"--api-url %s is the certbind edge, which serves deployments, not the certbind API: %s", baseURL, where)}
+		// A wrong --api-url is a mistake on the command line (exit 2),
+		// whatever status the edge answered with.
+		return usageError(&APIError{HTTPStatus: resp.StatusCode, Message: fmt.Sprintf(
+			"--api-url %s is the certbind edge, which serves deployments, not the certbind API: %s", baseURL, where)})
 	}
 	msg := fmt.Sprintf("--api-url %s answered %s", baseURL, resp.Status)
 	if snippet := bodySnippet(body); snippet != "" {

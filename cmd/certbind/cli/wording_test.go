@@ -91,10 +91,12 @@ func TestAPIURLIsNotTheAPI(t *testing.T) {
 	for _, tt := range []struct {
 		name, url string
 		want      []string
+		exit      int
 	}{
-		{"edge", s.EdgeURL, []string{"--api-url " + s.EdgeURL + " is the certbind edge", "not the certbind API"}},
-		{"edge admin", s.EdgeAdminURL, []string{"not the certbind API", "--api-url " + s.EdgeAdminURL}},
-		{"other server", other.URL, []string{"not the certbind API", "--api-url " + other.URL}},
+		// The edge is a wrong --api-url: a usage error, not "not found".
+		{"edge", s.EdgeURL, []string{"--api-url " + s.EdgeURL + " is the certbind edge", "not the certbind API"}, ExitUsage},
+		{"edge admin", s.EdgeAdminURL, []string{"not the certbind API", "--api-url " + s.EdgeAdminURL}, ExitNotFound},
+		{"other server", other.URL, []string{"not the certbind API", "--api-url " + other.URL}, ExitNotFound},
 	} {
 		_, _, err := runCLI(t, map[string]string{EnvAPIURL: tt.url, EnvAPIKey: adminKey},
 			"mtls-certificate", "list", "--account", "acme", "--project", "shop")
@@ -108,6 +110,9 @@ func TestAPIURLIsNotTheAPI(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "no deployment is served") {
 			t.Errorf("%s: error %q passes on the edge's answer as the API's", tt.name, err)
+		}
+		if got := ExitCode(err); got != tt.exit {
+			t.Errorf("%s: exit status %d, want %d", tt.name, got, tt.exit)
 		}
 	}
 	// The API itself is recognised, and its own not-found answers are its.
