@@ -102,7 +102,7 @@ func runEdge(ctx context.Context, e *env, bin, dataDir string) (t target, stop f
 		return t, nil, err
 	}
 	p, err := startProcess(filepath.Base(dataDir), e.dir, []string{"CERTBIND_API_KEY=" + adminKey}, bin, "dev", "--data-dir", dataDir,
-		"--http-addr", rest, "--grpc-addr", "127.0.0.1:0", "--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0")
+		"--http-addr", rest, "--grpc-addr", "127.0.0.1:0", "--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
 	if err != nil {
 		return t, nil, err
 	}

@@ -24,7 +24,7 @@ import (
 func devURLs(t *testing.T, bin, dataDir string) (*exec.Cmd, map[string]string) {
 	t.Helper()
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-		"--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0")
+		"--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "CERTBIND_API_KEY=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

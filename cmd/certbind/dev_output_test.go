@@ -49,7 +49,7 @@ func runDevIn(t *testing.T, bin, wd, dataDir string, extra ...string) *devOutput
 	t.Helper()
 	d := &devOutput{ready: make(chan struct{})}
 	args := append([]string{"dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-		"--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0"}, extra...)
+		"--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"}, extra...)
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Dir = wd
 	d.cmd.Env = append(os.Environ(), "CERTBIND_API_KEY=")
@@ -93,14 +93,17 @@ func pastedEnv(t *testing.T, banner string) []string {
 	return env
 }
 
-func get(t *testing.T, url string) {
+func get(t *testing.T, url string) { getBody(t, url) }
+
+func getBody(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 // TestDevOutput runs the real `certbind dev` from the root of this checkout,
@@ -131,6 +134,13 @@ func TestDevOutput(t *testing.T) {
 	restURL := regexp.MustCompile(`(?m)^  export CERTBIND_API_URL=(\S+)$`).FindStringSubmatch(banner)
 	if restURL == nil {
 		t.Fatalf("banner has no CERTBIND_API_URL export:\n%s", banner)
+	}
+	// The banner says where the control plane's metrics are.
+	metrics := regexp.MustCompile(`(?m)^  metrics +(http://127\.0\.0\.1:\d+/metrics) `).FindStringSubmatch(banner)
+	if metrics == nil {
+		t.Errorf("banner has no metrics line:\n%s", banner)
+	} else if body := getBody(t, metrics[1]); !strings.Contains(body, "certbind_certificates{") {
+		t.Errorf("%s does not serve certmgr's metrics:\n%.500s", metrics[1], body)
 	}
 	// The pasted lines are all the CLI needs.
 	list := exec.Command(bin, "mtls-certificate", "list", "--account", "acme", "--project", "shop")

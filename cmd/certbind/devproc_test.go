@@ -47,7 +47,7 @@ func devWithCertificate(t *testing.T, bin, name string) string {
 func devFails(t *testing.T, bin, dataDir string, args []string, want ...string) {
 	t.Helper()
 	flags := map[string]string{"--data-dir": dataDir, "--http-addr": "127.0.0.1:0", "--grpc-addr": "127.0.0.1:0",
-		"--edge-addr": "127.0.0.1:0", "--edge-admin-addr": "127.0.0.1:0"}
+		"--edge-addr": "127.0.0.1:0", "--edge-admin-addr": "127.0.0.1:0", "--metrics-addr": "127.0.0.1:0"}
 	for i := 0; i+1 < len(args); i += 2 {
 		flags[args[i]] = args[i+1]
 	}

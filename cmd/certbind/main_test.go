@@ -38,7 +38,7 @@ func startDev(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
 	// Every address is a free port, so that a certbind already running
 	// on the defaults (a developer's, say) does not fail the test.
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-		"--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0")
+		"--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "CERTBIND_API_KEY=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -40,7 +40,7 @@ type devProc struct {
 func startDevAddrs(t *testing.T, bin, dataDir string) *devProc {
 	t.Helper()
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-		"--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0")
+		"--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "CERTBIND_API_KEY=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -21,6 +21,7 @@ const (
 	DefaultGRPCAddr      = "127.0.0.1:9090"
 	DefaultEdgeAddr      = "127.0.0.1:8000"
 	DefaultEdgeAdminAddr = "127.0.0.1:8001"
+	DefaultMetricsAddr   = "127.0.0.1:8002"
 )
 
 type devOptions struct {
@@ -29,6 +30,7 @@ type devOptions struct {
 	grpcAddr      string
 	edgeAddr      string
 	edgeAdminAddr string
+	metricsAddr   string
 	logFile       string
 	logFormat     string
 }
@@ -39,6 +41,7 @@ func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.grpcAddr, "grpc-addr", DefaultGRPCAddr, "address of the gRPC APIs (certmgr and deploytracker)")
 	fs.StringVar(&o.edgeAddr, "edge-addr", DefaultEdgeAddr, "address where the edge serves deployments (the url that deploy prints)")
 	fs.StringVar(&o.edgeAdminAddr, "edge-admin-addr", DefaultEdgeAdminAddr, "address of the edge's /v1/status, /healthz and /metrics")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", DefaultMetricsAddr, "address of GET /metrics for certmgr, the deploytracker and the REST API (the edge's are on --edge-admin-addr); it names every account's certificates, so keep it on loopback")
 	fs.StringVar(&o.logFile, "log-file", "", "write the logs (including audit lines) to this file instead of stderr")
 	fs.StringVar(&o.logFormat, "log-format", logFormatAuto, "how log lines look: text (time, level, message, key=value), json (one JSON object a line), or auto: text on a terminal, json otherwise")
 }
@@ -105,6 +108,7 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 		GRPCAddr:      o.grpcAddr,
 		EdgeAddr:      o.edgeAddr,
 		EdgeAdminAddr: o.edgeAdminAddr,
+		MetricsAddr:   o.metricsAddr,
 		AdminKey:      g.APIKey,
 		Logger:        log,
 	})
@@ -113,7 +117,7 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 	}
 	dir, _ := filepath.Abs(o.dataDir)
 	wd, _ := os.Getwd()
-	b := devBanner{HTTPURL: s.HTTPURL, GRPCAddr: s.GRPCAddr, EdgeURL: s.EdgeURL, EdgeAdminURL: s.EdgeAdminURL, DataDir: dir,
+	b := devBanner{HTTPURL: s.HTTPURL, GRPCAddr: s.GRPCAddr, EdgeURL: s.EdgeURL, EdgeAdminURL: s.EdgeAdminURL, MetricsURL: s.MetricsURL, DataDir: dir,
 		AdminKey: s.AdminKey, AdminKeyFile: s.AdminKeyFile, AdminKeyCreated: s.AdminKeyCreated, KeyFromEnv: g.APIKey != ""}
 	b.CLI, b.Executable = findCLI(wd)
 	if err := b.write(stdout); err != nil {

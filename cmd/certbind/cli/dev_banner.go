@@ -18,10 +18,10 @@ const (
 
 // devBanner is what `certbind dev` prints once it is running.
 type devBanner struct {
-	HTTPURL, GRPCAddr, EdgeURL, EdgeAdminURL string
-	DataDir                                  string // absolute
-	AdminKey, AdminKeyFile                   string
-	AdminKeyCreated                          bool
+	HTTPURL, GRPCAddr, EdgeURL, EdgeAdminURL, MetricsURL string
+	DataDir                                              string // absolute
+	AdminKey, AdminKeyFile                               string
+	AdminKeyCreated                                      bool
 	// KeyFromEnv says the admin key came from CERTBIND_API_KEY or
 	// --api-key, so it is neither printed nor stored.
 	KeyFromEnv bool
@@ -56,6 +56,9 @@ func (b devBanner) write(w io.Writer) error {
 	fmt.Fprintf(&s, "  gRPC       %s   (certmgr and deploytracker; grpcurl works, reflection is on)\n", b.GRPCAddr)
 	fmt.Fprintf(&s, "  edge       %s   (deployments at %s/ACCOUNT/PROJECT/ENVIRONMENT/...)\n", b.EdgeURL, b.EdgeURL)
 	fmt.Fprintf(&s, "  edge admin %s   (/v1/status, /healthz, /metrics)\n", b.EdgeAdminURL)
+	if b.MetricsURL != "" {
+		fmt.Fprintf(&s, "  metrics    %s/metrics   (certmgr, deploytracker and REST API)\n", b.MetricsURL)
+	}
 	fmt.Fprintf(&s, "  data dir   %s\n", b.DataDir)
 	switch {
 	case b.KeyFromEnv:

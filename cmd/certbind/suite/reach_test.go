@@ -33,6 +33,7 @@ func TestEdgeReach(t *testing.T) {
 		{"admin", s.EdgeAdminURL, "--edge-admin-addr"},
 		{"rest", s.HTTPURL, "--http-addr"},
 		{"grpc", "http://" + s.GRPCAddr, "--grpc-addr"},
+		{"metrics", s.MetricsURL, "--metrics-addr"},
 	} {
 		t.Run(c.env, func(t *testing.T) {
 			if r := plain(c.env, c.baseURL); r.status != 200 {

@@ -134,7 +134,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	if s.grpcLis, err = serve.Listen(ctx, cfg.GRPCAddr, "--grpc-addr"); err != nil {
 		return nil, err
 	}
-	if s.metLis, err = serve.Listen(ctx, cfg.MetricsAddr, "Config.MetricsAddr"); err != nil {
+	if s.metLis, err = serve.Listen(ctx, cfg.MetricsAddr, "--metrics-addr"); err != nil {
 		return nil, err
 	}
 	s.MetricsURL = "http://" + s.metLis.Addr().String()
@@ -214,6 +214,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		ControlPlane: []egress.Endpoint{
 			{Flag: "--grpc-addr", Addr: s.GRPCAddr},
 			{Flag: "--http-addr", Addr: s.httpLis.Addr().String()},
+			{Flag: "--metrics-addr", Addr: s.metLis.Addr().String()},
 		},
 	})
 	if err != nil {
