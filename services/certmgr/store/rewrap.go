@@ -200,7 +200,7 @@ func (s *Store) FinishKeyRotation(since uint64, fn Rewrap) (done bool, err error
 			return errNoChange
 		}
 		clean := true
-		oldest, _, err := s.log.Since(tx, since, int(^uint(0)>>1), func(v []byte) error {
+		compacted, _, err := s.log.Since(tx, since, int(^uint(0)>>1), func(v []byte) error {
 			changed, _, _, err := rewrapChange(v, fn)
 			if changed {
 				clean = false
@@ -210,7 +210,7 @@ func (s *Store) FinishKeyRotation(since uint64, fn Rewrap) (done bool, err error
 		if err != nil {
 			return err
 		}
-		if !clean || oldest > since+1 && s.log.Head(tx) > since {
+		if !clean || compacted > since {
 			return errNoChange
 		}
 		if err := meta.Put(keyKeyCheck, bytes.Clone(next)); err != nil {

@@ -66,11 +66,19 @@ func Open(path string, opts Options) (*Store, error) {
 	return st, nil
 }
 
-// SetPublisher sets the function called with every committed change, in the
-// goroutine that made it, after the commit. Calls may arrive out of revision
-// order when writes race; the receiver orders them. Set it before the first
-// write.
-func (s *Store) SetPublisher(fn func(Change)) { s.publish = fn }
+// SetPublisher sets the function called with every committed change after
+// its commit, in revision order and never two at once (the commits of racing
+// writes run their handlers in any order; revlog.InOrder puts them back), so
+// that fn may hand changes straight to a changefeed.Hub. Set it before the
+// first write.
+func (s *Store) SetPublisher(fn func(Change)) {
+	head, err := s.Revision()
+	if err != nil {
+		// Only a closed file fails to answer; nothing is written to it.
+		return
+	}
+	s.publish = revlog.NewInOrder(head, fn).Add
+}
 
 // CommitStats says how the store's writes have been committed since it was
 // opened: how many transactions, and how long groups of writes kept the

@@ -49,9 +49,9 @@ func TestRevisionsAndChangelog(t *testing.T) {
 	if rev := mustRevision(t, s); rev != 0 {
 		t.Fatalf("new store revision = %d, want 0", rev)
 	}
-	changes, oldest, head, err := s.ChangesSince(0, 10)
-	if err != nil || len(changes) != 0 || oldest != 1 || head != 0 {
-		t.Fatalf("empty ChangesSince = %d changes, oldest %d, head %d, %v; want 0, 1, 0", len(changes), oldest, head, err)
+	changes, compacted, head, err := s.ChangesSince(0, 10)
+	if err != nil || len(changes) != 0 || compacted != 0 || head != 0 {
+		t.Fatalf("empty ChangesSince = %d changes, compacted %d, head %d, %v; want 0, 0, 0", len(changes), compacted, head, err)
 	}
 
 	written := writeMix(t, s, 12)
@@ -97,7 +97,7 @@ func TestRevisionsAndChangelog(t *testing.T) {
 		{5, 0, nil},
 	}
 	for _, tt := range tests {
-		changes, oldest, head, err := s.ChangesSince(tt.since, tt.limit)
+		changes, compacted, head, err := s.ChangesSince(tt.since, tt.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,8 +105,8 @@ func TestRevisionsAndChangelog(t *testing.T) {
 		for _, c := range changes {
 			revs = append(revs, c.Revision)
 		}
-		if !slices.Equal(revs, tt.wantRevs) || oldest != 1 || head != 12 {
-			t.Errorf("ChangesSince(%d, %d) = %v, oldest %d, head %d; want %v, 1, 12", tt.since, tt.limit, revs, oldest, head, tt.wantRevs)
+		if !slices.Equal(revs, tt.wantRevs) || compacted != 0 || head != 12 {
+			t.Errorf("ChangesSince(%d, %d) = %v, compacted %d, head %d; want %v, 0, 12", tt.since, tt.limit, revs, compacted, head, tt.wantRevs)
 		}
 	}
 }
@@ -118,16 +118,16 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeMix(t, s, 20)
-	changes, oldest, head, err := s.ChangesSince(0, 100)
+	changes, compacted, head, err := s.ChangesSince(0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oldest != 16 || head != 20 || len(changes) != 5 || changes[0].Revision != 16 || changes[4].Revision != 20 {
-		t.Errorf("ChangesSince(0) = %d changes from %d, oldest %d, head %d; want 16..20, 16, 20", len(changes), changes[0].Revision, oldest, head)
+	if compacted != 15 || head != 20 || len(changes) != 5 || changes[0].Revision != 16 || changes[4].Revision != 20 {
+		t.Errorf("ChangesSince(0) = %d changes from %d, compacted %d, head %d; want 16..20, 15, 20", len(changes), changes[0].Revision, compacted, head)
 	}
-	changes, oldest, _, _ = s.ChangesSince(17, 100)
-	if len(changes) != 3 || changes[0].Revision != 18 || oldest != 16 {
-		t.Errorf("ChangesSince(17) = %d changes, oldest %d; want 18..20, 16", len(changes), oldest)
+	changes, compacted, _, _ = s.ChangesSince(17, 100)
+	if len(changes) != 3 || changes[0].Revision != 18 || compacted != 15 {
+		t.Errorf("ChangesSince(17) = %d changes, compacted %d; want 18..20, 15", len(changes), compacted)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -135,21 +135,21 @@ func TestRetention(t *testing.T) {
 
 	// A smaller retention after a restart trims at the next write.
 	s = openTestStoreAt(t, path, Options{Retention: 3})
-	if _, oldest, _, _ := s.ChangesSince(0, 100); oldest != 16 {
-		t.Errorf("oldest after reopen = %d, want 16", oldest)
+	if _, compacted, _, _ := s.ChangesSince(0, 100); compacted != 15 {
+		t.Errorf("compacted after reopen = %d, want 15", compacted)
 	}
 	mustCreate(t, s, newCert("acme", "shop", "late"))
-	changes, oldest, head, _ = s.ChangesSince(0, 100)
-	if oldest != 19 || head != 21 || len(changes) != 3 {
-		t.Errorf("after a write with retention 3: %d changes, oldest %d, head %d; want 3, 19, 21", len(changes), oldest, head)
+	changes, compacted, head, _ = s.ChangesSince(0, 100)
+	if compacted != 18 || head != 21 || len(changes) != 3 {
+		t.Errorf("after a write with retention 3: %d changes, compacted %d, head %d; want 3, 18, 21", len(changes), compacted, head)
 	}
 
 	// Retention 1 keeps exactly the newest entry.
 	one := openTestStore(t, Options{Retention: 1})
 	writeMix(t, one, 4)
-	changes, oldest, head, _ = one.ChangesSince(0, 100)
-	if len(changes) != 1 || changes[0].Revision != 4 || oldest != 4 || head != 4 {
-		t.Errorf("retention 1: %d changes, oldest %d, head %d; want only 4", len(changes), oldest, head)
+	changes, compacted, head, _ = one.ChangesSince(0, 100)
+	if len(changes) != 1 || changes[0].Revision != 4 || compacted != 3 || head != 4 {
+		t.Errorf("retention 1: %d changes, compacted %d, head %d; want only 4 (compacted 3)", len(changes), compacted, head)
 	}
 }
 

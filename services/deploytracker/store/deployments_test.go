@@ -109,12 +109,12 @@ func TestEachWriteTakesTheNextRevision(t *testing.T) {
 	}
 	deploy(t, s, pending("p3", "dev", "development"), t0, "dep_3")
 
-	changes, oldest, head, err := s.ChangesSince(0, 100)
+	changes, compacted, head, err := s.ChangesSince(0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oldest != 1 || head != 4 {
-		t.Fatalf("oldest %d head %d, want 1 and 4", oldest, head)
+	if compacted != 0 || head != 4 {
+		t.Fatalf("compacted %d head %d, want 0 and 4", compacted, head)
 	}
 	want := []struct {
 		typ, id string
@@ -392,12 +392,12 @@ func TestRetentionTrimsTheChangelog(t *testing.T) {
 	for i := range 6 {
 		deploy(t, s, pending("p", "prod", "production"), t0, "dep_"+string(rune('a'+i)))
 	}
-	changes, oldest, head, err := s.ChangesSince(0, 100)
+	changes, compacted, head, err := s.ChangesSince(0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oldest != 4 || head != 6 || len(changes) != 3 || changes[0].Revision != 4 {
-		t.Errorf("after 6 writes with retention 3: oldest %d head %d, %d changes; want 4, 6, 3", oldest, head, len(changes))
+	if compacted != 3 || head != 6 || len(changes) != 3 || changes[0].Revision != 4 {
+		t.Errorf("after 6 writes with retention 3: compacted %d head %d, %d changes; want 3, 6, 3", compacted, head, len(changes))
 	}
 }
 

@@ -74,8 +74,18 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 // SetPublisher sets the function called with every committed change after
-// its commit (possibly out of revision order). Set it before the first write.
-func (s *Store) SetPublisher(fn func(Change)) { s.publish = fn }
+// its commit, in revision order and never two at once (the commits of racing
+// writes run their handlers in any order; revlog.InOrder puts them back), so
+// that fn may hand changes straight to a changefeed.Hub. Set it before the
+// first write.
+func (s *Store) SetPublisher(fn func(Change)) {
+	head, err := s.Revision()
+	if err != nil {
+		// Only a closed file fails to answer; nothing is written to it.
+		return
+	}
+	s.publish = revlog.NewInOrder(head, fn).Add
+}
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
@@ -119,12 +129,12 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 	return out, nil
 }
 
-// ChangesSince returns up to limit changes after rev, the oldest retained
-// revision and the head.
-func (s *Store) ChangesSince(rev uint64, limit int) (changes []Change, oldest, head uint64, err error) {
+// ChangesSince returns up to limit changes after rev, the compaction point
+// (every change after it is kept) and the head.
+func (s *Store) ChangesSince(rev uint64, limit int) (changes []Change, compacted, head uint64, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		oldest, head, err = s.log.Since(tx, rev, limit, func(v []byte) error {
+		compacted, head, err = s.log.Since(tx, rev, limit, func(v []byte) error {
 			var c Change
 			if err := json.Unmarshal(v, &c); err != nil {
 				return err
@@ -134,7 +144,7 @@ func (s *Store) ChangesSince(rev uint64, limit int) (changes []Change, oldest, h
 		})
 		return err
 	})
-	return changes, oldest, head, err
+	return changes, compacted, head, err
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {

@@ -305,9 +305,9 @@ func testRevisions(t *testing.T, s Store) {
 
 func testChangesSince(t *testing.T, s Store) {
 	start := revision(t, s)
-	changes, oldest, head, err := s.ChangesSince(start, 10)
-	if err != nil || len(changes) != 0 || head != start || oldest <= head {
-		t.Fatalf("ChangesSince(head) of a new store = %d changes, oldest %d, head %d, %v", len(changes), oldest, head, err)
+	changes, compacted, head, err := s.ChangesSince(start, 10)
+	if err != nil || len(changes) != 0 || head != start || compacted > head {
+		t.Fatalf("ChangesSince(head) of a new store = %d changes, compacted %d, head %d, %v; want none, compacted at most head", len(changes), compacted, head, err)
 	}
 	var written []store.Change
 	for i := range 5 {
@@ -325,7 +325,7 @@ func testChangesSince(t *testing.T, s Store) {
 			since = written[i].Revision
 		}
 		for _, limit := range []int{1, 2, 100} {
-			changes, oldest, head, err := s.ChangesSince(since, limit)
+			changes, compacted, head, err := s.ChangesSince(since, limit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -341,8 +341,10 @@ func testChangesSince(t *testing.T, s Store) {
 					t.Errorf("ChangesSince(%d, %d)[%d] = %+v, want %+v", since, limit, j, c, w)
 				}
 			}
-			if head != last || oldest > written[0].Revision {
-				t.Errorf("ChangesSince(%d, %d): oldest %d, head %d; want oldest at most %d, head %d", since, limit, oldest, head, written[0].Revision, last)
+			// Every change written is kept: the compaction point is
+			// before the first.
+			if head != last || compacted >= written[0].Revision {
+				t.Errorf("ChangesSince(%d, %d): compacted %d, head %d; want compacted before %d, head %d", since, limit, compacted, head, written[0].Revision, last)
 			}
 		}
 	}
