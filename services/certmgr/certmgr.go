@@ -88,7 +88,6 @@ type Config struct {
 // Service is a running certmgr, ready to be registered on a gRPC server.
 type Service struct {
 	store    *store.Store
-	hub      *changefeed.Hub[store.Change]
 	authn    *auth.Authenticator
 	manager  *certs.Manager
 	certs    *api.Certificates
@@ -147,10 +146,10 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
-	hub := changefeed.NewHub[store.Change](head)
-	st.SetPublisher(hub.Publish)
 
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now})
+	dist := api.NewDistribution(m, st, head, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log)
+	st.SetPublisher(dist.Publish)
 	if err := checkMasterKey(st, sealer, m, cfg.MasterKeyFile, log); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
@@ -160,12 +159,11 @@ func New(cfg Config) (*Service, error) {
 	authn.SetClock(now)
 	s := &Service{
 		store:    st,
-		hub:      hub,
 		authn:    authn,
 		manager:  m,
 		certs:    api.NewCertificates(m, log),
 		apiKeys:  api.NewAPIKeys(authn, log, log, now),
-		dist:     api.NewDistribution(m, st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log),
+		dist:     dist,
 		internal: api.NewInternal(m, authn, log),
 		verify:   api.NewVerify(m, log),
 		keys:     rotator,

@@ -110,18 +110,18 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("deploytracker: %w", err)
 	}
-	hub := changefeed.NewHub[store.Change](head)
-	st.SetPublisher(hub.Publish)
 	url := func(d *store.Deployment) string {
 		return edge + "/" + d.Account + "/" + d.Project + "/" + d.Environment
 	}
+	dist := api.NewDistribution(st, head, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), url, log)
+	st.SetPublisher(dist.Publish)
 	s := &Service{
 		store:       st,
 		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),
 		deployments: api.NewDeployments(t, url, log),
 		references:  api.NewReferences(t, log),
 		verify:      api.NewVerify(t, log),
-		dist:        api.NewDistribution(st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), url, log),
+		dist:        dist,
 		health:      health.NewServer(),
 		backup:      api.NewBackup(st, log),
 	}

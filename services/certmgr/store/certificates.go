@@ -181,15 +181,15 @@ func (s *Store) Snapshot() ([]*Certificate, uint64, error) {
 // ChangesSince returns up to limit changes with revisions after rev, the
 // compaction point (every change after it is kept) and the head revision,
 // all from one transaction.
-func (s *Store) ChangesSince(rev uint64, limit int) (changes []Change, compacted, head uint64, err error) {
+func (s *Store) ChangesSince(rev uint64, limit int) (changes []Entry, compacted, head uint64, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		compacted, head, err = s.log.Since(tx, rev, limit, func(v []byte) error {
-			var ch Change
-			if err := json.Unmarshal(v, &ch); err != nil {
+			e, err := decodeEntry(v)
+			if err != nil {
 				return err
 			}
-			changes = append(changes, ch)
+			changes = append(changes, e)
 			return nil
 		})
 		return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/certbind/certbind/internal/changefeed"
 )
 
 // writeMix makes n writes of every kind to s and returns their changes.
@@ -78,8 +83,8 @@ func TestRevisionsAndChangelog(t *testing.T) {
 			(l.After == nil) != (w.After == nil) || (l.Before == nil) != (w.Before == nil) {
 			t.Errorf("changelog entry %d = %+v, want %+v", i, l, w)
 		}
-		if l.After != nil && (l.After.Revision != w.After.Revision || l.After.Version != w.After.Version) {
-			t.Errorf("changelog entry %d After = %+v, want %+v", i, l.After, w.After)
+		if we := w.Entry(); !reflect.DeepEqual(l.Before, we.Before) || !reflect.DeepEqual(l.After, we.After) || l.Version != we.Version {
+			t.Errorf("changelog entry %d = %+v, want %+v", i, l, we)
 		}
 	}
 
@@ -308,8 +313,8 @@ func TestPublisher(t *testing.T) {
 	if len(firstPublished) != 1 {
 		t.Fatalf("published %d changes for one successful write", len(firstPublished))
 	}
-	if !reflect.DeepEqual(firstPublished[0], want[0]) {
-		t.Errorf("published %+v, want %+v", firstPublished[0], want[0])
+	if !reflect.DeepEqual(firstPublished[0], want[0].Entry()) {
+		t.Errorf("published %+v, want %+v", firstPublished[0], want[0].Entry())
 	}
 
 	got, ch, err := s.UpdateCertificate("acme", "shop", c.ID, func(c *Certificate) (string, error) {
@@ -328,21 +333,16 @@ func TestPublisher(t *testing.T) {
 		published[0].Type != ChangeUpdated || published[1].Type != ChangeDeleted {
 		t.Fatalf("published %+v, want the update at 2 and the delete at 3", published)
 	}
-	if !reflect.DeepEqual(published[0], ch) || !reflect.DeepEqual(published[1], del) {
-		t.Errorf("published changes differ from the returned ones")
+	if !reflect.DeepEqual(published[0], ch.Entry()) || !reflect.DeepEqual(published[1], del.Entry()) {
+		t.Errorf("published entries differ from those of the returned changes")
 	}
 
-	// The published change is the subscribers': what the caller does with
+	// The published entry is the subscribers': what the caller does with
 	// the records it got back must not reach them.
-	got.SealedKey[0] = 'X'
 	got.EnvironmentTypes[0] = "mutated"
-	ch.After.State = "mutated"
-	c.ChainPEM[0] = 'X'
-	if a := published[0].After; a.SealedKey[0] == 'X' || a.EnvironmentTypes[0] != "production" || a.State != StateActive {
-		t.Errorf("caller's changes leaked into the published change: %+v", a)
-	}
-	if a := firstPublished[0].After; a.ChainPEM[0] == 'X' {
-		t.Errorf("caller's input leaked into the published change: %q", a.ChainPEM)
+	ch.After.EnvironmentTypes[0] = "mutated"
+	if a := published[0].After; a.EnvironmentTypes[0] != "production" {
+		t.Errorf("caller's changes leaked into the published entry: %+v", a)
 	}
 }
 
@@ -445,5 +445,65 @@ func TestAPIKeys(t *testing.T) {
 	}
 	if rev := mustRevision(t, s); rev != 0 {
 		t.Errorf("API keys took revisions: revision = %d", rev)
+	}
+}
+
+// TestChangelogHoldsNoMaterial: an entry names the certificate and where
+// it was and is, never its chain or sealed key, so a deleted
+// certificate's key is gone from the file with its record.
+func TestChangelogHoldsNoMaterial(t *testing.T) {
+	s := openTestStore(t, Options{})
+	c := newCert("acme", "shop", "gone")
+	mustCreate(t, s, c)
+	if _, err := s.DeleteCertificate("acme", "shop", c.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketChangelog).ForEach(func(k, v []byte) error {
+			for _, secret := range [][]byte{c.SealedKey, c.ChainPEM} {
+				if bytes.Contains(v, secret) {
+					t.Errorf("changelog entry %x holds certificate material: %s", k, v)
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOldFormatEntriesAreRead: entries written before Entry, with whole
+// records in them, are still read, as the Entry they stand for.
+func TestOldFormatEntriesAreRead(t *testing.T) {
+	s := openTestStore(t, Options{})
+	c := newCert("acme", "shop", "old")
+	c.Version = 3
+	rev := createLegacy(t, s, c)
+	_, upd, err := s.UpdateCertificate("acme", "shop", c.ID, func(c *Certificate) (string, error) {
+		c.EnvironmentTypes = []string{"production"}
+		return ChangeUpdated, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := allChanges(t, s)
+	want := []Entry{
+		{Revision: rev, Type: ChangeCreated, CertificateID: c.ID, Account: "acme", Project: "shop", Version: 3,
+			After: &changefeed.Place{Account: "acme", Project: "shop", EnvironmentTypes: c.EnvironmentTypes}},
+		upd.Entry(),
+	}
+	if len(got) != 2 {
+		t.Fatalf("changelog = %+v, want the old entry and the new one", got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Revision != w.Revision || g.Type != w.Type || g.CertificateID != w.CertificateID || g.Account != w.Account || g.Project != w.Project ||
+			g.Version != w.Version || !reflect.DeepEqual(g.Before, w.Before) || !reflect.DeepEqual(g.After, w.After) {
+			t.Errorf("entry %d = %+v (before %+v, after %+v), want %+v (before %+v, after %+v)", i, g, g.Before, g.After, w, w.Before, w.After)
+		}
+	}
+	if n, bad, err := s.ScanChanges(); err != nil || n != 2 || len(bad) != 0 {
+		t.Errorf("ScanChanges = %d, %v, %v; want 2 entries, all decoding", n, bad, err)
 	}
 }

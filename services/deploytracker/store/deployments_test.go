@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/services/deploytracker/store"
 )
 
@@ -444,9 +446,39 @@ func TestPublisherOncePerCommit(t *testing.T) {
 			t.Errorf("published %d = rev %d %s %s, want rev %d %s %s", i, got[i].Revision, got[i].Type, got[i].DeploymentID, want.Revision, want.Type, want.DeploymentID)
 		}
 	}
-	// The published change is the subscriber's own copy.
-	c1.After.References[0].CertificateID = "changed by the caller"
-	if got[0].After.References[0].CertificateID != "crt_a" {
-		t.Errorf("the published change shares memory with the returned one")
+	// The published entry is the subscribers': what the caller does with
+	// the records it got back does not reach it.
+	c1.After.EnvironmentType = "changed by the caller"
+	if got[0].After.EnvironmentTypes[0] != "production" {
+		t.Errorf("the published entry shares memory with the returned change")
+	}
+}
+
+// TestOldFormatEntriesAreRead: changelog entries written before Entry,
+// with whole deployments in them, are read as the Entry they stand for.
+func TestOldFormatEntriesAreRead(t *testing.T) {
+	s, _ := openStore(t, store.Options{})
+	first := deploy(t, s, pending("p1", "prod", "production"), t0, "dep_1")
+	before := *first.After
+	after := before
+	after.EnvironmentType, after.Generation = "staging", 2
+	rev, err := store.AppendOldFormatChange(s, store.Change{Type: store.ChangeDeployed, DeploymentID: "dep_1", Account: "acme", Project: "shop", Before: &before, After: &after, At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, _, head, err := s.ChangesSince(first.Revision, 10)
+	if err != nil || head != rev || len(changes) != 1 {
+		t.Fatalf("ChangesSince = %+v, head %d, %v; want the old entry at %d", changes, head, err, rev)
+	}
+	c := changes[0]
+	want := store.Entry{Revision: rev, Type: store.ChangeDeployed, DeploymentID: "dep_1", Account: "acme", Project: "shop", Generation: 2,
+		Before: &changefeed.Place{Account: "acme", Project: "shop", EnvironmentTypes: []string{"production"}},
+		After:  &changefeed.Place{Account: "acme", Project: "shop", EnvironmentTypes: []string{"staging"}}}
+	if c.Revision != want.Revision || c.Type != want.Type || c.DeploymentID != want.DeploymentID || c.Generation != want.Generation ||
+		!reflect.DeepEqual(c.Before, want.Before) || !reflect.DeepEqual(c.After, want.After) {
+		t.Errorf("old entry read as %+v (before %+v, after %+v), want %+v", c, c.Before, c.After, want)
+	}
+	if n, bad, err := s.ScanChanges(); err != nil || n != 2 || len(bad) != 0 {
+		t.Errorf("ScanChanges = %d, %v, %v; want 2 entries, all decoding", n, bad, err)
 	}
 }

@@ -44,7 +44,7 @@ type Store struct {
 	db      *bolt.DB
 	group   *revlog.Group
 	log     revlog.Log
-	publish func(Change)
+	publish func(Entry)
 	// epoch is read once at Open: only Restamp changes it, on a file no
 	// process holds open.
 	epoch string
@@ -78,7 +78,7 @@ func Open(path string, opts Options) (*Store, error) {
 // writes run their handlers in any order; revlog.InOrder puts them back), so
 // that fn may hand changes straight to a changefeed.Hub. Set it before the
 // first write.
-func (s *Store) SetPublisher(fn func(Change)) {
+func (s *Store) SetPublisher(fn func(Entry)) {
 	head, err := s.Revision()
 	if err != nil {
 		// Only a closed file fails to answer; nothing is written to it.
@@ -102,8 +102,8 @@ func (s *Store) Revision() (uint64, error) {
 
 // write runs fn in a write transaction, group-committed with concurrent
 // writes (fn may run more than once; see revlog.Group), and appends the
-// change it returns to the changelog under the next revision, publishing it
-// after the commit.
+// Entry of the change it returns to the changelog under the next revision,
+// publishing it after the commit.
 func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change, error) {
 	var out Change
 	err := s.group.Update(func(tx *bolt.Tx) error {
@@ -113,13 +113,13 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 			return err
 		}
 		c.Revision = rev
-		if err := s.log.Append(tx, rev, c); err != nil {
+		entry := c.Entry()
+		if err := s.log.Append(tx, rev, entry); err != nil {
 			return err
 		}
 		out = c.clone()
 		if s.publish != nil {
-			published := c.clone()
-			tx.OnCommit(func() { s.publish(published) })
+			tx.OnCommit(func() { s.publish(entry) })
 		}
 		return nil
 	})
@@ -131,12 +131,12 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 
 // ChangesSince returns up to limit changes after rev, the compaction point
 // (every change after it is kept) and the head.
-func (s *Store) ChangesSince(rev uint64, limit int) (changes []Change, compacted, head uint64, err error) {
+func (s *Store) ChangesSince(rev uint64, limit int) (changes []Entry, compacted, head uint64, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		compacted, head, err = s.log.Since(tx, rev, limit, func(v []byte) error {
-			var c Change
-			if err := json.Unmarshal(v, &c); err != nil {
+			c, err := decodeEntry(v)
+			if err != nil {
 				return err
 			}
 			changes = append(changes, c)

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -89,7 +90,7 @@ func revision(t *testing.T, s Store) uint64 {
 	return rev
 }
 
-func changesAfter(t *testing.T, s Store, rev uint64) []store.Change {
+func changesAfter(t *testing.T, s Store, rev uint64) []store.Entry {
 	t.Helper()
 	changes, _, _, err := s.ChangesSince(rev, 1<<30)
 	if err != nil {
@@ -335,9 +336,11 @@ func testChangesSince(t *testing.T, s Store) {
 				t.Fatalf("ChangesSince(%d, %d) = %d changes, want %d", since, limit, len(changes), len(want))
 			}
 			for j, c := range changes {
-				w := want[j]
+				// The entry says where the deployment was before and after
+				// and its generation, and nothing more: no config.
+				w := want[j].Entry()
 				if c.Revision != w.Revision || c.Type != w.Type || c.DeploymentID != w.DeploymentID || c.Account != w.Account ||
-					!c.At.Equal(w.At) || (c.After == nil) != (w.After == nil) || (c.Before == nil) != (w.Before == nil) {
+					!c.At.Equal(w.At) || !reflect.DeepEqual(c.Before, w.Before) || !reflect.DeepEqual(c.After, w.After) || c.Generation != w.Generation {
 					t.Errorf("ChangesSince(%d, %d)[%d] = %+v, want %+v", since, limit, j, c, w)
 				}
 			}
@@ -355,8 +358,8 @@ func testChangesSince(t *testing.T, s Store) {
 
 func testSnapshotPublisher(t *testing.T, s Store) {
 	var mu sync.Mutex
-	var published []store.Change
-	s.SetPublisher(func(c store.Change) {
+	var published []store.Entry
+	s.SetPublisher(func(c store.Entry) {
 		mu.Lock()
 		defer mu.Unlock()
 		published = append(published, c)
