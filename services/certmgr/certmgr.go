@@ -88,6 +88,7 @@ type Config struct {
 // Service is a running certmgr, ready to be registered on a gRPC server.
 type Service struct {
 	store    *store.Store
+	sealer   *seal.Sealer
 	authn    *auth.Authenticator
 	manager  *certs.Manager
 	certs    *api.Certificates
@@ -163,6 +164,7 @@ func New(cfg Config) (*Service, error) {
 		manager:  m,
 		certs:    api.NewCertificates(m, log),
 		apiKeys:  api.NewAPIKeys(authn, log, log, now),
+		sealer:   sealer,
 		dist:     dist,
 		internal: api.NewInternal(m, authn, log),
 		verify:   api.NewVerify(m, log),
