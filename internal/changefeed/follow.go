@@ -11,13 +11,21 @@ import (
 
 // Log is the durable changelog behind a hub.
 type Log[T Revisioned] interface {
-	// ChangesSince returns up to limit changes after rev in order, the
-	// oldest revision still retained (head+1 when none is) and the head.
+	// ChangesSince returns up to limit changes after rev in revision
+	// order, the compaction point and the head (the revision of the last
+	// committed change). Every change after the compaction point is kept,
+	// so a subscriber at or after it can resume; one before it needs a
+	// resync. Revisions increase but need not be consecutive: a gap
+	// between two changes is no loss. The compaction point is what etcd
+	// reports as its compacted revision; a log that keeps a window of
+	// consecutive revisions reports the one before its oldest entry (its
+	// head when it holds none).
+	//
 	// An entry that does not decode is an error that wraps
 	// revlog.ErrUndecodable: a subscriber resuming across it gets a
 	// resync, since the history cannot be replayed past it but the current
 	// state can be sent (a snapshot skips and reports a damaged record).
-	ChangesSince(rev uint64, limit int) (changes []T, oldest, head uint64, err error)
+	ChangesSince(rev uint64, limit int) (changes []T, compacted, head uint64, err error)
 	// Epoch names the log's line of history: revisions of one epoch mean
 	// nothing in another. A store restored from a backup has a new one.
 	Epoch() string
@@ -34,6 +42,8 @@ type Position struct {
 // may block; only that subscriber waits.
 type Sink[T Revisioned] interface {
 	// Resync tells the subscriber to drop its state; a snapshot follows.
+	// oldest is the oldest revision the log may still hold (one after its
+	// compaction point), 0 when the log was not asked.
 	Resync(reason string, requested, oldest uint64) error
 	// Snapshot sends the full state and returns the revision it reflects.
 	Snapshot() (uint64, error)
@@ -112,7 +122,7 @@ func Follow[T Revisioned](ctx context.Context, hub *Hub[T], log Log[T], sink Sin
 		if err != nil {
 			return err
 		}
-		// The buffer overflowed or a gap showed: catch up from the log again.
+		// The buffer overflowed: catch up from the log again.
 	}
 }
 
@@ -125,9 +135,9 @@ func catchUp[T Revisioned](ctx context.Context, log Log[T], sink Sink[T], last u
 		if err := ctx.Err(); err != nil {
 			return last, err
 		}
-		changes, oldest, head, err := log.ChangesSince(last, batch)
+		changes, compacted, head, err := log.ChangesSince(last, batch)
 		if errors.Is(err, revlog.ErrUndecodable) {
-			if last, err = resync(sink, err.Error()+": sending a snapshot", last, oldest); err != nil {
+			if last, err = resync(sink, err.Error()+": sending a snapshot", last, 0); err != nil {
 				return last, err
 			}
 			continue
@@ -135,6 +145,7 @@ func catchUp[T Revisioned](ctx context.Context, log Log[T], sink Sink[T], last u
 		if err != nil {
 			return last, err
 		}
+		oldest := compacted + 1
 		switch {
 		case last > head:
 			// The subscriber saw revisions this store never had: its state
@@ -144,7 +155,9 @@ func catchUp[T Revisioned](ctx context.Context, log Log[T], sink Sink[T], last u
 				return last, err
 			}
 			continue
-		case last+1 < oldest:
+		case last < compacted:
+			// Changes after last may have been dropped: only those after
+			// compacted are sure to be kept.
 			reason := fmt.Sprintf("revision %d is older than the retained history (oldest %d)", last, oldest)
 			if last, err = resync(sink, reason, last, oldest); err != nil {
 				return last, err
@@ -202,9 +215,10 @@ func live[T Revisioned](ctx context.Context, sub *subscription[T], sink Sink[T],
 			if rev <= last {
 				continue // already sent from the log
 			}
-			if rev != last+1 {
-				return last, nil // never expected; the log fills the gap
-			}
+			// The hub delivers in commit order every change committed
+			// after the subscription began, and the log read before this
+			// loop holds every change committed before it: whatever
+			// revision comes next follows last with nothing between.
 			if err := sink.Change(c); err != nil {
 				return last, err
 			}

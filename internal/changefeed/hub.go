@@ -2,56 +2,50 @@ package changefeed
 
 import "sync"
 
-// Revisioned is a change with a revision. Revisions start at 1 and every
-// committed change has the next one.
+// Revisioned is a change with a revision. Revisions increase with every
+// committed change, but not necessarily by one: a store may skip revisions
+// (etcd's count every write to the cluster, not only this store's).
 type Revisioned interface {
 	Rev() uint64
 }
 
 // Hub fans committed changes out to subscribers, in revision order.
 type Hub[T Revisioned] struct {
-	mu      sync.Mutex
-	next    uint64       // the revision the hub publishes next
-	pending map[uint64]T // published early, waiting for next
-	subs    map[*subscription[T]]struct{}
+	mu   sync.Mutex
+	head uint64 // the last revision delivered
+	subs map[*subscription[T]]struct{}
 }
 
 // NewHub returns a hub whose store has committed everything up to head.
 func NewHub[T Revisioned](head uint64) *Hub[T] {
-	return &Hub[T]{next: head + 1, pending: map[uint64]T{}, subs: map[*subscription[T]]struct{}{}}
+	return &Hub[T]{head: head, subs: map[*subscription[T]]struct{}{}}
 }
 
-// Publish hands a committed change to the hub. It never blocks on a
-// subscriber. Changes may be published in any order; each is delivered once
-// every earlier revision has been.
+// Publish hands a committed change to the hub, which delivers it at once.
+// It never blocks on a subscriber. Changes must be published in commit
+// order, and each once: the store puts them in that order (a bbolt store
+// with revlog.InOrder), since only it knows whether a revision is still to
+// come. A change at or before the last one delivered is ignored.
 func (h *Hub[T]) Publish(c T) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	rev := c.Rev()
-	if rev < h.next {
+	if rev <= h.head {
 		return // already delivered
 	}
-	h.pending[rev] = c
-	for {
-		c, ok := h.pending[h.next]
-		if !ok {
-			return
-		}
-		delete(h.pending, h.next)
-		h.next++
-		// Every subscriber gets a pointer to this one copy: a buffer of
-		// pointers costs 8 bytes a slot whatever the size of T, which is most
-		// of an idle subscriber's memory. Nobody writes to a published change.
-		shared := &c
-		for s := range h.subs {
-			select {
-			case s.ch <- shared:
-			default:
-				// The subscriber is behind. Cutting it off keeps the writer
-				// (the caller) from waiting; it resumes from the log.
-				delete(h.subs, s)
-				close(s.ch)
-			}
+	h.head = rev
+	// Every subscriber gets a pointer to this one copy: a buffer of
+	// pointers costs 8 bytes a slot whatever the size of T, which is most
+	// of an idle subscriber's memory. Nobody writes to a published change.
+	shared := &c
+	for s := range h.subs {
+		select {
+		case s.ch <- shared:
+		default:
+			// The subscriber is behind. Cutting it off keeps the writer
+			// (the caller) from waiting; it resumes from the log.
+			delete(h.subs, s)
+			close(s.ch)
 		}
 	}
 }
@@ -60,7 +54,7 @@ func (h *Hub[T]) Publish(c T) {
 func (h *Hub[T]) Head() uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.next - 1
+	return h.head
 }
 
 // Subscribers returns how many subscribers are attached.

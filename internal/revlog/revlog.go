@@ -79,15 +79,15 @@ func (l Log) Append(tx *bolt.Tx, rev uint64, entry any) error {
 var ErrUndecodable = errors.New("a change in the history does not decode")
 
 // Since decodes up to limit entries after rev into decode, in order, and
-// returns the oldest retained revision (head+1 when the log is empty) and
-// the head. An entry decode refuses ends it with an error that wraps
-// ErrUndecodable.
-func (l Log) Since(tx *bolt.Tx, rev uint64, limit int, decode func([]byte) error) (oldest, head uint64, err error) {
+// returns the compaction point (every entry after it is kept: the one
+// before the oldest entry, or the head when the log is empty) and the head.
+// An entry decode refuses ends it with an error that wraps ErrUndecodable.
+func (l Log) Since(tx *bolt.Tx, rev uint64, limit int, decode func([]byte) error) (compacted, head uint64, err error) {
 	head = l.Head(tx)
 	c := tx.Bucket(l.Log).Cursor()
-	oldest = head + 1
+	compacted = head
 	if k, _ := c.First(); k != nil {
-		oldest = binary.BigEndian.Uint64(k)
+		compacted = binary.BigEndian.Uint64(k) - 1
 	}
 	n := 0
 	for k, v := c.Seek(u64(rev + 1)); k != nil && n < limit; k, v = c.Next() {
@@ -96,7 +96,7 @@ func (l Log) Since(tx *bolt.Tx, rev uint64, limit int, decode func([]byte) error
 		}
 		n++
 	}
-	return oldest, head, nil
+	return compacted, head, nil
 }
 
 func u64(v uint64) []byte {

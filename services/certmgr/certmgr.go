@@ -88,7 +88,7 @@ type Config struct {
 // Service is a running certmgr, ready to be registered on a gRPC server.
 type Service struct {
 	store    *store.Store
-	hub      *changefeed.Hub[store.Change]
+	sealer   *seal.Sealer
 	authn    *auth.Authenticator
 	manager  *certs.Manager
 	certs    *api.Certificates
@@ -148,15 +148,15 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
-	hub := changefeed.NewHub[store.Change](head)
 	fig := newFigures()
-	st.SetPublisher(func(c store.Change) {
-		hub.Publish(c)
-		fig.published.Inc()
-	})
 	st.SetWriteObserver(func(d time.Duration) { fig.writes.Observe(d.Seconds()) })
 
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now})
+	dist := api.NewDistribution(m, st, head, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log)
+	st.SetPublisher(func(e store.Entry) {
+		dist.Publish(e)
+		fig.published.Inc()
+	})
 	if err := checkMasterKey(st, sealer, m, cfg.MasterKeyFile, log); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
@@ -166,12 +166,12 @@ func New(cfg Config) (*Service, error) {
 	authn.SetClock(now)
 	s := &Service{
 		store:    st,
-		hub:      hub,
 		authn:    authn,
 		manager:  m,
 		certs:    api.NewCertificates(m, log),
 		apiKeys:  api.NewAPIKeys(authn, log, log, now),
-		dist:     api.NewDistribution(m, st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log),
+		sealer:   sealer,
+		dist:     dist,
 		internal: api.NewInternal(m, authn, log),
 		verify:   api.NewVerify(m, log),
 		keys:     rotator,

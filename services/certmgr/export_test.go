@@ -5,3 +5,9 @@ package certmgr
 func SetRotationHooks(cfg *Config, step func(string) error, batch int) {
 	cfg.rotationStep, cfg.rotationBatch = step, batch
 }
+
+// Unseals returns how many sealed values s has opened since it started.
+func Unseals(s *Service) uint64 { return s.sealer.Opened() }
+
+// Subscribers returns how many certificate streams follow the live changes.
+func Subscribers(s *Service) int { return s.dist.Subscribers() }

@@ -41,11 +41,11 @@ func (s *Service) Collectors() []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "certbind_certmgr_changelog_head_revision",
 			Help: "Revision of the last change committed to certmgr's changelog and delivered to the stream.",
-		}, func() float64 { return float64(s.hub.Head()) }),
+		}, func() float64 { return float64(s.dist.Head()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "certbind_certmgr_stream_subscribers",
 			Help: "Subscribers attached to the certificate stream (edges, mostly).",
-		}, func() float64 { return float64(s.hub.Subscribers()) }),
+		}, func() float64 { return float64(s.dist.Subscribers()) }),
 		certificateCollector{s.store},
 	}
 }

@@ -72,7 +72,6 @@ type Service struct {
 	dist        *api.Distribution
 	health      *health.Server
 	backup      deploytrackerv1.BackupServiceServer
-	hub         *changefeed.Hub[store.Change]
 	figures     *figures
 }
 
@@ -114,24 +113,23 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("deploytracker: %w", err)
 	}
-	hub := changefeed.NewHub[store.Change](head)
-	st.SetPublisher(func(c store.Change) {
-		hub.Publish(c)
-		fig.published.Inc()
-	})
 	url := func(d *store.Deployment) string {
 		return edge + "/" + d.Account + "/" + d.Project + "/" + d.Environment
 	}
+	dist := api.NewDistribution(st, head, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), url, log)
+	st.SetPublisher(func(e store.Entry) {
+		dist.Publish(e)
+		fig.published.Inc()
+	})
 	s := &Service{
 		store:       st,
 		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),
 		deployments: api.NewDeployments(t, url, log),
 		references:  api.NewReferences(t, log),
 		verify:      api.NewVerify(t, log),
-		dist:        api.NewDistribution(st, hub, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), url, log),
+		dist:        dist,
 		health:      health.NewServer(),
 		backup:      api.NewBackup(st, log),
-		hub:         hub,
 		figures:     fig,
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

@@ -34,10 +34,10 @@ func (s *Service) Collectors() []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "certbind_deploytracker_changelog_head_revision",
 			Help: "Revision of the last change committed to the deploytracker's changelog and delivered to the stream.",
-		}, func() float64 { return float64(s.hub.Head()) }),
+		}, func() float64 { return float64(s.dist.Head()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "certbind_deploytracker_stream_subscribers",
 			Help: "Subscribers attached to the deployment stream (edges, mostly).",
-		}, func() float64 { return float64(s.hub.Subscribers()) }),
+		}, func() float64 { return float64(s.dist.Subscribers()) }),
 	}
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -10,39 +9,51 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 
-	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
-	"github.com/certbind/certbind/internal/grpcerr"
-	"github.com/certbind/certbind/internal/validate"
+	"github.com/certbind/certbind/internal/stream"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
 // Distribution serves DistributionService: the certificate change stream,
-// with private keys, for edges.
+// with private keys, for edges. The protocol, the scope policy and what is
+// shared between subscribers are stream.Server's; certCodec says how a
+// certificate is sent.
 type Distribution struct {
 	certmgrv1.UnimplementedDistributionServiceServer
-	m     *certs.Manager
-	store CertificateFeed
-	hub   *changefeed.Hub[store.Change]
-	opts  changefeed.Options
-	admit *changefeed.Admission
-	log   *slog.Logger
+	srv *stream.Server[store.Entry, *store.Certificate, *certmgrv1.CertificateMaterial, *certmgrv1.WatchCertificatesResponse]
 	// damaged holds the certificates seen damaged, by id, so each is logged
 	// once however many subscribers it is sent to.
-	damaged damageLog
+	damaged *damageLog
 }
 
-// NewDistribution returns the DistributionService handlers. admit bounds
-// the open streams.
-func NewDistribution(m *certs.Manager, st CertificateFeed, hub *changefeed.Hub[store.Change], opts changefeed.Options, admit *changefeed.Admission, log *slog.Logger) *Distribution {
-	return &Distribution{m: m, store: st, hub: hub, opts: opts, admit: admit, log: log, damaged: damageLog{log: log}}
+// NewDistribution returns the DistributionService handlers for a store
+// whose last committed revision is head; the store's publisher must call
+// Publish. admit bounds the open streams.
+func NewDistribution(m *certs.Manager, st CertificateFeed, head uint64, opts changefeed.Options, admit *changefeed.Admission, log *slog.Logger) *Distribution {
+	d := &Distribution{damaged: &damageLog{log: log}}
+	codec := certCodec{m: m, store: st, damaged: d.damaged}
+	d.srv = stream.NewServer(st, codec, head, stream.Config{
+		What:      "receive private keys",
+		Options:   opts,
+		Admission: admit,
+		Status: func(ctx context.Context, err error) error {
+			return toStatus(ctx, log, "WatchCertificates", err)
+		},
+	})
+	return d
 }
+
+// Publish hands a committed change to the streams, in commit order.
+func (s *Distribution) Publish(e store.Entry) { s.srv.Publish(e) }
+
+// Subscribers returns how many streams follow the live changes.
+func (s *Distribution) Subscribers() int { return s.srv.Subscribers() }
+
+// Head returns the last revision handed to the subscribers.
+func (s *Distribution) Head() uint64 { return s.srv.Head() }
 
 // Damaged returns the certificates whose material could not be sent the last
 // time they were due, ordered by id: their key does not unseal or their
@@ -57,149 +68,48 @@ type DamagedCertificate struct {
 }
 
 // WatchCertificates streams the certificates the caller may receive.
-func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest, stream grpc.ServerStreamingServer[certmgrv1.WatchCertificatesResponse]) error {
-	ctx := stream.Context()
-	p, err := auth.Caller(ctx)
-	if err != nil {
-		return err
-	}
-	sc, err := watchScope(p, req)
-	if err != nil {
-		return toStatus(ctx, s.log, "WatchCertificates", err)
-	}
-	release, err := s.admit.Acquire(p.KeyID, connID(ctx))
-	if err != nil {
-		return toStatus(ctx, s.log, "WatchCertificates", err)
-	}
-	defer release()
-	var dog changefeed.Watchdog
-	sink := &watchSink{stream: stream, dog: &dog, scope: sc, m: s.m, store: s.store, damaged: &s.damaged}
-	err = dog.Run(s.opts.Stall, func() error {
-		return changefeed.Follow(ctx, s.hub, s.store, sink, changefeed.Position{Revision: req.GetFromRevision(), Epoch: req.GetEpoch()}, s.opts)
-	})
-	if !errors.Is(err, changefeed.ErrStalled) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.Canceled) {
-		// The stream ended because its context did: say so whatever the
-		// follower's error was.
-		st, _ := grpcerr.FromContext(ctx.Err())
-		return st
-	}
-	return toStatus(ctx, s.log, "WatchCertificates", err)
+func (s *Distribution) WatchCertificates(req *certmgrv1.WatchCertificatesRequest, st grpc.ServerStreamingServer[certmgrv1.WatchCertificatesResponse]) error {
+	return s.srv.Serve(st.Context(),
+		stream.Request{Account: req.GetAccount(), Project: req.GetProject(), EnvironmentType: req.GetEnvironmentType()},
+		changefeed.Position{Revision: req.GetFromRevision(), Epoch: req.GetEpoch()}, st.Send)
 }
 
-// connID names the gRPC connection a stream arrived on, for the limit per
-// connection: the two ends of a TCP connection are unique while it is
-// open, and every stream on it ends when it closes.
-func connID(ctx context.Context) string {
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.Addr == nil {
-		return ""
-	}
-	id := p.Addr.String()
-	if p.LocalAddr != nil {
-		id += " " + p.LocalAddr.String()
-	}
-	return id
-}
-
-// scope is what one subscriber receives.
-type scope struct {
-	account, project string
-	// environmentTypes keeps certificates allowed in any of them; empty
-	// keeps all.
-	environmentTypes []string
-}
-
-func (sc scope) contains(c *store.Certificate) bool {
-	return c != nil &&
-		(sc.account == "" || c.Account == sc.account) &&
-		(sc.project == "" || c.Project == sc.project) &&
-		(len(sc.environmentTypes) == 0 || slices.ContainsFunc(c.EnvironmentTypes, func(t string) bool { return slices.Contains(sc.environmentTypes, t) }))
-}
-
-// errProjectWithoutAccount refuses a watch scoped to a project of no
-// account.
-var errProjectWithoutAccount = &validate.Error{Field: "project", Msg: "a project scope needs an account: set account too"}
-
-func watchScope(p auth.Principal, req *certmgrv1.WatchCertificatesRequest) (scope, error) {
-	sc := scope{account: req.GetAccount(), project: req.GetProject()}
-	if t := req.GetEnvironmentType(); t != "" {
-		if err := validate.EnvironmentType(t).Validate(); err != nil {
-			return sc, err
-		}
-		sc.environmentTypes = []string{t}
-	}
-	if p.Role == auth.RoleAccount {
-		return sc, &auth.ForbiddenError{Msg: "account keys may not receive private keys: create an edge key with `certbind api-key create --account A --role edge`"}
-	}
-	if sc.account == "" && p.Role != auth.RoleAdmin {
-		sc.account = p.Account
-	}
-	if sc.account != "" {
-		if err := validate.Account(sc.account); err != nil {
-			return sc, err
-		}
-		if !p.CanReceive(sc.account) {
-			return sc, auth.Denied(sc.account)
-		}
-	}
-	if sc.project != "" {
-		if sc.account == "" {
-			return sc, errProjectWithoutAccount
-		}
-		if err := validate.Project(sc.project); err != nil {
-			return sc, err
-		}
-	}
-	// An edge key limited to a project or environment types receives
-	// nothing outside them, whatever it asks for.
-	project, types, err := p.Limit(sc.project, sc.environmentTypes)
-	if err != nil {
-		return sc, &auth.ForbiddenError{Msg: err.Error()}
-	}
-	sc.project, sc.environmentTypes = project, types
-	return sc, nil
-}
-
-// watchSink writes one subscriber's stream.
-type watchSink struct {
-	stream  grpc.ServerStreamingServer[certmgrv1.WatchCertificatesResponse]
-	dog     *changefeed.Watchdog
-	scope   scope
+// certCodec is the certificate stream's stream.Codec. What it builds once
+// per change or snapshot item, for every subscriber, is the certificate's
+// material with its unsealed private key: Server's Memos hold it, and let
+// it go once no subscriber's buffer, log batch or snapshot still needs it.
+type certCodec struct {
 	m       *certs.Manager
 	store   CertificateFeed
 	damaged *damageLog
 }
 
-func (w *watchSink) send(ev *certmgrv1.WatchCertificatesResponse) error {
-	return w.dog.Send(func() error { return w.stream.Send(ev) })
+type (
+	certMaterial = *certmgrv1.CertificateMaterial
+	certMessage  = *certmgrv1.WatchCertificatesResponse
+)
+
+func place(c *store.Certificate) *changefeed.Place {
+	return &changefeed.Place{Account: c.Account, Project: c.Project, EnvironmentTypes: c.EnvironmentTypes}
 }
 
-func (w *watchSink) Resync(reason string, requested, oldest uint64) error {
-	return w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Resync{
-		Resync: &certmgrv1.Resync{Reason: reason, RequestedRevision: requested, OldestRetainedRevision: oldest, Epoch: w.store.Epoch()},
-	}})
-}
+func (certCodec) Places(e store.Entry) (before, after *changefeed.Place) { return e.Before, e.After }
 
-func (w *watchSink) Snapshot() (uint64, error) {
-	list, rev, err := w.store.Snapshot()
+func (w certCodec) Current(e store.Entry) (*changefeed.Place, certMaterial) {
+	c, err := w.store.GetCertificate(e.Account, e.Project, e.CertificateID)
 	if err != nil {
-		return 0, err
+		// Gone: its delete follows. A store that cannot read it now
+		// leaves the subscriber to the next change or resync.
+		return nil, nil
 	}
-	for i, c := range list {
-		// What is sent is let go, so that a subscriber that stalls
-		// part-way holds only the rest until its watchdog ends it.
-		list[i] = nil
-		if !w.scope.contains(c) {
-			continue
-		}
-		if err := w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotItem{SnapshotItem: w.material(c)}}); err != nil {
-			return 0, err
-		}
-	}
-	return rev, w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotComplete{
-		SnapshotComplete: &certmgrv1.SnapshotComplete{Revision: rev, Epoch: w.store.Epoch()},
-	}})
+	return place(c), w.material(c)
 }
+
+func (certCodec) ItemPlace(c *store.Certificate) *changefeed.Place { return place(c) }
+
+func (certCodec) ItemKey(c *store.Certificate) string { return stream.RevisionKey(c.ID, c.Revision) }
+
+func (w certCodec) Build(c *store.Certificate) (certMaterial, bool) { return w.material(c), true }
 
 var changeTypes = map[string]certmgrv1.ChangeType{
 	store.ChangeCreated:  certmgrv1.ChangeType_CHANGE_TYPE_CREATED,
@@ -210,43 +120,53 @@ var changeTypes = map[string]certmgrv1.ChangeType{
 	store.ChangeDeleted:  certmgrv1.ChangeType_CHANGE_TYPE_DELETED,
 }
 
-// Change sends a change when the certificate is in scope after it, or was
-// before it (then as a removal, without material).
-func (w *watchSink) Change(c store.Change) error {
-	out := &certmgrv1.CertificateChange{Revision: c.Revision, CertificateId: c.CertificateID}
-	switch {
-	case w.scope.contains(c.After):
-		out.Type, out.Material = changeTypes[c.Type], w.material(c.After)
-		// A certificate that enters the scope (its environment types grew)
-		// is new to this subscriber.
-		if c.Before != nil && !w.scope.contains(c.Before) {
-			out.Type = certmgrv1.ChangeType_CHANGE_TYPE_CREATED
-		}
-	case w.scope.contains(c.Before):
-		out.Type = certmgrv1.ChangeType_CHANGE_TYPE_REMOVED_FROM_SCOPE
-		if c.Type == store.ChangeDeleted {
+// Change sends a certificate in the scope with its material; one that
+// enters the scope (its environment types grew) is new to the subscriber,
+// and one that leaves it is removed (or deleted), without material.
+func (w certCodec) Change(e store.Entry, t changefeed.Transition, m certMaterial) certMessage {
+	out := &certmgrv1.CertificateChange{Revision: e.Revision, CertificateId: e.CertificateID, Type: changeTypes[e.Type], Material: m}
+	switch t {
+	case changefeed.Enters:
+		out.Type = certmgrv1.ChangeType_CHANGE_TYPE_CREATED
+	case changefeed.Leaves:
+		out.Type, out.Material = certmgrv1.ChangeType_CHANGE_TYPE_REMOVED_FROM_SCOPE, nil
+		if e.Type == store.ChangeDeleted {
 			out.Type = certmgrv1.ChangeType_CHANGE_TYPE_DELETED
 		}
-	default:
-		return nil
 	}
-	if c.Type == store.ChangeDeleted {
-		w.damaged.forget(c.CertificateID)
+	if e.Type == store.ChangeDeleted {
+		w.damaged.forget(e.CertificateID)
 	}
-	return w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Change{Change: out}})
+	return &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Change{Change: out}}
 }
 
-func (w *watchSink) Heartbeat(rev uint64) error {
-	return w.send(&certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Heartbeat{
-		Heartbeat: &certmgrv1.Heartbeat{Revision: rev, Epoch: w.store.Epoch()},
-	}})
+func (certCodec) Item(m certMaterial) certMessage {
+	return &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotItem{SnapshotItem: m}}
+}
+
+func (certCodec) Resync(reason string, requested, oldest uint64, epoch string) certMessage {
+	return &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Resync{
+		Resync: &certmgrv1.Resync{Reason: reason, RequestedRevision: requested, OldestRetainedRevision: oldest, Epoch: epoch},
+	}}
+}
+
+func (certCodec) SnapshotComplete(rev uint64, epoch string) certMessage {
+	return &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_SnapshotComplete{
+		SnapshotComplete: &certmgrv1.SnapshotComplete{Revision: rev, Epoch: epoch},
+	}}
+}
+
+func (certCodec) Heartbeat(rev uint64, epoch string) certMessage {
+	return &certmgrv1.WatchCertificatesResponse{Event: &certmgrv1.WatchCertificatesResponse_Heartbeat{
+		Heartbeat: &certmgrv1.Heartbeat{Revision: rev, Epoch: epoch},
+	}}
 }
 
 // material is what a subscriber receives for c. A damaged certificate harms
 // only itself: it is sent as its metadata without chain or key, which an
 // edge cannot use, so routes that need it answer 502 naming it while every
 // other certificate streams.
-func (w *watchSink) material(c *store.Certificate) *certmgrv1.CertificateMaterial {
+func (w certCodec) material(c *store.Certificate) certMaterial {
 	pc := toProto(c, w.m.Now())
 	key, err := w.m.PrivateKey(c)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/stream"
 	"github.com/certbind/certbind/internal/validate"
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/masterkey"
@@ -37,7 +38,7 @@ func TestToStatus(t *testing.T) {
 		{auth.ErrUnauthenticated, codes.Unauthenticated, "the API key is not valid"},
 		{auth.ErrKeyNotFound, codes.NotFound, "no API key with that id that this key may manage (list them with `certbind api-key list`)"},
 		{errNoKeyID, codes.InvalidArgument, "no key id: pass --id (see `certbind api-key list`)"},
-		{errProjectWithoutAccount, codes.InvalidArgument, "a project scope needs an account: set account too"},
+		{stream.ErrProjectWithoutAccount, codes.InvalidArgument, "a project scope needs an account: set account too"},
 		{&validate.Error{Field: "role", Msg: "role \"root\" is not known"}, codes.InvalidArgument, "role \"root\" is not known"},
 		{&changefeed.LimitError{Limit: "key", Max: 2}, codes.ResourceExhausted, (&changefeed.LimitError{Limit: "key", Max: 2}).Error()},
 		{&changefeed.StallError{}, codes.ResourceExhausted, (&changefeed.StallError{}).Error()},

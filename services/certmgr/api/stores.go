@@ -4,18 +4,21 @@ import (
 	"log/slog"
 
 	"github.com/certbind/certbind/internal/backupapi"
-	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/stream"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
 // CertificateFeed is what the certificate stream reads from the store: the
 // changes since a revision (changefeed.Log) and a snapshot of every
-// certificate with the revision it reflects, read at one point in time.
+// certificate with the revision it reflects, read at one point in time,
+// and one certificate as it is now.
 // Revisions increase but not necessarily by one.
 type CertificateFeed interface {
-	changefeed.Log[store.Change]
-	Snapshot() ([]*store.Certificate, uint64, error)
+	stream.Feed[store.Entry, *store.Certificate]
+	// GetCertificate returns a certificate as it is now: a change is sent
+	// with its current material.
+	GetCertificate(account, project, id string) (*store.Certificate, error)
 }
 
 var (

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // KeySize is the length in bytes of a key-encryption key (AES-256).
@@ -60,6 +61,7 @@ type Sealer struct {
 	mu      sync.RWMutex
 	keys    []*ringKey // every key it opens with, the first one first
 	primary *ringKey
+	opened  atomic.Uint64
 }
 
 // New returns a Sealer whose ring is one key of exactly KeySize bytes. The
@@ -183,10 +185,16 @@ func (s *Sealer) Seal(plaintext, aad []byte) ([]byte, error) {
 	return k.aead.Seal(out, nonce, plaintext, additionalData(formatVersion, k.id[:], aad)), nil
 }
 
+// Opened returns how many values Open was asked to open, successfully or
+// not: each is an unseal of a key, which a stream should do once per
+// change whatever its number of subscribers.
+func (s *Sealer) Opened() uint64 { return s.opened.Load() }
+
 // Open decrypts a value produced by Seal with the same aad, with the key of
 // the ring that sealed it. Any failure is ErrOpen (possibly wrapped), never a
 // partial plaintext.
 func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
+	s.opened.Add(1)
 	if len(sealed) == 0 {
 		return nil, ErrOpen
 	}

@@ -179,22 +179,22 @@ func (s *Store) Snapshot() ([]*Certificate, uint64, error) {
 }
 
 // ChangesSince returns up to limit changes with revisions after rev, the
-// oldest revision the changelog still holds (head+1 when it is empty) and the
-// head revision, all from one transaction.
-func (s *Store) ChangesSince(rev uint64, limit int) (changes []Change, oldest, head uint64, err error) {
+// compaction point (every change after it is kept) and the head revision,
+// all from one transaction.
+func (s *Store) ChangesSince(rev uint64, limit int) (changes []Entry, compacted, head uint64, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		oldest, head, err = s.log.Since(tx, rev, limit, func(v []byte) error {
-			var ch Change
-			if err := json.Unmarshal(v, &ch); err != nil {
+		compacted, head, err = s.log.Since(tx, rev, limit, func(v []byte) error {
+			e, err := decodeEntry(v)
+			if err != nil {
 				return err
 			}
-			changes = append(changes, ch)
+			changes = append(changes, e)
 			return nil
 		})
 		return err
 	})
-	return changes, oldest, head, err
+	return changes, compacted, head, err
 }
 
 func getCert(b *bolt.Bucket, key []byte) (*Certificate, error) {

@@ -16,7 +16,7 @@ import (
 
 // followFor runs Follow from pos until the sink has seen want events, and
 // returns them.
-func followFor(t *testing.T, hub *changefeed.Hub[store.Change], st *store.Store, pos changefeed.Position, want int) []event {
+func followFor(t *testing.T, hub *changefeed.Hub[store.Entry], st *store.Store, pos changefeed.Position, want int) []event {
 	t.Helper()
 	sink := newSink(st, pos.Revision)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,7 +85,7 @@ func TestFollowAcrossEpochsResyncs(t *testing.T) {
 		t.Fatalf("reopened epoch %q, want %q", restored.Epoch(), epoch)
 	}
 	head, _ := restored.Revision()
-	hub := changefeed.NewHub[store.Change](head)
+	hub := changefeed.NewHub[store.Entry](head)
 	restored.SetPublisher(hub.Publish)
 	// Other writes after the restore bring the head back to the
 	// subscriber's revision: by revision alone it looks current.

@@ -255,7 +255,7 @@ func TestSlowSubscriber(t *testing.T) {
 	st, hub := openFeed(t, store.Options{})
 	var mu sync.Mutex
 	var publishTimes []time.Duration
-	st.SetPublisher(func(c store.Change) {
+	st.SetPublisher(func(c store.Entry) {
 		start := time.Now()
 		hub.Publish(c)
 		d := time.Since(start)
@@ -392,7 +392,7 @@ func TestFollowSinkError(t *testing.T) {
 
 type failingLog struct{ err error }
 
-func (l failingLog) ChangesSince(uint64, int) ([]store.Change, uint64, uint64, error) {
+func (l failingLog) ChangesSince(uint64, int) ([]store.Entry, uint64, uint64, error) {
 	return nil, 0, 0, l.err
 }
 

@@ -20,7 +20,7 @@ import (
 
 // openFeed opens a real store in a temporary directory with a hub wired to
 // it as its publisher, the way certmgr wires them.
-func openFeed(t *testing.T, opts store.Options) (*store.Store, *changefeed.Hub[store.Change]) {
+func openFeed(t *testing.T, opts store.Options) (*store.Store, *changefeed.Hub[store.Entry]) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "certmgr.db"), opts)
 	if err != nil {
@@ -35,7 +35,7 @@ func openFeed(t *testing.T, opts store.Options) (*store.Store, *changefeed.Hub[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := changefeed.NewHub[store.Change](head)
+	hub := changefeed.NewHub[store.Entry](head)
 	st.SetPublisher(hub.Publish)
 	return st, hub
 }
@@ -137,7 +137,7 @@ func (s *testSink) Snapshot() (uint64, error) {
 	return rev, nil
 }
 
-func (s *testSink) Change(c store.Change) error {
+func (s *testSink) Change(c store.Entry) error {
 	if s.gate != nil {
 		s.blockOnce.Do(func() { close(s.blocked) })
 		<-s.gate
@@ -219,7 +219,7 @@ func (s *testSink) check(t *testing.T, name string) {
 // startFollow runs Follow until the returned cancel is called (or the test
 // ends). wait waits for Follow to return and gives its result; it may be
 // called any number of times.
-func startFollow(t *testing.T, hub *changefeed.Hub[store.Change], st *store.Store, sink *testSink, from uint64, opts changefeed.Options) (cancel context.CancelFunc, wait func() error) {
+func startFollow(t *testing.T, hub *changefeed.Hub[store.Entry], st *store.Store, sink *testSink, from uint64, opts changefeed.Options) (cancel context.CancelFunc, wait func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var err error

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -103,7 +104,7 @@ func mustRevision(t *testing.T, s *Store) uint64 {
 }
 
 // allChanges returns the whole retained changelog.
-func allChanges(t *testing.T, s *Store) []Change {
+func allChanges(t *testing.T, s *Store) []Entry {
 	t.Helper()
 	changes, _, _, err := s.ChangesSince(0, 1<<30)
 	if err != nil {
@@ -125,16 +126,16 @@ func txID(t *testing.T, s *Store) int {
 
 // recorder is a publisher that records what it is given.
 type recorder struct {
-	ch chan Change
+	ch chan Entry
 }
 
-func newRecorder(n int) *recorder { return &recorder{ch: make(chan Change, n)} }
+func newRecorder(n int) *recorder { return &recorder{ch: make(chan Entry, n)} }
 
-func (r *recorder) publish(c Change) { r.ch <- c }
+func (r *recorder) publish(c Entry) { r.ch <- c }
 
 // drain returns everything published so far.
-func (r *recorder) drain() []Change {
-	var out []Change
+func (r *recorder) drain() []Entry {
+	var out []Entry
 	for {
 		select {
 		case c := <-r.ch:
@@ -143,4 +144,53 @@ func (r *recorder) drain() []Change {
 			return out
 		}
 	}
+}
+
+// createLegacy creates c the way certmgr did before its changelog entries
+// became Entry: the record, and in the changelog the whole change with the
+// record in it, sealed key included (the old encoder). Data dirs written
+// then still hold such entries.
+func createLegacy(t *testing.T, s *Store, c *Certificate) uint64 {
+	t.Helper()
+	var rev uint64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		rev = s.log.Head(tx) + 1
+		rec := *c
+		rec.Revision = rev
+		if err := putJSON(tx.Bucket(bucketCerts), certKey(c.Account, c.Project, c.ID), &rec); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketNames).Put(nameKey(c.Account, c.Project, c.Name), []byte(c.ID)); err != nil {
+			return err
+		}
+		return s.log.Append(tx, rev, legacyEntry{Revision: rev, Type: ChangeCreated, CertificateID: c.ID, Account: c.Account, Project: c.Project, After: &rec, At: c.CreatedAt})
+	})
+	if err != nil {
+		t.Fatalf("creating %s with an old-format changelog entry: %v", c.Name, err)
+	}
+	return rev
+}
+
+// legacyRecords returns the records held by old-format changelog entries.
+func legacyRecords(t *testing.T, s *Store) []*Certificate {
+	t.Helper()
+	var out []*Certificate
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketChangelog).ForEach(func(_, v []byte) error {
+			var e legacyEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			for _, c := range []*Certificate{e.Before, e.After} {
+				if c != nil {
+					out = append(out, c)
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 
 	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/changefeed"
 )
 
 // Certificate kinds.
@@ -69,11 +71,71 @@ const (
 	ChangeDeleted  = "deleted"
 )
 
-// Change is one changelog entry. It carries the whole record after the write
-// (nil for a delete) and the one before it, so a subscriber scoped to an
-// environment type can tell a certificate that left its scope from one that
-// was never in it.
+// Change is the result of one write: the whole record after it (nil for a
+// delete) and the one before it (nil for a create). It stays in memory;
+// the changelog keeps its Entry.
 type Change struct {
+	Revision      uint64
+	Type          string
+	CertificateID string
+	Account       string
+	Project       string
+	Before        *Certificate
+	After         *Certificate
+	At            time.Time
+}
+
+// Entry is one changelog entry: what a stream's subscriber needs to decide
+// whether a change concerns it and to fetch the certificate as it is now.
+// It holds no certificate material, so a deleted certificate's sealed key
+// is not kept in the changelog for as long as the entry is.
+type Entry struct {
+	Revision      uint64 `json:"revision"`
+	Type          string `json:"type"`
+	CertificateID string `json:"certificateId"`
+	Account       string `json:"account"`
+	Project       string `json:"project"`
+	// Before and After are where the certificate was before the change
+	// and is after it, nil where it did not or no longer exists: a
+	// subscriber scoped to an environment type tells by them a certificate
+	// that left its scope from one that was never in it.
+	Before *changefeed.Place `json:"beforePlace,omitempty"`
+	After  *changefeed.Place `json:"afterPlace,omitempty"`
+	// Version is the certificate's version after the change (before it,
+	// for a delete).
+	Version int32     `json:"version"`
+	At      time.Time `json:"at"`
+}
+
+// Rev returns the entry's revision.
+func (e Entry) Rev() uint64 { return e.Revision }
+
+// Entry returns the changelog entry of c.
+func (c Change) Entry() Entry {
+	e := Entry{Revision: c.Revision, Type: c.Type, CertificateID: c.CertificateID, Account: c.Account, Project: c.Project,
+		Before: c.Before.place(), After: c.After.place(), At: c.At}
+	switch {
+	case c.After != nil:
+		e.Version = c.After.Version
+	case c.Before != nil:
+		e.Version = c.Before.Version
+	}
+	return e
+}
+
+// place is where c is, for a stream's scope; nil for nil.
+func (c *Certificate) place() *changefeed.Place {
+	if c == nil {
+		return nil
+	}
+	return &changefeed.Place{Account: c.Account, Project: c.Project, EnvironmentTypes: slices.Clone(c.EnvironmentTypes)}
+}
+
+// legacyEntry is a changelog entry as certmgr wrote them before Entry:
+// whole records, sealed keys included. Data dirs still hold them until the
+// retention drops them; they are read as Entries, and a master-key
+// rotation re-wraps the keys they hold.
+type legacyEntry struct {
 	Revision      uint64       `json:"revision"`
 	Type          string       `json:"type"`
 	CertificateID string       `json:"certificateId"`
@@ -84,8 +146,22 @@ type Change struct {
 	At            time.Time    `json:"at"`
 }
 
-// Rev returns the change's revision.
-func (c Change) Rev() uint64 { return c.Revision }
+// decodeEntry reads a changelog entry of either format.
+func decodeEntry(v []byte) (Entry, error) {
+	var e struct {
+		Entry
+		LegacyBefore *Certificate `json:"before"`
+		LegacyAfter  *Certificate `json:"after"`
+	}
+	if err := json.Unmarshal(v, &e); err != nil {
+		return Entry{}, err
+	}
+	if e.LegacyBefore != nil || e.LegacyAfter != nil {
+		return Change{Revision: e.Revision, Type: e.Type, CertificateID: e.CertificateID, Account: e.Account, Project: e.Project,
+			Before: e.LegacyBefore, After: e.LegacyAfter, At: e.At}.Entry(), nil
+	}
+	return e.Entry, nil
+}
 
 // APIKey is a stored API key: only the SHA-256 of the secret is kept. It
 // is auth's record, so that the store is auth's KeyStore as it is.
@@ -103,11 +179,4 @@ func (c *Certificate) clone() *Certificate {
 	out.SealedKey = slices.Clone(c.SealedKey)
 	out.DNSNames = slices.Clone(c.DNSNames)
 	return &out
-}
-
-// clone returns a copy of c whose records share no memory with c's.
-func (c Change) clone() Change {
-	c.Before = c.Before.clone()
-	c.After = c.After.clone()
-	return c
 }

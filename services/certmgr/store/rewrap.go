@@ -122,8 +122,8 @@ func (s *Store) RewrapCertificates(after []byte, limit int, fn Rewrap) (next []b
 }
 
 // RewrapChangelog does for up to limit changelog entries after revision
-// after what RewrapCertificates does for records: a subscriber resuming
-// from the changelog is sent the keys its entries hold. It returns the last
+// after what RewrapCertificates does for records. Only entries of the old
+// format (legacyEntry) hold sealed keys; Entries hold none. It returns the last
 // revision visited, and done once the changelog is walked to its end.
 func (s *Store) RewrapChangelog(after uint64, limit int, fn Rewrap) (last uint64, done bool, st RewrapStats, err error) {
 	err = s.rewrapTx(func(tx *bolt.Tx) error {
@@ -162,7 +162,8 @@ func (s *Store) RewrapChangelog(after uint64, limit int, fn Rewrap) (last uint64
 // rewrapChange re-seals the records of one encoded changelog entry. An
 // entry that does not decode is left alone.
 func rewrapChange(v []byte, fn Rewrap) (changed bool, failed int, out []byte, err error) {
-	var ch Change
+	// Only an entry of the old format holds sealed keys.
+	var ch legacyEntry
 	if json.Unmarshal(v, &ch) != nil {
 		return false, 0, nil, nil
 	}
@@ -186,8 +187,10 @@ func rewrapChange(v []byte, fn Rewrap) (changed bool, failed int, out []byte, er
 
 // FinishKeyRotation ends a rotation if no value needs the previous key: it
 // looks, inside one write transaction, at every change logged after
-// revision since (the start of the last complete walk), whose records fn
-// must leave unchanged (fn is called on copies). If all do, the next key's
+// revision since (the start of the last complete walk): at the records an
+// entry of the old format holds, and at the current record of the
+// certificate an entry names, which fn must leave unchanged (fn is called
+// on copies). If all do, the next key's
 // check value becomes the store's check value and the rotation is over;
 // otherwise done is false and nothing changes. It is also false when the
 // changelog no longer reaches back to since: then another walk is needed.
@@ -200,17 +203,30 @@ func (s *Store) FinishKeyRotation(since uint64, fn Rewrap) (done bool, err error
 			return errNoChange
 		}
 		clean := true
-		oldest, _, err := s.log.Since(tx, since, int(^uint(0)>>1), func(v []byte) error {
+		certs := tx.Bucket(bucketCerts)
+		compacted, _, err := s.log.Since(tx, since, int(^uint(0)>>1), func(v []byte) error {
 			changed, _, _, err := rewrapChange(v, fn)
-			if changed {
-				clean = false
+			if err != nil || changed {
+				clean = clean && !changed
+				return err
 			}
-			return err
+			// An entry holds no key: the record it names, if it is still
+			// there, holds the key that write sealed (or a later one).
+			e, err := decodeEntry(v)
+			if err != nil {
+				return nil // left alone, like rewrapChange does
+			}
+			if c, err := getCert(certs, certKey(e.Account, e.Project, e.CertificateID)); err == nil && len(c.SealedKey) > 0 {
+				if ok, err := fn(c); err == nil && ok {
+					clean = false
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if !clean || oldest > since+1 && s.log.Head(tx) > since {
+		if !clean || compacted > since {
 			return errNoChange
 		}
 		if err := meta.Put(keyKeyCheck, bytes.Clone(next)); err != nil {

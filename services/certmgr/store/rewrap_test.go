@@ -68,11 +68,9 @@ func stale(t *testing.T, s *Store) int {
 			n++
 		}
 	}
-	for _, ch := range allChanges(t, s) {
-		for _, c := range []*Certificate{ch.Before, ch.After} {
-			if c != nil && bytes.HasPrefix(c.SealedKey, []byte("sealed:")) {
-				n++
-			}
+	for _, c := range legacyRecords(t, s) {
+		if bytes.HasPrefix(c.SealedKey, []byte("sealed:")) {
+			n++
 		}
 	}
 	return n
@@ -87,15 +85,19 @@ func TestRewrapKeepsRevisionsAndLogsNothing(t *testing.T) {
 		if i == 3 {
 			c.SealedKey = []byte("damaged")
 		}
-		mustCreate(t, s, c)
+		// Entries of the old format hold the records, keys included; a
+		// rotation re-wraps those too.
+		createLegacy(t, s, c)
 	}
+	mustCreate(t, s, newCert("acme", "shop", "new"))
 	rec.drain()
 	rev := mustRevision(t, s)
 	st := walkAll(t, s, 2)
-	// 6 records and the 6 changelog entries that hold them; the damaged
-	// key, in its record and its entry, is left as it was.
-	if st.Rewrapped != 12 || st.Failed != 2 {
-		t.Fatalf("walk: %+v, want 12 re-sealed and 2 failed", st)
+	// 7 records and the 6 old changelog entries that hold them (the new
+	// one holds none); the damaged key, in its record and its entry, is
+	// left as it was.
+	if st.Rewrapped != 13 || st.Failed != 2 {
+		t.Fatalf("walk: %+v, want 13 re-sealed and 2 failed", st)
 	}
 	if n := stale(t, s); n != 0 {
 		t.Fatalf("%d sealed keys left under the old key", n)

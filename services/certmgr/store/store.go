@@ -37,7 +37,7 @@ type Store struct {
 	db      *bolt.DB
 	group   *revlog.Group
 	log     revlog.Log
-	publish func(Change)
+	publish func(Entry)
 	// epoch is read once at Open: only Restamp changes it, on a file no
 	// process holds open.
 	epoch string
@@ -66,11 +66,19 @@ func Open(path string, opts Options) (*Store, error) {
 	return st, nil
 }
 
-// SetPublisher sets the function called with every committed change, in the
-// goroutine that made it, after the commit. Calls may arrive out of revision
-// order when writes race; the receiver orders them. Set it before the first
-// write.
-func (s *Store) SetPublisher(fn func(Change)) { s.publish = fn }
+// SetPublisher sets the function called with every committed change after
+// its commit, in revision order and never two at once (the commits of racing
+// writes run their handlers in any order; revlog.InOrder puts them back), so
+// that fn may hand changes straight to a changefeed.Hub. Set it before the
+// first write.
+func (s *Store) SetPublisher(fn func(Entry)) {
+	head, err := s.Revision()
+	if err != nil {
+		// Only a closed file fails to answer; nothing is written to it.
+		return
+	}
+	s.publish = revlog.NewInOrder(head, fn).Add
+}
 
 // CommitStats says how the store's writes have been committed since it was
 // opened: how many transactions, and how long groups of writes kept the
@@ -99,8 +107,8 @@ func (s *Store) Revision() (uint64, error) {
 }
 
 // write runs fn in a write transaction and, when fn returns a change, stamps
-// it with the next revision, appends it to the changelog and trims the
-// changelog to the retention. The change is published after the commit.
+// it with the next revision, appends its Entry to the changelog and trims
+// the changelog to the retention. The change is published after the commit.
 //
 // Writes are group-committed (revlog.Group): writes that arrive while a
 // commit is in flight share the next transaction and its fsync, each still
@@ -121,16 +129,16 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 			return errNoChange
 		}
 		c.Revision = rev
-		if err := s.log.Append(tx, rev, c); err != nil {
+		// The entry shares no memory with the records (Entry copies the
+		// environment types), so the caller may change those it gets back
+		// while subscribers read the published entry.
+		entry := c.Entry()
+		if err := s.log.Append(tx, rev, entry); err != nil {
 			return err
 		}
 		out = *c
 		if s.publish != nil {
-			// The receiver hands the change to other goroutines, so it gets
-			// its own copy of the records: the caller may change the ones
-			// it gets back (or the one it passed in) after we return.
-			published := c.clone()
-			tx.OnCommit(func() { s.publish(published) })
+			tx.OnCommit(func() { s.publish(entry) })
 		}
 		return nil
 	})

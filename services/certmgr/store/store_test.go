@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/certbind/certbind/internal/changefeed"
 )
 
 // writeMix makes n writes of every kind to s and returns their changes.
@@ -49,9 +54,9 @@ func TestRevisionsAndChangelog(t *testing.T) {
 	if rev := mustRevision(t, s); rev != 0 {
 		t.Fatalf("new store revision = %d, want 0", rev)
 	}
-	changes, oldest, head, err := s.ChangesSince(0, 10)
-	if err != nil || len(changes) != 0 || oldest != 1 || head != 0 {
-		t.Fatalf("empty ChangesSince = %d changes, oldest %d, head %d, %v; want 0, 1, 0", len(changes), oldest, head, err)
+	changes, compacted, head, err := s.ChangesSince(0, 10)
+	if err != nil || len(changes) != 0 || compacted != 0 || head != 0 {
+		t.Fatalf("empty ChangesSince = %d changes, compacted %d, head %d, %v; want 0, 0, 0", len(changes), compacted, head, err)
 	}
 
 	written := writeMix(t, s, 12)
@@ -78,8 +83,8 @@ func TestRevisionsAndChangelog(t *testing.T) {
 			(l.After == nil) != (w.After == nil) || (l.Before == nil) != (w.Before == nil) {
 			t.Errorf("changelog entry %d = %+v, want %+v", i, l, w)
 		}
-		if l.After != nil && (l.After.Revision != w.After.Revision || l.After.Version != w.After.Version) {
-			t.Errorf("changelog entry %d After = %+v, want %+v", i, l.After, w.After)
+		if we := w.Entry(); !reflect.DeepEqual(l.Before, we.Before) || !reflect.DeepEqual(l.After, we.After) || l.Version != we.Version {
+			t.Errorf("changelog entry %d = %+v, want %+v", i, l, we)
 		}
 	}
 
@@ -97,7 +102,7 @@ func TestRevisionsAndChangelog(t *testing.T) {
 		{5, 0, nil},
 	}
 	for _, tt := range tests {
-		changes, oldest, head, err := s.ChangesSince(tt.since, tt.limit)
+		changes, compacted, head, err := s.ChangesSince(tt.since, tt.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,8 +110,8 @@ func TestRevisionsAndChangelog(t *testing.T) {
 		for _, c := range changes {
 			revs = append(revs, c.Revision)
 		}
-		if !slices.Equal(revs, tt.wantRevs) || oldest != 1 || head != 12 {
-			t.Errorf("ChangesSince(%d, %d) = %v, oldest %d, head %d; want %v, 1, 12", tt.since, tt.limit, revs, oldest, head, tt.wantRevs)
+		if !slices.Equal(revs, tt.wantRevs) || compacted != 0 || head != 12 {
+			t.Errorf("ChangesSince(%d, %d) = %v, compacted %d, head %d; want %v, 0, 12", tt.since, tt.limit, revs, compacted, head, tt.wantRevs)
 		}
 	}
 }
@@ -118,16 +123,16 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeMix(t, s, 20)
-	changes, oldest, head, err := s.ChangesSince(0, 100)
+	changes, compacted, head, err := s.ChangesSince(0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oldest != 16 || head != 20 || len(changes) != 5 || changes[0].Revision != 16 || changes[4].Revision != 20 {
-		t.Errorf("ChangesSince(0) = %d changes from %d, oldest %d, head %d; want 16..20, 16, 20", len(changes), changes[0].Revision, oldest, head)
+	if compacted != 15 || head != 20 || len(changes) != 5 || changes[0].Revision != 16 || changes[4].Revision != 20 {
+		t.Errorf("ChangesSince(0) = %d changes from %d, compacted %d, head %d; want 16..20, 15, 20", len(changes), changes[0].Revision, compacted, head)
 	}
-	changes, oldest, _, _ = s.ChangesSince(17, 100)
-	if len(changes) != 3 || changes[0].Revision != 18 || oldest != 16 {
-		t.Errorf("ChangesSince(17) = %d changes, oldest %d; want 18..20, 16", len(changes), oldest)
+	changes, compacted, _, _ = s.ChangesSince(17, 100)
+	if len(changes) != 3 || changes[0].Revision != 18 || compacted != 15 {
+		t.Errorf("ChangesSince(17) = %d changes, compacted %d; want 18..20, 15", len(changes), compacted)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -135,21 +140,21 @@ func TestRetention(t *testing.T) {
 
 	// A smaller retention after a restart trims at the next write.
 	s = openTestStoreAt(t, path, Options{Retention: 3})
-	if _, oldest, _, _ := s.ChangesSince(0, 100); oldest != 16 {
-		t.Errorf("oldest after reopen = %d, want 16", oldest)
+	if _, compacted, _, _ := s.ChangesSince(0, 100); compacted != 15 {
+		t.Errorf("compacted after reopen = %d, want 15", compacted)
 	}
 	mustCreate(t, s, newCert("acme", "shop", "late"))
-	changes, oldest, head, _ = s.ChangesSince(0, 100)
-	if oldest != 19 || head != 21 || len(changes) != 3 {
-		t.Errorf("after a write with retention 3: %d changes, oldest %d, head %d; want 3, 19, 21", len(changes), oldest, head)
+	changes, compacted, head, _ = s.ChangesSince(0, 100)
+	if compacted != 18 || head != 21 || len(changes) != 3 {
+		t.Errorf("after a write with retention 3: %d changes, compacted %d, head %d; want 3, 18, 21", len(changes), compacted, head)
 	}
 
 	// Retention 1 keeps exactly the newest entry.
 	one := openTestStore(t, Options{Retention: 1})
 	writeMix(t, one, 4)
-	changes, oldest, head, _ = one.ChangesSince(0, 100)
-	if len(changes) != 1 || changes[0].Revision != 4 || oldest != 4 || head != 4 {
-		t.Errorf("retention 1: %d changes, oldest %d, head %d; want only 4", len(changes), oldest, head)
+	changes, compacted, head, _ = one.ChangesSince(0, 100)
+	if len(changes) != 1 || changes[0].Revision != 4 || compacted != 3 || head != 4 {
+		t.Errorf("retention 1: %d changes, compacted %d, head %d; want only 4 (compacted 3)", len(changes), compacted, head)
 	}
 }
 
@@ -308,8 +313,8 @@ func TestPublisher(t *testing.T) {
 	if len(firstPublished) != 1 {
 		t.Fatalf("published %d changes for one successful write", len(firstPublished))
 	}
-	if !reflect.DeepEqual(firstPublished[0], want[0]) {
-		t.Errorf("published %+v, want %+v", firstPublished[0], want[0])
+	if !reflect.DeepEqual(firstPublished[0], want[0].Entry()) {
+		t.Errorf("published %+v, want %+v", firstPublished[0], want[0].Entry())
 	}
 
 	got, ch, err := s.UpdateCertificate("acme", "shop", c.ID, func(c *Certificate) (string, error) {
@@ -328,21 +333,16 @@ func TestPublisher(t *testing.T) {
 		published[0].Type != ChangeUpdated || published[1].Type != ChangeDeleted {
 		t.Fatalf("published %+v, want the update at 2 and the delete at 3", published)
 	}
-	if !reflect.DeepEqual(published[0], ch) || !reflect.DeepEqual(published[1], del) {
-		t.Errorf("published changes differ from the returned ones")
+	if !reflect.DeepEqual(published[0], ch.Entry()) || !reflect.DeepEqual(published[1], del.Entry()) {
+		t.Errorf("published entries differ from those of the returned changes")
 	}
 
-	// The published change is the subscribers': what the caller does with
+	// The published entry is the subscribers': what the caller does with
 	// the records it got back must not reach them.
-	got.SealedKey[0] = 'X'
 	got.EnvironmentTypes[0] = "mutated"
-	ch.After.State = "mutated"
-	c.ChainPEM[0] = 'X'
-	if a := published[0].After; a.SealedKey[0] == 'X' || a.EnvironmentTypes[0] != "production" || a.State != StateActive {
-		t.Errorf("caller's changes leaked into the published change: %+v", a)
-	}
-	if a := firstPublished[0].After; a.ChainPEM[0] == 'X' {
-		t.Errorf("caller's input leaked into the published change: %q", a.ChainPEM)
+	ch.After.EnvironmentTypes[0] = "mutated"
+	if a := published[0].After; a.EnvironmentTypes[0] != "production" {
+		t.Errorf("caller's changes leaked into the published entry: %+v", a)
 	}
 }
 
@@ -445,5 +445,65 @@ func TestAPIKeys(t *testing.T) {
 	}
 	if rev := mustRevision(t, s); rev != 0 {
 		t.Errorf("API keys took revisions: revision = %d", rev)
+	}
+}
+
+// TestChangelogHoldsNoMaterial: an entry names the certificate and where
+// it was and is, never its chain or sealed key, so a deleted
+// certificate's key is gone from the file with its record.
+func TestChangelogHoldsNoMaterial(t *testing.T) {
+	s := openTestStore(t, Options{})
+	c := newCert("acme", "shop", "gone")
+	mustCreate(t, s, c)
+	if _, err := s.DeleteCertificate("acme", "shop", c.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketChangelog).ForEach(func(k, v []byte) error {
+			for _, secret := range [][]byte{c.SealedKey, c.ChainPEM} {
+				if bytes.Contains(v, secret) {
+					t.Errorf("changelog entry %x holds certificate material: %s", k, v)
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOldFormatEntriesAreRead: entries written before Entry, with whole
+// records in them, are still read, as the Entry they stand for.
+func TestOldFormatEntriesAreRead(t *testing.T) {
+	s := openTestStore(t, Options{})
+	c := newCert("acme", "shop", "old")
+	c.Version = 3
+	rev := createLegacy(t, s, c)
+	_, upd, err := s.UpdateCertificate("acme", "shop", c.ID, func(c *Certificate) (string, error) {
+		c.EnvironmentTypes = []string{"production"}
+		return ChangeUpdated, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := allChanges(t, s)
+	want := []Entry{
+		{Revision: rev, Type: ChangeCreated, CertificateID: c.ID, Account: "acme", Project: "shop", Version: 3,
+			After: &changefeed.Place{Account: "acme", Project: "shop", EnvironmentTypes: c.EnvironmentTypes}},
+		upd.Entry(),
+	}
+	if len(got) != 2 {
+		t.Fatalf("changelog = %+v, want the old entry and the new one", got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Revision != w.Revision || g.Type != w.Type || g.CertificateID != w.CertificateID || g.Account != w.Account || g.Project != w.Project ||
+			g.Version != w.Version || !reflect.DeepEqual(g.Before, w.Before) || !reflect.DeepEqual(g.After, w.After) {
+			t.Errorf("entry %d = %+v (before %+v, after %+v), want %+v (before %+v, after %+v)", i, g, g.Before, g.After, w, w.Before, w.After)
+		}
+	}
+	if n, bad, err := s.ScanChanges(); err != nil || n != 2 || len(bad) != 0 {
+		t.Errorf("ScanChanges = %d, %v, %v; want 2 entries, all decoding", n, bad, err)
 	}
 }

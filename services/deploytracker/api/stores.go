@@ -4,18 +4,21 @@ import (
 	"log/slog"
 
 	"github.com/certbind/certbind/internal/backupapi"
-	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/stream"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/deploytracker/store"
 )
 
 // DeploymentFeed is what the deployment stream reads from the store: the
 // changes since a revision (changefeed.Log) and a snapshot of every
-// deployment with the revision it reflects, read at one point in time.
+// deployment with the revision it reflects, read at one point in time, and
+// one deployment as it is now.
 // Revisions increase but not necessarily by one.
 type DeploymentFeed interface {
-	changefeed.Log[store.Change]
-	Snapshot() ([]*store.Deployment, uint64, error)
+	stream.Feed[store.Entry, *store.Deployment]
+	// GetDeployment returns a deployment as it is now: a change is sent
+	// with the deployment's current state.
+	GetDeployment(account, project, id string) (*store.Deployment, error)
 }
 
 var (

@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/services/deploytracker/store"
 )
 
@@ -109,12 +111,12 @@ func TestEachWriteTakesTheNextRevision(t *testing.T) {
 	}
 	deploy(t, s, pending("p3", "dev", "development"), t0, "dep_3")
 
-	changes, oldest, head, err := s.ChangesSince(0, 100)
+	changes, compacted, head, err := s.ChangesSince(0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oldest != 1 || head != 4 {
-		t.Fatalf("oldest %d head %d, want 1 and 4", oldest, head)
+	if compacted != 0 || head != 4 {
+		t.Fatalf("compacted %d head %d, want 0 and 4", compacted, head)
 	}
 	want := []struct {
 		typ, id string
@@ -392,12 +394,12 @@ func TestRetentionTrimsTheChangelog(t *testing.T) {
 	for i := range 6 {
 		deploy(t, s, pending("p", "prod", "production"), t0, "dep_"+string(rune('a'+i)))
 	}
-	changes, oldest, head, err := s.ChangesSince(0, 100)
+	changes, compacted, head, err := s.ChangesSince(0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oldest != 4 || head != 6 || len(changes) != 3 || changes[0].Revision != 4 {
-		t.Errorf("after 6 writes with retention 3: oldest %d head %d, %d changes; want 4, 6, 3", oldest, head, len(changes))
+	if compacted != 3 || head != 6 || len(changes) != 3 || changes[0].Revision != 4 {
+		t.Errorf("after 6 writes with retention 3: compacted %d head %d, %d changes; want 3, 6, 3", compacted, head, len(changes))
 	}
 }
 
@@ -444,9 +446,39 @@ func TestPublisherOncePerCommit(t *testing.T) {
 			t.Errorf("published %d = rev %d %s %s, want rev %d %s %s", i, got[i].Revision, got[i].Type, got[i].DeploymentID, want.Revision, want.Type, want.DeploymentID)
 		}
 	}
-	// The published change is the subscriber's own copy.
-	c1.After.References[0].CertificateID = "changed by the caller"
-	if got[0].After.References[0].CertificateID != "crt_a" {
-		t.Errorf("the published change shares memory with the returned one")
+	// The published entry is the subscribers': what the caller does with
+	// the records it got back does not reach it.
+	c1.After.EnvironmentType = "changed by the caller"
+	if got[0].After.EnvironmentTypes[0] != "production" {
+		t.Errorf("the published entry shares memory with the returned change")
+	}
+}
+
+// TestOldFormatEntriesAreRead: changelog entries written before Entry,
+// with whole deployments in them, are read as the Entry they stand for.
+func TestOldFormatEntriesAreRead(t *testing.T) {
+	s, _ := openStore(t, store.Options{})
+	first := deploy(t, s, pending("p1", "prod", "production"), t0, "dep_1")
+	before := *first.After
+	after := before
+	after.EnvironmentType, after.Generation = "staging", 2
+	rev, err := store.AppendOldFormatChange(s, store.Change{Type: store.ChangeDeployed, DeploymentID: "dep_1", Account: "acme", Project: "shop", Before: &before, After: &after, At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, _, head, err := s.ChangesSince(first.Revision, 10)
+	if err != nil || head != rev || len(changes) != 1 {
+		t.Fatalf("ChangesSince = %+v, head %d, %v; want the old entry at %d", changes, head, err, rev)
+	}
+	c := changes[0]
+	want := store.Entry{Revision: rev, Type: store.ChangeDeployed, DeploymentID: "dep_1", Account: "acme", Project: "shop", Generation: 2,
+		Before: &changefeed.Place{Account: "acme", Project: "shop", EnvironmentTypes: []string{"production"}},
+		After:  &changefeed.Place{Account: "acme", Project: "shop", EnvironmentTypes: []string{"staging"}}}
+	if c.Revision != want.Revision || c.Type != want.Type || c.DeploymentID != want.DeploymentID || c.Generation != want.Generation ||
+		!reflect.DeepEqual(c.Before, want.Before) || !reflect.DeepEqual(c.After, want.After) {
+		t.Errorf("old entry read as %+v (before %+v, after %+v), want %+v", c, c.Before, c.After, want)
+	}
+	if n, bad, err := s.ScanChanges(); err != nil || n != 2 || len(bad) != 0 {
+		t.Errorf("ScanChanges = %d, %v, %v; want 2 entries, all decoding", n, bad, err)
 	}
 }

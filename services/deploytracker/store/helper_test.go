@@ -119,17 +119,17 @@ func references(t *testing.T, s *store.Store, account, project, cert string) []s
 // recorder is a publisher that keeps what it is given.
 type recorder struct {
 	mu      sync.Mutex
-	changes []store.Change
+	changes []store.Entry
 }
 
-func (r *recorder) publish(c store.Change) {
+func (r *recorder) publish(c store.Entry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.changes = append(r.changes, c)
 }
 
-func (r *recorder) got() []store.Change {
+func (r *recorder) got() []store.Entry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]store.Change(nil), r.changes...)
+	return append([]store.Entry(nil), r.changes...)
 }

@@ -123,8 +123,7 @@ func (s *Store) ScanPending() ([]PendingRecord, error) {
 func (s *Store) ScanChanges() (n int64, undecodable []uint64, err error) {
 	err = s.scan(bucketChangelog, func(_ *bolt.Tx, k, v []byte) {
 		n++
-		var ch Change
-		if json.Unmarshal(v, &ch) != nil {
+		if _, err := decodeEntry(v); err != nil {
 			var rev uint64
 			for _, b := range k {
 				rev = rev<<8 | uint64(b)

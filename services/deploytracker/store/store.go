@@ -44,7 +44,7 @@ type Store struct {
 	db      *bolt.DB
 	group   *revlog.Group
 	log     revlog.Log
-	publish func(Change)
+	publish func(Entry)
 	// epoch is read once at Open: only Restamp changes it, on a file no
 	// process holds open.
 	epoch string
@@ -74,8 +74,18 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 // SetPublisher sets the function called with every committed change after
-// its commit (possibly out of revision order). Set it before the first write.
-func (s *Store) SetPublisher(fn func(Change)) { s.publish = fn }
+// its commit, in revision order and never two at once (the commits of racing
+// writes run their handlers in any order; revlog.InOrder puts them back), so
+// that fn may hand changes straight to a changefeed.Hub. Set it before the
+// first write.
+func (s *Store) SetPublisher(fn func(Entry)) {
+	head, err := s.Revision()
+	if err != nil {
+		// Only a closed file fails to answer; nothing is written to it.
+		return
+	}
+	s.publish = revlog.NewInOrder(head, fn).Add
+}
 
 // SetWriteObserver sets the function told how long each write took
 // (revlog.Group.Observe), for the write latency metric. Set it before the
@@ -97,8 +107,8 @@ func (s *Store) Revision() (uint64, error) {
 
 // write runs fn in a write transaction, group-committed with concurrent
 // writes (fn may run more than once; see revlog.Group), and appends the
-// change it returns to the changelog under the next revision, publishing it
-// after the commit.
+// Entry of the change it returns to the changelog under the next revision,
+// publishing it after the commit.
 func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change, error) {
 	var out Change
 	err := s.group.Update(func(tx *bolt.Tx) error {
@@ -108,13 +118,13 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 			return err
 		}
 		c.Revision = rev
-		if err := s.log.Append(tx, rev, c); err != nil {
+		entry := c.Entry()
+		if err := s.log.Append(tx, rev, entry); err != nil {
 			return err
 		}
 		out = c.clone()
 		if s.publish != nil {
-			published := c.clone()
-			tx.OnCommit(func() { s.publish(published) })
+			tx.OnCommit(func() { s.publish(entry) })
 		}
 		return nil
 	})
@@ -124,14 +134,14 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 	return out, nil
 }
 
-// ChangesSince returns up to limit changes after rev, the oldest retained
-// revision and the head.
-func (s *Store) ChangesSince(rev uint64, limit int) (changes []Change, oldest, head uint64, err error) {
+// ChangesSince returns up to limit changes after rev, the compaction point
+// (every change after it is kept) and the head.
+func (s *Store) ChangesSince(rev uint64, limit int) (changes []Entry, compacted, head uint64, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		oldest, head, err = s.log.Since(tx, rev, limit, func(v []byte) error {
-			var c Change
-			if err := json.Unmarshal(v, &c); err != nil {
+		compacted, head, err = s.log.Since(tx, rev, limit, func(v []byte) error {
+			c, err := decodeEntry(v)
+			if err != nil {
 				return err
 			}
 			changes = append(changes, c)
@@ -139,7 +149,7 @@ func (s *Store) ChangesSince(rev uint64, limit int) (changes []Change, oldest, h
 		})
 		return err
 	})
-	return changes, oldest, head, err
+	return changes, compacted, head, err
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {

@@ -27,10 +27,10 @@ type Store interface {
 	ListCertificates(account, project, afterName string) ([]*store.Certificate, error)
 	ResolveCertificates(account, project string, names, ids []string) ([]*store.Certificate, error)
 	Snapshot() ([]*store.Certificate, uint64, error)
-	ChangesSince(rev uint64, limit int) (changes []store.Change, oldest, head uint64, err error)
+	ChangesSince(rev uint64, limit int) (changes []store.Entry, compacted, head uint64, err error)
 	Revision() (uint64, error)
 	Epoch() string
-	SetPublisher(fn func(store.Change))
+	SetPublisher(fn func(store.Entry))
 
 	PutAPIKey(k store.APIKey) error
 	APIKeyByHash(hash string) (store.APIKey, error)

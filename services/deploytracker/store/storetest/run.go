@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -89,7 +90,7 @@ func revision(t *testing.T, s Store) uint64 {
 	return rev
 }
 
-func changesAfter(t *testing.T, s Store, rev uint64) []store.Change {
+func changesAfter(t *testing.T, s Store, rev uint64) []store.Entry {
 	t.Helper()
 	changes, _, _, err := s.ChangesSince(rev, 1<<30)
 	if err != nil {
@@ -305,9 +306,9 @@ func testRevisions(t *testing.T, s Store) {
 
 func testChangesSince(t *testing.T, s Store) {
 	start := revision(t, s)
-	changes, oldest, head, err := s.ChangesSince(start, 10)
-	if err != nil || len(changes) != 0 || head != start || oldest <= head {
-		t.Fatalf("ChangesSince(head) of a new store = %d changes, oldest %d, head %d, %v", len(changes), oldest, head, err)
+	changes, compacted, head, err := s.ChangesSince(start, 10)
+	if err != nil || len(changes) != 0 || head != start || compacted > head {
+		t.Fatalf("ChangesSince(head) of a new store = %d changes, compacted %d, head %d, %v; want none, compacted at most head", len(changes), compacted, head, err)
 	}
 	var written []store.Change
 	for i := range 5 {
@@ -325,7 +326,7 @@ func testChangesSince(t *testing.T, s Store) {
 			since = written[i].Revision
 		}
 		for _, limit := range []int{1, 2, 100} {
-			changes, oldest, head, err := s.ChangesSince(since, limit)
+			changes, compacted, head, err := s.ChangesSince(since, limit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,14 +336,18 @@ func testChangesSince(t *testing.T, s Store) {
 				t.Fatalf("ChangesSince(%d, %d) = %d changes, want %d", since, limit, len(changes), len(want))
 			}
 			for j, c := range changes {
-				w := want[j]
+				// The entry says where the deployment was before and after
+				// and its generation, and nothing more: no config.
+				w := want[j].Entry()
 				if c.Revision != w.Revision || c.Type != w.Type || c.DeploymentID != w.DeploymentID || c.Account != w.Account ||
-					!c.At.Equal(w.At) || (c.After == nil) != (w.After == nil) || (c.Before == nil) != (w.Before == nil) {
+					!c.At.Equal(w.At) || !reflect.DeepEqual(c.Before, w.Before) || !reflect.DeepEqual(c.After, w.After) || c.Generation != w.Generation {
 					t.Errorf("ChangesSince(%d, %d)[%d] = %+v, want %+v", since, limit, j, c, w)
 				}
 			}
-			if head != last || oldest > written[0].Revision {
-				t.Errorf("ChangesSince(%d, %d): oldest %d, head %d; want oldest at most %d, head %d", since, limit, oldest, head, written[0].Revision, last)
+			// Every change written is kept: the compaction point is
+			// before the first.
+			if head != last || compacted >= written[0].Revision {
+				t.Errorf("ChangesSince(%d, %d): compacted %d, head %d; want compacted before %d, head %d", since, limit, compacted, head, written[0].Revision, last)
 			}
 		}
 	}
@@ -353,8 +358,8 @@ func testChangesSince(t *testing.T, s Store) {
 
 func testSnapshotPublisher(t *testing.T, s Store) {
 	var mu sync.Mutex
-	var published []store.Change
-	s.SetPublisher(func(c store.Change) {
+	var published []store.Entry
+	s.SetPublisher(func(c store.Entry) {
 		mu.Lock()
 		defer mu.Unlock()
 		published = append(published, c)

@@ -26,10 +26,10 @@ type Store interface {
 	References(account, project, certificateID string) ([]store.Use, error)
 	DropAllPending() (int, error)
 	Snapshot() ([]*store.Deployment, uint64, error)
-	ChangesSince(rev uint64, limit int) (changes []store.Change, oldest, head uint64, err error)
+	ChangesSince(rev uint64, limit int) (changes []store.Entry, compacted, head uint64, err error)
 	Revision() (uint64, error)
 	Epoch() string
-	SetPublisher(fn func(store.Change))
+	SetPublisher(fn func(store.Entry))
 }
 
 // Damager is implemented by a backend's test harness that can make the
