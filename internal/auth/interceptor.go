@@ -77,7 +77,22 @@ func StreamInterceptor(v Verifier) grpc.StreamServerInterceptor {
 			return status.Error(codes.Unauthenticated, err.Error())
 		}
 		defer done()
-		err = handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
+		// The handler runs on its own goroutine so that the key's end can
+		// end the stream even while the handler is blocked sending to a
+		// client that stopped reading: returning here ends the stream,
+		// which fails that send, and the handler returns. Otherwise it
+		// would hold the stream (and its place under the stream limits)
+		// until the stall watchdog gave up on it.
+		handled := make(chan error, 1)
+		go func() { handled <- handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx}) }()
+		select {
+		case err = <-handled:
+		case <-ctx.Done():
+			if ended := endedByKey(ctx); ended != nil {
+				return ended
+			}
+			err = <-handled
+		}
 		if ended := endedByKey(ctx); ended != nil {
 			return ended
 		}
