@@ -67,7 +67,7 @@ func (s *Store) UpdateCertificate(account, project, id string, fn func(c *store.
 			return store.ErrNotFound
 		}
 		kv := resp.Kvs[0]
-		before, err := decode(kv)
+		before, err := s.decode(kv)
 		if err != nil {
 			return undecodable(account, project, id, err)
 		}
@@ -163,7 +163,7 @@ func (s *Store) get(ctx context.Context, account, project, id string) (*store.Ce
 		return nil, nil, store.ErrNotFound
 	}
 	kv := resp.Kvs[0]
-	c, err := decode(kv)
+	c, err := s.decode(kv)
 	if err == nil {
 		return c, kv, nil
 	}
@@ -262,15 +262,15 @@ func (s *Store) Snapshot() ([]*store.Certificate, uint64, error) {
 	}
 	var out []*store.Certificate
 	for _, kv := range etcdkv.Values(resp, 0) {
-		c, err := decode(kv)
+		c, err := s.decode(kv)
 		if err != nil {
 			// One damaged record harms only itself.
-			rest := string(kv.Key[len(cp):])
-			parts := strings.SplitN(rest, "/", 3)
-			for len(parts) < 3 {
-				parts = append(parts, "")
+			account, project, id, _ := splitKey(cp, string(kv.Key))
+			if id == "" {
+				// Not a certificate's key at all: no stand-in can name it.
+				continue
 			}
-			c = standIn(parts[0], parts[1], parts[2], map[string]string{parts[2]: names[rest]}, err)
+			c = standIn(account, project, id, map[string]string{id: names[account+"/"+project+"/"+id]}, err)
 		}
 		out = append(out, c)
 	}

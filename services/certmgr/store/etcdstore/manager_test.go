@@ -54,7 +54,7 @@ func TestManagerOnEtcd(t *testing.T) {
 			t.Errorf("etcd key %s holds the private key in the clear", kv.Key)
 		}
 		if string(kv.Key) == st.certKey("acme", "shop", c.ID) {
-			got, err := decode(kv)
+			got, err := st.decode(kv)
 			if err != nil {
 				t.Fatal(err)
 			}

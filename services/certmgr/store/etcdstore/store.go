@@ -3,7 +3,9 @@ package etcdstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -76,14 +78,41 @@ func (s *Store) projectPrefix(kind, account, project string) string {
 	return s.prefix + kind + "/" + account + "/" + project + "/"
 }
 
-// decode reads a certificate record; its revision is the key's.
-func decode(kv *etcdkv.KeyValue) (*store.Certificate, error) {
+// decode reads a certificate record of this store.
+func (s *Store) decode(kv *etcdkv.KeyValue) (*store.Certificate, error) {
+	return decodeCertificate(s.prefix+"certs/", kv)
+}
+
+// decodeCertificate reads the certificate record kv stored under
+// certsPrefix; its revision is the key's. A value that is not a
+// certificate's JSON, or that is another certificate's (a misplaced or
+// foreign write), does not decode: reads show it as damaged rather than as
+// a certificate its key does not name.
+func decodeCertificate(certsPrefix string, kv *etcdkv.KeyValue) (*store.Certificate, error) {
+	account, project, id, ok := splitKey(certsPrefix, string(kv.Key))
+	if !ok {
+		return nil, errors.New("its key is not a certificate's")
+	}
 	var c store.Certificate
 	if err := json.Unmarshal(kv.Value, &c); err != nil {
 		return nil, err
 	}
+	if c.ID != id || c.Account != account || c.Project != project {
+		return nil, errors.New("it holds the record of another certificate than its key names")
+	}
 	c.Revision = uint64(kv.ModRevision)
 	return &c, nil
+}
+
+// splitKey splits a key under prefix into its three parts (account,
+// project and id or name).
+func splitKey(prefix, key string) (account, project, last string, ok bool) {
+	rest, found := strings.CutPrefix(key, prefix)
+	parts := strings.Split(rest, "/")
+	if !found || len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
 }
 
 // encode is the stored form of c: bbolt's JSON, the private key as sealed
@@ -113,11 +142,12 @@ func undecodable(account, project, id string, err error) error {
 
 // project is a project's certificates and name index, read at one revision.
 type project struct {
-	rev   int64
-	certs map[string]*etcdkv.KeyValue // by id
-	names map[string]string           // id by name
-	ids   map[string]string           // name by id
-	order []string                    // names, sorted
+	certsPrefix string // the store's, for decoding
+	rev         int64
+	certs       map[string]*etcdkv.KeyValue // by id
+	names       map[string]string           // id by name
+	ids         map[string]string           // name by id
+	order       []string                    // names, sorted
 }
 
 // readProject reads a project's certificates and names in one
@@ -131,7 +161,9 @@ func (s *Store) readProject(ctx context.Context, account, project string) (*proj
 	if err != nil {
 		return nil, etcdkv.Unavailable("read the project's certificates", s.prefix, err)
 	}
-	return newProject(resp.Header.Revision, cp, np, etcdkv.Values(resp, 0), etcdkv.Values(resp, 1)), nil
+	p := newProject(resp.Header.Revision, cp, np, etcdkv.Values(resp, 0), etcdkv.Values(resp, 1))
+	p.certsPrefix = s.prefix + "certs/"
+	return p, nil
 }
 
 func newProject(rev int64, cp, np string, certs, names []*etcdkv.KeyValue) *project {
@@ -156,7 +188,7 @@ func (p *project) cert(account, project, id string) *store.Certificate {
 	if kv == nil {
 		return nil
 	}
-	c, err := decode(kv)
+	c, err := decodeCertificate(p.certsPrefix, kv)
 	if err != nil {
 		return standIn(account, project, id, p.ids, err)
 	}
