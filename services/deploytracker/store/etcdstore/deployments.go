@@ -111,7 +111,7 @@ func (s *Store) CommitDeploy(p store.Pending, d *store.Deployment, newID string)
 		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(pk), "=", pending.CreateRevision)}
 		var prev *store.Deployment
 		if cur := etcdkv.Value(read, 1); cur != nil {
-			prev, err = decode(cur)
+			prev, err = s.decode(cur)
 			if err != nil {
 				// A redeploy repairs a damaged record: it keeps the id
 				// the index holds and starts its generations again.
@@ -210,7 +210,7 @@ func (s *Store) byID(ctx context.Context, account, project, id string) (idx *etc
 		return nil, nil, nil, store.ErrNotFound
 	}
 	kv = dr.Kvs[0]
-	d, err = decode(kv)
+	d, err = s.decode(kv)
 	if err != nil {
 		d, err = s.standIn(ctx, ir.Header.Revision, account, project, env, err)
 	}
@@ -236,7 +236,7 @@ func (s *Store) ListDeployments(account, project string) ([]*store.Deployment, e
 	}
 	out := make([]*store.Deployment, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		d, err := decode(kv)
+		d, err := s.decode(kv)
 		if err != nil {
 			// One damaged record harms only itself.
 			if d, err = s.standIn(ctx, resp.Header.Revision, account, project, string(kv.Key[len(prefix):]), err); err != nil {
@@ -264,7 +264,7 @@ func (s *Store) References(account, project, certificateID string) ([]store.Use,
 	var out []store.Use
 	envIDs := map[string]string{}
 	for _, kv := range etcdkv.Values(resp, 0) {
-		d, err := decode(kv)
+		d, err := s.decode(kv)
 		if err != nil {
 			// Whether it uses the certificate is unknown, so the answer
 			// must not be "no".

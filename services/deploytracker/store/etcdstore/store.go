@@ -3,7 +3,9 @@ package etcdstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -96,14 +98,41 @@ func (s *Store) projectPrefix(kind, account, project string) string {
 	return s.prefix + kind + "/" + account + "/" + project + "/"
 }
 
-// decode reads a deployment record; its revision is the key's.
-func decode(kv *etcdkv.KeyValue) (*store.Deployment, error) {
+// decode reads a deployment record of this store.
+func (s *Store) decode(kv *etcdkv.KeyValue) (*store.Deployment, error) {
+	return decodeDeployment(s.prefix+"deployments/", kv)
+}
+
+// decodeDeployment reads the deployment record kv stored under
+// depsPrefix; its revision is the key's. A value that is not a
+// deployment's JSON, or that is another environment's (a misplaced or
+// foreign write), does not decode: reads show it as damaged rather than as
+// a deployment its key does not name.
+func decodeDeployment(depsPrefix string, kv *etcdkv.KeyValue) (*store.Deployment, error) {
+	account, project, env, ok := splitKey(depsPrefix, string(kv.Key))
+	if !ok {
+		return nil, errors.New("its key is not a deployment's")
+	}
 	var d store.Deployment
 	if err := json.Unmarshal(kv.Value, &d); err != nil {
 		return nil, err
 	}
+	if d.Account != account || d.Project != project || d.Environment != env || d.ID == "" {
+		return nil, errors.New("it holds the record of another deployment than its key names")
+	}
 	d.Revision = uint64(kv.ModRevision)
 	return &d, nil
+}
+
+// splitKey splits a key under prefix into its three parts (account,
+// project and environment or id).
+func splitKey(prefix, key string) (account, project, last string, ok bool) {
+	rest, found := strings.CutPrefix(key, prefix)
+	parts := strings.Split(rest, "/")
+	if !found || len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
 }
 
 // encode is the stored form of d: bbolt's JSON, without the revision, which
