@@ -21,6 +21,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/certbind/certbind/internal/validate"
 )
 
 // KeyValue is a key as etcd returns it: its value and its create and
@@ -104,4 +106,17 @@ func Value(resp *clientv3.TxnResponse, i int) *KeyValue {
 // only of range reads.
 func Values(resp *clientv3.TxnResponse, i int) []*KeyValue {
 	return resp.Responses[i].GetResponseRange().GetKvs()
+}
+
+// CheckKeyParts refuses a part of a key that is empty or holds a "/": the
+// stores join parts with "/", so such a part could make two records share
+// a key or one read another's. Callers validate accounts, projects,
+// environments and names long before; this is the store's own line.
+func CheckKeyParts(parts ...string) error {
+	for _, p := range parts {
+		if p == "" || strings.Contains(p, "/") {
+			return fmt.Errorf("%s cannot be part of a store key: it is empty or holds \"/\" (accounts, projects and environments are slugs, certificate names JavaScript identifiers)", validate.Quote(p))
+		}
+	}
+	return nil
 }

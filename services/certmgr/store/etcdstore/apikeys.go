@@ -21,6 +21,9 @@ func (s *Store) apiKeyKey(hash string) string { return s.prefix + "apikeys/" + h
 
 // PutAPIKey stores an API key record under its hash, if no key has it.
 func (s *Store) PutAPIKey(k store.APIKey) error {
+	if err := etcdkv.CheckKeyParts(k.Hash); err != nil {
+		return err
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	data, err := json.Marshal(k)

@@ -19,6 +19,9 @@ import (
 // since its last delete, so of concurrent creates, on any replicas, exactly
 // one wins.
 func (s *Store) CreateCertificate(c *store.Certificate) (store.Change, error) {
+	if err := etcdkv.CheckKeyParts(c.Account, c.Project, c.ID, c.Name); err != nil {
+		return store.Change{}, err
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	nk, ck := s.nameKey(c.Account, c.Project, c.Name), s.certKey(c.Account, c.Project, c.ID)

@@ -17,6 +17,9 @@ import (
 // bound to this replica's lease. From now until CommitDeploy or
 // AbortDeploy (or the replica's death), they count as references.
 func (s *Store) BeginDeploy(p store.Pending) error {
+	if err := etcdkv.CheckKeyParts(p.Account, p.Project, p.Environment, p.Token); err != nil {
+		return err
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	data, err := json.Marshal(p)
@@ -95,6 +98,9 @@ func (s *Store) DropAllPending() (int, error) {
 // environment's id, creation time and next generation when it had a
 // deployment; otherwise newID is used.
 func (s *Store) CommitDeploy(p store.Pending, d *store.Deployment, newID string) (store.Change, error) {
+	if err := etcdkv.CheckKeyParts(d.Account, d.Project, d.Environment, newID); err != nil {
+		return store.Change{}, err
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	pk, ek := s.pendingKey(p), s.envKey(d.Account, d.Project, d.Environment)

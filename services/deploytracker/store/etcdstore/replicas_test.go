@@ -126,3 +126,26 @@ func TestDeployInProgressOutlivesNoLease(t *testing.T) {
 		t.Errorf("commit on the new lease: %v", err)
 	}
 }
+
+// TestKeyPartsAreRefused: a part that would change how a key splits is
+// refused before anything is written.
+func TestKeyPartsAreRefused(t *testing.T) {
+	cli, prefix := testetcd.Client(t)
+	s := open(t, cli, prefix)
+	for _, env := range []string{"prod/x", ""} {
+		p := storetest.Pending("acme", env, "production")
+		if err := s.BeginDeploy(p); err == nil {
+			t.Errorf("BeginDeploy of environment %q was accepted", env)
+		}
+	}
+	p := storetest.Pending("acme", "prod", "production")
+	if err := s.BeginDeploy(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CommitDeploy(p, storetest.Deployment(p, time.Now()), "dep/1"); err == nil {
+		t.Error("a commit with an id holding / was accepted")
+	}
+	if list, err := s.ListDeployments("acme", "shop"); err != nil || len(list) != 0 {
+		t.Errorf("refused writes left %d deployments, %v", len(list), err)
+	}
+}
