@@ -156,7 +156,9 @@ func (s *Store) DeleteCertificate(account, project, id string, check func(c *sto
 }
 
 // get reads one certificate, or its stand-in when its record does not
-// decode (its name read from the index at the same revision).
+// decode (its name read from the index as it is now, not at the record's
+// revision, which a compaction may have removed: a name's entry changes
+// only when its certificate is created or deleted).
 func (s *Store) get(ctx context.Context, account, project, id string) (*store.Certificate, *etcdkv.KeyValue, error) {
 	resp, err := s.cli.Get(ctx, s.certKey(account, project, id))
 	if err != nil {
@@ -171,7 +173,7 @@ func (s *Store) get(ctx context.Context, account, project, id string) (*store.Ce
 		return c, kv, nil
 	}
 	np := s.projectPrefix("names", account, project)
-	names, nerr := s.cli.Get(ctx, np, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision))
+	names, nerr := s.cli.Get(ctx, np, clientv3.WithPrefix())
 	if nerr != nil {
 		return nil, nil, etcdkv.Unavailable("read the certificate name index", s.prefix, nerr)
 	}

@@ -121,7 +121,7 @@ func (s *Store) CommitDeploy(p store.Pending, d *store.Deployment, newID string)
 			if err != nil {
 				// A redeploy repairs a damaged record: it keeps the id
 				// the index holds and starts its generations again.
-				prev, err = s.standIn(ctx, read.Header.Revision, d.Account, d.Project, d.Environment, err)
+				prev, err = s.standIn(ctx, d.Account, d.Project, d.Environment, err)
 				if err != nil {
 					return err
 				}
@@ -197,9 +197,12 @@ func (s *Store) DeleteDeployment(account, project, id string) (store.Change, err
 }
 
 // byID reads a deployment by id: the id index entry, then the record it
-// names at the same revision. A damaged record is read as its stand-in.
+// names, in a transaction that holds only while the entry is unchanged
+// (etcdkv.ErrConflict otherwise: the caller reads again). A damaged record
+// is read as its stand-in.
 func (s *Store) byID(ctx context.Context, account, project, id string) (idx *etcdkv.KeyValue, d *store.Deployment, kv *etcdkv.KeyValue, err error) {
-	ir, err := s.cli.Get(ctx, s.idKey(account, project, id))
+	ik := s.idKey(account, project, id)
+	ir, err := s.cli.Get(ctx, ik)
 	if err != nil {
 		return nil, nil, nil, etcdkv.Unavailable("read the deployment id index", s.prefix, err)
 	}
@@ -208,17 +211,23 @@ func (s *Store) byID(ctx context.Context, account, project, id string) (idx *etc
 	}
 	idx = ir.Kvs[0]
 	env := string(idx.Value)
-	dr, err := s.cli.Get(ctx, s.envKey(account, project, env), clientv3.WithRev(ir.Header.Revision))
+	dr, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(ik), "=", idx.ModRevision)).
+		Then(clientv3.OpGet(s.envKey(account, project, env))).
+		Commit()
 	if err != nil {
 		return nil, nil, nil, etcdkv.Unavailable("read the deployment", s.prefix, err)
 	}
-	if len(dr.Kvs) == 0 {
+	if !dr.Succeeded {
+		return nil, nil, nil, etcdkv.ErrConflict
+	}
+	kv = etcdkv.Value(dr, 0)
+	if kv == nil {
 		return nil, nil, nil, store.ErrNotFound
 	}
-	kv = dr.Kvs[0]
 	d, err = s.decode(kv)
 	if err != nil {
-		d, err = s.standIn(ctx, ir.Header.Revision, account, project, env, err)
+		d, err = s.standIn(ctx, account, project, env, err)
 	}
 	return idx, d, kv, err
 }
@@ -227,7 +236,11 @@ func (s *Store) byID(ctx context.Context, account, project, id string) (idx *etc
 func (s *Store) GetDeployment(account, project, id string) (*store.Deployment, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, d, _, err := s.byID(ctx, account, project, id)
+	var d *store.Deployment
+	err := etcdkv.Retry(ctx, func(ctx context.Context) (err error) {
+		_, d, _, err = s.byID(ctx, account, project, id)
+		return err
+	})
 	return d, err
 }
 
@@ -245,7 +258,7 @@ func (s *Store) ListDeployments(account, project string) ([]*store.Deployment, e
 		d, err := s.decode(kv)
 		if err != nil {
 			// One damaged record harms only itself.
-			if d, err = s.standIn(ctx, resp.Header.Revision, account, project, string(kv.Key[len(prefix):]), err); err != nil {
+			if d, err = s.standIn(ctx, account, project, string(kv.Key[len(prefix):]), err); err != nil {
 				return nil, err
 			}
 		}
@@ -275,7 +288,7 @@ func (s *Store) References(account, project, certificateID string) ([]store.Use,
 			// Whether it uses the certificate is unknown, so the answer
 			// must not be "no".
 			env := string(kv.Key[len(deps):])
-			si, serr := s.standIn(ctx, resp.Header.Revision, account, project, env, err)
+			si, serr := s.standIn(ctx, account, project, env, err)
 			if serr != nil {
 				return nil, serr
 			}

@@ -145,13 +145,15 @@ func encode(d *store.Deployment) (string, error) {
 }
 
 // standIn is what reads return for the undecodable deployment record of
-// env: its account, project and environment, its id from the id index read
-// at rev (the revision the record was read at), and why it is damaged.
-func (s *Store) standIn(ctx context.Context, rev int64, account, project, env string, cause error) (*store.Deployment, error) {
+// env: its account, project and environment, its id from the id index, and
+// why it is damaged. The index is read as it is now rather than at the
+// record's revision, which a compaction may have removed: an environment's
+// index entry changes only when its deployment is created or deleted.
+func (s *Store) standIn(ctx context.Context, account, project, env string, cause error) (*store.Deployment, error) {
 	d := &store.Deployment{Account: account, Project: project, Environment: env,
 		Damaged: fmt.Sprintf("its stored record does not decode (%v)", cause)}
 	prefix := s.projectPrefix("ids", account, project)
-	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev))
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, etcdkv.Unavailable("read the deployment id index", s.prefix, err)
 	}
