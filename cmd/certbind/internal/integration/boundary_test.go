@@ -140,3 +140,23 @@ func TestServiceModulesRequireNoOtherService(t *testing.T) {
 		}
 	}
 }
+
+// TestBinariesCarryNoEmbeddedEtcd: the services reach etcd through its
+// client; the embedded etcd server (tens of MB, and a second store nobody
+// asked for) is only for tests and tools, never in a binary users run.
+func TestBinariesCarryNoEmbeddedEtcd(t *testing.T) {
+	root := workspace(t)
+	for _, dir := range []string{"services/certmgr", "services/deploytracker", "services/edge", "services/restapi", "cmd/certbind"} {
+		deps := goList(t, filepath.Join(root, dir), "-deps", "./...")
+		seen := false
+		for _, pkg := range deps {
+			if strings.HasPrefix(pkg, "go.etcd.io/etcd/server/") || pkg == "github.com/certbind/certbind/internal/testetcd" {
+				t.Errorf("%s (tests excluded) depends on %s: import the embedded etcd server only from tests", dir, pkg)
+			}
+			seen = seen || strings.HasPrefix(pkg, "github.com/certbind/certbind/")
+		}
+		if !seen {
+			t.Errorf("go list -deps listed no certbind package in %s: %v", dir, deps)
+		}
+	}
+}

@@ -11,6 +11,7 @@
 //
 // This package's own tests hold the line: with go list and go mod edit
 // they check that no service package, tests included, imports another
-// service, that no service's go.mod names another service's module, and
-// that the edge, tests included, depends on neither bbolt nor go-pkcs12.
+// service, that no service's go.mod names another service's module, that
+// the edge, tests included, depends on neither bbolt nor go-pkcs12, and
+// that no binary (tests excluded) carries the embedded etcd server.
 package integration

@@ -10,6 +10,11 @@
 // protocol's mark and check, the marks of an environment-type removal, API
 // key records, epochs and damaged records. Operations only the bbolt file
 // has (backup as a file copy, re-seal walks, scans) are not part of it.
+//
+// The suite is in two parts: what every backend keeps (Store), and the
+// change feed (Feed), checked only on a store that implements it, so that
+// a backend's reads and writes can be held to the rules before its feed
+// exists.
 package storetest
 
 import (
@@ -18,7 +23,8 @@ import (
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
-// Store is everything of a certmgr store backend the suite exercises.
+// Store is the reads and writes of a certmgr store backend that the suite
+// exercises: certs.Certificates, the API key records and the epoch.
 type Store interface {
 	CreateCertificate(c *store.Certificate) (store.Change, error)
 	UpdateCertificate(account, project, id string, fn func(c *store.Certificate) (changeType string, err error)) (*store.Certificate, store.Change, error)
@@ -27,10 +33,7 @@ type Store interface {
 	ListCertificates(account, project, afterName string) ([]*store.Certificate, error)
 	ResolveCertificates(account, project string, names, ids []string) ([]*store.Certificate, error)
 	Snapshot() ([]*store.Certificate, uint64, error)
-	ChangesSince(rev uint64, limit int) (changes []store.Entry, compacted, head uint64, err error)
-	Revision() (uint64, error)
 	Epoch() string
-	SetPublisher(fn func(store.Entry))
 
 	PutAPIKey(k store.APIKey) error
 	APIKeyByHash(hash string) (store.APIKey, error)
@@ -38,6 +41,15 @@ type Store interface {
 	RevokeAPIKey(id, account string, at time.Time) (store.APIKey, error)
 	RevokedAPIKeyIDs() ([]string, error)
 	TouchAPIKeys(used map[string]time.Time) error
+}
+
+// Feed is the change feed of a backend (api.CertificateFeed's changes and
+// the hub's publisher). The suite checks it, and the revisions and changes
+// every write leaves in it, when the store Run opens implements it.
+type Feed interface {
+	ChangesSince(rev uint64, limit int) (changes []store.Entry, compacted, head uint64, err error)
+	Revision() (uint64, error)
+	SetPublisher(fn func(store.Entry))
 }
 
 // Damager is implemented by a backend's test harness that can make one

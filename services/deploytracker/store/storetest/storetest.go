@@ -11,11 +11,17 @@
 // delete and environment-type removal checks read, epochs and damaged
 // records. Operations only the bbolt file has (backup as a file copy,
 // scans) are not part of it.
+//
+// The suite is in two parts: what every backend keeps (Store), and the
+// change feed (Feed), checked only on a store that implements it, so that
+// a backend's reads and writes can be held to the rules before its feed
+// exists.
 package storetest
 
 import "github.com/certbind/certbind/services/deploytracker/store"
 
-// Store is everything of a deploytracker store backend the suite exercises.
+// Store is the reads and writes of a deploytracker store backend that the
+// suite exercises: deploy.Deployments and the store's epoch.
 type Store interface {
 	BeginDeploy(p store.Pending) error
 	AbortDeploy(p store.Pending) error
@@ -25,10 +31,16 @@ type Store interface {
 	ListDeployments(account, project string) ([]*store.Deployment, error)
 	References(account, project, certificateID string) ([]store.Use, error)
 	DropAllPending() (int, error)
+	Epoch() string
+}
+
+// Feed is the change feed of a backend (api.DeploymentFeed and the hub's
+// publisher). The suite checks it, and the revisions and changes every
+// write leaves in it, when the store Run opens implements it.
+type Feed interface {
 	Snapshot() ([]*store.Deployment, uint64, error)
 	ChangesSince(rev uint64, limit int) (changes []store.Entry, compacted, head uint64, err error)
 	Revision() (uint64, error)
-	Epoch() string
 	SetPublisher(fn func(store.Entry))
 }
 

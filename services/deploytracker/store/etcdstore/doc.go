@@ -1,0 +1,31 @@
+// Package etcdstore keeps the deploytracker's deployments in etcd, so that
+// several replicas of the deploytracker can serve the same data. It is the
+// second backend of deploy.Deployments (store.Store, on bbolt, is the
+// first) and passes the same conformance suite (store/storetest).
+//
+// Under the store's prefix P:
+//
+//	P deployments/ACCOUNT/PROJECT/ENVIRONMENT   the deployment (JSON, as bbolt stores it)
+//	P ids/ACCOUNT/PROJECT/ID                    the environment of a deployment id
+//	P pending/ACCOUNT/PROJECT/ENVIRONMENT/TOKEN a deploy in progress, bound to its replica's lease
+//	P meta/epoch                                the store's epoch
+//
+// Accounts, projects and environments are validated slugs and ids and
+// tokens are generated, so none holds a "/" and a project's keys are one
+// prefix. Every write is one transaction whose comparisons hold it to what
+// it read; one deployment per environment is kept by comparing the
+// environment key's create or modification revision. A record's Revision is
+// its key's modification revision, etcd's, never a counter of our own, so
+// it is not stored in the value.
+//
+// A deploy in progress is bound to a lease its replica keeps alive: when
+// the replica dies, its deploys in progress vanish after Options.IntentTTL,
+// and until then they count as references, as the delete protocol needs.
+// DropAllPending drops only the calling replica's own deploys in progress,
+// never another live replica's.
+//
+// The change feed (Revision, ChangesSince, Snapshot, SetPublisher: the
+// watch cache fed by an etcd watch of the prefix) is not implemented yet,
+// so this store is not yet an api.DeploymentFeed and the deploytracker
+// cannot run on it.
+package etcdstore
