@@ -1,51 +1,17 @@
 package store
 
 import (
-	"bytes"
 	"encoding/json"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/certbind/certbind/internal/revlog"
 )
 
-// scanBatch is how many records one read transaction of a scan reads. A
-// bbolt writer that must grow the file waits for every open read
-// transaction, so a scan of a big store reads it in many short ones.
-const scanBatch = 512
-
-// scan reads every record of bucket in key order, scanBatch records per
-// read transaction. visit runs inside the transaction and must copy what it
-// keeps; flush runs after each transaction, outside it, so slow work on
-// what visit kept (unsealing keys) holds no transaction open.
+// scan reads every record of bucket in key order, in short read
+// transactions (see revlog.Scan).
 func (s *Store) scan(bucket []byte, visit func(tx *bolt.Tx, k, v []byte), flush func() error) error {
-	var after []byte
-	for {
-		n := 0
-		err := s.db.View(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucket).Cursor()
-			k, v := c.First()
-			if after != nil {
-				k, v = c.Seek(after)
-				if k != nil && bytes.Equal(k, after) {
-					k, v = c.Next()
-				}
-			}
-			for ; k != nil && n < scanBatch; k, v = c.Next() {
-				visit(tx, k, v)
-				after = append(after[:0], k...)
-				n++
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := flush(); err != nil {
-			return err
-		}
-		if n < scanBatch {
-			return nil
-		}
-	}
+	return revlog.Scan(s.db, bucket, visit, flush)
 }
 
 // CertificateRecord is one certificate record as a scan reads it.
@@ -103,7 +69,7 @@ func (s *Store) ScanNames() ([]DanglingName, error) {
 		if tx.Bucket(bucketCerts).Get(certKey(account, project, string(v))) == nil {
 			out = append(out, DanglingName{Account: account, Project: project, Name: name, ID: string(v)})
 		}
-	}, func() error { return nil })
+	}, nil)
 	return out, err
 }
 
@@ -116,22 +82,15 @@ func (s *Store) ScanAPIKeys() (n int64, undecodable int64, err error) {
 		if json.Unmarshal(v, &k) != nil {
 			undecodable++
 		}
-	}, func() error { return nil })
+	}, nil)
 	return n, undecodable, err
 }
 
 // ScanChanges counts the changelog entries and returns the revisions of
 // those that do not decode.
 func (s *Store) ScanChanges() (n int64, undecodable []uint64, err error) {
-	err = s.scan(bucketChangelog, func(_ *bolt.Tx, k, v []byte) {
-		n++
-		if _, err := decodeEntry(v); err != nil {
-			var rev uint64
-			for _, b := range k {
-				rev = rev<<8 | uint64(b)
-			}
-			undecodable = append(undecodable, rev)
-		}
-	}, func() error { return nil })
-	return n, undecodable, err
+	return s.log.Check(s.db, func(v []byte) error {
+		_, err := decodeEntry(v)
+		return err
+	})
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"testing"
+
+	"github.com/certbind/certbind/internal/revlog"
 )
 
 // TestScanCertificatesCrossesBatches: a scan of more records than one read
@@ -10,7 +12,7 @@ import (
 // entry, while a write lands between its transactions.
 func TestScanCertificatesCrossesBatches(t *testing.T) {
 	s := openTestStore(t, Options{})
-	const n = 2*scanBatch + 7
+	const n = 2*revlog.ScanBatch + 7
 	for i := range n {
 		if _, err := s.CreateCertificate(newCert("acme", "shop", fmt.Sprintf("c%04d", i))); err != nil {
 			t.Fatal(err)

@@ -6,40 +6,14 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/certbind/certbind/internal/revlog"
 )
 
-// scanBatch is how many records one read transaction of a scan reads, so
-// that a scan of a big store never keeps a writer that must grow the file
-// waiting for long.
-const scanBatch = 512
-
-// scan reads every record of bucket in key order, scanBatch records per
-// read transaction. visit runs inside the transaction and must copy what it
-// keeps.
+// scan reads every record of bucket in key order, in short read
+// transactions (see revlog.Scan).
 func (s *Store) scan(bucket []byte, visit func(tx *bolt.Tx, k, v []byte)) error {
-	var after []byte
-	for {
-		n := 0
-		err := s.db.View(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucket).Cursor()
-			k, v := c.First()
-			if after != nil {
-				k, v = c.Seek(after)
-				if k != nil && bytes.Equal(k, after) {
-					k, v = c.Next()
-				}
-			}
-			for ; k != nil && n < scanBatch; k, v = c.Next() {
-				visit(tx, k, v)
-				after = append(after[:0], k...)
-				n++
-			}
-			return nil
-		})
-		if err != nil || n < scanBatch {
-			return err
-		}
-	}
+	return revlog.Scan(s.db, bucket, visit, nil)
 }
 
 // DeploymentRecord is one deployment record as a scan reads it.
@@ -121,15 +95,8 @@ func (s *Store) ScanPending() ([]PendingRecord, error) {
 // ScanChanges counts the changelog entries and returns the revisions of
 // those that do not decode.
 func (s *Store) ScanChanges() (n int64, undecodable []uint64, err error) {
-	err = s.scan(bucketChangelog, func(_ *bolt.Tx, k, v []byte) {
-		n++
-		if _, err := decodeEntry(v); err != nil {
-			var rev uint64
-			for _, b := range k {
-				rev = rev<<8 | uint64(b)
-			}
-			undecodable = append(undecodable, rev)
-		}
+	return s.log.Check(s.db, func(v []byte) error {
+		_, err := decodeEntry(v)
+		return err
 	})
-	return n, undecodable, err
 }
