@@ -65,7 +65,7 @@ func resolveSettings(cmd *cobra.Command, getenv func(string) string) (*settings,
 	var p Profile
 	if name := s.Profile.Value; name != "" {
 		if s.Config == nil {
-			return nil, fmt.Errorf("profile %q (from %s): there is no config file at %s; create the profile with: certbind config set-profile %s --account ... --project ...",
+			return nil, fmt.Errorf("profile %q (from %s): there is no config file at %s; create the profile with: certbind config set-profile %s --account A --project P",
 				name, s.Profile.Source, s.ConfigPath, name)
 		}
 		var ok bool

@@ -165,8 +165,3 @@ func (s *Store) standIn(ctx context.Context, account, project, env string, cause
 	}
 	return d, nil
 }
-
-// undecodable is the error of a write that needs the decoded record.
-func undecodable(account, project, env string, err error) error {
-	return fmt.Errorf("%w: deployment of environment %s in %s/%s: %w", store.ErrUndecodable, env, account, project, err)
-}
