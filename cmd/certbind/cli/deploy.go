@@ -36,7 +36,11 @@ func (o *deployOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 // Validate checks every flag, without reading a file or touching the network.
-func (o *deployOptions) Validate() error {
+func (o *deployOptions) Validate() error { return usageError(o.validate()) }
+
+// validate is Validate; every error it returns is a mistake on the command
+// line (exit status 2).
+func (o *deployOptions) validate() error {
 	if err := o.projectOptions.Validate(); err != nil {
 		return err
 	}

@@ -25,20 +25,20 @@ func readConfigFile(flag, path string) ([]byte, error) {
 	f, err := os.Open(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("--%s: file %q not found", flag, path)
+		return nil, usageError(fmt.Errorf("--%s: file %q not found", flag, path))
 	case err != nil:
-		return nil, fmt.Errorf("--%s: %w", flag, err)
+		return nil, usageError(fmt.Errorf("--%s: %w", flag, err))
 	}
 	defer f.Close()
 	if info, err := f.Stat(); err == nil && info.IsDir() {
-		return nil, fmt.Errorf("--%s: %q is a directory, not a file", flag, path)
+		return nil, usageError(fmt.Errorf("--%s: %q is a directory, not a file", flag, path))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("--%s: read %q: %w", flag, path, err)
 	}
 	if len(data) > maxConfigFile {
-		return nil, fmt.Errorf("--%s: file %q is over the 256 KiB limit (is it the right file?)", flag, path)
+		return nil, usageError(fmt.Errorf("--%s: file %q is over the 256 KiB limit (is it the right file?)", flag, path))
 	}
 	return data, nil
 }

@@ -56,6 +56,11 @@ func TestExitCodes(t *testing.T) {
 		{"suite stopped", stopped, with("mtls-certificate", "list"), ExitUnavailable},
 		{"missing file", real, with("mtls-certificate", "create", "--cert", filepath.Join(t.TempDir(), "none.pem"),
 			"--key", filepath.Join(t.TempDir(), "none.key"), "--name", "otherCert", "--environment-type", "production"), ExitUsage},
+		{"deploy: malformed --var", real, with("deploy", "--environment", "production", "--environment-type", "production",
+			"--config", writeFile(t, t.TempDir(), "g.json", `{"routes": []}`), "--var", "NO_EQUALS_SIGN"), ExitUsage},
+		{"deploy: config file missing", real, with("deploy", "--environment", "production", "--environment-type", "production",
+			"--config", filepath.Join(t.TempDir(), "none.json")), ExitUsage},
+		{"deploy: no --config", real, with("deploy", "--environment", "production", "--environment-type", "production"), ExitUsage},
 		{"client certificate uploaded as a CA", real, with("mtls-certificate", "create", "--ca", "--cert", writeFile(t, t.TempDir(), "ca.pem", string(c.leaf.CertPEM)),
 			"--name", "otherCert", "--environment-type", "production"), ExitOther},
 	}
