@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/certbind/certbind/internal/auth"
@@ -40,12 +41,16 @@ type Server struct {
 	store    Source
 	log      *slog.Logger
 	toStatus ErrorMapper
+	// running holds a token while a backup runs: one at a time, since
+	// each spools a whole copy of the store beside it (see revlog.Backup),
+	// and several at once could fill the database's disk.
+	running chan struct{}
 }
 
 // New returns the BackupService handlers for st; errors go through
 // toStatus.
 func New(st Source, log *slog.Logger, toStatus ErrorMapper) *Server {
-	return &Server{store: st, log: log, toStatus: toStatus}
+	return &Server{store: st, log: log, toStatus: toStatus, running: make(chan struct{}, 1)}
 }
 
 func adminOnly(ctx context.Context) error {
@@ -75,6 +80,12 @@ func (s *Server) Backup(_ *backupv1.BackupRequest, stream grpc.ServerStreamingSe
 	ctx := stream.Context()
 	if err := adminOnly(ctx); err != nil {
 		return s.toStatus(ctx, s.log, "Backup", err)
+	}
+	select {
+	case s.running <- struct{}{}:
+		defer func() { <-s.running }()
+	default:
+		return status.Error(codes.ResourceExhausted, "a backup of this store is already running (each takes a copy of the store on its disk): try again when it ends")
 	}
 	out := bufio.NewWriterSize(sendWriter(func(b []byte) error {
 		return stream.Send(&backupv1.BackupResponse{Part: &backupv1.BackupResponse_Data{Data: b}})
