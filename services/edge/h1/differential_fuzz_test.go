@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,11 @@ import (
 //     and serves it, this server refuses it with 400 (RefuseFraming) and
 //     closes. net/http's sequence is cut before it, which must be an
 //     HTTP/1.0 request.
+//   - An Expect field that is not exactly 100-continue (in any case):
+//     this server answers 417 and closes (see checkExpect), net/http serves
+//     one whose value holds the token 100-continue among other text (such
+//     as "foo, 100-continue"), taking an expectation it does not know for
+//     one it does. net/http's sequence is cut before it.
 //
 // The package doc's other differences are in answers (HEAD's
 // Content-Length, no Content-Type sniffing), not in the requests seen:
@@ -88,6 +94,7 @@ func FuzzFramingDifferential(f *testing.F) {
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 		// Expect, and an empty line after a body.
 		"POST /a HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: a\r\nExpect: foo, 100-continue\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
 	} {
 		for _, chunk := range []uint8{0, 1, 7} {
 			f.Add([]byte(seed), chunk)
@@ -113,6 +120,7 @@ type seenRequest struct {
 	body                        string
 	bodyErr                     bool
 	refusal                     string
+	expect                      string // the first Expect field
 }
 
 // recorder collects what one server's handler and OnRefuse see.
@@ -124,7 +132,7 @@ type recorder struct {
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	rec.add(seenRequest{method: r.Method, target: r.RequestURI, proto: r.Proto, host: r.Host,
-		urlHost: r.URL.Host, body: string(body), bodyErr: err != nil})
+		urlHost: r.URL.Host, body: string(body), bodyErr: err != nil, expect: r.Header.Get("Expect")})
 	io.WriteString(w, "ok")
 }
 
@@ -217,6 +225,12 @@ func compareRequests(h1Seen, netSeen []seenRequest) error {
 			// The HTTP/2 preface: answered 505 here.
 			if e != nil {
 				return fmt.Errorf("request %d: served %+v, where net/http saw the HTTP/2 preface", i, e)
+			}
+			return nil
+		case n != nil && n.expect != "" && !strings.EqualFold(n.expect, "100-continue"):
+			// An Expect other than 100-continue: answered 417 here.
+			if e != nil {
+				return fmt.Errorf("request %d: served %+v, where net/http saw Expect %q", i, e, n.expect)
 			}
 			return nil
 		case e != nil && n == nil && http11(e) && e.method != http.MethodConnect && e.urlHost != "":
