@@ -68,7 +68,7 @@ func StartWindow[E Revisioned](ctx context.Context, cli *clientv3.Client, prefix
 		opts.Size = DefaultWindow
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+		opts.Logger = discard()
 	}
 	rev, err := currentRevision(ctx, cli, prefix)
 	if err != nil {
@@ -332,3 +332,5 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,67 @@
+package etcdkv
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/certbind/certbind/internal/testetcd"
+)
+
+func TestMain(m *testing.M) { os.Exit(testetcd.Main(m)) }
+
+type rev uint64
+
+func (r rev) Rev() uint64 { return uint64(r) }
+
+func everyEvent(r int64, evs []*clientv3.Event) ([]rev, error) { return []rev{rev(r)}, nil }
+
+// TestWindowRestartsAfterCompaction: a window whose watch etcd compacted
+// past (a replica cut off for longer than etcd keeps its history) starts
+// its history again at the current revision, so a subscriber behind it
+// resyncs, and follows the writes after it.
+func TestWindowRestartsAfterCompaction(t *testing.T) {
+	cli, prefix := testetcd.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	first, err := cli.Put(ctx, prefix+"k", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := cli.Put(ctx, prefix+"k", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Compact(ctx, second.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	// A window that has taken in everything up to before the first write
+	// watches from it: etcd no longer has it.
+	wctx, stop := context.WithCancel(context.Background())
+	w := &Window[rev]{cli: cli, prefix: prefix, convert: everyEvent, size: 10, log: discard(),
+		cancel: stop, done: make(chan struct{}), moved: make(chan struct{})}
+	w.restart(first.Header.Revision - 1)
+	go w.run(wctx)
+	defer w.Close()
+
+	third, err := cli.Put(ctx, prefix+"k", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Wait(ctx, third.Header.Revision, true); err != nil {
+		t.Fatal(err)
+	}
+	got, compacted, head := w.Since(0, 10)
+	if compacted < uint64(second.Header.Revision) || head != uint64(third.Header.Revision) {
+		t.Errorf("after the compaction: compacted %d, head %d; want compacted at or after %d, head %d",
+			compacted, head, second.Header.Revision, third.Header.Revision)
+	}
+	for _, e := range got {
+		if e.Rev() <= uint64(second.Header.Revision) {
+			t.Errorf("the window holds %d, a change from before the compaction", e)
+		}
+	}
+}
