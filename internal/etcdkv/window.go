@@ -49,6 +49,7 @@ type Window[E Revisioned] struct {
 	head      uint64 // the newest entry's revision, or compacted
 	progress  int64  // every change up to it has been turned into entries
 	publish   func(E)
+	restarted func()
 	moved     chan struct{} // closed when progress moves
 }
 
@@ -105,6 +106,16 @@ func (w *Window[E]) SetPublisher(fn func(E)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.publish = fn
+}
+
+// SetRestarted sets the function called each time the window starts its
+// history again, after its new compaction point is set: live subscribers
+// must then catch up from the window (changefeed.Hub.Drop), where one
+// behind the new history resyncs.
+func (w *Window[E]) SetRestarted(fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.restarted = fn
 }
 
 // Since returns up to limit entries after rev, the compaction point and
@@ -249,6 +260,12 @@ func (w *Window[E]) run(ctx context.Context) {
 				cancel()
 				if err == nil {
 					w.restart(rev)
+					w.mu.Lock()
+					restarted := w.restarted
+					w.mu.Unlock()
+					if restarted != nil {
+						restarted()
+					}
 					break
 				}
 				sleep(ctx, time.Second)

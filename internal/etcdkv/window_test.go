@@ -22,7 +22,8 @@ func everyEvent(r int64, evs []*clientv3.Event) ([]rev, error) { return []rev{re
 // TestWindowRestartsAfterCompaction: a window whose watch etcd compacted
 // past (a replica cut off for longer than etcd keeps its history) starts
 // its history again at the current revision, so a subscriber behind it
-// resyncs, and follows the writes after it.
+// resyncs, tells its store (which cuts off live subscribers), and follows
+// the writes after it.
 func TestWindowRestartsAfterCompaction(t *testing.T) {
 	cli, prefix := testetcd.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -44,6 +45,8 @@ func TestWindowRestartsAfterCompaction(t *testing.T) {
 	w := &Window[rev]{cli: cli, prefix: prefix, convert: everyEvent, size: 10, log: discard(),
 		cancel: stop, done: make(chan struct{}), moved: make(chan struct{})}
 	w.restart(first.Header.Revision - 1)
+	restarted := make(chan struct{}, 10)
+	w.SetRestarted(func() { restarted <- struct{}{} })
 	go w.run(wctx)
 	defer w.Close()
 
@@ -53,6 +56,9 @@ func TestWindowRestartsAfterCompaction(t *testing.T) {
 	}
 	if err := w.Wait(ctx, third.Header.Revision, true); err != nil {
 		t.Fatal(err)
+	}
+	if len(restarted) != 1 {
+		t.Errorf("the window told of %d restarts, want 1 (live subscribers must catch up from it)", len(restarted))
 	}
 	got, compacted, head := w.Since(0, 10)
 	if compacted < uint64(second.Header.Revision) || head != uint64(third.Header.Revision) {

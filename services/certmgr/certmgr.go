@@ -204,6 +204,9 @@ func New(cfg Config) (*Service, error) {
 		dist.Publish(e)
 		fig.published.Inc()
 	})
+	if r, ok := st.(restarter); ok {
+		r.SetRestarted(dist.Drop)
+	}
 	if err := checkMasterKey(st, sealer, m, cfg.MasterKeyFile, log); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)

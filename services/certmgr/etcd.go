@@ -30,6 +30,10 @@ func (fixedKey) FinishKeyRotation(uint64, store.Rewrap) (bool, error) {
 	return false, errNoRotationOnEtcd
 }
 
+// restarter is a store whose change feed can start its history again
+// (etcd's, when its watch falls behind a compaction).
+type restarter interface{ SetRestarted(fn func()) }
+
 // noBackup is the backup service of a store in etcd: the cluster is backed
 // up with etcd's own snapshots (etcdctl snapshot save), every service at
 // once.

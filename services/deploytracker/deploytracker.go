@@ -136,6 +136,11 @@ func New(cfg Config) (*Service, error) {
 		dist.Publish(e)
 		fig.published.Inc()
 	})
+	if r, ok := st.(interface{ SetRestarted(fn func()) }); ok {
+		// The feed started its history again: streams catch up from
+		// it, and one behind it resyncs.
+		r.SetRestarted(dist.Drop)
+	}
 	s := &Service{
 		store:       st,
 		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),

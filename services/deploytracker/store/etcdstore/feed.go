@@ -76,6 +76,11 @@ func (s *Store) Revision() (uint64, error) {
 	return s.feed.Head(ctx)
 }
 
+// SetRestarted sets the function called when the feed starts its history
+// again (its watch fell behind etcd's compaction): every live subscriber
+// must then catch up from the feed, and one behind it resyncs.
+func (s *Store) SetRestarted(fn func()) { s.feed.SetRestarted(fn) }
+
 // SetPublisher sets the function called with every change this replica's
 // feed takes in (the writes of every replica), in revision order and never
 // two at once; a write of this replica returns after its change was
