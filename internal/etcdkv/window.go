@@ -62,8 +62,11 @@ type WindowOptions struct {
 	Logger *slog.Logger
 }
 
-// StartWindow starts keeping the entries of the changes under prefix from
-// the current revision on. Close stops it.
+// StartWindow starts keeping the entries of the changes under prefix,
+// replaying first what etcd still keeps of its history (up to the
+// window's size), so that a replica that has just started serves
+// subscribers resuming from any revision etcd has not compacted. Close
+// stops it.
 func StartWindow[E Revisioned](ctx context.Context, cli *clientv3.Client, prefix string, convert Convert[E], opts WindowOptions) (*Window[E], error) {
 	if opts.Size <= 0 {
 		opts.Size = DefaultWindow
@@ -71,14 +74,14 @@ func StartWindow[E Revisioned](ctx context.Context, cli *clientv3.Client, prefix
 	if opts.Logger == nil {
 		opts.Logger = discard()
 	}
-	rev, err := currentRevision(ctx, cli, prefix)
-	if err != nil {
+	if _, err := currentRevision(ctx, cli, prefix); err != nil {
 		return nil, Unavailable("read the current revision", prefix, err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	w := &Window[E]{cli: cli, prefix: prefix, convert: convert, size: opts.Size, log: opts.Logger,
 		cancel: cancel, done: make(chan struct{}), moved: make(chan struct{})}
-	w.restart(rev)
+	// The watch starts at revision 1: etcd answers with its compaction
+	// point if it no longer has it, and the window starts there.
 	go w.run(wctx)
 	return w, nil
 }
@@ -215,8 +218,8 @@ func (w *Window[E]) requestProgress(ctx context.Context) {
 	_ = w.cli.RequestProgress(ctx)
 }
 
-// restart starts the history again at rev: entries before it are gone, so
-// a subscriber behind it resyncs.
+// restart starts the history again after rev: the changes up to it are
+// gone, so a subscriber behind it resyncs.
 func (w *Window[E]) restart(rev int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -251,13 +254,25 @@ func (w *Window[E]) run(ctx context.Context) {
 			return
 		}
 		var rev int64
-		if errors.Is(err, rpctypes.ErrCompacted) || errors.Is(err, errRestart) {
-			w.log.Warn("the change feed's watch fell behind etcd's history: subscribers behind this point resync",
-				slog.String("prefix", w.prefix), slog.String("error", err.Error()))
+		var compacted *compactedError
+		if errors.As(err, &compacted) || errors.Is(err, errRestart) {
+			w.mu.Lock()
+			first := w.progress == 0
+			w.mu.Unlock()
+			if !first {
+				w.log.Warn("the change feed's history starts again: subscribers behind its new start resync",
+					slog.String("prefix", w.prefix), slog.String("error", err.Error()))
+			}
 			for ctx.Err() == nil {
-				cctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
-				rev, err = currentRevision(cctx, w.cli, w.prefix)
-				cancel()
+				if compacted != nil {
+					// etcd still has every revision from its compaction
+					// point on: the window replays them.
+					rev, err = compacted.rev-1, nil
+				} else {
+					cctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+					rev, err = currentRevision(cctx, w.cli, w.prefix)
+					cancel()
+				}
 				if err == nil {
 					w.restart(rev)
 					w.mu.Lock()
@@ -279,6 +294,17 @@ func (w *Window[E]) run(ctx context.Context) {
 
 var errRestart = errors.New("a change cannot be turned into an entry")
 
+// compactedError is a watch refused because etcd compacted its history
+// past the revision it started from; rev is etcd's compaction point, the
+// oldest revision it still has.
+type compactedError struct{ rev, from int64 }
+
+func (e *compactedError) Error() string {
+	return fmt.Sprintf("%v (compacted at %d, watching from %d)", rpctypes.ErrCompacted, e.rev, e.from)
+}
+
+func (e *compactedError) Unwrap() error { return rpctypes.ErrCompacted }
+
 // watch watches from the progress on until the watch breaks.
 func (w *Window[E]) watch(ctx context.Context) error {
 	w.mu.Lock()
@@ -290,7 +316,7 @@ func (w *Window[E]) watch(ctx context.Context) error {
 		clientv3.WithRev(from), clientv3.WithProgressNotify())
 	for resp := range ch {
 		if resp.CompactRevision != 0 {
-			return fmt.Errorf("%w (compacted at %d, watching from %d)", rpctypes.ErrCompacted, resp.CompactRevision, from)
+			return &compactedError{rev: resp.CompactRevision, from: from}
 		}
 		if err := resp.Err(); err != nil {
 			return err

@@ -3,6 +3,8 @@ package etcdkv
 import (
 	"context"
 	"os"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -61,13 +63,41 @@ func TestWindowRestartsAfterCompaction(t *testing.T) {
 		t.Errorf("the window told of %d restarts, want 1 (live subscribers must catch up from it)", len(restarted))
 	}
 	got, compacted, head := w.Since(0, 10)
-	if compacted < uint64(second.Header.Revision) || head != uint64(third.Header.Revision) {
-		t.Errorf("after the compaction: compacted %d, head %d; want compacted at or after %d, head %d",
-			compacted, head, second.Header.Revision, third.Header.Revision)
+	if compacted != uint64(second.Header.Revision-1) || head != uint64(third.Header.Revision) {
+		t.Errorf("after the compaction: compacted %d, head %d; want compacted %d (before the oldest revision etcd has), head %d",
+			compacted, head, second.Header.Revision-1, third.Header.Revision)
 	}
-	for _, e := range got {
-		if e.Rev() <= uint64(second.Header.Revision) {
-			t.Errorf("the window holds %d, a change from before the compaction", e)
+	if want := []rev{rev(second.Header.Revision), rev(third.Header.Revision)}; !slices.Equal(got, want) {
+		t.Errorf("the window holds %v, want %v: what etcd still has, replayed", got, want)
+	}
+}
+
+// TestWindowReplaysHistory: a window started after writes (a replica
+// starting) replays what etcd still has of them, so a subscriber resumes
+// on it from before it started.
+func TestWindowReplaysHistory(t *testing.T) {
+	cli, prefix := testetcd.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var want []rev
+	for i := range 3 {
+		resp, err := cli.Put(ctx, prefix+"k", strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
 		}
+		want = append(want, rev(resp.Header.Revision))
+	}
+	w, err := StartWindow(ctx, cli, prefix, everyEvent, WindowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	head, err := w.Head(ctx)
+	if err != nil || head != uint64(want[2]) {
+		t.Fatalf("Head = %d, %v; want %d", head, err, want[2])
+	}
+	got, compacted, _ := w.Since(uint64(want[0]), 10)
+	if !slices.Equal(got, want[1:]) || compacted >= uint64(want[0]) {
+		t.Errorf("Since(%d) = %v, compacted %d; want %v, compacted before %d", want[0], got, compacted, want[1:], want[0])
 	}
 }

@@ -26,8 +26,8 @@
 // in the value. Reads are linearizable.
 //
 // The change feed (Revision, ChangesSince, SetPublisher) is served from
-// memory: each replica watches the prefix once, from the revision it opened
-// at, with previous values, and keeps the entries of the last changes of
+// memory: each replica watches the prefix once, with previous values,
+// replaying first what etcd still keeps of its history, and keeps the entries of the last changes of
 // certificate keys (etcdkv.Window); a subscriber at or after the window's
 // compaction point resumes on any replica, one before it resyncs. A
 // record carries the type of the change that wrote it ("change"), since a

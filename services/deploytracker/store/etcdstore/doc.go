@@ -25,8 +25,8 @@
 // never another live replica's.
 //
 // The change feed (Revision, ChangesSince, SetPublisher) is served from
-// memory: each replica watches the prefix once, from the revision it opened
-// at, with previous values, and keeps the entries of the last changes of
+// memory: each replica watches the prefix once, with previous values,
+// replaying first what etcd still keeps of its history, and keeps the entries of the last changes of
 // deployment keys (etcdkv.Window); a subscriber at or after the window's
 // compaction point resumes on any replica, one before it resyncs. A write
 // returns once this replica's feed has published it. Snapshot is a
