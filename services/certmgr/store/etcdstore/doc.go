@@ -30,9 +30,9 @@
 // replaying first what etcd still keeps of its history, and keeps the
 // entries of the last changes of certificate keys (etcdkv.Window); a
 // subscriber at or after the window's compaction point resumes on any
-// replica, one before it resyncs. A
-// record carries the type of the change that wrote it ("change"), since a
-// key's new value alone cannot tell a disable from a rotation. A write
+// replica, one before it resyncs. A record carries the type of the change
+// that wrote it ("change"), since a key's new value alone cannot tell a
+// disable from a rotation. A write
 // returns once this replica's feed has published it. Snapshot is a
 // linearizable read, answered with the feed's revision of that read.
 //
