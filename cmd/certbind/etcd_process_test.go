@@ -74,6 +74,12 @@ func TestEtcdAcrossProcesses(t *testing.T) {
 	}
 	url := dep.URL + "/api/hello"
 	e2etest.Eventually(t, url, 200, "CN=client-1")
+	// A backup of a store in etcd is etcd's own snapshot; the CLI says so.
+	backup := exec.Command(filepath.Join(c.bin, "certbind"), "admin", "backup", "--out", filepath.Join(dir, "backup"))
+	backup.Env = append(os.Environ(), "CERTBIND_API_URL="+c.restURL, "CERTBIND_API_KEY="+c.adminKey)
+	if out, err := backup.CombinedOutput(); err == nil || !strings.Contains(string(out), "etcdctl snapshot save") {
+		t.Errorf("admin backup on etcd: %v\n%s\nwant a refusal that points to etcd's snapshots", err, out)
+	}
 	cert2, key2 := leaf("2")
 	must(with("mtls-certificate", "rotate", "--name", "myBackendCert", "--cert", cert2, "--key", key2)...)
 	e2etest.Eventually(t, url, 200, "CN=client-2")

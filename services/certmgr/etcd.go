@@ -1,7 +1,14 @@
 package certmgr
 
 import (
+	"context"
 	"errors"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	backupv1 "github.com/certbind/certbind/proto/certbind/backup/v1"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/store"
@@ -39,4 +46,15 @@ type restarter interface{ SetRestarted(fn func()) }
 // once.
 type noBackup struct {
 	certmgrv1.UnimplementedBackupServiceServer
+}
+
+var errBackupOnEtcd = status.Error(codes.FailedPrecondition,
+	"this certmgr keeps its data in etcd: back it up with etcd's snapshots (etcdctl snapshot save), which hold every certbind service's data at once")
+
+func (noBackup) GetBackupInfo(context.Context, *backupv1.GetBackupInfoRequest) (*backupv1.GetBackupInfoResponse, error) {
+	return nil, errBackupOnEtcd
+}
+
+func (noBackup) Backup(*backupv1.BackupRequest, grpc.ServerStreamingServer[backupv1.BackupResponse]) error {
+	return errBackupOnEtcd
 }

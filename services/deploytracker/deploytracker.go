@@ -22,13 +22,16 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/serve"
+	backupv1 "github.com/certbind/certbind/proto/certbind/backup/v1"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/deploytracker/api"
@@ -190,6 +193,17 @@ func storeName(cfg Config) string {
 // cluster is etcd's (etcdctl snapshot save), of every service at once.
 type noBackup struct {
 	deploytrackerv1.UnimplementedBackupServiceServer
+}
+
+var errBackupOnEtcd = status.Error(codes.FailedPrecondition,
+	"this deploytracker keeps its data in etcd: back it up with etcd's snapshots (etcdctl snapshot save), which hold every certbind service's data at once")
+
+func (noBackup) GetBackupInfo(context.Context, *backupv1.GetBackupInfoRequest) (*backupv1.GetBackupInfoResponse, error) {
+	return nil, errBackupOnEtcd
+}
+
+func (noBackup) Backup(*backupv1.BackupRequest, grpc.ServerStreamingServer[backupv1.BackupResponse]) error {
+	return errBackupOnEtcd
 }
 
 // Verifier checks API keys by asking certmgr.
