@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/certbind/certbind/internal/changefeed"
@@ -173,3 +174,40 @@ func (r *recorder) Snapshot() (uint64, error) {
 func (r *recorder) Change(store.Entry) error { r.changes++; return nil }
 
 func (r *recorder) Heartbeat(uint64) error { r.done(); return nil }
+
+// FuzzEntries: any event of a key under the prefix (a foreign or torn
+// write included) is turned into an entry of the certificate its key
+// names, or ignored, or refused; never a panic.
+func FuzzEntries(f *testing.F) {
+	rec := `{"id":"crt-1","account":"acme","project":"shop","name":"a","environmentTypes":["production"],"version":1}`
+	f.Add("/p/certs/acme/shop/crt-1", []byte(rec), []byte(nil), int64(1), false)
+	f.Add("/p/certs/acme/shop/crt-1", []byte(strings.Replace(rec, `"version":1`, `"version":2,"change":"rotated"`, 1)), []byte(rec), int64(2), false)
+	f.Add("/p/certs/acme/shop/crt-1", []byte(`{"id": "torn`), []byte(rec), int64(3), false)
+	f.Add("/p/certs/acme/shop/crt-1", []byte(nil), []byte(rec), int64(0), true)
+	f.Add("/p/certs/acme/shop/crt-1", []byte(nil), []byte(nil), int64(1), true)
+	f.Add("/p/names/acme/shop/a", []byte("crt-1"), []byte(nil), int64(1), false)
+	f.Add("/p/certs/acme/shop", []byte(`{}`), []byte(nil), int64(1), false)
+	s := &Store{prefix: "/p/"}
+	f.Fuzz(func(t *testing.T, key string, value, prev []byte, version int64, del bool) {
+		ev := &clientv3.Event{Type: clientv3.EventTypePut, Kv: &mvccpb.KeyValue{Key: []byte(key), Value: value, ModRevision: 7, Version: version}}
+		if del {
+			ev.Type = clientv3.EventTypeDelete
+		}
+		if prev != nil {
+			ev.PrevKv = &mvccpb.KeyValue{Key: []byte(key), Value: prev, ModRevision: 5, Version: 1}
+		}
+		entries, err := s.entries(7, []*clientv3.Event{ev})
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			account, project, id, ok := splitKey("/p/certs/", key)
+			if !ok || e.Account != account || e.Project != project || e.CertificateID != id || e.Revision != 7 {
+				t.Fatalf("key %q made the entry %+v", key, e)
+			}
+			if e.Type == store.ChangeDeleted && e.Before == nil || e.Type != store.ChangeDeleted && e.After == nil {
+				t.Fatalf("entry %+v lacks the place its type needs", e)
+			}
+		}
+	})
+}

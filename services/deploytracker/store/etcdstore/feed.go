@@ -43,7 +43,7 @@ func (s *Store) entries(rev int64, events []*clientv3.Event) ([]store.Entry, err
 			return d
 		}
 		ch := store.Change{Revision: uint64(ev.Kv.ModRevision), Account: account, Project: project}
-		if ev.Kv.Version != 1 && ev.PrevKv == nil {
+		if (ev.Type == clientv3.EventTypeDelete || ev.Kv.Version != 1) && ev.PrevKv == nil {
 			return nil, fmt.Errorf("etcd did not keep the deployment of %s/%s/%s as it was before revision %d", account, project, env, ev.Kv.ModRevision)
 		}
 		if ev.PrevKv != nil {

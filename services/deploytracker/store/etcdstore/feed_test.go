@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/certbind/certbind/internal/testetcd"
 	"github.com/certbind/certbind/services/deploytracker/store"
 	"github.com/certbind/certbind/services/deploytracker/store/storetest"
@@ -75,4 +78,36 @@ func TestFeedAcrossReplicas(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	check("published on the other replica", published)
+}
+
+// FuzzEntries: any event of a key under the prefix (a foreign or torn
+// write included) is turned into an entry of the deployment its key names,
+// or ignored, or refused; never a panic.
+func FuzzEntries(f *testing.F) {
+	f.Add("/p/deployments/acme/shop/prod", []byte(`{"id":"dep-1","account":"acme","project":"shop","environment":"prod"}`), []byte(nil), int64(1), false)
+	f.Add("/p/deployments/acme/shop/prod", []byte(`{"id":"dep-1"`), []byte(`{"id":"dep-1","account":"acme","project":"shop","environment":"prod","generation":1}`), int64(2), false)
+	f.Add("/p/deployments/acme/shop/prod", []byte(nil), []byte(`{}`), int64(0), true)
+	f.Add("/p/deployments/acme/shop/prod", []byte(nil), []byte(nil), int64(1), true)
+	f.Add("/p/ids/acme/shop/dep-1", []byte("prod"), []byte(nil), int64(1), false)
+	f.Add("/p/deployments/acme/shop", []byte(`{}`), []byte(nil), int64(1), false)
+	s := &Store{prefix: "/p/"}
+	f.Fuzz(func(t *testing.T, key string, value, prev []byte, version int64, del bool) {
+		ev := &clientv3.Event{Type: clientv3.EventTypePut, Kv: &mvccpb.KeyValue{Key: []byte(key), Value: value, ModRevision: 7, Version: version}}
+		if del {
+			ev.Type = clientv3.EventTypeDelete
+		}
+		if prev != nil {
+			ev.PrevKv = &mvccpb.KeyValue{Key: []byte(key), Value: prev, ModRevision: 5, Version: 1}
+		}
+		entries, err := s.entries(7, []*clientv3.Event{ev})
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			account, project, _, ok := splitKey("/p/deployments/", key)
+			if !ok || e.Account != account || e.Project != project || e.Revision != 7 {
+				t.Fatalf("key %q made the entry %+v", key, e)
+			}
+		}
+	})
 }
