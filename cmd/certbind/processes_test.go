@@ -78,11 +78,21 @@ type cluster struct {
 	tls                                   peertls.Files
 	procs                                 map[string]*exec.Cmd
 	adminKey, serviceKey                  string
+	// etcd, when set, holds the flags that put certmgr and the
+	// deploytracker on etcd instead of bbolt files.
+	etcd []string
 }
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{t: t, bin: binaries(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{},
+	return startClusterOn(t, nil)
+}
+
+// startClusterOn starts the cluster with certmgr and the deploytracker on
+// the store the flags in etcd name (bbolt files when nil).
+func startClusterOn(t *testing.T, etcd []string) *cluster {
+	t.Helper()
+	c := &cluster{etcd: etcd, t: t, bin: binaries(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{},
 		certmgrAddr: freeAddr(t), trackerAddr: freeAddr(t), edgeAddr: freeAddr(t), edgeAdminAddr: freeAddr(t),
 		certmgrAdmin: freeAddr(t), trackerAdmin: freeAddr(t), restAdmin: freeAddr(t),
 		adminKey: "proc-admin-0123456789abcdef0123456789abcdef", serviceKey: "proc-service"}
@@ -135,12 +145,12 @@ func (c *cluster) startWith(name string, extra ...string) {
 	switch name {
 	case "certmgr":
 		addr = c.certmgrAddr
-		args = []string{"--listen", c.certmgrAddr, "--admin-listen", c.certmgrAdmin, "--data-dir", filepath.Join(c.dir, "certmgr"),
-			"--master-key-file", filepath.Join(c.dir, "master.key"), "--deploytracker-addr", c.trackerAddr}
+		args = append([]string{"--listen", c.certmgrAddr, "--admin-listen", c.certmgrAdmin,
+			"--master-key-file", filepath.Join(c.dir, "master.key"), "--deploytracker-addr", c.trackerAddr}, c.storeArgs("certmgr")...)
 	case "deploytracker":
 		addr = c.trackerAddr
-		args = []string{"--listen", c.trackerAddr, "--admin-listen", c.trackerAdmin, "--data-dir", filepath.Join(c.dir, "deploytracker"), "--certmgr-addr", c.certmgrAddr,
-			"--edge-url", "http://" + c.edgeAddr}
+		args = append([]string{"--listen", c.trackerAddr, "--admin-listen", c.trackerAdmin, "--certmgr-addr", c.certmgrAddr,
+			"--edge-url", "http://" + c.edgeAddr}, c.storeArgs("deploytracker")...)
 	case "edge":
 		addr = c.edgeAdminAddr
 		// The tests' backends are on loopback, which an edge refuses
@@ -152,8 +162,25 @@ func (c *cluster) startWith(name string, extra ...string) {
 		addr, c.restURL = rest, "http://"+rest
 		args = []string{"--listen", rest, "--admin-listen", c.restAdmin, "--certmgr-addr", c.certmgrAddr, "--deploytracker-addr", c.trackerAddr}
 	}
-	args = append(append(args, extra...), c.tlsArgs()...)
-	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	c.launch(name, name, addr, append(args, extra...))
+}
+
+// storeArgs are the flags of a service's store: a data dir under the
+// cluster's, or the cluster's etcd flags.
+func (c *cluster) storeArgs(service string) []string {
+	if c.etcd != nil {
+		return c.etcd
+	}
+	return []string{"--data-dir", filepath.Join(c.dir, service)}
+}
+
+// launch starts binary bin as the process name (its log is DIR/name.log)
+// with the cluster's TLS and keys, and waits until addr accepts
+// connections.
+func (c *cluster) launch(name, bin, addr string, args []string) {
+	c.t.Helper()
+	args = append(args, c.tlsArgs()...)
+	cmd := exec.Command(filepath.Join(c.bin, bin), args...)
 	cmd.Env = append(os.Environ(), "CERTBIND_ADMIN_KEY="+c.adminKey, "CERTBIND_SERVICE_KEY="+c.serviceKey, "CERTBIND_EDGE_KEY="+c.edgeKey)
 	log, err := os.OpenFile(filepath.Join(c.dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

@@ -50,6 +50,20 @@ func (h *Hub[T]) Publish(c T) {
 	}
 }
 
+// Drop cuts off every subscriber, as an overflow does: each catches up
+// from the log again. A store whose log started its history again (one
+// that cannot replay what it missed) calls it after the log reports its
+// new compaction point, so that a subscriber behind it resyncs rather
+// than going on from the next change with a gap.
+func (h *Hub[T]) Drop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		delete(h.subs, s)
+		close(s.ch)
+	}
+}
+
 // Head returns the last revision the hub has delivered.
 func (h *Hub[T]) Head() uint64 {
 	h.mu.Lock()

@@ -226,6 +226,25 @@ func TestFollowSparseRevisions(t *testing.T) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})
+	t.Run("a history restarted with Drop resyncs live subscribers", func(t *testing.T) {
+		l := newSparse(2) // 10 20
+		sink := &sparseSink{log: l, last: 20}
+		stop := follow(t, l, sink, 20, Options{Heartbeat: time.Hour})
+		waitUntil(t, "the subscription", func() bool { return l.hub.Subscribers() == 1 })
+		// The log misses 30 and 40 (an etcd watch cut off past a
+		// compaction) and starts again at 40; its next change is 50.
+		l.mu.Lock()
+		l.changes, l.compacted = nil, 40
+		l.mu.Unlock()
+		l.hub.Drop()
+		waitUntil(t, "resync and snapshot", func() bool { return len(sink.got()) == 2 })
+		l.write() // 50
+		waitUntil(t, "50", func() bool { return len(sink.got()) == 3 })
+		stop()
+		if got, want := sink.got(), []string{"resync 20 oldest 41", "snapshot 40", "change 50"}; !slices.Equal(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
+	})
 	t.Run("heartbeat", func(t *testing.T) {
 		l := newSparse(2)
 		sink := &sparseSink{log: l, last: 20}

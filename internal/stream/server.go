@@ -105,6 +105,10 @@ func (s *Server[E, I, B, M]) Publish(e E) {
 	s.hub.Publish(Change[E, B]{Entry: e, memo: s.changes.Memo(e.Rev())})
 }
 
+// Drop cuts off every subscriber from the live changes (see
+// changefeed.Hub.Drop): each catches up from the log again.
+func (s *Server[E, I, B, M]) Drop() { s.hub.Drop() }
+
 // Subscribers returns how many subscribers follow the live changes.
 func (s *Server[E, I, B, M]) Subscribers() int { return s.hub.Subscribers() }
 

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -35,12 +36,21 @@ import (
 	"github.com/certbind/certbind/services/certmgr/masterkey"
 	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/store"
+	"github.com/certbind/certbind/services/certmgr/store/etcdstore"
 )
 
 // Config configures certmgr.
 type Config struct {
-	// DataDir holds certmgr.db. It is created (0700) when missing.
+	// DataDir holds certmgr.db. It is created (0700) when missing. Not
+	// used with Etcd.
 	DataDir string
+	// Etcd, when not nil, is the etcd cluster the certificates and API
+	// keys are kept in (under EtcdPrefix) instead of a bbolt file, so that
+	// several replicas serve the same data. The client stays the caller's.
+	Etcd *clientv3.Client
+	// EtcdPrefix is the prefix of certmgr's keys in etcd, e.g.
+	// "/certbind/certmgr/".
+	EtcdPrefix string
 	// MasterKeyFile holds the key-encryption key (64 hex characters, mode
 	// 0600). It must live outside the database; keep it off the same backup.
 	MasterKeyFile string
@@ -87,7 +97,8 @@ type Config struct {
 
 // Service is a running certmgr, ready to be registered on a gRPC server.
 type Service struct {
-	store    *store.Store
+	store    backend
+	bolt     *store.Store // nil on etcd
 	sealer   *seal.Sealer
 	authn    *auth.Authenticator
 	manager  *certs.Manager
@@ -105,9 +116,43 @@ type Service struct {
 	figures  *figures
 }
 
+// backend is what the service needs of a store, bbolt's or etcd's. What
+// only the bbolt file has (backups as a file copy, master-key rotation's
+// walks, scans for metrics, commit statistics) is used only on it.
+type backend interface {
+	certs.Certificates
+	api.CertificateFeed
+	auth.KeyStore
+	auth.KeyLifecycle
+	masterkey.KeyRecords
+	Revision() (uint64, error)
+	SetPublisher(fn func(store.Entry))
+	SetKeyCheck(v []byte) error
+	HasCertificates() (bool, error)
+	ForEachSealedKey(fn func(c *store.Certificate) error) error
+	Close() error
+}
+
+// openStore opens the bbolt file under cfg.DataDir, or the etcd store when
+// cfg.Etcd is set; bolt is nil on etcd.
+func openStore(cfg Config, log *slog.Logger) (st backend, bolt *store.Store, err error) {
+	if cfg.Etcd != nil {
+		es, err := etcdstore.Open(cfg.Etcd, etcdstore.Options{Prefix: cfg.EtcdPrefix, Window: cfg.Retention, Logger: log})
+		return es, nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create data dir: %w", err)
+	}
+	bs, err := store.Open(filepath.Join(cfg.DataDir, "certmgr.db"), store.Options{Retention: cfg.Retention})
+	if err != nil {
+		return nil, nil, err
+	}
+	return bs, bs, nil
+}
+
 // New opens the store and builds the services.
 func New(cfg Config) (*Service, error) {
-	if cfg.DataDir == "" {
+	if cfg.DataDir == "" && cfg.Etcd == nil {
 		return nil, errors.New("certmgr: no data dir: set --data-dir")
 	}
 	if cfg.MasterKeyFile == "" {
@@ -124,11 +169,7 @@ func New(cfg Config) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("certmgr: create data dir: %w", err)
-	}
-	dbPath := filepath.Join(cfg.DataDir, "certmgr.db")
-	st, err := store.Open(dbPath, store.Options{Retention: cfg.Retention})
+	st, bolt, err := openStore(cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
@@ -138,6 +179,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
 	keyFiles := masterkey.Files{Path: cfg.MasterKeyFile}
+	var resealer masterkey.Resealer = fixedKey{st}
+	if bolt != nil {
+		resealer = bolt
+	}
 	rotating, err := masterkey.Resume(st, sealer, keyFiles, log)
 	if err != nil {
 		st.Close()
@@ -149,7 +194,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
 	fig := newFigures()
-	st.SetWriteObserver(func(d time.Duration) { fig.writes.Observe(d.Seconds()) })
+	if bolt != nil {
+		bolt.SetWriteObserver(func(d time.Duration) { fig.writes.Observe(d.Seconds()) })
+	}
 
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now})
 	dist := api.NewDistribution(m, st, head, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log)
@@ -157,15 +204,19 @@ func New(cfg Config) (*Service, error) {
 		dist.Publish(e)
 		fig.published.Inc()
 	})
+	if r, ok := st.(restarter); ok {
+		r.SetRestarted(dist.Drop)
+	}
 	if err := checkMasterKey(st, sealer, m, cfg.MasterKeyFile, log); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
-	rotator := masterkey.New(masterkey.Config{Store: st, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now})
+	rotator := masterkey.New(masterkey.Config{Store: resealer, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now})
 	authn := auth.NewAuthenticator(cfg.AdminKey, cfg.ServiceKey, st)
 	authn.SetClock(now)
 	s := &Service{
 		store:    st,
+		bolt:     bolt,
 		authn:    authn,
 		manager:  m,
 		certs:    api.NewCertificates(m, log),
@@ -191,7 +242,7 @@ func New(cfg Config) (*Service, error) {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(certmgrv1.CertificateService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(certmgrv1.DistributionService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	log.Info("certmgr ready", slog.String("dataDir", cfg.DataDir), slog.Uint64("revision", head))
+	log.Info("certmgr ready", slog.String("store", st.Path()), slog.Uint64("revision", head))
 	return s, nil
 }
 
@@ -200,7 +251,7 @@ func New(cfg Config) (*Service, error) {
 // value. Over existing data a new key would make every sealed private key
 // unreadable and seal new ones with a key the old data does not know, so a
 // missing file there is an error that says what to restore.
-func loadMasterKey(cfg Config, st *store.Store, log *slog.Logger) (*seal.Sealer, error) {
+func loadMasterKey(cfg Config, st backend, log *slog.Logger) (*seal.Sealer, error) {
 	sealer, err := seal.LoadKeyFile(cfg.MasterKeyFile)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return sealer, err
@@ -225,7 +276,7 @@ func loadMasterKey(cfg Config, st *store.Store, log *slog.Logger) (*seal.Sealer,
 
 // storeInUse reports whether st holds data tied to a master key: a
 // certificate, or a check value left by an earlier start.
-func storeInUse(st *store.Store) (bool, error) {
+func storeInUse(st backend) (bool, error) {
 	check, err := st.KeyCheck()
 	if err != nil || check != nil {
 		return check != nil, err
@@ -240,7 +291,7 @@ func storeInUse(st *store.Store) (bool, error) {
 // do, the check value is written; if only some do, the store already holds
 // keys sealed with two master keys, which is logged and left undecided
 // (those records harm only themselves) rather than bound to either key.
-func checkMasterKey(st *store.Store, sealer *seal.Sealer, m *certs.Manager, keyFile string, log *slog.Logger) error {
+func checkMasterKey(st backend, sealer *seal.Sealer, m *certs.Manager, keyFile string, log *slog.Logger) error {
 	wrongKey := fmt.Errorf("master key %s does not open this database (it was sealed with another key): restore the master key file that belongs to this data dir (%s)",
 		keyFile, filepath.Dir(st.Path()))
 	check, err := st.KeyCheck()
@@ -306,7 +357,11 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	certmgrv1.RegisterInternalServiceServer(r, s.internal)
 	certmgrv1.RegisterVerifyServiceServer(r, s.verify)
 	certmgrv1.RegisterMasterKeyServiceServer(r, s.keysAPI)
-	certmgrv1.RegisterBackupServiceServer(r, api.NewBackup(s.store, s.log))
+	if s.bolt != nil {
+		certmgrv1.RegisterBackupServiceServer(r, api.NewBackup(s.bolt, s.log))
+	} else {
+		certmgrv1.RegisterBackupServiceServer(r, noBackup{})
+	}
 }
 
 // RegisterHealth registers the health service; a server that carries
@@ -392,7 +447,13 @@ func (s *Service) Revision() (uint64, error) { return s.store.Revision() }
 
 // CommitStats says how the store's writes have been committed since the
 // service started: writes committed together in a group count once.
-func (s *Service) CommitStats() revlog.Stats { return s.store.CommitStats() }
+// On etcd, which commits each write itself, they are zero.
+func (s *Service) CommitStats() revlog.Stats {
+	if s.bolt == nil {
+		return revlog.Stats{}
+	}
+	return s.bolt.CommitStats()
+}
 
 // Close marks the service not serving and closes the store. Stop the gRPC
 // server first (GracefulStop), so no handler touches the store after it

@@ -35,7 +35,7 @@ func newFigures() *figures {
 // revision, the certificate stream (subscribers, changes published) and
 // the certificates themselves (notAfter of each, counts by state).
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{
+	out := []prometheus.Collector{
 		s.figures.writes,
 		s.figures.published,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -46,8 +46,13 @@ func (s *Service) Collectors() []prometheus.Collector {
 			Name: "certbind_certmgr_stream_subscribers",
 			Help: "Subscribers attached to the certificate stream (edges, mostly).",
 		}, func() float64 { return float64(s.dist.Subscribers()) }),
-		certificateCollector{s.store},
 	}
+	// The scan reads the bbolt file in short transactions; an etcd store
+	// is not scanned at every scrape.
+	if s.bolt != nil {
+		out = append(out, certificateCollector{s.bolt})
+	}
+	return out
 }
 
 // certificateCollector reads every certificate record at each scrape: the

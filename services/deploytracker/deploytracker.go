@@ -20,19 +20,24 @@ import (
 	"strings"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/serve"
+	backupv1 "github.com/certbind/certbind/proto/certbind/backup/v1"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/services/deploytracker/api"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
 	"github.com/certbind/certbind/services/deploytracker/store"
+	"github.com/certbind/certbind/services/deploytracker/store/etcdstore"
 )
 
 // DefaultEdgeURL is where `certbind dev` serves deployments.
@@ -40,8 +45,16 @@ const DefaultEdgeURL = "http://127.0.0.1:8000"
 
 // Config configures the deploytracker.
 type Config struct {
-	// DataDir holds deploytracker.db; created (0700) when missing.
+	// DataDir holds deploytracker.db; created (0700) when missing. Not
+	// used with Etcd.
 	DataDir string
+	// Etcd, when not nil, is the etcd cluster the deployments are kept in
+	// (under EtcdPrefix) instead of a bbolt file, so that several
+	// replicas serve the same data. The client stays the caller's.
+	Etcd *clientv3.Client
+	// EtcdPrefix is the prefix of the deploytracker's keys in etcd, e.g.
+	// "/certbind/deploytracker/".
+	EtcdPrefix string
 	// Certmgr is a connection to certmgr that carries the service key
 	// (auth.BearerCredentials).
 	Certmgr grpc.ClientConnInterface
@@ -64,7 +77,7 @@ type Config struct {
 
 // Service is a running deploytracker.
 type Service struct {
-	store       *store.Store
+	store       backend
 	verifier    *auth.Remote
 	deployments *api.Deployments
 	references  *api.References
@@ -75,10 +88,19 @@ type Service struct {
 	figures     *figures
 }
 
+// backend is what the service needs of a store, bbolt's or etcd's.
+type backend interface {
+	deploy.Deployments
+	api.DeploymentFeed
+	Revision() (uint64, error)
+	SetPublisher(fn func(store.Entry))
+	Close() error
+}
+
 // New opens the store, drops deploys that a crash interrupted, and builds
 // the services.
 func New(cfg Config) (*Service, error) {
-	if cfg.DataDir == "" {
+	if cfg.DataDir == "" && cfg.Etcd == nil {
 		return nil, errors.New("deploytracker: no data dir: set --data-dir")
 	}
 	if cfg.Certmgr == nil {
@@ -92,15 +114,11 @@ func New(cfg Config) (*Service, error) {
 	if edge == "" {
 		edge = DefaultEdgeURL
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("deploytracker: create data dir: %w", err)
-	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "deploytracker.db"), store.Options{Retention: cfg.Retention})
+	fig := newFigures()
+	st, backup, err := openStore(cfg, fig, log)
 	if err != nil {
 		return nil, fmt.Errorf("deploytracker: %w", err)
 	}
-	fig := newFigures()
-	st.SetWriteObserver(func(d time.Duration) { fig.writes.Observe(d.Seconds()) })
 	t := deploy.New(deploy.Config{Store: st, Certs: certmgrClient{certmgrv1.NewInternalServiceClient(cfg.Certmgr)}, Audit: log, Now: cfg.Now, EdgeURL: edge})
 	if n, err := t.Recover(); err != nil {
 		st.Close()
@@ -121,6 +139,11 @@ func New(cfg Config) (*Service, error) {
 		dist.Publish(e)
 		fig.published.Inc()
 	})
+	if r, ok := st.(interface{ SetRestarted(fn func()) }); ok {
+		// The feed started its history again: streams catch up from
+		// it, and one behind it resyncs.
+		r.SetRestarted(dist.Drop)
+	}
 	s := &Service{
 		store:       st,
 		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),
@@ -129,12 +152,58 @@ func New(cfg Config) (*Service, error) {
 		verify:      api.NewVerify(t, log),
 		dist:        dist,
 		health:      health.NewServer(),
-		backup:      api.NewBackup(st, log),
+		backup:      backup,
 		figures:     fig,
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	log.Info("deploytracker ready", slog.String("dataDir", cfg.DataDir), slog.Uint64("revision", head))
+	log.Info("deploytracker ready", slog.String("store", storeName(cfg)), slog.Uint64("revision", head))
 	return s, nil
+}
+
+// openStore opens the bbolt file under cfg.DataDir, or the etcd store when
+// cfg.Etcd is set, and the backup service that goes with it: an etcd
+// cluster is backed up with etcd's own snapshots.
+func openStore(cfg Config, fig *figures, log *slog.Logger) (backend, deploytrackerv1.BackupServiceServer, error) {
+	if cfg.Etcd != nil {
+		st, err := etcdstore.Open(cfg.Etcd, etcdstore.Options{Prefix: cfg.EtcdPrefix, Window: cfg.Retention, Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, noBackup{}, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create data dir: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "deploytracker.db"), store.Options{Retention: cfg.Retention})
+	if err != nil {
+		return nil, nil, err
+	}
+	st.SetWriteObserver(func(d time.Duration) { fig.writes.Observe(d.Seconds()) })
+	return st, api.NewBackup(st, log), nil
+}
+
+func storeName(cfg Config) string {
+	if cfg.Etcd != nil {
+		return "etcd " + cfg.EtcdPrefix
+	}
+	return cfg.DataDir
+}
+
+// noBackup is the backup service of a store in etcd: the backup of the
+// cluster is etcd's (etcdctl snapshot save), of every service at once.
+type noBackup struct {
+	deploytrackerv1.UnimplementedBackupServiceServer
+}
+
+var errBackupOnEtcd = status.Error(codes.FailedPrecondition,
+	"this deploytracker keeps its data in etcd: back it up with etcd's snapshots (etcdctl snapshot save), which hold every certbind service's data at once")
+
+func (noBackup) GetBackupInfo(context.Context, *backupv1.GetBackupInfoRequest) (*backupv1.GetBackupInfoResponse, error) {
+	return nil, errBackupOnEtcd
+}
+
+func (noBackup) Backup(*backupv1.BackupRequest, grpc.ServerStreamingServer[backupv1.BackupResponse]) error {
+	return errBackupOnEtcd
 }
 
 // Verifier checks API keys by asking certmgr.

@@ -49,6 +49,11 @@ func NewDistribution(m *certs.Manager, st CertificateFeed, head uint64, opts cha
 // Publish hands a committed change to the streams, in commit order.
 func (s *Distribution) Publish(e store.Entry) { s.srv.Publish(e) }
 
+// Drop makes every stream catch up from the store's log again: a store
+// whose log started its history again calls it, so that streams behind
+// the new history resync.
+func (s *Distribution) Drop() { s.srv.Drop() }
+
 // Subscribers returns how many streams follow the live changes.
 func (s *Distribution) Subscribers() int { return s.srv.Subscribers() }
 

@@ -36,6 +36,11 @@ func NewDistribution(st DeploymentFeed, head uint64, opts changefeed.Options, ad
 	})}
 }
 
+// Drop makes every stream catch up from the store's log again: a store
+// whose log started its history again calls it, so that streams behind
+// the new history resync.
+func (s *Distribution) Drop() { s.srv.Drop() }
+
 // Publish hands a committed change to the streams, in commit order.
 func (s *Distribution) Publish(e store.Entry) { s.srv.Publish(e) }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/etcdkv"
 	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
@@ -47,14 +48,19 @@ func main() {
 	}
 }
 
+// etcdTimeout bounds the first read from etcd at start.
+const etcdTimeout = 5 * time.Second
+
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("certmgr", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9090", "gRPC listen address")
 	adminListen := fs.String("admin-listen", "127.0.0.1:9190", "address of GET /metrics (keep it on loopback or a private network: /metrics is not authenticated and names the certificates of every account)")
-	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required; created 0700, refused if others may enter it or its group may write it)")
+	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required with --store bbolt; created 0700, refused if others may enter it or its group may write it)")
+	var storage etcdkv.Flags
+	storage.AddFlags(fs, "certmgr")
 	keyFile := fs.String("master-key-file", "", "key-encryption key file, 64 hex characters, mode 0600; keep it outside the data dir's backups (required). A master-key rotation writes FILE.next and FILE.retired-ID beside it, so certmgr needs to write in its directory to rotate")
 	initKey := fs.Bool("init-master-key", false, "create --master-key-file with a fresh key and exit")
-	retention := fs.Int("retention", 0, "changes kept for resuming stream subscribers (default 10000)")
+	retention := fs.Int("retention", 0, "changes kept for resuming stream subscribers (default 10000; with --store etcd, in each replica's memory)")
 	resume := fs.Duration("resume-interval", 30*time.Second, "how often deletes interrupted by a crash or an unreachable deploytracker are retried")
 	tracker := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address, asked before every delete; without it deletes are refused")
 	var limits changefeed.Limits
@@ -62,12 +68,17 @@ func run(ctx context.Context, args []string) error {
 	var tlsFiles peertls.Files
 	tlsFiles.AddFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: certmgr --data-dir DIR --master-key-file FILE --deploytracker-addr ADDR [--listen ADDR]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: certmgr --data-dir DIR --master-key-file FILE --deploytracker-addr ADDR [--listen ADDR]\n"+
+			"       certmgr --store etcd --etcd-endpoints H1:2379,H2:2379 --master-key-file FILE --deploytracker-addr ADDR [--listen ADDR]\n\n"+
+			"With --store etcd every replica uses the same master key file, etcd prefix and keys.\n"+
 			"The admin API key is read from CERTBIND_ADMIN_KEY, the key the services use\n"+
 			"between themselves from CERTBIND_SERVICE_KEY (the same value for every service).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := storage.Check(); err != nil {
 		return err
 	}
 	if *initKey {
@@ -100,12 +111,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if warning, err := serve.CheckDataDir(*dataDir); err != nil {
-		return err
-	} else if warning != "" {
-		log.Warn(warning)
-	}
-	svc, err := certmgr.New(certmgr.Config{
+	cfg := certmgr.Config{
 		DataDir:        *dataDir,
 		MasterKeyFile:  *keyFile,
 		AdminKey:       os.Getenv("CERTBIND_ADMIN_KEY"),
@@ -115,7 +121,20 @@ func run(ctx context.Context, args []string) error {
 		Retention:      *retention,
 		ResumeInterval: *resume,
 		StreamLimits:   limits,
-	})
+	}
+	if storage.Etcd() {
+		cli, err := storage.Connect(ctx, etcdTimeout)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		cfg.Etcd, cfg.EtcdPrefix, cfg.DataDir = cli, storage.StorePrefix("certmgr"), ""
+	} else if warning, err := serve.CheckDataDir(*dataDir); err != nil {
+		return err
+	} else if warning != "" {
+		log.Warn(warning)
+	}
+	svc, err := certmgr.New(cfg)
 	if err != nil {
 		return err
 	}

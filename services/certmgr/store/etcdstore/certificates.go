@@ -46,6 +46,7 @@ func (s *Store) CreateCertificate(c *store.Certificate) (store.Change, error) {
 		return store.Change{}, fmt.Errorf("certificate id %s already exists", c.ID)
 	}
 	rec.Revision = uint64(resp.Header.Revision)
+	s.published(ctx, rec.Revision)
 	return store.Change{Revision: rec.Revision, Type: store.ChangeCreated, CertificateID: c.ID, Account: c.Account, Project: c.Project,
 		After: &rec, At: c.CreatedAt}, nil
 }
@@ -89,7 +90,7 @@ func (s *Store) UpdateCertificate(account, project, id string, fn func(c *store.
 		if after.ID != before.ID || after.Account != before.Account || after.Project != before.Project || after.Name != before.Name {
 			return fmt.Errorf("store: an update may not change a certificate's identity")
 		}
-		value, err := encode(&after)
+		value, err := encodeChange(&after, typ)
 		if err != nil {
 			return err
 		}
@@ -111,6 +112,9 @@ func (s *Store) UpdateCertificate(account, project, id string, fn func(c *store.
 	})
 	if err != nil {
 		return nil, store.Change{}, err
+	}
+	if ch.Revision != 0 {
+		s.published(ctx, ch.Revision)
 	}
 	return out, ch, nil
 }
@@ -152,6 +156,9 @@ func (s *Store) DeleteCertificate(account, project, id string, check func(c *sto
 			Before: before, At: before.UpdatedAt}
 		return nil
 	})
+	if err == nil {
+		s.published(ctx, out.Revision)
+	}
 	return out, err
 }
 
@@ -242,13 +249,30 @@ func (s *Store) ResolveCertificates(account, project string, names, ids []string
 	return out, nil
 }
 
-// Snapshot returns every certificate, ordered by revision, and the etcd
-// revision they were read at, in one linearizable read. The change feed
-// will serve its snapshots from memory; certs.Manager reads this one to
-// resume interrupted deletes.
+// Snapshot returns every certificate, ordered by revision, read in one
+// linearizable read, and the revision of the change feed they reflect:
+// the last change at or before the read, so that a subscriber resumes
+// from it on any replica.
 func (s *Store) Snapshot() ([]*store.Certificate, uint64, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
+	for {
+		list, rev, err := s.snapshot(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		head, ok, err := s.snapshotRevision(ctx, rev)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			return list, head, nil
+		}
+	}
+}
+
+// snapshot reads every certificate and the etcd revision of the read.
+func (s *Store) snapshot(ctx context.Context) ([]*store.Certificate, int64, error) {
 	cp, np := s.prefix+"certs/", s.prefix+"names/"
 	resp, err := s.cli.Txn(ctx).Then(
 		clientv3.OpGet(cp, clientv3.WithPrefix()),
@@ -280,5 +304,5 @@ func (s *Store) Snapshot() ([]*store.Certificate, uint64, error) {
 		out = append(out, c)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
-	return out, uint64(resp.Header.Revision), nil
+	return out, resp.Header.Revision, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/testetcd"
+	"github.com/certbind/certbind/services/certmgr/api"
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/store"
 	"github.com/certbind/certbind/services/certmgr/store/storetest"
@@ -16,12 +17,14 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testetcd.Main(m)) }
 
-// The store is what a Manager and the key checks need; its change feed
-// and master key rotation are still to come.
+// The store is what a Manager, the key checks and the certificate stream
+// need; master key rotation is still to come.
 var (
-	_ certs.Certificates = (*Store)(nil)
-	_ auth.KeyStore      = (*Store)(nil)
-	_ auth.KeyLifecycle  = (*Store)(nil)
+	_ certs.Certificates  = (*Store)(nil)
+	_ api.CertificateFeed = (*Store)(nil)
+	_ storetest.Feed      = (*Store)(nil)
+	_ auth.KeyStore       = (*Store)(nil)
+	_ auth.KeyLifecycle   = (*Store)(nil)
 )
 
 // damageable is the etcd store with the suite's hook for damaging a record.
@@ -50,6 +53,7 @@ func open(t *testing.T, cli *clientv3.Client, prefix string) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 

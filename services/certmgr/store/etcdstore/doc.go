@@ -25,9 +25,17 @@
 // Revision is its key's modification revision, etcd's, so it is not stored
 // in the value. Reads are linearizable.
 //
-// Not implemented yet: the change feed (Revision, ChangesSince,
-// SetPublisher: the watch cache fed by an etcd watch of the prefix), so
-// this store is not yet an api.CertificateFeed and certmgr cannot run on
-// it; and master key rotation (masterkey.Resealer), whose walks follow the
-// bbolt file's layout.
+// The change feed (Revision, ChangesSince, SetPublisher) is served from
+// memory: each replica watches the prefix once, with previous values,
+// replaying first what etcd still keeps of its history, and keeps the
+// entries of the last changes of certificate keys (etcdkv.Window); a
+// subscriber at or after the window's compaction point resumes on any
+// replica, one before it resyncs. A record carries the type of the change
+// that wrote it ("change"), since a key's new value alone cannot tell a
+// disable from a rotation. A write
+// returns once this replica's feed has published it. Snapshot is a
+// linearizable read, answered with the feed's revision of that read.
+//
+// Not implemented yet: master key rotation (masterkey.Resealer), whose
+// walks follow the bbolt file's layout.
 package etcdstore

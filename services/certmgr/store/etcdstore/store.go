@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -16,6 +17,12 @@ import (
 
 // Options configure a Store.
 type Options struct {
+	// Window is how many changes the feed keeps in memory for resuming
+	// subscribers; zero means etcdkv.DefaultWindow.
+	Window int
+	// Logger receives a line when the feed's watch breaks; nil discards
+	// them.
+	Logger *slog.Logger
 	// Prefix is where the store keeps its keys, e.g. "/certbind/certmgr/";
 	// it starts and ends with "/".
 	Prefix string
@@ -31,10 +38,12 @@ type Store struct {
 	prefix  string
 	timeout time.Duration
 	epoch   string
+	feed    *etcdkv.Window[store.Entry]
 }
 
-// Open opens the store under opts.Prefix, recording its epoch if it is new.
-// The client stays the caller's: the store never closes it.
+// Open opens the store under opts.Prefix, recording its epoch if it is new,
+// and starts its change feed at the current revision. The client stays the
+// caller's: the store never closes it, Close stops the feed.
 func Open(cli *clientv3.Client, opts Options) (*Store, error) {
 	if err := etcdkv.CheckPrefix(opts.Prefix); err != nil {
 		return nil, err
@@ -50,7 +59,17 @@ func Open(cli *clientv3.Client, opts Options) (*Store, error) {
 		return nil, etcdkv.Unavailable("read the store's epoch", s.prefix, err)
 	}
 	s.epoch = epoch
+	s.feed, err = etcdkv.StartWindow(ctx, cli, s.prefix, s.entries, etcdkv.WindowOptions{Size: opts.Window, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// Close stops the store's change feed. The client stays the caller's.
+func (s *Store) Close() error {
+	s.feed.Close()
+	return nil
 }
 
 // Epoch returns the store's epoch, the same for every replica.
@@ -117,10 +136,22 @@ func splitKey(prefix, key string) (account, project, last string, ok bool) {
 
 // encode is the stored form of c: bbolt's JSON, the private key as sealed
 // as it came, without the revision, which is the key's.
-func encode(c *store.Certificate) (string, error) {
+func encode(c *store.Certificate) (string, error) { return encodeChange(c, "") }
+
+// record is a certificate as stored: bbolt's JSON and the type of the
+// change that wrote it, which the change feed reads from the watch (a key
+// and its value alone cannot tell a disable from a rotation).
+type record struct {
+	*store.Certificate
+	Change string `json:"change,omitempty"`
+}
+
+// encodeChange is the stored form of c written by a change of type
+// change ("" for a create, which the feed tells by the key being new).
+func encodeChange(c *store.Certificate, change string) (string, error) {
 	rec := *c
 	rec.Revision = 0
-	b, err := json.Marshal(&rec)
+	b, err := json.Marshal(record{Certificate: &rec, Change: change})
 	return string(b), err
 }
 

@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/etcdkv"
 	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
@@ -31,11 +33,16 @@ func main() {
 	}
 }
 
+// etcdTimeout bounds the first read from etcd at start.
+const etcdTimeout = 5 * time.Second
+
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("deploytracker", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9091", "gRPC listen address")
 	adminListen := fs.String("admin-listen", "127.0.0.1:9191", "address of GET /metrics (keep it on loopback or a private network: /metrics is not authenticated)")
-	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required; created 0700, refused if others may enter it or its group may write it)")
+	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required with --store bbolt; created 0700, refused if others may enter it or its group may write it)")
+	var storage etcdkv.Flags
+	storage.AddFlags(fs, "deploytracker")
 	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
 	edgeURL := fs.String("edge-url", deploytracker.DefaultEdgeURL, "base URL where the edge serves deployments")
 	var limits changefeed.Limits
@@ -43,11 +50,15 @@ func run(ctx context.Context, args []string) error {
 	var tlsFiles peertls.Files
 	tlsFiles.AddFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: deploytracker --data-dir DIR --certmgr-addr ADDR [--listen ADDR]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: deploytracker --data-dir DIR --certmgr-addr ADDR [--listen ADDR]\n"+
+			"       deploytracker --store etcd --etcd-endpoints H1:2379,H2:2379 --certmgr-addr ADDR [--listen ADDR]\n\n"+
 			"CERTBIND_SERVICE_KEY holds the key the services share (required).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := storage.Check(); err != nil {
 		return err
 	}
 	serve.TuneGC()
@@ -69,12 +80,20 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if warning, err := serve.CheckDataDir(*dataDir); err != nil {
+	cfg := deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits}
+	if storage.Etcd() {
+		cli, err := storage.Connect(ctx, etcdTimeout)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		cfg.Etcd, cfg.EtcdPrefix, cfg.DataDir = cli, storage.StorePrefix("deploytracker"), ""
+	} else if warning, err := serve.CheckDataDir(*dataDir); err != nil {
 		return err
 	} else if warning != "" {
 		log.Warn(warning)
 	}
-	svc, err := deploytracker.New(deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits})
+	svc, err := deploytracker.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/certbind/certbind/internal/testetcd"
+	"github.com/certbind/certbind/services/deploytracker/api"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
 	"github.com/certbind/certbind/services/deploytracker/store"
 	"github.com/certbind/certbind/services/deploytracker/store/storetest"
@@ -16,7 +17,11 @@ import (
 func TestMain(m *testing.M) { os.Exit(testetcd.Main(m)) }
 
 // The store is what a Tracker needs; its change feed is still to come.
-var _ deploy.Deployments = (*Store)(nil)
+var (
+	_ deploy.Deployments = (*Store)(nil)
+	_ api.DeploymentFeed = (*Store)(nil)
+	_ storetest.Feed     = (*Store)(nil)
+)
 
 // damageable is the etcd store with the suite's hook for damaging a record.
 type damageable struct{ *Store }

@@ -162,6 +162,9 @@ func (s *Store) CommitDeploy(p store.Pending, d *store.Deployment, newID string)
 			Before: prev, After: &rec, At: rec.UpdatedAt}
 		return nil
 	})
+	if err == nil {
+		s.published(ctx, out.Revision)
+	}
 	return out, err
 }
 
@@ -193,6 +196,9 @@ func (s *Store) DeleteDeployment(account, project, id string) (store.Change, err
 			Before: prev, At: prev.UpdatedAt}
 		return nil
 	})
+	if err == nil {
+		s.published(ctx, out.Revision)
+	}
 	return out, err
 }
 

@@ -24,8 +24,12 @@
 // DropAllPending drops only the calling replica's own deploys in progress,
 // never another live replica's.
 //
-// The change feed (Revision, ChangesSince, Snapshot, SetPublisher: the
-// watch cache fed by an etcd watch of the prefix) is not implemented yet,
-// so this store is not yet an api.DeploymentFeed and the deploytracker
-// cannot run on it.
+// The change feed (Revision, ChangesSince, SetPublisher) is served from
+// memory: each replica watches the prefix once, with previous values,
+// replaying first what etcd still keeps of its history, and keeps the
+// entries of the last changes of deployment keys (etcdkv.Window); a
+// subscriber at or after the window's compaction point resumes on any
+// replica, one before it resyncs. A write
+// returns once this replica's feed has published it. Snapshot is a
+// linearizable read, answered with the feed's revision of that read.
 package etcdstore

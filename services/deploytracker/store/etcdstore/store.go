@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -20,6 +21,12 @@ const DefaultIntentTTL = 10 * time.Second
 
 // Options configure a Store.
 type Options struct {
+	// Window is how many changes the feed keeps in memory for resuming
+	// subscribers; zero means etcdkv.DefaultWindow.
+	Window int
+	// Logger receives a line when the feed's watch breaks; nil discards
+	// them.
+	Logger *slog.Logger
 	// Prefix is where the store keeps its keys, e.g.
 	// "/certbind/deploytracker/"; it starts and ends with "/".
 	Prefix string
@@ -39,6 +46,7 @@ type Store struct {
 	timeout time.Duration
 	epoch   string
 	intents *intents
+	feed    *etcdkv.Window[store.Entry]
 }
 
 // Open opens the store under opts.Prefix, recording its epoch if it is new.
@@ -61,13 +69,18 @@ func Open(cli *clientv3.Client, opts Options) (*Store, error) {
 		return nil, etcdkv.Unavailable("read the store's epoch", s.prefix, err)
 	}
 	s.epoch = epoch
+	s.feed, err = etcdkv.StartWindow(ctx, cli, s.prefix, s.entries, etcdkv.WindowOptions{Size: opts.Window, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
 	s.intents = newIntents(cli, opts.IntentTTL)
 	return s, nil
 }
 
-// Close revokes this replica's lease, dropping its deploys in progress
-// (none was acknowledged), and stops renewing it.
+// Close stops the change feed, revokes this replica's lease, dropping its
+// deploys in progress (none was acknowledged), and stops renewing it.
 func (s *Store) Close() error {
+	s.feed.Close()
 	ctx, cancel := s.ctx()
 	defer cancel()
 	return s.intents.close(ctx)
