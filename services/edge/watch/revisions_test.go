@@ -12,6 +12,21 @@ import (
 
 // until waits for cond on the store's snapshot, looking again at each
 // publish.
+// settled returns the follower's status once ok holds, or after 5 s the
+// status as it is: the follower updates its status just after it applies
+// an event to the store, so a test that saw the store change may see the
+// status a moment later.
+func settled(f *watch.Follower, ok func(watch.Status) bool) watch.Status {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := f.Status()
+		if ok(s) || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func until(t *testing.T, st *state.Store, what string, cond func(*state.Snapshot) bool) {
 	t.Helper()
 	published := make(chan struct{}, 1)
@@ -58,7 +73,8 @@ func TestCertificatesFollowSparseRevisions(t *testing.T) {
 	if c := st.Load().Certificate("c"); c.TLS == nil {
 		t.Fatalf("certificate c has no TLS material: %+v", c)
 	}
-	if s := f.Status(); s.Revision != 40 || s.Epoch != "e1" || !s.Synced || s.Resyncs != 1 {
+	want := func(s watch.Status) bool { return s.Revision == 40 && s.Epoch == "e1" && s.Synced && s.Resyncs == 1 }
+	if s := settled(f, want); !want(s) {
 		t.Fatalf("status: %+v", s)
 	}
 	certs.quiet(t, 300*time.Millisecond)
@@ -78,7 +94,8 @@ func TestDeploymentsFollowSparseRevisions(t *testing.T) {
 	until(t, st, "b and c, without a", func(s *state.Snapshot) bool {
 		return s.Deployment(at("a")) == nil && s.Deployment(at("b")) != nil && s.Deployment(at("c")) != nil
 	})
-	if s := f.Status(); s.Revision != 40 || s.Epoch != "e1" || !s.Synced {
+	want := func(s watch.Status) bool { return s.Revision == 40 && s.Epoch == "e1" && s.Synced }
+	if s := settled(f, want); !want(s) {
 		t.Fatalf("status: %+v", s)
 	}
 	deploys.quiet(t, 300*time.Millisecond)
@@ -125,7 +142,8 @@ func TestCertificatesRefuseWhatDoesNotMoveForward(t *testing.T) {
 			if s := st.Load(); s.Certificate("a") == nil || s.Certificate("x") != nil || len(s.Certificates) != 1 {
 				t.Fatalf("certificates after the refusal: %v (want a alone)", s.Certificates)
 			}
-			if s := f.Status(); s.Revision != 13 || s.Epoch != "e1" {
+			want := func(s watch.Status) bool { return s.Revision == 13 && s.Epoch == "e1" }
+			if s := settled(f, want); !want(s) {
 				t.Fatalf("status: %+v", s)
 			}
 		})
@@ -147,7 +165,8 @@ func TestDeploymentsRefuseAChangeThatGoesBack(t *testing.T) {
 	if s := st.Load(); s.Deployment(at("live")) == nil || s.Deployment(at("b")) == nil {
 		t.Fatalf("deployments after the refusal: %v (want live, b and c)", s.Deployments)
 	}
-	if s := f.Status(); s.Revision != 12 {
+	want := func(s watch.Status) bool { return s.Revision == 12 }
+	if s := settled(f, want); !want(s) {
 		t.Fatalf("status: %+v", s)
 	}
 }
@@ -169,7 +188,8 @@ func TestCertificatesTakeASnapshotOfANewEpochBehind(t *testing.T) {
 	until(t, st, "the restored store's b and c", func(s *state.Snapshot) bool {
 		return s.Certificate("a") == nil && s.Certificate("b") != nil && s.Certificate("c") != nil
 	})
-	if s := f.Status(); s.Revision != 9 || s.Epoch != "e2" || s.Resyncs != 2 {
+	want := func(s watch.Status) bool { return s.Revision == 9 && s.Epoch == "e2" && s.Resyncs == 2 }
+	if s := settled(f, want); !want(s) {
 		t.Fatalf("status: %+v", s)
 	}
 	certs.quiet(t, 300*time.Millisecond)
