@@ -1,0 +1,144 @@
+package audit
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/certbind/certbind/internal/validate"
+)
+
+// Page sizes of List.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// Query selects an account's entries. Empty fields match everything.
+type Query struct {
+	Account    string
+	ResourceID string
+	Action     string
+	Since      time.Time
+	// Before lists only entries older than the one with this Seq (from a
+	// page token).
+	Before   uint64
+	PageSize int
+}
+
+func (q Query) matches(e *Entry) bool {
+	return (q.ResourceID == "" || e.Resource.ID == q.ResourceID) &&
+		(q.Action == "" || e.Action == q.Action)
+}
+
+// Request is a listing as a caller sent it, unchecked.
+type Request struct {
+	Account, ResourceID, Action, Since, PageToken string
+	PageSize                                      int32
+}
+
+var (
+	actionPattern   = regexp.MustCompile(`^[a-z][a-zA-Z]*(\.[a-z][a-zA-Z-]*)+$`)
+	resourcePattern = regexp.MustCompile(`^[A-Za-z0-9_$-]{1,64}$`)
+)
+
+// Parse checks a listing request and returns its query. Every error is a
+// *validate.Error naming the field and saying what to send.
+func Parse(r Request, now time.Time) (Query, error) {
+	q := Query{Account: r.Account, ResourceID: r.ResourceID, Action: r.Action}
+	if r.Account != SystemAccount {
+		if err := validate.Account(r.Account); err != nil {
+			return Query{}, err
+		}
+	}
+	if r.ResourceID != "" && !resourcePattern.MatchString(r.ResourceID) {
+		return Query{}, &validate.Error{Field: "resource", Msg: fmt.Sprintf("resource %s is not a resource id (ids are letters, digits, _, $ and -, at most 64; e.g. crt_… or the id of an API key)", quoteShort(r.ResourceID))}
+	}
+	if r.Action != "" && !actionPattern.MatchString(r.Action) {
+		return Query{}, &validate.Error{Field: "action", Msg: fmt.Sprintf("action %s is not an audit action (actions look like certificate.create, certificate.delete, apikey.revoke, deployment.deploy)", quoteShort(r.Action))}
+	}
+	if r.Since != "" {
+		t, err := ParseSince(r.Since, now)
+		if err != nil {
+			return Query{}, err
+		}
+		q.Since = t
+	}
+	if r.PageToken != "" {
+		seq, err := ParsePageToken(r.PageToken)
+		if err != nil {
+			return Query{}, err
+		}
+		q.Before = seq
+	}
+	switch {
+	case r.PageSize < 0 || r.PageSize > MaxPageSize:
+		return Query{}, &validate.Error{Field: "page_size", Msg: fmt.Sprintf("page size %d is out of range: use 1 to %d, or 0 for %d", r.PageSize, MaxPageSize, DefaultPageSize)}
+	default:
+		q.PageSize = int(r.PageSize)
+	}
+	return q, nil
+}
+
+// ParseSince reads a start time: an RFC 3339 time ("2026-12-01T00:00:00Z"),
+// or a duration back from now ("24h", "90m", "7d").
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		n, err = strconv.Atoi(days)
+		if err == nil && (n < 0 || n > 36500) {
+			err = fmt.Errorf("out of range")
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d < 0 {
+		return time.Time{}, &validate.Error{Field: "since", Msg: fmt.Sprintf("since %s is neither a duration (24h, 90m, 7d) nor an RFC 3339 time (2026-12-01T00:00:00Z)", quoteShort(s))}
+	}
+	return now.Add(-d), nil
+}
+
+// Page tokens are "a1" and the Seq of the last entry of the page, base64url
+// encoded. They say where the page ended, nothing else: a token used with
+// another account's listing only sets where that listing starts.
+const tokenPrefix = "a1"
+
+// EncodePageToken returns the token of the page after the entry seq.
+func EncodePageToken(seq uint64) string {
+	b := binary.BigEndian.AppendUint64([]byte(tokenPrefix), seq)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ParsePageToken reads a token of EncodePageToken.
+func ParsePageToken(s string) (uint64, error) {
+	bad := &validate.Error{Field: "page_token", Msg: fmt.Sprintf("page token %s is not one this service gave out: pass the nextPageToken of the previous page unchanged, or none for the first page", quoteShort(s))}
+	if len(s) > 32 {
+		return 0, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != len(tokenPrefix)+8 || string(b[:len(tokenPrefix)]) != tokenPrefix {
+		return 0, bad
+	}
+	seq := binary.BigEndian.Uint64(b[len(tokenPrefix):])
+	if seq == 0 {
+		return 0, bad
+	}
+	return seq, nil
+}
+
+func quoteShort(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strconv.Quote(s)
+}
