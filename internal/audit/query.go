@@ -119,13 +119,14 @@ func EncodePageToken(seq uint64) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// ParsePageToken reads a token of EncodePageToken.
+// ParsePageToken reads a token of EncodePageToken. Decoding is strict, so
+// that each position has one token only.
 func ParsePageToken(s string) (uint64, error) {
 	bad := &validate.Error{Field: "page_token", Msg: fmt.Sprintf("page token %s is not one this service gave out: pass the nextPageToken of the previous page unchanged, or none for the first page", quoteShort(s))}
 	if len(s) > 32 {
 		return 0, bad
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) != len(tokenPrefix)+8 || string(b[:len(tokenPrefix)]) != tokenPrefix {
 		return 0, bad
 	}
