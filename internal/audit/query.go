@@ -119,8 +119,9 @@ func EncodePageToken(seq uint64) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// ParsePageToken reads a token of EncodePageToken. Decoding is strict, so
-// that each position has one token only.
+// ParsePageToken reads a token of EncodePageToken. Each position has one
+// token only: decoding is strict, and the token must be spelled as
+// EncodePageToken spells it.
 func ParsePageToken(s string) (uint64, error) {
 	bad := &validate.Error{Field: "page_token", Msg: fmt.Sprintf("page token %s is not one this service gave out: pass the nextPageToken of the previous page unchanged, or none for the first page", quoteShort(s))}
 	if len(s) > 32 {
@@ -131,7 +132,8 @@ func ParsePageToken(s string) (uint64, error) {
 		return 0, bad
 	}
 	seq := binary.BigEndian.Uint64(b[len(tokenPrefix):])
-	if seq == 0 {
+	// The decoder skips line breaks: only the one spelling is a token.
+	if seq == 0 || EncodePageToken(seq) != s {
 		return 0, bad
 	}
 	return seq, nil

@@ -25,6 +25,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/certbind/certbind/internal/audit"
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/revlog"
@@ -67,6 +68,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Retention is the number of changes kept for resuming subscribers.
 	Retention int
+	// AuditRetention bounds the audit trail; zero fields take audit's
+	// defaults (10,000 entries per account, 90 days).
+	AuditRetention audit.Retention
 	// Stream tunes subscriber buffers and heartbeats.
 	Stream changefeed.Options
 	// StreamLimits bound the open change streams per key, per connection
@@ -128,7 +132,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("certmgr: create data dir: %w", err)
 	}
 	dbPath := filepath.Join(cfg.DataDir, "certmgr.db")
-	st, err := store.Open(dbPath, store.Options{Retention: cfg.Retention})
+	st, err := store.Open(dbPath, store.Options{Retention: cfg.Retention, Audit: cfg.AuditRetention})
 	if err != nil {
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
@@ -169,13 +173,13 @@ func New(cfg Config) (*Service, error) {
 		authn:    authn,
 		manager:  m,
 		certs:    api.NewCertificates(m, log),
-		apiKeys:  api.NewAPIKeys(authn, log, log, now),
+		apiKeys:  api.NewAPIKeys(authn, m, log, log, now),
 		sealer:   sealer,
 		dist:     dist,
 		internal: api.NewInternal(m, authn, log),
 		verify:   api.NewVerify(m, log),
 		keys:     rotator,
-		keysAPI:  api.NewMasterKey(rotator, log, log),
+		keysAPI:  api.NewMasterKey(rotator, m, log, log),
 		health:   health.NewServer(),
 		log:      log,
 		resume:   cfg.ResumeInterval,
@@ -307,6 +311,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	certmgrv1.RegisterVerifyServiceServer(r, s.verify)
 	certmgrv1.RegisterMasterKeyServiceServer(r, s.keysAPI)
 	certmgrv1.RegisterBackupServiceServer(r, api.NewBackup(s.store, s.log))
+	certmgrv1.RegisterAuditServiceServer(r, api.NewAudit(s.manager, s.log))
 }
 
 // RegisterHealth registers the health service; a server that carries

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certbind/certbind/internal/audit"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -65,6 +67,9 @@ type Config struct {
 	// deploytracker and the REST facade (the edge's are on its admin
 	// listener). Empty or port 0: a free loopback port.
 	MetricsAddr string
+	// AuditRetention bounds certmgr's audit trail; zero fields take the
+	// defaults (10,000 entries per account, 90 days).
+	AuditRetention audit.Retention
 }
 
 // Suite is a running set of parts.
@@ -158,6 +163,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		References:      deployrefs.New(s.peer),
 		Logger:          log.With(slog.String("service", "certmgr")),
 		Stream:          cfg.Stream,
+		AuditRetention:  cfg.AuditRetention,
 	})
 	if err != nil {
 		return nil, err

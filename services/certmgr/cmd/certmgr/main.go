@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/certbind/certbind/internal/audit"
+
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string) error {
 	keyFile := fs.String("master-key-file", "", "key-encryption key file, 64 hex characters, mode 0600; keep it outside the data dir's backups (required). A master-key rotation writes FILE.next and FILE.retired-ID beside it, so certmgr needs to write in its directory to rotate")
 	initKey := fs.Bool("init-master-key", false, "create --master-key-file with a fresh key and exit")
 	retention := fs.Int("retention", 0, "changes kept for resuming stream subscribers (default 10000)")
+	auditPerAccount := fs.Int("audit-retention", audit.DefaultPerAccount, "audit entries kept per account; the oldest go first")
+	auditMaxAge := fs.Duration("audit-max-age", audit.DefaultMaxAge, "audit entries older than this are dropped")
 	resume := fs.Duration("resume-interval", 30*time.Second, "how often deletes interrupted by a crash or an unreachable deploytracker are retried")
 	tracker := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address, asked before every delete; without it deletes are refused")
 	var limits changefeed.Limits
@@ -113,6 +117,7 @@ func run(ctx context.Context, args []string) error {
 		References:     refs,
 		Logger:         log,
 		Retention:      *retention,
+		AuditRetention: audit.Retention{PerAccount: *auditPerAccount, MaxAge: *auditMaxAge},
 		ResumeInterval: *resume,
 		StreamLimits:   limits,
 	})
