@@ -118,11 +118,11 @@ func TestListPagesAndFilters(t *testing.T) {
 		if pages > 5 {
 			t.Fatal("paging does not end")
 		}
-		seq, err := ParsePageToken(next)
+		positions, err := ParsePageToken(next)
 		if err != nil {
 			t.Fatal(err)
 		}
-		q.Before = seq
+		q.Before = positions[0]
 	}
 	if len(all) != 7 || all[0].Seq != 7 || all[6].Seq != 1 {
 		t.Fatalf("pages gave %d entries, first %d, last %d", len(all), all[0].Seq, all[len(all)-1].Seq)

@@ -25,8 +25,11 @@ type Query struct {
 	Action     string
 	Since      time.Time
 	// Before lists only entries older than the one with this Seq (from a
-	// page token).
-	Before   uint64
+	// page token); 0 lists from the newest.
+	Before uint64
+	// Others are the positions in other trails that a merged listing's
+	// page token holds after Before.
+	Others   []uint64
 	PageSize int
 }
 
@@ -69,11 +72,11 @@ func Parse(r Request, now time.Time) (Query, error) {
 		q.Since = t
 	}
 	if r.PageToken != "" {
-		seq, err := ParsePageToken(r.PageToken)
+		positions, err := ParsePageToken(r.PageToken)
 		if err != nil {
 			return Query{}, err
 		}
-		q.Before = seq
+		q.Before, q.Others = positions[0], positions[1:]
 	}
 	switch {
 	case r.PageSize < 0 || r.PageSize > MaxPageSize:
@@ -108,35 +111,47 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 	return now.Add(-d), nil
 }
 
-// Page tokens are "a1" and the Seq of the last entry of the page, base64url
-// encoded. They say where the page ended, nothing else: a token used with
-// another account's listing only sets where that listing starts.
+// Page tokens are "a1" and the positions where the page ended, 8 bytes
+// each, base64url encoded: one for a trail, one per trail for a listing
+// that merges several (certmgr merges the deploytracker's). They say where
+// the page ended, nothing else: a token used with another account's
+// listing only sets where that listing starts. Position 0 is "from the
+// newest", 1 "nothing left" (sequences start at 1).
 const tokenPrefix = "a1"
 
-// EncodePageToken returns the token of the page after the entry seq.
-func EncodePageToken(seq uint64) string {
-	b := binary.BigEndian.AppendUint64([]byte(tokenPrefix), seq)
+// maxPositions bounds how many trails a token may name.
+const maxPositions = 4
+
+// EncodePageToken returns the token of the page that ended at positions.
+func EncodePageToken(positions ...uint64) string {
+	b := []byte(tokenPrefix)
+	for _, p := range positions {
+		b = binary.BigEndian.AppendUint64(b, p)
+	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// ParsePageToken reads a token of EncodePageToken. Each position has one
-// token only: decoding is strict, and the token must be spelled as
+// ParsePageToken reads a token of EncodePageToken. Each list of positions
+// has one token only: decoding is strict, and the token must be spelled as
 // EncodePageToken spells it.
-func ParsePageToken(s string) (uint64, error) {
+func ParsePageToken(s string) ([]uint64, error) {
 	bad := &validate.Error{Field: "page_token", Msg: fmt.Sprintf("page token %s is not one this service gave out: pass the nextPageToken of the previous page unchanged, or none for the first page", quoteShort(s))}
-	if len(s) > 32 {
-		return 0, bad
+	if len(s) > 64 {
+		return nil, bad
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil || len(b) != len(tokenPrefix)+8 || string(b[:len(tokenPrefix)]) != tokenPrefix {
-		return 0, bad
+	if err != nil || len(b) < len(tokenPrefix)+8 || (len(b)-len(tokenPrefix))%8 != 0 || string(b[:len(tokenPrefix)]) != tokenPrefix {
+		return nil, bad
 	}
-	seq := binary.BigEndian.Uint64(b[len(tokenPrefix):])
+	var positions []uint64
+	for rest := b[len(tokenPrefix):]; len(rest) > 0; rest = rest[8:] {
+		positions = append(positions, binary.BigEndian.Uint64(rest))
+	}
 	// The decoder skips line breaks: only the one spelling is a token.
-	if seq == 0 || EncodePageToken(seq) != s {
-		return 0, bad
+	if len(positions) > maxPositions || EncodePageToken(positions...) != s {
+		return nil, bad
 	}
-	return seq, nil
+	return positions, nil
 }
 
 func quoteShort(s string) string {

@@ -28,7 +28,9 @@ func TestParseRefusesBadInput(t *testing.T) {
 		{"since date only", Request{Account: "acme", Since: "2026-12-01"}, "since"},
 		{"token not base64", Request{Account: "acme", PageToken: "!!!"}, "page_token"},
 		{"token of another kind", Request{Account: "acme", PageToken: "YWJjZGVmZ2hpag"}, "page_token"},
-		{"token too long", Request{Account: "acme", PageToken: strings.Repeat("A", 40)}, "page_token"},
+		{"token too long", Request{Account: "acme", PageToken: strings.Repeat("A", 70)}, "page_token"},
+		{"token of too many positions", Request{Account: "acme", PageToken: EncodePageToken(1, 2, 3, 4, 5)}, "page_token"},
+		{"token cut short", Request{Account: "acme", PageToken: EncodePageToken(1, 2)[:20]}, "page_token"},
 		{"page size negative", Request{Account: "acme", PageSize: -1}, "page_size"},
 		{"page size too big", Request{Account: "acme", PageSize: MaxPageSize + 1}, "page_size"},
 	} {
@@ -54,7 +56,7 @@ func TestParseAcceptsGoodInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Before != 42 || !q.Since.Equal(now.Add(-7*24*time.Hour)) || q.PageSize != 10 {
+	if q.Before != 42 || len(q.Others) != 0 || !q.Since.Equal(now.Add(-7*24*time.Hour)) || q.PageSize != 10 {
 		t.Errorf("query %+v", q)
 	}
 	q, err = Parse(Request{Account: "acme", Since: "2026-12-01T00:00:00Z"}, now)
@@ -69,10 +71,11 @@ func TestParseAcceptsGoodInput(t *testing.T) {
 func FuzzParsePageToken(f *testing.F) {
 	f.Add(EncodePageToken(1))
 	f.Add(EncodePageToken(1 << 63))
+	f.Add(EncodePageToken(0, 7))
 	f.Add("")
 	f.Add("YTEAAAAAAAAAAA")
 	f.Fuzz(func(t *testing.T, s string) {
-		seq, err := ParsePageToken(s)
+		positions, err := ParsePageToken(s)
 		if err != nil {
 			var ve *validate.Error
 			if !errors.As(err, &ve) || ve.Field != "page_token" {
@@ -80,11 +83,11 @@ func FuzzParsePageToken(f *testing.F) {
 			}
 			return
 		}
-		if seq == 0 {
-			t.Fatalf("token %q accepted with seq 0", s)
+		if len(positions) == 0 || len(positions) > maxPositions {
+			t.Fatalf("token %q read as %d positions", s, len(positions))
 		}
-		if got := EncodePageToken(seq); got != s {
-			t.Fatalf("token %q read as %d, which encodes as %q", s, seq, got)
+		if got := EncodePageToken(positions...); got != s {
+			t.Fatalf("token %q read as %v, which encodes as %q", s, positions, got)
 		}
 	})
 }

@@ -61,6 +61,10 @@ type Config struct {
 	// connection to the deploytracker; nil means nothing references
 	// certificates.
 	References certs.References
+	// DeployAudit is the deploytracker's part of the audit trail, merged
+	// into certmgr's listing; usually its AuditService client on the
+	// connection References uses. nil lists certmgr's part only.
+	DeployAudit api.AuditSource
 	// ResumeInterval is how often deletes interrupted by a crash or an
 	// unreachable deploytracker are retried by Run. Default 30s.
 	ResumeInterval time.Duration
@@ -107,6 +111,7 @@ type Service struct {
 	resume   time.Duration
 	lastUsed time.Duration
 	figures  *figures
+	audit    *api.Audit
 }
 
 // New opens the store and builds the services.
@@ -185,6 +190,7 @@ func New(cfg Config) (*Service, error) {
 		resume:   cfg.ResumeInterval,
 		lastUsed: cfg.LastUsedInterval,
 		figures:  fig,
+		audit:    api.NewAudit(m, cfg.DeployAudit, log),
 	}
 	if s.resume <= 0 {
 		s.resume = 30 * time.Second
@@ -311,7 +317,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	certmgrv1.RegisterVerifyServiceServer(r, s.verify)
 	certmgrv1.RegisterMasterKeyServiceServer(r, s.keysAPI)
 	certmgrv1.RegisterBackupServiceServer(r, api.NewBackup(s.store, s.log))
-	certmgrv1.RegisterAuditServiceServer(r, api.NewAudit(s.manager, s.log))
+	certmgrv1.RegisterAuditServiceServer(r, s.audit)
 }
 
 // RegisterHealth registers the health service; a server that carries

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certbind/certbind/internal/audit"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -53,6 +55,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Retention is the number of changes kept for resuming subscribers.
 	Retention int
+	// AuditRetention bounds the audit trail; zero fields take audit's
+	// defaults (10,000 entries per account, 90 days).
+	AuditRetention audit.Retention
 	// Stream tunes subscriber buffers and heartbeats.
 	Stream changefeed.Options
 	// StreamLimits bound the open change streams per key, per connection
@@ -67,6 +72,7 @@ type Service struct {
 	store       *store.Store
 	verifier    *auth.Remote
 	deployments *api.Deployments
+	audit       *api.Audit
 	references  *api.References
 	verify      *api.Verify
 	dist        *api.Distribution
@@ -95,7 +101,7 @@ func New(cfg Config) (*Service, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("deploytracker: create data dir: %w", err)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "deploytracker.db"), store.Options{Retention: cfg.Retention})
+	st, err := store.Open(filepath.Join(cfg.DataDir, "deploytracker.db"), store.Options{Retention: cfg.Retention, Audit: cfg.AuditRetention})
 	if err != nil {
 		return nil, fmt.Errorf("deploytracker: %w", err)
 	}
@@ -125,6 +131,7 @@ func New(cfg Config) (*Service, error) {
 		store:       st,
 		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),
 		deployments: api.NewDeployments(t, url, log),
+		audit:       api.NewAudit(t, log),
 		references:  api.NewReferences(t, log),
 		verify:      api.NewVerify(t, log),
 		dist:        dist,
@@ -147,6 +154,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	deploytrackerv1.RegisterDeploymentDistributionServiceServer(r, s.dist)
 	deploytrackerv1.RegisterVerifyServiceServer(r, s.verify)
 	deploytrackerv1.RegisterBackupServiceServer(r, s.backup)
+	deploytrackerv1.RegisterAuditServiceServer(r, s.audit)
 }
 
 // NewGRPCServer returns a gRPC server carrying the deploytracker, health and

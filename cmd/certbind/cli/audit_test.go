@@ -84,6 +84,50 @@ func TestAuditTrailOnTheRealSuite(t *testing.T) {
 		t.Errorf("the admin key does not see the account's trail")
 	}
 
+	// The deploytracker's writes are in the same listing, refused ones too.
+	badConfig := strings.ReplaceAll(oneRouteConfig, "myBackendCert", "noSuchCert")
+	if _, _, err := runCLI(t, accountEnv, "deploy", "--account", account, "--project", "shop", "--environment", "staging",
+		"--environment-type", "production", "--config", writeFile(t, dir, "bad.json", badConfig)); err == nil {
+		t.Fatal("a deploy naming an unknown certificate succeeded")
+	}
+	var deploys []string
+	for _, e := range auditList(t, accountEnv, "--account", account, "--resource-id", "", "--since", "1h") {
+		if e.Resource.Kind == "deployment" {
+			deploys = append(deploys, e.Action+" "+e.Result+" "+e.Resource.Name+" by "+e.ActorRole)
+		}
+	}
+	if want := []string{"deployment.deploy refused staging by account", "deployment.deploy ok production by admin"}; !slices.Equal(deploys, want) {
+		t.Errorf("deployment entries %q, want %q", deploys, want)
+	}
+
+	// Pages of one entry walk the merged trail in the same order as one
+	// page of all.
+	all, err := adminClient(t).ListAuditEntries(t.Context(), &certmgrv1.ListAuditEntriesRequest{Account: account})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walked []string
+	req := &certmgrv1.ListAuditEntriesRequest{Account: account, PageSize: 1}
+	for range 50 {
+		resp, err := adminClient(t).ListAuditEntries(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range resp.GetEntries() {
+			walked = append(walked, e.GetService()+" "+e.GetAction()+" "+e.GetResult())
+		}
+		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+			break
+		}
+	}
+	var whole []string
+	for _, e := range all.GetEntries() {
+		whole = append(whole, e.GetService()+" "+e.GetAction()+" "+e.GetResult())
+	}
+	if !slices.Equal(walked, whole) || len(whole) < 6 {
+		t.Errorf("pages of one:\n%q\none page:\n%q", walked, whole)
+	}
+
 	other := newAccount()
 	var otherKey struct{ Key string }
 	if err := json.Unmarshal([]byte(mustRun(t, env, "api-key", "create", "--account", other, "--output", "json")), &otherKey); err != nil {

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+
 	"github.com/certbind/certbind/internal/audit"
 
 	"google.golang.org/grpc"
@@ -161,6 +163,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		AdminKey:        s.AdminKey,
 		ServiceKey:      serviceKey,
 		References:      deployrefs.New(s.peer),
+		DeployAudit:     deploytrackerv1.NewAuditServiceClient(s.peer),
 		Logger:          log.With(slog.String("service", "certmgr")),
 		Stream:          cfg.Stream,
 		AuditRetention:  cfg.AuditRetention,
@@ -185,12 +188,13 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 			slog.String("addr", s.admLis.Addr().String()), slog.String("flag", "--edge-admin-addr"))
 	}
 	s.tracker, err = deploytracker.New(deploytracker.Config{
-		DataDir:    filepath.Join(cfg.DataDir, "deploytracker"),
-		Certmgr:    s.peer,
-		ServiceKey: serviceKey,
-		EdgeURL:    s.EdgeURL,
-		Logger:     log.With(slog.String("service", "deploytracker")),
-		Stream:     cfg.Stream,
+		DataDir:        filepath.Join(cfg.DataDir, "deploytracker"),
+		Certmgr:        s.peer,
+		ServiceKey:     serviceKey,
+		EdgeURL:        s.EdgeURL,
+		Logger:         log.With(slog.String("service", "deploytracker")),
+		Stream:         cfg.Stream,
+		AuditRetention: cfg.AuditRetention,
 	})
 	if err != nil {
 		return nil, err

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"log/slog"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/certbind/certbind/internal/audit"
-	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/auditapi"
 	"github.com/certbind/certbind/internal/validate"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/certs"
@@ -47,66 +47,134 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// AuditSource is another service's part of the audit trail: the
+// deploytracker's AuditService client.
+type AuditSource interface {
+	ListAuditEntries(ctx context.Context, req *certmgrv1.ListAuditEntriesRequest, opts ...grpc.CallOption) (*certmgrv1.ListAuditEntriesResponse, error)
+}
+
 // Audit serves AuditService.
 type Audit struct {
 	certmgrv1.UnimplementedAuditServiceServer
-	m   *certs.Manager
-	log *slog.Logger
+	m      *certs.Manager
+	deploy AuditSource
+	log    *slog.Logger
 }
 
-// NewAudit returns the AuditService handlers.
-func NewAudit(m *certs.Manager, log *slog.Logger) *Audit { return &Audit{m: m, log: log} }
+// NewAudit returns the AuditService handlers. deploy, when not nil, is
+// the deploytracker's part of the trail, merged into every listing.
+func NewAudit(m *certs.Manager, deploy AuditSource, log *slog.Logger) *Audit {
+	return &Audit{m: m, deploy: deploy, log: log}
+}
 
-// ListAuditEntries lists an account's audit trail: its own for an account
-// key, any account's for the admin key, none for an edge key.
+// ListAuditEntries lists an account's audit trail, newest first: its own
+// for an account key, any account's for the admin key, none for an edge
+// key. The deploytracker's entries are merged in by time; the page token
+// holds where each trail's page ended.
 func (s *Audit) ListAuditEntries(ctx context.Context, req *certmgrv1.ListAuditEntriesRequest) (*certmgrv1.ListAuditEntriesResponse, error) {
-	if err := auditReader(ctx, req.GetAccount()); err != nil {
+	if err := auditapi.CheckReader(ctx, req.GetAccount()); err != nil {
 		return nil, toStatus(ctx, s.log, "ListAuditEntries", err)
 	}
-	q, err := audit.Parse(audit.Request{Account: req.GetAccount(), ResourceID: req.GetResource(), Action: req.GetAction(),
-		Since: req.GetSince(), PageToken: req.GetPageToken(), PageSize: req.GetPageSize()}, s.m.Now())
-	if err != nil {
-		return nil, toStatus(ctx, s.log, "ListAuditEntries", err)
-	}
-	entries, next, err := s.m.ListAudit(q)
-	if errors.Is(err, certs.ErrNoAuditTrail) {
-		return nil, status.Error(codes.Unimplemented, err.Error())
+	q, err := audit.Parse(auditapi.Request(req), s.m.Now())
+	if err == nil && len(q.Others) > 1 {
+		err = &validate.Error{Field: "page_token", Msg: "the page token names more trails than certmgr merges: pass the nextPageToken of the previous page unchanged"}
 	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, "ListAuditEntries", err)
 	}
-	out := &certmgrv1.ListAuditEntriesResponse{NextPageToken: next}
-	for _, e := range entries {
-		out.Entries = append(out.Entries, auditToProto(e))
+	size := q.PageSize
+	if size == 0 {
+		size = audit.DefaultPageSize
+	}
+	var mine, theirs trailPage
+	if q.Before != exhausted {
+		entries, next, err := s.m.ListAudit(q)
+		if errors.Is(err, certs.ErrNoAuditTrail) {
+			return nil, status.Error(codes.Unimplemented, err.Error())
+		}
+		if err != nil {
+			return nil, toStatus(ctx, s.log, "ListAuditEntries", err)
+		}
+		for _, e := range entries {
+			mine.entries = append(mine.entries, auditapi.ToProto(e, "certmgr"))
+		}
+		mine.more, mine.pos = next != "", q.Before
+	} else {
+		mine.pos = exhausted
+	}
+	theirs.pos = exhausted
+	if s.deploy != nil {
+		var other uint64
+		if len(q.Others) == 1 {
+			other = q.Others[0]
+		}
+		theirs.pos = other
+		if other != exhausted {
+			dreq := &certmgrv1.ListAuditEntriesRequest{Account: req.GetAccount(), Resource: req.GetResource(), Action: req.GetAction(),
+				Since: req.GetSince(), PageSize: int32(size)}
+			if other != 0 {
+				dreq.PageToken = audit.EncodePageToken(other)
+			}
+			resp, err := s.deploy.ListAuditEntries(ctx, dreq)
+			if err != nil {
+				s.log.WarnContext(ctx, "cannot read the deploytracker's audit trail", slog.String("error", err.Error()))
+				return nil, status.Error(codes.Unavailable, "the deploytracker's part of the audit trail cannot be read; try again (certmgr could not reach it: "+status.Convert(err).Message()+")")
+			}
+			theirs.entries, theirs.more = resp.GetEntries(), resp.GetNextPageToken() != ""
+		}
+	}
+	out := &certmgrv1.ListAuditEntriesResponse{}
+	for len(out.Entries) < size {
+		a, b := mine.head(), theirs.head()
+		switch {
+		case a == nil && b == nil:
+		case b == nil || (a != nil && !a.GetTime().AsTime().Before(b.GetTime().AsTime())):
+			out.Entries = append(out.Entries, mine.take())
+			continue
+		default:
+			out.Entries = append(out.Entries, theirs.take())
+			continue
+		}
+		break
+	}
+	mp, tp := mine.next(), theirs.next()
+	if mp != exhausted || tp != exhausted {
+		out.NextPageToken = audit.EncodePageToken(mp, tp)
 	}
 	return out, nil
 }
 
-// auditReader lets the admin key read any trail (the system one included)
-// and an account key its own account's only; edge and service keys read
-// none.
-func auditReader(ctx context.Context, account string) error {
-	p, err := auth.Caller(ctx)
-	if err != nil {
-		return err
-	}
-	switch {
-	case p.Role == auth.RoleAdmin:
-		return nil
-	case account == audit.SystemAccount:
-		return &auth.ForbiddenError{Msg: "only the admin key may read the system audit trail"}
-	case p.Role == auth.RoleAccount && p.Account == account:
-		return nil
-	case p.Role == auth.RoleAccount:
-		return auth.Denied(account)
-	}
-	return &auth.ForbiddenError{Msg: "only the admin key or an account key may read an audit trail (this key's role is " + string(p.Role) + ")"}
+// exhausted is the position of a trail with nothing left to list:
+// sequences start at 1, so nothing is before it.
+const exhausted = 1
+
+// trailPage is one trail's part of a merged page.
+type trailPage struct {
+	entries []*certmgrv1.AuditEntry
+	taken   int
+	more    bool   // the trail has entries beyond entries
+	pos     uint64 // where this page of the trail started
 }
 
-func auditToProto(e audit.Entry) *certmgrv1.AuditEntry {
-	return &certmgrv1.AuditEntry{
-		Time: timestamppb.New(e.Time), ActorKeyId: e.Actor.KeyID, ActorRole: e.Actor.Role, Action: e.Action,
-		Resource: &certmgrv1.AuditResource{Kind: e.Resource.Kind, Account: e.Resource.Account, Project: e.Resource.Project, Id: e.Resource.ID, Name: e.Resource.Name},
-		Result:   e.Result, Code: e.Code, Message: e.Message, Revision: e.Revision,
+func (p *trailPage) head() *certmgrv1.AuditEntry {
+	if p.taken < len(p.entries) {
+		return p.entries[p.taken]
 	}
+	return nil
+}
+
+func (p *trailPage) take() *certmgrv1.AuditEntry {
+	p.taken++
+	return p.entries[p.taken-1]
+}
+
+// next is where the trail's part of the next page starts.
+func (p *trailPage) next() uint64 {
+	switch {
+	case p.taken == len(p.entries) && !p.more:
+		return exhausted
+	case p.taken == 0:
+		return p.pos
+	}
+	return p.entries[p.taken-1].GetSeq()
 }

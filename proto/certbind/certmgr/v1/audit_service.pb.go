@@ -184,8 +184,14 @@ type AuditEntry struct {
 	// the message the caller got.
 	Code    string `protobuf:"bytes,7,opt,name=code,proto3" json:"code,omitempty"`
 	Message string `protobuf:"bytes,8,opt,name=message,proto3" json:"message,omitempty"`
-	// revision is the change-stream revision of a certificate write.
-	Revision      uint64 `protobuf:"varint,9,opt,name=revision,proto3" json:"revision,omitempty"`
+	// revision is the change-stream revision of the write.
+	Revision uint64 `protobuf:"varint,9,opt,name=revision,proto3" json:"revision,omitempty"`
+	// seq orders the entries of one service's trail for an account; it is
+	// what a page token is made of.
+	Seq uint64 `protobuf:"varint,10,opt,name=seq,proto3" json:"seq,omitempty"`
+	// service is the service that kept the entry: "certmgr" or
+	// "deploytracker".
+	Service       string `protobuf:"bytes,11,opt,name=service,proto3" json:"service,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -283,9 +289,24 @@ func (x *AuditEntry) GetRevision() uint64 {
 	return 0
 }
 
+func (x *AuditEntry) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *AuditEntry) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
 type AuditResource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// kind is "certificate", "apiKey" or "masterKey".
+	// kind is "certificate", "apiKey", "masterKey" or "deployment" (whose
+	// name is its environment).
 	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Account       string `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
 	Project       string `protobuf:"bytes,3,opt,name=project,proto3" json:"project,omitempty"`
@@ -375,7 +396,7 @@ const file_certbind_certmgr_v1_audit_service_proto_rawDesc = "" +
 	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\"}\n" +
 	"\x18ListAuditEntriesResponse\x129\n" +
 	"\aentries\x18\x01 \x03(\v2\x1f.certbind.certmgr.v1.AuditEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb7\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe3\x02\n" +
 	"\n" +
 	"AuditEntry\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12 \n" +
@@ -388,7 +409,10 @@ const file_certbind_certmgr_v1_audit_service_proto_rawDesc = "" +
 	"\x06result\x18\x06 \x01(\tR\x06result\x12\x12\n" +
 	"\x04code\x18\a \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\b \x01(\tR\amessage\x12\x1a\n" +
-	"\brevision\x18\t \x01(\x04R\brevision\"{\n" +
+	"\brevision\x18\t \x01(\x04R\brevision\x12\x10\n" +
+	"\x03seq\x18\n" +
+	" \x01(\x04R\x03seq\x12\x18\n" +
+	"\aservice\x18\v \x01(\tR\aservice\"{\n" +
 	"\rAuditResource\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x18\n" +

@@ -27,7 +27,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // AuditService lists the audit trail of an account: every write to its
-// certificates and API keys, successful or refused, with who asked for it.
+// certificates, API keys and deployments, successful or refused, with who
+// asked for it. certmgr's listing merges the deploytracker's trail in.
 // An account key sees its own account's trail only, an edge key none, the
 // admin key any (and "_system", where master-key rotations are kept).
 type AuditServiceClient interface {
@@ -58,7 +59,8 @@ func (c *auditServiceClient) ListAuditEntries(ctx context.Context, in *ListAudit
 // for forward compatibility.
 //
 // AuditService lists the audit trail of an account: every write to its
-// certificates and API keys, successful or refused, with who asked for it.
+// certificates, API keys and deployments, successful or refused, with who
+// asked for it. certmgr's listing merges the deploytracker's trail in.
 // An account key sees its own account's trail only, an edge key none, the
 // admin key any (and "_system", where master-key rotations are kept).
 type AuditServiceServer interface {

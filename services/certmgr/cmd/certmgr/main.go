@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+	"github.com/certbind/certbind/services/certmgr/api"
+
 	"github.com/certbind/certbind/internal/audit"
 
 	"github.com/certbind/certbind/internal/changefeed"
@@ -89,6 +92,7 @@ func run(ctx context.Context, args []string) error {
 	serviceKey := os.Getenv("CERTBIND_SERVICE_KEY")
 	reg := metrics.New()
 	var refs certs.References = unreachable{}
+	var deployAudit api.AuditSource
 	if *tracker != "" {
 		if serviceKey == "" {
 			return errors.New("--deploytracker-addr needs CERTBIND_SERVICE_KEY, the key the services share")
@@ -99,6 +103,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer conn.Close()
 		refs = deployrefs.New(conn)
+		deployAudit = deploytrackerv1.NewAuditServiceClient(conn)
 	}
 	serverOpts, err := tlsFiles.ServerOption()
 	if err != nil {
@@ -115,6 +120,7 @@ func run(ctx context.Context, args []string) error {
 		AdminKey:       os.Getenv("CERTBIND_ADMIN_KEY"),
 		ServiceKey:     serviceKey,
 		References:     refs,
+		DeployAudit:    deployAudit,
 		Logger:         log,
 		Retention:      *retention,
 		AuditRetention: audit.Retention{PerAccount: *auditPerAccount, MaxAge: *auditMaxAge},

@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/certbind/certbind/internal/audit"
+
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
@@ -38,6 +40,8 @@ func run(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required; created 0700, refused if others may enter it or its group may write it)")
 	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
 	edgeURL := fs.String("edge-url", deploytracker.DefaultEdgeURL, "base URL where the edge serves deployments")
+	auditPerAccount := fs.Int("audit-retention", audit.DefaultPerAccount, "audit entries kept per account; the oldest go first")
+	auditMaxAge := fs.Duration("audit-max-age", audit.DefaultMaxAge, "audit entries older than this are dropped")
 	var limits changefeed.Limits
 	changefeed.AddLimitFlags(fs, &limits)
 	var tlsFiles peertls.Files
@@ -74,7 +78,8 @@ func run(ctx context.Context, args []string) error {
 	} else if warning != "" {
 		log.Warn(warning)
 	}
-	svc, err := deploytracker.New(deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits})
+	svc, err := deploytracker.New(deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits,
+		AuditRetention: audit.Retention{PerAccount: *auditPerAccount, MaxAge: *auditMaxAge}})
 	if err != nil {
 		return err
 	}
