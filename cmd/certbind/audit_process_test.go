@@ -66,6 +66,16 @@ func TestAuditTrailSurvivesKill9(t *testing.T) {
 	if out, err := write("certA"); err == nil {
 		t.Fatalf("a second certA was accepted:\n%s", out)
 	}
+	config := filepath.Join(dir, "gateway.json")
+	os.WriteFile(config, []byte(`{"routes": [{"path": "/api/*", "handler": {"export": "UrlForwardHandler",
+  "options": {"baseUrl": "https://127.0.0.1:9443", "mtlsCertificate": "certA"}}}]}`), 0o600)
+	if out, err := runBin(t, bin, url, key, "deploy", "--account", "acme", "--project", "shop", "--environment", "production",
+		"--environment-type", "production", "--config", config); err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	if out, err := runBin(t, bin, url, key, "mtls-certificate", "delete", "--name", "certA", "--account", "acme", "--project", "shop"); err == nil {
+		t.Fatalf("the delete of a referenced certificate succeeded:\n%s", out)
+	}
 	if out, err := runBin(t, bin, url, key, "mtls-certificate", "disable", "--name", "certB", "--account", "acme", "--project", "shop"); err != nil {
 		t.Fatalf("disable: %v\n%s", err, out)
 	}
@@ -75,7 +85,8 @@ func TestAuditTrailSurvivesKill9(t *testing.T) {
 	dev.Wait()
 
 	dev, url = startDev(t, bin, data)
-	want := []string{"certificate.create ok certA", "certificate.create ok certB", "certificate.create refused certA", "certificate.disable ok certB"}
+	want := []string{"certificate.create ok certA", "certificate.create ok certB", "certificate.create refused certA",
+		"deployment.deploy ok production", "certificate.delete refused certA", "certificate.disable ok certB"}
 	if got := list(); !slices.Equal(got, want) {
 		t.Fatalf("after kill -9 the trail is\n%q\nwant\n%q", got, want)
 	}
@@ -86,7 +97,9 @@ func TestAuditTrailSurvivesKill9(t *testing.T) {
 	if out, err := write("certC"); err != nil {
 		t.Fatalf("create: %v\n%s", err, out)
 	}
-	want = append(want[len(want)-2:], "certificate.create ok certC")
+	// Each service keeps its own part: certmgr's three newest, and the
+	// deploytracker's one deploy.
+	want = []string{"deployment.deploy ok production", "certificate.delete refused certA", "certificate.disable ok certB", "certificate.create ok certC"}
 	if got := list(); !slices.Equal(got, want) {
 		t.Fatalf("with --audit-retention 3 the trail is\n%q\nwant\n%q", got, want)
 	}

@@ -29,6 +29,13 @@ func refused(ctx context.Context, log *slog.Logger, m *certs.Manager, method, ac
 		return st
 	}
 	s := status.Convert(st)
+	if res.Kind == audit.KindCertificate && res.Name == "" && res.ID != "" {
+		// A request names a certificate by id; the entry names it too, as
+		// far as it still exists.
+		if c, err := m.Get(res.Account, res.Project, res.ID); err == nil {
+			res.Name = c.Name
+		}
+	}
 	res.ID, res.Name = clip(res.ID, 64), clip(res.Name, 64)
 	if rerr := m.RecordRefused(audit.ActorOf(actor), action, res, s.Code().String(), clip(s.Message(), maxAuditText)); rerr != nil {
 		log.ErrorContext(ctx, "cannot record a refused write in the audit trail", slog.String("method", method), slog.String("error", rerr.Error()))
