@@ -65,6 +65,15 @@ func TestAuditOverREST(t *testing.T) {
 			t.Errorf("GET %s: %d %s; want %d with %q", tc.path, r.status, r.raw, tc.status, tc.fragment)
 		}
 	}
+	// A master-key rotation belongs to no account: it is in the system
+	// trail, which only the admin key reads.
+	if r := call(t, s, admin, "POST", "/v1/admin/master-key:rotate", map[string]any{}); r.status != 200 {
+		t.Fatalf("rotate the master key: %d %s", r.status, r.raw)
+	}
+	if r := call(t, s, admin, "GET", "/v1/accounts/_system/audit", nil); r.status != 200 || !strings.Contains(r.raw, `"action":"masterkey.rotate"`) || !strings.Contains(r.raw, `"kind":"masterKey"`) {
+		t.Errorf("system trail after a master-key rotation: %d %s", r.status, r.raw)
+	}
+
 	// Another account's trail holds nothing of acme's.
 	r = call(t, s, other, "GET", "/v1/accounts/globex/audit", nil)
 	if r.status != 200 || strings.Contains(r.raw, "acme") || strings.Contains(r.raw, id) {
