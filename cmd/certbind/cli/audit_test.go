@@ -77,7 +77,8 @@ func TestAuditTrailOnTheRealSuite(t *testing.T) {
 	if refused.Resource.ID != c.GetId() || !strings.Contains(refused.Message, "production") {
 		t.Errorf("refused entry %+v does not name the certificate and the deployment (stderr was %q)", refused, stderr)
 	}
-	if only := auditList(t, accountEnv, "--account", account, "--action", "certificate.rotate"); len(only) != 1 {
+	withEnvAccount := map[string]string{EnvAPIURL: env[EnvAPIURL], EnvAPIKey: key.Key, EnvAccount: account}
+	if only := auditList(t, withEnvAccount, "--action", "certificate.rotate"); len(only) != 1 {
 		t.Errorf("--action certificate.rotate listed %d entries", len(only))
 	}
 	if len(auditList(t, env, "--account", account, "--since", "1h")) < 4 {
