@@ -29,7 +29,8 @@ func buildCLI(t *testing.T) string {
 var restLine = regexp.MustCompile(`REST API\s+(http://\S+)`)
 
 // startDev runs `certbind dev` as a real process and returns its REST URL.
-func startDev(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
+// extra flags go after the others.
+func startDev(t *testing.T, bin, dataDir string, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
 	// A data dir others may enter is refused, and t.TempDir() is 0755.
 	if err := os.Chmod(dataDir, 0o700); err != nil && !os.IsNotExist(err) {
@@ -39,6 +40,7 @@ func startDev(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
 	// on the defaults (a developer's, say) does not fail the test.
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
 		"--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Env = append(os.Environ(), "CERTBIND_API_KEY=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

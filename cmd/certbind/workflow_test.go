@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,5 +82,22 @@ func TestWorkflowAcrossProcesses(t *testing.T) {
 	must(with("mtls-certificate", "delete", "--name", "backendCa")...)
 	if out = must(with("mtls-certificate", "list")...); strings.Contains(out, "backendCa") {
 		t.Fatalf("list after deletes:\n%s", out)
+	}
+	// The audit trail holds every step, certmgr's and the deploytracker's
+	// (which certmgr reads over mutual TLS with the service key) merged.
+	out = must("audit", "list", "--account", "acme", "--output", "json")
+	var entries []struct{ Action, Result string }
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatalf("audit list: %v\n%s", err, out)
+	}
+	var got []string
+	for _, e := range slices.Backward(entries) {
+		got = append(got, e.Action+" "+e.Result)
+	}
+	want := []string{"certificate.create ok", "certificate.create ok", "deployment.deploy ok", "certificate.delete refused",
+		"certificate.disable ok", "deployment.deploy refused", "deployment.deploy ok", "certificate.delete ok",
+		"deployment.delete ok", "certificate.delete ok"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit trail\n%q\nwant\n%q", got, want)
 	}
 }

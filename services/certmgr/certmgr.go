@@ -26,6 +26,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/certbind/certbind/internal/audit"
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/revlog"
@@ -70,6 +71,10 @@ type Config struct {
 	// connection to the deploytracker; nil means nothing references
 	// certificates.
 	References certs.References
+	// DeployAudit is the deploytracker's part of the audit trail, merged
+	// into certmgr's listing; usually its AuditService client on the
+	// connection References uses. nil lists certmgr's part only.
+	DeployAudit api.AuditSource
 	// ResumeInterval is how often deletes interrupted by a crash or an
 	// unreachable deploytracker are retried by Run. Default 30s.
 	ResumeInterval time.Duration
@@ -77,6 +82,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Retention is the number of changes kept for resuming subscribers.
 	Retention int
+	// AuditRetention bounds the audit trail; zero fields take audit's
+	// defaults (10,000 entries per account, 90 days).
+	AuditRetention audit.Retention
 	// Stream tunes subscriber buffers and heartbeats.
 	Stream changefeed.Options
 	// StreamLimits bound the open change streams per key, per connection
@@ -114,6 +122,7 @@ type Service struct {
 	resume   time.Duration
 	lastUsed time.Duration
 	figures  *figures
+	audit    *api.Audit
 }
 
 // backend is what the service needs of a store, bbolt's or etcd's. What
@@ -143,7 +152,7 @@ func openStore(cfg Config, log *slog.Logger) (st backend, bolt *store.Store, err
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create data dir: %w", err)
 	}
-	bs, err := store.Open(filepath.Join(cfg.DataDir, "certmgr.db"), store.Options{Retention: cfg.Retention})
+	bs, err := store.Open(filepath.Join(cfg.DataDir, "certmgr.db"), store.Options{Retention: cfg.Retention, Audit: cfg.AuditRetention})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -220,18 +229,19 @@ func New(cfg Config) (*Service, error) {
 		authn:    authn,
 		manager:  m,
 		certs:    api.NewCertificates(m, log),
-		apiKeys:  api.NewAPIKeys(authn, log, log, now),
+		apiKeys:  api.NewAPIKeys(authn, m, log, log, now),
 		sealer:   sealer,
 		dist:     dist,
 		internal: api.NewInternal(m, authn, log),
 		verify:   api.NewVerify(m, log),
 		keys:     rotator,
-		keysAPI:  api.NewMasterKey(rotator, log, log),
+		keysAPI:  api.NewMasterKey(rotator, m, log, log),
 		health:   health.NewServer(),
 		log:      log,
 		resume:   cfg.ResumeInterval,
 		lastUsed: cfg.LastUsedInterval,
 		figures:  fig,
+		audit:    api.NewAudit(m, cfg.DeployAudit, log),
 	}
 	if s.resume <= 0 {
 		s.resume = 30 * time.Second
@@ -362,6 +372,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	} else {
 		certmgrv1.RegisterBackupServiceServer(r, noBackup{})
 	}
+	certmgrv1.RegisterAuditServiceServer(r, s.audit)
 }
 
 // RegisterHealth registers the health service; a server that carries

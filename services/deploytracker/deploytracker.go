@@ -28,6 +28,8 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/certbind/certbind/internal/audit"
+
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/serve"
@@ -66,6 +68,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Retention is the number of changes kept for resuming subscribers.
 	Retention int
+	// AuditRetention bounds the audit trail; zero fields take audit's
+	// defaults (10,000 entries per account, 90 days).
+	AuditRetention audit.Retention
 	// Stream tunes subscriber buffers and heartbeats.
 	Stream changefeed.Options
 	// StreamLimits bound the open change streams per key, per connection
@@ -80,6 +85,7 @@ type Service struct {
 	store       backend
 	verifier    *auth.Remote
 	deployments *api.Deployments
+	audit       *api.Audit
 	references  *api.References
 	verify      *api.Verify
 	dist        *api.Distribution
@@ -148,6 +154,7 @@ func New(cfg Config) (*Service, error) {
 		store:       st,
 		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),
 		deployments: api.NewDeployments(t, url, log),
+		audit:       api.NewAudit(t, log),
 		references:  api.NewReferences(t, log),
 		verify:      api.NewVerify(t, log),
 		dist:        dist,
@@ -174,7 +181,7 @@ func openStore(cfg Config, fig *figures, log *slog.Logger) (backend, deploytrack
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create data dir: %w", err)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "deploytracker.db"), store.Options{Retention: cfg.Retention})
+	st, err := store.Open(filepath.Join(cfg.DataDir, "deploytracker.db"), store.Options{Retention: cfg.Retention, Audit: cfg.AuditRetention})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,6 +223,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	deploytrackerv1.RegisterDeploymentDistributionServiceServer(r, s.dist)
 	deploytrackerv1.RegisterVerifyServiceServer(r, s.verify)
 	deploytrackerv1.RegisterBackupServiceServer(r, s.backup)
+	deploytrackerv1.RegisterAuditServiceServer(r, s.audit)
 }
 
 // NewGRPCServer returns a gRPC server carrying the deploytracker, health and

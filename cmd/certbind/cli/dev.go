@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/certbind/certbind/internal/audit"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -33,6 +36,8 @@ type devOptions struct {
 	metricsAddr   string
 	logFile       string
 	logFormat     string
+	auditKeep     int
+	auditMaxAge   time.Duration
 }
 
 func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
@@ -42,6 +47,8 @@ func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.edgeAddr, "edge-addr", DefaultEdgeAddr, "address where the edge serves deployments (the url that deploy prints)")
 	fs.StringVar(&o.edgeAdminAddr, "edge-admin-addr", DefaultEdgeAdminAddr, "address of the edge's /v1/status, /healthz and /metrics")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", DefaultMetricsAddr, "address of GET /metrics for certmgr, the deploytracker and the REST API (the edge's are on --edge-admin-addr); it names every account's certificates, so keep it on loopback")
+	fs.IntVar(&o.auditKeep, "audit-retention", audit.DefaultPerAccount, "audit entries kept per account (certbind audit list); the oldest go first")
+	fs.DurationVar(&o.auditMaxAge, "audit-max-age", audit.DefaultMaxAge, "audit entries older than this are dropped")
 	fs.StringVar(&o.logFile, "log-file", "", "write the logs (including audit lines) to this file instead of stderr")
 	fs.StringVar(&o.logFormat, "log-format", logFormatAuto, "how log lines look: text (time, level, message, key=value), json (one JSON object a line), or auto: text on a terminal, json otherwise")
 }
@@ -103,14 +110,15 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 		return err
 	}
 	s, err := suite.Start(ctx, suite.Config{
-		DataDir:       o.dataDir,
-		HTTPAddr:      o.httpAddr,
-		GRPCAddr:      o.grpcAddr,
-		EdgeAddr:      o.edgeAddr,
-		EdgeAdminAddr: o.edgeAdminAddr,
-		MetricsAddr:   o.metricsAddr,
-		AdminKey:      g.APIKey,
-		Logger:        log,
+		DataDir:        o.dataDir,
+		HTTPAddr:       o.httpAddr,
+		GRPCAddr:       o.grpcAddr,
+		EdgeAddr:       o.edgeAddr,
+		EdgeAdminAddr:  o.edgeAdminAddr,
+		MetricsAddr:    o.metricsAddr,
+		AdminKey:       g.APIKey,
+		Logger:         log,
+		AuditRetention: audit.Retention{PerAccount: o.auditKeep, MaxAge: o.auditMaxAge},
 	})
 	if err != nil {
 		return err

@@ -144,6 +144,7 @@ A certificate or deployment can be named by an argument
 		newDeploymentCmd(g),
 		newAPIKeyCmd(g),
 		newAdminCmd(g),
+		newAuditCmd(g),
 	)
 
 	cmd.AddCommand(offline(newDevCmd(g)), offline(newVersionCmd(g)), newConfigCmd(g, getenv))

@@ -149,6 +149,10 @@ func TestCLIRoutesMatchHTTPBindings(t *testing.T) {
 			_, err := c.RevokeAPIKey(ctx, id)
 			return err
 		},
+		"certbind.certmgr.v1.AuditService.ListAuditEntries": func(ctx context.Context, c *Client) error {
+			_, err := c.ListAuditEntries(ctx, &certmgrv1.ListAuditEntriesRequest{Account: a, Action: "certificate.create", Since: "1h"})
+			return err
+		},
 		"certbind.certmgr.v1.MasterKeyService.RotateMasterKey": func(ctx context.Context, c *Client) error {
 			_, err := c.RotateMasterKey(ctx)
 			return err

@@ -22,6 +22,10 @@ import (
 	"strings"
 	"time"
 
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+
+	"github.com/certbind/certbind/internal/audit"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -65,6 +69,9 @@ type Config struct {
 	// deploytracker and the REST facade (the edge's are on its admin
 	// listener). Empty or port 0: a free loopback port.
 	MetricsAddr string
+	// AuditRetention bounds certmgr's audit trail; zero fields take the
+	// defaults (10,000 entries per account, 90 days).
+	AuditRetention audit.Retention
 }
 
 // Suite is a running set of parts.
@@ -156,8 +163,10 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		AdminKey:        s.AdminKey,
 		ServiceKey:      serviceKey,
 		References:      deployrefs.New(s.peer),
+		DeployAudit:     deploytrackerv1.NewAuditServiceClient(s.peer),
 		Logger:          log.With(slog.String("service", "certmgr")),
 		Stream:          cfg.Stream,
+		AuditRetention:  cfg.AuditRetention,
 	})
 	if err != nil {
 		return nil, err
@@ -179,12 +188,13 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 			slog.String("addr", s.admLis.Addr().String()), slog.String("flag", "--edge-admin-addr"))
 	}
 	s.tracker, err = deploytracker.New(deploytracker.Config{
-		DataDir:    filepath.Join(cfg.DataDir, "deploytracker"),
-		Certmgr:    s.peer,
-		ServiceKey: serviceKey,
-		EdgeURL:    s.EdgeURL,
-		Logger:     log.With(slog.String("service", "deploytracker")),
-		Stream:     cfg.Stream,
+		DataDir:        filepath.Join(cfg.DataDir, "deploytracker"),
+		Certmgr:        s.peer,
+		ServiceKey:     serviceKey,
+		EdgeURL:        s.EdgeURL,
+		Logger:         log.With(slog.String("service", "deploytracker")),
+		Stream:         cfg.Stream,
+		AuditRetention: cfg.AuditRetention,
 	})
 	if err != nil {
 		return nil, err

@@ -64,6 +64,7 @@ func (s *APIKeys) RevokeApiKey(ctx context.Context, req *certmgrv1.RevokeApiKeyR
 		return nil, toStatus(ctx, s.log, "RevokeApiKey", err)
 	}
 	auth.AuditKeyRevoke(s.audit, p, k)
+	s.record(ctx, p, "apikey.revoke", keyResource(k.Account, k.ID, k.Name))
 	return &certmgrv1.RevokeApiKeyResponse{ApiKey: apiKeyToProto(k, s.now())}, nil
 }
 

@@ -56,7 +56,7 @@ func (s *Certificates) CreateCertificate(ctx context.Context, req *certmgrv1.Cre
 		Material:         materialInput(req),
 	})
 	if err != nil {
-		return nil, toStatus(ctx, s.log, "CreateCertificate", err)
+		return nil, refused(ctx, s.log, s.m, "CreateCertificate", "certificate.create", actor, certResource(req.GetAccount(), req.GetProject(), "", req.GetName()), err)
 	}
 	return &certmgrv1.CreateCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
 }
@@ -147,7 +147,7 @@ func (s *Certificates) UpdateCertificate(ctx context.Context, req *certmgrv1.Upd
 	}
 	c, err := s.m.SetEnvironmentTypes(ctx, actor, req.GetAccount(), req.GetProject(), req.GetId(), req.GetEnvironmentTypes())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, "UpdateCertificate", err)
+		return nil, refused(ctx, s.log, s.m, "UpdateCertificate", "certificate.update", actor, certResource(req.GetAccount(), req.GetProject(), req.GetId(), ""), err)
 	}
 	return &certmgrv1.UpdateCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
 }
@@ -160,7 +160,7 @@ func (s *Certificates) DisableCertificate(ctx context.Context, req *certmgrv1.Di
 	}
 	c, err := s.m.Disable(actor, req.GetAccount(), req.GetProject(), req.GetId())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, "DisableCertificate", err)
+		return nil, refused(ctx, s.log, s.m, "DisableCertificate", "certificate.disable", actor, certResource(req.GetAccount(), req.GetProject(), req.GetId(), ""), err)
 	}
 	return &certmgrv1.DisableCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
 }
@@ -173,7 +173,7 @@ func (s *Certificates) EnableCertificate(ctx context.Context, req *certmgrv1.Ena
 	}
 	c, err := s.m.Enable(actor, req.GetAccount(), req.GetProject(), req.GetId())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, "EnableCertificate", err)
+		return nil, refused(ctx, s.log, s.m, "EnableCertificate", "certificate.enable", actor, certResource(req.GetAccount(), req.GetProject(), req.GetId(), ""), err)
 	}
 	return &certmgrv1.EnableCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
 }
@@ -186,7 +186,7 @@ func (s *Certificates) DeleteCertificate(ctx context.Context, req *certmgrv1.Del
 	}
 	c, err := s.m.Delete(ctx, actor, req.GetAccount(), req.GetProject(), req.GetId())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, "DeleteCertificate", err)
+		return nil, refused(ctx, s.log, s.m, "DeleteCertificate", "certificate.delete", actor, certResource(req.GetAccount(), req.GetProject(), req.GetId(), ""), err)
 	}
 	return &certmgrv1.DeleteCertificateResponse{Id: c.ID}, nil
 }
@@ -204,7 +204,7 @@ func (s *Certificates) RotateCertificate(ctx context.Context, req *certmgrv1.Rot
 	defer release()
 	c, err := s.m.Rotate(actor, req.GetAccount(), req.GetProject(), req.GetId(), materialInput(req))
 	if err != nil {
-		return nil, toStatus(ctx, s.log, "RotateCertificate", err)
+		return nil, refused(ctx, s.log, s.m, "RotateCertificate", "certificate.rotate", actor, certResource(req.GetAccount(), req.GetProject(), req.GetId(), ""), err)
 	}
 	return &certmgrv1.RotateCertificateResponse{Certificate: toProto(c, s.m.Now())}, nil
 }

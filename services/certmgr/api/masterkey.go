@@ -8,7 +8,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/certbind/certbind/internal/audit"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/masterkey"
 )
 
@@ -16,13 +18,16 @@ import (
 type MasterKey struct {
 	certmgrv1.UnimplementedMasterKeyServiceServer
 	rotator *masterkey.Rotator
+	trail   *certs.Manager
 	audit   *slog.Logger
 	log     *slog.Logger
 }
 
 // NewMasterKey returns the MasterKeyService handlers.
-func NewMasterKey(r *masterkey.Rotator, audit, log *slog.Logger) *MasterKey {
-	return &MasterKey{rotator: r, audit: audit, log: log}
+// A rotation's start is kept in trail's audit trail, under the system
+// account.
+func NewMasterKey(r *masterkey.Rotator, trail *certs.Manager, audit, log *slog.Logger) *MasterKey {
+	return &MasterKey{rotator: r, trail: trail, audit: audit, log: log}
 }
 
 // RotateMasterKey starts a rotation. Admin only.
@@ -38,6 +43,10 @@ func (s *MasterKey) RotateMasterKey(ctx context.Context, _ *certmgrv1.RotateMast
 	if started {
 		s.audit.Info("audit", slog.String("action", "masterkey.rotate"), slog.String("actor", p.KeyID),
 			slog.String("fromKeyId", st.PreviousKeyID), slog.String("toKeyId", st.KeyID))
+		res := audit.Resource{Kind: audit.KindMasterKey, ID: st.KeyID}
+		if err := s.trail.Record(audit.Actor{KeyID: p.KeyID, Role: string(p.Role)}, "masterkey.rotate", res); err != nil {
+			s.log.ErrorContext(ctx, "cannot record a master-key rotation in the audit trail", slog.String("error", err.Error()))
+		}
 	}
 	return &certmgrv1.RotateMasterKeyResponse{Started: started, Status: masterKeyStatus(st)}, nil
 }

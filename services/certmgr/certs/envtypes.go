@@ -57,7 +57,11 @@ func (m *Manager) SetEnvironmentTypes(ctx context.Context, actor, account, proje
 	// and a removal is one write, like an addition.
 	_, unchecked := m.refs.(NoReferences)
 	var removed []string
-	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+	// The mark of a removal is not audited by itself: the write that ends
+	// the removal is.
+	// The audit entry is made after fn ran, in the same transaction.
+	notMark := func(store.Change) bool { return len(removed) == 0 }
+	c, ch, err := m.auditedIf("certificate.update", actor, notMark).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if c.State == store.StateDeleting {
 			return "", ErrDeleting
 		}
@@ -113,7 +117,7 @@ func (m *Manager) finishRemoval(ctx context.Context, actor, account, project, id
 			Certificate: m.putBackTypes(actor, account, project, id, removed), References: blocking,
 			Advice: removalAdvice(account, project, id, target, blocking)}
 	}
-	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+	c, ch, err := m.audited("certificate.update", actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if !slices.Equal(c.RemovingTypes, removed) {
 			return "", fmt.Errorf("%w on certificate %q: the removal of %s was finished or refused concurrently; check its environment types and try again",
 				ErrTypesChanging, c.Name, strings.Join(removed, ", "))
@@ -151,7 +155,7 @@ func (m *Manager) finishRemoval(ctx context.Context, actor, account, project, id
 // returns the certificate's name. It runs when a removal is refused; if it
 // fails, the mark stays and ResumeDeletes finishes or clears it later.
 func (m *Manager) putBackTypes(actor, account, project, id string, removed []string) string {
-	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+	c, ch, err := m.audited("certificate.update", actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if !slices.Equal(c.RemovingTypes, removed) {
 			return "", nil
 		}

@@ -35,12 +35,14 @@ type Manager struct {
 	sealer *seal.Sealer
 	refs   References
 	audit  *slog.Logger
+	trail  AuditTrail // nil when the store keeps no audit trail
 	now    func() time.Time
 }
 
 // New returns a Manager.
 func New(cfg Config) *Manager {
 	m := &Manager{store: cfg.Store, sealer: cfg.Sealer, refs: cfg.References, audit: cfg.Audit, now: cfg.Now}
+	m.trail, _ = cfg.Store.(AuditTrail)
 	if m.refs == nil {
 		m.refs = NoReferences{}
 	}
@@ -101,7 +103,7 @@ func (m *Manager) Create(actor string, in CreateInput) (*store.Certificate, erro
 	if err := m.apply(c, mat); err != nil {
 		return nil, err
 	}
-	ch, err := m.store.CreateCertificate(c)
+	ch, err := m.audited("certificate.create", actor).CreateCertificate(c)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +142,7 @@ func (m *Manager) setState(action, actor, account, project, id, state, change st
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+	c, ch, err := m.audited(action, actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if c.State == store.StateDeleting {
 			return "", ErrDeleting
 		}
@@ -218,7 +220,7 @@ func (m *Manager) finishDelete(ctx context.Context, actor, account, project, id 
 	if len(refs) > 0 {
 		return nil, &ReferencedError{Action: "delete", Certificate: m.restore(actor, account, project, id), References: refs}
 	}
-	ch, err := m.store.DeleteCertificate(account, project, id, func(c *store.Certificate) error {
+	ch, err := m.audited("certificate.delete", actor).DeleteCertificate(account, project, id, func(c *store.Certificate) error {
 		if c.State != store.StateDeleting {
 			return fmt.Errorf("%w: its delete was refused concurrently", ErrDeleting)
 		}

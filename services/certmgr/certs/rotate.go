@@ -38,7 +38,7 @@ func (m *Manager) Rotate(actor, account, project, id string, in material.Input) 
 		// The kind never changes, so say which one the material must be.
 		return nil, fmt.Errorf("cannot rotate %s %q: %w", kindLabel(cur.Kind), cur.Name, err)
 	}
-	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+	c, ch, err := m.audited("certificate.rotate", actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if c.State == store.StateDeleting {
 			return "", ErrDeleting
 		}

@@ -28,7 +28,11 @@ func projectPrefix(account, project string) []byte {
 // CreateCertificate stores a new certificate. It fails with ErrNameTaken when
 // the name is in use in the account and project.
 func (s *Store) CreateCertificate(c *Certificate) (Change, error) {
-	return s.write(func(tx *bolt.Tx, rev uint64) (*Change, error) {
+	return s.createCertificate(nil, c)
+}
+
+func (s *Store) createCertificate(rec AuditFunc, c *Certificate) (Change, error) {
+	return s.writeAudited(rec, func(tx *bolt.Tx, rev uint64) (*Change, error) {
 		names := tx.Bucket(bucketNames)
 		nk := nameKey(c.Account, c.Project, c.Name)
 		if names.Get(nk) != nil {
@@ -56,8 +60,12 @@ func (s *Store) CreateCertificate(c *Certificate) (Change, error) {
 // nothing is written (an idempotent no-op such as disabling a disabled
 // certificate) and the current record is returned with a zero Change.
 func (s *Store) UpdateCertificate(account, project, id string, fn func(c *Certificate) (changeType string, err error)) (*Certificate, Change, error) {
+	return s.updateCertificate(nil, account, project, id, fn)
+}
+
+func (s *Store) updateCertificate(rec AuditFunc, account, project, id string, fn func(c *Certificate) (changeType string, err error)) (*Certificate, Change, error) {
 	var out *Certificate
-	ch, err := s.write(func(tx *bolt.Tx, rev uint64) (*Change, error) {
+	ch, err := s.writeAudited(rec, func(tx *bolt.Tx, rev uint64) (*Change, error) {
 		certs := tx.Bucket(bucketCerts)
 		ck := certKey(account, project, id)
 		before, err := getCert(certs, ck)
@@ -93,7 +101,11 @@ func (s *Store) UpdateCertificate(account, project, id string, fn func(c *Certif
 // DeleteCertificate removes a certificate and its name. check, when not nil,
 // runs inside the transaction on the current record and can veto the delete.
 func (s *Store) DeleteCertificate(account, project, id string, check func(c *Certificate) error) (Change, error) {
-	return s.write(func(tx *bolt.Tx, rev uint64) (*Change, error) {
+	return s.deleteCertificate(nil, account, project, id, check)
+}
+
+func (s *Store) deleteCertificate(rec AuditFunc, account, project, id string, check func(c *Certificate) error) (Change, error) {
+	return s.writeAudited(rec, func(tx *bolt.Tx, rev uint64) (*Change, error) {
 		certs := tx.Bucket(bucketCerts)
 		ck := certKey(account, project, id)
 		before, err := getCert(certs, ck)

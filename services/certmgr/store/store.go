@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/certbind/certbind/internal/audit"
 	"github.com/certbind/certbind/internal/revlog"
 )
 
@@ -16,6 +17,8 @@ var (
 	bucketNames     = []byte("names")
 	bucketChangelog = []byte("changelog")
 	bucketAPIKeys   = []byte("apikeys")
+	bucketAudit     = []byte("audit")
+	bucketAuditN    = []byte("auditcounts")
 )
 
 const schemaVersion = 1
@@ -30,6 +33,8 @@ type Options struct {
 	Retention int
 	// Timeout bounds the wait for the file lock held by another process.
 	Timeout time.Duration
+	// Audit bounds the audit trail; zero fields take audit's defaults.
+	Audit audit.Retention
 }
 
 // Store is certmgr's bbolt-backed state. It is safe for concurrent use.
@@ -37,6 +42,7 @@ type Store struct {
 	db      *bolt.DB
 	group   *revlog.Group
 	log     revlog.Log
+	audit   audit.Log
 	publish func(Entry)
 	// epoch is read once at Open: only Restamp changes it, on a file no
 	// process holds open.
@@ -54,11 +60,12 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.Timeout = 2 * time.Second
 	}
 	log := revlog.Log{Log: bucketChangelog, Meta: bucketMeta, Retention: opts.Retention}
-	db, err := revlog.Open(path, "certmgr", opts.Timeout, schemaVersion, log, bucketCerts, bucketNames, bucketAPIKeys)
+	al := audit.Log{Bucket: bucketAudit, Counts: bucketAuditN, Retention: opts.Audit}
+	db, err := revlog.Open(path, "certmgr", opts.Timeout, schemaVersion, log, append(al.Buckets(), bucketCerts, bucketNames, bucketAPIKeys)...)
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{db: db, group: &revlog.Group{DB: db}, log: log}
+	st := &Store{db: db, group: &revlog.Group{DB: db}, log: log, audit: al}
 	_ = db.View(func(tx *bolt.Tx) error {
 		st.epoch = log.Epoch(tx)
 		return nil
@@ -106,15 +113,18 @@ func (s *Store) Revision() (uint64, error) {
 	return rev, err
 }
 
-// write runs fn in a write transaction and, when fn returns a change, stamps
-// it with the next revision, appends its Entry to the changelog and trims
-// the changelog to the retention. The change is published after the commit.
+// writeAudited runs fn in a write transaction and, when fn returns a
+// change, stamps it with the next revision, appends its Entry to the
+// changelog and trims the changelog to the retention. The change is published after the commit.
 //
 // Writes are group-committed (revlog.Group): writes that arrive while a
 // commit is in flight share the next transaction and its fsync, each still
 // taking its own revision in order. fn may run more than once (see Group);
 // it only reads and writes the transaction, and publishes only on commit.
-func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change, error) {
+//
+// When rec is not nil, the audit entry rec makes of the change (if any) is
+// appended in the same transaction.
+func (s *Store) writeAudited(rec AuditFunc, fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change, error) {
 	var out Change
 	err := s.group.Update(func(tx *bolt.Tx) error {
 		rev := s.log.Head(tx) + 1
@@ -135,6 +145,13 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 		entry := c.Entry()
 		if err := s.log.Append(tx, rev, entry); err != nil {
 			return err
+		}
+		if rec != nil {
+			if e := rec(*c); e != nil {
+				if err := s.audit.Append(tx, e); err != nil {
+					return err
+				}
+			}
 		}
 		out = *c
 		if s.publish != nil {

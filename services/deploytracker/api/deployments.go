@@ -52,7 +52,10 @@ func (s *Deployments) Deploy(ctx context.Context, req *deploytrackerv1.DeployReq
 		d, err = s.t.Deploy(ctx, actor, in)
 	}
 	if err != nil {
-		return nil, toStatus(ctx, s.log, "Deploy", err)
+		if req.GetValidateOnly() {
+			return nil, toStatus(ctx, s.log, "Deploy", err)
+		}
+		return nil, refused(ctx, s.log, s.t, "Deploy", "deployment.deploy", actor, deploymentResource(req.GetAccount(), req.GetProject(), "", req.GetEnvironment()), err)
 	}
 	return &deploytrackerv1.DeployResponse{Deployment: toProto(d, s.url)}, nil
 }
@@ -93,7 +96,7 @@ func (s *Deployments) DeleteDeployment(ctx context.Context, req *deploytrackerv1
 	}
 	d, err := s.t.Delete(actor, req.GetAccount(), req.GetProject(), req.GetId())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, "DeleteDeployment", err)
+		return nil, refused(ctx, s.log, s.t, "DeleteDeployment", "deployment.delete", actor, deploymentResource(req.GetAccount(), req.GetProject(), req.GetId(), ""), err)
 	}
 	return &deploytrackerv1.DeleteDeploymentResponse{Id: d.ID}, nil
 }

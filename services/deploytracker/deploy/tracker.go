@@ -32,6 +32,7 @@ type Tracker struct {
 	store Deployments
 	certs Certificates
 	audit *slog.Logger
+	trail AuditTrail // nil when the store keeps no audit trail
 	now   func() time.Time
 	edge  string
 }
@@ -39,6 +40,7 @@ type Tracker struct {
 // New returns a Tracker.
 func New(cfg Config) *Tracker {
 	t := &Tracker{store: cfg.Store, certs: cfg.Certs, audit: cfg.Audit, now: cfg.Now, edge: cfg.EdgeURL}
+	t.trail, _ = cfg.Store.(AuditTrail)
 	if t.audit == nil {
 		t.audit = slog.New(slog.DiscardHandler)
 	}
@@ -74,7 +76,7 @@ func (t *Tracker) Deploy(ctx context.Context, actor string, in Input) (*store.De
 	if err := t.store.BeginDeploy(p); err != nil {
 		return nil, err
 	}
-	ch, err := t.verifyAndCommit(ctx, p, d, refs)
+	ch, err := t.verifyAndCommit(ctx, actor, p, d, refs)
 	if err != nil {
 		if aerr := t.store.AbortDeploy(p); aerr != nil {
 			// Left in place it only blocks deletes; the next start drops it.
@@ -87,6 +89,9 @@ func (t *Tracker) Deploy(ctx context.Context, actor string, in Input) (*store.De
 		slog.String("environment", in.Environment), slog.Int("generation", int(ch.After.Generation)), slog.Uint64("revision", ch.Revision))
 	return ch.After, nil
 }
+
+// Now is the tracker's clock.
+func (t *Tracker) Now() time.Time { return t.now() }
 
 // DryRun makes every check Deploy makes, through the same code up to
 // Deploy's first write, and writes nothing: no deploy in progress, no
@@ -165,7 +170,7 @@ func (t *Tracker) plan(ctx context.Context, in Input) (*store.Deployment, []gate
 	return build(in, cfg, byName, t.now().UTC()), refs, nil
 }
 
-func (t *Tracker) verifyAndCommit(ctx context.Context, p store.Pending, d *store.Deployment, refs []gateway.CertificateRef) (store.Change, error) {
+func (t *Tracker) verifyAndCommit(ctx context.Context, actor string, p store.Pending, d *store.Deployment, refs []gateway.CertificateRef) (store.Change, error) {
 	var ids []string
 	for _, r := range d.References {
 		ids = append(ids, r.CertificateID)
@@ -187,7 +192,7 @@ func (t *Tracker) verifyAndCommit(ctx context.Context, p store.Pending, d *store
 			return store.Change{}, fmt.Errorf("%w: %w", ErrChanged, err)
 		}
 	}
-	return t.store.CommitDeploy(p, d, randomID("dep"))
+	return t.commit(actor, p, d, randomID("dep"))
 }
 
 func (t *Tracker) resolve(ctx context.Context, account, project string, names, ids []string) ([]*certmgrv1.Certificate, error) {
@@ -263,7 +268,7 @@ func (t *Tracker) Delete(actor, account, project, id string) (*store.Deployment,
 	if err := checkScope(account, project); err != nil {
 		return nil, err
 	}
-	ch, err := t.store.DeleteDeployment(account, project, id)
+	ch, err := t.deleteDeployment(actor, account, project, id)
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,14 @@ func (s *Store) DropAllPending() (int, error) {
 // creation time and next generation when it had a deployment; otherwise
 // newID is used.
 func (s *Store) CommitDeploy(p Pending, d *Deployment, newID string) (Change, error) {
-	return s.write(func(tx *bolt.Tx, rev uint64) (*Change, error) {
+	return s.CommitDeployAudited(nil, p, d, newID)
+}
+
+// CommitDeployAudited is CommitDeploy that also appends rec's audit entry
+// in the commit's own transaction, so that an acknowledged deploy never
+// lacks its entry.
+func (s *Store) CommitDeployAudited(rec AuditFunc, p Pending, d *Deployment, newID string) (Change, error) {
+	return s.writeAudited(rec, func(tx *bolt.Tx, rev uint64) (*Change, error) {
 		pending := tx.Bucket(bucketPending)
 		pk := pendingKey(p.Account, p.Project, p.Environment, p.Token)
 		if pending.Get(pk) == nil {
@@ -103,7 +110,13 @@ func (s *Store) CommitDeploy(p Pending, d *Deployment, newID string) (Change, er
 
 // DeleteDeployment removes a deployment.
 func (s *Store) DeleteDeployment(account, project, id string) (Change, error) {
-	return s.write(func(tx *bolt.Tx, rev uint64) (*Change, error) {
+	return s.DeleteDeploymentAudited(nil, account, project, id)
+}
+
+// DeleteDeploymentAudited is DeleteDeployment with rec's audit entry (see
+// CommitDeployAudited).
+func (s *Store) DeleteDeploymentAudited(rec AuditFunc, account, project, id string) (Change, error) {
+	return s.writeAudited(rec, func(tx *bolt.Tx, rev uint64) (*Change, error) {
 		ids := tx.Bucket(bucketIDs)
 		env := ids.Get(idKey(account, project, id))
 		if env == nil {

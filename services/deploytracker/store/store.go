@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/certbind/certbind/internal/audit"
 	"github.com/certbind/certbind/internal/revlog"
 )
 
@@ -16,6 +17,8 @@ var (
 	bucketDeployments = []byte("deployments")
 	bucketIDs         = []byte("ids")
 	bucketPending     = []byte("pending")
+	bucketAudit       = []byte("audit")
+	bucketAuditN      = []byte("auditcounts")
 )
 
 // schemaVersion is the layout of the file this build reads and writes.
@@ -37,6 +40,8 @@ var (
 type Options struct {
 	Retention int
 	Timeout   time.Duration
+	// Audit bounds the audit trail; zero fields take audit's defaults.
+	Audit audit.Retention
 }
 
 // Store is the deploytracker's bbolt-backed state.
@@ -44,6 +49,7 @@ type Store struct {
 	db      *bolt.DB
 	group   *revlog.Group
 	log     revlog.Log
+	audit   audit.Log
 	publish func(Entry)
 	// epoch is read once at Open: only Restamp changes it, on a file no
 	// process holds open.
@@ -61,11 +67,12 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.Timeout = 2 * time.Second
 	}
 	log := revlog.Log{Log: bucketChangelog, Meta: bucketMeta, Retention: opts.Retention}
-	db, err := revlog.Open(path, "deploytracker", opts.Timeout, schemaVersion, log, bucketDeployments, bucketIDs, bucketPending)
+	al := audit.Log{Bucket: bucketAudit, Counts: bucketAuditN, Retention: opts.Audit}
+	db, err := revlog.Open(path, "deploytracker", opts.Timeout, schemaVersion, log, append(al.Buckets(), bucketDeployments, bucketIDs, bucketPending)...)
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{db: db, group: &revlog.Group{DB: db}, log: log}
+	st := &Store{db: db, group: &revlog.Group{DB: db}, log: log, audit: al}
 	_ = db.View(func(tx *bolt.Tx) error {
 		st.epoch = log.Epoch(tx)
 		return nil
@@ -105,11 +112,12 @@ func (s *Store) Revision() (uint64, error) {
 	return rev, err
 }
 
-// write runs fn in a write transaction, group-committed with concurrent
-// writes (fn may run more than once; see revlog.Group), and appends the
-// Entry of the change it returns to the changelog under the next revision,
-// publishing it after the commit.
-func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change, error) {
+// writeAudited runs fn in a write transaction, group-committed with
+// concurrent writes (fn may run more than once; see revlog.Group), and
+// appends the Entry of the change it returns to the changelog under the next
+// revision, publishing it after the commit. When rec is not nil, the audit
+// entry rec makes of the change is appended in the same transaction.
+func (s *Store) writeAudited(rec AuditFunc, fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change, error) {
 	var out Change
 	err := s.group.Update(func(tx *bolt.Tx) error {
 		rev := s.log.Head(tx) + 1
@@ -121,6 +129,12 @@ func (s *Store) write(fn func(tx *bolt.Tx, rev uint64) (*Change, error)) (Change
 		entry := c.Entry()
 		if err := s.log.Append(tx, rev, entry); err != nil {
 			return err
+		}
+		if rec != nil {
+			e := rec(*c)
+			if err := s.audit.Append(tx, &e); err != nil {
+				return err
+			}
 		}
 		out = c.clone()
 		if s.publish != nil {

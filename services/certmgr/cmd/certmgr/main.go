@@ -18,6 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+	"github.com/certbind/certbind/services/certmgr/api"
+
+	"github.com/certbind/certbind/internal/audit"
+
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/etcdkv"
 	"github.com/certbind/certbind/internal/metrics"
@@ -61,6 +66,8 @@ func run(ctx context.Context, args []string) error {
 	keyFile := fs.String("master-key-file", "", "key-encryption key file, 64 hex characters, mode 0600; keep it outside the data dir's backups (required). A master-key rotation writes FILE.next and FILE.retired-ID beside it, so certmgr needs to write in its directory to rotate")
 	initKey := fs.Bool("init-master-key", false, "create --master-key-file with a fresh key and exit")
 	retention := fs.Int("retention", 0, "changes kept for resuming stream subscribers (default 10000; with --store etcd, in each replica's memory)")
+	auditPerAccount := fs.Int("audit-retention", audit.DefaultPerAccount, "audit entries kept per account; the oldest go first")
+	auditMaxAge := fs.Duration("audit-max-age", audit.DefaultMaxAge, "audit entries older than this are dropped")
 	resume := fs.Duration("resume-interval", 30*time.Second, "how often deletes interrupted by a crash or an unreachable deploytracker are retried")
 	tracker := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address, asked before every delete; without it deletes are refused")
 	var limits changefeed.Limits
@@ -96,6 +103,7 @@ func run(ctx context.Context, args []string) error {
 	serviceKey := os.Getenv("CERTBIND_SERVICE_KEY")
 	reg := metrics.New()
 	var refs certs.References = unreachable{}
+	var deployAudit api.AuditSource
 	if *tracker != "" {
 		if serviceKey == "" {
 			return errors.New("--deploytracker-addr needs CERTBIND_SERVICE_KEY, the key the services share")
@@ -106,6 +114,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer conn.Close()
 		refs = deployrefs.New(conn)
+		deployAudit = deploytrackerv1.NewAuditServiceClient(conn)
 	}
 	serverOpts, err := tlsFiles.ServerOption()
 	if err != nil {
@@ -117,8 +126,10 @@ func run(ctx context.Context, args []string) error {
 		AdminKey:       os.Getenv("CERTBIND_ADMIN_KEY"),
 		ServiceKey:     serviceKey,
 		References:     refs,
+		DeployAudit:    deployAudit,
 		Logger:         log,
 		Retention:      *retention,
+		AuditRetention: audit.Retention{PerAccount: *auditPerAccount, MaxAge: *auditMaxAge},
 		ResumeInterval: *resume,
 		StreamLimits:   limits,
 	}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/certbind/certbind/internal/audit"
+
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/etcdkv"
 	"github.com/certbind/certbind/internal/metrics"
@@ -45,6 +47,8 @@ func run(ctx context.Context, args []string) error {
 	storage.AddFlags(fs, "deploytracker")
 	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
 	edgeURL := fs.String("edge-url", deploytracker.DefaultEdgeURL, "base URL where the edge serves deployments")
+	auditPerAccount := fs.Int("audit-retention", audit.DefaultPerAccount, "audit entries kept per account; the oldest go first")
+	auditMaxAge := fs.Duration("audit-max-age", audit.DefaultMaxAge, "audit entries older than this are dropped")
 	var limits changefeed.Limits
 	changefeed.AddLimitFlags(fs, &limits)
 	var tlsFiles peertls.Files
@@ -80,7 +84,8 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	cfg := deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits}
+	cfg := deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits,
+		AuditRetention: audit.Retention{PerAccount: *auditPerAccount, MaxAge: *auditMaxAge}}
 	if storage.Etcd() {
 		cli, err := storage.Connect(ctx, etcdTimeout)
 		if err != nil {
