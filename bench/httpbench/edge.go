@@ -101,8 +101,14 @@ func runEdge(ctx context.Context, e *env, bin, dataDir string) (t target, stop f
 	if err != nil {
 		return t, nil, err
 	}
-	p, err := startProcess(filepath.Base(dataDir), e.dir, []string{"CERTBIND_API_KEY=" + adminKey}, bin, "dev", "--data-dir", dataDir,
-		"--http-addr", rest, "--grpc-addr", "127.0.0.1:0", "--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
+	args := []string{"dev", "--data-dir", dataDir,
+		"--http-addr", rest, "--grpc-addr", "127.0.0.1:0", "--edge-addr", "127.0.0.1:0", "--edge-admin-addr", "127.0.0.1:0"}
+	// A baseline built from before --metrics-addr has no such flag (nor
+	// the listener); a later one must not take the fixed default port.
+	if help, _ := exec.Command(bin, "dev", "--help").CombinedOutput(); strings.Contains(string(help), "--metrics-addr") {
+		args = append(args, "--metrics-addr", "127.0.0.1:0")
+	}
+	p, err := startProcess(filepath.Base(dataDir), e.dir, []string{"CERTBIND_API_KEY=" + adminKey}, bin, args...)
 	if err != nil {
 		return t, nil, err
 	}
