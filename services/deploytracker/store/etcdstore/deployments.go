@@ -3,10 +3,8 @@ package etcdstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/certbind/certbind/internal/etcdkv"
@@ -26,25 +24,14 @@ func (s *Store) BeginDeploy(p store.Pending) error {
 	if err != nil {
 		return err
 	}
-	// A lease that expired is noticed by the keep-alives only at their
-	// next beat; etcd refusing it is as good a sign, and the deploy then
-	// binds to a new one.
-	for range 2 {
-		lease, err := s.intents.lease(ctx)
-		if err != nil {
-			return etcdkv.Unavailable("grant the lease of deploys in progress", s.prefix, err)
-		}
-		_, err = s.cli.Put(ctx, s.pendingKey(p), string(data), clientv3.WithLease(lease))
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			s.intents.forget(lease)
-			continue
-		}
-		if err != nil {
-			return etcdkv.Unavailable("record the deploy in progress", s.prefix, err)
-		}
-		return nil
+	err = s.intents.WithLease(ctx, func(lease clientv3.LeaseID) error {
+		_, err := s.cli.Put(ctx, s.pendingKey(p), string(data), clientv3.WithLease(lease))
+		return err
+	})
+	if err != nil {
+		return etcdkv.Unavailable("record the deploy in progress", s.prefix, err)
 	}
-	return etcdkv.Unavailable("record the deploy in progress", s.prefix, rpctypes.ErrLeaseNotFound)
+	return nil
 }
 
 // AbortDeploy removes a deploy in progress.
@@ -62,7 +49,7 @@ func (s *Store) AbortDeploy(p store.Pending) error {
 // running, and those of a dead replica vanish with its lease. A replica
 // that starts has no lease yet, so at start-up this drops nothing.
 func (s *Store) DropAllPending() (int, error) {
-	own := s.intents.current()
+	own := s.intents.Current()
 	if own == 0 {
 		return 0, nil
 	}

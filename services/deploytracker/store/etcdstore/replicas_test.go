@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certbind/certbind/internal/testetcd"
+	"github.com/certbind/certbind/services/deploytracker/deploy"
 	"github.com/certbind/certbind/services/deploytracker/store"
 	"github.com/certbind/certbind/services/deploytracker/store/storetest"
 )
@@ -108,7 +109,7 @@ func TestDeployInProgressOutlivesNoLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Revoking the lease from outside is what its expiry does.
-	lost := s.intents.current()
+	lost := s.intents.Current()
 	if _, err := testetcd.NewClient(t).Revoke(t.Context(), lost); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestDeployInProgressOutlivesNoLease(t *testing.T) {
 	if err := s.BeginDeploy(p2); err != nil {
 		t.Fatal(err)
 	}
-	if id := s.intents.current(); id == lost || id == 0 {
+	if id := s.intents.Current(); id == lost || id == 0 {
 		t.Errorf("the next deploy is bound to lease %x, want a new one (the lost one was %x)", id, lost)
 	}
 	if _, err := s.CommitDeploy(p2, storetest.Deployment(p2, time.Now()), "dep-y"); err != nil {
@@ -147,5 +148,27 @@ func TestKeyPartsAreRefused(t *testing.T) {
 	}
 	if list, err := s.ListDeployments("acme", "shop"); err != nil || len(list) != 0 {
 		t.Errorf("refused writes left %d deployments, %v", len(list), err)
+	}
+}
+
+// TestStartingReplicaKeepsLiveDeploys: a deploytracker replica that starts
+// (deploy.Tracker.Recover, which New runs before serving) while another
+// replica is in the middle of a deploy leaves that deploy alone: it still
+// counts as a reference, and it still commits.
+func TestStartingReplicaKeepsLiveDeploys(t *testing.T) {
+	rs := replicas(t, 2)
+	a, b := rs[0], rs[1]
+	p := storetest.Pending("acme", "prod", "production", "crt-1")
+	if err := a.BeginDeploy(p); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := deploy.New(deploy.Config{Store: b}).Recover(); err != nil || n != 0 {
+		t.Errorf("the starting replica's Recover = %d, %v; want 0 (it had no deploy of its own)", n, err)
+	}
+	if u, err := b.References("acme", "shop", "crt-1"); err != nil || len(u) != 1 || !u[0].InProgress {
+		t.Fatalf("references after the other replica started = %+v, %v; want the deploy in progress", u, err)
+	}
+	if _, err := a.CommitDeploy(p, storetest.Deployment(p, time.Now()), "dep-live"); err != nil {
+		t.Errorf("the running replica's commit after another replica started: %v", err)
 	}
 }

@@ -45,7 +45,7 @@ type Store struct {
 	prefix  string
 	timeout time.Duration
 	epoch   string
-	intents *intents
+	intents *etcdkv.Lease
 	feed    *etcdkv.Window[store.Entry]
 }
 
@@ -73,7 +73,7 @@ func Open(cli *clientv3.Client, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.intents = newIntents(cli, opts.IntentTTL)
+	s.intents = etcdkv.NewLease(cli, opts.IntentTTL)
 	return s, nil
 }
 
@@ -83,7 +83,7 @@ func (s *Store) Close() error {
 	s.feed.Close()
 	ctx, cancel := s.ctx()
 	defer cancel()
-	return s.intents.close(ctx)
+	return s.intents.Close(ctx)
 }
 
 // Epoch returns the store's epoch, the same for every replica.
