@@ -32,7 +32,9 @@ import (
 // that re-checks after step 1 sees the mark. Only one removal may be in
 // progress on a certificate: another change that takes types away meanwhile
 // gets ErrTypesChanging. A crash between the steps leaves the mark, which
-// ResumeDeletes finishes or clears.
+// ResumeDeletes finishes or clears. With several replicas the change is
+// claimed first, as Delete's is, and gets ErrBusy while another holds the
+// claim.
 //
 // The mark is not part of the certificate as the API and the change stream
 // show it. Writing it (and clearing it after a refusal) is a revision like
@@ -56,6 +58,18 @@ func (m *Manager) SetEnvironmentTypes(ctx context.Context, actor, account, proje
 	// Without a deploytracker nothing deploys, so there is nothing to race
 	// and a removal is one write, like an addition.
 	_, unchecked := m.refs.(NoReferences)
+	if !unchecked {
+		// Whether this takes types away is known only on the stored
+		// record, so the claim a removal needs is taken for any change.
+		release, held, err := m.claim(account, project, id)
+		if err != nil {
+			return nil, err
+		}
+		if !held {
+			return nil, busyError(id)
+		}
+		defer release()
+	}
 	var removed []string
 	// The mark of a removal is not audited by itself: the write that ends
 	// the removal is.

@@ -25,6 +25,10 @@ var (
 	// is checking for references; another removal must wait until it
 	// finishes or is refused.
 	ErrTypesChanging = errors.New("a change of environment types is in progress")
+	// ErrBusy: another delete or removal of environment types, on this
+	// replica or another, is checking the certificate's references; try
+	// again when it has finished.
+	ErrBusy = errors.New("another change of the certificate is in progress")
 	// ErrReferencesUnavailable: the deploytracker could not be asked which
 	// deployments use the certificate, so nothing was deleted.
 	ErrReferencesUnavailable = errors.New("cannot check which deployments use the certificate")

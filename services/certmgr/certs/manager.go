@@ -36,6 +36,7 @@ type Manager struct {
 	refs   References
 	audit  *slog.Logger
 	trail  AuditTrail // nil when the store keeps no audit trail
+	owners Owners     // nil when the store has one replica (bbolt)
 	now    func() time.Time
 }
 
@@ -43,6 +44,7 @@ type Manager struct {
 func New(cfg Config) *Manager {
 	m := &Manager{store: cfg.Store, sealer: cfg.Sealer, refs: cfg.References, audit: cfg.Audit, now: cfg.Now}
 	m.trail, _ = cfg.Store.(AuditTrail)
+	m.owners, _ = cfg.Store.(Owners)
 	if m.refs == nil {
 		m.refs = NoReferences{}
 	}
@@ -185,6 +187,12 @@ func (m *Manager) setState(action, actor, account, project, id, state, change st
 //
 // SetEnvironmentTypes follows the same protocol to take environment types
 // away from a certificate.
+//
+// With several replicas (a store that implements Owners), the replica
+// claims the certificate before marking it and releases it once the
+// delete is done or refused, so that another replica's ResumeDeletes
+// finishes the delete only if this replica dies meanwhile. A delete of a
+// certificate whose claim another change holds fails with ErrBusy.
 func (m *Manager) Delete(ctx context.Context, actor, account, project, id string) (*store.Certificate, error) {
 	if err := checkScope(account, project); err != nil {
 		return nil, err
@@ -192,6 +200,14 @@ func (m *Manager) Delete(ctx context.Context, actor, account, project, id string
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
+	release, held, err := m.claim(account, project, id)
+	if err != nil {
+		return nil, err
+	}
+	if !held {
+		return nil, busyError(id)
+	}
+	defer release()
 	_, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if c.State == store.StateDeleting {
 			return "", nil // an earlier attempt stopped midway: carry on
@@ -262,6 +278,9 @@ func (m *Manager) restore(actor, account, project, id string) string {
 // deleted if nothing references it, or restored; every removal still marked
 // in progress is committed if no deployment of the removed types references
 // the certificate, or put back. It returns how many it handled.
+//
+// With several replicas (a store that implements Owners) it handles only
+// the marks no live replica holds: those of a replica that died.
 func (m *Manager) ResumeDeletes(ctx context.Context) (int, error) {
 	all, _, err := m.store.Snapshot()
 	if err != nil {
@@ -269,24 +288,53 @@ func (m *Manager) ResumeDeletes(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, c := range all {
-		switch {
-		case c.State == store.StateDeleting:
-			// A removal marked on it too is resumed on a later pass if
-			// the delete is refused.
-			if _, err := m.finishDelete(ctx, "certmgr", c.Account, c.Project, c.ID); err != nil && !errors.Is(err, ErrReferenced) {
-				return n, err
-			}
-		case len(c.RemovingTypes) > 0:
-			_, err := m.finishRemoval(ctx, "certmgr", c.Account, c.Project, c.ID, c.RemovingTypes, nil)
-			if err != nil && !errors.Is(err, ErrReferenced) && !errors.Is(err, ErrTypesChanging) && !errors.Is(err, ErrDeleting) && !errors.Is(err, errNoTypesLeft) {
-				return n, err
-			}
-		default:
+		if c.State != store.StateDeleting && len(c.RemovingTypes) == 0 {
 			continue
 		}
-		n++
+		done, err := m.resume(ctx, c)
+		if err != nil {
+			return n, err
+		}
+		if done {
+			n++
+		}
 	}
 	return n, nil
+}
+
+// resume finishes or puts back the delete or the removal marked on c, if
+// no live change holds its claim; done says whether it did.
+func (m *Manager) resume(ctx context.Context, c *store.Certificate) (done bool, err error) {
+	release, held, err := m.claim(c.Account, c.Project, c.ID)
+	if err != nil || !held {
+		return false, err
+	}
+	defer release()
+	// The snapshot may predate the end of the change that held the claim
+	// until now: read the mark again now that this replica holds it.
+	c, err = m.store.GetCertificate(c.Account, c.Project, c.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case c.State == store.StateDeleting:
+		// A removal marked on it too is resumed on a later pass if the
+		// delete is refused.
+		if _, err := m.finishDelete(ctx, "certmgr", c.Account, c.Project, c.ID); err != nil && !errors.Is(err, ErrReferenced) {
+			return false, err
+		}
+	case len(c.RemovingTypes) > 0:
+		_, err := m.finishRemoval(ctx, "certmgr", c.Account, c.Project, c.ID, c.RemovingTypes, nil)
+		if err != nil && !errors.Is(err, ErrReferenced) && !errors.Is(err, ErrTypesChanging) && !errors.Is(err, ErrDeleting) && !errors.Is(err, errNoTypesLeft) {
+			return false, err
+		}
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
 // References lists the deployments that use a certificate.

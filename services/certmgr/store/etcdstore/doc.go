@@ -11,6 +11,7 @@
 //	P apikeys/HASH                  an API key record (only the hash of its secret)
 //	P meta/epoch                    the store's epoch
 //	P meta/masterKeyCheck           the check value of the master key the data is sealed with
+//	P owners/ACCOUNT/PROJECT/ID     the replica whose delete or removal of types is in progress, bound to its lease
 //
 // Accounts and projects are validated slugs, names JavaScript identifiers
 // and ids generated, so none holds a "/" and a project's keys are one
@@ -35,6 +36,12 @@
 // disable from a rotation. A write
 // returns once this replica's feed has published it. Snapshot is a
 // linearizable read, answered with the feed's revision of that read.
+//
+// A delete or a removal of environment types in progress belongs to the
+// replica that started it (certs.Owners): its owner key is bound to a lease
+// the replica renews, so another replica's resume loop takes the change on
+// only once the owner is dead (Options.OwnerTTL after its last renewal, or
+// at once when it stops cleanly and revokes the lease).
 //
 // Not implemented yet: master key rotation (masterkey.Resealer), whose
 // walks follow the bbolt file's layout.

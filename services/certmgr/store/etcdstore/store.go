@@ -29,6 +29,10 @@ type Options struct {
 	// Timeout bounds each call to the store; zero means
 	// etcdkv.DefaultTimeout.
 	Timeout time.Duration
+	// OwnerTTL is the lease of the deletes and removals of environment
+	// types this replica has in progress (certs.Owners); zero means
+	// DefaultOwnerTTL. etcd counts leases in whole seconds.
+	OwnerTTL time.Duration
 }
 
 // Store is certmgr's state in etcd. It is safe for concurrent use, and any
@@ -39,6 +43,7 @@ type Store struct {
 	timeout time.Duration
 	epoch   string
 	feed    *etcdkv.Window[store.Entry]
+	owners  owners
 }
 
 // Open opens the store under opts.Prefix, recording its epoch if it is new,
@@ -51,7 +56,11 @@ func Open(cli *clientv3.Client, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = etcdkv.DefaultTimeout
 	}
-	s := &Store{cli: cli, prefix: opts.Prefix, timeout: opts.Timeout}
+	if opts.OwnerTTL <= 0 {
+		opts.OwnerTTL = DefaultOwnerTTL
+	}
+	s := &Store{cli: cli, prefix: opts.Prefix, timeout: opts.Timeout,
+		owners: owners{lease: etcdkv.NewLease(cli, opts.OwnerTTL), held: map[string]bool{}}}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	epoch, err := etcdkv.Epoch(ctx, cli, s.prefix+"meta/epoch")
@@ -66,10 +75,12 @@ func Open(cli *clientv3.Client, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the store's change feed. The client stays the caller's.
+// Close stops the store's change feed and revokes the replica's lease,
+// so that another replica resumes at once what this one leaves
+// unfinished. The client stays the caller's.
 func (s *Store) Close() error {
 	s.feed.Close()
-	return nil
+	return s.closeOwners()
 }
 
 // Epoch returns the store's epoch, the same for every replica.
