@@ -94,12 +94,19 @@ func (s *Store) UpdateCertificate(account, project, id string, fn func(c *store.
 		if err != nil {
 			return err
 		}
+		guard, err := s.ownerGuard(account, project, id)
+		if err != nil {
+			return err
+		}
 		w, err := s.cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(ck), "=", kv.ModRevision)).
+			If(append(guard, clientv3.Compare(clientv3.ModRevision(ck), "=", kv.ModRevision))...).
 			Then(clientv3.OpPut(ck, value)).
 			Commit()
 		if err != nil {
 			return etcdkv.Unavailable("update the certificate", s.prefix, err)
+		}
+		if !w.Succeeded && len(guard) > 0 {
+			return s.guardFailed(ctx, account, project, id)
 		}
 		if !w.Succeeded {
 			return etcdkv.ErrConflict
@@ -142,12 +149,19 @@ func (s *Store) DeleteCertificate(account, project, id string, check func(c *sto
 		if before.Name != "" {
 			ops = append(ops, clientv3.OpDelete(s.nameKey(account, project, before.Name)))
 		}
+		guard, err := s.ownerGuard(account, project, id)
+		if err != nil {
+			return err
+		}
 		w, err := s.cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(ck), "=", kv.ModRevision)).
+			If(append(guard, clientv3.Compare(clientv3.ModRevision(ck), "=", kv.ModRevision))...).
 			Then(ops...).
 			Commit()
 		if err != nil {
 			return etcdkv.Unavailable("delete the certificate", s.prefix, err)
+		}
+		if !w.Succeeded && len(guard) > 0 {
+			return s.guardFailed(ctx, account, project, id)
 		}
 		if !w.Succeeded {
 			return etcdkv.ErrConflict

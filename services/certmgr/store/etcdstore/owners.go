@@ -1,6 +1,7 @@
 package etcdstore
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -22,10 +23,18 @@ var _ certs.Owners = (*Store)(nil)
 // progress (certs.Owners): in etcd, a key per certificate bound to the
 // replica's lease; here, which of them a change of this replica is using,
 // so that this replica's own resume loop leaves them alone too.
+//
+// While this replica holds a claim, its writes of that certificate hold
+// only if the owner key is still bound to its lease: a replica whose lease
+// lapsed (cut off from etcd) and whose change another replica has since
+// taken on cannot finish that change on the strength of a check it made
+// before.
 type owners struct {
 	lease *etcdkv.Lease
 	mu    sync.Mutex
-	held  map[string]bool // by owner key
+	// held maps the owner keys of this replica's changes to whether the
+	// claim is made (false while it is being asked for).
+	held map[string]bool
 }
 
 func (s *Store) ownerKey(account, project, id string) string {
@@ -43,20 +52,22 @@ func (s *Store) ClaimMark(account, project, id string) (bool, error) {
 	}
 	k := s.ownerKey(account, project, id)
 	s.owners.mu.Lock()
-	if s.owners.held[k] {
+	if _, busy := s.owners.held[k]; busy {
 		s.owners.mu.Unlock()
 		return false, nil
 	}
-	// Held from now, so that a second claim of this replica refuses
+	// Reserved from now, so that a second claim of this replica refuses
 	// without asking etcd; undone below if the claim fails.
-	s.owners.held[k] = true
+	s.owners.held[k] = false
 	s.owners.mu.Unlock()
 	ok, err := s.claim(k)
-	if !ok || err != nil {
-		s.owners.mu.Lock()
+	s.owners.mu.Lock()
+	if ok && err == nil {
+		s.owners.held[k] = true
+	} else {
 		delete(s.owners.held, k)
-		s.owners.mu.Unlock()
 	}
+	s.owners.mu.Unlock()
 	return ok, err
 }
 
@@ -115,4 +126,40 @@ func (s *Store) closeOwners() error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	return s.owners.lease.Close(ctx)
+}
+
+// ownerGuard returns the comparisons that hold a write of the certificate
+// to this replica's claim, if it holds one: the owner key must still be
+// bound to its lease.
+func (s *Store) ownerGuard(account, project, id string) ([]clientv3.Cmp, error) {
+	k := s.ownerKey(account, project, id)
+	s.owners.mu.Lock()
+	claimed := s.owners.held[k]
+	s.owners.mu.Unlock()
+	if !claimed {
+		return nil, nil
+	}
+	lease := s.owners.lease.Current()
+	if lease == 0 {
+		return nil, claimLost(id)
+	}
+	return []clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(k), "=", lease)}, nil
+}
+
+// guardFailed tells why a guarded write did not hold: the claim was lost,
+// or the record changed (etcdkv.ErrConflict: read again and retry).
+func (s *Store) guardFailed(ctx context.Context, account, project, id string) error {
+	resp, err := s.cli.Get(ctx, s.ownerKey(account, project, id))
+	if err != nil {
+		return etcdkv.Unavailable("read the owner of the certificate's change", s.prefix, err)
+	}
+	if len(resp.Kvs) == 0 || clientv3.LeaseID(resp.Kvs[0].Lease) != s.owners.lease.Current() {
+		return claimLost(id)
+	}
+	return etcdkv.ErrConflict
+}
+
+func claimLost(id string) error {
+	return fmt.Errorf("%w: this certmgr replica lost its claim on the delete or removal of environment types of certificate %s (its etcd lease expired while etcd could not be reached); another replica finishes or undoes it: check the certificate, then try again if needed",
+		certs.ErrBusy, id)
 }

@@ -191,6 +191,56 @@ func TestResumeLeavesALiveReplicasRemoval(t *testing.T) {
 	}
 }
 
+// TestDeadOwnerCannotFinishLater: replica A marks a delete and stalls
+// after its check found no reference; A's lease lapses, B rolls the delete
+// back (it found a deployment), and C starts a delete of its own, which is
+// checking. A, let go, must not delete the certificate on the strength of
+// its old check, though the certificate is marked deleting again: only the
+// owner of the mark may finish it.
+func TestDeadOwnerCannotFinishLater(t *testing.T) {
+	prefix := testetcd.Prefix(t)
+	sealer := testSealer(t)
+	stA, stB, stC := open(t, testetcd.NewClient(t), prefix), open(t, testetcd.NewClient(t), prefix), open(t, testetcd.NewClient(t), prefix)
+	hookA, hookC := newStall(), newStall()
+	used := []certs.Reference{{DeploymentID: "dep_1", Environment: "production", EnvironmentType: "production"}}
+	hookC.refs = used
+	mA := certs.New(certs.Config{Store: stA, Sealer: sealer, References: hookA})
+	mB := certs.New(certs.Config{Store: stB, Sealer: sealer, References: refsFunc(func() ([]certs.Reference, error) { return used, nil })})
+	mC := certs.New(certs.Config{Store: stC, Sealer: sealer, References: hookC})
+	c := uploadCert(t, mA, "backendCert", "production")
+
+	doneA := make(chan error, 1)
+	go func() {
+		_, err := mA.Delete(context.Background(), "test", "acme", "shop", c.ID)
+		doneA <- err
+	}()
+	<-hookA.at
+	if _, err := testetcd.NewClient(t).Revoke(t.Context(), stA.owners.lease.Current()); err != nil {
+		t.Fatal(err)
+	}
+	resumeDead(t, mB, 1)
+	doneC := make(chan error, 1)
+	go func() {
+		_, err := mC.Delete(context.Background(), "test", "acme", "shop", c.ID)
+		doneC <- err
+	}()
+	<-hookC.at
+	close(hookA.go_) // A's check found nothing
+	if err := <-doneA; err == nil {
+		t.Errorf("A's delete, which lost its claim, succeeded")
+	}
+	if got, err := mB.Get("acme", "shop", c.ID); err != nil {
+		t.Fatalf("after A went on with a lapsed claim, B reads %v, %v; want the certificate still there (C's check is running and a deployment uses it)", stateOf(got), err)
+	}
+	close(hookC.go_)
+	if err := <-doneC; !errors.Is(err, certs.ErrReferenced) {
+		t.Errorf("C's delete = %v, want ErrReferenced", err)
+	}
+	if got, err := mB.Get("acme", "shop", c.ID); err != nil || got.State != store.StateActive {
+		t.Errorf("in the end B reads %v, %v; want it active", stateOf(got), err)
+	}
+}
+
 // TestResumeTakesOnADeadReplicasRemoval: a removal of environment types
 // whose replica died (its lease revoked) is finished by another replica,
 // which knows only what was being removed; the dead replica, let go
