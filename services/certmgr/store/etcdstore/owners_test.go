@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/certbind/certbind/internal/testetcd"
 	"github.com/certbind/certbind/internal/testpki"
 	"github.com/certbind/certbind/services/certmgr/certs"
@@ -289,4 +291,37 @@ func stateOf(c *store.Certificate) string {
 		return "no certificate"
 	}
 	return "state " + c.State
+}
+
+// TestReplicasNeverCompact: compaction is etcd's own
+// (--auto-compaction-retention); replicas that write, delete, resume and
+// stop leave etcd's history as it was, so the revision before them can
+// still be read.
+func TestReplicasNeverCompact(t *testing.T) {
+	cli, prefix := testetcd.Client(t)
+	first, err := cli.Get(t.Context(), prefix+"meta/epoch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer := testSealer(t)
+	for range 2 {
+		st, err := Open(testetcd.NewClient(t), Options{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := certs.New(certs.Config{Store: st, Sealer: sealer, References: refsFunc(func() ([]certs.Reference, error) { return nil, nil })})
+		c := uploadCert(t, m, "backendCert", "production")
+		if _, err := m.Delete(context.Background(), "test", "acme", "shop", c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.ResumeDeletes(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cli.Get(t.Context(), prefix, clientv3.WithPrefix(), clientv3.WithRev(first.Header.Revision)); err != nil {
+		t.Errorf("reading revision %d after the replicas ran: %v; want it still there (a replica compacted etcd's history)", first.Header.Revision, err)
+	}
 }
