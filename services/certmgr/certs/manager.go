@@ -183,7 +183,8 @@ func (m *Manager) setState(action, actor, account, project, id, state, change st
 // deleted certificate. A crash between the steps leaves a certificate
 // "deleting", which ResumeDeletes finishes on the next start (deploys refuse
 // it meanwhile, which is safe), or an in-progress deploy, which the
-// deploytracker drops on its next start (which only removes references).
+// deploytracker drops on its next start, or on etcd when the lease of the
+// replica that recorded it expires (which only removes references).
 //
 // SetEnvironmentTypes follows the same protocol to take environment types
 // away from a certificate.
