@@ -10,7 +10,7 @@ BIN := $(CURDIR)/.bin
 export PATH := $(BIN):$(PATH)
 export GOBIN := $(BIN)
 
-.PHONY: all test lint generate checkgenerate tools fmt fuzz-smoke bench bench-smoke check-rules
+.PHONY: all test lint generate checkgenerate tools fmt fuzz-smoke bench bench-smoke check-rules ha ha-build etcd etcd-server
 
 # A count, not a duration: with a duration, go1.26's fuzzing coordinator can
 # report its own deadline as a failure (golang/go#75804).
@@ -76,10 +76,39 @@ fuzz-smoke:
 
 # bench compares the certbind edge with nginx and Caddy (installed from
 # Debian's packages when missing), and measures stream propagation and store
-# writes; results go to bench/results. Takes about 3 minutes.
+# writes, on bbolt and on a 3-member etcd cluster (with ./.bin/etcd: make
+# etcd-server; skipped without it); results go to bench/results. Takes
+# about 4 minutes.
 bench:
 	go run ./bench/cmd/bench --out bench/results
 
 # bench-smoke runs every part of the bench for a moment: it works, not how fast.
 bench-smoke:
 	go run ./bench/cmd/bench --smoke
+
+# etcd (the server, etcdctl and etcdutl) at the release pinned in
+# deploy/ha/tools/go.mod (v3.7.3, the client the services carry), built from
+# the module proxy into ./.bin for the local HA topology and the bench's HA
+# section (which needs only the server: make etcd-server).
+etcd: $(BIN)/etcd $(BIN)/etcdctl $(BIN)/etcdutl
+etcd-server: $(BIN)/etcd
+$(BIN)/etcd:
+	cd deploy/ha/tools && GOWORK=off go build -o $(BIN)/etcd go.etcd.io/etcd/server/v3
+$(BIN)/etcdctl:
+	cd deploy/ha/tools && GOWORK=off go build -o $(BIN)/etcdctl go.etcd.io/etcd/etcdctl/v3
+$(BIN)/etcdutl:
+	cd deploy/ha/tools && GOWORK=off go build -o $(BIN)/etcdutl go.etcd.io/etcd/etcdutl/v3
+
+# ha runs the local HA topology of deploy/ha/Procfile on loopback until
+# Ctrl-C: 3 etcd members, 2 certmgr, 2 deploytracker, the REST facade
+# (127.0.0.1:18080) and 2 edges (127.0.0.1:18000, 127.0.0.1:28000), with
+# TLS between every part; state (keys, certificates, etcd's data) in
+# HA_STATE. docs/operations.md says what to try.
+HA_STATE ?= $(CURDIR)/.ha
+ha-build: etcd
+	go build -o $(HA_STATE)/bin/ ./services/certmgr/cmd/certmgr ./services/deploytracker/cmd/deploytracker \
+	  ./services/restapi/cmd/restapi ./services/edge/cmd/edge ./cmd/certbind ./deploy/ha/procrun
+	cp $(BIN)/etcd $(BIN)/etcdctl $(BIN)/etcdutl $(HA_STATE)/bin/
+	deploy/ha/setup.sh $(HA_STATE) $(HA_STATE)/bin
+ha: ha-build
+	$(HA_STATE)/bin/procrun -f deploy/ha/Procfile -env $(HA_STATE)/env -run-dir $(HA_STATE)/run

@@ -20,6 +20,7 @@ import (
 
 	"github.com/certbind/certbind/bench/internal/benchkit"
 	"github.com/certbind/certbind/internal/serve"
+	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 )
 
@@ -142,6 +143,95 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		slog.Float64("unattributedHeapPerSubscriber", perSubscriber(before.sides[""], after.sides[""], n)),
 		slog.Float64("stackPerSubscriber", res.StackBytesPerIdleSubscriber))
 
+	if err := res.change(ctx, f, certs, seed.GetCertificate().GetId(), leaves); err != nil {
+		return nil, err
+	}
+	log.Info("changes propagated", slog.Int("changes", m), slog.Duration("p99", res.P99), slog.Duration("changeMax", res.ChangeMax))
+	return res, nil
+}
+
+// RunReplicas measures propagation through several certmgr replicas of one
+// store (on etcd): the subscribers' connections go to the replicas in turn
+// and every change is written through the first. It measures no memory.
+func RunReplicas(ctx context.Context, cfg Config, replicas []*benchkit.Certmgr) (*Result, error) {
+	n, m := cfg.Subscribers, cfg.Changes
+	if n <= 0 {
+		n = 1000
+	}
+	if m <= 0 {
+		m = 50
+	}
+	if cfg.Smoke {
+		n, m = 20, 3
+	}
+	log := benchkit.Logger(cfg.Log)
+	leaves, err := issue(3)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := replicas[0].Dial()
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	certs := certmgrv1.NewCertificateServiceClient(conn)
+	seed, err := certs.CreateCertificate(ctx, createRequest("seed", leaves[0]))
+	if err != nil {
+		return nil, fmt.Errorf("create the seed certificate: %w", err)
+	}
+	res := &Result{Subscribers: n, Changes: m, Conns: (n + streamsPerConn - 1) / streamsPerConn}
+	log.Info("attaching subscribers", slog.Int("subscribers", n), slog.Int("conns", res.Conns), slog.Int("replicas", len(replicas)))
+	// The seed may still be on its way to another replica's feed: a
+	// subscriber that attached there before it would count it as the
+	// first change. So every replica is first seen to have it.
+	seedRev, err := replicas[0].Revision()
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range replicas {
+		if err := awaitRevision(ctx, r, seedRev); err != nil {
+			return nil, fmt.Errorf("replica %d: %w", i, err)
+		}
+	}
+	f, err := attach(ctx, replicas, n, 0, m, true)
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	if err := res.change(ctx, f, certs, seed.GetCertificate().GetId(), leaves); err != nil {
+		return nil, err
+	}
+	log.Info("changes propagated", slog.Int("changes", m), slog.Duration("p99", res.P99), slog.Duration("changeMax", res.ChangeMax))
+	return res, nil
+}
+
+// awaitRevision waits until r has caught up with revision rev.
+func awaitRevision(ctx context.Context, r *benchkit.Certmgr, rev uint64) error {
+	deadline := time.Now().Add(awaitTimeout)
+	for {
+		got, err := r.Revision()
+		if err != nil {
+			return err
+		}
+		if got >= rev {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("at revision %d after %v, not %d", got, awaitTimeout, rev)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// change writes res.Changes changes through certs, creates and rotations
+// of seed in turn, each reaching every subscriber of f before the next,
+// and summarizes their delays into res.
+func (res *Result) change(ctx context.Context, f *fleet, certs certmgrv1.CertificateServiceClient, seed string, leaves []*testpki.Cert) error {
+	m := res.Changes
 	sent, acked := make([]time.Time, m), make([]time.Time, m)
 	for i := range m {
 		var err error
@@ -149,19 +239,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if i%2 == 0 {
 			_, err = certs.CreateCertificate(ctx, createRequest(fmt.Sprintf("created%d", i), leaves[0]))
 		} else {
-			_, err = certs.RotateCertificate(ctx, rotateRequest(seed.GetCertificate().GetId(), leaves[1+i/2%2]))
+			_, err = certs.RotateCertificate(ctx, rotateRequest(seed, leaves[1+i/2%2]))
 		}
 		acked[i] = time.Now()
 		if err != nil {
-			return nil, fmt.Errorf("change %d: %w", i, err)
+			return fmt.Errorf("change %d: %w", i, err)
 		}
 		if err := f.await(ctx, i, awaitTimeout); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	res.summarize(f, sent, acked)
-	log.Info("changes propagated", slog.Int("changes", m), slog.Duration("p99", res.P99), slog.Duration("changeMax", res.ChangeMax))
-	return res, nil
+	return nil
 }
 
 // attachMeasured attaches the fleet between two memory measurements, with
@@ -171,7 +260,7 @@ func attachMeasured(ctx context.Context, srv *benchkit.Certmgr, n int, base uint
 	runtime.MemProfileRate = 1
 	defer func() { runtime.MemProfileRate = rate }()
 	before = measure()
-	f, err = attach(ctx, srv, n, base, changes)
+	f, err = attach(ctx, []*benchkit.Certmgr{srv}, n, base, changes, false)
 	if err != nil {
 		return nil, before, after, err
 	}

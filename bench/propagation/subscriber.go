@@ -29,27 +29,31 @@ type fleet struct {
 }
 
 // subscriber is one stream's record: at[i] is when change i arrived.
+// With ordinal, change i is the i-th change the stream carries, whatever
+// its revision: on etcd, revisions need not be consecutive.
 type subscriber struct {
-	at []time.Time
+	at      []time.Time
+	ordinal bool
+	got     int
 }
 
 // attach opens n streams and returns once each has its snapshot. base is
 // the revision before the first benchmark change; changes is how many
-// follow it.
-func attach(ctx context.Context, s *benchkit.Certmgr, n int, base uint64, changes int) (*fleet, error) {
+// follow it. The streams' connections go to servers in turn.
+func attach(ctx context.Context, servers []*benchkit.Certmgr, n int, base uint64, changes int, ordinal bool) (*fleet, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &fleet{cancel: cancel, errs: make(chan error, n), arrived: make(chan int, n)}
 	ready := make(chan struct{}, n)
 	for i := range n {
 		if i%streamsPerConn == 0 {
-			conn, err := s.Dial()
+			conn, err := servers[len(f.conns)%len(servers)].Dial()
 			if err != nil {
 				f.close()
 				return nil, err
 			}
 			f.conns = append(f.conns, conn)
 		}
-		sub := &subscriber{at: make([]time.Time, changes)}
+		sub := &subscriber{at: make([]time.Time, changes), ordinal: ordinal}
 		f.subs = append(f.subs, sub)
 		client := certmgrv1.NewDistributionServiceClient(f.conns[len(f.conns)-1])
 		f.wg.Go(func() {
@@ -132,6 +136,10 @@ func (s *subscriber) run(ctx context.Context, client certmgrv1.DistributionServi
 		}
 		now := time.Now()
 		i := int(ch.GetRevision()) - int(base) - 1
+		if s.ordinal {
+			i = s.got
+			s.got++
+		}
 		if i < 0 || i >= len(s.at) || !s.at[i].IsZero() {
 			return fmt.Errorf("unexpected change at revision %d (benchmark changes are %d to %d)", ch.GetRevision(), base+1, int(base)+len(s.at))
 		}

@@ -214,8 +214,13 @@ func (w *Window[E]) Wait(ctx context.Context, rev int64, ask bool) error {
 
 func (w *Window[E]) requestProgress(ctx context.Context) {
 	// The answer arrives on the watch as a progress notification; an
-	// error here leaves the wait to its next tick or its deadline.
-	_ = w.cli.RequestProgress(ctx)
+	// error here leaves the wait to its next tick or its deadline. The
+	// client sends the request on the watch stream of the context's
+	// metadata, so it carries the same require-leader mark as the watch:
+	// without it the request goes to a stream with no watch and nothing
+	// answers (the window then waited for a write of its own prefix, or
+	// etcd's own notification every 10 minutes).
+	_ = w.cli.RequestProgress(clientv3.WithRequireLeader(ctx))
 }
 
 // restart starts the history again after rev: the changes up to it are

@@ -101,3 +101,37 @@ func TestWindowReplaysHistory(t *testing.T) {
 		t.Errorf("Since(%d) = %v, compacted %d; want %v, compacted before %d", want[0], got, compacted, want[1:], want[0])
 	}
 }
+
+// TestWindowFollowsWritesElsewhere: a write under another prefix of the
+// same cluster (certmgr's, when this is the deploytracker's window) moves
+// etcd's revision past everything the window's watch carries; the window
+// learns it has caught up from a progress notification it asks for, so
+// Head answers rather than waiting for a write of its own prefix.
+func TestWindowFollowsWritesElsewhere(t *testing.T) {
+	cli, prefix := testetcd.Client(t)
+	_, other := testetcd.Client(t)
+	// Not a timed assertion: the bound only keeps a broken window from
+	// hanging the test (etcd's own progress notifications come every 10
+	// minutes).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	own, err := cli.Put(ctx, prefix+"k", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := StartWindow(ctx, cli, prefix, everyEvent, WindowOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := cli.Put(ctx, other+"k", "1"); err != nil {
+		t.Fatal(err)
+	}
+	head, err := w.Head(ctx)
+	if err != nil {
+		t.Fatalf("Head after a write under another prefix: %v", err)
+	}
+	if head != uint64(own.Header.Revision) {
+		t.Errorf("Head = %d, want %d, the revision of the prefix's last write", head, own.Header.Revision)
+	}
+}

@@ -8,7 +8,11 @@
 //   - propagation: from a certificate change being acknowledged to 1,000
 //     stream subscribers having it, and memory per idle subscriber;
 //   - store: certificate creates per second with 1, 32 and 128 clients,
-//     with the disk's fsync latency beside them.
+//     with the disk's fsync latency beside them;
+//   - HA: on a 3-member etcd cluster, creates per second at 1 and 32
+//     clients, how long writes fail after the leader is killed, and
+//     propagation to subscribers over 2 certmgr replicas, bbolt beside
+//     (skipped, saying so, without an etcd binary: `make etcd`).
 //
 // nginx and Caddy are installed from Debian's packages when missing (as
 // root). Everything runs on 127.0.0.1. --smoke runs each part for a moment,
@@ -29,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/certbind/certbind/bench/habench"
 	"github.com/certbind/certbind/bench/httpbench"
 	"github.com/certbind/certbind/bench/propagation"
 	"github.com/certbind/certbind/bench/storebench"
@@ -50,7 +55,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "directory for results.md and http.svg (none when empty)")
 	duration := fs.Duration("duration", 3*time.Second, "measured time of each HTTP run")
 	rounds := fs.Int("rounds", 3, "HTTP rounds: each measures every setup once at each size and concurrency")
-	only := fs.String("only", "http,propagation,store", "comma-separated parts to run")
+	only := fs.String("only", "http,propagation,store,ha", "comma-separated parts to run")
+	etcdBin := fs.String("etcd", "", "etcd binary for the HA part (default ./.bin/etcd, built by `make etcd`, then etcd on PATH)")
 	setups := fs.String("setups", "", "comma-separated HTTP setups to run, of direct, edge, baseline (needs --baseline), nginx, caddy (default all)")
 	baseline := fs.String("baseline", "", "a git revision (commit, tag, HEAD~1) whose edge is measured beside this tree's in the same rounds, so a change's cost shows as a ratio of one run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process to this file: the HTTP backend and load generator, and the propagation and store benches with their in-process certmgr (the edge, nginx and Caddy run as processes of their own)")
@@ -120,6 +126,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("store: %w", err)
 		}
 		md.WriteString("## Store: certificate creates\n\n" + res.Markdown() + "\n")
+	}
+	if parts["ha"] {
+		fmt.Fprintln(stdout, "== HA: certmgr on a 3-member etcd cluster, bbolt beside")
+		res, err := habench.Run(ctx, habench.Config{Etcd: *etcdBin, Smoke: *smoke, WorkDir: filepath.Join(work, "ha"), Log: stdout})
+		if err != nil {
+			return fmt.Errorf("ha: %w", err)
+		}
+		if res.Skipped != "" {
+			fmt.Fprintln(stdout, "HA part skipped:", res.Skipped)
+		}
+		md.WriteString("## HA: etcd cluster beside bbolt\n\n" + res.Markdown() + "\n")
 	}
 	fmt.Fprintf(&md, "Total run time: %s.\n", time.Since(started).Round(time.Second))
 	fmt.Fprintln(stdout)

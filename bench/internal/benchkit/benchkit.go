@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -38,16 +39,34 @@ type Certmgr struct {
 // StartCertmgr starts certmgr with its state in dir.
 func StartCertmgr(dir string) (*Certmgr, error) {
 	// Two rand.Text values: one is 26 characters, under certmgr's minimum.
-	s := &Certmgr{AdminKey: rand.Text() + rand.Text()}
-	svc, err := certmgr.New(certmgr.Config{
+	return start(certmgr.Config{
 		DataDir:         filepath.Join(dir, "data"),
 		MasterKeyFile:   filepath.Join(dir, "master.key"),
 		CreateMasterKey: true,
-		AdminKey:        s.AdminKey,
-		// The propagation bench subscribes 1,000 streams with the admin
-		// key, over its default limit of 64 per key.
-		StreamLimits: changefeed.Limits{PerKey: 8192, Total: 8192},
+		AdminKey:        rand.Text() + rand.Text(),
 	})
+}
+
+// StartCertmgrEtcd starts a certmgr replica whose store is the etcd
+// cluster of cli, under prefix. Every replica of one store needs the same
+// keyFile and adminKey; the first creates keyFile (the prefix must then be
+// empty).
+func StartCertmgrEtcd(cli *clientv3.Client, prefix, keyFile, adminKey string) (*Certmgr, error) {
+	return start(certmgr.Config{
+		Etcd:            cli,
+		EtcdPrefix:      prefix,
+		MasterKeyFile:   keyFile,
+		CreateMasterKey: true,
+		AdminKey:        adminKey,
+	})
+}
+
+func start(cfg certmgr.Config) (*Certmgr, error) {
+	s := &Certmgr{AdminKey: cfg.AdminKey}
+	// The propagation bench subscribes 1,000 streams with the admin key,
+	// over its default limit of 64 per key.
+	cfg.StreamLimits = changefeed.Limits{PerKey: 8192, Total: 8192}
+	svc, err := certmgr.New(cfg)
 	if err != nil {
 		return nil, err
 	}
