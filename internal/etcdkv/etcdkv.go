@@ -22,6 +22,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/certbind/certbind/internal/grpcerr"
 	"github.com/certbind/certbind/internal/validate"
 )
 
@@ -88,9 +89,22 @@ func Retry(ctx context.Context, attempt func(ctx context.Context) error) error {
 
 // Unavailable wraps an error of the etcd client for a store call: op says
 // what the store was doing.
+// The error is marked grpcerr.ErrStoreUnavailable, so the services answer
+// it as Unavailable (a retry may cure it) and keep the details for their log.
 func Unavailable(op, prefix string, err error) error {
-	return fmt.Errorf("%s in etcd under %s: %w (check that the etcd endpoints are up and reachable, and that this replica's etcd credentials may use the prefix)", op, prefix, err)
+	return &unavailableError{
+		msg: fmt.Sprintf("%s in etcd under %s: %v (check that the etcd endpoints are up and reachable, and that this replica's etcd credentials may use the prefix)", op, prefix, err),
+		err: err,
+	}
 }
+
+type unavailableError struct {
+	msg string
+	err error
+}
+
+func (e *unavailableError) Error() string   { return e.msg }
+func (e *unavailableError) Unwrap() []error { return []error{e.err, grpcerr.ErrStoreUnavailable} }
 
 // Value returns the first key-value of the i-th response of a transaction
 // made only of range reads, or nil when that read found nothing.

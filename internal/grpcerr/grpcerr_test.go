@@ -40,3 +40,30 @@ func TestFromContext(t *testing.T) {
 		}
 	}
 }
+
+type codedError codes.Code
+
+func (e codedError) Error() string    { return "coded " + codes.Code(e).String() }
+func (e codedError) Code() codes.Code { return codes.Code(e) }
+
+func TestFromStore(t *testing.T) {
+	for _, tc := range []struct {
+		err error
+		ok  bool
+	}{
+		{fmt.Errorf("create: %w", ErrStoreUnavailable), true},
+		{fmt.Errorf("create: %w", codedError(codes.Unavailable)), true},
+		{fmt.Errorf("create: %w", codedError(codes.InvalidArgument)), false},
+		{errors.New("disk on fire"), false},
+		{nil, false},
+	} {
+		st, ok := FromStore(tc.err)
+		if ok != tc.ok {
+			t.Errorf("FromStore(%v) ok = %v, want %v", tc.err, ok, tc.ok)
+			continue
+		}
+		if ok && (status.Code(st) != codes.Unavailable || status.Convert(st).Message() != StoreUnavailableMessage) {
+			t.Errorf("FromStore(%v) = %v", tc.err, st)
+		}
+	}
+}

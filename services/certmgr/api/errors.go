@@ -37,6 +37,10 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	if st, ok := grpcerr.FromContext(err); ok {
 		return st
 	}
+	if st, ok := grpcerr.FromStore(err); ok {
+		log.WarnContext(ctx, "store unavailable", slog.String("method", method), slog.String("error", err.Error()))
+		return st
+	}
 	var forbidden *auth.ForbiddenError
 	var limit *changefeed.LimitError
 	switch {

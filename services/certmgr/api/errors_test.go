@@ -9,11 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/etcdkv"
+	"github.com/certbind/certbind/internal/grpcerr"
 	"github.com/certbind/certbind/internal/stream"
 	"github.com/certbind/certbind/internal/validate"
 	"github.com/certbind/certbind/services/certmgr/certs"
@@ -49,6 +52,9 @@ func TestToStatus(t *testing.T) {
 		{errStopping, codes.Unavailable, "certmgr is stopping"},
 		{errRevocationsBehind, codes.Aborted, "revocations came faster than this follower read them: reconnect for the full list"},
 		{certs.ErrNotFound, codes.NotFound, "no certificate with that id in this account and project (list them with `certbind mtls-certificate list`)"},
+		{etcdkv.Unavailable("update the certificate", "/certbind/", errors.New("etcdserver: leader changed")), codes.Unavailable, grpcerr.StoreUnavailableMessage},
+		{fmt.Errorf("rotate: %w", rpctypes.ErrLeaderChanged), codes.Unavailable, grpcerr.StoreUnavailableMessage},
+		{fmt.Errorf("rotate: %w", rpctypes.ErrNoLeader), codes.Unavailable, grpcerr.StoreUnavailableMessage},
 		{errors.New("disk on fire"), codes.Internal, "internal error; the server log has the details"},
 	} {
 		var logged bytes.Buffer

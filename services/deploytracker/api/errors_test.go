@@ -14,6 +14,8 @@ import (
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/etcdkv"
+	"github.com/certbind/certbind/internal/grpcerr"
 	"github.com/certbind/certbind/internal/validate"
 	"github.com/certbind/certbind/services/deploytracker/deploy"
 )
@@ -37,6 +39,7 @@ func TestToStatus(t *testing.T) {
 		{&changefeed.StallError{}, codes.ResourceExhausted, (&changefeed.StallError{}).Error()},
 		{deploy.ErrChanged, codes.FailedPrecondition, "a certificate changed during the deploy; nothing was deployed"},
 		{deploy.ErrCertmgrUnavailable, codes.Unavailable, "cannot reach certmgr to check the certificates; nothing was deployed, try again"},
+		{etcdkv.Unavailable("update the certificate", "/certbind/", errors.New("etcdserver: leader changed")), codes.Unavailable, grpcerr.StoreUnavailableMessage},
 		{errors.New("disk on fire"), codes.Internal, "internal error; the server log has the details"},
 	} {
 		var logged bytes.Buffer
