@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/certbind/certbind/services/certmgr/seal"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
+	"github.com/certbind/certbind/services/certmgr/seal"
 )
 
 // Config configures a cache.

@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/certbind/certbind/services/certmgr/seal"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
+	"github.com/certbind/certbind/services/certmgr/seal"
 )
 
 // FileName is the cache file's name in the cache directory.
