@@ -229,11 +229,13 @@ func (c *Cache) Flush() {
 		c.mu.Unlock()
 		return
 	}
+	// The time is taken before the state: a write stamped after a moment
+	// holds everything the taps had heard of by then.
+	now := time.Now()
 	st := c.m.state()
 	c.dirty, c.moved = false, false
 	c.mu.Unlock()
 
-	now := time.Now()
 	st.WrittenUnixMs = now.UnixMilli()
 	st.Account, st.Project, st.EnvironmentType = c.cfg.Account, c.cfg.Project, c.cfg.EnvironmentType
 	st.EdgeKeySha256 = c.keySum[:]

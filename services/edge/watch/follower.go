@@ -30,8 +30,9 @@ type Follower struct {
 	restore func(items []proto.Message) error
 }
 
-// Tap has fn called with every message the follower accepted, after the
-// store has it, with the revision and epoch the stream reached: the edge's
+// Tap has fn called with every message the follower accepted, just before
+// the store applies it, with the revision and epoch the stream reached
+// with it (a state seen in the store is one fn has heard of): the edge's
 // cache keeps the state in stream form that way. fn runs on the
 // follower's goroutine and must not block. Call it before Run.
 func (f *Follower) Tap(fn func(m proto.Message, revision uint64, epoch string)) { f.tap = fn }
@@ -116,6 +117,11 @@ func newFollower[Req, Resp any, PReq interface {
 			if err != nil {
 				return err
 			}
+			// The tap hears of a message before the store applies it, so
+			// that whoever sees the store change knows the tap has it too.
+			if f.tap != nil && ev.kind != unknown {
+				f.tap(PResp(m), next.revision, next.epoch)
+			}
 			switch ev.kind {
 			case resync:
 				log.Info("stream resync", slog.String("stream", fd.name), slog.String("reason", ev.reason))
@@ -130,9 +136,6 @@ func newFollower[Req, Resp any, PReq interface {
 				fd.apply(m)
 			}
 			at = next
-			if f.tap != nil && ev.kind != unknown {
-				f.tap(PResp(m), at.revision, at.epoch)
-			}
 			if ev.kind == snapshotComplete || ev.kind == change || ev.kind == heartbeat {
 				f.t.update(func(s *Status) { s.Revision, s.Epoch, s.Synced, s.FromCache = at.revision, at.epoch, true, false })
 			}
