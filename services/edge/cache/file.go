@@ -48,7 +48,7 @@ func encode(s *seal.Sealer, st *edgev1.CachedState) ([]byte, error) {
 // and says what was wrong, never what the file holds.
 func decode(s *seal.Sealer, data []byte) (*edgev1.CachedState, error) {
 	if !bytes.HasPrefix(data, header) {
-		if bytes.HasPrefix(data, header[:len(header)-1]) {
+		if len(data) >= len(header) && bytes.HasPrefix(data, header[:len(header)-1]) {
 			return nil, fmt.Errorf("%w: written in a format this edge does not know (version %d)", ErrRefused, data[len(header)-1])
 		}
 		return nil, fmt.Errorf("%w: not an edge cache file (it does not start with the cache's header)", ErrRefused)
