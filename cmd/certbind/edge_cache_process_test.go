@@ -223,3 +223,98 @@ func TestEdgeServesItsCacheWithEveryReplicaDown(t *testing.T) {
 		t.Fatalf("metric: %s", m)
 	}
 }
+
+// TestEdgeRefusesABadCache: an edge never serves a cache it cannot trust
+// and never crashes on one. A key file others can read, or a missing key
+// beside an existing cache, stops it at start with one line saying what to
+// do; a damaged cache file is refused with a log line, the edge starts
+// empty, fills from the control plane and replaces the file with a sound
+// one.
+func TestEdgeRefusesABadCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs processes")
+	}
+	c := startCluster(t)
+	cmd := exec.Command(filepath.Join(c.bin, "certbind"), "api-key", "create", "--account", "acme", "--role", "edge", "--output", "json")
+	cmd.Env = append(os.Environ(), "CERTBIND_API_URL="+c.restURL, "CERTBIND_API_KEY="+c.adminKey)
+	out, err := cmd.CombinedOutput()
+	var key struct{ Key string }
+	if err != nil || json.Unmarshal(out, &key) != nil || key.Key == "" {
+		t.Fatalf("edge key: %v %s", err, out)
+	}
+	c.edgeKey = key.Key
+	cacheDir, cacheKey := filepath.Join(c.dir, "edge-cache"), filepath.Join(c.dir, "edge-cache.key")
+	cacheFile := filepath.Join(cacheDir, "edge-state.cache")
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	garbage := []byte("certbind edge cache\n\x01 but nothing sealed after it")
+	if err := os.WriteFile(cacheFile, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cacheFlags := []string{"--cache-dir", cacheDir, "--cache-key-file", cacheKey}
+
+	// startFails runs the edge and wants it to exit non-zero at once with
+	// one line on stderr holding want.
+	startFails := func(want string) {
+		t.Helper()
+		args := append([]string{"--listen", c.edgeAddr, "--admin-listen", c.edgeAdminAddr, "--certmgr-addr", c.certmgrAddr,
+			"--deploytracker-addr", c.trackerAddr}, append(cacheFlags, c.tlsArgs()...)...)
+		cmd := exec.Command(filepath.Join(c.bin, "edge"), args...)
+		cmd.Env = append(os.Environ(), "CERTBIND_EDGE_KEY="+c.edgeKey)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			line := strings.TrimSpace(stderr.String())
+			if err == nil || !strings.Contains(line, want) || strings.Count(line, "\n") != 0 || strings.Contains(line, "panic") {
+				t.Fatalf("edge exited with %v and %q; want a failure saying %q in one line", err, line, want)
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("the edge started; want it to refuse with %q", want)
+		}
+	}
+	// No key file, but a cache: the key is not made up.
+	startFails("restore the key file, or delete " + cacheFile)
+	if _, err := os.Stat(cacheKey); err == nil {
+		t.Fatal("the edge created a key over an existing cache")
+	}
+	if err := os.WriteFile(cacheKey, []byte(strings.Repeat("ab", 32)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startFails("chmod 600 " + cacheKey)
+	if err := os.Chmod(cacheKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// With its key, the edge refuses the damaged file and starts empty.
+	c.startWith("edge", cacheFlags...)
+	deadline := time.Now().Add(20 * time.Second)
+	var st cachedEdgeStatus
+	for {
+		st = readCachedEdgeStatus(t, c.edgeAdminAddr, c.edgeKey)
+		if src := st.sources(); src["certificates"] == "live" && src["deployments"] == "live" && st.Cache.WrittenUnixMs != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the edge did not sync and write its cache: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st.Cache.RestoredWrittenUnixMs != "0" {
+		t.Fatalf("the edge says it started from the damaged cache: %+v", st.Cache)
+	}
+	log, _ := os.ReadFile(filepath.Join(c.dir, "edge.log"))
+	if !strings.Contains(string(log), "edge cache refused") || !strings.Contains(string(log), "does not open with the cache key") {
+		t.Fatalf("the edge's log does not say it refused the cache:\n%s", log)
+	}
+	if b, err := os.ReadFile(cacheFile); err != nil || string(b) == string(garbage) {
+		t.Fatalf("the damaged file was not replaced: %v", err)
+	}
+}
