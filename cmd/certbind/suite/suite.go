@@ -272,7 +272,10 @@ func (s *Suite) Serve(ctx context.Context) error {
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	go s.certmgr.Run(runCtx)
-	go s.edge.Run(runCtx)
+	// The edge's last cache write happens as its Run ends; Serve waits for
+	// it, so a stopped dev leaves its cache whole and current.
+	edgeDone := make(chan struct{})
+	go func() { s.edge.Run(runCtx); close(edgeDone) }()
 	go func() { errc <- s.grpcSrv.Serve(s.grpcLis) }()
 	go func() { errc <- s.edgeSrv.Serve(s.edgeLis) }()
 	go func() { errc <- s.admSrv.Serve(s.admLis) }()
@@ -284,6 +287,8 @@ func (s *Suite) Serve(ctx context.Context) error {
 	case err = <-errc:
 		err = fmt.Errorf("server stopped: %w", err)
 	}
+	stopRun()
+	<-edgeDone
 	s.Close()
 	return err
 }
