@@ -5,13 +5,11 @@ go 1.26.0
 replace (
 	github.com/certbind/certbind => ../..
 	github.com/certbind/certbind/proto => ../../proto
-	github.com/certbind/certbind/services/certmgr => ../certmgr
 )
 
 require (
 	github.com/certbind/certbind v0.0.0-00010101000000-000000000000
 	github.com/certbind/certbind/proto v0.0.0-00010101000000-000000000000
-	github.com/certbind/certbind/services/certmgr v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.25.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12

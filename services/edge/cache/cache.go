@@ -14,7 +14,6 @@ import (
 	"time"
 
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
-	"github.com/certbind/certbind/services/certmgr/seal"
 )
 
 // Config configures a cache.
@@ -49,7 +48,7 @@ type Cache struct {
 	cfg    Config
 	path   string
 	keySum [32]byte
-	sealer *seal.Sealer
+	sealer *sealer
 	log    *slog.Logger
 
 	mu sync.Mutex

@@ -13,7 +13,6 @@ import (
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
-	"github.com/certbind/certbind/services/certmgr/seal"
 )
 
 // secretKey stands in for private key bytes: the test looks for it in the
@@ -150,15 +149,15 @@ func TestCacheRefusesWhatItCannotTrust(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, err := seal.LoadKeyFile(filepath.Join(dir, "cache.key"))
+	own, err := loadKeyFile(filepath.Join(dir, "cache.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := seal.New(bytes.Repeat([]byte{7}, seal.KeySize))
+	other, err := newSealer(bytes.Repeat([]byte{7}, keySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed := func(s *seal.Sealer, st *edgev1.CachedState) []byte {
+	sealed := func(s *sealer, st *edgev1.CachedState) []byte {
 		b, err := encode(s, st)
 		if err != nil {
 			t.Fatal(err)
@@ -166,16 +165,16 @@ func TestCacheRefusesWhatItCannotTrust(t *testing.T) {
 		return b
 	}
 	valid := func(edit func(*edgev1.CachedState)) []byte {
-		st, err := decode(sealer, good)
+		st, err := decode(own, good)
 		if err != nil {
 			t.Fatal(err)
 		}
 		edit(st)
-		return sealed(sealer, st)
+		return sealed(own, st)
 	}
 	flipped := bytes.Clone(good)
 	flipped[len(flipped)-20] ^= 1
-	foreign, _ := sealer.Seal([]byte("a certmgr private key"), []byte("cert-1/1"))
+	foreign, _ := own.Seal([]byte("a certmgr private key"), []byte("cert-1/1"))
 	future := bytes.Clone(good)
 	future[len(header)-1] = 2
 	for _, tc := range []struct {
@@ -205,7 +204,7 @@ func TestCacheRefusesWhatItCannotTrust(t *testing.T) {
 		{"a deployment without environment", "lacks", valid(func(st *edgev1.CachedState) { st.Deployments[0].Environment = "" }), nil},
 		{"two deployments at one place", "twice", valid(func(st *edgev1.CachedState) { st.Deployments[1].Environment = "prod" }), nil},
 		{"a deployment of another account", "another account", valid(func(st *edgev1.CachedState) { st.Deployments[0].Account = "globex" }), nil},
-		{"contents that do not decode", "do not decode", append(bytes.Clone(header), mustSeal(t, sealer, []byte{0xff, 0xff, 0xff})...), nil},
+		{"contents that do not decode", "do not decode", append(bytes.Clone(header), mustSeal(t, own, []byte{0xff, 0xff, 0xff})...), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := t.TempDir()
@@ -250,7 +249,7 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
-func mustSeal(t *testing.T, s *seal.Sealer, plain []byte) []byte {
+func mustSeal(t *testing.T, s *sealer, plain []byte) []byte {
 	t.Helper()
 	b, err := s.Seal(plain, header)
 	if err != nil {

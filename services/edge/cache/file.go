@@ -10,7 +10,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
-	"github.com/certbind/certbind/services/certmgr/seal"
 )
 
 // FileName is the cache file's name in the cache directory.
@@ -22,16 +21,15 @@ const DefaultMaxBytes = 64 << 20
 
 // header starts every cache file: a name that says what the file is to
 // whoever finds it, and the format's version. It is also the sealed part's
-// associated data, so a sealed value taken from elsewhere (a certmgr
-// private key sealed with the same key file, say) does not open as a
-// cache.
+// associated data, so a value sealed for another purpose with the same key
+// does not open as a cache.
 var header = []byte("certbind edge cache\n\x01")
 
 // ErrRefused wraps every reason a cache file is not used.
 var ErrRefused = errors.New("edge cache refused")
 
 // encode seals st into the bytes of a cache file.
-func encode(s *seal.Sealer, st *edgev1.CachedState) ([]byte, error) {
+func encode(s *sealer, st *edgev1.CachedState) ([]byte, error) {
 	plain, err := proto.MarshalOptions{Deterministic: true}.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the edge cache: %w", err)
@@ -46,7 +44,7 @@ func encode(s *seal.Sealer, st *edgev1.CachedState) ([]byte, error) {
 
 // decode opens the bytes of a cache file. Every failure wraps ErrRefused
 // and says what was wrong, never what the file holds.
-func decode(s *seal.Sealer, data []byte) (*edgev1.CachedState, error) {
+func decode(s *sealer, data []byte) (*edgev1.CachedState, error) {
 	if !bytes.HasPrefix(data, header) {
 		if len(data) >= len(header) && bytes.HasPrefix(data, header[:len(header)-1]) {
 			return nil, fmt.Errorf("%w: written in a format this edge does not know (version %d)", ErrRefused, data[len(header)-1])
@@ -54,7 +52,7 @@ func decode(s *seal.Sealer, data []byte) (*edgev1.CachedState, error) {
 		return nil, fmt.Errorf("%w: not an edge cache file (it does not start with the cache's header)", ErrRefused)
 	}
 	sealed := data[len(header):]
-	if id := seal.KeyID(sealed); id != "" && id != s.ID() {
+	if id := sealedKeyID(sealed); id != "" && id != s.ID() {
 		return nil, fmt.Errorf("%w: sealed with another key (key id %s; the key file holds %s)", ErrRefused, id, s.ID())
 	}
 	plain, err := s.Open(sealed, header)
@@ -136,7 +134,7 @@ func writeFile(path string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return seal.SyncDir(dir)
+	return syncDir(dir)
 }
 
 // tempPattern names the temporary files writeFile makes; Open removes any

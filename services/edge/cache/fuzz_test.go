@@ -10,7 +10,6 @@ import (
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
-	"github.com/certbind/certbind/services/certmgr/seal"
 )
 
 // fuzzState is a sound state to seed the targets with.
@@ -25,7 +24,7 @@ func fuzzState() *edgev1.CachedState {
 // disk, with a fixed key: it must never panic, and whatever it refuses is
 // ErrRefused. Seeds are a sound file and pieces of it.
 func FuzzDecode(f *testing.F) {
-	s, err := seal.New(bytes.Repeat([]byte{1}, seal.KeySize))
+	s, err := newSealer(bytes.Repeat([]byte{1}, keySize))
 	if err != nil {
 		f.Fatal(err)
 	}
