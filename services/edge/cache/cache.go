@@ -57,8 +57,11 @@ type Cache struct {
 	// positions did (heartbeats), which is written less often.
 	dirty, moved bool
 	written      time.Time
-	restored     time.Time
-	lastErr      string
+	// retryAt holds Run's writes back after a failed one, so that a full
+	// disk or a state over the bound is not encoded and logged every tick.
+	retryAt  time.Time
+	restored time.Time
+	lastErr  string
 }
 
 // Status is what the edge's status says of its cache.
@@ -213,7 +216,8 @@ func (c *Cache) Run(ctx context.Context) error {
 		case <-tick.C:
 		}
 		c.mu.Lock()
-		due := c.dirty || (c.moved && time.Since(c.written) >= positionEvery)
+		now := time.Now()
+		due := !now.Before(c.retryAt) && (c.dirty || (c.moved && now.Sub(c.written) >= positionEvery))
 		c.mu.Unlock()
 		if due {
 			c.Flush()
@@ -244,12 +248,12 @@ func (c *Cache) Flush() {
 	defer c.mu.Unlock()
 	if err != nil {
 		c.lastErr = err.Error()
-		// Try again at the next tick.
-		c.dirty = true
+		// Run tries again later, with whatever changed meanwhile.
+		c.dirty, c.retryAt = true, now.Add(positionEvery)
 		c.log.Error("cannot write the edge cache", slog.String("path", c.path), slog.String("error", err.Error()))
 		return
 	}
-	c.written, c.lastErr = now, ""
+	c.written, c.lastErr, c.retryAt = now, "", time.Time{}
 }
 
 func (c *Cache) write(st *edgev1.CachedState) error {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -316,6 +317,11 @@ func TestCacheTooLargeIsNotWritten(t *testing.T) {
 	small.Flush()
 	if s := small.Status(); !strings.Contains(s.Error, "more than the bound") || !s.Written.IsZero() {
 		t.Fatalf("status: %+v", s)
+	}
+	// Run waits before trying again, rather than encoding and logging the
+	// same failure every tick.
+	if !small.retryAt.After(time.Now()) || !small.dirty {
+		t.Fatalf("after a failed write: retry at %v, dirty %v", small.retryAt, small.dirty)
 	}
 	if _, err := os.Stat(c.Path()); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the older cache is still there: %v", err)
