@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
+	"github.com/certbind/certbind/services/edge/cache"
 	"github.com/certbind/certbind/services/edge/egress"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/edge/state"
@@ -66,6 +67,11 @@ type Config struct {
 	// AllowEncodedSlashes lets %2F through inside a path segment; see
 	// proxy.Config.AllowEncodedSlashes.
 	AllowEncodedSlashes bool
+	// Cache, when its Dir is set, keeps the edge's state on disk, sealed,
+	// and a new edge starts from it: see package cache. Its EdgeKey must
+	// be the key the connections carry; its scope is Scope and its Logger
+	// this Logger.
+	Cache cache.Config
 	// Logger receives operational lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -77,6 +83,8 @@ type Edge struct {
 	certs   *watch.Follower
 	deploys *watch.Follower
 	metrics *metrics
+	// cache is the on-disk cache; nil without one.
+	cache *cache.Cache
 	// statusAccess decides who may read the status and what each sees.
 	statusAccess statusAccess
 	log          *slog.Logger
@@ -113,6 +121,12 @@ func New(cfg Config) (*Edge, error) {
 		HopID: cfg.HopID, AllowEncodedSlashes: cfg.AllowEncodedSlashes})
 	st.OnInstall(e.metrics.install)
 	st.OnPublish(e.metrics.certificates)
+	if cfg.Cache.Dir != "" {
+		if err := e.openCache(cfg); err != nil {
+			return nil, err
+		}
+	}
+	e.metrics.cacheGauges(e.streams, e.cacheStatus)
 	return e, nil
 }
 
@@ -141,6 +155,9 @@ func (e *Edge) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { e.certs.Run(ctx) })
 	wg.Go(func() { e.deploys.Run(ctx) })
+	if e.cache != nil {
+		wg.Go(func() { e.cache.Run(ctx) })
+	}
 	// Pools are retired on every publish; a request that loaded the older
 	// snapshot just before one may still open a pool for the old version,
 	// so sweep now and then as well.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -17,6 +18,7 @@ import (
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/serve"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
+	"github.com/certbind/certbind/services/edge/cache"
 	"github.com/certbind/certbind/services/edge/state"
 	"github.com/certbind/certbind/services/edge/watch"
 )
@@ -80,14 +82,23 @@ func StatusScopeFor(p auth.Principal) (StatusScope, error) {
 
 // statusOf builds the status sc sees from the streams' progress and a
 // snapshot, sorted by URL path and certificate id.
-func statusOf(streams []watch.Status, snap *state.Snapshot, sc StatusScope) *edgev1.GetStatusResponse {
-	out := &edgev1.GetStatusResponse{}
+func statusOf(streams []watch.Status, snap *state.Snapshot, sc StatusScope, cs cache.Status, cached bool) *edgev1.GetStatusResponse {
+	out := &edgev1.GetStatusResponse{Cache: cacheStatusOf(cs, cached, sc)}
+	now := time.Now()
 	for _, s := range streams {
-		var last int64
+		var last, stale int64
 		if !s.LastEvent.IsZero() {
-			last = s.LastEvent.UnixMilli()
+			last, stale = s.LastEvent.UnixMilli(), int64(now.Sub(s.LastEvent)/time.Second)
 		}
-		out.Streams = append(out.Streams, &edgev1.StreamStatus{Name: s.Name, Revision: s.Revision, Connected: s.Connected, LastEventUnixMs: last, Resyncs: s.Resyncs, Epoch: s.Epoch})
+		source := ""
+		switch {
+		case s.FromCache:
+			source = "cache"
+		case s.Synced:
+			source = "live"
+		}
+		out.Streams = append(out.Streams, &edgev1.StreamStatus{Name: s.Name, Revision: s.Revision, Connected: s.Connected, LastEventUnixMs: last,
+			Resyncs: s.Resyncs, Epoch: s.Epoch, Source: source, StaleSeconds: stale})
 	}
 	for _, d := range snap.Deployments {
 		if !sc.deployment(d) {
@@ -111,7 +122,26 @@ func statusOf(streams []watch.Status, snap *state.Snapshot, sc StatusScope) *edg
 
 // Status reports what the edge serves, as far as sc may see.
 func (e *Edge) Status(sc StatusScope) *edgev1.GetStatusResponse {
-	return statusOf(e.streams(), e.store.Load(), sc)
+	cs, cached := e.cacheStatus()
+	return statusOf(e.streams(), e.store.Load(), sc, cs, cached)
+}
+
+// cacheStatusOf is the cache's part of the status. Why a cache was refused
+// or could not be written may name the scope it was written for, which
+// only a reader who sees the whole edge may read; others are told there
+// is an error and where to look.
+func cacheStatusOf(cs cache.Status, cached bool, sc StatusScope) *edgev1.CacheStatus {
+	ms := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixMilli()
+	}
+	out := &edgev1.CacheStatus{Enabled: cached, WrittenUnixMs: ms(cs.Written), RestoredWrittenUnixMs: ms(cs.Restored), Error: cs.Error}
+	if cs.Error != "" && (sc.Account != "" || sc.Project != "" || len(sc.EnvironmentTypes) > 0) {
+		out.Error = "the edge's cache has an error: its log says which"
+	}
+	return out
 }
 
 // statusAccess decides who may read the status and what each reader sees.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/certbind/certbind/internal/auth"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
+	"github.com/certbind/certbind/services/edge/cache"
 	"github.com/certbind/certbind/services/edge/state"
 	"github.com/certbind/certbind/services/edge/watch"
 )
@@ -93,7 +94,7 @@ func TestStatusScopeFilters(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			streams := []watch.Status{{Name: "certificates", Revision: 7, Connected: true, LastEvent: time.UnixMilli(1000)}, {Name: "deployments", Revision: 9}}
-			st := statusOf(streams, statusSnapshot(), tc.scope)
+			st := statusOf(streams, statusSnapshot(), tc.scope, cache.Status{}, false)
 			deps, certs := seen(st)
 			if !slices.Equal(deps, tc.deps) {
 				t.Errorf("deployments %v, want %v", deps, tc.deps)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +39,8 @@ type devOptions struct {
 	logFormat     string
 	auditKeep     int
 	auditMaxAge   time.Duration
+	cacheDir      string
+	cacheKeyFile  string
 }
 
 func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
@@ -49,6 +52,8 @@ func (o *devOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.metricsAddr, "metrics-addr", DefaultMetricsAddr, "address of GET /metrics for certmgr, the deploytracker and the REST API (the edge's are on --edge-admin-addr); it names every account's certificates, so keep it on loopback")
 	fs.IntVar(&o.auditKeep, "audit-retention", audit.DefaultPerAccount, "audit entries kept per account (certbind audit list); the oldest go first")
 	fs.DurationVar(&o.auditMaxAge, "audit-max-age", audit.DefaultMaxAge, "audit entries older than this are dropped")
+	fs.StringVar(&o.cacheDir, "cache-dir", "", "keep the edge's last state (deployments, certificates with their private keys) in this directory, sealed, and serve it at the next start until the streams answer (default: no cache, since dev's edge runs in one process with the control plane)")
+	fs.StringVar(&o.cacheKeyFile, "cache-key-file", "", "the edge cache's key, created on first use for a new cache (default with --cache-dir: edge-cache.key in --data-dir)")
 	fs.StringVar(&o.logFile, "log-file", "", "write the logs (including audit lines) to this file instead of stderr")
 	fs.StringVar(&o.logFormat, "log-format", logFormatAuto, "how log lines look: text (time, level, message, key=value), json (one JSON object a line), or auto: text on a terminal, json otherwise")
 }
@@ -75,7 +80,13 @@ Logs, including one audit line per write, go to stderr (or --log-file): as
 readable text on a terminal, as JSON lines otherwise (--log-format chooses).
 Health checks are not logged. Once running, dev prints its addresses, how to
 run the CLI from this checkout, and the export lines to paste into another
-shell. Stop with Ctrl-C: every acknowledged write is already on disk.`,
+shell. Stop with Ctrl-C: every acknowledged write is already on disk.
+
+--cache-dir gives the edge the sealed on-disk cache a standalone edge keeps
+to serve its last state while no replica of the control plane answers
+(see docs/operations.md). It is off by default here: dev's edge runs in
+the same process as the control plane, so it is never up without it, and
+a cache would only be a second copy of every private key on disk.`,
 		Example: `  # Start with the defaults (REST on 127.0.0.1:8080, data in ./.certbind):
   certbind dev
 
@@ -109,16 +120,25 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 	if err := checkDevDataDir(o.dataDir, log); err != nil {
 		return err
 	}
+	cacheKey := o.cacheKeyFile
+	switch {
+	case cacheKey != "" && o.cacheDir == "":
+		return errors.New("--cache-key-file needs --cache-dir (where the edge's cache is kept)")
+	case o.cacheDir != "" && cacheKey == "":
+		cacheKey = filepath.Join(o.dataDir, "edge-cache.key")
+	}
 	s, err := suite.Start(ctx, suite.Config{
-		DataDir:        o.dataDir,
-		HTTPAddr:       o.httpAddr,
-		GRPCAddr:       o.grpcAddr,
-		EdgeAddr:       o.edgeAddr,
-		EdgeAdminAddr:  o.edgeAdminAddr,
-		MetricsAddr:    o.metricsAddr,
-		AdminKey:       g.APIKey,
-		Logger:         log,
-		AuditRetention: audit.Retention{PerAccount: o.auditKeep, MaxAge: o.auditMaxAge},
+		DataDir:          o.dataDir,
+		HTTPAddr:         o.httpAddr,
+		GRPCAddr:         o.grpcAddr,
+		EdgeAddr:         o.edgeAddr,
+		EdgeAdminAddr:    o.edgeAdminAddr,
+		MetricsAddr:      o.metricsAddr,
+		AdminKey:         g.APIKey,
+		Logger:           log,
+		AuditRetention:   audit.Retention{PerAccount: o.auditKeep, MaxAge: o.auditMaxAge},
+		EdgeCacheDir:     o.cacheDir,
+		EdgeCacheKeyFile: cacheKey,
 	})
 	if err != nil {
 		return err

@@ -39,6 +39,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
 	"github.com/certbind/certbind/services/deploytracker"
 	"github.com/certbind/certbind/services/edge"
+	"github.com/certbind/certbind/services/edge/cache"
 	"github.com/certbind/certbind/services/edge/egress"
 	"github.com/certbind/certbind/services/edge/h1"
 	"github.com/certbind/certbind/services/edge/proxy"
@@ -72,6 +73,9 @@ type Config struct {
 	// AuditRetention bounds certmgr's audit trail; zero fields take the
 	// defaults (10,000 entries per account, 90 days).
 	AuditRetention audit.Retention
+	// EdgeCacheDir, when set, keeps the edge's state on disk there, sealed
+	// with EdgeCacheKeyFile (see package cache); empty: no cache.
+	EdgeCacheDir, EdgeCacheKeyFile string
 }
 
 // Suite is a running set of parts.
@@ -231,7 +235,8 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		return nil, err
 	}
 	if s.edge, err = edge.New(edge.Config{Certmgr: s.edgeCon, Deploytracker: s.edgeCon, RootCAs: cfg.EdgeRootCAs, StatusKey: s.AdminKey,
-		Logger: log.With(slog.String("service", "edge")), Egress: policy}); err != nil {
+		Logger: log.With(slog.String("service", "edge")), Egress: policy,
+		Cache: cache.Config{Dir: cfg.EdgeCacheDir, KeyFile: cfg.EdgeCacheKeyFile, EdgeKey: s.AdminKey}}); err != nil {
 		return nil, err
 	}
 	// The admin listener's /v1/status checks keys as the gRPC server does,
@@ -267,7 +272,10 @@ func (s *Suite) Serve(ctx context.Context) error {
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	go s.certmgr.Run(runCtx)
-	go s.edge.Run(runCtx)
+	// The edge's last cache write happens as its Run ends; Serve waits for
+	// it, so a stopped dev leaves its cache whole and current.
+	edgeDone := make(chan struct{})
+	go func() { s.edge.Run(runCtx); close(edgeDone) }()
 	go func() { errc <- s.grpcSrv.Serve(s.grpcLis) }()
 	go func() { errc <- s.edgeSrv.Serve(s.edgeLis) }()
 	go func() { errc <- s.admSrv.Serve(s.admLis) }()
@@ -279,6 +287,8 @@ func (s *Suite) Serve(ctx context.Context) error {
 	case err = <-errc:
 		err = fmt.Errorf("server stopped: %w", err)
 	}
+	stopRun()
+	<-edgeDone
 	s.Close()
 	return err
 }

@@ -21,6 +21,10 @@ type Status struct {
 	// resumes with both, and a store restored from a backup (another
 	// epoch) answers with a resync.
 	Epoch string
+	// FromCache is true while the stream's part of the state is the one
+	// Restore installed from the edge's cache: from then until the stream
+	// delivers a snapshot, a change or a heartbeat.
+	FromCache bool
 }
 
 // tracker holds a follower's Status under a lock.

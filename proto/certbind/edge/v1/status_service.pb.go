@@ -58,10 +58,12 @@ func (*GetStatusRequest) Descriptor() ([]byte, []int) {
 }
 
 type GetStatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Streams       []*StreamStatus        `protobuf:"bytes,1,rep,name=streams,proto3" json:"streams,omitempty"`
-	Deployments   []*DeploymentStatus    `protobuf:"bytes,2,rep,name=deployments,proto3" json:"deployments,omitempty"`
-	Certificates  []*CertificateStatus   `protobuf:"bytes,3,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Streams      []*StreamStatus        `protobuf:"bytes,1,rep,name=streams,proto3" json:"streams,omitempty"`
+	Deployments  []*DeploymentStatus    `protobuf:"bytes,2,rep,name=deployments,proto3" json:"deployments,omitempty"`
+	Certificates []*CertificateStatus   `protobuf:"bytes,3,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	// cache is the state of the edge's on-disk cache (--cache-dir).
+	Cache         *CacheStatus `protobuf:"bytes,4,opt,name=cache,proto3" json:"cache,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -117,6 +119,88 @@ func (x *GetStatusResponse) GetCertificates() []*CertificateStatus {
 	return nil
 }
 
+func (x *GetStatusResponse) GetCache() *CacheStatus {
+	if x != nil {
+		return x.Cache
+	}
+	return nil
+}
+
+// CacheStatus is the state of the edge's sealed on-disk cache.
+type CacheStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// enabled is true when the edge keeps a cache (--cache-dir).
+	Enabled bool `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// written_unix_ms is when this edge last wrote the cache (0: not yet).
+	WrittenUnixMs int64 `protobuf:"varint,2,opt,name=written_unix_ms,json=writtenUnixMs,proto3" json:"written_unix_ms,omitempty"`
+	// restored_written_unix_ms is when the cache this edge started from was
+	// written (0: it started empty).
+	RestoredWrittenUnixMs int64 `protobuf:"varint,3,opt,name=restored_written_unix_ms,json=restoredWrittenUnixMs,proto3" json:"restored_written_unix_ms,omitempty"`
+	// error is the last failure to write the cache, or why the cache found
+	// at start was refused; empty when none.
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CacheStatus) Reset() {
+	*x = CacheStatus{}
+	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CacheStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CacheStatus) ProtoMessage() {}
+
+func (x *CacheStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CacheStatus.ProtoReflect.Descriptor instead.
+func (*CacheStatus) Descriptor() ([]byte, []int) {
+	return file_certbind_edge_v1_status_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CacheStatus) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *CacheStatus) GetWrittenUnixMs() int64 {
+	if x != nil {
+		return x.WrittenUnixMs
+	}
+	return 0
+}
+
+func (x *CacheStatus) GetRestoredWrittenUnixMs() int64 {
+	if x != nil {
+		return x.RestoredWrittenUnixMs
+	}
+	return 0
+}
+
+func (x *CacheStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // StreamStatus is one stream the edge follows.
 type StreamStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -132,14 +216,22 @@ type StreamStatus struct {
 	Resyncs int64 `protobuf:"varint,5,opt,name=resyncs,proto3" json:"resyncs,omitempty"`
 	// epoch is the epoch of the store revision belongs to; it changes when
 	// the store was restored from a backup.
-	Epoch         string `protobuf:"bytes,6,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Epoch string `protobuf:"bytes,6,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// source is where the stream's part of the state came from: "cache"
+	// (the edge's on-disk cache, since no replica has answered yet) or
+	// "live" (the control plane); empty before either.
+	Source string `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
+	// stale_seconds is how long ago the control plane last sent anything on
+	// the stream (heartbeats included), as of this answer; 0 when it never
+	// did. It grows while no replica answers.
+	StaleSeconds  int64 `protobuf:"varint,8,opt,name=stale_seconds,json=staleSeconds,proto3" json:"stale_seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StreamStatus) Reset() {
 	*x = StreamStatus{}
-	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[2]
+	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -151,7 +243,7 @@ func (x *StreamStatus) String() string {
 func (*StreamStatus) ProtoMessage() {}
 
 func (x *StreamStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[2]
+	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -164,7 +256,7 @@ func (x *StreamStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStatus.ProtoReflect.Descriptor instead.
 func (*StreamStatus) Descriptor() ([]byte, []int) {
-	return file_certbind_edge_v1_status_service_proto_rawDescGZIP(), []int{2}
+	return file_certbind_edge_v1_status_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *StreamStatus) GetName() string {
@@ -209,6 +301,20 @@ func (x *StreamStatus) GetEpoch() string {
 	return ""
 }
 
+func (x *StreamStatus) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *StreamStatus) GetStaleSeconds() int64 {
+	if x != nil {
+		return x.StaleSeconds
+	}
+	return 0
+}
+
 type DeploymentStatus struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -226,7 +332,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[3]
+	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -238,7 +344,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[3]
+	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -251,7 +357,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_certbind_edge_v1_status_service_proto_rawDescGZIP(), []int{3}
+	return file_certbind_edge_v1_status_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DeploymentStatus) GetId() string {
@@ -333,7 +439,7 @@ type CertificateStatus struct {
 
 func (x *CertificateStatus) Reset() {
 	*x = CertificateStatus{}
-	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[4]
+	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +451,7 @@ func (x *CertificateStatus) String() string {
 func (*CertificateStatus) ProtoMessage() {}
 
 func (x *CertificateStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[4]
+	mi := &file_certbind_edge_v1_status_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +464,7 @@ func (x *CertificateStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateStatus.ProtoReflect.Descriptor instead.
 func (*CertificateStatus) Descriptor() ([]byte, []int) {
-	return file_certbind_edge_v1_status_service_proto_rawDescGZIP(), []int{4}
+	return file_certbind_edge_v1_status_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CertificateStatus) GetId() string {
@@ -436,18 +542,26 @@ var File_certbind_edge_v1_status_service_proto protoreflect.FileDescriptor
 const file_certbind_edge_v1_status_service_proto_rawDesc = "" +
 	"\n" +
 	"%certbind/edge/v1/status_service.proto\x12\x10certbind.edge.v1\"\x12\n" +
-	"\x10GetStatusRequest\"\xdc\x01\n" +
+	"\x10GetStatusRequest\"\x91\x02\n" +
 	"\x11GetStatusResponse\x128\n" +
 	"\astreams\x18\x01 \x03(\v2\x1e.certbind.edge.v1.StreamStatusR\astreams\x12D\n" +
 	"\vdeployments\x18\x02 \x03(\v2\".certbind.edge.v1.DeploymentStatusR\vdeployments\x12G\n" +
-	"\fcertificates\x18\x03 \x03(\v2#.certbind.edge.v1.CertificateStatusR\fcertificates\"\xb9\x01\n" +
+	"\fcertificates\x18\x03 \x03(\v2#.certbind.edge.v1.CertificateStatusR\fcertificates\x123\n" +
+	"\x05cache\x18\x04 \x01(\v2\x1d.certbind.edge.v1.CacheStatusR\x05cache\"\x9e\x01\n" +
+	"\vCacheStatus\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12&\n" +
+	"\x0fwritten_unix_ms\x18\x02 \x01(\x03R\rwrittenUnixMs\x127\n" +
+	"\x18restored_written_unix_ms\x18\x03 \x01(\x03R\x15restoredWrittenUnixMs\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xf6\x01\n" +
 	"\fStreamStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x1c\n" +
 	"\tconnected\x18\x03 \x01(\bR\tconnected\x12+\n" +
 	"\x12last_event_unix_ms\x18\x04 \x01(\x03R\x0flastEventUnixMs\x12\x18\n" +
 	"\aresyncs\x18\x05 \x01(\x03R\aresyncs\x12\x14\n" +
-	"\x05epoch\x18\x06 \x01(\tR\x05epoch\"\xe7\x01\n" +
+	"\x05epoch\x18\x06 \x01(\tR\x05epoch\x12\x16\n" +
+	"\x06source\x18\a \x01(\tR\x06source\x12#\n" +
+	"\rstale_seconds\x18\b \x01(\x03R\fstaleSeconds\"\xe7\x01\n" +
 	"\x10DeploymentStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x18\n" +
@@ -486,25 +600,27 @@ func file_certbind_edge_v1_status_service_proto_rawDescGZIP() []byte {
 	return file_certbind_edge_v1_status_service_proto_rawDescData
 }
 
-var file_certbind_edge_v1_status_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_certbind_edge_v1_status_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_certbind_edge_v1_status_service_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),  // 0: certbind.edge.v1.GetStatusRequest
 	(*GetStatusResponse)(nil), // 1: certbind.edge.v1.GetStatusResponse
-	(*StreamStatus)(nil),      // 2: certbind.edge.v1.StreamStatus
-	(*DeploymentStatus)(nil),  // 3: certbind.edge.v1.DeploymentStatus
-	(*CertificateStatus)(nil), // 4: certbind.edge.v1.CertificateStatus
+	(*CacheStatus)(nil),       // 2: certbind.edge.v1.CacheStatus
+	(*StreamStatus)(nil),      // 3: certbind.edge.v1.StreamStatus
+	(*DeploymentStatus)(nil),  // 4: certbind.edge.v1.DeploymentStatus
+	(*CertificateStatus)(nil), // 5: certbind.edge.v1.CertificateStatus
 }
 var file_certbind_edge_v1_status_service_proto_depIdxs = []int32{
-	2, // 0: certbind.edge.v1.GetStatusResponse.streams:type_name -> certbind.edge.v1.StreamStatus
-	3, // 1: certbind.edge.v1.GetStatusResponse.deployments:type_name -> certbind.edge.v1.DeploymentStatus
-	4, // 2: certbind.edge.v1.GetStatusResponse.certificates:type_name -> certbind.edge.v1.CertificateStatus
-	0, // 3: certbind.edge.v1.StatusService.GetStatus:input_type -> certbind.edge.v1.GetStatusRequest
-	1, // 4: certbind.edge.v1.StatusService.GetStatus:output_type -> certbind.edge.v1.GetStatusResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	3, // 0: certbind.edge.v1.GetStatusResponse.streams:type_name -> certbind.edge.v1.StreamStatus
+	4, // 1: certbind.edge.v1.GetStatusResponse.deployments:type_name -> certbind.edge.v1.DeploymentStatus
+	5, // 2: certbind.edge.v1.GetStatusResponse.certificates:type_name -> certbind.edge.v1.CertificateStatus
+	2, // 3: certbind.edge.v1.GetStatusResponse.cache:type_name -> certbind.edge.v1.CacheStatus
+	0, // 4: certbind.edge.v1.StatusService.GetStatus:input_type -> certbind.edge.v1.GetStatusRequest
+	1, // 5: certbind.edge.v1.StatusService.GetStatus:output_type -> certbind.edge.v1.GetStatusResponse
+	5, // [5:6] is the sub-list for method output_type
+	4, // [4:5] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_certbind_edge_v1_status_service_proto_init() }
@@ -518,7 +634,7 @@ func file_certbind_edge_v1_status_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_certbind_edge_v1_status_service_proto_rawDesc), len(file_certbind_edge_v1_status_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

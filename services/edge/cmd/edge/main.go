@@ -27,6 +27,7 @@ import (
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/services/edge"
+	"github.com/certbind/certbind/services/edge/cache"
 	"github.com/certbind/certbind/services/edge/egress"
 	"github.com/certbind/certbind/services/edge/h1"
 	"github.com/certbind/certbind/services/edge/proxy"
@@ -63,6 +64,9 @@ func run(ctx context.Context, args []string) error {
 	minBodyRate := fs.Int("min-body-rate", h1.DefaultMinBodyRate, "bytes per second a request body must arrive at, over each --body-read-timeout window")
 	hopID := fs.String("hop-id", "", "this edge's name in the Via field it adds, by which it recognises a request that came round a loop (508); give every instance of one fleet the same id (default: random per process)")
 	allowEncodedSlashes := fs.Bool("allow-encoded-slashes", false, "let %2F through inside a path segment, for backends whose identifiers hold it (dot segments, backslashes and %5C are refused either way)")
+	cacheDir := fs.String("cache-dir", "", "keep the state this edge last received (deployments, and certificates with their private keys) in DIR, sealed with --cache-key-file, and serve it after a restart while no replica of the control plane answers (none when empty)")
+	cacheKeyFile := fs.String("cache-key-file", "", "the cache's own key (64 hex characters, mode 0600), created on first use for a new cache; required with --cache-dir; keep it out of the cache directory's backups")
+	cacheMaxBytes := fs.Int64("cache-max-bytes", cache.DefaultMaxBytes, "largest cache file the edge writes or reads; a larger state is not cached (the status and log say so)")
 	var scope watch.Scope
 	fs.StringVar(&scope.Account, "account", "", "serve only this account's deployments (an edge key allows one account)")
 	fs.StringVar(&scope.Project, "project", "", "serve only this project's deployments (needs --account)")
@@ -76,7 +80,10 @@ func run(ctx context.Context, args []string) error {
 			"Routes reach backends through an egress policy: link-local and cloud metadata addresses, the\n"+
 			"edge's own listeners and the control plane's addresses are always refused; then --backend-deny,\n"+
 			"then --backend-allow; loopback is refused unless allowed; everything else is allowed. A refused\n"+
-			"backend is answered 502 backend_refused_by_policy, naming the reason.\n\n")
+			"backend is answered 502 backend_refused_by_policy, naming the reason.\n\n"+
+			"With --cache-dir the edge keeps what it last received, sealed with --cache-key-file, and a restarted\n"+
+			"edge serves it while no replica of the control plane answers; GET /v1/status says per stream\n"+
+			"whether its state is from the cache or live and how many seconds stale it is.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +95,10 @@ func run(ctx context.Context, args []string) error {
 		return errors.New("set --certmgr-addr and --deploytracker-addr")
 	case key == "":
 		return errors.New("CERTBIND_EDGE_KEY is not set: create an edge key with `certbind api-key create --account A --role edge`")
+	case *cacheKeyFile != "" && *cacheDir == "":
+		return errors.New("--cache-key-file needs --cache-dir (where the cache is kept)")
+	case *cacheDir != "" && *cacheKeyFile == "":
+		return errors.New("--cache-dir needs --cache-key-file: the cache holds private keys and is sealed with that key (created on first use; keep it out of the cache directory's backups)")
 	}
 	if err := proxy.CheckHopID(*hopID); err != nil {
 		return fmt.Errorf("--hop-id: %w", err)
@@ -138,7 +149,8 @@ func run(ctx context.Context, args []string) error {
 	defer dt.Close()
 	e, err := edge.New(edge.Config{Certmgr: cm, Deploytracker: dt, Scope: scope, BackendTimeout: *backendTimeout, MaxBodyBytes: *maxBody,
 		StatusKey: key, Logger: log, Egress: policy, MaxConnsPerBackend: *maxConnsPerBackend, HopID: *hopID,
-		AllowEncodedSlashes: *allowEncodedSlashes})
+		AllowEncodedSlashes: *allowEncodedSlashes,
+		Cache:               cache.Config{Dir: *cacheDir, KeyFile: *cacheKeyFile, MaxBytes: *cacheMaxBytes, EdgeKey: key}})
 	if err != nil {
 		return err
 	}
