@@ -20,6 +20,7 @@ package tracing
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/propagation"
@@ -114,3 +115,14 @@ func Traceparent(ctx context.Context) string {
 }
 
 var _ trace.TracerProvider = (*sdktrace.TracerProvider)(nil)
+
+// stopTimeout bounds how long Stop waits to send the last spans.
+const stopTimeout = 5 * time.Second
+
+// Stop sends the spans still buffered, waiting at most 5 seconds, and
+// stops the exporter: what a process does last.
+func (t *Tracing) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	t.Shutdown(ctx)
+}

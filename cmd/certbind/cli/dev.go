@@ -15,6 +15,7 @@ import (
 
 	"github.com/certbind/certbind/cmd/certbind/suite"
 	"github.com/certbind/certbind/internal/serve"
+	"github.com/certbind/certbind/internal/tracing"
 )
 
 // Defaults of `certbind dev`.
@@ -73,7 +74,9 @@ standalone edge's defaults: see "The edge's safety rules" in the README.
 
 Logs, including one audit line per write, go to stderr (or --log-file): as
 readable text on a terminal, as JSON lines otherwise (--log-format chooses).
-Health checks are not logged. Once running, dev prints its addresses, how to
+Health checks are not logged. With --otlp-endpoint (or
+OTEL_EXPORTER_OTLP_ENDPOINT) every REST request, gRPC call, certificate store
+transaction and forwarded edge request is traced to that OTLP collector. Once running, dev prints its addresses, how to
 run the CLI from this checkout, and the export lines to paste into another
 shell. Stop with Ctrl-C: every acknowledged write is already on disk.`,
 		Example: `  # Start with the defaults (REST on 127.0.0.1:8080, data in ./.certbind):
@@ -109,6 +112,15 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 	if err := checkDevDataDir(o.dataDir, log); err != nil {
 		return err
 	}
+	tr, err := tracing.Start(ctx, g.Trace, "certbind-dev")
+	if err != nil {
+		return usageError(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+		tr.Shutdown(ctx)
+		cancel()
+	}()
 	s, err := suite.Start(ctx, suite.Config{
 		DataDir:        o.dataDir,
 		HTTPAddr:       o.httpAddr,
@@ -119,6 +131,7 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 		AdminKey:       g.APIKey,
 		Logger:         log,
 		AuditRetention: audit.Retention{PerAccount: o.auditKeep, MaxAge: o.auditMaxAge},
+		Tracing:        tr,
 	})
 	if err != nil {
 		return err
