@@ -58,8 +58,8 @@ func TestStoreSpans(t *testing.T) {
 		}
 		attrs := map[string]string{}
 		for _, kv := range sp.Attributes() {
-			attrs[string(kv.Key)] = kv.Value.Emit()
-			if v := kv.Value.Emit(); strings.Contains(v, "PRIVATE KEY") || strings.Contains(v, "CERTIFICATE") {
+			attrs[string(kv.Key)] = kv.Value.String()
+			if v := kv.Value.String(); strings.Contains(v, "PRIVATE KEY") || strings.Contains(v, "CERTIFICATE") {
 				t.Errorf("span %s attribute %s carries material", sp.Name(), kv.Key)
 			}
 		}
@@ -74,7 +74,7 @@ func TestStoreSpans(t *testing.T) {
 	create, failed := spans[0], spans[2]
 	got := map[string]string{}
 	for _, kv := range create.Attributes() {
-		got[string(kv.Key)] = kv.Value.Emit()
+		got[string(kv.Key)] = kv.Value.String()
 	}
 	if got["certbind.certificate.id"] != c.ID || got["certbind.certificate.name"] != "traced" || got["certbind.change"] == "" || got["certbind.revision"] == "" {
 		t.Errorf("create span attributes %v", got)
