@@ -200,6 +200,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		Logger:         log.With(slog.String("service", "deploytracker")),
 		Stream:         cfg.Stream,
 		AuditRetention: cfg.AuditRetention,
+		Tracer:         cfg.Tracing.TracerProvider(),
 	})
 	if err != nil {
 		return nil, err

@@ -177,3 +177,66 @@ func TestEdgeSendsItsOwnTraceparent(t *testing.T) {
 		t.Errorf("edge span parent %v, id %s; backend's parent %s", edgeSpan.Parent(), edgeSpan.SpanContext().SpanID(), sent[36:52])
 	}
 }
+
+// A deploy with a caller's traceparent reaches the deploytracker's store
+// in the same trace: its in-progress record and its commit are spans
+// under the deploytracker's gRPC server span, beside the call it makes to
+// certmgr to resolve the certificates.
+func TestDeployIsOneTrace(t *testing.T) {
+	const admin = "admin-0123456789abcdef0123456789abcdef"
+	s, rec := startTraced(t, admin)
+	p := newPKI(t)
+	r := call(t, s, admin, "POST", "/v1/accounts/acme/projects/shop/mtls-certificates", map[string]any{"name": "backendCa",
+		"ca": true, "environmentTypes": []string{"production"}, "certificatePem": string(p.backendCA.CertPEM)})
+	if r.status != 200 {
+		t.Fatalf("CA upload: %d %s", r.status, r.raw)
+	}
+	upload(t, s, "myBackendCert", p.clientCA.Issue(t, testpki.Options{CommonName: "client"}))
+	body := `{"environment":"production","environmentType":"production","config":{"routes":[{"path":"/api/*","handler":{"export":"UrlForwardHandler",` +
+		`"options":{"baseUrl":"https://127.0.0.1:9","mtlsCertificate":"myBackendCert","caCertificate":"backendCa"}}}]}}`
+	req, _ := http.NewRequest("POST", s.HTTPURL+"/v1/accounts/acme/projects/shop/deployments", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	req.Header.Set("Traceparent", "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("deploy: %d %s", resp.StatusCode, msg)
+	}
+	rpc := "certbind.deploytracker.v1.DeploymentService/Deploy"
+	caller, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	var begin, commit sdktrace.ReadOnlySpan
+	for wait := waiter(t); (begin == nil || commit == nil) && wait(); {
+		spans := rec.Ended()
+		restSpan := spanNamed(spans, "REST POST", caller)
+		if restSpan == nil {
+			continue
+		}
+		client := spanNamed(spans, rpc, restSpan.SpanContext().SpanID())
+		if client == nil {
+			continue
+		}
+		server := spanNamed(spans, rpc, client.SpanContext().SpanID())
+		if server == nil {
+			continue
+		}
+		begin = spanNamed(spans, "store.BeginDeploy", server.SpanContext().SpanID())
+		commit = spanNamed(spans, "store.CommitDeploy", server.SpanContext().SpanID())
+	}
+	if begin == nil || commit == nil {
+		t.Fatalf("no store.BeginDeploy and store.CommitDeploy under the Deploy call among %d spans", len(rec.Ended()))
+	}
+	for _, sp := range []sdktrace.ReadOnlySpan{begin, commit} {
+		if sp.SpanContext().TraceID().String() != "5bf92f3577b34da6a3ce929d0e0e4736" {
+			t.Errorf("span %s is in trace %s", sp.Name(), sp.SpanContext().TraceID())
+		}
+		for _, kv := range sp.Attributes() {
+			if strings.Contains(kv.Value.String(), "routes") {
+				t.Errorf("span %s carries the gateway config in %s", sp.Name(), kv.Key)
+			}
+		}
+	}
+}

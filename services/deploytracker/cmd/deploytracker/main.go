@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	cfg := deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits,
+	cfg := deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits, Tracer: tr.TracerProvider(),
 		AuditRetention: audit.Retention{PerAccount: *auditPerAccount, MaxAge: *auditMaxAge}}
 	if storage.Etcd() {
 		cli, err := storage.Connect(ctx, etcdTimeout)
