@@ -94,6 +94,12 @@ shell. Stop with Ctrl-C: every acknowledged write is already on disk.`,
 }
 
 func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr io.Writer) error {
+	// A bad tracing setting is refused before anything is opened.
+	tr, err := tracing.Start(ctx, g.Trace, "certbind-dev")
+	if err != nil {
+		return usageError(err)
+	}
+	defer tr.Stop()
 	// The suite runs every service in this process.
 	serve.TuneGC()
 	logOut := stderr
@@ -112,15 +118,6 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 	if err := checkDevDataDir(o.dataDir, log); err != nil {
 		return err
 	}
-	tr, err := tracing.Start(ctx, g.Trace, "certbind-dev")
-	if err != nil {
-		return usageError(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
-		tr.Shutdown(ctx)
-		cancel()
-	}()
 	s, err := suite.Start(ctx, suite.Config{
 		DataDir:        o.dataDir,
 		HTTPAddr:       o.httpAddr,

@@ -1,19 +1,12 @@
 package cli
 
 import (
-	"context"
-	"time"
-
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/certbind/certbind/internal/tracing"
 )
-
-// traceFlushTimeout bounds how long a command waits, after its work, to
-// hand its span to the collector.
-const traceFlushTimeout = 5 * time.Second
 
 // traceCommands makes every command that calls the API (not dev, version
 // or config, which have their own or none) run in a span of its own when
@@ -38,10 +31,9 @@ func traceCommands(cmd *cobra.Command, g *GlobalOptions) {
 			return run(c, args)
 		}
 		g.tracing = tr
+		// Last, the span is handed to the collector (at most 5 s).
 		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
-			tr.Shutdown(ctx)
-			cancel()
+			tr.Stop()
 			g.tracing = nil
 		}()
 		ctx, span := tr.Tracer("github.com/certbind/certbind/cmd/certbind/cli").Start(c.Context(), c.CommandPath(), trace.WithSpanKind(trace.SpanKindClient))
