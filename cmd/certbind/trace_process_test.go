@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,4 +91,71 @@ func TestCreateIsOneTrace(t *testing.T) {
 		}
 	}
 	t.Logf("trace %s: %d spans received in all", cli.TraceID, len(spans))
+}
+
+// restartWith stops a process of the cluster and starts it with extra
+// flags.
+func (c *cluster) restartWith(name string, extra ...string) {
+	c.t.Helper()
+	if p := c.procs[name]; p != nil {
+		p.Process.Signal(syscall.SIGTERM)
+		p.Wait()
+		delete(c.procs, name)
+	}
+	c.startWith(name, extra...)
+}
+
+// TestSeparateProcessesTraceACreate: with certmgr and the REST facade as
+// processes of their own, each exporting as itself, one create is still
+// one trace from the CLI down to certmgr's store.
+func TestSeparateProcessesTraceACreate(t *testing.T) {
+	recv := otlptest.Start(t)
+	endpoint := "http://" + recv.Addr
+	c := startCluster(t)
+	c.restartWith("certmgr", "--otlp-endpoint", endpoint)
+	c.restartWith("restapi", "--otlp-endpoint", endpoint)
+	leaf := testpki.NewCA(t, "Trace Root").Issue(t, testpki.Options{CommonName: "client"})
+	certFile, keyFile := filepath.Join(c.dir, "c.pem"), filepath.Join(c.dir, "c.key")
+	os.WriteFile(certFile, leaf.CertPEM, 0o600)
+	os.WriteFile(keyFile, leaf.KeyPEM, 0o600)
+	// The variable, not the flag, turns the CLI's tracing on here.
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+	out, err := runBin(t, filepath.Join(c.bin, "certbind"), c.restURL, c.adminKey, "mtls-certificate", "create", "--cert", certFile, "--key", keyFile,
+		"--name", "tracedCert", "--account", "acme", "--project", "shop", "--environment-type", "production")
+	if err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	const createRPC = "certbind.certmgr.v1.CertificateService/CreateCertificate"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	find := func(spans []otlptest.Span, service, name, parent string) (otlptest.Span, bool) {
+		for _, s := range spans {
+			if s.Service == service && s.Name == name && (parent == "" || s.ParentSpanID == parent) {
+				return s, true
+			}
+		}
+		return otlptest.Span{}, false
+	}
+	var cli, store otlptest.Span
+	recv.Wait(ctx, t, func(spans []otlptest.Span) bool {
+		var ok bool
+		var rest, client, server otlptest.Span
+		if cli, ok = find(spans, "certbind-cli", "certbind mtls-certificate create", ""); !ok {
+			return false
+		}
+		if rest, ok = find(spans, "restapi", "REST POST", cli.SpanID); !ok {
+			return false
+		}
+		if client, ok = find(spans, "restapi", createRPC, rest.SpanID); !ok {
+			return false
+		}
+		if server, ok = find(spans, "certmgr", createRPC, client.SpanID); !ok {
+			return false
+		}
+		store, ok = find(spans, "certmgr", "store.CreateCertificate", server.SpanID)
+		return ok
+	})
+	if store.TraceID != cli.TraceID {
+		t.Errorf("the store span is in trace %s, the CLI's in %s", store.TraceID, cli.TraceID)
+	}
 }
