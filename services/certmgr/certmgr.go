@@ -21,6 +21,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -92,6 +93,9 @@ type Config struct {
 	StreamLimits changefeed.Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Tracer records a span per certificate store transaction (see
+	// internal/tracing); nil records none.
+	Tracer trace.TracerProvider
 	// LastUsedInterval is how often Run writes when API keys were last
 	// used (one transaction for all of them). Default 1m; Close writes too.
 	LastUsedInterval time.Duration
@@ -207,7 +211,7 @@ func New(cfg Config) (*Service, error) {
 		bolt.SetWriteObserver(func(d time.Duration) { fig.writes.Observe(d.Seconds()) })
 	}
 
-	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now})
+	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now, Tracer: cfg.Tracer})
 	dist := api.NewDistribution(m, st, head, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log)
 	st.SetPublisher(func(e store.Entry) {
 		dist.Publish(e)

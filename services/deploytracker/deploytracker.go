@@ -21,6 +21,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -78,6 +79,9 @@ type Config struct {
 	StreamLimits changefeed.Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Tracer records a span per deployment store write (see
+	// internal/tracing); nil records none.
+	Tracer trace.TracerProvider
 }
 
 // Service is a running deploytracker.
@@ -125,7 +129,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deploytracker: %w", err)
 	}
-	t := deploy.New(deploy.Config{Store: st, Certs: certmgrClient{certmgrv1.NewInternalServiceClient(cfg.Certmgr)}, Audit: log, Now: cfg.Now, EdgeURL: edge})
+	t := deploy.New(deploy.Config{Store: st, Certs: certmgrClient{certmgrv1.NewInternalServiceClient(cfg.Certmgr)}, Audit: log, Now: cfg.Now, EdgeURL: edge, Tracer: cfg.Tracer})
 	if n, err := t.Recover(); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("deploytracker: drop interrupted deploys: %w", err)

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/certbind/certbind/internal/tracing"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
 	"github.com/certbind/certbind/services/edge/cache"
 	"github.com/certbind/certbind/services/edge/egress"
@@ -74,6 +75,9 @@ type Config struct {
 	Cache cache.Config
 	// Logger receives operational lines; nil discards them.
 	Logger *slog.Logger
+	// Tracing traces every forwarded request as a new trace whose
+	// traceparent the backend receives (see proxy.Tracer); nil is off.
+	Tracing *tracing.Tracing
 }
 
 // Edge is a running edge.
@@ -118,7 +122,7 @@ func New(cfg Config) (*Edge, error) {
 	e.metrics = newMetrics(e.streams)
 	e.proxy = proxy.New(proxy.Config{State: st, BackendTimeout: cfg.BackendTimeout, MaxBodyBytes: cfg.MaxBodyBytes, RootCAs: cfg.RootCAs,
 		Logger: log, Observer: e.metrics, Dial: dialer.DialContext, MaxConnsPerBackend: cfg.MaxConnsPerBackend,
-		HopID: cfg.HopID, AllowEncodedSlashes: cfg.AllowEncodedSlashes})
+		HopID: cfg.HopID, AllowEncodedSlashes: cfg.AllowEncodedSlashes, Tracer: tracer(cfg.Tracing)})
 	st.OnInstall(e.metrics.install)
 	st.OnPublish(e.metrics.certificates)
 	if cfg.Cache.Dir != "" {
@@ -128,6 +132,14 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e.metrics.cacheGauges(e.streams, e.cacheStatus)
 	return e, nil
+}
+
+// tracer is the proxy's Tracer: nil, not a nil *tracing.Edge, when off.
+func tracer(t *tracing.Tracing) proxy.Tracer {
+	if !t.Enabled() {
+		return nil
+	}
+	return t.Edge()
 }
 
 // Refused counts a connection or request the edge's HTTP server refused

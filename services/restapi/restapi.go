@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/certbind/certbind/internal/tracing"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 	"github.com/certbind/certbind/proto/openapi"
@@ -42,6 +43,10 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Tracing gives every request a span continuing the caller's
+	// traceparent; the connections above carry it on (their dial options
+	// come from the same Tracing). nil is off.
+	Tracing *tracing.Tracing
 }
 
 // New returns the facade's handler.
@@ -92,7 +97,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
-	return accessLog(log, markAnswers(limitBody(limit, mux))), nil
+	return cfg.Tracing.HTTP(accessLog(log, markAnswers(limitBody(limit, mux)))), nil
 }
 
 // Header marks every answer of the REST API, errors included, with the

@@ -15,6 +15,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/certbind/certbind/internal/tracing"
 )
 
 // maxResponseBytes bounds how much of a response the client reads. A full
@@ -27,6 +29,7 @@ type Client struct {
 	baseURL string // without a trailing slash
 	apiKey  string
 	http    *http.Client
+	tracing *tracing.Tracing // sends the command span's traceparent; nil: none
 }
 
 // NewClient checks the API settings in g and returns a client for them. It
@@ -56,6 +59,7 @@ func NewClient(g *GlobalOptions) (*Client, error) {
 		baseURL: strings.TrimRight(u.String(), "/"),
 		apiKey:  key,
 		http:    &http.Client{Timeout: g.Timeout},
+		tracing: g.tracing,
 	}, nil
 }
 
@@ -97,6 +101,7 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	}
 	req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	req.Header.Set("Accept", "application/json")
+	c.tracing.Inject(ctx, req.Header)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/certbind/certbind/cmd/certbind/suite"
 	"github.com/certbind/certbind/internal/serve"
+	"github.com/certbind/certbind/internal/tracing"
 )
 
 // Defaults of `certbind dev`.
@@ -78,7 +79,9 @@ standalone edge's defaults: see "The edge's safety rules" in the README.
 
 Logs, including one audit line per write, go to stderr (or --log-file): as
 readable text on a terminal, as JSON lines otherwise (--log-format chooses).
-Health checks are not logged. Once running, dev prints its addresses, how to
+Health checks are not logged. With --otlp-endpoint (or
+OTEL_EXPORTER_OTLP_ENDPOINT) every REST request, gRPC call, certificate store
+transaction and forwarded edge request is traced to that OTLP collector. Once running, dev prints its addresses, how to
 run the CLI from this checkout, and the export lines to paste into another
 shell. Stop with Ctrl-C: every acknowledged write is already on disk.
 
@@ -102,6 +105,12 @@ a cache would only be a second copy of every private key on disk.`,
 }
 
 func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr io.Writer) error {
+	// A bad tracing setting is refused before anything is opened.
+	tr, err := tracing.Start(ctx, g.Trace, "certbind-dev")
+	if err != nil {
+		return usageError(err)
+	}
+	defer tr.Stop()
 	// The suite runs every service in this process.
 	serve.TuneGC()
 	logOut := stderr
@@ -139,6 +148,7 @@ func runDev(ctx context.Context, g *GlobalOptions, o *devOptions, stdout, stderr
 		AuditRetention:   audit.Retention{PerAccount: o.auditKeep, MaxAge: o.auditMaxAge},
 		EdgeCacheDir:     o.cacheDir,
 		EdgeCacheKeyFile: cacheKey,
+		Tracing:          tr,
 	})
 	if err != nil {
 		return err

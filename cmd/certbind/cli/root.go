@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/certbind/certbind/internal/tracing"
 )
 
 // Defaults and environment variables of the global flags.
@@ -38,6 +40,12 @@ type GlobalOptions struct {
 	// Profile names the profile of the config file whose defaults apply.
 	Profile string
 
+	// Trace are the OTLP exporter flags: certbind dev's suite and the
+	// commands that call the API trace when they name a collector.
+	Trace tracing.Flags
+	// tracing is the running command's, when on (see traceCommands).
+	tracing *tracing.Tracing
+
 	// keyCommand, when APIKey is empty, prints the key: the profile's
 	// api-key-command, run by NewClient only when a command needs the key.
 	keyCommand string
@@ -52,6 +60,7 @@ func (o *GlobalOptions) AddFlags(fs *pflag.FlagSet, getenv func(string) string) 
 		"API key sent as a bearer token (env "+EnvAPIKey+")")
 	fs.Var(&o.Output, "output", "output format: table or json")
 	fs.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "how long to wait for each API request")
+	o.Trace.AddFlags(fs)
 	fs.StringVar(&o.Profile, "profile", "", "profile of the config file whose defaults apply (env "+EnvProfile+"; see \"certbind config --help\")")
 
 	// Help shows the built-in defaults, never the environment's values: an
@@ -151,6 +160,7 @@ A certificate or deployment can be named by an argument
 	cmd.Version = readBuildInfo().line()
 	cmd.SetVersionTemplate("{{.Version}}\n")
 	markRequired(cmd)
+	traceCommands(cmd, g)
 	registerCompletions(cmd, getenv)
 
 	return cmd

@@ -35,6 +35,7 @@ import (
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/serve"
+	"github.com/certbind/certbind/internal/tracing"
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
 	"github.com/certbind/certbind/services/deploytracker"
@@ -76,6 +77,9 @@ type Config struct {
 	// EdgeCacheDir, when set, keeps the edge's state on disk there, sealed
 	// with EdgeCacheKeyFile (see package cache); empty: no cache.
 	EdgeCacheDir, EdgeCacheKeyFile string
+	// Tracing traces REST requests, gRPC calls, certificate store
+	// transactions and forwarded edge requests; nil is off.
+	Tracing *tracing.Tracing
 }
 
 // Suite is a running set of parts.
@@ -157,7 +161,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	// The services reach each other through the listener with a key that
 	// lives only as long as this process.
 	serviceKey := randomKey()
-	if s.peer, err = dialLocal(s.GRPCAddr, append(s.metrics.DialOptions(), grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: serviceKey}))...); err != nil {
+	if s.peer, err = dialLocal(s.GRPCAddr, append(append(s.metrics.DialOptions(), cfg.Tracing.DialOptions()...), grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: serviceKey}))...); err != nil {
 		return nil, fmt.Errorf("connect to the gRPC listener: %w", err)
 	}
 	s.certmgr, err = certmgr.New(certmgr.Config{
@@ -171,6 +175,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		Logger:          log.With(slog.String("service", "certmgr")),
 		Stream:          cfg.Stream,
 		AuditRetention:  cfg.AuditRetention,
+		Tracer:          cfg.Tracing.TracerProvider(),
 	})
 	if err != nil {
 		return nil, err
@@ -199,13 +204,14 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		Logger:         log.With(slog.String("service", "deploytracker")),
 		Stream:         cfg.Stream,
 		AuditRetention: cfg.AuditRetention,
+		Tracer:         cfg.Tracing.TracerProvider(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	// One server carries both; certmgr checks every key itself.
 	// Metrics first, so that they count the calls authentication refuses.
-	opts := append(s.metrics.ServerOptions(), auth.ServerOptions(s.certmgr.Authenticator())...)
+	opts := append(append(s.metrics.ServerOptions(), cfg.Tracing.ServerOptions()...), auth.ServerOptions(s.certmgr.Authenticator())...)
 	s.grpcSrv = grpc.NewServer(append(opts, serve.GRPCServerOptions()...)...)
 	s.certmgr.Register(s.grpcSrv)
 	s.certmgr.RegisterHealth(s.grpcSrv)
@@ -235,7 +241,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 		return nil, err
 	}
 	if s.edge, err = edge.New(edge.Config{Certmgr: s.edgeCon, Deploytracker: s.edgeCon, RootCAs: cfg.EdgeRootCAs, StatusKey: s.AdminKey,
-		Logger: log.With(slog.String("service", "edge")), Egress: policy,
+		Logger: log.With(slog.String("service", "edge")), Egress: policy, Tracing: cfg.Tracing,
 		Cache: cache.Config{Dir: cfg.EdgeCacheDir, KeyFile: cfg.EdgeCacheKeyFile, EdgeKey: s.AdminKey}}); err != nil {
 		return nil, err
 	}
@@ -247,10 +253,10 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	s.edgeSrv.OnRefuse = s.edge.Refused
 	s.admSrv = &http.Server{Handler: s.edge.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 
-	if s.conn, err = dialLocal(s.GRPCAddr, s.metrics.DialOptions()...); err != nil {
+	if s.conn, err = dialLocal(s.GRPCAddr, append(s.metrics.DialOptions(), cfg.Tracing.DialOptions()...)...); err != nil {
 		return nil, fmt.Errorf("connect to the gRPC listener: %w", err)
 	}
-	handler, err := restapi.New(ctx, restapi.Config{Certmgr: s.conn, Deploytracker: s.conn, Logger: log.With(slog.String("service", "restapi"))})
+	handler, err := restapi.New(ctx, restapi.Config{Certmgr: s.conn, Deploytracker: s.conn, Logger: log.With(slog.String("service", "restapi")), Tracing: cfg.Tracing})
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func (s *Certificates) CreateCertificate(ctx context.Context, req *certmgrv1.Cre
 		return nil, err
 	}
 	defer release()
-	c, err := s.m.Create(actor, certs.CreateInput{
+	c, err := s.m.Create(ctx, actor, certs.CreateInput{
 		Account:          req.GetAccount(),
 		Project:          req.GetProject(),
 		Name:             req.GetName(),
@@ -158,7 +158,7 @@ func (s *Certificates) DisableCertificate(ctx context.Context, req *certmgrv1.Di
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.m.Disable(actor, req.GetAccount(), req.GetProject(), req.GetId())
+	c, err := s.m.Disable(ctx, actor, req.GetAccount(), req.GetProject(), req.GetId())
 	if err != nil {
 		return nil, refused(ctx, s.log, s.m, "DisableCertificate", "certificate.disable", actor, certResource(req.GetAccount(), req.GetProject(), req.GetId(), ""), err)
 	}
@@ -171,7 +171,7 @@ func (s *Certificates) EnableCertificate(ctx context.Context, req *certmgrv1.Ena
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.m.Enable(actor, req.GetAccount(), req.GetProject(), req.GetId())
+	c, err := s.m.Enable(ctx, actor, req.GetAccount(), req.GetProject(), req.GetId())
 	if err != nil {
 		return nil, refused(ctx, s.log, s.m, "EnableCertificate", "certificate.enable", actor, certResource(req.GetAccount(), req.GetProject(), req.GetId(), ""), err)
 	}
@@ -202,7 +202,7 @@ func (s *Certificates) RotateCertificate(ctx context.Context, req *certmgrv1.Rot
 		return nil, err
 	}
 	defer release()
-	c, err := s.m.Rotate(actor, req.GetAccount(), req.GetProject(), req.GetId(), materialInput(req))
+	c, err := s.m.Rotate(ctx, actor, req.GetAccount(), req.GetProject(), req.GetId(), materialInput(req))
 	if err != nil {
 		return nil, refused(ctx, s.log, s.m, "RotateCertificate", "certificate.rotate", actor, certResource(req.GetAccount(), req.GetProject(), req.GetId(), ""), err)
 	}

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"context"
 	"time"
 
 	"github.com/certbind/certbind/internal/audit"
@@ -33,18 +34,19 @@ func (e errorString) Error() string { return string(e) }
 // the store keeps a trail.
 type writer struct {
 	m   *Manager
+	ctx context.Context // the request's, for the spans of its store transactions
 	rec store.AuditFunc
 }
 
 // audited returns the writer of one request: action by actor. Each
 // successful write through it records the entry that entry makes of its
 // change (nil: none).
-func (m *Manager) audited(action, actor string) writer {
-	return m.auditedIf(action, actor, func(store.Change) bool { return true })
+func (m *Manager) audited(ctx context.Context, action, actor string) writer {
+	return m.auditedIf(ctx, action, actor, func(store.Change) bool { return true })
 }
 
-func (m *Manager) auditedIf(action, actor string, record func(store.Change) bool) writer {
-	return writer{m: m, rec: func(ch store.Change) *audit.Entry {
+func (m *Manager) auditedIf(ctx context.Context, action, actor string, record func(store.Change) bool) writer {
+	return writer{m: m, ctx: ctx, rec: func(ch store.Change) *audit.Entry {
 		if !record(ch) {
 			return nil
 		}
@@ -63,21 +65,27 @@ func (m *Manager) auditedIf(action, actor string, record func(store.Change) bool
 	}}
 }
 
-func (w writer) CreateCertificate(c *store.Certificate) (store.Change, error) {
+func (w writer) CreateCertificate(c *store.Certificate) (ch store.Change, err error) {
+	span := w.m.storeSpan(w.ctx, "store.CreateCertificate", c.Account, c.Project, c.ID)
+	defer func() { endSpan(span, ch, err) }()
 	if w.m.trail == nil {
 		return w.m.store.CreateCertificate(c)
 	}
 	return w.m.trail.CreateCertificateAudited(w.rec, c)
 }
 
-func (w writer) UpdateCertificate(account, project, id string, fn func(c *store.Certificate) (string, error)) (*store.Certificate, store.Change, error) {
+func (w writer) UpdateCertificate(account, project, id string, fn func(c *store.Certificate) (string, error)) (c *store.Certificate, ch store.Change, err error) {
+	span := w.m.storeSpan(w.ctx, "store.UpdateCertificate", account, project, id)
+	defer func() { endSpan(span, ch, err) }()
 	if w.m.trail == nil {
 		return w.m.store.UpdateCertificate(account, project, id, fn)
 	}
 	return w.m.trail.UpdateCertificateAudited(w.rec, account, project, id, fn)
 }
 
-func (w writer) DeleteCertificate(account, project, id string, check func(c *store.Certificate) error) (store.Change, error) {
+func (w writer) DeleteCertificate(account, project, id string, check func(c *store.Certificate) error) (ch store.Change, err error) {
+	span := w.m.storeSpan(w.ctx, "store.DeleteCertificate", account, project, id)
+	defer func() { endSpan(span, ch, err) }()
 	if w.m.trail == nil {
 		return w.m.store.DeleteCertificate(account, project, id, check)
 	}

@@ -15,17 +15,17 @@ func TestEveryWriteHasOneAuditEntry(t *testing.T) {
 	m, _ := newManager(t, refsFunc(func() ([]Reference, error) { return answer, nil }))
 	c := upload(t, m, "audited")
 	ctx := context.Background()
-	if _, err := m.Disable("acct_key1", "acme", "shop", c.ID); err != nil {
+	if _, err := m.Disable(ctx, "acct_key1", "acme", "shop", c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Disable("acct_key1", "acme", "shop", c.ID); err != nil { // changes nothing: no entry
+	if _, err := m.Disable(ctx, "acct_key1", "acme", "shop", c.ID); err != nil { // changes nothing: no entry
 		t.Fatal(err)
 	}
-	if _, err := m.Enable("admin", "acme", "shop", c.ID); err != nil {
+	if _, err := m.Enable(ctx, "admin", "acme", "shop", c.ID); err != nil {
 		t.Fatal(err)
 	}
 	in, _ := leafInput(t, "audited")
-	if _, err := m.Rotate("admin", "acme", "shop", c.ID, in); err != nil {
+	if _, err := m.Rotate(ctx, "admin", "acme", "shop", c.ID, in); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.SetEnvironmentTypes(ctx, "admin", "acme", "shop", c.ID, []string{"production", "preview"}); err != nil {

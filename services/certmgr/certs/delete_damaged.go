@@ -26,7 +26,7 @@ func (m *Manager) deleteUndecodable(ctx context.Context, actor, account, project
 		}
 		return nil, &ReferencedError{Action: "delete", Certificate: name, References: refs}
 	}
-	ch, err := m.audited("certificate.delete", actor).DeleteCertificate(account, project, id, func(c *store.Certificate) error {
+	ch, err := m.audited(ctx, "certificate.delete", actor).DeleteCertificate(account, project, id, func(c *store.Certificate) error {
 		if c.Damaged == "" {
 			return errors.New("the certificate's record was replaced while it was being deleted: try again")
 		}

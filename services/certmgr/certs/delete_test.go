@@ -37,7 +37,7 @@ func newManager(t *testing.T, refs References) (*Manager, *store.Store) {
 func upload(t *testing.T, m *Manager, name string) *store.Certificate {
 	t.Helper()
 	leaf := testpki.NewCA(t, "Root").Issue(t, testpki.Options{CommonName: name})
-	c, err := m.Create("test", CreateInput{Account: "acme", Project: "shop", Name: name, EnvironmentTypes: []string{"production"},
+	c, err := m.Create(context.Background(), "test", CreateInput{Account: "acme", Project: "shop", Name: name, EnvironmentTypes: []string{"production"},
 		Material: material.Input{CertificatePEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM}})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestDeleteRefusedRestoresState(t *testing.T) {
 	var answer []Reference
 	m, st := newManager(t, refsFunc(func() ([]Reference, error) { return answer, nil }))
 	c := upload(t, m, "used")
-	if _, err := m.Disable("test", "acme", "shop", c.ID); err != nil {
+	if _, err := m.Disable(context.Background(), "test", "acme", "shop", c.ID); err != nil {
 		t.Fatal(err)
 	}
 	answer = []Reference{{DeploymentID: "dep_1", Environment: "production", EnvironmentType: "production", InProgress: true}}
@@ -98,7 +98,7 @@ func TestResumeDeletes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := m.Disable("test", "acme", "shop", free.ID); !errors.Is(err, ErrDeleting) {
+	if _, err := m.Disable(context.Background(), "test", "acme", "shop", free.ID); !errors.Is(err, ErrDeleting) {
 		t.Fatalf("disable while deleting: %v", err)
 	}
 	if _, err := m.SetEnvironmentTypes(context.Background(), "test", "acme", "shop", free.ID, []string{"preview"}); !errors.Is(err, ErrDeleting) {

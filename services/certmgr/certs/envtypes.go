@@ -75,7 +75,7 @@ func (m *Manager) SetEnvironmentTypes(ctx context.Context, actor, account, proje
 	// the removal is.
 	// The audit entry is made after fn ran, in the same transaction.
 	notMark := func(store.Change) bool { return len(removed) == 0 }
-	c, ch, err := m.auditedIf("certificate.update", actor, notMark).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+	c, ch, err := m.auditedIf(ctx, "certificate.update", actor, notMark).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if c.State == store.StateDeleting {
 			return "", ErrDeleting
 		}
@@ -117,7 +117,7 @@ func (m *Manager) SetEnvironmentTypes(ctx context.Context, actor, account, proje
 func (m *Manager) finishRemoval(ctx context.Context, actor, account, project, id string, removed, target []string) (*store.Certificate, error) {
 	refs, err := m.refs.CertificateReferences(ctx, account, project, id)
 	if err != nil {
-		name := m.putBackTypes(actor, account, project, id, removed)
+		name := m.putBackTypes(ctx, actor, account, project, id, removed)
 		return nil, fmt.Errorf("%w %q, so its environment types were not changed (try again): %w", ErrReferencesUnavailable, name, err)
 	}
 	var blocking []Reference
@@ -128,10 +128,10 @@ func (m *Manager) finishRemoval(ctx context.Context, actor, account, project, id
 	}
 	if len(blocking) > 0 {
 		return nil, &ReferencedError{Action: "remove environment type(s) " + strings.Join(removed, ", ") + " from",
-			Certificate: m.putBackTypes(actor, account, project, id, removed), References: blocking,
+			Certificate: m.putBackTypes(ctx, actor, account, project, id, removed), References: blocking,
 			Advice: removalAdvice(account, project, id, target, blocking)}
 	}
-	c, ch, err := m.audited("certificate.update", actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+	c, ch, err := m.audited(ctx, "certificate.update", actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if !slices.Equal(c.RemovingTypes, removed) {
 			return "", fmt.Errorf("%w on certificate %q: the removal of %s was finished or refused concurrently; check its environment types and try again",
 				ErrTypesChanging, c.Name, strings.Join(removed, ", "))
@@ -157,7 +157,7 @@ func (m *Manager) finishRemoval(ctx context.Context, actor, account, project, id
 	})
 	if err != nil {
 		if !errors.Is(err, ErrTypesChanging) {
-			m.putBackTypes(actor, account, project, id, removed)
+			m.putBackTypes(ctx, actor, account, project, id, removed)
 		}
 		return nil, err
 	}
@@ -168,8 +168,8 @@ func (m *Manager) finishRemoval(ctx context.Context, actor, account, project, id
 // putBackTypes clears a removal mark that the removal of removed wrote and
 // returns the certificate's name. It runs when a removal is refused; if it
 // fails, the mark stays and ResumeDeletes finishes or clears it later.
-func (m *Manager) putBackTypes(actor, account, project, id string, removed []string) string {
-	c, ch, err := m.audited("certificate.update", actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+func (m *Manager) putBackTypes(ctx context.Context, actor, account, project, id string, removed []string) string {
+	c, ch, err := m.audited(ctx, "certificate.update", actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if !slices.Equal(c.RemovingTypes, removed) {
 			return "", nil
 		}

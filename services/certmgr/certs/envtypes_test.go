@@ -21,7 +21,7 @@ func (r refsByID) CertificateReferences(_ context.Context, _, _, id string) ([]R
 func uploadTyped(t *testing.T, m *Manager, name string, types ...string) *store.Certificate {
 	t.Helper()
 	leaf := testpki.NewCA(t, "Root").Issue(t, testpki.Options{CommonName: name})
-	c, err := m.Create("test", CreateInput{Account: "acme", Project: "shop", Name: name, EnvironmentTypes: types,
+	c, err := m.Create(context.Background(), "test", CreateInput{Account: "acme", Project: "shop", Name: name, EnvironmentTypes: types,
 		Material: material.Input{CertificatePEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM}})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/certbind/certbind/internal/validate"
 	"github.com/certbind/certbind/services/certmgr/material"
 	"github.com/certbind/certbind/services/certmgr/seal"
@@ -27,6 +30,8 @@ type Config struct {
 	Audit *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Tracer records a span per store transaction; nil records none.
+	Tracer trace.TracerProvider
 }
 
 // Manager applies certmgr's rules to certificates.
@@ -38,6 +43,7 @@ type Manager struct {
 	trail  AuditTrail // nil when the store keeps no audit trail
 	owners Owners     // nil when the store has one replica (bbolt)
 	now    func() time.Time
+	tracer trace.Tracer
 }
 
 // New returns a Manager.
@@ -54,6 +60,11 @@ func New(cfg Config) *Manager {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	tp := cfg.Tracer
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	m.tracer = tp.Tracer(tracerName)
 	return m
 }
 
@@ -71,7 +82,7 @@ type CreateInput struct {
 
 // Create validates an upload and stores it. Validation is complete before
 // anything is written: a refused upload changes nothing.
-func (m *Manager) Create(actor string, in CreateInput) (*store.Certificate, error) {
+func (m *Manager) Create(ctx context.Context, actor string, in CreateInput) (*store.Certificate, error) {
 	if err := checkScope(in.Account, in.Project); err != nil {
 		return nil, err
 	}
@@ -105,7 +116,7 @@ func (m *Manager) Create(actor string, in CreateInput) (*store.Certificate, erro
 	if err := m.apply(c, mat); err != nil {
 		return nil, err
 	}
-	ch, err := m.audited("certificate.create", actor).CreateCertificate(c)
+	ch, err := m.audited(ctx, "certificate.create", actor).CreateCertificate(c)
 	if err != nil {
 		return nil, err
 	}
@@ -128,23 +139,23 @@ func (m *Manager) Get(account, project, id string) (*store.Certificate, error) {
 // Deployments that already use it keep it, and edges go on presenting it,
 // until they are redeployed, so disabling fails no request; it is the step
 // before delete. Disabling a disabled certificate changes nothing.
-func (m *Manager) Disable(actor, account, project, id string) (*store.Certificate, error) {
-	return m.setState("certificate.disable", actor, account, project, id, store.StateDisabled, store.ChangeDisabled)
+func (m *Manager) Disable(ctx context.Context, actor, account, project, id string) (*store.Certificate, error) {
+	return m.setState(ctx, "certificate.disable", actor, account, project, id, store.StateDisabled, store.ChangeDisabled)
 }
 
 // Enable reverses Disable.
-func (m *Manager) Enable(actor, account, project, id string) (*store.Certificate, error) {
-	return m.setState("certificate.enable", actor, account, project, id, store.StateActive, store.ChangeEnabled)
+func (m *Manager) Enable(ctx context.Context, actor, account, project, id string) (*store.Certificate, error) {
+	return m.setState(ctx, "certificate.enable", actor, account, project, id, store.StateActive, store.ChangeEnabled)
 }
 
-func (m *Manager) setState(action, actor, account, project, id, state, change string) (*store.Certificate, error) {
+func (m *Manager) setState(ctx context.Context, action, actor, account, project, id, state, change string) (*store.Certificate, error) {
 	if err := checkScope(account, project); err != nil {
 		return nil, err
 	}
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	c, ch, err := m.audited(action, actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+	c, ch, err := m.audited(ctx, action, actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if c.State == store.StateDeleting {
 			return "", ErrDeleting
 		}
@@ -231,13 +242,13 @@ func (m *Manager) Delete(ctx context.Context, actor, account, project, id string
 func (m *Manager) finishDelete(ctx context.Context, actor, account, project, id string) (*store.Certificate, error) {
 	refs, err := m.refs.CertificateReferences(ctx, account, project, id)
 	if err != nil {
-		cur := m.restore(actor, account, project, id)
+		cur := m.restore(ctx, actor, account, project, id)
 		return nil, fmt.Errorf("%w %q, so it was not deleted (try again): %w", ErrReferencesUnavailable, cur, err)
 	}
 	if len(refs) > 0 {
-		return nil, &ReferencedError{Action: "delete", Certificate: m.restore(actor, account, project, id), References: refs}
+		return nil, &ReferencedError{Action: "delete", Certificate: m.restore(ctx, actor, account, project, id), References: refs}
 	}
-	ch, err := m.audited("certificate.delete", actor).DeleteCertificate(account, project, id, func(c *store.Certificate) error {
+	ch, err := m.audited(ctx, "certificate.delete", actor).DeleteCertificate(account, project, id, func(c *store.Certificate) error {
 		if c.State != store.StateDeleting {
 			return fmt.Errorf("%w: its delete was refused concurrently", ErrDeleting)
 		}
@@ -253,7 +264,7 @@ func (m *Manager) finishDelete(ctx context.Context, actor, account, project, id 
 // restore puts a certificate marked deleting back in its previous state and
 // returns its name. It runs when a delete is refused; if it fails, the
 // certificate stays deleting and ResumeDeletes tries again.
-func (m *Manager) restore(actor, account, project, id string) string {
+func (m *Manager) restore(ctx context.Context, actor, account, project, id string) string {
 	c, ch, err := m.store.UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if c.State != store.StateDeleting {
 			return "", nil

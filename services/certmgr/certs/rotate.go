@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/certbind/certbind/services/certmgr/material"
@@ -18,7 +19,7 @@ import (
 // bundle without a key. Validation is complete before anything is written,
 // so a refused rotation changes nothing. A certificate being deleted is
 // refused with ErrDeleting.
-func (m *Manager) Rotate(actor, account, project, id string, in material.Input) (*store.Certificate, error) {
+func (m *Manager) Rotate(ctx context.Context, actor, account, project, id string, in material.Input) (*store.Certificate, error) {
 	if err := checkScope(account, project); err != nil {
 		return nil, err
 	}
@@ -38,7 +39,7 @@ func (m *Manager) Rotate(actor, account, project, id string, in material.Input) 
 		// The kind never changes, so say which one the material must be.
 		return nil, fmt.Errorf("cannot rotate %s %q: %w", kindLabel(cur.Kind), cur.Name, err)
 	}
-	c, ch, err := m.audited("certificate.rotate", actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
+	c, ch, err := m.audited(ctx, "certificate.rotate", actor).UpdateCertificate(account, project, id, func(c *store.Certificate) (string, error) {
 		if c.State == store.StateDeleting {
 			return "", ErrDeleting
 		}

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -24,7 +25,7 @@ func TestRotatedKeyIsBoundToItsVersion(t *testing.T) {
 	m, _ := newManager(t, nil)
 	v1 := upload(t, m, "bound")
 	in, leaf := leafInput(t, "next")
-	v2, err := m.Rotate("test", "acme", "shop", v1.ID, in)
+	v2, err := m.Rotate(context.Background(), "test", "acme", "shop", v1.ID, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestConcurrentRotations(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, in := range inputs {
 		wg.Go(func() {
-			r, err := m.Rotate("test", "acme", "shop", c.ID, in)
+			r, err := m.Rotate(context.Background(), "test", "acme", "shop", c.ID, in)
 			if err != nil {
 				t.Error(err)
 				return
@@ -108,7 +109,7 @@ func TestRotateRefusedWhileDeleting(t *testing.T) {
 	}
 	rev, _ := st.Revision()
 	in, _ := leafInput(t, "late")
-	if _, err := m.Rotate("test", "acme", "shop", c.ID, in); !errors.Is(err, ErrDeleting) {
+	if _, err := m.Rotate(context.Background(), "test", "acme", "shop", c.ID, in); !errors.Is(err, ErrDeleting) {
 		t.Fatalf("got %v, want ErrDeleting", err)
 	}
 	if after, _ := st.Revision(); after != rev {

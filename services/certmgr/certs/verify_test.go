@@ -20,7 +20,7 @@ func TestVerifyReportsUnfinishedWork(t *testing.T) {
 	removing := uploadTyped(t, m, "removing", "development", "production")
 	upload(t, m, "sound")
 	ca := testpki.NewCA(t, "Backend Root")
-	if _, err := m.Create("test", CreateInput{Account: "acme", Project: "shop", Name: "backendCa", EnvironmentTypes: []string{"production"}, CA: true,
+	if _, err := m.Create(context.Background(), "test", CreateInput{Account: "acme", Project: "shop", Name: "backendCa", EnvironmentTypes: []string{"production"}, CA: true,
 		Material: material.Input{CertificatePEM: ca.CertPEM}}); err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func (s *Deployments) DeleteDeployment(ctx context.Context, req *deploytrackerv1
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.t.Delete(actor, req.GetAccount(), req.GetProject(), req.GetId())
+	d, err := s.t.Delete(ctx, actor, req.GetAccount(), req.GetProject(), req.GetId())
 	if err != nil {
 		return nil, refused(ctx, s.log, s.t, "DeleteDeployment", "deployment.delete", actor, deploymentResource(req.GetAccount(), req.GetProject(), req.GetId(), ""), err)
 	}

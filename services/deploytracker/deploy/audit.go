@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"time"
 
 	"github.com/certbind/certbind/internal/audit"
@@ -43,14 +44,18 @@ func (t *Tracker) auditFunc(action, actor string) store.AuditFunc {
 	}
 }
 
-func (t *Tracker) commit(actor string, p store.Pending, d *store.Deployment, newID string) (store.Change, error) {
+func (t *Tracker) commit(ctx context.Context, actor string, p store.Pending, d *store.Deployment, newID string) (ch store.Change, err error) {
+	span := t.storeSpan(ctx, "store.CommitDeploy", p.Account, p.Project, p.Environment)
+	defer func() { endSpan(span, ch, err) }()
 	if t.trail == nil {
 		return t.store.CommitDeploy(p, d, newID)
 	}
 	return t.trail.CommitDeployAudited(t.auditFunc("deployment.deploy", actor), p, d, newID)
 }
 
-func (t *Tracker) deleteDeployment(actor, account, project, id string) (store.Change, error) {
+func (t *Tracker) deleteDeployment(ctx context.Context, actor, account, project, id string) (ch store.Change, err error) {
+	span := t.storeSpan(ctx, "store.DeleteDeployment", account, project, "")
+	defer func() { endSpan(span, ch, err) }()
 	if t.trail == nil {
 		return t.store.DeleteDeployment(account, project, id)
 	}

@@ -20,7 +20,7 @@ func TestDeployAndDeleteAreAudited(t *testing.T) {
 	if _, err := tr.Deploy(context.Background(), "key_1", input("Not Valid")); err == nil {
 		t.Fatal("a deploy to an invalid environment name succeeded")
 	}
-	if _, err := tr.Delete("admin", "acme", "shop", d.ID); err != nil {
+	if _, err := tr.Delete(context.Background(), "admin", "acme", "shop", d.ID); err != nil {
 		t.Fatal(err)
 	}
 	entries, next, err := tr.ListAudit(audit.Query{Account: "acme"})

@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/certbind/certbind/internal/validate"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/deploytracker/gateway"
@@ -25,16 +28,19 @@ type Config struct {
 	// EdgeURL is where the edge serves deployments; a route that points
 	// there is refused ("": not checked).
 	EdgeURL string
+	// Tracer records a span per deployment store write; nil records none.
+	Tracer trace.TracerProvider
 }
 
 // Tracker applies the deploy rules.
 type Tracker struct {
-	store Deployments
-	certs Certificates
-	audit *slog.Logger
-	trail AuditTrail // nil when the store keeps no audit trail
-	now   func() time.Time
-	edge  string
+	store  Deployments
+	certs  Certificates
+	audit  *slog.Logger
+	trail  AuditTrail // nil when the store keeps no audit trail
+	now    func() time.Time
+	edge   string
+	tracer trace.Tracer
 }
 
 // New returns a Tracker.
@@ -47,6 +53,11 @@ func New(cfg Config) *Tracker {
 	if t.now == nil {
 		t.now = time.Now
 	}
+	tp := cfg.Tracer
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	t.tracer = tp.Tracer(tracerName)
 	return t
 }
 
@@ -73,12 +84,18 @@ func (t *Tracker) Deploy(ctx context.Context, actor string, in Input) (*store.De
 	// will see the intent.
 	p := store.Pending{Token: randomID("p"), Account: in.Account, Project: in.Project, Environment: in.Environment,
 		EnvironmentType: in.EnvironmentType, References: d.References, StartedAt: d.UpdatedAt}
-	if err := t.store.BeginDeploy(p); err != nil {
+	span := t.storeSpan(ctx, "store.BeginDeploy", in.Account, in.Project, in.Environment)
+	err = t.store.BeginDeploy(p)
+	endSpan(span, store.Change{}, err)
+	if err != nil {
 		return nil, err
 	}
 	ch, err := t.verifyAndCommit(ctx, actor, p, d, refs)
 	if err != nil {
-		if aerr := t.store.AbortDeploy(p); aerr != nil {
+		span := t.storeSpan(ctx, "store.AbortDeploy", in.Account, in.Project, in.Environment)
+		aerr := t.store.AbortDeploy(p)
+		endSpan(span, store.Change{}, aerr)
+		if aerr != nil {
 			// Left in place it only blocks deletes; the next start drops it.
 			t.audit.Error("cannot remove a failed deploy's in-progress record", slog.String("error", aerr.Error()))
 		}
@@ -192,7 +209,7 @@ func (t *Tracker) verifyAndCommit(ctx context.Context, actor string, p store.Pen
 			return store.Change{}, fmt.Errorf("%w: %w", ErrChanged, err)
 		}
 	}
-	return t.commit(actor, p, d, randomID("dep"))
+	return t.commit(ctx, actor, p, d, randomID("dep"))
 }
 
 func (t *Tracker) resolve(ctx context.Context, account, project string, names, ids []string) ([]*certmgrv1.Certificate, error) {
@@ -264,11 +281,11 @@ func (t *Tracker) List(account, project, environment string) ([]*store.Deploymen
 }
 
 // Delete removes a deployment.
-func (t *Tracker) Delete(actor, account, project, id string) (*store.Deployment, error) {
+func (t *Tracker) Delete(ctx context.Context, actor, account, project, id string) (*store.Deployment, error) {
 	if err := checkScope(account, project); err != nil {
 		return nil, err
 	}
-	ch, err := t.deleteDeployment(actor, account, project, id)
+	ch, err := t.deleteDeployment(ctx, actor, account, project, id)
 	if err != nil {
 		return nil, err
 	}

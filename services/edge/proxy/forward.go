@@ -45,6 +45,10 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d *state.Deplo
 		head:   r,
 	}
 	o.extra = forwardedFields(o.fields[:0], r, h.hop.entry(r))
+	if h.tracer != nil {
+		end := h.trace(o, r, d, route, backend)
+		defer func() { end(status) }()
+	}
 	// The server gives a request without a body a length of 0; one of
 	// unknown length (chunked) has -1, and only it may have trailers.
 	if r.ContentLength != 0 {

@@ -71,6 +71,10 @@ type Config struct {
 	// must return a connection that implements syscall.Conn (a
 	// *net.TCPConn), or connections are never reused.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Tracer, when set, traces every forwarded request (see trace.go);
+	// nil is tracing off, which passes a client's trace context on
+	// untouched and costs the request path nothing.
+	Tracer Tracer
 }
 
 // DefaultMaxBodyBytes is the request body limit when Config leaves it zero.
@@ -118,6 +122,7 @@ type Handler struct {
 	maxBody        int64
 	hop            hop
 	allowSlash     bool
+	tracer         Tracer
 }
 
 // New returns a Handler serving what cfg.State holds, and registers
@@ -138,6 +143,7 @@ func New(cfg Config) *Handler {
 		observer:       cfg.Observer,
 		pools:          newPoolSet(),
 		maxBody:        cfg.MaxBodyBytes,
+		tracer:         cfg.Tracer,
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes

@@ -28,6 +28,7 @@ import (
 	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
+	"github.com/certbind/certbind/internal/tracing"
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string) error {
 	changefeed.AddLimitFlags(fs, &limits)
 	var tlsFiles peertls.Files
 	tlsFiles.AddFlags(fs)
+	var traceFlags tracing.Flags
+	traceFlags.AddFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: certmgr --data-dir DIR --master-key-file FILE --deploytracker-addr ADDR [--listen ADDR]\n"+
 			"       certmgr --store etcd --etcd-endpoints H1:2379,H2:2379 --master-key-file FILE --deploytracker-addr ADDR [--listen ADDR]\n\n"+
@@ -99,6 +102,11 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 	serve.TuneGC()
+	tr, err := tracing.Start(ctx, traceFlags, "certmgr")
+	if err != nil {
+		return err
+	}
+	defer tr.Stop()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	serviceKey := os.Getenv("CERTBIND_SERVICE_KEY")
 	reg := metrics.New()
@@ -108,7 +116,7 @@ func run(ctx context.Context, args []string) error {
 		if serviceKey == "" {
 			return errors.New("--deploytracker-addr needs CERTBIND_SERVICE_KEY, the key the services share")
 		}
-		conn, err := tlsFiles.Dial(*tracker, serviceKey, reg.DialOptions()...)
+		conn, err := tlsFiles.Dial(*tracker, serviceKey, append(reg.DialOptions(), tr.DialOptions()...)...)
 		if err != nil {
 			return err
 		}
@@ -132,6 +140,7 @@ func run(ctx context.Context, args []string) error {
 		AuditRetention: audit.Retention{PerAccount: *auditPerAccount, MaxAge: *auditMaxAge},
 		ResumeInterval: *resume,
 		StreamLimits:   limits,
+		Tracer:         tr.TracerProvider(),
 	}
 	if storage.Etcd() {
 		cli, err := storage.Connect(ctx, etcdTimeout)
@@ -162,7 +171,7 @@ func run(ctx context.Context, args []string) error {
 		log.Warn("the admin listener (metrics) is not on loopback: other hosts can reach it",
 			slog.String("addr", adminLis.Addr().String()), slog.String("flag", "--admin-listen"))
 	}
-	srv := svc.NewGRPCServer(append(reg.ServerOptions(), serverOpts...)...)
+	srv := svc.NewGRPCServer(append(append(reg.ServerOptions(), tr.ServerOptions()...), serverOpts...)...)
 	reg.InitServer(srv)
 	reg.MustRegister(svc.Collectors()...)
 	log.Info("serving", slog.String("grpc", lis.Addr().String()), slog.String("admin", "http://"+adminLis.Addr().String()))

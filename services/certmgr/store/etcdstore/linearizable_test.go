@@ -277,7 +277,7 @@ func TestLinearizableAcrossLeaderKill(t *testing.T) {
 				switch r := rng.IntN(10); {
 				case r < 3:
 					in.op = "create"
-					got, err := m.Create("test", certs.CreateInput{Account: "acme", Project: "shop", Name: name, EnvironmentTypes: []string{"production"}, Material: leaves[0]})
+					got, err := m.Create(context.Background(), "test", certs.CreateInput{Account: "acme", Project: "shop", Name: name, EnvironmentTypes: []string{"production"}, Material: leaves[0]})
 					switch {
 					case err == nil:
 						out = lzOutput{kind: "ok", id: got.ID, version: got.Version}
@@ -309,7 +309,7 @@ func TestLinearizableAcrossLeaderKill(t *testing.T) {
 					if r < 8 {
 						in.op = "rotate"
 						var got *store.Certificate
-						if got, err = m.Rotate("test", "acme", "shop", id, leaves[rng.IntN(len(leaves))]); err == nil {
+						if got, err = m.Rotate(context.Background(), "test", "acme", "shop", id, leaves[rng.IntN(len(leaves))]); err == nil {
 							out = lzOutput{kind: "ok", id: id, version: got.Version}
 						}
 					} else {

@@ -37,7 +37,7 @@ func TestManagerOnEtcd(t *testing.T) {
 	var refs []certs.Reference
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: refsFunc(func() ([]certs.Reference, error) { return refs, nil })})
 	leaf := testpki.NewCA(t, "Root").Issue(t, testpki.Options{CommonName: "backend"})
-	c, err := m.Create("test", certs.CreateInput{Account: "acme", Project: "shop", Name: "backendCert", EnvironmentTypes: []string{"production"},
+	c, err := m.Create(context.Background(), "test", certs.CreateInput{Account: "acme", Project: "shop", Name: "backendCert", EnvironmentTypes: []string{"production"},
 		Material: material.Input{CertificatePEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM}})
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ func testSealer(t *testing.T) *seal.Sealer {
 func uploadCert(t *testing.T, m *certs.Manager, name string, types ...string) *store.Certificate {
 	t.Helper()
 	leaf := testpki.NewCA(t, "Root").Issue(t, testpki.Options{CommonName: "backend"})
-	c, err := m.Create("test", certs.CreateInput{Account: "acme", Project: "shop", Name: name, EnvironmentTypes: types,
+	c, err := m.Create(context.Background(), "test", certs.CreateInput{Account: "acme", Project: "shop", Name: name, EnvironmentTypes: types,
 		Material: material.Input{CertificatePEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM}})
 	if err != nil {
 		t.Fatal(err)

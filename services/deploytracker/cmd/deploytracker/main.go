@@ -22,6 +22,7 @@ import (
 	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
+	"github.com/certbind/certbind/internal/tracing"
 	"github.com/certbind/certbind/services/deploytracker"
 )
 
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string) error {
 	changefeed.AddLimitFlags(fs, &limits)
 	var tlsFiles peertls.Files
 	tlsFiles.AddFlags(fs)
+	var traceFlags tracing.Flags
+	traceFlags.AddFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: deploytracker --data-dir DIR --certmgr-addr ADDR [--listen ADDR]\n"+
 			"       deploytracker --store etcd --etcd-endpoints H1:2379,H2:2379 --certmgr-addr ADDR [--listen ADDR]\n\n"+
@@ -66,6 +69,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	serve.TuneGC()
+	tr, err := tracing.Start(ctx, traceFlags, "deploytracker")
+	if err != nil {
+		return err
+	}
+	defer tr.Stop()
 	serviceKey := os.Getenv("CERTBIND_SERVICE_KEY")
 	switch {
 	case *certmgrAddr == "":
@@ -74,7 +82,7 @@ func run(ctx context.Context, args []string) error {
 		return errors.New("CERTBIND_SERVICE_KEY is not set: set it to the key certmgr was started with")
 	}
 	reg := metrics.New()
-	conn, err := tlsFiles.Dial(*certmgrAddr, serviceKey, reg.DialOptions()...)
+	conn, err := tlsFiles.Dial(*certmgrAddr, serviceKey, append(reg.DialOptions(), tr.DialOptions()...)...)
 	if err != nil {
 		return err
 	}
@@ -84,7 +92,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	cfg := deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits,
+	cfg := deploytracker.Config{DataDir: *dataDir, Certmgr: conn, ServiceKey: serviceKey, EdgeURL: *edgeURL, Logger: log, StreamLimits: limits, Tracer: tr.TracerProvider(),
 		AuditRetention: audit.Retention{PerAccount: *auditPerAccount, MaxAge: *auditMaxAge}}
 	if storage.Etcd() {
 		cli, err := storage.Connect(ctx, etcdTimeout)
@@ -115,7 +123,7 @@ func run(ctx context.Context, args []string) error {
 		log.Warn("the admin listener (metrics) is not on loopback: other hosts can reach it",
 			slog.String("addr", adminLis.Addr().String()), slog.String("flag", "--admin-listen"))
 	}
-	srv := svc.NewGRPCServer(append(reg.ServerOptions(), serverOpts...)...)
+	srv := svc.NewGRPCServer(append(append(reg.ServerOptions(), tr.ServerOptions()...), serverOpts...)...)
 	reg.InitServer(srv)
 	reg.MustRegister(svc.Collectors()...)
 	log.Info("serving", slog.String("grpc", lis.Addr().String()), slog.String("admin", "http://"+adminLis.Addr().String()))

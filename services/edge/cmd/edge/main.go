@@ -26,6 +26,7 @@ import (
 
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
+	"github.com/certbind/certbind/internal/tracing"
 	"github.com/certbind/certbind/services/edge"
 	"github.com/certbind/certbind/services/edge/cache"
 	"github.com/certbind/certbind/services/edge/egress"
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&scope.EnvironmentType, "environment-type", "", "serve only deployments of this environment type")
 	var tlsFiles peertls.Files
 	tlsFiles.AddFlags(fs)
+	var traceFlags tracing.Flags
+	traceFlags.AddFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: edge --certmgr-addr ADDR --deploytracker-addr ADDR [--listen ADDR]\n\n"+
 			"CERTBIND_EDGE_KEY is the edge's key: an edge key (certbind api-key create --account A --role edge)\n"+
@@ -105,6 +108,11 @@ func run(ctx context.Context, args []string) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	serve.TuneGC()
+	tr, err := tracing.Start(ctx, traceFlags, "edge")
+	if err != nil {
+		return err
+	}
+	defer tr.Stop()
 
 	// The listeners come first: the egress policy refuses their
 	// addresses, ports included.
@@ -148,7 +156,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer dt.Close()
 	e, err := edge.New(edge.Config{Certmgr: cm, Deploytracker: dt, Scope: scope, BackendTimeout: *backendTimeout, MaxBodyBytes: *maxBody,
-		StatusKey: key, Logger: log, Egress: policy, MaxConnsPerBackend: *maxConnsPerBackend, HopID: *hopID,
+		StatusKey: key, Logger: log, Egress: policy, Tracing: tr, MaxConnsPerBackend: *maxConnsPerBackend, HopID: *hopID,
 		AllowEncodedSlashes: *allowEncodedSlashes,
 		Cache:               cache.Config{Dir: *cacheDir, KeyFile: *cacheKeyFile, MaxBytes: *cacheMaxBytes, EdgeKey: key}})
 	if err != nil {

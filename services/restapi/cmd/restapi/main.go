@@ -17,6 +17,7 @@ import (
 	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
+	"github.com/certbind/certbind/internal/tracing"
 	"github.com/certbind/certbind/services/restapi"
 )
 
@@ -38,9 +39,16 @@ func run(ctx context.Context, args []string) error {
 	trackerAddr := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address (required)")
 	var tlsFiles peertls.Files
 	tlsFiles.AddFlags(fs)
+	var traceFlags tracing.Flags
+	traceFlags.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	tr, err := tracing.Start(ctx, traceFlags, "restapi")
+	if err != nil {
+		return err
+	}
+	defer tr.Stop()
 	serve.TuneGC()
 	if *certmgrAddr == "" || *trackerAddr == "" {
 		return errors.New("set --certmgr-addr and --deploytracker-addr")
@@ -49,18 +57,19 @@ func run(ctx context.Context, args []string) error {
 	// Its calls are what its metrics count (grpc_client_*): one per REST
 	// request that reaches a service, by method and status.
 	reg := metrics.New()
-	cm, err := tlsFiles.Dial(*certmgrAddr, "", reg.DialOptions()...)
+	dialOpts := append(reg.DialOptions(), tr.DialOptions()...)
+	cm, err := tlsFiles.Dial(*certmgrAddr, "", dialOpts...)
 	if err != nil {
 		return err
 	}
 	defer cm.Close()
-	dt, err := tlsFiles.Dial(*trackerAddr, "", reg.DialOptions()...)
+	dt, err := tlsFiles.Dial(*trackerAddr, "", dialOpts...)
 	if err != nil {
 		return err
 	}
 	defer dt.Close()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	h, err := restapi.New(ctx, restapi.Config{Certmgr: cm, Deploytracker: dt, Logger: log})
+	h, err := restapi.New(ctx, restapi.Config{Certmgr: cm, Deploytracker: dt, Logger: log, Tracing: tr})
 	if err != nil {
 		return err
 	}
