@@ -27,8 +27,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/certbind/certbind/internal/egress"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
-	"github.com/certbind/certbind/services/edge/egress"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/edge/state"
 	"github.com/certbind/certbind/services/edge/watch"
