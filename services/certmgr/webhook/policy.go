@@ -29,3 +29,12 @@ func asRefused(err error) (*egress.RefusedError, bool) {
 	ok := errors.As(err, &r)
 	return r, ok
 }
+
+// SetEgress sets the egress policy and URL rules, for a caller that knows
+// its listeners only once they are bound. Call it before Run.
+func (d *Dispatcher) SetEgress(p *egress.Policy, rules URLRules) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cfg.Policy, d.cfg.URLs = p, rules
+	d.client = newClient(d.cfg)
+}

@@ -237,7 +237,7 @@ func refusedError(r *egress.RefusedError) error {
 	case egress.RuleBuiltin:
 		return fmt.Errorf("receiver %s refused by the egress policy: %s; no setting allows it", target, r.Reason)
 	case egress.RuleOwn:
-		return fmt.Errorf("receiver %s refused by the egress policy: it is %s, and a webhook must not reach certbind itself", target, r.Reason)
+		return fmt.Errorf("receiver %s refused by the egress policy: it is one of certbind's own addresses (%s), and a webhook must not reach certbind itself", target, r.Reason)
 	case egress.RuleDeny:
 		return fmt.Errorf("receiver %s refused by the egress policy: the operator denies its range", target)
 	case egress.RuleLoopback:
