@@ -139,3 +139,53 @@ func accountKey(t *testing.T, env map[string]string, account string) string {
 	}
 	return key.Key
 }
+
+// A deploy refused because the certificate it names is disabled reaches
+// the account's webhook as deploy.refused, naming the certificate and the
+// environment; a dry run that is refused does not.
+func TestWebhookDeployRefusedOnTheRealSuite(t *testing.T) {
+	account := newAccount()
+	env := realEnv(t)
+	rcv := newHookReceiver(t)
+	var created struct{ Secret string }
+	out := mustRun(t, env, "webhook", "create", "--account", account, "--name", "deploys", "--url", rcv.srv.URL,
+		"--event", webhook.EventDeployRefused, "--output", "json")
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatal(err)
+	}
+	c := createCerts(t, account, certSpec{name: "myBackendCert", days: 100, types: []string{"production"}})[0]
+	mustRun(t, env, "mtls-certificate", "disable", "--account", account, "--project", "shop", "--cert-id", c.GetId())
+	config := writeFile(t, t.TempDir(), "gateway.json", oneRouteConfig)
+	deploy := []string{"deploy", "--account", account, "--project", "shop", "--environment", "prod", "--environment-type", "production", "--config", config}
+	if _, _, err := runCLI(t, env, append(deploy, "--dry-run")...); err == nil {
+		t.Fatal("a dry run naming a disabled certificate succeeded")
+	}
+	if _, _, err := runCLI(t, env, deploy...); err == nil {
+		t.Fatal("a deploy naming a disabled certificate succeeded")
+	}
+	select {
+	case <-rcv.seen:
+	case <-time.After(time.Minute):
+		t.Fatal("the receiver heard nothing of the refused deploy")
+	}
+	rcv.mu.Lock()
+	req, body, n := rcv.got[0], rcv.body[0], len(rcv.got)
+	rcv.mu.Unlock()
+	if !webhook.Verify([]byte(created.Secret), req.Header.Get(webhook.HeaderTimestamp), req.Header.Get(webhook.HeaderSignature), body) {
+		t.Fatal("signature does not verify")
+	}
+	var p webhook.Payload
+	if err := json.Unmarshal(body, &p); err != nil || p.Event != webhook.EventDeployRefused || p.Certificate.ID != c.GetId() ||
+		p.Certificate.Name != "myBackendCert" || p.Deploy == nil || p.Deploy.Environment != "prod" || !strings.Contains(p.Deploy.Reason, "disabled") {
+		t.Fatalf("payload %s (%v)", body, err)
+	}
+	// The dry run came first; had it been sent, it would be the first
+	// delivery, and it would say the same. The log has one delivery.
+	var dels []struct{ Event string }
+	if err := json.Unmarshal([]byte(mustRun(t, env, "webhook", "deliveries", "--account", account, "--name", "deploys", "--output", "json")), &dels); err != nil {
+		t.Fatal(err)
+	}
+	if len(dels) != 1 || n != 1 {
+		t.Fatalf("%d deliveries logged, %d received, want 1 each", len(dels), n)
+	}
+}

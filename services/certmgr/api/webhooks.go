@@ -124,6 +124,30 @@ func (s *Webhooks) ListWebhookDeliveries(ctx context.Context, req *certmgrv1.Lis
 	return out, nil
 }
 
+// RecordDeployRefused queues a deploy.refused event; only the services'
+// key may call it.
+func (s *Webhooks) RecordDeployRefused(ctx context.Context, req *certmgrv1.RecordDeployRefusedRequest) (*certmgrv1.RecordDeployRefusedResponse, error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := auth.ServiceOnly(p); err != nil {
+		return nil, toStatus(ctx, s.log, "RecordDeployRefused", err)
+	}
+	if s.d == nil {
+		return &certmgrv1.RecordDeployRefusedResponse{}, nil
+	}
+	if validate.Account(req.GetAccount()) != nil || req.GetCertificateId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "a refused deploy needs a valid account and a certificate id")
+	}
+	err = s.d.DeployRefused(webhook.RefusedDeploy{Account: req.GetAccount(), Project: req.GetProject(), Environment: req.GetEnvironment(),
+		CertificateID: req.GetCertificateId(), CertificateName: req.GetCertificateName(), Reason: req.GetReason()})
+	if err != nil {
+		return nil, toStatus(ctx, s.log, "RecordDeployRefused", err)
+	}
+	return &certmgrv1.RecordDeployRefusedResponse{}, nil
+}
+
 func (s *Webhooks) record(ctx context.Context, p auth.Principal, action string, h *webhook.Hook) {
 	res := audit.Resource{Kind: KindWebhook, Account: h.Account, ID: h.ID, Name: h.Name}
 	if err := s.trail.Record(audit.Actor{KeyID: p.KeyID, Role: string(p.Role)}, action, res); err != nil {

@@ -11,10 +11,12 @@ const (
 	EventDisabled = "certificate.disabled"
 	EventEnabled  = "certificate.enabled"
 	EventDeleted  = "certificate.deleted"
+	// EventDeployRefused is a deploy refused because of a certificate.
+	EventDeployRefused = "deploy.refused"
 )
 
 // Events lists every event type, in the order the documentation gives.
-var Events = []string{EventExpiring, EventExpired, EventCreated, EventRotated, EventDisabled, EventEnabled, EventDeleted}
+var Events = []string{EventExpiring, EventExpired, EventCreated, EventRotated, EventDisabled, EventEnabled, EventDeleted, EventDeployRefused}
 
 // Thresholds are the days before notAfter at which a certificate is
 // announced as expiring, largest first.
@@ -102,6 +104,15 @@ type Payload struct {
 	Certificate PayloadCertificate `json:"certificate"`
 	// DaysBefore is the threshold of an expiring event: 30, 14, 7 or 1.
 	DaysBefore int `json:"daysBefore,omitempty"`
+	// Deploy is the deploy a deploy.refused event is about.
+	Deploy *PayloadDeploy `json:"deploy,omitempty"`
+}
+
+// PayloadDeploy is a refused deploy: where it was for, and the error it
+// got.
+type PayloadDeploy struct {
+	Environment string `json:"environment"`
+	Reason      string `json:"reason"`
 }
 
 // PayloadCertificate is the certificate an event is about.

@@ -22,10 +22,133 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RecordDeployRefusedRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Account string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Project string                 `protobuf:"bytes,2,opt,name=project,proto3" json:"project,omitempty"`
+	// environment is the environment the deploy was for.
+	Environment     string `protobuf:"bytes,3,opt,name=environment,proto3" json:"environment,omitempty"`
+	CertificateId   string `protobuf:"bytes,4,opt,name=certificate_id,json=certificateId,proto3" json:"certificate_id,omitempty"`
+	CertificateName string `protobuf:"bytes,5,opt,name=certificate_name,json=certificateName,proto3" json:"certificate_name,omitempty"`
+	// reason is the error the deploy got.
+	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordDeployRefusedRequest) Reset() {
+	*x = RecordDeployRefusedRequest{}
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordDeployRefusedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordDeployRefusedRequest) ProtoMessage() {}
+
+func (x *RecordDeployRefusedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordDeployRefusedRequest.ProtoReflect.Descriptor instead.
+func (*RecordDeployRefusedRequest) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RecordDeployRefusedRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *RecordDeployRefusedRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *RecordDeployRefusedRequest) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *RecordDeployRefusedRequest) GetCertificateId() string {
+	if x != nil {
+		return x.CertificateId
+	}
+	return ""
+}
+
+func (x *RecordDeployRefusedRequest) GetCertificateName() string {
+	if x != nil {
+		return x.CertificateName
+	}
+	return ""
+}
+
+func (x *RecordDeployRefusedRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RecordDeployRefusedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordDeployRefusedResponse) Reset() {
+	*x = RecordDeployRefusedResponse{}
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordDeployRefusedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordDeployRefusedResponse) ProtoMessage() {}
+
+func (x *RecordDeployRefusedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordDeployRefusedResponse.ProtoReflect.Descriptor instead.
+func (*RecordDeployRefusedResponse) Descriptor() ([]byte, []int) {
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{1}
+}
+
 type CreateWebhookRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Account string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
-	// name identifies the webhook in its account (a JavaScript identifier).
+	// name identifies the webhook in its account: 1 to 64 letters, digits,
+	// '_' or '-', starting with a letter.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// url is where deliveries are POSTed: https, or http to a loopback
 	// address when the server allows it (certbind dev).
@@ -38,7 +161,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[0]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +173,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[0]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +186,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{0}
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateWebhookRequest) GetAccount() string {
@@ -106,7 +229,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[1]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -118,7 +241,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[1]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -131,7 +254,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{1}
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -157,7 +280,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[2]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -169,7 +292,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[2]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -182,7 +305,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{2}
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListWebhooksRequest) GetAccount() string {
@@ -201,7 +324,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[3]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -213,7 +336,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[3]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -226,7 +349,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{3}
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -247,7 +370,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[4]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -259,7 +382,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[4]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -272,7 +395,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{4}
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteWebhookRequest) GetAccount() string {
@@ -297,7 +420,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[5]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -309,7 +432,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[5]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -322,7 +445,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{5}
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{7}
 }
 
 type ListWebhookDeliveriesRequest struct {
@@ -338,7 +461,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[6]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +473,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[6]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +486,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{6}
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetAccount() string {
@@ -396,7 +519,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[7]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +531,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[7]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +544,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{7}
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
@@ -446,7 +569,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[8]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +581,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[8]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +594,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{8}
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Webhook) GetId() string {
@@ -546,7 +669,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[9]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +681,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[9]
+	mi := &file_certbind_certmgr_v1_webhook_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +694,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{9}
+	return file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WebhookDelivery) GetId() string {
@@ -669,7 +792,15 @@ var File_certbind_certmgr_v1_webhook_service_proto protoreflect.FileDescriptor
 
 const file_certbind_certmgr_v1_webhook_service_proto_rawDesc = "" +
 	"\n" +
-	")certbind/certmgr/v1/webhook_service.proto\x12\x13certbind.certmgr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"n\n" +
+	")certbind/certmgr/v1/webhook_service.proto\x12\x13certbind.certmgr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x01\n" +
+	"\x1aRecordDeployRefusedRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x18\n" +
+	"\aproject\x18\x02 \x01(\tR\aproject\x12 \n" +
+	"\venvironment\x18\x03 \x01(\tR\venvironment\x12%\n" +
+	"\x0ecertificate_id\x18\x04 \x01(\tR\rcertificateId\x12)\n" +
+	"\x10certificate_name\x18\x05 \x01(\tR\x0fcertificateName\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"\x1d\n" +
+	"\x1bRecordDeployRefusedResponse\"n\n" +
 	"\x14CreateWebhookRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -719,12 +850,13 @@ const file_certbind_certmgr_v1_webhook_service_proto_rawDesc = "" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12F\n" +
 	"\x11next_attempt_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12A\n" +
-	"\x0edelivered_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\rdeliveredTime2\xc5\x03\n" +
+	"\x0edelivered_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\rdeliveredTime2\xbf\x04\n" +
 	"\x0eWebhookService\x12f\n" +
 	"\rCreateWebhook\x12).certbind.certmgr.v1.CreateWebhookRequest\x1a*.certbind.certmgr.v1.CreateWebhookResponse\x12c\n" +
 	"\fListWebhooks\x12(.certbind.certmgr.v1.ListWebhooksRequest\x1a).certbind.certmgr.v1.ListWebhooksResponse\x12f\n" +
 	"\rDeleteWebhook\x12).certbind.certmgr.v1.DeleteWebhookRequest\x1a*.certbind.certmgr.v1.DeleteWebhookResponse\x12~\n" +
-	"\x15ListWebhookDeliveries\x121.certbind.certmgr.v1.ListWebhookDeliveriesRequest\x1a2.certbind.certmgr.v1.ListWebhookDeliveriesResponseBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
+	"\x15ListWebhookDeliveries\x121.certbind.certmgr.v1.ListWebhookDeliveriesRequest\x1a2.certbind.certmgr.v1.ListWebhookDeliveriesResponse\x12x\n" +
+	"\x13RecordDeployRefused\x12/.certbind.certmgr.v1.RecordDeployRefusedRequest\x1a0.certbind.certmgr.v1.RecordDeployRefusedResponseBBZ@github.com/certbind/certbind/proto/certbind/certmgr/v1;certmgrv1b\x06proto3"
 
 var (
 	file_certbind_certmgr_v1_webhook_service_proto_rawDescOnce sync.Once
@@ -738,38 +870,42 @@ func file_certbind_certmgr_v1_webhook_service_proto_rawDescGZIP() []byte {
 	return file_certbind_certmgr_v1_webhook_service_proto_rawDescData
 }
 
-var file_certbind_certmgr_v1_webhook_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_certbind_certmgr_v1_webhook_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_certbind_certmgr_v1_webhook_service_proto_goTypes = []any{
-	(*CreateWebhookRequest)(nil),          // 0: certbind.certmgr.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),         // 1: certbind.certmgr.v1.CreateWebhookResponse
-	(*ListWebhooksRequest)(nil),           // 2: certbind.certmgr.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),          // 3: certbind.certmgr.v1.ListWebhooksResponse
-	(*DeleteWebhookRequest)(nil),          // 4: certbind.certmgr.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),         // 5: certbind.certmgr.v1.DeleteWebhookResponse
-	(*ListWebhookDeliveriesRequest)(nil),  // 6: certbind.certmgr.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 7: certbind.certmgr.v1.ListWebhookDeliveriesResponse
-	(*Webhook)(nil),                       // 8: certbind.certmgr.v1.Webhook
-	(*WebhookDelivery)(nil),               // 9: certbind.certmgr.v1.WebhookDelivery
-	(*timestamppb.Timestamp)(nil),         // 10: google.protobuf.Timestamp
+	(*RecordDeployRefusedRequest)(nil),    // 0: certbind.certmgr.v1.RecordDeployRefusedRequest
+	(*RecordDeployRefusedResponse)(nil),   // 1: certbind.certmgr.v1.RecordDeployRefusedResponse
+	(*CreateWebhookRequest)(nil),          // 2: certbind.certmgr.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),         // 3: certbind.certmgr.v1.CreateWebhookResponse
+	(*ListWebhooksRequest)(nil),           // 4: certbind.certmgr.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),          // 5: certbind.certmgr.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),          // 6: certbind.certmgr.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),         // 7: certbind.certmgr.v1.DeleteWebhookResponse
+	(*ListWebhookDeliveriesRequest)(nil),  // 8: certbind.certmgr.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 9: certbind.certmgr.v1.ListWebhookDeliveriesResponse
+	(*Webhook)(nil),                       // 10: certbind.certmgr.v1.Webhook
+	(*WebhookDelivery)(nil),               // 11: certbind.certmgr.v1.WebhookDelivery
+	(*timestamppb.Timestamp)(nil),         // 12: google.protobuf.Timestamp
 }
 var file_certbind_certmgr_v1_webhook_service_proto_depIdxs = []int32{
-	8,  // 0: certbind.certmgr.v1.CreateWebhookResponse.webhook:type_name -> certbind.certmgr.v1.Webhook
-	8,  // 1: certbind.certmgr.v1.ListWebhooksResponse.webhooks:type_name -> certbind.certmgr.v1.Webhook
-	9,  // 2: certbind.certmgr.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> certbind.certmgr.v1.WebhookDelivery
-	10, // 3: certbind.certmgr.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	10, // 4: certbind.certmgr.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
-	10, // 5: certbind.certmgr.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	10, // 6: certbind.certmgr.v1.WebhookDelivery.delivered_time:type_name -> google.protobuf.Timestamp
-	0,  // 7: certbind.certmgr.v1.WebhookService.CreateWebhook:input_type -> certbind.certmgr.v1.CreateWebhookRequest
-	2,  // 8: certbind.certmgr.v1.WebhookService.ListWebhooks:input_type -> certbind.certmgr.v1.ListWebhooksRequest
-	4,  // 9: certbind.certmgr.v1.WebhookService.DeleteWebhook:input_type -> certbind.certmgr.v1.DeleteWebhookRequest
-	6,  // 10: certbind.certmgr.v1.WebhookService.ListWebhookDeliveries:input_type -> certbind.certmgr.v1.ListWebhookDeliveriesRequest
-	1,  // 11: certbind.certmgr.v1.WebhookService.CreateWebhook:output_type -> certbind.certmgr.v1.CreateWebhookResponse
-	3,  // 12: certbind.certmgr.v1.WebhookService.ListWebhooks:output_type -> certbind.certmgr.v1.ListWebhooksResponse
-	5,  // 13: certbind.certmgr.v1.WebhookService.DeleteWebhook:output_type -> certbind.certmgr.v1.DeleteWebhookResponse
-	7,  // 14: certbind.certmgr.v1.WebhookService.ListWebhookDeliveries:output_type -> certbind.certmgr.v1.ListWebhookDeliveriesResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
+	10, // 0: certbind.certmgr.v1.CreateWebhookResponse.webhook:type_name -> certbind.certmgr.v1.Webhook
+	10, // 1: certbind.certmgr.v1.ListWebhooksResponse.webhooks:type_name -> certbind.certmgr.v1.Webhook
+	11, // 2: certbind.certmgr.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> certbind.certmgr.v1.WebhookDelivery
+	12, // 3: certbind.certmgr.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	12, // 4: certbind.certmgr.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
+	12, // 5: certbind.certmgr.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	12, // 6: certbind.certmgr.v1.WebhookDelivery.delivered_time:type_name -> google.protobuf.Timestamp
+	2,  // 7: certbind.certmgr.v1.WebhookService.CreateWebhook:input_type -> certbind.certmgr.v1.CreateWebhookRequest
+	4,  // 8: certbind.certmgr.v1.WebhookService.ListWebhooks:input_type -> certbind.certmgr.v1.ListWebhooksRequest
+	6,  // 9: certbind.certmgr.v1.WebhookService.DeleteWebhook:input_type -> certbind.certmgr.v1.DeleteWebhookRequest
+	8,  // 10: certbind.certmgr.v1.WebhookService.ListWebhookDeliveries:input_type -> certbind.certmgr.v1.ListWebhookDeliveriesRequest
+	0,  // 11: certbind.certmgr.v1.WebhookService.RecordDeployRefused:input_type -> certbind.certmgr.v1.RecordDeployRefusedRequest
+	3,  // 12: certbind.certmgr.v1.WebhookService.CreateWebhook:output_type -> certbind.certmgr.v1.CreateWebhookResponse
+	5,  // 13: certbind.certmgr.v1.WebhookService.ListWebhooks:output_type -> certbind.certmgr.v1.ListWebhooksResponse
+	7,  // 14: certbind.certmgr.v1.WebhookService.DeleteWebhook:output_type -> certbind.certmgr.v1.DeleteWebhookResponse
+	9,  // 15: certbind.certmgr.v1.WebhookService.ListWebhookDeliveries:output_type -> certbind.certmgr.v1.ListWebhookDeliveriesResponse
+	1,  // 16: certbind.certmgr.v1.WebhookService.RecordDeployRefused:output_type -> certbind.certmgr.v1.RecordDeployRefusedResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -786,7 +922,7 @@ func file_certbind_certmgr_v1_webhook_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_certbind_certmgr_v1_webhook_service_proto_rawDesc), len(file_certbind_certmgr_v1_webhook_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

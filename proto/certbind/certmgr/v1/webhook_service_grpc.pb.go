@@ -23,6 +23,7 @@ const (
 	WebhookService_ListWebhooks_FullMethodName          = "/certbind.certmgr.v1.WebhookService/ListWebhooks"
 	WebhookService_DeleteWebhook_FullMethodName         = "/certbind.certmgr.v1.WebhookService/DeleteWebhook"
 	WebhookService_ListWebhookDeliveries_FullMethodName = "/certbind.certmgr.v1.WebhookService/ListWebhookDeliveries"
+	WebhookService_RecordDeployRefused_FullMethodName   = "/certbind.certmgr.v1.WebhookService/RecordDeployRefused"
 )
 
 // WebhookServiceClient is the client API for WebhookService service.
@@ -31,7 +32,7 @@ const (
 //
 // WebhookService manages an account's webhooks: HTTPS endpoints told about
 // its certificates' events (expiring, expired, created, rotated, disabled,
-// enabled, deleted). Each delivery is signed with the webhook's secret,
+// enabled, deleted) and of deploys refused because of a certificate. Each delivery is signed with the webhook's secret,
 // which is shown once, in CreateWebhookResponse. An account key manages
 // its own account's webhooks only; the admin key any account's.
 type WebhookServiceClient interface {
@@ -43,6 +44,12 @@ type WebhookServiceClient interface {
 	DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error)
 	// ListWebhookDeliveries lists a webhook's deliveries, newest first.
 	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
+	// RecordDeployRefused tells the account's webhooks of a deploy refused
+	// because of one of its certificates (disabled, being deleted, not
+	// allowed in the environment type, of the wrong kind, damaged). Only
+	// the services' key may call it: the deploytracker does, when it
+	// refuses a deploy. It has no REST binding.
+	RecordDeployRefused(ctx context.Context, in *RecordDeployRefusedRequest, opts ...grpc.CallOption) (*RecordDeployRefusedResponse, error)
 }
 
 type webhookServiceClient struct {
@@ -93,13 +100,23 @@ func (c *webhookServiceClient) ListWebhookDeliveries(ctx context.Context, in *Li
 	return out, nil
 }
 
+func (c *webhookServiceClient) RecordDeployRefused(ctx context.Context, in *RecordDeployRefusedRequest, opts ...grpc.CallOption) (*RecordDeployRefusedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordDeployRefusedResponse)
+	err := c.cc.Invoke(ctx, WebhookService_RecordDeployRefused_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WebhookServiceServer is the server API for WebhookService service.
 // All implementations must embed UnimplementedWebhookServiceServer
 // for forward compatibility.
 //
 // WebhookService manages an account's webhooks: HTTPS endpoints told about
 // its certificates' events (expiring, expired, created, rotated, disabled,
-// enabled, deleted). Each delivery is signed with the webhook's secret,
+// enabled, deleted) and of deploys refused because of a certificate. Each delivery is signed with the webhook's secret,
 // which is shown once, in CreateWebhookResponse. An account key manages
 // its own account's webhooks only; the admin key any account's.
 type WebhookServiceServer interface {
@@ -111,6 +128,12 @@ type WebhookServiceServer interface {
 	DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error)
 	// ListWebhookDeliveries lists a webhook's deliveries, newest first.
 	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
+	// RecordDeployRefused tells the account's webhooks of a deploy refused
+	// because of one of its certificates (disabled, being deleted, not
+	// allowed in the environment type, of the wrong kind, damaged). Only
+	// the services' key may call it: the deploytracker does, when it
+	// refuses a deploy. It has no REST binding.
+	RecordDeployRefused(context.Context, *RecordDeployRefusedRequest) (*RecordDeployRefusedResponse, error)
 	mustEmbedUnimplementedWebhookServiceServer()
 }
 
@@ -132,6 +155,9 @@ func (UnimplementedWebhookServiceServer) DeleteWebhook(context.Context, *DeleteW
 }
 func (UnimplementedWebhookServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
+}
+func (UnimplementedWebhookServiceServer) RecordDeployRefused(context.Context, *RecordDeployRefusedRequest) (*RecordDeployRefusedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordDeployRefused not implemented")
 }
 func (UnimplementedWebhookServiceServer) mustEmbedUnimplementedWebhookServiceServer() {}
 func (UnimplementedWebhookServiceServer) testEmbeddedByValue()                        {}
@@ -226,6 +252,24 @@ func _WebhookService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WebhookService_RecordDeployRefused_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordDeployRefusedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WebhookServiceServer).RecordDeployRefused(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WebhookService_RecordDeployRefused_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WebhookServiceServer).RecordDeployRefused(ctx, req.(*RecordDeployRefusedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WebhookService_ServiceDesc is the grpc.ServiceDesc for WebhookService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -248,6 +292,10 @@ var WebhookService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListWebhookDeliveries",
 			Handler:    _WebhookService_ListWebhookDeliveries_Handler,
+		},
+		{
+			MethodName: "RecordDeployRefused",
+			Handler:    _WebhookService_RecordDeployRefused_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
