@@ -21,6 +21,7 @@ import (
 	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr"
+	"github.com/certbind/certbind/services/certmgr/masterkey"
 	"github.com/certbind/certbind/services/certmgr/webhook"
 )
 
@@ -432,4 +433,42 @@ func fmtAll(dels []*certmgrv1.WebhookDelivery) string {
 		b.WriteString(d.String())
 	}
 	return b.String()
+}
+
+// A webhook's secret is sealed again under the new master key by a
+// rotation, so deliveries are still signed with it after a restart that
+// no longer has the retired key.
+func TestWebhookSecretSurvivesMasterKeyRotation(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	rcv := newReceiver(t, 0)
+	s := startServer(t, withWebhooks(t, clk, rcv.pool()))
+	created, err := s.hooks().CreateWebhook(as(adminKey), &certmgrv1.CreateWebhookRequest{Account: "acme", Name: "rotated", Url: rcv.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiringIn(t, s, clk, "beforeRotation", 90*24*time.Hour)
+	old := keyFileID(t, s.cfg.MasterKeyFile)
+	stopRun := s.run()
+	if _, started, err := s.svc.MasterKey().Start(); err != nil || !started {
+		t.Fatalf("rotation did not start: %v", err)
+	}
+	waitIdle(t, s)
+	stopRun()
+	s.stop()
+	wantRotated(t, s, old)
+	if err := os.Remove(masterkey.Files{Path: s.cfg.MasterKeyFile}.Retired(old)); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	expiringIn(t, s, clk, "afterRotation", 90*24*time.Hour)
+	s.pass()
+	after := 0
+	for _, r := range rcv.requests() {
+		if checkSigned(t, created.GetSecret(), r).Certificate.Name == "afterRotation" {
+			after++
+		}
+	}
+	if after != 1 {
+		t.Fatalf("receiver got %d deliveries of the certificate created after the rotation, want 1 (log: %v)", after, s.deliveries(adminKey, "acme", "rotated"))
+	}
 }

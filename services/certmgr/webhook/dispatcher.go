@@ -31,6 +31,8 @@ type Source interface {
 type Sealer interface {
 	Seal(plaintext, aad []byte) ([]byte, error)
 	Open(sealed, aad []byte) ([]byte, error)
+	// ID is the id of the key Seal uses.
+	ID() string
 }
 
 // Config configures a Dispatcher.
@@ -140,8 +142,14 @@ func New(cfg Config) (*Dispatcher, error) {
 	return d, nil
 }
 
-// Close closes the webhook file. Stop Run first.
-func (d *Dispatcher) Close() error { return d.db.Close() }
+// Close seals secrets again after a master-key rotation (see
+// rewrapSecrets) and closes the webhook file. Stop Run first.
+func (d *Dispatcher) Close() error {
+	if err := d.rewrapSecrets(); err != nil {
+		d.cfg.Log.Warn("sealing webhook secrets under the current master key failed", slog.String("error", err.Error()))
+	}
+	return d.db.Close()
+}
 
 // Notify wakes Run: a change was committed.
 func (d *Dispatcher) Notify() {
@@ -175,6 +183,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) RunOnce(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := d.rewrapSecrets(); err != nil {
+		return fmt.Errorf("sealing webhook secrets under the current master key: %w", err)
+	}
 	if err := d.follow(); err != nil {
 		return fmt.Errorf("reading certificate changes: %w", err)
 	}
