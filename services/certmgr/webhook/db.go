@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -184,6 +183,3 @@ func (d *Dispatcher) trimLog(tx *bolt.Tx, account string) error {
 	}
 	return nil
 }
-
-// errStop ends a bbolt walk early.
-var errStop = errors.New("stop")

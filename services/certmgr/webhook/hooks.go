@@ -147,8 +147,8 @@ func (d *Dispatcher) Deliveries(account, ref string, limit int) ([]Delivery, err
 		prefix := accountPrefix(account)
 		c := tx.Bucket(bucketDeliveries).Cursor()
 		// Seek past the account's last key and walk back.
-		k, v := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		if k == nil {
+		var k, v []byte
+		if k, _ = c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)); k == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()
