@@ -472,3 +472,44 @@ func TestWebhookSecretSurvivesMasterKeyRotation(t *testing.T) {
 		t.Fatalf("receiver got %d deliveries of the certificate created after the rotation, want 1 (log: %v)", after, s.deliveries(adminKey, "acme", "rotated"))
 	}
 }
+
+// A receiver that fails is tried once per pass, however many deliveries
+// wait for it; they all go, in order, once it answers.
+func TestWebhookFailingReceiverTriedOncePerPass(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	rcv := newReceiver(t, 1)
+	s := startServer(t, withWebhooks(t, clk, rcv.pool()))
+	if _, err := s.hooks().CreateWebhook(as(adminKey), &certmgrv1.CreateWebhookRequest{Account: "acme", Name: "backlog", Url: rcv.srv.URL,
+		Events: []string{webhook.EventCreated}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"first", "second", "third"} {
+		expiringIn(t, s, clk, name, 90*24*time.Hour)
+	}
+	s.pass()
+	if n := len(rcv.requests()); n != 1 {
+		t.Fatalf("a failing receiver got %d requests in one pass, want 1", n)
+	}
+	for _, d := range s.deliveries(adminKey, "acme", "backlog") {
+		want := int32(0)
+		if d.GetCertificateName() == "first" {
+			want = 1
+		}
+		if d.GetState() != "pending" || d.GetAttempts() != want {
+			t.Fatalf("after one failed pass: %v", d)
+		}
+	}
+	clk.advance(2 * time.Hour)
+	s.pass()
+	var names []string
+	for _, r := range rcv.requests() {
+		var p webhook.Payload
+		if err := json.Unmarshal(r.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, p.Certificate.Name)
+	}
+	if strings.Join(names, " ") != "first first second third" {
+		t.Fatalf("receiver got %v", names)
+	}
+}

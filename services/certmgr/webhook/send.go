@@ -98,10 +98,17 @@ func (d *Dispatcher) sendDue(ctx context.Context) error {
 				sem <- struct{}{}
 				total <- struct{}{}
 				defer func() { <-total; <-sem }()
-				for _, c := range list {
+				for i, c := range list {
 					status, excerpt, err := d.attempt(ctx, c)
 					if rerr := d.finish(c.del, status, excerpt, err); rerr != nil {
 						d.cfg.Log.Warn("recording a webhook delivery failed", slog.String("delivery", c.del.ID), slog.String("error", rerr.Error()))
+					}
+					if err != nil {
+						// A receiver that fails is not sent the rest of
+						// its batch in this pass: one slow receiver costs
+						// a pass one timeout, not one per delivery.
+						d.release(list[i+1:])
+						return
 					}
 				}
 			}()
@@ -296,6 +303,32 @@ func (d *Dispatcher) finish(sent Delivery, status int, excerpt string, sendErr e
 }
 
 var errGone = errors.New("the webhook is gone")
+
+// release gives claimed deliveries back, unattempted, for a later pass.
+func (d *Dispatcher) release(list []claimed) {
+	if len(list) == 0 {
+		return
+	}
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		dels := tx.Bucket(bucketDeliveries)
+		for _, c := range list {
+			key := deliveryKey(c.del.Account, c.del.Seq)
+			var del Delivery
+			if ok, err := get(dels, key, &del); err != nil || !ok || del.State != StateSending {
+				continue
+			}
+			del.State, del.ClaimUntil = StatePending, time.Time{}
+			del.Attempts--
+			if err := put(dels, key, del); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.cfg.Log.Warn("releasing webhook deliveries failed; they are taken again once their claim runs out", slog.String("error", err.Error()))
+	}
+}
 
 // backoff is the wait after the n-th failed attempt: Backoff doubled n-1
 // times, at most MaxBackoff, of which a random part up to a half is taken
