@@ -34,8 +34,11 @@ func (o *webhookRefOptions) Validate() error {
 func newWebhookDeleteCmd(g *GlobalOptions) *cobra.Command {
 	o := &webhookRefOptions{}
 	cmd := &cobra.Command{
-		Use:     "delete --account A --name N",
-		Short:   "Delete a webhook; its deliveries not yet sent are dropped",
+		Use:   "delete --account A --name N",
+		Short: "Delete a webhook; its deliveries not yet sent are dropped",
+		Long: `Deletes a webhook, named by its name or id. Its deliveries that wait for an
+attempt are dropped; nothing more is sent to it. The delete is kept in the
+account's audit trail (webhook.delete).`,
 		Example: `  certbind webhook delete --account acme --name expiryAlerts`,
 		Args:    requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

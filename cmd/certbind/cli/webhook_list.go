@@ -22,6 +22,9 @@ func newWebhookListCmd(g *GlobalOptions) *cobra.Command {
 		Aliases: []string{"ls"},
 		Use:     "list --account A",
 		Short:   "List an account's webhooks (never their secrets)",
+		Long: `Lists an account's webhooks by name: id, URL, the event types each is sent
+("all" when no --event was given) and when it was created. A secret is shown
+only by create. --output json prints a JSON array of webhooks.`,
 		Example: `  certbind webhook list --account acme`,
 		Args:    requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
