@@ -80,6 +80,12 @@ func TestEtcdAcrossProcesses(t *testing.T) {
 	if out, err := backup.CombinedOutput(); err == nil || !strings.Contains(string(out), "etcdctl snapshot save") {
 		t.Errorf("admin backup on etcd: %v\n%s\nwant a refusal that points to etcd's snapshots", err, out)
 	}
+	// Webhooks are refused on etcd, saying so, and nothing is created.
+	hook := exec.Command(filepath.Join(c.bin, "certbind"), "webhook", "create", "--account", "acme", "--name", "onEtcd", "--url", "https://hooks.example.com/")
+	hook.Env = append(os.Environ(), "CERTBIND_API_URL="+c.restURL, "CERTBIND_API_KEY="+c.adminKey)
+	if out, err := hook.CombinedOutput(); err == nil || !strings.Contains(string(out), "not available with --store etcd") {
+		t.Errorf("webhook create on etcd: %v\n%s\nwant a refusal that names etcd", err, out)
+	}
 	cert2, key2 := leaf("2")
 	must(with("mtls-certificate", "rotate", "--name", "myBackendCert", "--cert", cert2, "--key", key2)...)
 	e2etest.Eventually(t, url, 200, "CN=client-2")

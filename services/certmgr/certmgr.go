@@ -39,6 +39,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/store"
 	"github.com/certbind/certbind/services/certmgr/store/etcdstore"
+	"github.com/certbind/certbind/services/certmgr/webhook"
 )
 
 // Config configures certmgr.
@@ -100,6 +101,12 @@ type Config struct {
 	// used (one transaction for all of them). Default 1m; Close writes too.
 	LastUsedInterval time.Duration
 
+	// Webhooks tunes webhook deliveries: the egress policy for receivers,
+	// whether http to loopback is accepted, retries and bounds. certmgr
+	// fills in its data dir, store, sealer, clock and logger. Webhooks are
+	// kept in webhooks.db next to certmgr.db; on etcd they are refused.
+	Webhooks webhook.Config
+
 	// rotationStep is masterkey.Config.Step, for tests that cut a
 	// master-key rotation off at each step.
 	rotationStep func(step string) error
@@ -127,6 +134,7 @@ type Service struct {
 	lastUsed time.Duration
 	figures  *figures
 	audit    *api.Audit
+	webhooks *webhook.Dispatcher // nil on etcd
 }
 
 // backend is what the service needs of a store, bbolt's or etcd's. What
@@ -213,14 +221,29 @@ func New(cfg Config) (*Service, error) {
 
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now, Tracer: cfg.Tracer})
 	dist := api.NewDistribution(m, st, head, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log)
+	var hooks *webhook.Dispatcher
+	if bolt != nil {
+		wc := cfg.Webhooks
+		wc.DataDir, wc.Source, wc.Sealer, wc.Now, wc.Log = cfg.DataDir, bolt, sealer, now, log
+		if hooks, err = webhook.New(wc); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("certmgr: %w", err)
+		}
+	}
 	st.SetPublisher(func(e store.Entry) {
 		dist.Publish(e)
 		fig.published.Inc()
+		if hooks != nil {
+			hooks.Notify()
+		}
 	})
 	if r, ok := st.(restarter); ok {
 		r.SetRestarted(dist.Drop)
 	}
 	if err := checkMasterKey(st, sealer, m, cfg.MasterKeyFile, log); err != nil {
+		if hooks != nil {
+			hooks.Close()
+		}
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
@@ -246,6 +269,7 @@ func New(cfg Config) (*Service, error) {
 		lastUsed: cfg.LastUsedInterval,
 		figures:  fig,
 		audit:    api.NewAudit(m, cfg.DeployAudit, log),
+		webhooks: hooks,
 	}
 	if s.resume <= 0 {
 		s.resume = 30 * time.Second
@@ -377,6 +401,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 		certmgrv1.RegisterBackupServiceServer(r, noBackup{})
 	}
 	certmgrv1.RegisterAuditServiceServer(r, s.audit)
+	certmgrv1.RegisterWebhookServiceServer(r, api.NewWebhooks(s.webhooks, s.manager, s.log))
 }
 
 // RegisterHealth registers the health service; a server that carries
@@ -404,6 +429,14 @@ func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.resume)
 	defer t.Stop()
 	go s.flushLastUsed(ctx)
+	if s.webhooks != nil {
+		hooksDone := make(chan struct{})
+		go func() {
+			defer close(hooksDone)
+			_ = s.webhooks.Run(ctx)
+		}()
+		defer func() { <-hooksDone }()
+	}
 	// Followers of revocations must not hold up the server's graceful stop.
 	defer s.internal.Stop()
 	for {
@@ -478,5 +511,13 @@ func (s *Service) Close() error {
 	if err := s.authn.FlushLastUsed(); err != nil {
 		s.log.Warn("recording when API keys were last used failed", slog.String("error", err.Error()))
 	}
+	if s.webhooks != nil {
+		if err := s.webhooks.Close(); err != nil {
+			s.log.Warn("closing the webhook file failed", slog.String("error", err.Error()))
+		}
+	}
 	return s.store.Close()
 }
+
+// Webhooks is the webhook dispatcher, nil on etcd.
+func (s *Service) Webhooks() *webhook.Dispatcher { return s.webhooks }

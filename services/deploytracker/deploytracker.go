@@ -129,7 +129,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deploytracker: %w", err)
 	}
-	t := deploy.New(deploy.Config{Store: st, Certs: certmgrClient{certmgrv1.NewInternalServiceClient(cfg.Certmgr)}, Audit: log, Now: cfg.Now, EdgeURL: edge, Tracer: cfg.Tracer})
+	t := deploy.New(deploy.Config{Store: st, Certs: certmgrClient{certmgrv1.NewInternalServiceClient(cfg.Certmgr), certmgrv1.NewWebhookServiceClient(cfg.Certmgr)}, Audit: log, Now: cfg.Now, EdgeURL: edge, Tracer: cfg.Tracer})
 	if n, err := t.Recover(); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("deploytracker: drop interrupted deploys: %w", err)
@@ -256,7 +256,18 @@ func (s *Service) Close() error {
 
 // certmgrClient is deploy.Certificates over certmgr's InternalService.
 type certmgrClient struct {
-	c certmgrv1.InternalServiceClient
+	c     certmgrv1.InternalServiceClient
+	hooks certmgrv1.WebhookServiceClient
+}
+
+// DeployRefused tells certmgr's webhooks of a deploy refused because of a
+// certificate (deploy.RefusalNotifier).
+func (c certmgrClient) DeployRefused(ctx context.Context, account, project, environment, certificateID, certificateName, reason string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := c.hooks.RecordDeployRefused(ctx, &certmgrv1.RecordDeployRefusedRequest{Account: account, Project: project, Environment: environment,
+		CertificateId: certificateID, CertificateName: certificateName, Reason: reason})
+	return err
 }
 
 func (c certmgrClient) Resolve(ctx context.Context, account, project string, names, ids []string) ([]*certmgrv1.Certificate, error) {

@@ -27,10 +27,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/certbind/certbind/internal/egress"
 	"github.com/certbind/certbind/internal/tracing"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
 	"github.com/certbind/certbind/services/edge/cache"
-	"github.com/certbind/certbind/services/edge/egress"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/edge/state"
 	"github.com/certbind/certbind/services/edge/watch"

@@ -85,6 +85,9 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err := certmgrv1.RegisterAuditServiceHandlerClient(ctx, mux, certmgrv1.NewAuditServiceClient(cfg.Certmgr)); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}
+	if err := certmgrv1.RegisterWebhookServiceHandlerClient(ctx, mux, certmgrv1.NewWebhookServiceClient(cfg.Certmgr)); err != nil {
+		return nil, fmt.Errorf("restapi: %w", err)
+	}
 	if err := certmgrv1.RegisterVerifyServiceHandlerClient(ctx, mux, certmgrv1.NewVerifyServiceClient(cfg.Certmgr)); err != nil {
 		return nil, fmt.Errorf("restapi: %w", err)
 	}

@@ -154,6 +154,7 @@ A certificate or deployment can be named by an argument
 		newAPIKeyCmd(g),
 		newAdminCmd(g),
 		newAuditCmd(g),
+		newWebhookCmd(g),
 	)
 
 	cmd.AddCommand(offline(newDevCmd(g)), offline(newVersionCmd(g)), newConfigCmd(g, getenv))

@@ -86,7 +86,7 @@ func readBindings(t *testing.T) []binding {
 
 // pathValues are the values the calls below give each path variable; they
 // differ so that variables put in the wrong place show.
-var pathValues = map[string]string{"account": "acme-routes", "project": "shop-routes", "id": "id-routes"}
+var pathValues = map[string]string{"account": "acme-routes", "project": "shop-routes", "id": "id-routes", "webhook": "hook-routes"}
 
 // TestCLIRoutesMatchHTTPBindings calls every operation of the CLI's client
 // (api.go and the admin and api-key calls) against the real suite, with a key
@@ -151,6 +151,21 @@ func TestCLIRoutesMatchHTTPBindings(t *testing.T) {
 		},
 		"certbind.certmgr.v1.AuditService.ListAuditEntries": func(ctx context.Context, c *Client) error {
 			_, err := c.ListAuditEntries(ctx, &certmgrv1.ListAuditEntriesRequest{Account: a, Action: "certificate.create", Since: "1h"})
+			return err
+		},
+		"certbind.certmgr.v1.WebhookService.CreateWebhook": func(ctx context.Context, c *Client) error {
+			_, err := c.CreateWebhook(ctx, &certmgrv1.CreateWebhookRequest{Account: a, Name: "routes", Url: "https://example.com/"})
+			return err
+		},
+		"certbind.certmgr.v1.WebhookService.ListWebhooks": func(ctx context.Context, c *Client) error {
+			_, err := c.ListWebhooks(ctx, a)
+			return err
+		},
+		"certbind.certmgr.v1.WebhookService.DeleteWebhook": func(ctx context.Context, c *Client) error {
+			return c.DeleteWebhook(ctx, a, pathValues["webhook"])
+		},
+		"certbind.certmgr.v1.WebhookService.ListWebhookDeliveries": func(ctx context.Context, c *Client) error {
+			_, err := c.ListWebhookDeliveries(ctx, a, pathValues["webhook"], 10)
 			return err
 		},
 		"certbind.certmgr.v1.MasterKeyService.RotateMasterKey": func(ctx context.Context, c *Client) error {

@@ -33,15 +33,16 @@ import (
 
 	"github.com/certbind/certbind/internal/auth"
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/egress"
 	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/internal/tracing"
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
+	"github.com/certbind/certbind/services/certmgr/webhook"
 	"github.com/certbind/certbind/services/deploytracker"
 	"github.com/certbind/certbind/services/edge"
 	"github.com/certbind/certbind/services/edge/cache"
-	"github.com/certbind/certbind/services/edge/egress"
 	"github.com/certbind/certbind/services/edge/h1"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/restapi"
@@ -239,6 +240,11 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Webhook receivers get the edge's rules: loopback allowed, and
+	// http too, for loopback only; the suite's own listeners never.
+	if hooks := s.certmgr.Webhooks(); hooks != nil {
+		hooks.SetEgress(policy, webhook.URLRules{AllowHTTPLoopback: true})
 	}
 	if s.edge, err = edge.New(edge.Config{Certmgr: s.edgeCon, Deploytracker: s.edgeCon, RootCAs: cfg.EdgeRootCAs, StatusKey: s.AdminKey,
 		Logger: log.With(slog.String("service", "edge")), Egress: policy, Tracing: cfg.Tracing,

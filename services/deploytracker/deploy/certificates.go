@@ -35,7 +35,11 @@ func wantKind(option string) string {
 func check(ref gateway.CertificateRef, c *certmgrv1.Certificate, account, project, envType string) error {
 	where := fmt.Sprintf("route %d (%q) option %q", ref.Route+1, ref.Path, ref.Option)
 	fail := func(format string, args ...any) error {
-		return &InputError{Route: ref.Route, Option: ref.Option, Msg: where + ": " + fmt.Sprintf(format, args...)}
+		e := &InputError{Route: ref.Route, Option: ref.Option, Msg: where + ": " + fmt.Sprintf(format, args...)}
+		if c != nil {
+			e.CertificateID, e.CertificateName = c.GetId(), c.GetName()
+		}
+		return e
 	}
 	switch {
 	case c == nil:

@@ -25,6 +25,11 @@ type InputError struct {
 	Route  int
 	Option string
 	Msg    string
+	// CertificateID and CertificateName are set when the certificate the
+	// option names exists but cannot serve the deploy (disabled, being
+	// deleted, damaged, of the wrong kind or not allowed in the
+	// environment type): a refusal because of that certificate.
+	CertificateID, CertificateName string
 }
 
 func (e *InputError) Error() string { return e.Msg }

@@ -77,6 +77,7 @@ type Input struct {
 func (t *Tracker) Deploy(ctx context.Context, actor string, in Input) (*store.Deployment, error) {
 	d, refs, err := t.plan(ctx, in)
 	if err != nil {
+		t.refused(ctx, in, err)
 		return nil, err
 	}
 	// Record the intent, then look again by id: a delete that began before
@@ -99,6 +100,7 @@ func (t *Tracker) Deploy(ctx context.Context, actor string, in Input) (*store.De
 			// Left in place it only blocks deletes; the next start drops it.
 			t.audit.Error("cannot remove a failed deploy's in-progress record", slog.String("error", aerr.Error()))
 		}
+		t.refused(ctx, in, err)
 		return nil, err
 	}
 	t.audit.Info("audit", slog.String("action", "deployment.deploy"), slog.String("actor", actor),

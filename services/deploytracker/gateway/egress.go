@@ -11,7 +11,7 @@ import (
 )
 
 // neverReached are the addresses the edge refuses to connect to whatever
-// its flags say (services/edge/egress, builtins.go: the two lists change
+// its flags say (internal/egress, builtins.go: the two lists change
 // together; this module does not import the edge's). A route whose URL
 // names one as an IP address could never work, so the deploy is refused
 // before anyone finds out from a 502. Names are resolved and checked by

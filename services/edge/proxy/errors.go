@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/certbind/certbind/services/edge/egress"
+	"github.com/certbind/certbind/internal/egress"
 )
 
 // CertificateError says why the edge cannot use a certificate that a route

@@ -24,6 +24,7 @@ import (
 	"github.com/certbind/certbind/internal/audit"
 
 	"github.com/certbind/certbind/internal/changefeed"
+	"github.com/certbind/certbind/internal/egress"
 	"github.com/certbind/certbind/internal/etcdkv"
 	"github.com/certbind/certbind/internal/metrics"
 	"github.com/certbind/certbind/internal/peertls"
@@ -33,6 +34,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
 	"github.com/certbind/certbind/services/certmgr/seal"
+	"github.com/certbind/certbind/services/certmgr/webhook"
 )
 
 // unreachable is the References of a certmgr started without a
@@ -71,6 +73,9 @@ func run(ctx context.Context, args []string) error {
 	auditMaxAge := fs.Duration("audit-max-age", audit.DefaultMaxAge, "audit entries older than this are dropped")
 	resume := fs.Duration("resume-interval", 30*time.Second, "how often deletes interrupted by a crash or an unreachable deploytracker are retried")
 	tracker := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address, asked before every delete; without it deletes are refused")
+	var hookAllow, hookDeny egress.Prefixes
+	fs.Var(&hookAllow, "webhook-allow", "CIDR ranges webhook receivers may be in although loopback (comma-separated, repeatable), e.g. 127.0.0.0/8 for a local receiver")
+	fs.Var(&hookDeny, "webhook-deny", "CIDR ranges webhook receivers may never be in (comma-separated, repeatable), e.g. 10.0.0.0/8; link-local and cloud metadata addresses and certmgr's own listeners are always refused")
 	var limits changefeed.Limits
 	changefeed.AddLimitFlags(fs, &limits)
 	var tlsFiles peertls.Files
@@ -170,6 +175,20 @@ func run(ctx context.Context, args []string) error {
 	if serve.Exposed(adminLis.Addr()) {
 		log.Warn("the admin listener (metrics) is not on loopback: other hosts can reach it",
 			slog.String("addr", adminLis.Addr().String()), slog.String("flag", "--admin-listen"))
+	}
+	if hooks := svc.Webhooks(); hooks != nil {
+		// certmgr's listeners are given as listeners, so that one on
+		// 0.0.0.0 stands for every local address.
+		policy, err := egress.NewPolicy(egress.Config{Allow: hookAllow, Deny: hookDeny,
+			Listeners: []egress.Endpoint{
+				{Flag: "--listen", Addr: lis.Addr().String()},
+				{Flag: "--admin-listen", Addr: adminLis.Addr().String()},
+			},
+			ControlPlane: []egress.Endpoint{{Flag: "--deploytracker-addr", Addr: *tracker}}})
+		if err != nil {
+			return err
+		}
+		hooks.SetEgress(policy, webhook.URLRules{})
 	}
 	srv := svc.NewGRPCServer(append(append(reg.ServerOptions(), tr.ServerOptions()...), serverOpts...)...)
 	reg.InitServer(srv)

@@ -24,12 +24,12 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/certbind/certbind/internal/egress"
 	"github.com/certbind/certbind/internal/peertls"
 	"github.com/certbind/certbind/internal/serve"
 	"github.com/certbind/certbind/internal/tracing"
 	"github.com/certbind/certbind/services/edge"
 	"github.com/certbind/certbind/services/edge/cache"
-	"github.com/certbind/certbind/services/edge/egress"
 	"github.com/certbind/certbind/services/edge/h1"
 	"github.com/certbind/certbind/services/edge/proxy"
 	"github.com/certbind/certbind/services/edge/watch"

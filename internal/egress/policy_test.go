@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/certbind/certbind/services/edge/egress"
+	"github.com/certbind/certbind/internal/egress"
 )
 
 // fakeResolver answers from a map and records what it was asked; a name

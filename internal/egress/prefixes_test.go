@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certbind/certbind/services/edge/egress"
+	"github.com/certbind/certbind/internal/egress"
 )
 
 func TestParsePrefixes(t *testing.T) {

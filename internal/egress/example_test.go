@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/certbind/certbind/services/edge/egress"
+	"github.com/certbind/certbind/internal/egress"
 )
 
 // The edge's policy as certbind dev would make it: loopback allowed for

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certbind/certbind/services/edge/egress"
+	"github.com/certbind/certbind/internal/egress"
 )
 
 // guard is a Control hook that records every address a socket is about to

@@ -1,0 +1,73 @@
+package webhook
+
+import (
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+const day = 24 * time.Hour
+
+// threshold is the expiry mark a certificate with notAfter has at now:
+// the smallest of Thresholds (in days) that notAfter is within, 0 when it
+// has expired, -1 when it is further away than the largest.
+func threshold(notAfter, now time.Time) int {
+	left := notAfter.Sub(now)
+	if left <= 0 {
+		return 0
+	}
+	mark := -1
+	for _, t := range Thresholds {
+		if left <= time.Duration(t)*day {
+			mark = t
+		}
+	}
+	return mark
+}
+
+// announceExpiry queues an expiring or expired event for each tracked
+// certificate whose mark is smaller than what was announced of its
+// version, and records the mark in the same transaction. A certificate
+// found already inside several windows is announced once, for the
+// nearest.
+func (d *Dispatcher) announceExpiry() error {
+	now := d.cfg.Now()
+	return d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTracked)
+		type due struct {
+			key []byte
+			t   tracked
+		}
+		var todo []due
+		err := b.ForEach(func(k, v []byte) error {
+			var t tracked
+			if json.Unmarshal(v, &t) != nil {
+				return nil
+			}
+			mark := threshold(t.NotAfter, now)
+			if t.NotAfter.IsZero() || mark < 0 || (t.Announced >= 0 && mark >= t.Announced) {
+				return nil
+			}
+			t.Announced = mark
+			todo = append(todo, due{append([]byte(nil), k...), t})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, x := range todo {
+			if err := put(b, x.key, x.t); err != nil {
+				return err
+			}
+			p := payloadOf(EventExpired, x.t)
+			if x.t.Announced > 0 {
+				p.Event, p.DaysBefore = EventExpiring, x.t.Announced
+			}
+			if err := d.enqueue(tx, p, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
