@@ -216,6 +216,9 @@ func New(cfg Config) (*Service, error) {
 	if r, ok := st.(restarter); ok {
 		r.SetRestarted(dist.Drop)
 	}
+	if p, ok := st.(progresser); ok {
+		p.SetProgress(dist.Progress)
+	}
 	if err := checkMasterKey(st, sealer, m, cfg.MasterKeyFile, log); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
