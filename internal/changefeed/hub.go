@@ -16,7 +16,7 @@ type Hub[T Revisioned] struct {
 	// progress is a revision up to which every change was delivered
 	// (see Progress); 0 when the store reports none.
 	progress uint64
-	subs map[*subscription[T]]struct{}
+	subs     map[*subscription[T]]struct{}
 }
 
 // NewHub returns a hub whose store has committed everything up to head.
