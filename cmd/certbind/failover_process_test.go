@@ -23,7 +23,6 @@ import (
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
 )
 
-
 // replicated is certmgr and the deploytracker as two replica processes
 // each on one etcd prefix, with the REST facade and an edge given every
 // replica's address.
