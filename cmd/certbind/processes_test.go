@@ -92,7 +92,20 @@ func startCluster(t *testing.T) *cluster {
 // the store the flags in etcd name (bbolt files when nil).
 func startClusterOn(t *testing.T, etcd []string) *cluster {
 	t.Helper()
-	c := &cluster{etcd: etcd, t: t, bin: binaries(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{},
+	c := newCluster(t)
+	c.etcd = etcd
+	c.start("certmgr")
+	c.start("deploytracker")
+	c.start("restapi")
+	return c
+}
+
+// newCluster returns a cluster with its binaries, TLS files, keys and
+// addresses, and a master key, that runs no process yet; every process
+// it launches is killed when the test ends.
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := &cluster{t: t, bin: binaries(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{},
 		certmgrAddr: freeAddr(t), trackerAddr: freeAddr(t), edgeAddr: freeAddr(t), edgeAdminAddr: freeAddr(t),
 		certmgrAdmin: freeAddr(t), trackerAdmin: freeAddr(t), restAdmin: freeAddr(t),
 		adminKey: "proc-admin-0123456789abcdef0123456789abcdef", serviceKey: "proc-service"}
@@ -109,9 +122,6 @@ func startClusterOn(t *testing.T, etcd []string) *cluster {
 	if out, err := exec.Command(filepath.Join(c.bin, "certmgr"), "--init-master-key", "--master-key-file", filepath.Join(c.dir, "master.key")).CombinedOutput(); err != nil {
 		t.Fatalf("init master key: %v\n%s", err, out)
 	}
-	c.start("certmgr")
-	c.start("deploytracker")
-	c.start("restapi")
 	t.Cleanup(func() {
 		for _, p := range c.procs {
 			p.Process.Kill()

@@ -13,7 +13,9 @@ import (
 type Log[T Revisioned] interface {
 	// ChangesSince returns up to limit changes after rev in revision
 	// order, the compaction point and the head (the revision of the last
-	// committed change). Every change after the compaction point is kept,
+	// committed change, or a later revision up to which the log knows
+	// there is no other change: a log on etcd reports its progress through
+	// the revisions of other keys). Every change after the compaction point is kept,
 	// so a subscriber at or after it can resume; one before it needs a
 	// resync. Revisions increase but need not be consecutive: a gap
 	// between two changes is no loss. The compaction point is what etcd
@@ -117,7 +119,7 @@ func Follow[T Revisioned](ctx context.Context, hub *Hub[T], log Log[T], sink Sin
 			hub.unsubscribe(sub)
 			return err
 		}
-		last, err = live(ctx, sub, sink, last, opts.Heartbeat)
+		last, err = live(ctx, hub, sub, sink, last, opts.Heartbeat)
 		hub.unsubscribe(sub)
 		if err != nil {
 			return err
@@ -199,7 +201,7 @@ func resync[T Revisioned](sink Sink[T], reason string, requested, oldest uint64)
 
 // live sends the hub's changes after last. It returns nil when the
 // subscription ends without ctx ending (overflow) so the caller catches up.
-func live[T Revisioned](ctx context.Context, sub *subscription[T], sink Sink[T], last uint64, heartbeat time.Duration) (uint64, error) {
+func live[T Revisioned](ctx context.Context, hub *Hub[T], sub *subscription[T], sink Sink[T], last uint64, heartbeat time.Duration) (uint64, error) {
 	idle := time.NewTimer(heartbeat)
 	defer idle.Stop()
 	for {
@@ -225,6 +227,9 @@ func live[T Revisioned](ctx context.Context, sub *subscription[T], sink Sink[T],
 			last = rev
 			idle.Reset(heartbeat)
 		case <-idle.C:
+			// The store's progress past the last change, when it reports
+			// one: the subscriber then resumes from there.
+			last = hub.current(sub, last)
 			if err := sink.Heartbeat(last); err != nil {
 				return last, err
 			}

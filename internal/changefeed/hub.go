@@ -13,7 +13,10 @@ type Revisioned interface {
 type Hub[T Revisioned] struct {
 	mu   sync.Mutex
 	head uint64 // the last revision delivered
-	subs map[*subscription[T]]struct{}
+	// progress is a revision up to which every change was delivered
+	// (see Progress); 0 when the store reports none.
+	progress uint64
+	subs     map[*subscription[T]]struct{}
 }
 
 // NewHub returns a hub whose store has committed everything up to head.
@@ -62,6 +65,33 @@ func (h *Hub[T]) Drop() {
 		delete(h.subs, s)
 		close(s.ch)
 	}
+}
+
+// Progress tells the hub that every change up to rev has been published:
+// the store's revisions between the last change and rev hold none of its
+// changes (etcd's revisions count every write to the cluster). An idle
+// subscriber's heartbeat then carries rev, so its position keeps up with
+// the store's revision and stays resumable after the store's history is
+// compacted past its last change. Call it in order with Publish, after
+// the changes up to rev; never after Drop for revisions the log no longer
+// holds.
+func (h *Hub[T]) Progress(rev uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.progress = max(h.progress, rev)
+}
+
+// current returns the revision an idle subscriber at last is current at:
+// the hub's progress when the subscriber is still attached and has taken
+// every change delivered to it (so it has every change up to the
+// progress), else last.
+func (h *Hub[T]) current(s *subscription[T], last uint64) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; !ok || len(s.ch) > 0 || h.progress <= last {
+		return last
+	}
+	return h.progress
 }
 
 // Head returns the last revision the hub has delivered.

@@ -80,3 +80,31 @@ func TestHubCutsOffFullSubscriber(t *testing.T) {
 		t.Errorf("Head = %d, want 6", h.Head())
 	}
 }
+
+// TestHubProgressOnlyWhenCaughtUp: an idle subscriber is current at the
+// hub's progress only once it has taken every change delivered to it, and
+// never once it was cut off (it then catches up from the log).
+func TestHubProgressOnlyWhenCaughtUp(t *testing.T) {
+	h := NewHub[rev](20)
+	s := h.subscribe(4)
+	if got := h.current(s, 20); got != 20 {
+		t.Errorf("no progress reported: current %d, want 20", got)
+	}
+	h.Publish(30)
+	h.Progress(40)
+	if got := h.current(s, 20); got != 20 {
+		t.Errorf("change 30 not taken yet: current %d, want 20", got)
+	}
+	<-s.ch
+	if got := h.current(s, 30); got != 40 {
+		t.Errorf("every change taken: current %d, want the progress 40", got)
+	}
+	h.Progress(35) // never moves back
+	if got := h.current(s, 30); got != 40 {
+		t.Errorf("after an older progress: current %d, want 40", got)
+	}
+	h.Drop()
+	if got := h.current(s, 30); got != 30 {
+		t.Errorf("cut off: current %d, want its own 30", got)
+	}
+}

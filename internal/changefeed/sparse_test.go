@@ -257,4 +257,32 @@ func TestFollowSparseRevisions(t *testing.T) {
 			t.Errorf("changes %v, want [change 30]", got)
 		}
 	})
+	t.Run("heartbeat carries the store's progress", func(t *testing.T) {
+		l := newSparse(2)
+		sink := &sparseSink{log: l, last: 20}
+		stop := follow(t, l, sink, 20, Options{Heartbeat: 5 * time.Millisecond})
+		waitUntil(t, "a heartbeat at 20", func() bool { return slices.Contains(sink.got(), "heartbeat 20") })
+		// Writes to other keys of the store's cluster: no change, but
+		// the store's revision moves to 25.
+		l.hub.Progress(25)
+		waitUntil(t, "a heartbeat at 25", func() bool { return slices.Contains(sink.got(), "heartbeat 25") })
+		l.write() // 30
+		waitUntil(t, "a heartbeat at 30", func() bool { return slices.Contains(sink.got(), "heartbeat 30") })
+		stop()
+		if got := changesIn(sink.got()); !slices.Equal(got, []string{"change 30"}) {
+			t.Errorf("changes %v, want [change 30]", got)
+		}
+		// The history is compacted past the last change the subscriber
+		// had before the progress: resuming from the heartbeat's
+		// revision needs no resync.
+		l.compact(22)
+		again := &sparseSink{log: l, last: 25}
+		stop = follow(t, l, again, 25, Options{Heartbeat: time.Hour})
+		l.write() // 40
+		waitUntil(t, "40", func() bool { return len(again.got()) > 0 })
+		stop()
+		if got := again.got(); !slices.Equal(got, []string{"change 30", "change 40"}) {
+			t.Errorf("resumed from the heartbeat's revision 25 after a compaction at 22: %v, want [change 30 change 40]", got)
+		}
+	})
 }

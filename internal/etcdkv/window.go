@@ -42,15 +42,18 @@ type Window[E Revisioned] struct {
 	log     *slog.Logger
 	cancel  context.CancelFunc
 	done    chan struct{}
+	every   time.Duration // between progress requests
 
-	mu        sync.Mutex
-	entries   []E
-	compacted uint64 // every entry after it is kept
-	head      uint64 // the newest entry's revision, or compacted
-	progress  int64  // every change up to it has been turned into entries
-	publish   func(E)
-	restarted func()
-	moved     chan struct{} // closed when progress moves
+	mu         sync.Mutex
+	entries    []E
+	compacted  uint64 // every entry after it is kept
+	head       uint64 // the newest entry's revision, or compacted
+	progress   int64  // every change up to it has been turned into entries
+	told       int64  // the last progress handed to progressed
+	publish    func(E)
+	progressed func(uint64)
+	restarted  func()
+	moved      chan struct{} // closed when progress moves
 }
 
 // WindowOptions configure a Window.
@@ -60,7 +63,16 @@ type WindowOptions struct {
 	// Logger receives a line when the watch breaks or the history starts
 	// again; nil discards them.
 	Logger *slog.Logger
+	// Progress is how often the window asks etcd for its watch's
+	// progress, so that the progress moves on while nothing under the
+	// prefix changes (see SetProgress); zero means DefaultProgress.
+	Progress time.Duration
 }
+
+// DefaultProgress is WindowOptions.Progress's default: half the streams'
+// default heartbeat interval, so that each heartbeat carries a revision
+// at most about that old.
+const DefaultProgress = 5 * time.Second
 
 // StartWindow starts keeping the entries of the changes under prefix,
 // replaying first what etcd still keeps of its history (up to the
@@ -74,12 +86,15 @@ func StartWindow[E Revisioned](ctx context.Context, cli *clientv3.Client, prefix
 	if opts.Logger == nil {
 		opts.Logger = discard()
 	}
+	if opts.Progress <= 0 {
+		opts.Progress = DefaultProgress
+	}
 	if _, err := currentRevision(ctx, cli, prefix); err != nil {
 		return nil, Unavailable("read the current revision", prefix, err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	w := &Window[E]{cli: cli, prefix: prefix, convert: convert, size: opts.Size, log: opts.Logger,
-		cancel: cancel, done: make(chan struct{}), moved: make(chan struct{})}
+		cancel: cancel, done: make(chan struct{}), moved: make(chan struct{}), every: opts.Progress}
 	// The watch starts at revision 1: etcd answers with its compaction
 	// point if it no longer has it, and the window starts there.
 	go w.run(wctx)
@@ -111,6 +126,19 @@ func (w *Window[E]) SetPublisher(fn func(E)) {
 	w.publish = fn
 }
 
+// SetProgress sets the function called each time the window's progress
+// moves, after every entry up to the new progress was handed to the
+// publisher, in order with the publisher's calls and never two at once:
+// etcd's revisions up to it hold no other change under the prefix. A
+// stream's heartbeat carries it, so that an idle subscriber's position
+// keeps up with etcd's revision and stays above its compaction. It is not
+// called when the history starts again (see SetRestarted).
+func (w *Window[E]) SetProgress(fn func(rev uint64)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.progressed = fn
+}
+
 // SetRestarted sets the function called each time the window starts its
 // history again, after its new compaction point is set: live subscribers
 // must then catch up from the window (changefeed.Hub.Drop), where one
@@ -122,8 +150,21 @@ func (w *Window[E]) SetRestarted(fn func()) {
 }
 
 // Since returns up to limit entries after rev, the compaction point and
-// the head, from memory.
+// the head, from memory. The head is the window's progress when that is
+// past its newest entry: etcd's revisions up to it hold no other entry. A
+// rev past the progress (a subscriber resuming from a replica ahead of
+// this one) waits, up to DefaultTimeout, for the window to take it in.
 func (w *Window[E]) Since(rev uint64, limit int) (out []E, compacted, head uint64) {
+	w.mu.Lock()
+	behind := int64(rev) > w.progress
+	w.mu.Unlock()
+	if behind {
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+		// Still behind after the wait, the head says so and the
+		// subscriber resyncs.
+		_ = w.Wait(ctx, int64(rev), true)
+		cancel()
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	i := w.after(rev)
@@ -131,7 +172,7 @@ func (w *Window[E]) Since(rev uint64, limit int) (out []E, compacted, head uint6
 	if n > 0 {
 		out = append(out, w.entries[i:i+n]...)
 	}
-	return out, w.compacted, w.head
+	return out, w.compacted, max(w.head, uint64(w.progress))
 }
 
 // after returns the index of the first entry after rev.
@@ -165,10 +206,11 @@ func (w *Window[E]) Head(ctx context.Context) (uint64, error) {
 }
 
 // HeadAt returns the revision a read of the store at etcd revision rev
-// reflects, in this window's terms: its newest entry at or before rev, or
-// its compaction point. It waits until the window has taken in rev; false
-// means the window started its history after rev, so the read should be
-// made again.
+// reflects, in this window's terms: rev itself, once the window has taken
+// in every change up to it (a subscriber then resumes from the window
+// after rev, on any replica, and is never put back behind a heartbeat's
+// revision). It waits until the window has taken in rev; false means the
+// window started its history after rev, so the read should be made again.
 func (w *Window[E]) HeadAt(ctx context.Context, rev int64) (uint64, bool, error) {
 	if err := w.Wait(ctx, rev, true); err != nil {
 		return 0, false, err
@@ -178,10 +220,7 @@ func (w *Window[E]) HeadAt(ctx context.Context, rev int64) (uint64, bool, error)
 	if w.compacted > uint64(rev) {
 		return 0, false, nil
 	}
-	if i := w.after(uint64(rev)); i > 0 {
-		return w.entries[i-1].Rev(), true, nil
-	}
-	return w.compacted, true, nil
+	return uint64(rev), true, nil
 }
 
 // Wait returns once the window has taken in every change up to rev, or
@@ -319,6 +358,24 @@ func (w *Window[E]) watch(ctx context.Context) error {
 	defer cancel()
 	ch := w.cli.Watch(wctx, w.prefix, clientv3.WithPrefix(), clientv3.WithPrevKV(),
 		clientv3.WithRev(from), clientv3.WithProgressNotify())
+	// etcd notifies a watch's progress by itself only every 10 minutes
+	// (by default): the window asks more often.
+	every := w.every
+	if every <= 0 {
+		every = DefaultProgress
+	}
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-tick.C:
+				w.requestProgress(wctx)
+			}
+		}
+	}()
 	for resp := range ch {
 		if resp.CompactRevision != 0 {
 			return &compactedError{rev: resp.CompactRevision, from: from}
@@ -369,6 +426,12 @@ func (w *Window[E]) take(resp clientv3.WatchResponse) error {
 		w.advance(resp.Header.Revision)
 		w.mu.Unlock()
 	}
+	w.mu.Lock()
+	if w.progressed != nil && w.progress > w.told {
+		w.told = w.progress
+		w.progressed(uint64(w.progress))
+	}
+	w.mu.Unlock()
 	return nil
 }
 

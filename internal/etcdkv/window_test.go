@@ -102,6 +102,68 @@ func TestWindowReplaysHistory(t *testing.T) {
 	}
 }
 
+// TestWindowProgressOutsideThePrefix: writes to etcd outside the window's
+// prefix (another service's keys) bring its watch no event, yet the
+// window's progress follows them: a wait for one of their revisions ends
+// (the window asks etcd for its watch's progress), the window asks by
+// itself every Progress interval and tells its progress function, and
+// Since reports the progress as its head, so a subscriber at that
+// revision resumes rather than being told it is ahead.
+func TestWindowProgressOutsideThePrefix(t *testing.T) {
+	cli, prefix := testetcd.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	in, err := cli.Put(ctx, prefix+"in/k", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := StartWindow(ctx, cli, prefix+"in/", everyEvent, WindowOptions{Progress: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	told := make(chan uint64, 100)
+	w.SetProgress(func(rev uint64) {
+		select {
+		case told <- rev:
+		default:
+		}
+	})
+	if err := w.Wait(ctx, in.Header.Revision, true); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli.Put(ctx, prefix+"out/k", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Asked for, the progress reaches a revision outside the prefix.
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	if err := w.Wait(wctx, out.Header.Revision, true); err != nil {
+		t.Fatalf("waiting for a revision written outside the prefix: %v", err)
+	}
+	// Unasked, the window's own requests move it on and it tells.
+	later, err := cli.Put(ctx, prefix+"out/k", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rev := uint64(0); rev < uint64(later.Header.Revision); {
+		select {
+		case rev = <-told:
+		case <-ctx.Done():
+			t.Fatalf("the window never told a progress at or past %d", later.Header.Revision)
+		}
+	}
+	got, _, head := w.Since(uint64(in.Header.Revision), 10)
+	if len(got) != 0 || head < uint64(later.Header.Revision) {
+		t.Errorf("Since(%d) = %v, head %d; want no entry and the progress, at least %d", in.Header.Revision, got, head, later.Header.Revision)
+	}
+	// A subscriber resuming at the progress is not ahead of the head.
+	if _, _, head := w.Since(uint64(later.Header.Revision), 10); head < uint64(later.Header.Revision) {
+		t.Errorf("Since(%d) reports head %d: the subscriber would be told it is ahead", later.Header.Revision, head)
+	}
+}
+
 // TestWindowFollowsWritesElsewhere: a write under another prefix of the
 // same cluster (certmgr's, when this is the deploytracker's window) moves
 // etcd's revision past everything the window's watch carries; the window

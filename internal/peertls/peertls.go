@@ -75,8 +75,15 @@ func (f Files) ServerOption() ([]grpc.ServerOption, error) {
 
 // Dial connects to a peer at addr, over mutual TLS when configured, sending
 // key as the bearer on every call when key is not empty; extra options
-// (metrics interceptors, say) are added to certbind's own.
+// (metrics interceptors, say) are added to certbind's own. addr is one
+// address or the replicas' separated by commas (see Replicas): calls are
+// then spread over the replicas that are up, and reads that meet a replica
+// going away are repeated on another.
 func (f Files) Dial(addr, key string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
+	addrs, err := Replicas("address", addr)
+	if err != nil {
+		return nil, err
+	}
 	creds := insecure.NewCredentials()
 	if f.Enabled() {
 		cert, pool, err := f.load()
@@ -85,11 +92,13 @@ func (f Files) Dial(addr, key string, extra ...grpc.DialOption) (*grpc.ClientCon
 		}
 		creds = credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS13})
 	}
+	tgt, routing := target(addrs)
 	opts := append(serve.GRPCDialOptions(), grpc.WithTransportCredentials(creds))
+	opts = append(opts, routing...)
 	if key != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerCredentials{Key: key, Secure: f.Enabled()}))
 	}
-	conn, err := grpc.NewClient(addr, append(opts, extra...)...)
+	conn, err := grpc.NewClient(tgt, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}

@@ -105,6 +105,10 @@ func (s *Server[E, I, B, M]) Publish(e E) {
 	s.hub.Publish(Change[E, B]{Entry: e, memo: s.changes.Memo(e.Rev())})
 }
 
+// Progress tells the subscribers that every change up to rev has been
+// published (see changefeed.Hub.Progress): their heartbeats carry it.
+func (s *Server[E, I, B, M]) Progress(rev uint64) { s.hub.Progress(rev) }
+
 // Drop cuts off every subscriber from the live changes (see
 // changefeed.Hub.Drop): each catches up from the log again.
 func (s *Server[E, I, B, M]) Drop() { s.hub.Drop() }

@@ -240,6 +240,9 @@ func New(cfg Config) (*Service, error) {
 	if r, ok := st.(restarter); ok {
 		r.SetRestarted(dist.Drop)
 	}
+	if p, ok := st.(progresser); ok {
+		p.SetProgress(dist.Progress)
+	}
 	if err := checkMasterKey(st, sealer, m, cfg.MasterKeyFile, log); err != nil {
 		if hooks != nil {
 			hooks.Close()

@@ -41,6 +41,11 @@ func (fixedKey) FinishKeyRotation(uint64, store.Rewrap) (bool, error) {
 // (etcd's, when its watch falls behind a compaction).
 type restarter interface{ SetRestarted(fn func()) }
 
+// progresser is a store whose change feed reports its progress past
+// revisions without changes (etcd's, whose revisions count every write to
+// the cluster).
+type progresser interface{ SetProgress(fn func(rev uint64)) }
+
 // noBackup is the backup service of a store in etcd: the cluster is backed
 // up with etcd's own snapshots (etcdctl snapshot save), every service at
 // once.

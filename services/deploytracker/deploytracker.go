@@ -154,6 +154,10 @@ func New(cfg Config) (*Service, error) {
 		// it, and one behind it resyncs.
 		r.SetRestarted(dist.Drop)
 	}
+	if p, ok := st.(interface{ SetProgress(fn func(rev uint64)) }); ok {
+		// Heartbeats carry etcd's revision past writes of other keys.
+		p.SetProgress(dist.Progress)
+	}
 	s := &Service{
 		store:       st,
 		verifier:    auth.NewRemote(cfg.Certmgr, cfg.ServiceKey, 0),

@@ -49,6 +49,10 @@ func NewDistribution(m *certs.Manager, st CertificateFeed, head uint64, opts cha
 // Publish hands a committed change to the streams, in commit order.
 func (s *Distribution) Publish(e store.Entry) { s.srv.Publish(e) }
 
+// Progress tells the streams the store has published every change up to
+// rev: idle subscribers' heartbeats carry it.
+func (s *Distribution) Progress(rev uint64) { s.srv.Progress(rev) }
+
 // Drop makes every stream catch up from the store's log again: a store
 // whose log started its history again calls it, so that streams behind
 // the new history resync.

@@ -36,6 +36,10 @@ func NewDistribution(st DeploymentFeed, head uint64, opts changefeed.Options, ad
 	})}
 }
 
+// Progress tells the streams the store has published every change up to
+// rev: idle subscribers' heartbeats carry it.
+func (s *Distribution) Progress(rev uint64) { s.srv.Progress(rev) }
+
 // Drop makes every stream catch up from the store's log again: a store
 // whose log started its history again calls it, so that streams behind
 // the new history resync.

@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string) error {
 	auditPerAccount := fs.Int("audit-retention", audit.DefaultPerAccount, "audit entries kept per account; the oldest go first")
 	auditMaxAge := fs.Duration("audit-max-age", audit.DefaultMaxAge, "audit entries older than this are dropped")
 	resume := fs.Duration("resume-interval", 30*time.Second, "how often deletes interrupted by a crash or an unreachable deploytracker are retried")
-	tracker := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address, asked before every delete; without it deletes are refused")
+	tracker := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address, or its replicas' separated by commas (host:port,host:port), asked before every delete; without it deletes are refused")
 	var hookAllow, hookDeny egress.Prefixes
 	fs.Var(&hookAllow, "webhook-allow", "CIDR ranges webhook receivers may be in although loopback (comma-separated, repeatable), e.g. 127.0.0.0/8 for a local receiver")
 	fs.Var(&hookDeny, "webhook-deny", "CIDR ranges webhook receivers may never be in (comma-separated, repeatable), e.g. 10.0.0.0/8; link-local and cloud metadata addresses and certmgr's own listeners are always refused")
@@ -120,6 +120,9 @@ func run(ctx context.Context, args []string) error {
 	if *tracker != "" {
 		if serviceKey == "" {
 			return errors.New("--deploytracker-addr needs CERTBIND_SERVICE_KEY, the key the services share")
+		}
+		if _, err := peertls.Replicas("--deploytracker-addr", *tracker); err != nil {
+			return err
 		}
 		conn, err := tlsFiles.Dial(*tracker, serviceKey, append(reg.DialOptions(), tr.DialOptions()...)...)
 		if err != nil {

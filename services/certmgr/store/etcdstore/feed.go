@@ -109,6 +109,11 @@ func (s *Store) Revision() (uint64, error) {
 // must then catch up from the feed, and one behind it resyncs.
 func (s *Store) SetRestarted(fn func()) { s.feed.SetRestarted(fn) }
 
+// SetProgress sets the function called each time the feed's progress
+// moves past etcd revisions without changes of this store (writes of
+// other services or other keys), in order with the publisher's calls.
+func (s *Store) SetProgress(fn func(rev uint64)) { s.feed.SetProgress(fn) }
+
 // SetPublisher sets the function called with every change this replica's
 // feed takes in (the writes of every replica), in revision order and never
 // two at once; a write of this replica returns after its change was

@@ -250,8 +250,11 @@ func testRevisions(t *testing.T, s Store) {
 
 func testChangesSince(t *testing.T, s Store, f Feed) {
 	start := revision(t, s)
+	// The head is the last change's revision, or a later one up to which
+	// the store knows there is no other change (a feed on etcd reports
+	// its progress through other keys' revisions).
 	changes, compacted, head, err := f.ChangesSince(start, 10)
-	if err != nil || len(changes) != 0 || head != start || compacted > head {
+	if err != nil || len(changes) != 0 || head < start || compacted > head {
 		t.Fatalf("ChangesSince(head) of a new store = %d changes, compacted %d, head %d, %v; want none, compacted at most head %d", len(changes), compacted, head, err, start)
 	}
 	var written []store.Change
@@ -293,7 +296,7 @@ func testChangesSince(t *testing.T, s Store, f Feed) {
 			}
 			// Every change written is kept: the compaction point is
 			// before the first.
-			if head != last || compacted >= written[0].Revision {
+			if head < last || compacted >= written[0].Revision {
 				t.Errorf("ChangesSince(%d, %d): compacted %d, head %d; want compacted before %d, head %d", since, limit, compacted, head, written[0].Revision, last)
 			}
 		}

@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", "", "directory of the bbolt store (required with --store bbolt; created 0700, refused if others may enter it or its group may write it)")
 	var storage etcdkv.Flags
 	storage.AddFlags(fs, "deploytracker")
-	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
+	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address, or its replicas' separated by commas (host:port,host:port): calls are spread over the replicas that are up, and reads are repeated on another when one goes away (required)")
 	edgeURL := fs.String("edge-url", deploytracker.DefaultEdgeURL, "base URL where the edge serves deployments")
 	auditPerAccount := fs.Int("audit-retention", audit.DefaultPerAccount, "audit entries kept per account; the oldest go first")
 	auditMaxAge := fs.Duration("audit-max-age", audit.DefaultMaxAge, "audit entries older than this are dropped")
@@ -82,6 +82,9 @@ func run(ctx context.Context, args []string) error {
 		return errors.New("CERTBIND_SERVICE_KEY is not set: set it to the key certmgr was started with")
 	}
 	reg := metrics.New()
+	if _, err := peertls.Replicas("--certmgr-addr", *certmgrAddr); err != nil {
+		return err
+	}
 	conn, err := tlsFiles.Dial(*certmgrAddr, serviceKey, append(reg.DialOptions(), tr.DialOptions()...)...)
 	if err != nil {
 		return err

@@ -342,8 +342,11 @@ func testRevisions(t *testing.T, s Store) {
 
 func testChangesSince(t *testing.T, s Store, f Feed) {
 	start := revision(t, s)
+	// The head is the last change's revision, or a later one up to which
+	// the store knows there is no other change (a feed on etcd reports
+	// its progress through other keys' revisions).
 	changes, compacted, head, err := f.ChangesSince(start, 10)
-	if err != nil || len(changes) != 0 || head != start || compacted > head {
+	if err != nil || len(changes) != 0 || head < start || compacted > head {
 		t.Fatalf("ChangesSince(head) of a new store = %d changes, compacted %d, head %d, %v; want none, compacted at most head", len(changes), compacted, head, err)
 	}
 	var written []store.Change
@@ -382,7 +385,7 @@ func testChangesSince(t *testing.T, s Store, f Feed) {
 			}
 			// Every change written is kept: the compaction point is
 			// before the first.
-			if head != last || compacted >= written[0].Revision {
+			if head < last || compacted >= written[0].Revision {
 				t.Errorf("ChangesSince(%d, %d): compacted %d, head %d; want compacted before %d, head %d", since, limit, compacted, head, written[0].Revision, last)
 			}
 		}
@@ -406,8 +409,11 @@ func testSnapshotPublisher(t *testing.T, s Store, f Feed) {
 	if err := s.BeginDeploy(Pending("acme", "c", "development")); err != nil {
 		t.Fatal(err)
 	}
+	// The snapshot's revision is the last change's, or a later one with
+	// no change between (on etcd, the revision of its read: the deploy
+	// in progress wrote one).
 	snap, rev, err := f.Snapshot()
-	if err != nil || rev != a2.Revision || len(snap) != 2 || snap[0].ID != b.DeploymentID || snap[1].ID != a.DeploymentID || snap[1].Generation != 2 {
+	if err != nil || rev < a2.Revision || len(changesAfter(t, f, a2.Revision)) != 0 || len(snap) != 2 || snap[0].ID != b.DeploymentID || snap[1].ID != a.DeploymentID || snap[1].Generation != 2 {
 		t.Errorf("Snapshot = %+v at %d, %v; want b then a (by revision) at %d", snap, rev, err, a2.Revision)
 	}
 	mu.Lock()

@@ -50,8 +50,8 @@ func run(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8000", "address that serves deployments")
 	adminListen := fs.String("admin-listen", "127.0.0.1:8001", "address of GET /v1/status, /healthz and /metrics (keep it on loopback or a private network: /metrics is not authenticated)")
 	grpcListen := fs.String("grpc-listen", "", "address of the gRPC StatusService (none when empty)")
-	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
-	trackerAddr := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address (required)")
+	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address, or its replicas' separated by commas (host:port,host:port): the edge streams from one replica that is up and resumes on another when it goes away (required)")
+	trackerAddr := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address, or its replicas' separated by commas, as --certmgr-addr (required)")
 	restAddr := fs.String("rest-addr", "", "the REST facade's address, which routes may not reach (optional; certmgr's and the deploytracker's are refused already)")
 	backendTimeout := fs.Duration("backend-timeout", 30*time.Second, "how long to wait for a backend's response headers")
 	maxBody := fs.Int64("max-body-bytes", proxy.DefaultMaxBodyBytes, "largest request body the edge forwards (413 above it)")
@@ -96,6 +96,10 @@ func run(ctx context.Context, args []string) error {
 	switch {
 	case *certmgrAddr == "" || *trackerAddr == "":
 		return errors.New("set --certmgr-addr and --deploytracker-addr")
+	case badReplicas("--certmgr-addr", *certmgrAddr) != nil:
+		return badReplicas("--certmgr-addr", *certmgrAddr)
+	case badReplicas("--deploytracker-addr", *trackerAddr) != nil:
+		return badReplicas("--deploytracker-addr", *trackerAddr)
 	case key == "":
 		return errors.New("CERTBIND_EDGE_KEY is not set: create an edge key with `certbind api-key create --account A --role edge`")
 	case *cacheKeyFile != "" && *cacheDir == "":
@@ -182,4 +186,10 @@ func run(ctx context.Context, args []string) error {
 	}
 	log.Info("serving", slog.String("http", "http://"+lis.Addr().String()), slog.String("admin", "http://"+adminLis.Addr().String()))
 	return serve.All(ctx, tasks...)
+}
+
+// badReplicas says what is wrong with a flag's list of replica addresses.
+func badReplicas(flag, value string) error {
+	_, err := peertls.Replicas(flag, value)
+	return err
 }

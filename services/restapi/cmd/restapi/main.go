@@ -35,8 +35,8 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("restapi", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP listen address")
 	adminListen := fs.String("admin-listen", "127.0.0.1:8081", "address of GET /metrics (keep it on loopback or a private network: /metrics is not authenticated)")
-	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address (required)")
-	trackerAddr := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address (required)")
+	certmgrAddr := fs.String("certmgr-addr", "", "certmgr's gRPC address, or its replicas' separated by commas (host:port,host:port): calls are spread over the replicas that are up, and reads are repeated on another when one goes away (required)")
+	trackerAddr := fs.String("deploytracker-addr", "", "the deploytracker's gRPC address, or its replicas' separated by commas, as --certmgr-addr (required)")
 	var tlsFiles peertls.Files
 	tlsFiles.AddFlags(fs)
 	var traceFlags tracing.Flags
@@ -57,6 +57,11 @@ func run(ctx context.Context, args []string) error {
 	// Its calls are what its metrics count (grpc_client_*): one per REST
 	// request that reaches a service, by method and status.
 	reg := metrics.New()
+	for flag, value := range map[string]string{"--certmgr-addr": *certmgrAddr, "--deploytracker-addr": *trackerAddr} {
+		if _, err := peertls.Replicas(flag, value); err != nil {
+			return err
+		}
+	}
 	dialOpts := append(reg.DialOptions(), tr.DialOptions()...)
 	cm, err := tlsFiles.Dial(*certmgrAddr, "", dialOpts...)
 	if err != nil {

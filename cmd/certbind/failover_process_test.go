@@ -1,0 +1,373 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/certbind/certbind/cmd/certbind/internal/e2etest"
+	"github.com/certbind/certbind/internal/testetcd"
+	"github.com/certbind/certbind/internal/testpki"
+	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+)
+
+// replicated is certmgr and the deploytracker as two replica processes
+// each on one etcd prefix, with the REST facade and an edge given every
+// replica's address.
+type replicated struct {
+	*cluster
+	certmgrs, trackers [2]string // gRPC addresses
+	certmgrAdmins      [2]string
+	trackerAdmins      [2]string
+	store              []string
+}
+
+func (r *replicated) startCertmgr(i int) {
+	r.t.Helper()
+	r.launch(fmt.Sprintf("certmgr%d", i), "certmgr", r.certmgrs[i], append([]string{"--listen", r.certmgrs[i], "--admin-listen", r.certmgrAdmins[i],
+		"--master-key-file", filepath.Join(r.dir, "master.key"), "--deploytracker-addr", strings.Join(r.trackers[:], ",")}, r.store...))
+}
+
+func (r *replicated) startTracker(i int) {
+	r.t.Helper()
+	r.launch(fmt.Sprintf("deploytracker%d", i), "deploytracker", r.trackers[i], append([]string{"--listen", r.trackers[i], "--admin-listen", r.trackerAdmins[i],
+		"--certmgr-addr", strings.Join(r.certmgrs[:], ","), "--edge-url", "http://" + r.edgeAddr}, r.store...))
+}
+
+// streaming returns the index of the replica whose stream the edge
+// follows, from the replicas' subscriber gauges.
+func (r *replicated) streaming(admins [2]string, gauge string) int {
+	r.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		for i, a := range admins {
+			if r.procs[r.nameOf(admins, i)] == nil {
+				continue
+			}
+			if v, ok := e2etest.Scrape(r.t, "http://"+a+"/metrics").Value(gauge, nil); ok && v > 0 {
+				return i
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no replica reports a subscriber on %s", gauge)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *replicated) nameOf(admins [2]string, i int) string {
+	if admins == r.certmgrAdmins {
+		return fmt.Sprintf("certmgr%d", i)
+	}
+	return fmt.Sprintf("deploytracker%d", i)
+}
+
+// edgeStreams returns the edge's streams as its status page shows them:
+// each one's revision and resync count, by name.
+func (r *replicated) edgeStreams() map[string][2]string {
+	r.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+r.edgeAdminAddr+"/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer "+r.edgeKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Streams []struct {
+			Name              string
+			Revision, Resyncs json.Number
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		r.t.Fatalf("edge status: %v", err)
+	}
+	out := map[string][2]string{}
+	for _, s := range st.Streams {
+		out[s.Name] = [2]string{s.Revision.String(), s.Resyncs.String()}
+	}
+	return out
+}
+
+// TestFailoverAcrossReplicas runs two certmgr and two deploytracker
+// replicas as processes on one etcd, the REST facade and an edge given
+// both replicas' addresses, and steady traffic through the edge to a
+// backend that requires the client certificate. It rotates a certificate
+// in place after SIGKILLing the certmgr replica the edge streams from, and
+// redeploys while SIGKILLing the deploytracker replica the edge streams
+// from in the middle of deploys: no edge request fails, the edge resumes
+// both streams on the other replicas without a resync, every acknowledged
+// write is there afterwards and the edge serves the final state.
+func TestFailoverAcrossReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs processes")
+	}
+	endpoint := testetcd.Endpoint(t)
+	r := &replicated{store: []string{"--store", "etcd", "--etcd-endpoints", endpoint, "--etcd-prefix", testetcd.Prefix(t)}}
+	r.cluster = newCluster(t) // builds the binaries first
+	began := time.Now()
+	for i := range 2 {
+		r.certmgrs[i], r.trackers[i] = freeAddr(t), freeAddr(t)
+		r.certmgrAdmins[i], r.trackerAdmins[i] = freeAddr(t), freeAddr(t)
+	}
+	for i := range 2 {
+		r.startCertmgr(i)
+		r.startTracker(i)
+	}
+	rest := freeAddr(t)
+	r.restURL = "http://" + rest
+	r.launch("restapi", "restapi", rest, []string{"--listen", rest, "--admin-listen", r.restAdmin,
+		"--certmgr-addr", strings.Join(r.certmgrs[:], ","), "--deploytracker-addr", strings.Join(r.trackers[:], ",")})
+
+	dir := t.TempDir()
+	cli := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(r.bin, "certbind"), args...)
+		cmd.Env = append(os.Environ(), "CERTBIND_API_URL="+r.restURL, "CERTBIND_API_KEY="+r.adminKey)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := cli(args...)
+		if err != nil {
+			t.Fatalf("certbind %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	file := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	with := func(args ...string) []string { return append(args, "--account", "acme", "--project", "shop") }
+
+	var key struct{ Key string }
+	if err := json.Unmarshal([]byte(must("api-key", "create", "--account", "acme", "--role", "edge", "--output", "json")), &key); err != nil || key.Key == "" {
+		t.Fatalf("edge key: %v", err)
+	}
+	r.edgeKey = key.Key
+	r.launch("edge", "edge", r.edgeAdminAddr, []string{"--listen", r.edgeAddr, "--admin-listen", r.edgeAdminAddr,
+		"--certmgr-addr", strings.Join(r.certmgrs[:], ","), "--deploytracker-addr", strings.Join(r.trackers[:], ","),
+		"--backend-allow", "127.0.0.0/8"})
+
+	clientCA, backendCA := testpki.NewCA(t, "Client CA"), testpki.NewCA(t, "Backend CA")
+	backend := e2etest.MTLSBackend(t, e2etest.ServerCert(t, backendCA), clientCA)
+	leaf := func(n string) (string, string) {
+		l := clientCA.Issue(t, testpki.Options{CommonName: "client-" + n})
+		return file("client"+n+".pem", l.CertPEM), file("client"+n+".key", l.KeyPEM)
+	}
+	gateways := map[string]string{}
+	for _, cert := range []string{"myBackendCert", "nextCert"} {
+		gateways[cert] = file("gateway-"+cert+".json", []byte(`{"routes": [{"path": "/api/*", "handler": {"export": "UrlForwardHandler",
+		"options": {"baseUrl": "`+backend.URL+`", "mtlsCertificate": "`+cert+`", "caCertificate": "backendCa"}}}]}`))
+	}
+	deploy := func(env, cert string) (string, error) {
+		return cli(with("deploy", "--environment", env, "--environment-type", "production", "--config", gateways[cert], "--output", "json")...)
+	}
+	cert1, key1 := leaf("1")
+	must(with("mtls-certificate", "create", "--cert", cert1, "--key", key1, "--name", "myBackendCert", "--environment-type", "production")...)
+	must(with("mtls-certificate", "create", "--ca", "--cert", file("backend-ca.pem", backendCA.CertPEM), "--name", "backendCa", "--environment-type", "production")...)
+	out, err := deploy("production", "myBackendCert")
+	var dep struct{ URL string }
+	if err != nil || json.Unmarshal([]byte(out), &dep) != nil || dep.URL == "" {
+		t.Fatalf("deploy: %v %s", err, out)
+	}
+	url := dep.URL + "/api/hello"
+	e2etest.Eventually(t, url, 200, "CN=client-1")
+	step := func(what string) { t.Logf("%v: %s", time.Since(began).Round(time.Millisecond), what) }
+	step("the edge serves the deployment")
+	before := r.edgeStreams()
+	load := e2etest.StartLoad(url, 4)
+
+	// (b) SIGKILL the certmgr replica the edge streams from, then rotate
+	// in place: the edge resumes on the other replica and serves the new
+	// version.
+	victim := r.streaming(r.certmgrAdmins, "certbind_certmgr_stream_subscribers")
+	t.Logf("the edge streams certificates from certmgr%d: SIGKILL", victim)
+	r.kill9(fmt.Sprintf("certmgr%d", victim))
+	cert2, key2 := leaf("2")
+	must(with("mtls-certificate", "rotate", "--name", "myBackendCert", "--cert", cert2, "--key", key2)...)
+	e2etest.Eventually(t, url, 200, "CN=client-2")
+	step("the edge serves the rotated certificate")
+	r.startCertmgr(victim)
+
+	// (c) Deploys to four environments in a loop, the deploytracker
+	// replica the edge streams from SIGKILLed in their middle; a deploy
+	// that failed is made again until one is acknowledged.
+	cert3, key3 := leaf("3")
+	must(with("mtls-certificate", "create", "--cert", cert3, "--key", key3, "--name", "nextCert", "--environment-type", "production")...)
+	victim = r.streaming(r.trackerAdmins, "certbind_deploytracker_stream_subscribers")
+	envs := []string{"production", "e1", "e2", "e3"}
+	var (
+		mu       sync.Mutex
+		acked    = map[string]string{} // environment → URL of its last acknowledged deploy
+		failures []string
+		wg       sync.WaitGroup
+		killed   = make(chan struct{})
+	)
+	for _, env := range envs {
+		wg.Go(func() {
+			for {
+				after := false
+				select {
+				case <-killed:
+					after = true
+				default:
+				}
+				out, err := deploy(env, "nextCert")
+				mu.Lock()
+				if err != nil {
+					failures = append(failures, env+": "+strings.TrimSpace(out))
+				} else {
+					var d struct{ URL string }
+					if json.Unmarshal([]byte(out), &d) != nil || d.URL == "" {
+						t.Errorf("deploy %s printed %s", env, out)
+					}
+					acked[env] = d.URL
+				}
+				mu.Unlock()
+				if err == nil && after {
+					return // acknowledged after the kill
+				}
+			}
+		})
+	}
+	// Deploys straight to the victim, one after the other, so that one is
+	// in flight when it dies.
+	var config structpb.Struct
+	if raw, err := os.ReadFile(gateways["nextCert"]); err != nil || protojson.Unmarshal(raw, &config) != nil {
+		t.Fatalf("read %s: %v", gateways["nextCert"], err)
+	}
+	direct := deploytrackerv1.NewDeploymentServiceClient(r.grpc(r.trackers[victim]))
+	cut := make(chan error, 1)
+	go func() {
+		for {
+			_, err := direct.Deploy(r.admin(), &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: "direct",
+				EnvironmentType: "production", Config: &config})
+			if err != nil {
+				cut <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	t.Logf("the edge streams deployments from deploytracker%d: SIGKILL in the middle of deploys", victim)
+	r.kill9(fmt.Sprintf("deploytracker%d", victim))
+	close(killed)
+	if err := <-cut; status.Code(err) != codes.Unavailable {
+		t.Fatalf("a deploy in flight on the killed replica ended with %v, want Unavailable", err)
+	}
+	envs = append(envs, "direct")
+	wg.Go(func() {
+		for {
+			out, err := deploy("direct", "nextCert")
+			if err == nil {
+				var d struct{ URL string }
+				if json.Unmarshal([]byte(out), &d) != nil || d.URL == "" {
+					t.Errorf("deploy direct printed %s", out)
+				}
+				mu.Lock()
+				acked["direct"] = d.URL
+				mu.Unlock()
+				return
+			}
+			mu.Lock()
+			failures = append(failures, "direct: "+strings.TrimSpace(out))
+			mu.Unlock()
+		}
+	})
+	wg.Wait()
+	t.Logf("deploys refused or cut off by the kill, then made again: %d %q", len(failures), failures)
+	step("every deploy acknowledged")
+	e2etest.Eventually(t, url, 200, "CN=client-3")
+	for env, u := range acked {
+		e2etest.Eventually(t, u+"/api/x", 200, "CN=client-3")
+		if env != "production" && !strings.HasSuffix(u, "/"+env) {
+			t.Errorf("deploy %s answered URL %s", env, u)
+		}
+	}
+	step("the edge serves every redeploy")
+	load.Finish(t, "rotation and redeploys with a certmgr and a deploytracker replica SIGKILLed")
+
+	// Every acknowledged write is there, read through the survivors.
+	var certs []struct {
+		Name, FingerprintSha256 string
+	}
+	if err := json.Unmarshal([]byte(must(with("mtls-certificate", "list", "--output", "json")...)), &certs); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, c := range certs {
+		names[c.Name] = true
+	}
+	if len(certs) != 3 || !names["myBackendCert"] || !names["backendCa"] || !names["nextCert"] {
+		t.Fatalf("certificates after the kills: %+v", certs)
+	}
+	if desc := must(with("mtls-certificate", "describe", "--name", "myBackendCert", "--output", "json")...); !strings.Contains(desc, "client-2") {
+		t.Fatalf("the rotation is not kept: %s", desc)
+	}
+	var deps []struct {
+		Environment  string
+		Certificates []json.RawMessage
+	}
+	list := must(with("deployment", "list", "--output", "json")...)
+	if err := json.Unmarshal([]byte(list), &deps); err != nil {
+		t.Fatal(err)
+	}
+	if len(deps) != len(envs) || len(acked) != len(envs) {
+		t.Fatalf("deployments after the kills: %s (acknowledged %v)", list, acked)
+	}
+	for _, env := range envs {
+		d := must(with("deployment", "describe", "--environment", env, "--output", "json")...)
+		if !strings.Contains(d, "nextCert") {
+			t.Errorf("deployment %s does not reference nextCert: %s", env, d)
+		}
+	}
+
+	step("every acknowledged write read back")
+	// No reference dangles: the old certificate, which no deployment
+	// references any more, can be deleted (once the leases of deploys the
+	// killed replica had in progress ran out), and the new one cannot.
+	var id struct{ ID string }
+	if err := json.Unmarshal([]byte(must(with("mtls-certificate", "describe", "--name", "nextCert", "--output", "json")...)), &id); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli(with("mtls-certificate", "delete", "--cert-id", id.ID)...); err == nil || !strings.Contains(out, "production") {
+		t.Errorf("deleting nextCert, which every deployment references: %v %s", err, out)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		out, err := cli(with("mtls-certificate", "delete", "--name", "myBackendCert")...)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deleting myBackendCert, which no deployment references: %v %s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	step("myBackendCert deleted")
+	// The edge resumed both streams where it was: no resync since the
+	// load began.
+	after := r.edgeStreams()
+	for name, b := range before {
+		if after[name][1] != b[1] {
+			t.Errorf("stream %s: %s resyncs before the kills, %s after (revision %s → %s): want a resume", name, b[1], after[name][1], b[0], after[name][0])
+		}
+	}
+	t.Logf("edge streams before %v, after %v; the test took %v", before, after, time.Since(began).Round(time.Millisecond))
+}
