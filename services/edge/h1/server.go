@@ -105,6 +105,8 @@ type Server struct {
 	// closing is set under mu, and read without it on every request.
 	closing  atomic.Bool
 	idleWake chan struct{} // closed and renewed when a connection ends
+	// awaitFallbackFor replaces defaultAwaitFallback when set (tests).
+	awaitFallbackFor time.Duration
 }
 
 // Defaults of the Server fields.

@@ -1,0 +1,117 @@
+package h1
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The wait for the next request on a kept-alive connection. Read at once
+// after an answer, as a Go read does, the connection has nothing yet (the
+// client is still reading the answer), so the read costs a system call
+// that finds nothing before the wait; on the machines measured a system
+// call costs about as much as the proxy's own work on a small request
+// (BenchmarkEdgeAlone in the proxy package). sendAwait waits first and reads after, as the
+// proxy's backend connections do (see proxy's upConn.sendAwait).
+//
+// Waiting first is sound only for bytes that come after the wait was set
+// up: RawConn.Read forgets the readiness the socket had before it. The
+// answer is therefore sent from inside the wait, so that a client that
+// waits for its answer before it sends the next request (as nearly all
+// do) cannot be missed. A client that pipelines may have sent its next
+// request while the last was being served, before the wait; its bytes
+// would be missed until more came. The wait is therefore bounded by
+// awaitFallback: when that passes, the connection is read as before, and
+// it is never awaited again, so that a pipelining client loses at most
+// that once per connection, and an idle one pays nothing more than the
+// read it would have made.
+
+// defaultAwaitFallback bounds the wait, without a read, for the next
+// request after an answer (see sendAwait).
+const defaultAwaitFallback = 50 * time.Millisecond
+
+// awaitState is sendAwait's, kept on the connection with the function
+// RawConn.Read calls, so that an answer allocates neither.
+type awaitState struct {
+	rc    syscall.RawConn // nil: the connection is not awaited
+	step  func(fd uintptr) bool
+	sent  bool
+	err   error
+	off   atomic.Bool  // a wait fell back: read as before from now on
+	count atomic.Int64 // waits that ended with the next request (for tests)
+}
+
+// initAwait sets up the wait on a connection that is a socket and nothing
+// more: a connection that wraps one (TLS, say) may hold bytes it has read
+// from the socket, which a wait on the socket would not see.
+func (c *conn) initAwait() {
+	var sc syscall.Conn
+	switch nc := c.nc.(type) {
+	case *net.TCPConn:
+		sc = nc
+	case *net.UnixConn:
+		sc = nc
+	default:
+		return
+	}
+	if rc, err := sc.SyscallConn(); err == nil {
+		c.await.rc, c.await.step = rc, c.awaitStep
+	}
+}
+
+// sendAwait sends the answer buffered in c.bw and, when it may, waits
+// until the next request begins to come, so that the read after it finds
+// bytes. It returns false when the answer could not be sent: the
+// connection's context has ended then (see outBuf.fail).
+func (c *conn) sendAwait() bool {
+	a := &c.await
+	// The wait must begin before the client can have all of its answer:
+	// while the answer's last bytes are in c.bw, it cannot.
+	if a.rc == nil || a.off.Load() || c.bw.Buffered() == 0 || c.br.Buffered() > 0 || c.r.hasByte {
+		return c.bw.Flush() == nil
+	}
+	fallback := c.srv.awaitFallback()
+	// The wait's deadline replaces the connection's for as long as it
+	// lasts; the loop sets the idle deadline again after it.
+	c.nc.SetReadDeadline(time.Now().Add(min(fallback, c.srv.idleTimeout())))
+	c.rd.Cleared()
+	a.sent, a.err = false, nil
+	err := a.rc.Read(a.step)
+	if !a.sent {
+		// RawConn.Read failed before calling awaitStep (the connection
+		// is closed): the flush reports that.
+		return c.bw.Flush() == nil
+	}
+	if a.err != nil {
+		return false
+	}
+	switch {
+	case err == nil:
+		a.count.Add(1)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Idle, or a pipelined request that came before the wait.
+		a.off.Store(true)
+	}
+	// Any other error is the read's that follows to meet.
+	return true
+}
+
+// awaitStep is what RawConn.Read calls in sendAwait: first to send the
+// answer (then to wait, unless that failed), and again once the socket is
+// readable, to stop.
+func (c *conn) awaitStep(uintptr) bool {
+	a := &c.await
+	if a.sent {
+		return true
+	}
+	a.sent = true
+	a.err = c.bw.Flush()
+	return a.err != nil
+}
+
+func (s *Server) awaitFallback() time.Duration {
+	return orDefault(s.awaitFallbackFor, defaultAwaitFallback)
+}

@@ -1,0 +1,65 @@
+//go:build unix
+
+package h1
+
+import (
+	"net"
+	"net/http"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestNextRequestPipelinedDuringAnswer sends the next request while the
+// last is still being served, and has the handler answer only once those
+// bytes are queued on the server's socket: the wait that begins as the
+// answer is sent is not told of bytes that came before it, unless the
+// kernel happens to report the socket again (on Linux it often does, once
+// the answer is acknowledged), and must then fall back to reading them.
+// Either way the answer comes; without the fallback it could wait for the
+// idle timeout (two minutes), past the client's deadline.
+func TestNextRequestPipelinedDuringAnswer(t *testing.T) {
+	var ts *testServer
+	reading, release := make(chan struct{}), make(chan struct{})
+	ts = startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(reading)
+			<-release
+			waitQueued(t, ts.onlyConn(t).nc)
+		}
+		echo(w, r)
+	}), func(s *Server) { s.WatchAfter = time.Hour })
+	c := ts.dial(t)
+	c.write("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.read("GET")
+	c.write("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	recv(t, reading, "the slow request")
+	c.write("GET /pipelined HTTP/1.1\r\nHost: a\r\n\r\n")
+	close(release)
+	for _, want := range []string{"GET /slow ", "GET /pipelined "} {
+		if r := c.read("GET"); r.body != want {
+			t.Fatalf("answer %q, want %q", r.body, want)
+		}
+	}
+	c.write("GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
+	if r := c.read("GET"); r.body != "GET /after " {
+		t.Fatalf("answer %q after the pipelined one", r.body)
+	}
+}
+
+// waitQueued waits until bytes are queued on nc's socket, unread.
+func waitQueued(t *testing.T, nc net.Conn) {
+	rc, err := nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	var b [1]byte
+	for queued := false; !queued; runtime.Gosched() {
+		rc.Control(func(fd uintptr) {
+			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			queued = err == nil && n == 1
+		})
+	}
+}
