@@ -24,10 +24,11 @@ import (
 // do) cannot be missed. A client that pipelines may have sent its next
 // request while the last was being served, before the wait; its bytes
 // would be missed until more came. The wait is therefore bounded by
-// awaitFallback: when that passes, the connection is read as before, and
-// it is never awaited again, so that a pipelining client loses at most
-// that once per connection, and an idle one pays nothing more than the
-// read it would have made.
+// awaitFallback: when that passes, the connection is read as before; if
+// bytes were waiting on it then (see pending), the client pipelines, and
+// its connection is never awaited again, so that it loses at most that
+// once. An idle client pays a look at its socket per fallback, and keeps
+// the wait: under load a busy client can be slower than the fallback.
 
 // defaultAwaitFallback bounds the wait, without a read, for the next
 // request after an answer (see sendAwait).
@@ -36,12 +37,15 @@ const defaultAwaitFallback = 50 * time.Millisecond
 // awaitState is sendAwait's, kept on the connection with the function
 // RawConn.Read calls, so that an answer allocates neither.
 type awaitState struct {
-	rc    syscall.RawConn // nil: the connection is not awaited
-	step  func(fd uintptr) bool
-	sent  bool
-	err   error
-	off   atomic.Bool  // a wait fell back: read as before from now on
-	count atomic.Int64 // waits that ended with the next request (for tests)
+	rc   syscall.RawConn // nil: the connection is not awaited
+	step func(fd uintptr) bool
+	sent bool
+	err  error
+	off  atomic.Bool // a wait missed a request: read as before from now on
+	peek [1]byte
+	// For tests: waits that ended with the next request, and those
+	// that fell back.
+	count, fallbacks atomic.Int64
 }
 
 // initAwait sets up the wait on a connection that is a socket and nothing
@@ -92,8 +96,14 @@ func (c *conn) sendAwait() bool {
 	case err == nil:
 		a.count.Add(1)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		// Idle, or a pipelined request that came before the wait.
-		a.off.Store(true)
+		a.fallbacks.Add(1)
+		if a.pending() {
+			// A pipelined request that came before the wait:
+			// this client pipelines, and its connection is read
+			// as before from now on. A client that was merely
+			// idle keeps the wait.
+			a.off.Store(true)
+		}
 	}
 	// Any other error is the read's that follows to meet.
 	return true

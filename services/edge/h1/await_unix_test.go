@@ -46,6 +46,11 @@ func TestNextRequestPipelinedDuringAnswer(t *testing.T) {
 	if r := c.read("GET"); r.body != "GET /after " {
 		t.Fatalf("answer %q after the pipelined one", r.body)
 	}
+	// A wait that fell back found the pipelined request waiting.
+	sc := ts.onlyConn(t)
+	if sc.await.fallbacks.Load() > 0 && !sc.await.off.Load() {
+		t.Error("a wait fell back with a request waiting, and the connection is still awaited")
+	}
 }
 
 // waitQueued waits until bytes are queued on nc's socket, unread.
@@ -61,5 +66,38 @@ func waitQueued(t *testing.T, nc net.Conn) {
 			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 			queued = err == nil && n == 1
 		})
+	}
+}
+
+// TestAwaitPending checks the look at the socket made when a wait falls
+// back: bytes waiting on it are seen, and none is not mistaken for some.
+func TestAwaitPending(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	rc, err := server.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &awaitState{rc: rc}
+	if a.pending() {
+		t.Error("pending with nothing sent")
+	}
+	client.Write([]byte("GET"))
+	waitQueued(t, server)
+	if !a.pending() {
+		t.Error("not pending with bytes waiting")
 	}
 }
