@@ -24,15 +24,26 @@ import (
 // do) cannot be missed. A client that pipelines may have sent its next
 // request while the last was being served, before the wait; its bytes
 // would be missed until more came. The wait is therefore bounded by
-// awaitFallback: when that passes, the connection is read as before; if
-// bytes were waiting on it then (see pending), the client pipelines, and
-// its connection is never awaited again, so that it loses at most that
-// once. An idle client pays a look at its socket per fallback, and keeps
-// the wait: under load a busy client can be slower than the fallback.
+// awaitFallback: when that passes, the connection is read as before. If
+// bytes were waiting on it then (see pending), the wait may have missed a
+// request: the connection's next missSkip answers are sent without a
+// wait, twice as many after each further miss, so that a pipelining
+// client loses the fallback a few times at most, and a client that a
+// loaded machine made look like one (its request came between the
+// fallback and the look) keeps the saving for most of its requests. An
+// idle client pays a look at its socket per fallback, and keeps the wait.
 
 // defaultAwaitFallback bounds the wait, without a read, for the next
 // request after an answer (see sendAwait).
 const defaultAwaitFallback = 50 * time.Millisecond
+
+// missSkip is the number of answers sent without a wait after the first
+// wait that may have missed a request; it doubles with each further one,
+// up to missSkip<<maxMissShift.
+const (
+	missSkip     = 64
+	maxMissShift = 20
+)
 
 // awaitState is sendAwait's, kept on the connection with the function
 // RawConn.Read calls, so that an answer allocates neither.
@@ -41,8 +52,10 @@ type awaitState struct {
 	step func(fd uintptr) bool
 	sent bool
 	err  error
-	off  atomic.Bool // a wait missed a request: read as before from now on
-	peek [1]byte
+	// skip is the number of answers still to be sent without a wait,
+	// after misses waits that may have missed a request.
+	skip, misses atomic.Int64
+	peek         [1]byte
 	// For tests: waits that ended with the next request, and those
 	// that fell back.
 	count, fallbacks atomic.Int64
@@ -52,6 +65,9 @@ type awaitState struct {
 // more: a connection that wraps one (TLS, say) may hold bytes it has read
 // from the socket, which a wait on the socket would not see.
 func (c *conn) initAwait() {
+	if c.srv.noAwait {
+		return
+	}
 	var sc syscall.Conn
 	switch nc := c.nc.(type) {
 	case *net.TCPConn:
@@ -74,7 +90,11 @@ func (c *conn) sendAwait() bool {
 	a := &c.await
 	// The wait must begin before the client can have all of its answer:
 	// while the answer's last bytes are in c.bw, it cannot.
-	if a.rc == nil || a.off.Load() || c.bw.Buffered() == 0 || c.br.Buffered() > 0 || c.r.hasByte {
+	if a.rc == nil || c.bw.Buffered() == 0 || c.br.Buffered() > 0 || c.r.hasByte {
+		return c.bw.Flush() == nil
+	}
+	if n := a.skip.Load(); n > 0 {
+		a.skip.Store(n - 1)
 		return c.bw.Flush() == nil
 	}
 	fallback := c.srv.awaitFallback()
@@ -96,14 +116,12 @@ func (c *conn) sendAwait() bool {
 	case err == nil:
 		a.count.Add(1)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		a.fallbacks.Add(1)
 		if a.pending() {
-			// A pipelined request that came before the wait:
-			// this client pipelines, and its connection is read
-			// as before from now on. A client that was merely
-			// idle keeps the wait.
-			a.off.Store(true)
+			// Likely a pipelined request that came before the
+			// wait. A client that was merely idle keeps the wait.
+			a.skip.Store(missSkip << min(a.misses.Add(1)-1, maxMissShift))
 		}
+		a.fallbacks.Add(1) // after the above, for tests to see it done
 	}
 	// Any other error is the read's that follows to meet.
 	return true

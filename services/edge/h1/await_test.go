@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/http"
@@ -67,9 +68,9 @@ func TestNextRequestLargeAnswer(t *testing.T) {
 }
 
 // TestNextRequestFallback checks that a wait that falls back because the
-// client sent nothing for longer than the fallback leaves the connection
-// serving its requests, and awaiting them still: the client was idle, not
-// pipelining.
+// client sent nothing for longer than the fallback keeps the waits (the
+// client was idle, not pipelining), and that the connection serves its
+// next requests.
 func TestNextRequestFallback(t *testing.T) {
 	ts := startServer(t, http.HandlerFunc(echo), func(s *Server) { s.awaitFallbackFor = time.Millisecond })
 	c := ts.dial(t)
@@ -79,13 +80,80 @@ func TestNextRequestFallback(t *testing.T) {
 	for sc.await.fallbacks.Load() == 0 {
 		runtime.Gosched()
 	}
+	// Nothing was sent: the look at the socket found nothing.
+	if m, n := sc.await.misses.Load(), sc.await.skip.Load(); m != 0 || n != 0 {
+		t.Errorf("after an idle client's fallback: %d misses, %d answers to skip the wait; want 0 and 0", m, n)
+	}
 	for i := 2; i <= 4; i++ {
 		c.write(fmt.Sprintf("GET /%d HTTP/1.1\r\nHost: a\r\n\r\n", i))
 		if r := c.read("GET"); r.body != fmt.Sprintf("GET /%d ", i) {
 			t.Fatalf("answer %q after the fallback", r.body)
 		}
 	}
-	if sc.await.off.Load() {
-		t.Error("an idle client's connection is no longer awaited after a fallback")
+}
+
+// TestNextRequestSkip checks that answers owed no wait (after one that
+// may have missed a request) are sent without one, and that the waits
+// come back once they are done.
+func TestNextRequestSkip(t *testing.T) {
+	ts := startServer(t, http.HandlerFunc(echo), func(s *Server) { s.awaitFallbackFor = time.Hour })
+	c := ts.dial(t)
+	c.write("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.read("GET")
+	// The connection waits for request 2; answers 2 and 3 go without.
+	sc := ts.onlyConn(t)
+	sc.await.skip.Store(2)
+	for i := 2; i <= 5; i++ {
+		c.write(fmt.Sprintf("GET /%d HTTP/1.1\r\nHost: a\r\n\r\n", i))
+		if r := c.read("GET"); r.body != fmt.Sprintf("GET /%d ", i) {
+			t.Fatalf("answer %q", r.body)
+		}
 	}
+	// Requests 2 and 5 came during a wait, 3 and 4 did not.
+	if got, left := sc.await.count.Load(), sc.await.skip.Load(); got != 2 || left != 0 {
+		t.Errorf("%d requests awaited and %d answers left to skip the wait, want 2 and 0", got, left)
+	}
+}
+
+// BenchmarkNextRequest compares, in one run, a client's keep-alive
+// requests served with the wait for each next request and with the read
+// at once it replaces: one client, one small answer each.
+func BenchmarkNextRequest(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		noAwait bool
+	}{{"await", false}, {"read", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ts := startServer(b, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Length", "2")
+				io.WriteString(w, "ok")
+			}), func(s *Server) { s.noAwait = bc.noAwait })
+			c := ts.dial(b)
+			req := []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if err := skipAnswer(c.br, 2); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// skipAnswer reads an answer's head and a body of n bytes.
+func skipAnswer(br *bufio.Reader, n int) error {
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 {
+			break
+		}
+	}
+	_, err := br.Discard(n)
+	return err
 }

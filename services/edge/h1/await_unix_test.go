@@ -46,10 +46,12 @@ func TestNextRequestPipelinedDuringAnswer(t *testing.T) {
 	if r := c.read("GET"); r.body != "GET /after " {
 		t.Fatalf("answer %q after the pipelined one", r.body)
 	}
-	// A wait that fell back found the pipelined request waiting.
+	// A wait that fell back found the pipelined request waiting (or, on
+	// a loaded machine, the next one, come just after the fallback): the
+	// next answers go without a wait, at most two of them gone since.
 	sc := ts.onlyConn(t)
-	if sc.await.fallbacks.Load() > 0 && !sc.await.off.Load() {
-		t.Error("a wait fell back with a request waiting, and the connection is still awaited")
+	if n := sc.await.skip.Load(); sc.await.misses.Load() > 0 && n < missSkip-2 {
+		t.Errorf("after a wait that fell back with a request waiting, %d answers are to skip the wait, want %d or more", n, missSkip-2)
 	}
 }
 
