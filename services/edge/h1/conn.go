@@ -80,6 +80,7 @@ type conn struct {
 	// Content-Length and Transfer-Encoding: the connection closes after
 	// its answer (see checkFraming).
 	framingClose bool
+	await        awaitState
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -88,6 +89,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.r = connReader{c: c, limit: -1}
 	c.br = bufio.NewReaderSize(&c.r, readBufferSize)
 	c.bw = newOutBuf(c, writeBufferSize)
+	c.initAwait()
 	c.watchTimer = time.AfterFunc(time.Hour, c.watchDue)
 	c.watchTimer.Stop()
 	return c
@@ -198,8 +200,11 @@ func (c *conn) serve() {
 		if c.hijacked {
 			return
 		}
+		// The answer is complete but not sent: a connection kept open
+		// sends it as it begins its wait for the next request.
 		w.finish()
 		if w.closeAfter || c.ctx.Err() != nil {
+			w.flush()
 			// After a request framed both ways, the bytes that
 			// follow its body may still be coming: they are read and
 			// dropped, so that the close does not reset the
@@ -216,6 +221,9 @@ func (c *conn) serve() {
 		// The response is kept for the next request: it lets go of
 		// this one's request and body now, not when the next comes.
 		w.req, w.body = nil, nil
+		if !c.sendAwait() {
+			return
+		}
 	}
 }
 

@@ -327,7 +327,8 @@ func (w *response) writeBody(p []byte) error {
 	return w.err
 }
 
-// finish ends the response once the handler has returned.
+// finish ends the response once the handler has returned, and leaves its
+// last bytes in the connection's buffer (see flush).
 func (w *response) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
@@ -361,13 +362,19 @@ func (w *response) finish() {
 		// client that it is cut off.
 		w.closeAfter = true
 	}
-	if w.err == nil {
-		w.err = w.c.bw.Flush()
-	}
 	if w.err != nil {
 		w.closeAfter = true
 	}
 	w.c.pending = w.c.pending[:0]
+}
+
+// flush sends what finish left in the connection's buffer, when the
+// connection is to close after it. One kept open sends it as it begins its
+// wait for the next request (see conn.sendAwait).
+func (w *response) flush() {
+	if w.err == nil {
+		w.err = w.c.bw.Flush()
+	}
 }
 
 // requestBody is a request's body as the handler reads it. A handler may

@@ -105,6 +105,10 @@ type Server struct {
 	// closing is set under mu, and read without it on every request.
 	closing  atomic.Bool
 	idleWake chan struct{} // closed and renewed when a connection ends
+	// awaitFallbackFor replaces defaultAwaitFallback when set, and
+	// noAwait turns the wait off (tests and benchmarks).
+	awaitFallbackFor time.Duration
+	noAwait          bool
 }
 
 // Defaults of the Server fields.

@@ -189,7 +189,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
 	snap := h.state.Load()
-	key, rest, err := splitRequestPath(r.URL.EscapedPath(), h.allowSlash)
+	// The segments of most paths fit in segs, which stays on the stack.
+	var segs [8]string
+	key, rest, err := splitRequestPath(r.URL.EscapedPath(), h.allowSlash, segs[:0])
 	switch {
 	case errors.Is(err, errBadPath):
 		h.answer(w, "", &apiError{status: http.StatusBadRequest, Code: codeBadPath,
@@ -335,11 +337,15 @@ func prefix(k state.Key) string {
 	return "/" + url.PathEscape(k.Account) + "/" + url.PathEscape(k.Project) + "/" + url.PathEscape(k.Environment)
 }
 
+// displayPath is the path below a deployment's prefix, for a message. It
+// returns a copy: a message keeps it, and escape analysis, which
+// follows rest as a whole, would otherwise move the segments of every
+// request's path to the heap with it (see ServeHTTP).
 func displayPath(rest requestPath) string {
 	if rest.escaped == "" {
 		return "/"
 	}
-	return rest.escaped
+	return strings.Clone(rest.escaped)
 }
 
 // routeList lists a deployment's route paths for a message.

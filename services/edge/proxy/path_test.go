@@ -72,7 +72,7 @@ func TestPathPolicy(t *testing.T) {
 		{path: "/../x", rule: ruleDotSegment},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			_, _, err := splitRequestPath("/acme/shop/prod"+tc.path, tc.allowSlash)
+			_, _, err := splitRequestPath("/acme/shop/prod"+tc.path, tc.allowSlash, nil)
 			var pe *pathError
 			switch {
 			case tc.rule == "" && err != nil:
@@ -85,7 +85,7 @@ func TestPathPolicy(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := splitRequestPath("/acme/shop/prod/api/%zz", false); err != errBadPath {
+	if _, _, err := splitRequestPath("/acme/shop/prod/api/%zz", false, nil); err != errBadPath {
 		t.Errorf("an invalid escape gives %v, want errBadPath", err)
 	}
 }
@@ -140,7 +140,7 @@ func FuzzPathPolicy(f *testing.F) {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, rest string, allowSlash bool) {
-		_, p, err := splitRequestPath("/acme/shop/prod"+rest, allowSlash)
+		_, p, err := splitRequestPath("/acme/shop/prod"+rest, allowSlash, nil)
 		if err != nil {
 			if !errors.Is(err, errBadPath) && !errors.Is(err, errPathNotAllowed) && !errors.Is(err, errNoDeployment) {
 				t.Fatalf("%q: unexpected error %v", rest, err)

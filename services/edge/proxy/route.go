@@ -40,8 +40,12 @@ var (
 // Such paths are refused rather than resolved or passed on because a
 // backend that decodes or resolves "/api/..%2Fadmin" itself would serve a
 // path no route allowed.
-func splitRequestPath(escaped string, allowSlash bool) (key state.Key, rest requestPath, err error) {
+func splitRequestPath(escaped string, allowSlash bool, segments []string) (key state.Key, rest requestPath, err error) {
 	var prefix [3]string
+	// below is rest.escaped, kept apart from rest until the end: escape
+	// analysis follows a struct as a whole, and the strings that reach
+	// decodeSegment would take segments to the heap with them.
+	var below string
 	s := strings.TrimPrefix(escaped, "/")
 	for i := range prefix {
 		seg, tail, found := strings.Cut(s, "/")
@@ -61,18 +65,23 @@ func splitRequestPath(escaped string, allowSlash bool) (key state.Key, rest requ
 		}
 		s = tail
 		if i == 2 {
-			rest.escaped = escaped[len(escaped)-len(s)-1:]
+			below = escaped[len(escaped)-len(s)-1:]
 		}
 	}
 	key = state.Key{Account: prefix[0], Project: prefix[1], Environment: prefix[2]}
-	for seg := range strings.SplitSeq(strings.TrimPrefix(rest.escaped, "/"), "/") {
+	// The segments go into the caller's segments, which may be on its
+	// stack when they fit (see Handler.ServeHTTP).
+	segments = segments[:0]
+	for s, more := strings.TrimPrefix(below, "/"), true; more; {
+		var seg string
+		seg, s, more = strings.Cut(s, "/")
 		v, err := decodeSegment(seg, allowSlash)
 		if err != nil {
-			return key, rest, err
+			return key, requestPath{escaped: below}, err
 		}
-		rest.segments = append(rest.segments, v)
+		segments = append(segments, v)
 	}
-	return key, rest, nil
+	return key, requestPath{escaped: below, segments: segments}, nil
 }
 
 // decodeSegment decodes an escaped segment the path policy allows.

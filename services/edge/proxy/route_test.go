@@ -42,7 +42,7 @@ func TestMatchPath(t *testing.T) {
 	} {
 		t.Run(tc.pattern+" "+tc.path, func(t *testing.T) {
 			// Encoded slashes allowed: matching does not depend on the policy.
-			_, rest, err := splitRequestPath("/acme/shop/prod"+tc.path, true)
+			_, rest, err := splitRequestPath("/acme/shop/prod"+tc.path, true, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func FuzzRequestPath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, escaped string) {
-		_, rest, err := splitRequestPath(escaped, false)
+		_, rest, err := splitRequestPath(escaped, false, nil)
 		if err != nil {
 			return
 		}
