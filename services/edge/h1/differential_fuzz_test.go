@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // FuzzFramingDifferential feeds the same bytes, as one client connection,
@@ -53,6 +55,12 @@ import (
 //     and serves it, this server refuses it with 400 (RefuseFraming) and
 //     closes. net/http's sequence is cut before it, which must be an
 //     HTTP/1.0 request.
+//   - A target in absolute form whose authority is not a valid Host (such
+//     as `A://"`), with no Host field: this server checks the request's
+//     host whichever way it came, answers 400 and closes; net/http checks
+//     only a Host field and serves it, with that authority as its Host,
+//     which the edge would then route and log. net/http's sequence is cut
+//     before it.
 //   - An Expect field that is not exactly 100-continue (in any case):
 //     this server answers 417 and closes (see checkExpect), net/http serves
 //     one whose value holds the token 100-continue among other text (such
@@ -92,6 +100,7 @@ func FuzzFramingDifferential(f *testing.F) {
 		"GET /a HTTP/1.1\r\nHost:\r\n\r\n",
 		"GET http://a.example/x HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"GET A://\" HTTP/1.0\r\n\r\n",
 		// Expect, and an empty line after a body.
 		"POST /a HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
 		"POST /a HTTP/1.1\r\nHost: a\r\nExpect: foo, 100-continue\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -231,6 +240,13 @@ func compareRequests(h1Seen, netSeen []seenRequest) error {
 			// An Expect other than 100-continue: answered 417 here.
 			if e != nil {
 				return fmt.Errorf("request %d: served %+v, where net/http saw Expect %q", i, e, n.expect)
+			}
+			return nil
+		case n != nil && n.urlHost != "" && !httpguts.ValidHostHeader(n.urlHost):
+			// An absolute target whose authority is no valid Host:
+			// refused here.
+			if e != nil {
+				return fmt.Errorf("request %d: served %+v, where net/http saw the authority %q", i, e, n.urlHost)
 			}
 			return nil
 		case e != nil && n == nil && http11(e) && e.method != http.MethodConnect && e.urlHost != "":
