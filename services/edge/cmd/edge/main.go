@@ -38,7 +38,7 @@ func main() {
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "edge:", err)
+		fmt.Fprintln(os.Stderr, serve.ErrorLine("edge", err))
 		os.Exit(1)
 	}
 }
