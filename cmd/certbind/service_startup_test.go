@@ -50,6 +50,14 @@ func startService(t *testing.T, name, addr string, args ...string) (stop func())
 	}
 }
 
+// initKey makes a master key file with certmgr --init-master-key.
+func initKey(t *testing.T, path string) {
+	t.Helper()
+	if out, err := exec.Command(filepath.Join(binaries(t), "certmgr"), "--init-master-key", "--master-key-file", path).CombinedOutput(); err != nil {
+		t.Fatalf("init master key: %v\n%s", err, out)
+	}
+}
+
 // serviceFails runs the binary name with args where it cannot start: it
 // must exit non-zero, without a panic, having written one line besides its
 // JSON log, "error: NAME: ...", holding each of want and naming the
@@ -99,14 +107,9 @@ func TestServiceStartupFailures(t *testing.T) {
 		t.Skip("builds and runs processes")
 	}
 	root := chmod(t, t.TempDir(), 0o700)
-	key := filepath.Join(root, "master.key")
-	if out, err := exec.Command(filepath.Join(binaries(t), "certmgr"), "--init-master-key", "--master-key-file", key).CombinedOutput(); err != nil {
-		t.Fatalf("init master key: %v\n%s", err, out)
-	}
-	otherKey := filepath.Join(root, "other.key")
-	if out, err := exec.Command(filepath.Join(binaries(t), "certmgr"), "--init-master-key", "--master-key-file", otherKey).CombinedOutput(); err != nil {
-		t.Fatalf("init master key: %v\n%s", err, out)
-	}
+	key, otherKey := filepath.Join(root, "master.key"), filepath.Join(root, "other.key")
+	initKey(t, key)
+	initKey(t, otherKey)
 
 	// A certmgr and a deploytracker that run throughout: their ports and
 	// data dirs are the ones in use.

@@ -123,6 +123,9 @@ type Service struct {
 	lastUsed time.Duration
 	figures  *figures
 	audit    *api.Audit
+
+	// streamsPerConn is the most change streams one connection may hold.
+	streamsPerConn int
 }
 
 // backend is what the service needs of a store, bbolt's or etcd's. What
@@ -208,7 +211,8 @@ func New(cfg Config) (*Service, error) {
 	}
 
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now})
-	dist := api.NewDistribution(m, st, head, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log)
+	admission := changefeed.NewAdmission(cfg.StreamLimits)
+	dist := api.NewDistribution(m, st, head, cfg.Stream, admission, log)
 	st.SetPublisher(func(e store.Entry) {
 		dist.Publish(e)
 		fig.published.Inc()
@@ -243,6 +247,7 @@ func New(cfg Config) (*Service, error) {
 		figures:  fig,
 		audit:    api.NewAudit(m, cfg.DeployAudit, log),
 	}
+	s.streamsPerConn = admission.Limits().PerConn
 	if s.resume <= 0 {
 		s.resume = 30 * time.Second
 	}
@@ -440,12 +445,18 @@ func (s *Service) flushLastUsed(ctx context.Context) {
 // authentication refuses included.
 func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	opts := append(extra[:len(extra):len(extra)], s.ServerOptions()...)
+	opts = append(opts, serve.MaxConcurrentStreams(s.streamsPerConn))
 	srv := grpc.NewServer(append(opts, serve.GRPCServerOptions()...)...)
 	s.Register(srv)
 	s.RegisterHealth(srv)
 	reflection.Register(srv)
 	return srv
 }
+
+// StreamsPerConn is the most change streams the service admits on one
+// connection (Config.StreamLimits, defaults filled in); a server that
+// carries it bounds its connections' streams with serve.MaxConcurrentStreams.
+func (s *Service) StreamsPerConn() int { return s.streamsPerConn }
 
 // MasterKey is the service's master-key rotator.
 func (s *Service) MasterKey() *masterkey.Rotator { return s.keys }
