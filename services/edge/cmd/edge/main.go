@@ -154,7 +154,8 @@ func run(ctx context.Context, args []string) error {
 		serve.HTTP(&http.Server{Handler: e.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}, adminLis),
 	}
 	if gl != nil {
-		gs := grpc.NewServer(serve.GRPCServerOptions()...)
+		// No change streams here: the bound is the room for calls.
+		gs := grpc.NewServer(append(serve.GRPCServerOptions(), serve.MaxConcurrentStreams(0))...)
 		e.RegisterStatus(gs)
 		healthpb.RegisterHealthServer(gs, health.NewServer())
 		reflection.Register(gs)
