@@ -64,9 +64,10 @@ func initKey(t *testing.T, path string) {
 // program once.
 func serviceFails(t *testing.T, name string, args []string, want ...string) {
 	t.Helper()
+	bin := filepath.Join(binaries(t), name) // built before the clock starts
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binaries(t), name), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), serviceEnv...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -238,4 +239,42 @@ func TestServiceStartupFailures(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestEdgeAndRESTStartupFailures: the real edge and REST facade binaries
+// on a port in use, or the edge without its key, end with one
+// "error: NAME: ..." line and a non-zero exit, never a panic.
+func TestEdgeAndRESTStartupFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs processes")
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	inUse := busy.Addr().String()
+	// Nothing needs to answer at these: both fail before they dial.
+	control := []string{"--certmgr-addr", freeAddr(t), "--deploytracker-addr", freeAddr(t)}
+	t.Setenv("CERTBIND_EDGE_KEY", "an-edge-key")
+	tests := []struct {
+		name, bin string
+		args      []string
+		want      []string
+	}{
+		{"REST port in use", "restapi", []string{"--listen", inUse, "--admin-listen", "127.0.0.1:0"}, []string{"in use", "--listen"}},
+		{"REST admin port in use", "restapi", []string{"--listen", "127.0.0.1:0", "--admin-listen", inUse}, []string{"in use", "--admin-listen"}},
+		{"edge port in use", "edge", []string{"--listen", inUse, "--admin-listen", "127.0.0.1:0"}, []string{"in use", "--listen"}},
+		{"edge admin port in use", "edge", []string{"--listen", "127.0.0.1:0", "--admin-listen", inUse}, []string{"in use", "--admin-listen"}},
+		{"edge gRPC port in use", "edge", []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--grpc-listen", inUse}, []string{"in use", "--grpc-listen"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			serviceFails(t, tt.bin, append(append([]string(nil), tt.args...), control...), tt.want...)
+		})
+	}
+	t.Run("edge without its key", func(t *testing.T) {
+		t.Setenv("CERTBIND_EDGE_KEY", "")
+		serviceFails(t, "edge", append([]string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, control...), "CERTBIND_EDGE_KEY is not set")
+	})
 }
