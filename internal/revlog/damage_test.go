@@ -329,3 +329,72 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// loopedBranch returns a copy of a store built by buildStore whose records
+// bucket's root (a branch page) has its last child pointer turned back at
+// itself: a cursor that reaches that element starts the whole tree again,
+// and again, without end. FuzzOpen found a file like it, on which Open
+// walked the same pages until the fuzzer gave up on it.
+func loopedBranch(t *testing.T) []byte {
+	t.Helper()
+	good := buildStore(t, 3000)
+	l := findLayout(t, good)
+	data := bytes.Clone(good)
+	off := l.branch * l.pageSize
+	count := int(binary.NativeEndian.Uint16(data[off+10:]))
+	if count < 2 {
+		t.Fatalf("the root branch page has %d elements, want several", count)
+	}
+	last := off + pageHeaderSize + (count-1)*elementSize
+	binary.NativeEndian.PutUint64(data[last+8:], uint64(l.branch))
+	return data
+}
+
+// TestOpenRefusesLoopedTree: Open refuses a file whose page tree loops
+// back on itself, naming the damage, rather than walk it for ever.
+func TestOpenRefusesLoopedTree(t *testing.T) {
+	data := loopedBranch(t)
+	path := filepath.Join(t.TempDir(), "s.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path, "tester", time.Second, 1, testLog, testBucket)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open of a file whose tree loops succeeded")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "damaged") || !strings.Contains(msg, "restore it from a backup") {
+		t.Errorf("Open: %q, want the file called damaged and a restore advised", msg)
+	}
+}
+
+// TestWalkStopsOnLoopedTree checks walk's own bound, the defence behind
+// checkTree: over a tree that loops, bbolt's cursor never runs out of
+// keys, and walk must give up once it has seen more keys than the file can
+// hold. Without the bound this test never ends.
+func TestWalkStopsOnLoopedTree(t *testing.T) {
+	data := loopedBranch(t)
+	path := filepath.Join(t.TempDir(), "s.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// bbolt reads no tree page at open, so it opens the file; the walk is
+	// what meets the loop.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bolt.Tx) error {
+		start := tx.Size()/16 + 1
+		budget := start
+		_, err := walk(tx.Bucket(testBucket), &budget)
+		if err == nil || !strings.Contains(err.Error(), "more keys than its size can hold") {
+			t.Errorf("walk over a looped tree: %v, want it stopped by its bound", err)
+		}
+		if visited := start - budget; visited > start+1 {
+			t.Errorf("walk read %d keys with a bound of %d", visited, start)
+		}
+		return nil
+	})
+}

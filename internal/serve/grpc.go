@@ -29,3 +29,23 @@ func GRPCServerOptions() []grpc.ServerOption {
 func GRPCDialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithStaticStreamWindowSize(Window), grpc.WithStaticConnWindowSize(Window)}
 }
+
+// CallsPerConn is how many streams one connection may hold besides its
+// change streams: unary calls in flight (the REST facade sends every
+// request it serves over one connection) and other streaming calls.
+const CallsPerConn = 256
+
+// MaxConcurrentStreams bounds the HTTP/2 streams of one connection, to
+// changeStreams (the change streams the server admits per connection, or
+// the sum for a server that carries several services) plus CallsPerConn.
+//
+// A change stream refused or cut off (a subscriber that stopped reading)
+// leaves its handler, but gRPC keeps the stream, and what was queued for it
+// (about 250 KiB), until the client reads or disconnects: the change
+// stream limits no longer count it, and without this bound one connection
+// could pile such streams up without end. gRPC counts a stream against
+// this bound until its last frame is written, so it bounds those too. A
+// client at the bound waits for a stream to end before it opens another.
+func MaxConcurrentStreams(changeStreams int) grpc.ServerOption {
+	return grpc.MaxConcurrentStreams(uint32(max(changeStreams, 0) + CallsPerConn))
+}

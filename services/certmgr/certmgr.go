@@ -135,6 +135,9 @@ type Service struct {
 	figures  *figures
 	audit    *api.Audit
 	webhooks *webhook.Dispatcher // nil on etcd
+
+	// streamsPerConn is the most change streams one connection may hold.
+	streamsPerConn int
 }
 
 // backend is what the service needs of a store, bbolt's or etcd's. What
@@ -220,7 +223,8 @@ func New(cfg Config) (*Service, error) {
 	}
 
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now, Tracer: cfg.Tracer})
-	dist := api.NewDistribution(m, st, head, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), log)
+	admission := changefeed.NewAdmission(cfg.StreamLimits)
+	dist := api.NewDistribution(m, st, head, cfg.Stream, admission, log)
 	var hooks *webhook.Dispatcher
 	if bolt != nil {
 		wc := cfg.Webhooks
@@ -274,6 +278,7 @@ func New(cfg Config) (*Service, error) {
 		audit:    api.NewAudit(m, cfg.DeployAudit, log),
 		webhooks: hooks,
 	}
+	s.streamsPerConn = admission.Limits().PerConn
 	if s.resume <= 0 {
 		s.resume = 30 * time.Second
 	}
@@ -480,12 +485,18 @@ func (s *Service) flushLastUsed(ctx context.Context) {
 // authentication refuses included.
 func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	opts := append(extra[:len(extra):len(extra)], s.ServerOptions()...)
+	opts = append(opts, serve.MaxConcurrentStreams(s.streamsPerConn))
 	srv := grpc.NewServer(append(opts, serve.GRPCServerOptions()...)...)
 	s.Register(srv)
 	s.RegisterHealth(srv)
 	reflection.Register(srv)
 	return srv
 }
+
+// StreamsPerConn is the most change streams the service admits on one
+// connection (Config.StreamLimits, defaults filled in); a server that
+// carries it bounds its connections' streams with serve.MaxConcurrentStreams.
+func (s *Service) StreamsPerConn() int { return s.streamsPerConn }
 
 // MasterKey is the service's master-key rotator.
 func (s *Service) MasterKey() *masterkey.Rotator { return s.keys }

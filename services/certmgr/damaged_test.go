@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/certbind/certbind/internal/testpki"
@@ -98,7 +99,8 @@ func wantWithoutMaterial(t *testing.T, what string, mat *certmgrv1.CertificateMa
 
 // TestDamagedKeyHarmsOnlyItself: a certificate whose sealed key no longer
 // unseals is streamed without material, logged once, and every other
-// certificate, in every account, streams as before; rotating it repairs it.
+// certificate, in every account, streams as before; a metric counts it;
+// rotating it repairs it.
 func TestDamagedKeyHarmsOnlyItself(t *testing.T) {
 	s := startServer(t)
 	ctx := as(adminKey)
@@ -153,6 +155,10 @@ func TestDamagedKeyHarmsOnlyItself(t *testing.T) {
 		wantWithoutMaterial(t, "change", ch.GetMaterial(), broken.GetId())
 	}
 
+	if n := damagedMaterialMetric(t, s); n != 1 {
+		t.Fatalf("certbind_certmgr_certificates_damaged_material is %v, want 1", n)
+	}
+
 	// The log names it once, with its account, and never the key.
 	logs := s.logs.String()
 	var damaged []string
@@ -189,4 +195,26 @@ func TestDamagedKeyHarmsOnlyItself(t *testing.T) {
 	wantKeyOf(t, items["broken"], leaf)
 	wantUsable(t, "good, new subscriber", items["good"])
 	wantUsable(t, "other, new subscriber", items["other"])
+	if n := damagedMaterialMetric(t, s); n != 0 {
+		t.Fatalf("certbind_certmgr_certificates_damaged_material is %v after the repair, want 0", n)
+	}
+}
+
+// damagedMaterialMetric scrapes certmgr's metrics and returns
+// certbind_certmgr_certificates_damaged_material.
+func damagedMaterialMetric(t *testing.T, s *server) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.svc.Collectors()...)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "certbind_certmgr_certificates_damaged_material" {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("certmgr has no certbind_certmgr_certificates_damaged_material metric")
+	return 0
 }

@@ -46,6 +46,10 @@ func (s *Service) Collectors() []prometheus.Collector {
 			Name: "certbind_certmgr_stream_subscribers",
 			Help: "Subscribers attached to the certificate stream (edges, mostly).",
 		}, func() float64 { return float64(s.dist.Subscribers()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "certbind_certmgr_certificates_damaged_material",
+			Help: "Certificates whose private key did not unseal, or whose chain did not decode, when certmgr last built their material for a stream: they stream without material, routes that use them answer 502, and the log names each, until a rotation in place repairs them.",
+		}, func() float64 { return float64(len(s.dist.Damaged())) }),
 	}
 	// The scan reads the bbolt file in short transactions; an etcd store
 	// is not scanned at every scrape.

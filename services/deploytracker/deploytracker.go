@@ -96,6 +96,9 @@ type Service struct {
 	health      *health.Server
 	backup      deploytrackerv1.BackupServiceServer
 	figures     *figures
+
+	// streamsPerConn is the most change streams one connection may hold.
+	streamsPerConn int
 }
 
 // backend is what the service needs of a store, bbolt's or etcd's.
@@ -144,7 +147,8 @@ func New(cfg Config) (*Service, error) {
 	url := func(d *store.Deployment) string {
 		return edge + "/" + d.Account + "/" + d.Project + "/" + d.Environment
 	}
-	dist := api.NewDistribution(st, head, cfg.Stream, changefeed.NewAdmission(cfg.StreamLimits), url, log)
+	admission := changefeed.NewAdmission(cfg.StreamLimits)
+	dist := api.NewDistribution(st, head, cfg.Stream, admission, url, log)
 	st.SetPublisher(func(e store.Entry) {
 		dist.Publish(e)
 		fig.published.Inc()
@@ -170,6 +174,7 @@ func New(cfg Config) (*Service, error) {
 		backup:      backup,
 		figures:     fig,
 	}
+	s.streamsPerConn = admission.Limits().PerConn
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	log.Info("deploytracker ready", slog.String("store", storeName(cfg)), slog.Uint64("revision", head))
 	return s, nil
@@ -240,12 +245,18 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 // call, those authentication refuses included.
 func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	opts := append(extra[:len(extra):len(extra)], auth.ServerOptions(s.verifier)...)
+	opts = append(opts, serve.MaxConcurrentStreams(s.streamsPerConn))
 	srv := grpc.NewServer(append(opts, serve.GRPCServerOptions()...)...)
 	s.Register(srv)
 	healthpb.RegisterHealthServer(srv, s.health)
 	reflection.Register(srv)
 	return srv
 }
+
+// StreamsPerConn is the most change streams the service admits on one
+// connection (Config.StreamLimits, defaults filled in); a server that
+// carries it bounds its connections' streams with serve.MaxConcurrentStreams.
+func (s *Service) StreamsPerConn() int { return s.streamsPerConn }
 
 // Revision is the revision of the last committed change.
 func (s *Service) Revision() (uint64, error) { return s.store.Revision() }

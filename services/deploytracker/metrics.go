@@ -2,6 +2,8 @@ package deploytracker
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/certbind/certbind/services/deploytracker/deploy"
 )
 
 // figures are the deploytracker's own metrics, besides gRPC's.
@@ -26,9 +28,10 @@ func newFigures() *figures {
 
 // Collectors returns the deploytracker's metrics, to register on the admin
 // listener's registry: store writes (latency), the changelog's head
-// revision and the deployment stream (subscribers, changes published).
+// revision, the deployment stream (subscribers, changes published) and,
+// on bbolt, the deployment records that cannot be read.
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{
+	out := []prometheus.Collector{
 		s.figures.writes,
 		s.figures.published,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -40,4 +43,34 @@ func (s *Service) Collectors() []prometheus.Collector {
 			Help: "Subscribers attached to the deployment stream (edges, mostly).",
 		}, func() float64 { return float64(s.dist.Subscribers()) }),
 	}
+	if sc, ok := s.store.(deploy.Scanner); ok {
+		out = append(out, damagedCollector{sc})
+	}
+	return out
+}
+
+var damagedDesc = prometheus.NewDesc("certbind_deployments_damaged",
+	"Deployment records in the deploytracker's store that cannot be read; each is left out of the deployment stream and logged (`certbind admin verify` names them; a redeploy of the environment repairs one).",
+	nil, nil)
+
+// damagedCollector counts the deployment records that do not decode at
+// each scrape, reading the store in short read transactions as `certbind
+// admin verify` does, so the figure is the store's, never a cache's.
+type damagedCollector struct{ store deploy.Scanner }
+
+func (damagedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- damagedDesc }
+
+func (c damagedCollector) Collect(ch chan<- prometheus.Metric) {
+	recs, err := c.store.ScanDeployments()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(damagedDesc, err)
+		return
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Deployment.Damaged != "" {
+			n++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(damagedDesc, prometheus.GaugeValue, float64(n))
 }

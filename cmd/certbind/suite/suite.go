@@ -213,6 +213,7 @@ func Start(ctx context.Context, cfg Config) (s *Suite, err error) {
 	// One server carries both; certmgr checks every key itself.
 	// Metrics first, so that they count the calls authentication refuses.
 	opts := append(append(s.metrics.ServerOptions(), cfg.Tracing.ServerOptions()...), auth.ServerOptions(s.certmgr.Authenticator())...)
+	opts = append(opts, serve.MaxConcurrentStreams(s.certmgr.StreamsPerConn()+s.tracker.StreamsPerConn()))
 	s.grpcSrv = grpc.NewServer(append(opts, serve.GRPCServerOptions()...)...)
 	s.certmgr.Register(s.grpcSrv)
 	s.certmgr.RegisterHealth(s.grpcSrv)

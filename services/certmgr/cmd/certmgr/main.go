@@ -51,7 +51,7 @@ func main() {
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "certmgr:", err)
+		fmt.Fprintln(os.Stderr, serve.ErrorLine("certmgr", err))
 		os.Exit(1)
 	}
 }

@@ -31,7 +31,7 @@ func main() {
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "deploytracker:", err)
+		fmt.Fprintln(os.Stderr, serve.ErrorLine("deploytracker", err))
 		os.Exit(1)
 	}
 }

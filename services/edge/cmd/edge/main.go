@@ -40,7 +40,7 @@ func main() {
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "edge:", err)
+		fmt.Fprintln(os.Stderr, serve.ErrorLine("edge", err))
 		os.Exit(1)
 	}
 }
@@ -178,7 +178,8 @@ func run(ctx context.Context, args []string) error {
 		serve.HTTP(&http.Server{Handler: e.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}, adminLis),
 	}
 	if gl != nil {
-		gs := grpc.NewServer(serve.GRPCServerOptions()...)
+		// No change streams here: the bound is the room for calls.
+		gs := grpc.NewServer(append(serve.GRPCServerOptions(), serve.MaxConcurrentStreams(0))...)
 		e.RegisterStatus(gs)
 		healthpb.RegisterHealthServer(gs, health.NewServer())
 		reflection.Register(gs)

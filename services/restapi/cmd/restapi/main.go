@@ -26,7 +26,7 @@ func main() {
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "restapi:", err)
+		fmt.Fprintln(os.Stderr, serve.ErrorLine("restapi", err))
 		os.Exit(1)
 	}
 }

@@ -8,11 +8,32 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
+	"github.com/certbind/certbind/services/deploytracker"
 )
+
+// damagedMetric scrapes the deploytracker's metrics and returns
+// certbind_deployments_damaged, failing when it is missing.
+func damagedMetric(t *testing.T, dt *deploytracker.Service) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(dt.Collectors()...)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "certbind_deployments_damaged" {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("the deploytracker has no certbind_deployments_damaged metric")
+	return 0
+}
 
 // lockedBuffer is a log sink safe for the server's goroutines.
 type lockedBuffer struct {
@@ -56,8 +77,8 @@ func garbleDeployment(t *testing.T, dir, env string) {
 }
 
 // TestUndecodableDeploymentHarmsOnlyItself: a deployment record whose JSON
-// no longer decodes is left out of the stream, logged once by id, and
-// listed and described as damaged; every other deployment streams; a
+// no longer decodes is left out of the stream, logged once by id, counted
+// by a metric, and listed and described as damaged; every other deployment streams; a
 // redeploy of its environment replaces it under the same id.
 func TestUndecodableDeploymentHarmsOnlyItself(t *testing.T) {
 	p := startPair(t)
@@ -70,9 +91,15 @@ func TestUndecodableDeploymentHarmsOnlyItself(t *testing.T) {
 	dev := p.deploy(t, &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: "dev", EnvironmentType: "development", Config: config(t, ""), Variables: vars})
 	qa := p.deploy(t, &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: "qa", EnvironmentType: "development", Config: config(t, ""), Variables: vars})
 
+	if n := damagedMetric(t, p.dt); n != 0 {
+		t.Fatalf("certbind_deployments_damaged is %v before any damage", n)
+	}
 	p.stopDeploytracker(t)
 	garbleDeployment(t, p.dtCfg.DataDir, "dev")
 	p.startDeploytracker(t)
+	if n := damagedMetric(t, p.dt); n != 1 {
+		t.Fatalf("certbind_deployments_damaged is %v with one damaged record, want 1", n)
+	}
 
 	for range 2 {
 		_, items, _ := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{}).snapshot(t)
@@ -114,6 +141,9 @@ func TestUndecodableDeploymentHarmsOnlyItself(t *testing.T) {
 	again := p.deploy(t, &deploytrackerv1.DeployRequest{Account: "acme", Project: "shop", Environment: "dev", EnvironmentType: "development", Config: config(t, ""), Variables: vars})
 	if again.GetId() != dev.GetId() || again.GetDamaged() != "" {
 		t.Fatalf("redeploy = %v, want id %s undamaged", again, dev.GetId())
+	}
+	if n := damagedMetric(t, p.dt); n != 0 {
+		t.Fatalf("certbind_deployments_damaged is %v after the repair, want 0", n)
 	}
 	_, items, _ := p.watch(t, adminKey, &deploytrackerv1.WatchDeploymentsRequest{}).snapshot(t)
 	if len(items) != 3 {
