@@ -254,7 +254,11 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
-	rotator := masterkey.New(masterkey.Config{Store: resealer, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now})
+	var sealAgain func() error
+	if hooks != nil {
+		sealAgain = hooks.SealSecretsAgain
+	}
+	rotator := masterkey.New(masterkey.Config{Store: resealer, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now, SealAgain: sealAgain})
 	authn := auth.NewAuthenticator(cfg.AdminKey, cfg.ServiceKey, st)
 	authn.SetClock(now)
 	s := &Service{

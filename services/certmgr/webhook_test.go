@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
 
 	"github.com/certbind/certbind/internal/egress"
@@ -22,6 +23,7 @@ import (
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/masterkey"
+	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/webhook"
 )
 
@@ -512,4 +514,88 @@ func TestWebhookFailingReceiverTriedOncePerPass(t *testing.T) {
 	if strings.Join(names, " ") != "first first second third" {
 		t.Fatalf("receiver got %v", names)
 	}
+}
+
+// A master-key rotation seals the webhook secrets again before it retires
+// the previous key: the retired key is not in the ring at the next start,
+// so a certmgr killed just after the key files were swapped, before the
+// dispatcher's next pass or its Close, would otherwise leave secrets no key
+// opens. The webhook file is copied at that very step and read as a kill
+// there would leave it.
+func TestWebhookSecretsSealedAgainBeforeTheKeyRetires(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	rcv := newReceiver(t, 0)
+	atSwap := filepath.Join(t.TempDir(), "webhooks-at-swap.db")
+	var dataDir string
+	s := startServer(t, withWebhooks(t, clk, rcv.pool()), func(cfg *certmgr.Config) {
+		dataDir = cfg.DataDir
+		certmgr.SetRotationHooks(cfg, func(step string) error {
+			if step == "files-swapped" {
+				b, err := os.ReadFile(filepath.Join(dataDir, "webhooks.db"))
+				if err != nil {
+					return err
+				}
+				return os.WriteFile(atSwap, b, 0o600)
+			}
+			return nil
+		}, 0)
+	})
+	for _, name := range []string{"first", "second"} {
+		if _, err := s.hooks().CreateWebhook(as(adminKey), &certmgrv1.CreateWebhookRequest{Account: "acme", Name: name, Url: rcv.srv.URL}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := keyFileID(t, s.cfg.MasterKeyFile)
+	stopRun := s.run()
+	if _, started, err := s.svc.MasterKey().Start(); err != nil || !started {
+		t.Fatalf("rotation did not start: %v", err)
+	}
+	waitIdle(t, s)
+	stopRun()
+	s.stop()
+	current := keyFileID(t, s.cfg.MasterKeyFile)
+	if current == old {
+		t.Fatalf("the master key file still holds key %s", old)
+	}
+
+	db, err := bolt.Open(atSwap, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("the webhook file copied when the key files were swapped: %v", err)
+	}
+	defer db.Close()
+	secrets := 0
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+			return walkValues(b, func(v []byte) {
+				var h struct {
+					Name         string `json:"name"`
+					SealedSecret []byte `json:"sealedSecret"`
+				}
+				if json.Unmarshal(v, &h) != nil || len(h.SealedSecret) == 0 {
+					return
+				}
+				secrets++
+				if id := seal.KeyID(h.SealedSecret); id != current {
+					t.Errorf("webhook %q: its secret was sealed under key %s when the key files were swapped, want the new key %s", h.Name, id, current)
+				}
+			})
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secrets != 2 {
+		t.Fatalf("found %d sealed secrets in the copy, want 2", secrets)
+	}
+}
+
+// walkValues calls f with every value of b and of the buckets in it.
+func walkValues(b *bolt.Bucket, f func([]byte)) error {
+	return b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			return walkValues(b.Bucket(k), f)
+		}
+		f(v)
+		return nil
+	})
 }

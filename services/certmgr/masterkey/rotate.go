@@ -89,6 +89,12 @@ type Config struct {
 	Step func(step string) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SealAgain, when set, seals again under the ring's primary what
+	// certmgr keeps sealed outside the store (webhook secrets). It is
+	// called before the store switches to the new key, so nothing sealed
+	// under the previous key outlives it: a start after the switch no
+	// longer has that key.
+	SealAgain func() error
 }
 
 // Rotator rotates the master key: Start begins a rotation and Run carries
@@ -252,6 +258,11 @@ func (r *Rotator) finish(ctx context.Context) error {
 		damaged, err := r.walk(ctx)
 		if err != nil {
 			return err
+		}
+		if r.cfg.SealAgain != nil {
+			if err := r.cfg.SealAgain(); err != nil {
+				return fmt.Errorf("sealing webhook secrets again: %w", err)
+			}
 		}
 		done, err := r.cfg.Store.FinishKeyRotation(since, r.cfg.Rewrap.Rewrap)
 		if err != nil {

@@ -9,31 +9,39 @@ import (
 	"github.com/certbind/certbind/services/certmgr/seal"
 )
 
-// rewrapSecrets seals again, under the master key's current primary, each
-// webhook secret sealed under another key of the ring: after a master-key
-// rotation, the retired key is gone at the next start, and a secret still
-// sealed under it could not sign. Each pass and Close call it; a secret
-// that opens under no key of the ring is left as it is (its deliveries
-// fail saying so).
+// SealSecretsAgain seals again, under the master key's current primary,
+// each webhook secret sealed under another key of the ring. A master-key
+// rotation calls it before the store switches to the new key: the retired
+// key is not in the ring at the next start, and a secret still sealed
+// under it could not sign. Each pass and Close call it too. A secret that
+// opens under no key of the ring is left as it is (its deliveries fail
+// saying so). It reads and writes in one transaction, so a webhook deleted
+// meanwhile is not put back.
+func (d *Dispatcher) SealSecretsAgain() error {
+	return d.rewrapSecrets()
+}
+
 func (d *Dispatcher) rewrapSecrets() error {
 	primary := d.cfg.Sealer.ID()
-	var stale []Hook
-	err := d.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketHooks).ForEach(func(_, v []byte) error {
+	n := 0
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHooks)
+		var stale [][]byte
+		err := b.ForEach(func(k, v []byte) error {
 			var h Hook
 			if json.Unmarshal(v, &h) == nil && seal.KeyID(h.SealedSecret) != primary {
-				stale = append(stale, h)
+				stale = append(stale, append([]byte(nil), k...))
 			}
 			return nil
 		})
-	})
-	if err != nil || len(stale) == 0 {
-		return err
-	}
-	return d.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketHooks)
-		n := 0
-		for _, h := range stale {
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			var h Hook
+			if err := json.Unmarshal(b.Get(k), &h); err != nil {
+				continue
+			}
 			secret, err := d.cfg.Sealer.Open(h.SealedSecret, secretAAD(&h))
 			if err != nil {
 				continue
@@ -43,14 +51,15 @@ func (d *Dispatcher) rewrapSecrets() error {
 			if err != nil {
 				return err
 			}
-			if err := put(b, accountKey(h.Account, h.ID), h); err != nil {
+			if err := put(b, k, h); err != nil {
 				return err
 			}
 			n++
 		}
-		if n > 0 {
-			d.cfg.Log.Info("webhook secrets sealed again under the current master key", slog.Int("count", n), slog.String("masterKeyId", primary))
-		}
 		return nil
 	})
+	if err == nil && n > 0 {
+		d.cfg.Log.Info("webhook secrets sealed again under the current master key", slog.Int("count", n), slog.String("masterKeyId", primary))
+	}
+	return err
 }
