@@ -28,6 +28,7 @@ import (
 
 	"github.com/certbind/certbind/bench/internal/benchkit"
 	"github.com/certbind/certbind/bench/propagation"
+	"github.com/certbind/certbind/internal/etcdproc"
 	"github.com/certbind/certbind/internal/serve"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 )
@@ -100,7 +101,7 @@ type Kill struct {
 // Run measures the HA section, or returns a Result that says it was
 // skipped.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	bin := findEtcd(cfg.Etcd)
+	bin := etcdproc.FindBinary(cfg.Etcd)
 	if bin == "" {
 		return &Result{Skipped: "no etcd binary (./.bin/etcd or etcd on PATH); `make etcd` builds the pinned release"}, nil
 	}
@@ -125,13 +126,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := startCluster(ctx, bin, filepath.Join(dir, "etcd"))
+	c, err := etcdproc.Start(ctx, bin, filepath.Join(dir, "etcd"), "certbind-bench", 3)
 	if err != nil {
 		return nil, err
 	}
-	defer c.stop()
+	defer c.Stop()
 	res := &Result{Etcd: bin}
-	log.Info("etcd cluster up", slog.Any("endpoints", c.endpoints()))
+	log.Info("etcd cluster up", slog.Any("endpoints", c.Endpoints()))
 	h := &harness{c: c, dir: dir, keyFile: filepath.Join(dir, "master.key"), adminKey: rand.Text() + rand.Text(), tmpl: tmpl}
 	defer h.close()
 
@@ -186,14 +187,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if res.BoltPropagation, err = propagation.Run(ctx, pcfg); err != nil {
 		return nil, fmt.Errorf("propagation on bbolt: %w", err)
 	}
-	cli, err := c.client()
+	cli, err := c.Client()
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if res.DBSize, err = c.dbSize(sctx, cli); err != nil {
+	if res.DBSize, err = c.DBSize(sctx, cli); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -202,7 +203,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // harness starts certmgr replicas on the cluster, each with its own etcd
 // client, and closes them all at the end.
 type harness struct {
-	c        *cluster
+	c        *etcdproc.Cluster
 	dir      string
 	keyFile  string
 	adminKey string
@@ -211,7 +212,7 @@ type harness struct {
 }
 
 func (h *harness) replica(prefix string) (*benchkit.Certmgr, error) {
-	cli, err := h.c.client()
+	cli, err := h.c.Client()
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +247,7 @@ func (h *harness) creates(ctx context.Context, prefix string, n int, d time.Dura
 func (h *harness) cacheMemory(prefix string, certs int) (int, int64, error) {
 	var deltas []int64
 	for range 3 {
-		cli, err := h.c.client()
+		cli, err := h.c.Client()
 		if err != nil {
 			return 0, 0, err
 		}
@@ -294,12 +295,12 @@ func (h *harness) killLeader(ctx context.Context, log *slog.Logger) (Kill, error
 	if _, err := w.create(ctx, 5*time.Second); err != nil {
 		return Kill{}, err
 	}
-	leader, err := h.c.leader(ctx, 10*time.Second)
+	leader, err := h.c.Leader(ctx, 10*time.Second)
 	if err != nil {
 		return Kill{}, err
 	}
 	killed := time.Now()
-	h.c.kill(leader)
+	h.c.Kill(leader)
 	var k Kill
 	for {
 		sent := time.Now()
@@ -315,7 +316,7 @@ func (h *harness) killLeader(ctx context.Context, log *slog.Logger) (Kill, error
 		}
 		k.Failed++
 		if time.Since(killed) > 60*time.Second {
-			return Kill{}, fmt.Errorf("no create succeeded within 60s of killing the leader %s (last: %w)", leader.name, err)
+			return Kill{}, fmt.Errorf("no create succeeded within 60s of killing the leader %s (last: %w)", leader.Name, err)
 		}
 		// A failure that came at once is not retried in a tight loop.
 		if time.Since(sent) < 10*time.Millisecond {
@@ -323,11 +324,11 @@ func (h *harness) killLeader(ctx context.Context, log *slog.Logger) (Kill, error
 		}
 	}
 	k.created = 2
-	log.Info("leader killed", slog.String("member", leader.name), slog.Duration("unavailable", k.Unavailable), slog.Int("failedCreates", k.Failed))
-	if err := h.c.start(leader); err != nil {
+	log.Info("leader killed", slog.String("member", leader.Name), slog.Duration("unavailable", k.Unavailable), slog.Int("failedCreates", k.Failed))
+	if err := h.c.Restart(leader); err != nil {
 		return Kill{}, err
 	}
-	if _, err := h.c.leader(ctx, 30*time.Second); err != nil {
+	if _, err := h.c.Leader(ctx, 30*time.Second); err != nil {
 		return Kill{}, err
 	}
 	return k, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/certbind/certbind/cmd/certbind/internal/e2etest"
+	"github.com/certbind/certbind/internal/etcdproc"
 	"github.com/certbind/certbind/internal/testetcd"
 	"github.com/certbind/certbind/internal/testpki"
 	deploytrackerv1 "github.com/certbind/certbind/proto/certbind/deploytracker/v1"
@@ -76,9 +78,9 @@ func (r *replicated) nameOf(admins [2]string, i int) string {
 
 // edgeStreams returns the edge's streams as its status page shows them:
 // each one's revision and resync count, by name.
-func (r *replicated) edgeStreams() map[string][2]string {
+func (r *replicated) edgeStreams(admin string) map[string][2]string {
 	r.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+r.edgeAdminAddr+"/v1/status", nil)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+admin+"/v1/status", nil)
 	req.Header.Set("Authorization", "Bearer "+r.edgeKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -102,20 +104,83 @@ func (r *replicated) edgeStreams() map[string][2]string {
 }
 
 // TestFailoverAcrossReplicas runs two certmgr and two deploytracker
-// replicas as processes on one etcd, the REST facade and an edge given
-// both replicas' addresses, and steady traffic through the edge to a
+// replicas as processes on one etcd, the REST facade and two edges given
+// both replicas' addresses, and steady traffic through the edges to a
 // backend that requires the client certificate. It rotates a certificate
-// in place after SIGKILLing the certmgr replica the edge streams from, and
-// redeploys while SIGKILLing the deploytracker replica the edge streams
-// from in the middle of deploys: no edge request fails, the edge resumes
-// both streams on the other replicas without a resync, every acknowledged
-// write is there afterwards and the edge serves the final state.
+// in place after SIGKILLing the certmgr replica the first edge streams
+// from, and redeploys while SIGKILLing the deploytracker replica it
+// streams from in the middle of deploys: no edge request fails, the edges
+// resume both streams on the other replicas without a resync, every
+// acknowledged write is there afterwards and the edges serve the final
+// state.
 func TestFailoverAcrossReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs processes")
 	}
-	endpoint := testetcd.Endpoint(t)
-	r := &replicated{store: []string{"--store", "etcd", "--etcd-endpoints", endpoint, "--etcd-prefix", testetcd.Prefix(t)}}
+	failover(t, []string{"--store", "etcd", "--etcd-endpoints", testetcd.Endpoint(t), "--etcd-prefix", testetcd.Prefix(t)}, nil)
+}
+
+// TestFailoverEtcdLeaderKilled is TestFailoverAcrossReplicas on a
+// 3-member cluster of real etcd processes, whose leader is also SIGKILLed
+// twice: just before the rotation (with the certmgr replica) and in the
+// middle of the deploys (with the deploytracker replica). Each time the
+// killed member is started again once the writes are acknowledged and
+// waited for until it has caught up, so the second kill leaves a quorum.
+// A write answered "unavailable" (exit code 6) while the cluster elects
+// a leader is made again until it is acknowledged.
+func TestFailoverEtcdLeaderKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs processes")
+	}
+	bin := etcdproc.FindBinary("")
+	if bin == "" {
+		t.Skip("no etcd binary: `make etcd-server` builds the pinned release into ./.bin")
+	}
+	ctx := t.Context()
+	started := time.Now()
+	etcd, err := etcdproc.Start(ctx, bin, t.TempDir(), "certbind-leaderkill", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(etcd.Stop)
+	t.Logf("3 etcd processes (%s) have a leader after %v", bin, time.Since(started).Round(time.Millisecond))
+	kills := 0
+	killLeader := func(moment string) (restart func()) {
+		t.Helper()
+		leader, err := etcd.Leader(ctx, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("SIGKILL the etcd leader %s %s", leader.Name, moment)
+		etcd.Kill(leader)
+		kills++
+		return func() {
+			t.Helper()
+			if err := etcd.Restart(leader); err != nil {
+				t.Fatal(err)
+			}
+			if err := etcd.Joined(ctx, leader, 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			next, err := etcd.Leader(ctx, 30*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("etcd member %s restarted and caught up; the leader is %s", leader.Name, next.Name)
+		}
+	}
+	failover(t, []string{"--store", "etcd", "--etcd-endpoints", strings.Join(etcd.Endpoints(), ","), "--etcd-prefix", "/leaderkill/"}, killLeader)
+	if kills != 2 {
+		t.Fatalf("the etcd leader was killed %d times, want 2", kills)
+	}
+}
+
+// failover is the scenario of TestFailoverAcrossReplicas with certmgr and
+// the deploytracker on the store the flags name. killLeader, when set,
+// SIGKILLs the etcd leader at the moment it names and returns what starts
+// that member again.
+func failover(t *testing.T, store []string, killLeader func(moment string) (restart func())) {
+	r := &replicated{store: store}
 	r.cluster = newCluster(t) // builds the binaries first
 	began := time.Now()
 	for i := range 2 {
@@ -146,6 +211,25 @@ func TestFailoverAcrossReplicas(t *testing.T) {
 		}
 		return out
 	}
+	// ack makes a write until it is acknowledged, again while the API
+	// answers that it is unavailable (exit code 6: etcd elects a leader).
+	retried := 0
+	ack := func(args ...string) string {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			out, err := cli(args...)
+			if err == nil {
+				return out
+			}
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 6 || time.Now().After(deadline) {
+				t.Fatalf("certbind %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			retried++
+			t.Logf("certbind %s answered unavailable, made again: %s", args[0]+" "+args[1], strings.TrimSpace(out))
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	file := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, 0o600); err != nil {
@@ -160,9 +244,28 @@ func TestFailoverAcrossReplicas(t *testing.T) {
 		t.Fatalf("edge key: %v", err)
 	}
 	r.edgeKey = key.Key
-	r.launch("edge", "edge", r.edgeAdminAddr, []string{"--listen", r.edgeAddr, "--admin-listen", r.edgeAdminAddr,
-		"--certmgr-addr", strings.Join(r.certmgrs[:], ","), "--deploytracker-addr", strings.Join(r.trackers[:], ","),
-		"--backend-allow", "127.0.0.0/8"})
+	edges, edgeAdmins := []string{r.edgeAddr, freeAddr(t)}, []string{r.edgeAdminAddr, freeAddr(t)}
+	for i := range edges {
+		r.launch(fmt.Sprintf("edge%d", i), "edge", edgeAdmins[i], []string{"--listen", edges[i], "--admin-listen", edgeAdmins[i],
+			"--certmgr-addr", strings.Join(r.certmgrs[:], ","), "--deploytracker-addr", strings.Join(r.trackers[:], ","),
+			"--backend-allow", "127.0.0.0/8"})
+	}
+	// onEdges is a deployment's URL on each edge (the deploytracker
+	// answers it on the first).
+	onEdges := func(u string) []string {
+		t.Helper()
+		second := strings.Replace(u, "//"+edges[0]+"/", "//"+edges[1]+"/", 1)
+		if second == u {
+			t.Fatalf("deployment URL %s is not on the edge %s", u, edges[0])
+		}
+		return []string{u, second}
+	}
+	converged := func(u, want string) {
+		t.Helper()
+		for _, u := range onEdges(u) {
+			e2etest.Eventually(t, u, 200, want)
+		}
+	}
 
 	clientCA, backendCA := testpki.NewCA(t, "Client CA"), testpki.NewCA(t, "Backend CA")
 	backend := e2etest.MTLSBackend(t, e2etest.ServerCert(t, backendCA), clientCA)
@@ -187,11 +290,17 @@ func TestFailoverAcrossReplicas(t *testing.T) {
 		t.Fatalf("deploy: %v %s", err, out)
 	}
 	url := dep.URL + "/api/hello"
-	e2etest.Eventually(t, url, 200, "CN=client-1")
+	converged(url, "CN=client-1")
 	step := func(what string) { t.Logf("%v: %s", time.Since(began).Round(time.Millisecond), what) }
-	step("the edge serves the deployment")
-	before := r.edgeStreams()
-	load := e2etest.StartLoad(url, 4)
+	step("both edges serve the deployment")
+	var before []map[string][2]string
+	for _, a := range edgeAdmins {
+		before = append(before, r.edgeStreams(a))
+	}
+	var loads []*e2etest.Load
+	for i, u := range onEdges(url) {
+		loads = append(loads, e2etest.StartLoad(u, 3-i))
+	}
 
 	// (b) SIGKILL the certmgr replica the edge streams from, then rotate
 	// in place: the edge resumes on the other replica and serves the new
@@ -199,10 +308,19 @@ func TestFailoverAcrossReplicas(t *testing.T) {
 	victim := r.streaming(r.certmgrAdmins, "certbind_certmgr_stream_subscribers")
 	t.Logf("the edge streams certificates from certmgr%d: SIGKILL", victim)
 	r.kill9(fmt.Sprintf("certmgr%d", victim))
+	write := must
+	var restart func()
+	if killLeader != nil {
+		write = ack
+		restart = killLeader("just before the rotation")
+	}
 	cert2, key2 := leaf("2")
-	must(with("mtls-certificate", "rotate", "--name", "myBackendCert", "--cert", cert2, "--key", key2)...)
-	e2etest.Eventually(t, url, 200, "CN=client-2")
-	step("the edge serves the rotated certificate")
+	write(with("mtls-certificate", "rotate", "--name", "myBackendCert", "--cert", cert2, "--key", key2)...)
+	converged(url, "CN=client-2")
+	step("both edges serve the rotated certificate")
+	if restart != nil {
+		restart()
+	}
 	r.startCertmgr(victim)
 
 	// (c) Deploys to four environments in a loop, the deploytracker
@@ -267,6 +385,9 @@ func TestFailoverAcrossReplicas(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	t.Logf("the edge streams deployments from deploytracker%d: SIGKILL in the middle of deploys", victim)
 	r.kill9(fmt.Sprintf("deploytracker%d", victim))
+	if killLeader != nil {
+		restart = killLeader("in the middle of deploys")
+	}
 	close(killed)
 	if err := <-cut; status.Code(err) != codes.Unavailable {
 		t.Fatalf("a deploy in flight on the killed replica ended with %v, want Unavailable", err)
@@ -293,15 +414,27 @@ func TestFailoverAcrossReplicas(t *testing.T) {
 	wg.Wait()
 	t.Logf("deploys refused or cut off by the kill, then made again: %d %q", len(failures), failures)
 	step("every deploy acknowledged")
-	e2etest.Eventually(t, url, 200, "CN=client-3")
+	if restart != nil {
+		restart()
+	}
+	converged(url, "CN=client-3")
 	for env, u := range acked {
-		e2etest.Eventually(t, u+"/api/x", 200, "CN=client-3")
+		converged(u+"/api/x", "CN=client-3")
 		if env != "production" && !strings.HasSuffix(u, "/"+env) {
 			t.Errorf("deploy %s answered URL %s", env, u)
 		}
 	}
-	step("the edge serves every redeploy")
-	load.Finish(t, "rotation and redeploys with a certmgr and a deploytracker replica SIGKILLed")
+	step("both edges serve every redeploy")
+	phase := "rotation and redeploys with a certmgr and a deploytracker replica SIGKILLed"
+	if killLeader != nil {
+		phase += ", and the etcd leader twice"
+	}
+	for i, l := range loads {
+		l.Finish(t, fmt.Sprintf("edge%d: %s", i, phase))
+	}
+	if retried > 0 {
+		t.Logf("writes answered unavailable and made again: %d", retried)
+	}
 
 	// Every acknowledged write is there, read through the survivors.
 	var certs []struct {
@@ -361,13 +494,16 @@ func TestFailoverAcrossReplicas(t *testing.T) {
 	}
 
 	step("myBackendCert deleted")
-	// The edge resumed both streams where it was: no resync since the
+	// The edges resumed both streams where they were: no resync since the
 	// load began.
-	after := r.edgeStreams()
-	for name, b := range before {
-		if after[name][1] != b[1] {
-			t.Errorf("stream %s: %s resyncs before the kills, %s after (revision %s → %s): want a resume", name, b[1], after[name][1], b[0], after[name][0])
+	for i, a := range edgeAdmins {
+		after := r.edgeStreams(a)
+		for name, b := range before[i] {
+			if after[name][1] != b[1] {
+				t.Errorf("edge%d stream %s: %s resyncs before the kills, %s after (revision %s → %s): want a resume", i, name, b[1], after[name][1], b[0], after[name][0])
+			}
 		}
+		t.Logf("edge%d streams before %v, after %v", i, before[i], after)
 	}
-	t.Logf("edge streams before %v, after %v; the test took %v", before, after, time.Since(began).Round(time.Millisecond))
+	t.Logf("the test took %v", time.Since(began).Round(time.Millisecond))
 }
