@@ -211,6 +211,12 @@ func failover(t *testing.T, store []string, killLeader func(moment string) (rest
 		}
 		return out
 	}
+	// unavailable reports whether the CLI exited with code 6: the API
+	// could not be reached or answered that it is unavailable for now.
+	unavailable := func(err error) bool {
+		var exit *exec.ExitError
+		return errors.As(err, &exit) && exit.ExitCode() == 6
+	}
 	// ack makes a write until it is acknowledged, again while the API
 	// answers that it is unavailable (exit code 6: etcd elects a leader).
 	retried := 0
@@ -221,8 +227,7 @@ func failover(t *testing.T, store []string, killLeader func(moment string) (rest
 			if err == nil {
 				return out
 			}
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 6 || time.Now().After(deadline) {
+			if !unavailable(err) || time.Now().After(deadline) {
 				t.Fatalf("certbind %s: %v\n%s", strings.Join(args, " "), err, out)
 			}
 			retried++
@@ -337,6 +342,7 @@ func failover(t *testing.T, store []string, killLeader func(moment string) (rest
 		wg       sync.WaitGroup
 		killed   = make(chan struct{})
 	)
+	hangGuard := time.Now().Add(90 * time.Second)
 	for _, env := range envs {
 		wg.Go(func() {
 			for {
@@ -350,6 +356,9 @@ func failover(t *testing.T, store []string, killLeader func(moment string) (rest
 				mu.Lock()
 				if err != nil {
 					failures = append(failures, env+": "+strings.TrimSpace(out))
+					if !unavailable(err) {
+						t.Errorf("deploy %s failed otherwise than unavailable: %v %s", env, err, out)
+					}
 				} else {
 					var d struct{ URL string }
 					if json.Unmarshal([]byte(out), &d) != nil || d.URL == "" {
@@ -360,6 +369,10 @@ func failover(t *testing.T, store []string, killLeader func(moment string) (rest
 				mu.Unlock()
 				if err == nil && after {
 					return // acknowledged after the kill
+				}
+				if time.Now().After(hangGuard) {
+					t.Errorf("deploy %s: none acknowledged after the kill in %v", env, time.Since(began))
+					return
 				}
 			}
 		})
@@ -409,6 +422,13 @@ func failover(t *testing.T, store []string, killLeader func(moment string) (rest
 			mu.Lock()
 			failures = append(failures, "direct: "+strings.TrimSpace(out))
 			mu.Unlock()
+			if !unavailable(err) {
+				t.Errorf("deploy direct failed otherwise than unavailable: %v %s", err, out)
+			}
+			if time.Now().After(hangGuard) {
+				t.Errorf("deploy direct: none acknowledged in %v", time.Since(began))
+				return
+			}
 		}
 	})
 	wg.Wait()
