@@ -1,8 +1,6 @@
 package seal
 
 import (
-	"bytes"
-	"encoding/hex"
 	"errors"
 	"testing"
 )
@@ -26,29 +24,6 @@ func FuzzOpen(f *testing.F) {
 		}
 		if !errors.Is(err, ErrOpen) || got != nil {
 			t.Fatalf("Open = %q, %v; want nil, ErrOpen", got, err)
-		}
-	})
-}
-
-func FuzzParseKey(f *testing.F) {
-	for _, seed := range []string{secretHex, secretHex + "\n", " " + secretHex + " ", secretHex[:63], secretHex + "0", "", "\x00", "zz" + secretHex[2:]} {
-		f.Add([]byte(seed))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		key, err := parseKey(data)
-		trimmed := bytes.TrimSpace(data)
-		want, hexErr := hex.DecodeString(string(trimmed))
-		valid := len(data) <= maxKeyFileSize && hexErr == nil && len(want) == KeySize
-		if valid != (err == nil) {
-			t.Fatalf("parseKey(%q) = %v, want success %v", data, err, valid)
-		}
-		if err == nil && !bytes.Equal(key, want) {
-			t.Fatalf("parseKey(%q) = %x, want %x", data, key, want)
-		}
-		if err == nil {
-			if _, err := New(key); err != nil {
-				t.Fatalf("New(parsed key) = %v", err)
-			}
 		}
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/certbind/certbind/internal/keyfile"
 )
 
 // secretHex is a valid key whose text must never appear in an error.
@@ -218,7 +220,7 @@ func TestLoadOrCreateKeyFileConcurrent(t *testing.T) {
 
 func mustHex(t *testing.T, s string) []byte {
 	t.Helper()
-	key, err := parseKey([]byte(s))
+	key, err := keyfile.Parse([]byte(s))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/certbind/certbind/internal/keyfile"
 	edgev1 "github.com/certbind/certbind/proto/certbind/edge/v1"
 )
 
@@ -134,7 +135,7 @@ func writeFile(path string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(dir)
+	return keyfile.SyncDir(dir)
 }
 
 // tempPattern names the temporary files writeFile makes; Open removes any
