@@ -133,6 +133,32 @@ func TestEtcdAcrossProcesses(t *testing.T) {
 		}
 		break
 	}
+
+	// Every replica exports the certificate figures, read from etcd; the
+	// deploytracker counts damaged deployments there too.
+	for _, admin := range []string{c.certmgrAdmin, secondAdmin} {
+		m := e2etest.Scrape(t, "http://"+admin+"/metrics")
+		for _, w := range []struct {
+			name   string
+			labels map[string]string
+			value  float64
+		}{
+			{"certbind_certificates", map[string]string{"state": "active"}, 3},
+			{"certbind_certificates", map[string]string{"state": "disabled"}, 0},
+			{"certbind_certificates", map[string]string{"state": "damaged"}, 0},
+			{"certbind_certificate_not_after_timestamp_seconds", map[string]string{"account": "acme", "project": "shop", "name": "backendCa"}, float64(backendCA.Cert.NotAfter.Unix())},
+		} {
+			if got, ok := m.Value(w.name, w.labels); !ok || got != w.value {
+				t.Errorf("%s: %s %v = %v (present %v), want %v", admin, w.name, w.labels, got, ok, w.value)
+			}
+		}
+		if n := m.Series("certbind_certificate_not_after_timestamp_seconds", nil); n != 3 {
+			t.Errorf("%s: %d expiry series, want 3", admin, n)
+		}
+	}
+	if got, ok := e2etest.Scrape(t, "http://"+c.trackerAdmin+"/metrics").Value("certbind_deployments_damaged", nil); !ok || got != 0 {
+		t.Errorf("certbind_deployments_damaged = %v (present %v), want 0", got, ok)
+	}
 }
 
 // TestMain stops the embedded etcd member, if a test started one, after
