@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,38 @@ func TestEtcdAcrossProcesses(t *testing.T) {
 	}
 	if got, ok := e2etest.Scrape(t, "http://"+c.trackerAdmin+"/metrics").Value("certbind_deployments_damaged", nil); !ok || got != 0 {
 		t.Errorf("certbind_deployments_damaged = %v (present %v), want 0", got, ok)
+	}
+
+	// The audit trail is kept in etcd: certmgr's and the deploytracker's
+	// entries, a refused delete among them, list through the CLI.
+	refusedDelete := exec.Command(filepath.Join(c.bin, "certbind"), with("mtls-certificate", "delete", "--name", "myBackendCert")...)
+	refusedDelete.Env = append(os.Environ(), "CERTBIND_API_URL="+c.restURL, "CERTBIND_API_KEY="+c.adminKey)
+	if out, err := refusedDelete.CombinedOutput(); err == nil {
+		t.Fatalf("the delete of a deployed certificate succeeded:\n%s", out)
+	}
+	var entries []struct {
+		Action, Result, ActorKeyID string
+		Resource                   struct{ Name string }
+	}
+	out = must("audit", "list", "--account", "acme", "--output", "json")
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatalf("audit list: %v\n%s", err, out)
+	}
+	var got []string
+	for _, e := range slices.Backward(entries) {
+		got = append(got, e.Action+" "+e.Result+" "+e.Resource.Name)
+	}
+	want := []string{
+		"apikey.create ok ",
+		"certificate.create ok myBackendCert",
+		"certificate.create ok backendCa",
+		"deployment.deploy ok production",
+		"certificate.rotate ok myBackendCert",
+		"certificate.create ok otherCert",
+		"certificate.delete refused myBackendCert",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit list on etcd:\n%q\nwant\n%q", got, want)
 	}
 }
 
