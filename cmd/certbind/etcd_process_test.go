@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +133,64 @@ func TestEtcdAcrossProcesses(t *testing.T) {
 			t.Fatalf("the second replica streamed %v, want otherCert created with its key", ch.GetType())
 		}
 		break
+	}
+
+	// Every replica exports the certificate figures, read from etcd; the
+	// deploytracker counts damaged deployments there too.
+	for _, admin := range []string{c.certmgrAdmin, secondAdmin} {
+		m := e2etest.Scrape(t, "http://"+admin+"/metrics")
+		for _, w := range []struct {
+			name   string
+			labels map[string]string
+			value  float64
+		}{
+			{"certbind_certificates", map[string]string{"state": "active"}, 3},
+			{"certbind_certificates", map[string]string{"state": "disabled"}, 0},
+			{"certbind_certificates", map[string]string{"state": "damaged"}, 0},
+			{"certbind_certificate_not_after_timestamp_seconds", map[string]string{"account": "acme", "project": "shop", "name": "backendCa"}, float64(backendCA.Cert.NotAfter.Unix())},
+		} {
+			if got, ok := m.Value(w.name, w.labels); !ok || got != w.value {
+				t.Errorf("%s: %s %v = %v (present %v), want %v", admin, w.name, w.labels, got, ok, w.value)
+			}
+		}
+		if n := m.Series("certbind_certificate_not_after_timestamp_seconds", nil); n != 3 {
+			t.Errorf("%s: %d expiry series, want 3", admin, n)
+		}
+	}
+	if got, ok := e2etest.Scrape(t, "http://"+c.trackerAdmin+"/metrics").Value("certbind_deployments_damaged", nil); !ok || got != 0 {
+		t.Errorf("certbind_deployments_damaged = %v (present %v), want 0", got, ok)
+	}
+
+	// The audit trail is kept in etcd: certmgr's and the deploytracker's
+	// entries, a refused delete among them, list through the CLI.
+	refusedDelete := exec.Command(filepath.Join(c.bin, "certbind"), with("mtls-certificate", "delete", "--name", "myBackendCert")...)
+	refusedDelete.Env = append(os.Environ(), "CERTBIND_API_URL="+c.restURL, "CERTBIND_API_KEY="+c.adminKey)
+	if out, err := refusedDelete.CombinedOutput(); err == nil {
+		t.Fatalf("the delete of a deployed certificate succeeded:\n%s", out)
+	}
+	var entries []struct {
+		Action, Result, ActorKeyID string
+		Resource                   struct{ Name string }
+	}
+	out = must("audit", "list", "--account", "acme", "--output", "json")
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatalf("audit list: %v\n%s", err, out)
+	}
+	var got []string
+	for _, e := range slices.Backward(entries) {
+		got = append(got, e.Action+" "+e.Result+" "+e.Resource.Name)
+	}
+	want := []string{
+		"apikey.create ok ",
+		"certificate.create ok myBackendCert",
+		"certificate.create ok backendCa",
+		"deployment.deploy ok production",
+		"certificate.rotate ok myBackendCert",
+		"certificate.create ok otherCert",
+		"certificate.delete refused myBackendCert",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit list on etcd:\n%q\nwant\n%q", got, want)
 	}
 }
 

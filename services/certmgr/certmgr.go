@@ -161,7 +161,7 @@ type backend interface {
 // cfg.Etcd is set; bolt is nil on etcd.
 func openStore(cfg Config, log *slog.Logger) (st backend, bolt *store.Store, err error) {
 	if cfg.Etcd != nil {
-		es, err := etcdstore.Open(cfg.Etcd, etcdstore.Options{Prefix: cfg.EtcdPrefix, Window: cfg.Retention, Logger: log})
+		es, err := etcdstore.Open(cfg.Etcd, etcdstore.Options{Prefix: cfg.EtcdPrefix, Window: cfg.Retention, Logger: log, Audit: cfg.AuditRetention})
 		return es, nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {

@@ -51,19 +51,27 @@ func (s *Service) Collectors() []prometheus.Collector {
 			Help: "Certificates whose private key did not unseal, or whose chain did not decode, when certmgr last built their material for a stream: they stream without material, routes that use them answer 502, and the log names each, until a rotation in place repairs them.",
 		}, func() float64 { return float64(len(s.dist.Damaged())) }),
 	}
-	// The scan reads the bbolt file in short transactions; an etcd store
-	// is not scanned at every scrape.
-	if s.bolt != nil {
-		out = append(out, certificateCollector{s.bolt})
+	// Both stores scan: bbolt's file in short read transactions, etcd's
+	// prefix in pages of bounded reads. On etcd every replica reads the
+	// same records, so each exports the same series: dashboards and rules
+	// take max by their labels across replicas, never the sum.
+	if sc, ok := s.store.(certificateScanner); ok {
+		out = append(out, certificateCollector{sc})
 	}
 	return out
 }
 
+// certificateScanner is what the certificate figures read: every
+// certificate record, a stand-in for one that does not decode.
+type certificateScanner interface {
+	ScanCertificates(fn func(store.CertificateRecord) error) error
+}
+
 // certificateCollector reads every certificate record at each scrape: the
 // figures are then those of the store, never of a cache that could drift.
-// A scrape reads the records in short read transactions (store.ScanCertificates),
-// as `certbind admin verify` does, without unsealing any key.
-type certificateCollector struct{ store *store.Store }
+// A scrape reads the records in short reads (ScanCertificates), as
+// `certbind admin verify` does, without unsealing any key.
+type certificateCollector struct{ store certificateScanner }
 
 var (
 	notAfterDesc = prometheus.NewDesc("certbind_certificate_not_after_timestamp_seconds",

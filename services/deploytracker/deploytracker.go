@@ -185,7 +185,7 @@ func New(cfg Config) (*Service, error) {
 // cluster is backed up with etcd's own snapshots.
 func openStore(cfg Config, fig *figures, log *slog.Logger) (backend, deploytrackerv1.BackupServiceServer, error) {
 	if cfg.Etcd != nil {
-		st, err := etcdstore.Open(cfg.Etcd, etcdstore.Options{Prefix: cfg.EtcdPrefix, Window: cfg.Retention, Logger: log})
+		st, err := etcdstore.Open(cfg.Etcd, etcdstore.Options{Prefix: cfg.EtcdPrefix, Window: cfg.Retention, Logger: log, Audit: cfg.AuditRetention})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -3,7 +3,7 @@ package deploytracker
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/certbind/certbind/services/deploytracker/deploy"
+	"github.com/certbind/certbind/services/deploytracker/store"
 )
 
 // figures are the deploytracker's own metrics, besides gRPC's.
@@ -29,7 +29,8 @@ func newFigures() *figures {
 // Collectors returns the deploytracker's metrics, to register on the admin
 // listener's registry: store writes (latency), the changelog's head
 // revision, the deployment stream (subscribers, changes published) and,
-// on bbolt, the deployment records that cannot be read.
+// the deployment records that cannot be read (on etcd every replica
+// exports the same figure: take max across replicas, never the sum).
 func (s *Service) Collectors() []prometheus.Collector {
 	out := []prometheus.Collector{
 		s.figures.writes,
@@ -43,7 +44,7 @@ func (s *Service) Collectors() []prometheus.Collector {
 			Help: "Subscribers attached to the deployment stream (edges, mostly).",
 		}, func() float64 { return float64(s.dist.Subscribers()) }),
 	}
-	if sc, ok := s.store.(deploy.Scanner); ok {
+	if sc, ok := s.store.(deploymentScanner); ok {
 		out = append(out, damagedCollector{sc})
 	}
 	return out
@@ -53,10 +54,16 @@ var damagedDesc = prometheus.NewDesc("certbind_deployments_damaged",
 	"Deployment records in the deploytracker's store that cannot be read; each is left out of the deployment stream and logged (`certbind admin verify` names them; a redeploy of the environment repairs one).",
 	nil, nil)
 
+// deploymentScanner is what the damaged figure reads: every deployment
+// record, a stand-in for one that does not decode. Both stores have it.
+type deploymentScanner interface {
+	ScanDeployments() ([]store.DeploymentRecord, error)
+}
+
 // damagedCollector counts the deployment records that do not decode at
-// each scrape, reading the store in short read transactions as `certbind
-// admin verify` does, so the figure is the store's, never a cache's.
-type damagedCollector struct{ store deploy.Scanner }
+// each scrape, reading the store in short reads (transactions on bbolt,
+// pages on etcd) as `certbind admin verify` does, so the figure is the store's, never a cache's.
+type damagedCollector struct{ store deploymentScanner }
 
 func (damagedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- damagedDesc }
 

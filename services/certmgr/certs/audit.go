@@ -10,9 +10,9 @@ import (
 
 // AuditTrail is what a Manager needs to keep the audit trail in its store:
 // writes that append their entry in their own transaction, refused writes
-// recorded by themselves, and the listing. It is optional: a store without
-// it (the etcd backend, so far) keeps no trail, and each write is still
-// logged.
+// recorded by themselves, and the listing. Both stores have it (bbolt's and
+// etcd's); it stays optional: a store without it keeps no trail, and each
+// write is still logged.
 type AuditTrail interface {
 	CreateCertificateAudited(rec store.AuditFunc, c *store.Certificate) (store.Change, error)
 	UpdateCertificateAudited(rec store.AuditFunc, account, project, id string, fn func(c *store.Certificate) (string, error)) (*store.Certificate, store.Change, error)
@@ -24,7 +24,7 @@ type AuditTrail interface {
 var _ AuditTrail = (*store.Store)(nil)
 
 // ErrNoAuditTrail answers a listing on a store that keeps no trail.
-var ErrNoAuditTrail = errorString("this certmgr's store keeps no audit trail (only the bbolt store does so far); read the audit lines of its log")
+var ErrNoAuditTrail = errorString("this certmgr's store keeps no audit trail; read the audit lines of its log")
 
 type errorString string
 

@@ -10,9 +10,9 @@ import (
 
 // AuditTrail is what a Tracker needs to keep the audit trail in its store:
 // the commit of a deploy and a delete that append their entry in their own
-// transaction, refused writes recorded by themselves, and the listing. It
-// is optional: a store without it (the etcd backend, so far) keeps no
-// trail, and each write is still logged.
+// transaction, refused writes recorded by themselves, and the listing. Both
+// stores have it (bbolt's and etcd's); it stays optional: a store without
+// it keeps no trail, and each write is still logged.
 type AuditTrail interface {
 	CommitDeployAudited(rec store.AuditFunc, p store.Pending, d *store.Deployment, newID string) (store.Change, error)
 	DeleteDeploymentAudited(rec store.AuditFunc, account, project, id string) (store.Change, error)
@@ -23,7 +23,7 @@ type AuditTrail interface {
 var _ AuditTrail = (*store.Store)(nil)
 
 // ErrNoAuditTrail answers a listing on a store that keeps no trail.
-var ErrNoAuditTrail = errorString("this deploytracker's store keeps no audit trail (only the bbolt store does so far); read the audit lines of its log")
+var ErrNoAuditTrail = errorString("this deploytracker's store keeps no audit trail; read the audit lines of its log")
 
 type errorString string
 

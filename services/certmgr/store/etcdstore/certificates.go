@@ -19,21 +19,30 @@ import (
 // since its last delete, so of concurrent creates, on any replicas, exactly
 // one wins.
 func (s *Store) CreateCertificate(c *store.Certificate) (store.Change, error) {
+	return s.createCertificate(nil, c)
+}
+
+func (s *Store) createCertificate(rec store.AuditFunc, c *store.Certificate) (store.Change, error) {
 	if err := etcdkv.CheckKeyParts(c.Account, c.Project, c.ID, c.Name); err != nil {
 		return store.Change{}, err
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	nk, ck := s.nameKey(c.Account, c.Project, c.Name), s.certKey(c.Account, c.Project, c.ID)
-	rec := *c
-	value, err := encode(&rec)
+	stored := *c
+	value, err := encode(&stored)
+	if err != nil {
+		return store.Change{}, err
+	}
+	ch := store.Change{Type: store.ChangeCreated, CertificateID: c.ID, Account: c.Account, Project: c.Project, After: &stored, At: c.CreatedAt}
+	ops, account, err := s.auditOps(rec, ch, clientv3.OpPut(ck, value), clientv3.OpPut(nk, c.ID))
 	if err != nil {
 		return store.Change{}, err
 	}
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(nk), "=", 0),
 			clientv3.Compare(clientv3.CreateRevision(ck), "=", 0)).
-		Then(clientv3.OpPut(ck, value), clientv3.OpPut(nk, c.ID)).
+		Then(ops...).
 		Else(clientv3.OpGet(nk)).
 		Commit()
 	if err != nil {
@@ -45,10 +54,11 @@ func (s *Store) CreateCertificate(c *store.Certificate) (store.Change, error) {
 		}
 		return store.Change{}, fmt.Errorf("certificate id %s already exists", c.ID)
 	}
-	rec.Revision = uint64(resp.Header.Revision)
-	s.published(ctx, rec.Revision)
-	return store.Change{Revision: rec.Revision, Type: store.ChangeCreated, CertificateID: c.ID, Account: c.Account, Project: c.Project,
-		After: &rec, At: c.CreatedAt}, nil
+	stored.Revision = uint64(resp.Header.Revision)
+	ch.Revision = stored.Revision
+	s.trimAudit(ctx, account)
+	s.published(ctx, stored.Revision)
+	return ch, nil
 }
 
 // UpdateCertificate loads a certificate, lets fn change it and stores the
@@ -57,11 +67,16 @@ func (s *Store) CreateCertificate(c *store.Certificate) (store.Change, error) {
 // the record as it now is. When fn returns an empty type nothing is
 // written and the current record is returned with a zero Change.
 func (s *Store) UpdateCertificate(account, project, id string, fn func(c *store.Certificate) (changeType string, err error)) (*store.Certificate, store.Change, error) {
+	return s.updateCertificate(nil, account, project, id, fn)
+}
+
+func (s *Store) updateCertificate(rec store.AuditFunc, account, project, id string, fn func(c *store.Certificate) (changeType string, err error)) (*store.Certificate, store.Change, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	ck := s.certKey(account, project, id)
 	var out *store.Certificate
 	var ch store.Change
+	var trim string // the account whose audit trail the write added to
 	err := etcdkv.Retry(ctx, func(ctx context.Context) error {
 		resp, err := s.cli.Get(ctx, ck)
 		if err != nil {
@@ -98,9 +113,14 @@ func (s *Store) UpdateCertificate(account, project, id string, fn func(c *store.
 		if err != nil {
 			return err
 		}
+		change := store.Change{Type: typ, CertificateID: id, Account: account, Project: project, Before: before, After: &after, At: after.UpdatedAt}
+		ops, audited, err := s.auditOps(rec, change, clientv3.OpPut(ck, value))
+		if err != nil {
+			return err
+		}
 		w, err := s.cli.Txn(ctx).
 			If(append(guard, clientv3.Compare(clientv3.ModRevision(ck), "=", kv.ModRevision))...).
-			Then(clientv3.OpPut(ck, value)).
+			Then(ops...).
 			Commit()
 		if err != nil {
 			return etcdkv.Unavailable("update the certificate", s.prefix, err)
@@ -113,14 +133,16 @@ func (s *Store) UpdateCertificate(account, project, id string, fn func(c *store.
 		}
 		after.Revision = uint64(w.Header.Revision)
 		out = &after
-		ch = store.Change{Revision: after.Revision, Type: typ, CertificateID: id, Account: account, Project: project,
-			Before: before, After: &after, At: after.UpdatedAt}
+		ch = change
+		ch.Revision = after.Revision
+		trim = audited
 		return nil
 	})
 	if err != nil {
 		return nil, store.Change{}, err
 	}
 	if ch.Revision != 0 {
+		s.trimAudit(ctx, trim)
 		s.published(ctx, ch.Revision)
 	}
 	return out, ch, nil
@@ -131,10 +153,15 @@ func (s *Store) UpdateCertificate(account, project, id string, fn func(c *store.
 // can veto the delete; the delete holds only if the record is still the
 // one check saw, otherwise check runs again.
 func (s *Store) DeleteCertificate(account, project, id string, check func(c *store.Certificate) error) (store.Change, error) {
+	return s.deleteCertificate(nil, account, project, id, check)
+}
+
+func (s *Store) deleteCertificate(rec store.AuditFunc, account, project, id string, check func(c *store.Certificate) error) (store.Change, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	ck := s.certKey(account, project, id)
 	var out store.Change
+	var trim string // the account whose audit trail the write added to
 	err := etcdkv.Retry(ctx, func(ctx context.Context) error {
 		before, kv, err := s.get(ctx, account, project, id)
 		if err != nil {
@@ -153,6 +180,11 @@ func (s *Store) DeleteCertificate(account, project, id string, check func(c *sto
 		if err != nil {
 			return err
 		}
+		change := store.Change{Type: store.ChangeDeleted, CertificateID: id, Account: account, Project: project, Before: before, At: before.UpdatedAt}
+		ops, audited, err := s.auditOps(rec, change, ops...)
+		if err != nil {
+			return err
+		}
 		w, err := s.cli.Txn(ctx).
 			If(append(guard, clientv3.Compare(clientv3.ModRevision(ck), "=", kv.ModRevision))...).
 			Then(ops...).
@@ -166,11 +198,13 @@ func (s *Store) DeleteCertificate(account, project, id string, check func(c *sto
 		if !w.Succeeded {
 			return etcdkv.ErrConflict
 		}
-		out = store.Change{Revision: uint64(w.Header.Revision), Type: store.ChangeDeleted, CertificateID: id, Account: account, Project: project,
-			Before: before, At: before.UpdatedAt}
+		out = change
+		out.Revision = uint64(w.Header.Revision)
+		trim = audited
 		return nil
 	})
 	if err == nil {
+		s.trimAudit(ctx, trim)
 		s.published(ctx, out.Revision)
 	}
 	return out, err

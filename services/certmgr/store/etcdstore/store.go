@@ -11,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/certbind/certbind/internal/audit"
 	"github.com/certbind/certbind/internal/etcdkv"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
@@ -33,6 +34,9 @@ type Options struct {
 	// types this replica has in progress (certs.Owners); zero means
 	// DefaultOwnerTTL. etcd counts leases in whole seconds.
 	OwnerTTL time.Duration
+	// Audit bounds the audit trail kept under PREFIXaudit/; zero fields
+	// take audit's defaults.
+	Audit audit.Retention
 }
 
 // Store is certmgr's state in etcd. It is safe for concurrent use, and any
@@ -44,6 +48,7 @@ type Store struct {
 	epoch   string
 	feed    *etcdkv.Window[store.Entry]
 	owners  owners
+	audit   etcdkv.AuditTrail
 }
 
 // Open opens the store under opts.Prefix, recording its epoch if it is new,
@@ -60,7 +65,8 @@ func Open(cli *clientv3.Client, opts Options) (*Store, error) {
 		opts.OwnerTTL = DefaultOwnerTTL
 	}
 	s := &Store{cli: cli, prefix: opts.Prefix, timeout: opts.Timeout,
-		owners: owners{lease: etcdkv.NewLease(cli, opts.OwnerTTL), held: map[string]bool{}}}
+		owners: owners{lease: etcdkv.NewLease(cli, opts.OwnerTTL), held: map[string]bool{}},
+		audit:  etcdkv.AuditTrail{Prefix: opts.Prefix + "audit/", Retention: opts.Audit}}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	epoch, err := etcdkv.Epoch(ctx, cli, s.prefix+"meta/epoch")

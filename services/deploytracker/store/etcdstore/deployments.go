@@ -85,6 +85,10 @@ func (s *Store) DropAllPending() (int, error) {
 // environment's id, creation time and next generation when it had a
 // deployment; otherwise newID is used.
 func (s *Store) CommitDeploy(p store.Pending, d *store.Deployment, newID string) (store.Change, error) {
+	return s.commitDeploy(nil, p, d, newID)
+}
+
+func (s *Store) commitDeploy(rec store.AuditFunc, p store.Pending, d *store.Deployment, newID string) (store.Change, error) {
 	if err := etcdkv.CheckKeyParts(d.Account, d.Project, d.Environment, newID); err != nil {
 		return store.Change{}, err
 	}
@@ -92,6 +96,7 @@ func (s *Store) CommitDeploy(p store.Pending, d *store.Deployment, newID string)
 	defer cancel()
 	pk, ek := s.pendingKey(p), s.envKey(d.Account, d.Project, d.Environment)
 	var out store.Change
+	var trim string // the account whose audit trail the write added to
 	err := etcdkv.Retry(ctx, func(ctx context.Context) error {
 		read, err := s.cli.Txn(ctx).Then(clientv3.OpGet(pk), clientv3.OpGet(ek)).Commit()
 		if err != nil {
@@ -120,23 +125,29 @@ func (s *Store) CommitDeploy(p store.Pending, d *store.Deployment, newID string)
 			// creates the key.
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(ek), "=", 0))
 		}
-		rec := *d
+		dep := *d
 		ops := []clientv3.Op{clientv3.OpDelete(pk)}
 		if prev != nil && prev.ID != "" {
-			rec.ID, rec.Generation, rec.CreatedAt = prev.ID, prev.Generation+1, prev.CreatedAt
+			dep.ID, dep.Generation, dep.CreatedAt = prev.ID, prev.Generation+1, prev.CreatedAt
 		} else {
 			// A first deploy, or a damaged record the id index lost:
 			// the environment gets newID.
-			rec.ID, rec.Generation = newID, 1
+			dep.ID, dep.Generation = newID, 1
 			ik := s.idKey(d.Account, d.Project, newID)
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(ik), "=", 0))
 			ops = append(ops, clientv3.OpPut(ik, d.Environment))
 		}
-		value, err := encode(&rec)
+		value, err := encode(&dep)
 		if err != nil {
 			return err
 		}
 		ops = append(ops, clientv3.OpPut(ek, value))
+		change := store.Change{Type: store.ChangeDeployed, DeploymentID: dep.ID, Account: dep.Account, Project: dep.Project,
+			Before: prev, After: &dep, At: dep.UpdatedAt}
+		ops, audited, err := s.auditOps(rec, change, ops...)
+		if err != nil {
+			return err
+		}
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 		if err != nil {
 			return etcdkv.Unavailable("commit the deployment", s.prefix, err)
@@ -144,12 +155,14 @@ func (s *Store) CommitDeploy(p store.Pending, d *store.Deployment, newID string)
 		if !resp.Succeeded {
 			return etcdkv.ErrConflict
 		}
-		rec.Revision = uint64(resp.Header.Revision)
-		out = store.Change{Revision: rec.Revision, Type: store.ChangeDeployed, DeploymentID: rec.ID, Account: rec.Account, Project: rec.Project,
-			Before: prev, After: &rec, At: rec.UpdatedAt}
+		dep.Revision = uint64(resp.Header.Revision)
+		out = change
+		out.Revision = dep.Revision
+		trim = audited
 		return nil
 	})
 	if err == nil {
+		s.trimAudit(ctx, trim)
 		s.published(ctx, out.Revision)
 	}
 	return out, err
@@ -158,20 +171,30 @@ func (s *Store) CommitDeploy(p store.Pending, d *store.Deployment, newID string)
 // DeleteDeployment removes a deployment and its id, in one transaction
 // that holds only if both are still the ones read.
 func (s *Store) DeleteDeployment(account, project, id string) (store.Change, error) {
+	return s.deleteDeployment(nil, account, project, id)
+}
+
+func (s *Store) deleteDeployment(rec store.AuditFunc, account, project, id string) (store.Change, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	ik := s.idKey(account, project, id)
 	var out store.Change
+	var trim string // the account whose audit trail the write added to
 	err := etcdkv.Retry(ctx, func(ctx context.Context) error {
 		idx, prev, cur, err := s.byID(ctx, account, project, id)
 		if err != nil {
 			return err
 		}
 		ek := s.envKey(account, project, string(idx.Value))
+		change := store.Change{Type: store.ChangeDeleted, DeploymentID: id, Account: account, Project: project, Before: prev, At: prev.UpdatedAt}
+		ops, audited, err := s.auditOps(rec, change, clientv3.OpDelete(ek), clientv3.OpDelete(ik))
+		if err != nil {
+			return err
+		}
 		resp, err := s.cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(ik), "=", idx.ModRevision),
 				clientv3.Compare(clientv3.ModRevision(ek), "=", cur.ModRevision)).
-			Then(clientv3.OpDelete(ek), clientv3.OpDelete(ik)).
+			Then(ops...).
 			Commit()
 		if err != nil {
 			return etcdkv.Unavailable("delete the deployment", s.prefix, err)
@@ -179,11 +202,13 @@ func (s *Store) DeleteDeployment(account, project, id string) (store.Change, err
 		if !resp.Succeeded {
 			return etcdkv.ErrConflict
 		}
-		out = store.Change{Revision: uint64(resp.Header.Revision), Type: store.ChangeDeleted, DeploymentID: id, Account: account, Project: project,
-			Before: prev, At: prev.UpdatedAt}
+		out = change
+		out.Revision = uint64(resp.Header.Revision)
+		trim = audited
 		return nil
 	})
 	if err == nil {
+		s.trimAudit(ctx, trim)
 		s.published(ctx, out.Revision)
 	}
 	return out, err

@@ -11,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/certbind/certbind/internal/audit"
 	"github.com/certbind/certbind/internal/etcdkv"
 	"github.com/certbind/certbind/services/deploytracker/store"
 )
@@ -36,6 +37,9 @@ type Options struct {
 	// IntentTTL is the lease of this replica's deploys in progress; zero
 	// means DefaultIntentTTL. etcd counts leases in whole seconds.
 	IntentTTL time.Duration
+	// Audit bounds the audit trail kept under PREFIXaudit/; zero fields
+	// take audit's defaults.
+	Audit audit.Retention
 }
 
 // Store is the deploytracker's state in etcd. It is safe for concurrent
@@ -47,6 +51,7 @@ type Store struct {
 	epoch   string
 	intents *etcdkv.Lease
 	feed    *etcdkv.Window[store.Entry]
+	audit   etcdkv.AuditTrail
 }
 
 // Open opens the store under opts.Prefix, recording its epoch if it is new.
@@ -61,7 +66,8 @@ func Open(cli *clientv3.Client, opts Options) (*Store, error) {
 	if opts.IntentTTL <= 0 {
 		opts.IntentTTL = DefaultIntentTTL
 	}
-	s := &Store{cli: cli, prefix: opts.Prefix, timeout: opts.Timeout}
+	s := &Store{cli: cli, prefix: opts.Prefix, timeout: opts.Timeout,
+		audit: etcdkv.AuditTrail{Prefix: opts.Prefix + "audit/", Retention: opts.Audit}}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	epoch, err := etcdkv.Epoch(ctx, cli, s.prefix+"meta/epoch")
