@@ -41,23 +41,18 @@ for k in admin service; do
   [ -f "$state/$k.key" ] || openssl rand -hex 32 > "$state/$k.key"
 done
 
-# The control plane's clients take a comma-separated list of replicas
-# where the binary says so in its --help; a binary from before that takes
-# one address, the first replica's.
-lists() { "$bin/$1" --help 2>&1 | grep -A1 -- "-$2" | grep -qi 'comma' ; }
+# Every client of the control plane is given both replicas, comma-separated,
+# and fails over between them.
 certmgrs=127.0.0.1:19090,127.0.0.1:29090
 trackers=127.0.0.1:19091,127.0.0.1:29091
-for spec in edge:certmgr-addr:EDGE_CERTMGR:$certmgrs edge:deploytracker-addr:EDGE_DEPLOYTRACKER:$trackers \
-  restapi:certmgr-addr:REST_CERTMGR:$certmgrs restapi:deploytracker-addr:REST_DEPLOYTRACKER:$trackers \
-  deploytracker:certmgr-addr:DEPLOYTRACKER_CERTMGR:$certmgrs certmgr:deploytracker-addr:CERTMGR_DEPLOYTRACKER:$trackers; do
-  IFS=: read -r b flag var list <<<"$spec"
-  if lists "$b" "$flag"; then
-    printf '%s=%s\n' "$var" "$list"
-  else
-    echo "setup: $b --$flag takes one address in this build: it gets the first replica's (${list%%,*})" >&2
-    printf '%s=%s\n' "$var" "${list%%,*}"
-  fi
-done > "$state/addrs.env"
+cat > "$state/addrs.env" <<ADDRS
+EDGE_CERTMGR=$certmgrs
+EDGE_DEPLOYTRACKER=$trackers
+REST_CERTMGR=$certmgrs
+REST_DEPLOYTRACKER=$trackers
+DEPLOYTRACKER_CERTMGR=$certmgrs
+CERTMGR_DEPLOYTRACKER=$trackers
+ADDRS
 
 cat > "$state/env" <<ENV
 # Written by deploy/ha/setup.sh; procrun adds it to every process.
