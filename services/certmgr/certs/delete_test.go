@@ -121,3 +121,42 @@ func TestResumeDeletes(t *testing.T) {
 		t.Fatalf("after resume: %+v, want one active certificate", left)
 	}
 }
+
+// TestResumeLeavesALiveDelete: on a store of one replica (bbolt), the
+// resume loop runs beside live requests. A delete still checking its
+// references is not a crash's leftover: the loop must leave it alone, not
+// finish or undo it under the request's feet.
+func TestResumeLeavesALiveDelete(t *testing.T) {
+	checking, release := make(chan struct{}), make(chan struct{})
+	calls := 0
+	m, st := newManager(t, refsFunc(func() ([]Reference, error) {
+		calls++
+		if calls == 1 {
+			close(checking)
+			<-release
+			return nil, nil
+		}
+		return []Reference{{DeploymentID: "dep_1", Environment: "production", EnvironmentType: "production"}}, nil
+	}))
+	c := upload(t, m, "going")
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Delete(context.Background(), "test", "acme", "shop", c.ID)
+		done <- err
+	}()
+	<-checking
+	n, err := m.ResumeDeletes(context.Background())
+	if err != nil || n != 0 {
+		t.Errorf("ResumeDeletes during a live delete = %d, %v; want 0, nil", n, err)
+	}
+	if _, err := m.Delete(context.Background(), "test", "acme", "shop", c.ID); !errors.Is(err, ErrBusy) {
+		t.Errorf("a second delete during the first = %v, want ErrBusy", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the live delete: %v", err)
+	}
+	if _, err := st.GetCertificate("acme", "shop", c.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after the live delete finished: %v, want it gone", err)
+	}
+}

@@ -40,8 +40,9 @@ type Manager struct {
 	sealer *seal.Sealer
 	refs   References
 	audit  *slog.Logger
-	trail  AuditTrail // nil when the store keeps no audit trail
-	owners Owners     // nil when the store has one replica (bbolt)
+	trail  AuditTrail  // nil when the store keeps no audit trail
+	owners Owners      // nil when the store has one replica (bbolt)
+	local  localOwners // the claims of this process, when owners is nil
 	now    func() time.Time
 	tracer trace.Tracer
 }

@@ -3,6 +3,7 @@ package certs
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 )
 
 // Owners is implemented by a store that several replicas of certmgr share
@@ -31,15 +32,16 @@ type Owners interface {
 // returns the function that releases it. held is false when another
 // change holds it.
 func (m *Manager) claim(account, project, id string) (release func(), held bool, err error) {
-	if m.owners == nil {
-		return func() {}, true, nil
+	owners := m.owners
+	if owners == nil {
+		owners = &m.local
 	}
-	ok, err := m.owners.ClaimMark(account, project, id)
+	ok, err := owners.ClaimMark(account, project, id)
 	if err != nil || !ok {
 		return nil, false, err
 	}
 	return func() {
-		if err := m.owners.ReleaseMark(account, project, id); err != nil {
+		if err := owners.ReleaseMark(account, project, id); err != nil {
 			// The claim ends with this replica's lease at the latest.
 			m.audit.Warn("cannot release the claim on a certificate's finished change; another replica's resume loop waits until this replica stops",
 				slog.String("certificateId", id), slog.String("error", err.Error()))
@@ -51,4 +53,34 @@ func (m *Manager) claim(account, project, id string) (release func(), held bool,
 // another change holds it.
 func busyError(id string) error {
 	return fmt.Errorf("%w: certificate %s has a delete or a removal of environment types in progress (on this or another certmgr replica); try again when it has finished", ErrBusy, id)
+}
+
+// localOwners are the claims of one process, for a store only one replica
+// uses (bbolt): its resume loop runs beside live requests, and must leave a
+// change that a request is still checking to that request, as it leaves
+// another replica's on etcd.
+type localOwners struct {
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+func (o *localOwners) ClaimMark(account, project, id string) (bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	k := account + "/" + project + "/" + id
+	if o.held[k] {
+		return false, nil
+	}
+	if o.held == nil {
+		o.held = map[string]bool{}
+	}
+	o.held[k] = true
+	return true, nil
+}
+
+func (o *localOwners) ReleaseMark(account, project, id string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.held, account+"/"+project+"/"+id)
+	return nil
 }
