@@ -217,7 +217,7 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
-	fig := newFigures()
+	fig := newFigures(now)
 	if bolt != nil {
 		bolt.SetWriteObserver(func(d time.Duration) { fig.writes.Observe(d.Seconds()) })
 	}
@@ -228,7 +228,7 @@ func New(cfg Config) (*Service, error) {
 	var hooks *webhook.Dispatcher
 	if bolt != nil {
 		wc := cfg.Webhooks
-		wc.DataDir, wc.Source, wc.Sealer, wc.Now, wc.Log = cfg.DataDir, bolt, sealer, now, log
+		wc.DataDir, wc.Source, wc.Sealer, wc.Now, wc.Log, wc.Metrics = cfg.DataDir, bolt, sealer, now, log, fig.webhooks
 		if hooks, err = webhook.New(wc); err != nil {
 			st.Close()
 			return nil, fmt.Errorf("certmgr: %w", err)

@@ -14,10 +14,12 @@ import (
 type figures struct {
 	writes    prometheus.Histogram
 	published prometheus.Counter
+	webhooks  *webhookFigures
 }
 
-func newFigures() *figures {
+func newFigures(now func() time.Time) *figures {
 	return &figures{
+		webhooks: newWebhookFigures(now),
 		writes: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "certbind_certmgr_store_write_duration_seconds",
 			Help:    "Time each write to certmgr's store took, from the call until its transaction committed (group commit wait and fsync included).",
@@ -32,8 +34,9 @@ func newFigures() *figures {
 
 // Collectors returns certmgr's metrics, to register on the admin
 // listener's registry: store writes (latency), the changelog's head
-// revision, the certificate stream (subscribers, changes published) and
-// the certificates themselves (notAfter of each, counts by state).
+// revision, the certificate stream (subscribers, changes published), the
+// certificates themselves (notAfter of each, counts by state) and webhook
+// deliveries.
 func (s *Service) Collectors() []prometheus.Collector {
 	out := []prometheus.Collector{
 		s.figures.writes,
@@ -51,6 +54,7 @@ func (s *Service) Collectors() []prometheus.Collector {
 			Help: "Certificates whose private key did not unseal, or whose chain did not decode, when certmgr last built their material for a stream: they stream without material, routes that use them answer 502, and the log names each, until a rotation in place repairs them.",
 		}, func() float64 { return float64(len(s.dist.Damaged())) }),
 	}
+	out = append(out, s.figures.webhooks.collectors()...)
 	// Both stores scan: bbolt's file in short read transactions, etcd's
 	// prefix in pages of bounded reads. On etcd every replica reads the
 	// same records, so each exports the same series: dashboards and rules

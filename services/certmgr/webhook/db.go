@@ -150,6 +150,7 @@ func (d *Dispatcher) enqueue(tx *bolt.Tx, p Payload, now time.Time) error {
 		if err := tx.Bucket(bucketDue).Put(u64(seq), []byte(p.Account)); err != nil {
 			return err
 		}
+		d.queued(tx, p.Event)
 		if err := d.trimLog(tx, p.Account); err != nil {
 			return err
 		}

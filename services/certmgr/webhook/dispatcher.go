@@ -70,6 +70,8 @@ type Config struct {
 	// LogSize bounds the finished deliveries kept per account. Default
 	// 1000.
 	LogSize int
+	// Metrics receives what deliveries do (metrics.go); nil records none.
+	Metrics Metrics
 }
 
 // Dispatcher derives events, keeps webhooks and sends deliveries.
@@ -183,6 +185,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) RunOnce(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer d.updateBacklog()
 	if err := d.rewrapSecrets(); err != nil {
 		return fmt.Errorf("sealing webhook secrets under the current master key: %w", err)
 	}

@@ -175,6 +175,7 @@ func (d *Dispatcher) attempt(ctx context.Context, c claimed) (int, string, error
 	if c.err != nil {
 		return 0, "", c.err
 	}
+	defer d.attemptTook(time.Now())
 	u, err := url.Parse(c.url)
 	if err != nil {
 		return 0, "", err
@@ -298,6 +299,7 @@ func (d *Dispatcher) finish(sent Delivery, status int, excerpt string, sendErr e
 		d.cfg.Log.Info("webhook delivery attempt", slog.String("account", del.Account), slog.String("webhook", del.WebhookID),
 			slog.String("delivery", del.ID), slog.String("event", del.Event), slog.Int("attempt", del.Attempts),
 			slog.Int("status", status), slog.String("state", del.State), slog.String("error", del.LastError))
+		d.attempted(tx, del)
 		return put(dels, key, del)
 	})
 }

@@ -1,0 +1,107 @@
+package webhook
+
+import (
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Results of an attempt, as Metrics.Attempted receives them.
+const (
+	// ResultDelivered is an attempt the receiver answered with 2xx.
+	ResultDelivered = "delivered"
+	// ResultRetry is a failed attempt that will be made again.
+	ResultRetry = "retry"
+	// ResultFailed is a failed attempt after which the delivery is failed
+	// for good: its attempts are spent, or its webhook is gone.
+	ResultFailed = "failed"
+)
+
+// Results lists every attempt result.
+var Results = []string{ResultDelivered, ResultRetry, ResultFailed}
+
+// Metrics receives what the dispatcher does, for certmgr's metrics. Its
+// methods are called from the dispatcher's goroutines and must not block.
+// Every label it is given comes from a fixed list (Events, Results): no
+// account, webhook or URL, so that the number of series stays bounded
+// whatever tenants do; the delivery log is the per-account view.
+type Metrics interface {
+	// Queued counts a delivery recorded for an event, once its
+	// transaction committed.
+	Queued(event string)
+	// Attempted counts the outcome of an attempt, once recorded.
+	Attempted(event, result string)
+	// AttemptTook observes how long one attempt's request took, from
+	// dialling to the end of the response read.
+	AttemptTook(d time.Duration)
+	// Backlog is the deliveries waiting to be sent (pending, or claimed by
+	// an attempt under way) at the end of a pass, and when the oldest of
+	// them was recorded (zero when none waits).
+	Backlog(waiting int, oldest time.Time)
+}
+
+// noMetrics is the Metrics of a Config that sets none.
+type noMetrics struct{}
+
+func (noMetrics) Queued(string)             {}
+func (noMetrics) Attempted(string, string)  {}
+func (noMetrics) AttemptTook(time.Duration) {}
+func (noMetrics) Backlog(int, time.Time)    {}
+
+// metrics is cfg.Metrics, or one that records nothing.
+func (d *Dispatcher) metrics() Metrics {
+	if d.cfg.Metrics == nil {
+		return noMetrics{}
+	}
+	return d.cfg.Metrics
+}
+
+// queued counts p's delivery once tx commits.
+func (d *Dispatcher) queued(tx *bolt.Tx, event string) {
+	tx.OnCommit(func() { d.metrics().Queued(event) })
+}
+
+// attempted counts the outcome of an attempt whose delivery is now in
+// state, once tx commits.
+func (d *Dispatcher) attempted(tx *bolt.Tx, del Delivery) {
+	result := ResultRetry
+	switch del.State {
+	case StateDelivered:
+		result = ResultDelivered
+	case StateFailed:
+		result = ResultFailed
+	}
+	tx.OnCommit(func() { d.metrics().Attempted(del.Event, result) })
+}
+
+// attemptTook observes the time since start; attempt defers it.
+func (d *Dispatcher) attemptTook(start time.Time) {
+	d.metrics().AttemptTook(time.Since(start))
+}
+
+// updateBacklog tells Metrics how many deliveries wait and since when. The
+// due bucket holds exactly the deliveries not yet finished, keyed by their
+// sequence number, so its first key is the oldest: this reads one record
+// and the bucket's page statistics, whatever the backlog, and runs once
+// per pass, never on a request.
+func (d *Dispatcher) updateBacklog() {
+	var n int
+	var oldest time.Time
+	err := d.db.View(func(tx *bolt.Tx) error {
+		due := tx.Bucket(bucketDue)
+		n = due.Stats().KeyN
+		k, acct := due.Cursor().First()
+		if k == nil {
+			return nil
+		}
+		var del Delivery
+		if ok, err := get(tx.Bucket(bucketDeliveries), append(accountPrefix(string(acct)), k...), &del); ok && err == nil {
+			oldest = del.CreatedAt
+		}
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	d.metrics().Backlog(n, oldest)
+}
