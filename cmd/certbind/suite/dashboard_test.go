@@ -3,14 +3,18 @@ package suite_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/certbind/certbind/cmd/certbind/internal/e2etest"
+	"github.com/certbind/certbind/cmd/certbind/suite"
 	"github.com/certbind/certbind/internal/testpki"
 )
 
@@ -155,6 +159,12 @@ func TestDashboardAndRulesUseRealMetrics(t *testing.T) {
 		t.Fatalf("a path leaving the route: %d, want 400", resp.StatusCode)
 	}
 
+	// Webhook deliveries: one receiver on loopback that answers, one that
+	// fails (certbind dev accepts http:// to loopback).
+	hooked := webhookTraffic(t, s, admin)
+	upload(t, s, "hookedCert", p.clientCA.Issue(t, testpki.Options{CommonName: "hooked"}))
+	hooked.waitDelivered(t, s)
+
 	// Every family's labels, from both admin listeners.
 	labels := map[string][]string{}
 	for _, url := range []string{s.MetricsURL + "/metrics", s.EdgeAdminURL + "/metrics"} {
@@ -210,5 +220,54 @@ func TestDashboardAndRulesUseRealMetrics(t *testing.T) {
 				t.Errorf("%s: label %q is not a label of %v (query: %s)", where, l, names, expr)
 			}
 		}
+	}
+}
+
+// hookReceivers are two webhook receivers on loopback: one answers 204,
+// the other 503.
+type hookReceivers struct {
+	ok, failing *httptest.Server
+	hits        atomic.Int64
+}
+
+// webhookTraffic creates two webhooks of account acme for
+// certificate.created, one per receiver.
+func webhookTraffic(t *testing.T, s *suite.Suite, admin string) *hookReceivers {
+	t.Helper()
+	h := &hookReceivers{}
+	h.ok = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.hits.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	h.failing = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(h.ok.Close)
+	t.Cleanup(h.failing.Close)
+	for name, srv := range map[string]*httptest.Server{"dashOk": h.ok, "dashFailing": h.failing} {
+		r := call(t, s, admin, "POST", "/v1/accounts/acme/webhooks", map[string]any{"name": name, "url": srv.URL, "events": []string{"certificate.created"}})
+		if r.status != 200 {
+			t.Fatalf("create webhook %s: %d %s", name, r.status, r.raw)
+		}
+	}
+	return h
+}
+
+// waitDelivered waits until certmgr's metrics count a delivered attempt
+// and a retry: the dispatcher sends in the background, after each change.
+func (h *hookReceivers) waitDelivered(t *testing.T, s *suite.Suite) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		m := e2etest.Scrape(t, s.MetricsURL+"/metrics")
+		ok, _ := m.Value("certbind_webhook_attempts_total", map[string]string{"event": "certificate.created", "result": "delivered"})
+		retry, _ := m.Value("certbind_webhook_attempts_total", map[string]string{"event": "certificate.created", "result": "retry"})
+		if ok >= 1 && retry >= 1 && h.hits.Load() >= 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivered and retried webhook attempt in the metrics after a minute (delivered %v, retry %v, receiver hits %d)", ok, retry, h.hits.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
