@@ -37,6 +37,13 @@ type Copy struct {
 // bigger file would wait for the reader. The cost is the copy's size on the
 // database's disk for as long as w takes.
 func (l Log) Backup(db *bolt.DB, w io.Writer, start func(Copy) error) (Copy, error) {
+	return SpoolCopy(db, w, func(tx *bolt.Tx) Copy { return Copy{Revision: l.Head(tx), Epoch: l.Epoch(tx)} }, start)
+}
+
+// SpoolCopy is Log.Backup for any bbolt file: describe gives the copy's
+// revision and epoch, read in the copy's own transaction (SpoolCopy fills
+// in the size and SHA-256).
+func SpoolCopy(db *bolt.DB, w io.Writer, describe func(*bolt.Tx) Copy, start func(Copy) error) (Copy, error) {
 	spool, err := os.CreateTemp(filepath.Dir(db.Path()), ".backup-*")
 	if err != nil {
 		return Copy{}, fmt.Errorf("copying the database: %w", err)
@@ -48,7 +55,8 @@ func (l Log) Backup(db *bolt.DB, w io.Writer, start func(Copy) error) (Copy, err
 	var c Copy
 	h := sha256.New()
 	err = db.View(func(tx *bolt.Tx) error {
-		c = Copy{Revision: l.Head(tx), Epoch: l.Epoch(tx), Size: tx.Size()}
+		c = describe(tx)
+		c.Size = tx.Size()
 		n, err := tx.WriteTo(io.MultiWriter(spool, h))
 		if err != nil {
 			return fmt.Errorf("copying the database: %w", err)

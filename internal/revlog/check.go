@@ -21,6 +21,22 @@ const maxCheckErrors = 3
 // cache, 2 cores): about 0.4 ms for 5,000 records of 300 bytes (a 4 MiB
 // file), 7 ms for 50,000 (48 MiB); from a cold disk it reads the file once.
 func check(tx *bolt.Tx, log Log) error {
+	nbuckets, err := checkPages(tx)
+	if err != nil {
+		return err
+	}
+	if nbuckets > 0 {
+		if m := tx.Bucket(log.Meta); m == nil || m.Get(keySchema) == nil {
+			return fmt.Errorf("it has no %q bucket with a schema record; is it this program's store?", log.Meta)
+		}
+	}
+	return nil
+}
+
+// checkPages reads every page of the tree in tx and runs bbolt's
+// consistency check (see check); it returns the number of top-level
+// buckets.
+func checkPages(tx *bolt.Tx) (int, error) {
 	var sink byte
 	nbuckets := 0
 	// A leaf element takes at least 16 bytes of a page, so a file of
@@ -36,7 +52,7 @@ func check(tx *bolt.Tx, log Log) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return nbuckets, err
 	}
 	_ = sink
 	// The error becomes one line on stderr: the first few problems, joined.
@@ -51,14 +67,9 @@ func check(tx *bolt.Tx, log Log) error {
 		problems = append(problems, fmt.Sprintf("and %d more", n-maxCheckErrors))
 	}
 	if n > 0 {
-		return errors.New(strings.Join(problems, "; "))
+		return nbuckets, errors.New(strings.Join(problems, "; "))
 	}
-	if nbuckets > 0 {
-		if m := tx.Bucket(log.Meta); m == nil || m.Get(keySchema) == nil {
-			return fmt.Errorf("it has no %q bucket with a schema record; is it this program's store?", log.Meta)
-		}
-	}
-	return nil
+	return nbuckets, nil
 }
 
 // walk reads every key and value of b and of the buckets in it, touching

@@ -29,9 +29,11 @@ import (
 
 	"github.com/certbind/certbind/internal/audit"
 	"github.com/certbind/certbind/internal/auth"
+	"github.com/certbind/certbind/internal/backupapi"
 	"github.com/certbind/certbind/internal/changefeed"
 	"github.com/certbind/certbind/internal/revlog"
 	"github.com/certbind/certbind/internal/serve"
+	backupv1 "github.com/certbind/certbind/proto/certbind/backup/v1"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/api"
 	"github.com/certbind/certbind/services/certmgr/certs"
@@ -408,7 +410,11 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	certmgrv1.RegisterVerifyServiceServer(r, s.verify)
 	certmgrv1.RegisterMasterKeyServiceServer(r, s.keysAPI)
 	if s.bolt != nil {
-		certmgrv1.RegisterBackupServiceServer(r, api.NewBackup(s.bolt, s.log))
+		var parts []backupapi.Part
+		if s.webhooks != nil {
+			parts = append(parts, backupapi.Part{Part: backupv1.BackupPart_BACKUP_PART_WEBHOOKS, Name: "webhooks.db", Source: s.webhooks.BackupFile()})
+		}
+		certmgrv1.RegisterBackupServiceServer(r, api.NewBackup(s.bolt, s.log, parts...))
 	} else {
 		certmgrv1.RegisterBackupServiceServer(r, noBackup{})
 	}

@@ -26,8 +26,11 @@ import (
 // writes it to a file as it arrives and can tell a complete copy from one
 // cut short.
 //
-//	GET /v1/admin/backup/{store}       the copy (store: certmgr or deploytracker)
+//	GET /v1/admin/backup/{store}       the copy (store: certmgr, certmgr-webhooks or deploytracker)
 //	GET /v1/admin/backup/{store}/info  {"revision": "12", "epoch": "…"}
+//
+// certmgr-webhooks is certmgr's webhook file, webhooks.db; its revision and
+// epoch are those of certmgr's changes it has followed.
 const (
 	// HeaderBackupRevision, HeaderBackupEpoch and HeaderBackupSize
 	// describe the copy; TrailerBackupSHA256 follows a complete one and
@@ -41,16 +44,15 @@ const (
 
 // handleBackups registers the backup download on mux.
 func handleBackups(mux *runtime.ServeMux, log *slog.Logger, certmgr, deploytracker grpc.ClientConnInterface) error {
-	// The two services' BackupServices share their messages, so one
-	// client interface serves for both.
-	sources := map[string]certmgrv1.BackupServiceClient{
-		"certmgr":       certmgrv1.NewBackupServiceClient(certmgr),
-		"deploytracker": deploytrackerv1.NewBackupServiceClient(deploytracker),
+	sources := map[string]backupSource{
+		"certmgr":          {certmgrv1.NewBackupServiceClient(certmgr), backupv1.BackupPart_BACKUP_PART_STORE},
+		"certmgr-webhooks": {certmgrv1.NewBackupServiceClient(certmgr), backupv1.BackupPart_BACKUP_PART_WEBHOOKS},
+		"deploytracker":    {deploytrackerv1.NewBackupServiceClient(deploytracker), backupv1.BackupPart_BACKUP_PART_STORE},
 	}
-	source := func(w http.ResponseWriter, name string) (certmgrv1.BackupServiceClient, bool) {
+	source := func(w http.ResponseWriter, name string) (backupSource, bool) {
 		src, ok := sources[name]
 		if !ok {
-			writeError(w, status.Errorf(codes.NotFound, "no store %q to back up: use certmgr or deploytracker", name))
+			writeError(w, status.Errorf(codes.NotFound, "no store %q to back up: use certmgr, certmgr-webhooks or deploytracker", name))
 		}
 		return src, ok
 	}
@@ -59,7 +61,7 @@ func handleBackups(mux *runtime.ServeMux, log *slog.Logger, certmgr, deploytrack
 		if !ok {
 			return
 		}
-		info, err := src.GetBackupInfo(withAuthorization(r), &backupv1.GetBackupInfoRequest{})
+		info, err := src.client.GetBackupInfo(withAuthorization(r), &backupv1.GetBackupInfoRequest{Part: src.part})
 		if err != nil {
 			writeError(w, err)
 			return
@@ -78,10 +80,18 @@ func handleBackups(mux *runtime.ServeMux, log *slog.Logger, certmgr, deploytrack
 	})
 }
 
-func serveBackup(w http.ResponseWriter, r *http.Request, log *slog.Logger, name string, src certmgrv1.BackupServiceClient) {
+// backupSource is a service's BackupService and the file of it asked for.
+// The two services' BackupServices share their messages, so one client
+// interface serves for both.
+type backupSource struct {
+	client certmgrv1.BackupServiceClient
+	part   backupv1.BackupPart
+}
+
+func serveBackup(w http.ResponseWriter, r *http.Request, log *slog.Logger, name string, src backupSource) {
 	ctx, cancel := context.WithCancel(withAuthorization(r))
 	defer cancel()
-	stream, err := src.Backup(ctx, &backupv1.BackupRequest{})
+	stream, err := src.client.Backup(ctx, &backupv1.BackupRequest{Part: src.part})
 	var first *backupv1.BackupHeader
 	if err == nil {
 		var m *backupv1.BackupResponse
@@ -90,6 +100,11 @@ func serveBackup(w http.ResponseWriter, r *http.Request, log *slog.Logger, name 
 	}
 	if err == nil && first == nil {
 		err = status.Error(codes.Internal, "the backup stream did not start with its header")
+	}
+	// A service from before parts ignores the part asked for and copies its
+	// store: that copy must not be served as another file.
+	if got := first.GetPart(); err == nil && got != src.part && (src.part != backupv1.BackupPart_BACKUP_PART_STORE || got != backupv1.BackupPart_BACKUP_PART_UNSPECIFIED) {
+		err = status.Errorf(codes.Unimplemented, "the service behind %s does not copy that file (it is older than this REST facade): upgrade it", name)
 	}
 	if err != nil {
 		writeError(w, err)

@@ -25,10 +25,10 @@ var (
 	_ CertificateFeed = (*store.Store)(nil)
 )
 
-// NewBackup returns the BackupService handlers for st, with this service's
-// error mapping.
-func NewBackup(st backupapi.Source, log *slog.Logger) certmgrv1.BackupServiceServer {
-	return backupServer{Server: backupapi.New(st, log, toStatus)}
+// NewBackup returns the BackupService handlers for st and the other files
+// given (the webhook file), with this service's error mapping.
+func NewBackup(st backupapi.Source, log *slog.Logger, parts ...backupapi.Part) certmgrv1.BackupServiceServer {
+	return backupServer{Server: backupapi.New(st, log, toStatus, parts...)}
 }
 
 // backupServer is the shared backup implementation under this service's

@@ -21,8 +21,68 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// BackupPart names the file of a service's state that a backup copies.
+type BackupPart int32
+
+const (
+	// BACKUP_PART_UNSPECIFIED is the service's store, as BACKUP_PART_STORE:
+	// what a client from before parts asks for.
+	BackupPart_BACKUP_PART_UNSPECIFIED BackupPart = 0
+	// BACKUP_PART_STORE is the service's store: certmgr.db or
+	// deploytracker.db.
+	BackupPart_BACKUP_PART_STORE BackupPart = 1
+	// BACKUP_PART_WEBHOOKS is certmgr's webhook file, webhooks.db: webhooks
+	// (their secrets sealed under the master key), delivery logs, expiry
+	// marks and the cursor of the changes it follows. Only certmgr on bbolt
+	// has it.
+	BackupPart_BACKUP_PART_WEBHOOKS BackupPart = 2
+)
+
+// Enum value maps for BackupPart.
+var (
+	BackupPart_name = map[int32]string{
+		0: "BACKUP_PART_UNSPECIFIED",
+		1: "BACKUP_PART_STORE",
+		2: "BACKUP_PART_WEBHOOKS",
+	}
+	BackupPart_value = map[string]int32{
+		"BACKUP_PART_UNSPECIFIED": 0,
+		"BACKUP_PART_STORE":       1,
+		"BACKUP_PART_WEBHOOKS":    2,
+	}
+)
+
+func (x BackupPart) Enum() *BackupPart {
+	p := new(BackupPart)
+	*p = x
+	return p
+}
+
+func (x BackupPart) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BackupPart) Descriptor() protoreflect.EnumDescriptor {
+	return file_certbind_backup_v1_backup_proto_enumTypes[0].Descriptor()
+}
+
+func (BackupPart) Type() protoreflect.EnumType {
+	return &file_certbind_backup_v1_backup_proto_enumTypes[0]
+}
+
+func (x BackupPart) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BackupPart.Descriptor instead.
+func (BackupPart) EnumDescriptor() ([]byte, []int) {
+	return file_certbind_backup_v1_backup_proto_rawDescGZIP(), []int{0}
+}
+
 type GetBackupInfoRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// part is the file asked about; unspecified is the store.
+	Part          BackupPart `protobuf:"varint,1,opt,name=part,proto3,enum=certbind.backup.v1.BackupPart" json:"part,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -57,11 +117,20 @@ func (*GetBackupInfoRequest) Descriptor() ([]byte, []int) {
 	return file_certbind_backup_v1_backup_proto_rawDescGZIP(), []int{0}
 }
 
+func (x *GetBackupInfoRequest) GetPart() BackupPart {
+	if x != nil {
+		return x.Part
+	}
+	return BackupPart_BACKUP_PART_UNSPECIFIED
+}
+
 type GetBackupInfoResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// revision is the head revision of the store.
+	// revision is the head revision of the store. For the webhook file it is
+	// the revision of certmgr's changes it has followed up to.
 	Revision uint64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
 	// epoch names the store's line of history; a restore gives a new one.
+	// For the webhook file it is the epoch of certmgr's store it follows.
 	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -112,7 +181,11 @@ func (x *GetBackupInfoResponse) GetEpoch() string {
 }
 
 type BackupRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// part is the file to copy; unspecified is the store. A server from
+	// before parts ignores the field and copies its store: a client checks
+	// the header's part.
+	Part          BackupPart `protobuf:"varint,1,opt,name=part,proto3,enum=certbind.backup.v1.BackupPart" json:"part,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -145,6 +218,13 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
 	return file_certbind_backup_v1_backup_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *BackupRequest) GetPart() BackupPart {
+	if x != nil {
+		return x.Part
+	}
+	return BackupPart_BACKUP_PART_UNSPECIFIED
 }
 
 type BackupResponse struct {
@@ -253,7 +333,10 @@ type BackupHeader struct {
 	// epoch is the epoch of the store copied.
 	Epoch string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// size is the copy's length in bytes.
-	Size          int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Size int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	// part is the file copied (BACKUP_PART_STORE or BACKUP_PART_WEBHOOKS);
+	// unspecified from a server from before parts, which copies its store.
+	Part          BackupPart `protobuf:"varint,4,opt,name=part,proto3,enum=certbind.backup.v1.BackupPart" json:"part,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -309,6 +392,13 @@ func (x *BackupHeader) GetSize() int64 {
 	return 0
 }
 
+func (x *BackupHeader) GetPart() BackupPart {
+	if x != nil {
+		return x.Part
+	}
+	return BackupPart_BACKUP_PART_UNSPECIFIED
+}
+
 // BackupTrailer ends a complete copy.
 type BackupTrailer struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -359,23 +449,31 @@ var File_certbind_backup_v1_backup_proto protoreflect.FileDescriptor
 
 const file_certbind_backup_v1_backup_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcertbind/backup/v1/backup.proto\x12\x12certbind.backup.v1\"\x16\n" +
-	"\x14GetBackupInfoRequest\"I\n" +
+	"\x1fcertbind/backup/v1/backup.proto\x12\x12certbind.backup.v1\"J\n" +
+	"\x14GetBackupInfoRequest\x122\n" +
+	"\x04part\x18\x01 \x01(\x0e2\x1e.certbind.backup.v1.BackupPartR\x04part\"I\n" +
 	"\x15GetBackupInfoResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\x0f\n" +
-	"\rBackupRequest\"\xa9\x01\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"C\n" +
+	"\rBackupRequest\x122\n" +
+	"\x04part\x18\x01 \x01(\x0e2\x1e.certbind.backup.v1.BackupPartR\x04part\"\xa9\x01\n" +
 	"\x0eBackupResponse\x12:\n" +
 	"\x06header\x18\x01 \x01(\v2 .certbind.backup.v1.BackupHeaderH\x00R\x06header\x12\x14\n" +
 	"\x04data\x18\x02 \x01(\fH\x00R\x04data\x12=\n" +
 	"\atrailer\x18\x03 \x01(\v2!.certbind.backup.v1.BackupTrailerH\x00R\atrailerB\x06\n" +
-	"\x04part\"T\n" +
+	"\x04part\"\x88\x01\n" +
 	"\fBackupHeader\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\tR\x05epoch\x12\x12\n" +
-	"\x04size\x18\x03 \x01(\x03R\x04size\"'\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x122\n" +
+	"\x04part\x18\x04 \x01(\x0e2\x1e.certbind.backup.v1.BackupPartR\x04part\"'\n" +
 	"\rBackupTrailer\x12\x16\n" +
-	"\x06sha256\x18\x01 \x01(\tR\x06sha256B@Z>github.com/certbind/certbind/proto/certbind/backup/v1;backupv1b\x06proto3"
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256*Z\n" +
+	"\n" +
+	"BackupPart\x12\x1b\n" +
+	"\x17BACKUP_PART_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11BACKUP_PART_STORE\x10\x01\x12\x18\n" +
+	"\x14BACKUP_PART_WEBHOOKS\x10\x02B@Z>github.com/certbind/certbind/proto/certbind/backup/v1;backupv1b\x06proto3"
 
 var (
 	file_certbind_backup_v1_backup_proto_rawDescOnce sync.Once
@@ -389,23 +487,28 @@ func file_certbind_backup_v1_backup_proto_rawDescGZIP() []byte {
 	return file_certbind_backup_v1_backup_proto_rawDescData
 }
 
+var file_certbind_backup_v1_backup_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_certbind_backup_v1_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_certbind_backup_v1_backup_proto_goTypes = []any{
-	(*GetBackupInfoRequest)(nil),  // 0: certbind.backup.v1.GetBackupInfoRequest
-	(*GetBackupInfoResponse)(nil), // 1: certbind.backup.v1.GetBackupInfoResponse
-	(*BackupRequest)(nil),         // 2: certbind.backup.v1.BackupRequest
-	(*BackupResponse)(nil),        // 3: certbind.backup.v1.BackupResponse
-	(*BackupHeader)(nil),          // 4: certbind.backup.v1.BackupHeader
-	(*BackupTrailer)(nil),         // 5: certbind.backup.v1.BackupTrailer
+	(BackupPart)(0),               // 0: certbind.backup.v1.BackupPart
+	(*GetBackupInfoRequest)(nil),  // 1: certbind.backup.v1.GetBackupInfoRequest
+	(*GetBackupInfoResponse)(nil), // 2: certbind.backup.v1.GetBackupInfoResponse
+	(*BackupRequest)(nil),         // 3: certbind.backup.v1.BackupRequest
+	(*BackupResponse)(nil),        // 4: certbind.backup.v1.BackupResponse
+	(*BackupHeader)(nil),          // 5: certbind.backup.v1.BackupHeader
+	(*BackupTrailer)(nil),         // 6: certbind.backup.v1.BackupTrailer
 }
 var file_certbind_backup_v1_backup_proto_depIdxs = []int32{
-	4, // 0: certbind.backup.v1.BackupResponse.header:type_name -> certbind.backup.v1.BackupHeader
-	5, // 1: certbind.backup.v1.BackupResponse.trailer:type_name -> certbind.backup.v1.BackupTrailer
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0, // 0: certbind.backup.v1.GetBackupInfoRequest.part:type_name -> certbind.backup.v1.BackupPart
+	0, // 1: certbind.backup.v1.BackupRequest.part:type_name -> certbind.backup.v1.BackupPart
+	5, // 2: certbind.backup.v1.BackupResponse.header:type_name -> certbind.backup.v1.BackupHeader
+	6, // 3: certbind.backup.v1.BackupResponse.trailer:type_name -> certbind.backup.v1.BackupTrailer
+	0, // 4: certbind.backup.v1.BackupHeader.part:type_name -> certbind.backup.v1.BackupPart
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_certbind_backup_v1_backup_proto_init() }
@@ -423,13 +526,14 @@ func file_certbind_backup_v1_backup_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_certbind_backup_v1_backup_proto_rawDesc), len(file_certbind_backup_v1_backup_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_certbind_backup_v1_backup_proto_goTypes,
 		DependencyIndexes: file_certbind_backup_v1_backup_proto_depIdxs,
+		EnumInfos:         file_certbind_backup_v1_backup_proto_enumTypes,
 		MessageInfos:      file_certbind_backup_v1_backup_proto_msgTypes,
 	}.Build()
 	File_certbind_backup_v1_backup_proto = out.File

@@ -38,7 +38,9 @@ type BackupServiceClient interface {
 	// sealed under the master key exactly as at rest, API key hashes and the
 	// change log. The master key is not in it. Writes go on while it runs.
 	// The first message is a header, then data, then a trailer with the copy's
-	// SHA-256.
+	// SHA-256. With part BACKUP_PART_WEBHOOKS it copies webhooks.db instead
+	// (webhook secrets sealed under the master key, delivery logs, expiry
+	// marks); one copy of each file runs at a time.
 	Backup(ctx context.Context, in *v1.BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[v1.BackupResponse], error)
 }
 
@@ -93,7 +95,9 @@ type BackupServiceServer interface {
 	// sealed under the master key exactly as at rest, API key hashes and the
 	// change log. The master key is not in it. Writes go on while it runs.
 	// The first message is a header, then data, then a trailer with the copy's
-	// SHA-256.
+	// SHA-256. With part BACKUP_PART_WEBHOOKS it copies webhooks.db instead
+	// (webhook secrets sealed under the master key, delivery logs, expiry
+	// marks); one copy of each file runs at a time.
 	Backup(*v1.BackupRequest, grpc.ServerStreamingServer[v1.BackupResponse]) error
 	mustEmbedUnimplementedBackupServiceServer()
 }
