@@ -38,19 +38,23 @@ func newAdminBackupCmd(g *GlobalOptions) *cobra.Command {
 		Short: "Copy the stores of a running suite into a directory",
 		Long: `Take a consistent copy of certmgr's and the deploytracker's stores while the
 suite runs, through the REST API with the admin key. DIR receives
-certmgr.db, deploytracker.db (mode 0600) and manifest.json (time,
-revisions, epochs, sizes and SHA-256 of each file).
+certmgr.db, deploytracker.db, certmgr's webhooks.db (webhooks, delivery
+logs, expiry marks), all mode 0600, and manifest.json (time, revisions,
+epochs, sizes and SHA-256 of each file).
 
-Each file is one consistent snapshot of its store. The deploytracker is
-copied first, then certmgr; both copies are opened and checked to agree
-(every certificate a copied deployment references is in the copied
-certmgr.db and allows the deployment's environment type), and copied again
-if a deployment and then its certificate went in between.
+Each file is one consistent snapshot. The deploytracker is copied first,
+then webhooks.db, then certmgr.db; the copies are opened and checked to
+agree (every certificate a copied deployment references is in the copied
+certmgr.db and allows the deployment's environment type; webhooks.db
+follows the copied certmgr.db and its secrets are sealed under a master key
+certmgr.db names), and copied again if a change in between made them
+disagree.
 
-Private keys in certmgr.db stay sealed under the master key, which is NOT
-in the backup: keep master.key somewhere else (a backup holding both would
-expose every private key to whoever reads it). Restore with
-"certbind admin restore".`,
+Private keys in certmgr.db and webhook secrets in webhooks.db stay sealed
+under the master key, which is NOT in the backup: keep master.key somewhere
+else (a backup holding both would expose every private key to whoever reads
+it), and keep the master key current when the backup was taken. Restore
+with "certbind admin restore".`,
 		Example: `  CERTBIND_API_KEY=ADMIN_KEY certbind admin backup --out /var/backups/certbind/2026-12-07`,
 		Args:    requireNoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,11 +105,11 @@ func runBackup(ctx context.Context, c *Client, dir string) (*backupManifest, err
 	}
 	for attempt := 1; ; attempt++ {
 		m := &backupManifest{Format: backupFormat, CreatedAt: time.Now().UTC(), MasterKey: masterKeyNote}
-		for i, name := range backupStores {
-			if i > 0 {
+		for _, f := range backupCopyOrder {
+			if f.Name == "certmgr" {
 				betweenCopies(attempt)
 			}
-			s, err := c.downloadBackup(ctx, name, filepath.Join(dir, name+".db"))
+			s, err := c.downloadBackup(ctx, f, filepath.Join(dir, f.File))
 			if err != nil {
 				return nil, err
 			}
@@ -114,8 +118,11 @@ func runBackup(ctx context.Context, c *Client, dir string) (*backupManifest, err
 		// Every certificate a copied deployment references must be in
 		// certmgr's copy, allowed in the deployment's environment type;
 		// copies taken one after the other can disagree only when a
-		// deployment and then its certificate went in between. Copy both
-		// again then.
+		// deployment and then its certificate went in between. The
+		// webhook file must follow the copied certmgr.db and have its
+		// secrets sealed under a master key that certmgr.db names: they
+		// disagree only when a master-key rotation ran between the two
+		// copies. Copy them all again then.
 		problems, err := crossCheck(dir)
 		if err != nil {
 			return nil, err
@@ -124,7 +131,7 @@ func runBackup(ctx context.Context, c *Client, dir string) (*backupManifest, err
 			return m, writeManifest(dir, m)
 		}
 		if attempt == backupAttempts {
-			return nil, fmt.Errorf("the copies of the two stores disagreed in each of %d attempts (deployments and certificates changed while they were copied), last: %s; run the backup again when fewer changes are running", backupAttempts, strings.Join(problems, "; "))
+			return nil, fmt.Errorf("the copies disagreed in each of %d attempts (deployments and certificates, or the master key, changed while they were copied), last: %s; run the backup again when fewer changes are running", backupAttempts, strings.Join(problems, "; "))
 		}
 	}
 }
@@ -182,6 +189,13 @@ func writeFileSync(path string, write func(*os.File) error) error {
 	return err
 }
 
+// isStatus reports whether err is an answer of the REST API with the HTTP
+// status code.
+func isStatus(err error, code int) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.HTTPStatus == code
+}
+
 // backupRevision returns the head revision of a store.
 func (c *Client) backupRevision(ctx context.Context, name string) (uint64, error) {
 	var info struct {
@@ -200,16 +214,20 @@ func (c *Client) backupRevision(ctx context.Context, name string) (uint64, error
 
 // downloadBackup copies one store into path and checks the copy against the
 // size the server announced and the SHA-256 it sent after the last byte.
-func (c *Client) downloadBackup(ctx context.Context, name, path string) (backupStore, error) {
+func (c *Client) downloadBackup(ctx context.Context, f backupFile, path string) (backupStore, error) {
+	name := f.Name
 	// The copy may take longer than --timeout, which bounds the wait for
 	// the answer to start instead.
 	hc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: c.http.Timeout}}
 	resp, err := c.backupRequest(ctx, pathf("/v1/admin/backup/%s", name), hc)
 	if err != nil {
+		if f.Optional && isStatus(err, http.StatusNotFound) {
+			return backupStore{}, fmt.Errorf("certbind at %s does not serve a copy of %s (its REST facade is older than this CLI): upgrade it, or take the backup with a CLI of its version", c.baseURL, f.File)
+		}
 		return backupStore{}, err
 	}
 	defer resp.Body.Close()
-	s := backupStore{Name: name, File: name + ".db", Epoch: resp.Header.Get("X-Certbind-Epoch")}
+	s := backupStore{Name: name, File: f.File, Epoch: resp.Header.Get("X-Certbind-Epoch")}
 	s.Revision, err = strconv.ParseUint(resp.Header.Get("X-Certbind-Revision"), 10, 64)
 	if err == nil {
 		s.Size, err = strconv.ParseInt(resp.Header.Get("X-Certbind-Size"), 10, 64)

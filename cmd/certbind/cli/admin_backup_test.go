@@ -174,7 +174,7 @@ func TestBackupDownloadOverREST(t *testing.T) {
 		}
 		return resp, body
 	}
-	for _, store := range []string{"certmgr", "deploytracker"} {
+	for _, store := range []string{"certmgr", "certmgr-webhooks", "deploytracker"} {
 		resp, body := get(env[EnvAPIKey], "/v1/admin/backup/"+store)
 		sum := sha256.Sum256(body)
 		if resp.StatusCode != 200 || resp.Header.Get("X-Certbind-Epoch") == "" || resp.Header.Get("X-Certbind-Size") != strconv.Itoa(len(body)) ||
@@ -190,7 +190,7 @@ func TestBackupDownloadOverREST(t *testing.T) {
 			t.Errorf("%s info with an account key: %s %s", store, resp.Status, body)
 		}
 	}
-	if resp, body := get(env[EnvAPIKey], "/v1/admin/backup/master.key"); resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "use certmgr or deploytracker") {
+	if resp, body := get(env[EnvAPIKey], "/v1/admin/backup/master.key"); resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "use certmgr, certmgr-webhooks or deploytracker") {
 		t.Errorf("unknown store: %s %s", resp.Status, body)
 	}
 }

@@ -37,11 +37,49 @@ type backupStore struct {
 	SHA256   string `json:"sha256"`
 }
 
-const masterKeyNote = "not included: certmgr.db holds the private keys sealed under master.key; restore it from where you keep it, separately from this backup"
+const masterKeyNote = "not included: certmgr.db holds the private keys, and webhooks.db the webhook secrets, sealed under master.key; restore it from where you keep it, separately from this backup"
 
 // backupStores are the stores in the order they are copied (see
-// admin_backup.go for why the deploytracker comes first).
+// admin_backup.go for why the deploytracker comes first). Every backup has
+// both.
 var backupStores = []string{"deploytracker", "certmgr"}
+
+// webhooksName and webhooksFile are certmgr's webhook file in a backup.
+// A backup taken before certbind copied it has none; its restore leaves
+// the data directory's webhooks.db as it is.
+const (
+	webhooksName = "certmgr-webhooks"
+	webhooksFile = "webhooks.db"
+)
+
+// backupFile is a file a backup copies: Name is its REST path
+// (/v1/admin/backup/NAME) and its name in the manifest.
+type backupFile struct {
+	Name, File string
+	// Optional marks a file an older suite does not serve.
+	Optional bool
+}
+
+// backupCopyOrder is the order of the copies: the deploytracker first
+// (see runBackup), then certmgr's webhook file, then certmgr.db, so that
+// the webhook secrets are sealed under a key the later certmgr.db still
+// names unless a whole master-key rotation ran in between (crossCheck
+// finds that one).
+var backupCopyOrder = []backupFile{
+	{Name: "deploytracker", File: "deploytracker.db"},
+	{Name: webhooksName, File: webhooksFile, Optional: true},
+	{Name: "certmgr", File: "certmgr.db"},
+}
+
+// storeFile returns the manifest's entry for name.
+func (m *backupManifest) storeFile(name string) (backupStore, bool) {
+	for _, s := range m.Stores {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return backupStore{}, false
+}
 
 func readManifest(dir string) (*backupManifest, error) {
 	data, err := os.ReadFile(filepath.Join(dir, manifestName))
@@ -65,6 +103,20 @@ func readManifest(dir string) (*backupManifest, error) {
 		if !found {
 			return nil, fmt.Errorf("the backup's manifest lists no %s.db: the backup is incomplete", want)
 		}
+	}
+	seen := map[string]bool{}
+	for _, s := range m.Stores {
+		known := s.Name == webhooksName && s.File == webhooksFile
+		for _, name := range backupStores {
+			known = known || s.Name == name && s.File == name+".db"
+		}
+		if !known {
+			return nil, fmt.Errorf("the backup's manifest lists an unknown store %q (file %q): it was written by another version of certbind, or altered", s.Name, s.File)
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("the backup's manifest lists %s twice: it was altered", s.File)
+		}
+		seen[s.Name] = true
 	}
 	return &m, nil
 }
