@@ -106,7 +106,7 @@ func TestBackupRestoreEdgeResyncs(t *testing.T) {
 	backup := filepath.Join(dir, "backup")
 	must("admin", "backup", "--out", backup)
 	checkMode(t, backup, 0o700)
-	for _, f := range []string{"certmgr.db", "deploytracker.db", "manifest.json"} {
+	for _, f := range []string{"certmgr.db", "deploytracker.db", "webhooks.db", "manifest.json"} {
 		checkMode(t, filepath.Join(backup, f), 0o600)
 	}
 
