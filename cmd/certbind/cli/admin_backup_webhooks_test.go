@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/certbind/certbind/cmd/certbind/suite"
 	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr/webhook"
 )
 
 // hookSink is a webhook receiver on loopback that answers 204 and keeps
@@ -28,13 +30,17 @@ type hookSink struct {
 	srv *httptest.Server
 	mu  sync.Mutex
 	ids []string
+	// signed keeps, per delivery, its timestamp, signature and body.
+	signed [][3]string
 }
 
 func newHookSink(t *testing.T) *hookSink {
 	h := &hookSink{}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
 		h.mu.Lock()
-		h.ids = append(h.ids, r.Header.Get("Certbind-Webhook-Id"))
+		h.ids = append(h.ids, r.Header.Get(webhook.HeaderID))
+		h.signed = append(h.signed, [3]string{r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), string(body)})
 		h.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -104,12 +110,16 @@ func (r *runningSuite) client(t *testing.T) *Client {
 	return c
 }
 
-func (r *runningSuite) createHook(t *testing.T, name, url string) {
+// createHook creates a webhook of acme for certificate.created and
+// returns its secret.
+func (r *runningSuite) createHook(t *testing.T, name, url string) string {
 	t.Helper()
-	if _, err := r.client(t).CreateWebhook(context.Background(), &certmgrv1.CreateWebhookRequest{Account: "acme", Name: name, Url: url,
-		Events: []string{"certificate.created"}}); err != nil {
+	resp, err := r.client(t).CreateWebhook(context.Background(), &certmgrv1.CreateWebhookRequest{Account: "acme", Name: name, Url: url,
+		Events: []string{"certificate.created"}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	return resp.GetSecret()
 }
 
 func (r *runningSuite) createCert(t *testing.T, dir, name string) {
@@ -335,5 +345,51 @@ func TestRestoreRefusesABadWebhookFile(t *testing.T) {
 	s := startSuiteOn(t, data)
 	if hooks, err := s.client(t).ListWebhooks(context.Background(), "acme"); err != nil || len(hooks.GetWebhooks()) != 1 {
 		t.Errorf("webhooks after restoring an old backup: %v %v", hooks, err)
+	}
+}
+
+// A backup taken while the master key is rotated: if the whole rotation
+// runs between the copy of webhooks.db and that of certmgr.db, the copied
+// secrets are sealed under a key the copied certmgr.db no longer names, so
+// the backup copies again; the restored suite, with the master key of the
+// time, signs deliveries with the webhook's secret.
+func TestBackupDuringMasterKeyRotation(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	sink := newHookSink(t)
+	s := startSuiteOn(t, data)
+	secret := s.createHook(t, "alerts", sink.srv.URL)
+	s.createCert(t, tmp, "firstCert")
+	sink.waitFor(t, 1)
+
+	attempts := 0
+	betweenCopies = func(attempt int) {
+		attempts = attempt
+		if attempt == 1 {
+			mustRun(t, s.env, "admin", "rotate-master-key")
+		}
+	}
+	t.Cleanup(func() { betweenCopies = func(int) {} })
+	backup := filepath.Join(tmp, "backup")
+	if _, err := runBackup(context.Background(), s.client(t), backup); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 2 {
+		t.Errorf("the backup copied the files %d times, want 2 (the first copies disagree on the master key)", attempts)
+	}
+	s.stop()
+
+	out, stderr, err := runCLI(t, nil, "admin", "restore", "--from", backup, "--data-dir", data, "--force")
+	if err != nil {
+		t.Fatalf("restore: %v\n%s%s", err, out, stderr)
+	}
+	s = startSuiteOn(t, data)
+	s.createCert(t, tmp, "secondCert")
+	sink.waitFor(t, 2)
+	sink.mu.Lock()
+	last := sink.signed[len(sink.signed)-1]
+	sink.mu.Unlock()
+	if !webhook.Verify(webhook.Secret(secret), last[0], last[1], []byte(last[2])) {
+		t.Errorf("the delivery after the restore is not signed with the webhook's secret: %v", last)
 	}
 }
