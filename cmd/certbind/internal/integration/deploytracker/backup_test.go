@@ -75,4 +75,21 @@ func TestBackup(t *testing.T) {
 	if err != nil || rev != head || len(list) != 2 {
 		t.Errorf("the copy holds %d deployments at %d (%v), want 2 at %d", len(list), rev, err, head)
 	}
+	if header.GetPart() != backupv1.BackupPart_BACKUP_PART_STORE {
+		t.Errorf("the header names part %v, want the store", header.GetPart())
+	}
+
+	// The deploytracker has no webhook file: asking for it is refused,
+	// not answered with its store.
+	hooks, err := client.Backup(callCtx(t), &backupv1.BackupRequest{Part: backupv1.BackupPart_BACKUP_PART_WEBHOOKS})
+	if err == nil {
+		_, err = hooks.Recv()
+	}
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("a backup of the deploytracker's webhook file: %v, want FailedPrecondition", err)
+	}
+	_, err = client.GetBackupInfo(callCtx(t), &backupv1.GetBackupInfoRequest{Part: backupv1.BackupPart_BACKUP_PART_WEBHOOKS})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("the deploytracker's webhook file's info: %v, want FailedPrecondition", err)
+	}
 }
