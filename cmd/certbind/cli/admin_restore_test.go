@@ -68,6 +68,10 @@ func TestRestoreNeedsTheManifest(t *testing.T) {
 		{"{", "is not valid JSON"},
 		{`{"format": 2}`, "has format 2"},
 		{`{"format": 1, "stores": [{"name": "certmgr", "file": "certmgr.db"}]}`, "lists no deploytracker.db"},
+		{`{"format": 1, "stores": [{"name": "certmgr", "file": "certmgr.db"}, {"name": "deploytracker", "file": "deploytracker.db"},
+			{"name": "certmgr-webhooks", "file": "../master.key"}]}`, "lists an unknown store"},
+		{`{"format": 1, "stores": [{"name": "certmgr", "file": "certmgr.db"}, {"name": "deploytracker", "file": "deploytracker.db"},
+			{"name": "certmgr-webhooks", "file": "webhooks.db"}, {"name": "certmgr-webhooks", "file": "webhooks.db"}]}`, "lists webhooks.db twice"},
 	} {
 		from := t.TempDir()
 		if tc.manifest != "" {
@@ -81,4 +85,34 @@ func TestRestoreNeedsTheManifest(t *testing.T) {
 	if _, err := os.Stat(data); !os.IsNotExist(err) {
 		t.Errorf("a refused restore created the data dir (%v)", err)
 	}
+}
+
+// FuzzReadManifest reads manifests made of arbitrary bytes: readManifest
+// returns an error or a manifest that names both stores and only files it
+// knows, each once, and never panics.
+func FuzzReadManifest(f *testing.F) {
+	f.Add([]byte(`{"format": 1, "stores": [{"name": "deploytracker", "file": "deploytracker.db", "size": "1", "revision": "2"}, {"name": "certmgr-webhooks", "file": "webhooks.db"}, {"name": "certmgr", "file": "certmgr.db"}]}`))
+	f.Add([]byte(`{"format": 1, "stores": [{"name": "certmgr", "file": "certmgr.db"}]}`))
+	f.Add([]byte(`{"format": 2}`))
+	f.Add([]byte(`{`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, manifestName), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m, err := readManifest(dir)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, s := range m.Stores {
+			if seen[s.Name] || strings.ContainsAny(s.File, "/\\") || !strings.HasSuffix(s.File, ".db") {
+				t.Fatalf("accepted manifest lists %+v", m.Stores)
+			}
+			seen[s.Name] = true
+		}
+		if !seen["certmgr"] || !seen["deploytracker"] {
+			t.Fatalf("accepted manifest lacks a store: %+v", m.Stores)
+		}
+	})
 }
