@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"net/http"
@@ -18,7 +19,10 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/certbind/certbind/cmd/certbind/suite"
+	"github.com/certbind/certbind/internal/revlog"
 	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr/webhook"
@@ -392,4 +396,91 @@ func TestBackupDuringMasterKeyRotation(t *testing.T) {
 	if !webhook.Verify(webhook.Secret(secret), last[0], last[1], []byte(last[2])) {
 		t.Errorf("the delivery after the restore is not signed with the webhook's secret: %v", last)
 	}
+}
+
+// A restore cut off at any step of putting files in place leaves each file
+// whole, the old one or the restored one, never missing or torn; the same
+// restore run again finishes it.
+func TestRestoreCutOffLeavesWholeFiles(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	sink := newHookSink(t)
+	s := startSuiteOn(t, data)
+	s.createHook(t, "alerts", sink.srv.URL)
+	s.createCert(t, tmp, "firstCert")
+	backup := filepath.Join(tmp, "backup")
+	mustRun(t, s.env, "admin", "backup", "--out", backup)
+	s.createHook(t, "later", sink.srv.URL)
+	s.createCert(t, tmp, "secondCert")
+	s.stop()
+
+	targets := []string{filepath.Join(data, "deploytracker", "deploytracker.db"), filepath.Join(data, "certmgr", "certmgr.db"),
+		filepath.Join(data, "certmgr", webhooksFile)}
+	sum := func(path string) string {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "missing: " + err.Error()
+		}
+		h := sha256.Sum256(data)
+		return hex.EncodeToString(h[:])
+	}
+	old := map[string]string{}
+	for _, p := range targets {
+		old[p] = sum(p)
+	}
+	t.Cleanup(func() { restoreStep = func(string, string) error { return nil } })
+	for stop := 1; ; stop++ {
+		steps := 0
+		restoreStep = func(step, path string) error {
+			steps++
+			// Each file is there at every step, and no longer the old
+			// one once put in place; the files are checked whole after
+			// each cut below.
+			for _, p := range targets {
+				got := sum(p)
+				if strings.HasPrefix(got, "missing") {
+					t.Fatalf("stop %d, after %q of %s: %s is %s", stop, step, path, p, got)
+				}
+				if p == path && step == "in place" && got == old[p] {
+					t.Fatalf("stop %d: %s is still the old file once in place", stop, p)
+				}
+			}
+			if steps == stop {
+				return errors.New("cut off")
+			}
+			return nil
+		}
+		_, _, err := runCLI(t, nil, "admin", "restore", "--from", backup, "--data-dir", data, "--force")
+		if err == nil {
+			if steps != 6 {
+				t.Fatalf("the restore went through %d steps, want 6 (two per file)", steps)
+			}
+			break
+		}
+		if !strings.Contains(err.Error(), "cut off") {
+			t.Fatalf("stop %d: %v", stop, err)
+		}
+		for _, p := range targets {
+			if err := checkWhole(p); err != nil {
+				t.Fatalf("stop %d: %s: %v", stop, p, err)
+			}
+		}
+	}
+	// After the last, complete run the suite starts on the backup's state.
+	restoreStep = func(string, string) error { return nil }
+	s = startSuiteOn(t, data)
+	hooks, err := s.client(t).ListWebhooks(context.Background(), "acme")
+	if err != nil || len(hooks.GetWebhooks()) != 1 {
+		t.Fatalf("webhooks after the finished restore: %v %v", hooks, err)
+	}
+}
+
+// checkWhole opens a store or webhook file read-only with the damage
+// checks certmgr runs at start.
+func checkWhole(path string) error {
+	if filepath.Base(path) == webhooksFile {
+		_, err := webhook.CheckFile(path)
+		return err
+	}
+	return revlog.Inspect(path, func(*bolt.Tx) error { return nil })
 }

@@ -215,8 +215,14 @@ func runRestore(w io.Writer, o *adminRestoreOptions) error {
 				return fmt.Errorf("keep %s aside: %w", path, err)
 			}
 		}
+		if err := restoreStep("kept aside", path); err != nil {
+			return err
+		}
 		if err := os.Rename(staged[s.Name], path); err != nil {
 			return fmt.Errorf("put %s in place: %w", s.File, err)
+		}
+		if err := restoreStep("in place", path); err != nil {
+			return err
 		}
 		delete(staged, s.Name)
 		if err := seal.SyncDir(dir); err != nil {
@@ -267,6 +273,10 @@ func checkRestoredWebhooks(path, certEpoch string, certKeys []string) (webhook.F
 	}
 	return info, nil
 }
+
+// restoreStep runs after each step of putting files in place; tests stop
+// the restore there, as a crash would.
+var restoreStep = func(step, path string) error { return nil }
 
 // keepAside gives the file at path a second name, aside, without moving
 // it: a hard link, or a copy where links are not possible.
