@@ -67,6 +67,9 @@ func TestMetricsAcrossProcesses(t *testing.T) {
 		{"deploytracker", c.trackerAdmin, "grpc_server_handled_total", ok("certbind.deploytracker.v1.DeploymentService", "Deploy"), 1},
 		{"deploytracker", c.trackerAdmin, "grpc_client_handled_total", ok("certbind.certmgr.v1.InternalService", "ResolveCertificates"), 2},
 		{"deploytracker", c.trackerAdmin, "certbind_deploytracker_changelog_head_revision", nil, 1},
+		// No webhook in this account: the webhook series are there at 0.
+		{"certmgr", c.certmgrAdmin, "certbind_webhook_attempts_total", map[string]string{"event": "certificate.created", "result": "delivered"}, 0},
+		{"certmgr", c.certmgrAdmin, "certbind_webhook_deliveries_pending", nil, 0},
 		{"restapi", c.restAdmin, "grpc_client_handled_total", ok("certbind.certmgr.v1.CertificateService", "CreateCertificate"), 1},
 		{"restapi", c.restAdmin, "grpc_client_handled_total", ok("certbind.deploytracker.v1.DeploymentService", "Deploy"), 1},
 	} {
