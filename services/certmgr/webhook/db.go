@@ -112,12 +112,16 @@ func (d *Dispatcher) enqueue(tx kvTx, p Payload, now time.Time) error {
 // stops when the transaction is full: the next trim takes the rest.
 func (d *Dispatcher) trimLog(tx kvTx, account string) error {
 	prefix := accountPrefix(account)
+	n, err := tx.count(bucketDeliveries, prefix)
+	if err != nil || n <= d.cfg.LogSize {
+		return err
+	}
 	var keys [][]byte
-	err := tx.scan(bucketDeliveries, prefix, false, func(k, _ []byte) (bool, error) {
+	err = tx.scan(bucketDeliveries, prefix, false, func(k, _ []byte) (bool, error) {
 		keys = append(keys, bytes.Clone(k))
 		return true, nil
 	})
-	if err != nil || len(keys) <= d.cfg.LogSize {
+	if err != nil {
 		return err
 	}
 	pending := map[string]bool{}

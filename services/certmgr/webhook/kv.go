@@ -33,6 +33,12 @@ type kvTx interface {
 	// returns false or an error. fn must not write: it collects, and the
 	// caller writes after the scan.
 	scan(bucket, prefix []byte, reverse bool, fn func(k, v []byte) (bool, error)) error
+	// count returns how many keys of bucket start with prefix.
+	count(bucket, prefix []byte) (int, error)
+	// prefetch says that many keys under prefix will be read: etcd reads
+	// the range once rather than a key at a time. The bbolt file reads
+	// nothing ahead.
+	prefetch(bucket, prefix []byte) error
 	// full reports that the transaction holds as many writes as one commit
 	// should: the caller stops, commits, and goes on in another
 	// transaction. Never true on the bbolt file.

@@ -54,6 +54,17 @@ func (t boltTx) del(bucket, key []byte) error { return t.tx.Bucket(bucket).Delet
 
 func (t boltTx) full() bool { return false }
 
+func (t boltTx) prefetch(_, _ []byte) error { return nil }
+
+func (t boltTx) count(bucket, prefix []byte) (int, error) {
+	n := 0
+	c := t.tx.Bucket(bucket).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	return n, nil
+}
+
 func (t boltTx) scan(bucket, prefix []byte, reverse bool, fn func(k, v []byte) (bool, error)) error {
 	c := t.tx.Bucket(bucket).Cursor()
 	var k, v []byte

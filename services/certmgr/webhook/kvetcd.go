@@ -240,19 +240,56 @@ func (t *etcdTx) del(bucket, key []byte) error {
 
 func (t *etcdTx) full() bool { return len(t.writes) >= t.k.budget }
 
+// readRange returns the keys under p as stored at the transaction's
+// revision, reading them once.
+func (t *etcdTx) readRange(p string) ([]*mvccpb.KeyValue, error) {
+	if base, ok := t.ranges[p]; ok {
+		return base, nil
+	}
+	if err := t.start(); err != nil {
+		return nil, err
+	}
+	resp, err := t.k.cli.Get(t.ctx, p, clientv3.WithPrefix(), clientv3.WithRev(t.rev))
+	if err != nil {
+		return nil, etcdkv.Unavailable("read webhook state", t.k.prefix, err)
+	}
+	t.ranges[p] = resp.Kvs
+	return resp.Kvs, nil
+}
+
+func (t *etcdTx) prefetch(bucket, prefix []byte) error {
+	_, err := t.readRange(t.key(bucket, prefix))
+	return err
+}
+
+func (t *etcdTx) count(bucket, prefix []byte) (int, error) {
+	p := t.key(bucket, prefix)
+	base, err := t.readRange(p)
+	if err != nil {
+		return 0, err
+	}
+	n := len(base)
+	for key, v := range t.writes {
+		if len(key) < len(p) || key[:len(p)] != p {
+			continue
+		}
+		i := sort.Search(len(base), func(i int) bool { return string(base[i].Key) >= key })
+		stored := i < len(base) && string(base[i].Key) == key
+		switch {
+		case stored && v == nil:
+			n--
+		case !stored && v != nil:
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (t *etcdTx) scan(bucket, prefix []byte, reverse bool, fn func(k, v []byte) (bool, error)) error {
 	p := t.key(bucket, prefix)
-	base, ok := t.ranges[p]
-	if !ok {
-		if err := t.start(); err != nil {
-			return err
-		}
-		resp, err := t.k.cli.Get(t.ctx, p, clientv3.WithPrefix(), clientv3.WithRev(t.rev))
-		if err != nil {
-			return etcdkv.Unavailable("read webhook state", t.k.prefix, err)
-		}
-		base = resp.Kvs
-		t.ranges[p] = base
+	base, err := t.readRange(p)
+	if err != nil {
+		return err
 	}
 	// The range as read, with this transaction's writes laid over it.
 	merged := make(map[string][]byte, len(base))

@@ -117,3 +117,14 @@ func (d *Dispatcher) watchDue(ctx context.Context) {
 		t.Stop()
 	}
 }
+
+// Leads reports whether this replica leads the dispatch: always on the
+// bbolt file, on etcd once elected and until it resigns or finds its
+// leadership lost.
+func (d *Dispatcher) Leads() bool {
+	if d.etcd == nil {
+		return true
+	}
+	key, _ := d.etcd.lead()
+	return key != ""
+}

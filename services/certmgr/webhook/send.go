@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -64,8 +65,16 @@ type claimed struct {
 // sendDue claims the deliveries that are due, sends them with the bounds
 // on concurrency, and records each outcome.
 func (d *Dispatcher) sendDue(ctx context.Context) error {
+	// Webhooks whose receiver failed in this pass are not claimed again
+	// in it: one failing receiver costs a pass one attempt, however many
+	// deliveries wait for it.
+	var failedMu sync.Mutex
+	failed := map[string]bool{}
 	for {
-		batch, more, err := d.claim()
+		failedMu.Lock()
+		skip := maps.Clone(failed)
+		failedMu.Unlock()
+		batch, more, err := d.claim(skip)
 		if err != nil || len(batch) == 0 {
 			return err
 		}
@@ -105,6 +114,9 @@ func (d *Dispatcher) sendDue(ctx context.Context) error {
 						// A receiver that fails is not sent the rest of
 						// its batch in this pass: one slow receiver costs
 						// a pass one timeout, not one per delivery.
+						failedMu.Lock()
+						failed[id] = true
+						failedMu.Unlock()
 						d.release(list[i+1:])
 						return
 					}
@@ -122,18 +134,25 @@ func (d *Dispatcher) sendDue(ctx context.Context) error {
 // transaction, so that a pass that follows (after a crash, too) takes a
 // delivery again only once its claim has run out. more says the batch
 // stopped at its bound (sendBatch, or a full transaction on etcd), so
-// that more may be due.
-func (d *Dispatcher) claim() (batch []claimed, more bool, err error) {
+// that more may be due. Deliveries of the webhooks in skip are left.
+func (d *Dispatcher) claim(skip map[string]bool) (batch []claimed, more bool, err error) {
 	now := d.cfg.Now()
 	err = d.db.update(true, func(tx kvTx) error {
 		batch, more = batch[:0], false
 		var keys [][]byte
+		accounts := map[string]bool{}
 		err := tx.scan(bucketDue, nil, false, func(k, acct []byte) (bool, error) {
 			keys = append(keys, deliveryKey(string(acct), binary.BigEndian.Uint64(k)))
+			accounts[string(acct)] = true
 			return true, nil
 		})
 		if err != nil {
 			return err
+		}
+		for acct := range accounts {
+			if err := tx.prefetch(bucketDeliveries, accountPrefix(acct)); err != nil {
+				return err
+			}
 		}
 		for _, key := range keys {
 			if len(batch) >= sendBatch || tx.full() {
@@ -142,7 +161,7 @@ func (d *Dispatcher) claim() (batch []claimed, more bool, err error) {
 			}
 			var del Delivery
 			ok, err := getJSON(tx, bucketDeliveries, key, &del)
-			if err != nil || !ok {
+			if err != nil || !ok || skip[del.WebhookID] {
 				continue
 			}
 			switch {
