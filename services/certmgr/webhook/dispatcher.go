@@ -50,8 +50,8 @@ type Config struct {
 	// stopped without resigning; default DefaultLeaderTTL, counted in
 	// whole seconds.
 	LeaderTTL time.Duration
-	Source  Source
-	Sealer  Sealer
+	Source    Source
+	Sealer    Sealer
 	// Policy decides which receiver addresses may be dialled: the edge's
 	// rules, with the control plane's own listeners among its refusals.
 	// nil refuses loopback and the built-in ranges.

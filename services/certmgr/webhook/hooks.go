@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
 )
 
 // secretBytes is the entropy of a webhook secret: 256 bits.
