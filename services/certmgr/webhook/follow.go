@@ -63,32 +63,42 @@ func (d *Dispatcher) follow() error {
 			}
 		}
 		now := d.cfg.Now()
-		err = d.db.update(true, func(tx kvTx) error {
-			// The cursor read above is checked again here: a pass of
-			// another leader (before a failover) may have moved it.
-			var at uint64
-			if v, err := tx.get(bucketMeta, keyCursor); err != nil {
-				return err
-			} else if len(v) == 8 {
-				at = binary.BigEndian.Uint64(v)
-			}
-			if at != cursor {
-				return nil
-			}
+		// A transaction that is full records a part of the batch; the
+		// next goes on from there.
+		for len(changes) > 0 {
 			n := 0
-			for i, e := range changes {
-				if i > 0 && tx.full() {
-					break
-				}
-				if err := d.record(tx, e, current[i], now); err != nil {
+			err = d.db.update(true, func(tx kvTx) error {
+				n = 0
+				// The cursor read above is checked again here: a pass of
+				// another leader (before a failover) may have moved it.
+				var at uint64
+				if v, err := tx.get(bucketMeta, keyCursor); err != nil {
 					return err
+				} else if len(v) == 8 {
+					at = binary.BigEndian.Uint64(v)
 				}
-				n++
+				if at != cursor {
+					return nil
+				}
+				for i, e := range changes {
+					if i > 0 && tx.full() {
+						break
+					}
+					if err := d.record(tx, e, current[i], now); err != nil {
+						return err
+					}
+					n++
+				}
+				return tx.put(bucketMeta, keyCursor, u64(changes[n-1].Revision))
+			})
+			if err != nil {
+				return err
 			}
-			return tx.put(bucketMeta, keyCursor, u64(changes[n-1].Revision))
-		})
-		if err != nil {
-			return err
+			if n == 0 {
+				break
+			}
+			cursor = changes[n-1].Revision
+			changes, current = changes[n:], current[n:]
 		}
 	}
 }
