@@ -60,6 +60,9 @@ type receiver struct {
 	mu        sync.Mutex
 	got       []received
 	failFirst int
+	// delay holds each answer back, so that a test can stop a sender
+	// while deliveries are in flight.
+	delay time.Duration
 }
 
 func newReceiver(t *testing.T, failFirst int) *receiver {
@@ -68,8 +71,9 @@ func newReceiver(t *testing.T, failFirst int) *receiver {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.got = append(r.got, received{header: req.Header.Clone(), body: body})
-		n := len(r.got)
+		n, delay := len(r.got), r.delay
 		r.mu.Unlock()
+		time.Sleep(delay)
 		if n <= r.failFirst {
 			w.WriteHeader(http.StatusInternalServerError)
 			io.WriteString(w, "<b>busy</b>\x00\n"+strings.Repeat("x", 10000))
