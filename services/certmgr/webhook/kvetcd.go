@@ -126,6 +126,11 @@ func (k *kvEtcd) attempt(fn func(kvTx) error, leadKey string, leadRev int64) err
 	if len(tx.writes)+1 > etcdMaxOps {
 		return errTooBig
 	}
+	// A function that wrote without reading still commits against the
+	// serial key as it is now.
+	if err := tx.start(); err != nil {
+		return err
+	}
 	keys := make([]string, 0, len(tx.writes))
 	for key := range tx.writes {
 		keys = append(keys, key)
