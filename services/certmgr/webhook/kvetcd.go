@@ -29,8 +29,9 @@ import (
 const (
 	// etcdBudget is the number of writes after which a transaction says
 	// it is full. One unit of work (a change or an expiry with its
-	// deliveries to an account's 20 webhooks, at most 41 writes, plus the
-	// cursor) added to a transaction just under the budget stays below
+	// deliveries to an account's 20 webhooks: at most 42 writes once the
+	// transaction is full, as trimming the log stops then), plus the
+	// cursor, added to a transaction just under the budget stays below
 	// etcdMaxOps.
 	etcdBudget = 64
 	// etcdMaxOps is the most writes one commit sends, the serial key's
