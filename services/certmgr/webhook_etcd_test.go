@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 
+	"github.com/certbind/certbind/internal/testetcd"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/webhook"
@@ -315,5 +317,63 @@ func TestWebhookExpiryOnceAcrossReplicas(t *testing.T) {
 	want := fmt.Sprintf("%v", []string{webhook.EventExpiring + "/7", webhook.EventExpiring + "/1", webhook.EventExpired + "/0"})
 	if fmt.Sprintf("%v", events) != want {
 		t.Fatalf("events %v, want %s", events, want)
+	}
+}
+
+// A failover after certificates stopped changing for longer than etcd
+// keeps its history (here: a compaction at the revision of the leader's
+// last pass) misses nothing and says nothing was missed: the leader keeps its cursor up
+// with etcd's revision while nothing changes, so the replica elected next,
+// whose change feed starts at etcd's compaction, goes on from it.
+func TestWebhookFailoverAfterCompaction(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	rcv := newReceiver(t, 0)
+	backend := onEtcd(t)
+	a := startServer(t, backend, withWebhooks(t, clk, rcv.pool()))
+	if _, err := a.hooks().CreateWebhook(as(adminKey), &certmgrv1.CreateWebhookRequest{Account: "acme", Name: "created", Url: rcv.srv.URL,
+		Events: []string{webhook.EventCreated}}); err != nil {
+		t.Fatal(err)
+	}
+	expiringIn(t, a, clk, "beforeIdle", 90*24*time.Hour)
+	a.pass()
+	// Other writes of the cluster move etcd's revision; no certificate
+	// changes.
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := a.cfg.Etcd.Put(ctx, testetcd.Prefix(t)+"other", fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The replica's feed takes them in (as it does by itself within
+	// seconds, asking etcd for its progress).
+	a.revision()
+	a.pass()
+	// etcd compacts its history up to the leader's last pass (the
+	// leader's passes run every minute; etcd keeps an hour), and the
+	// leader stops.
+	resp, err := a.cfg.Etcd.Get(ctx, "compact-point", clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.cfg.Etcd.Compact(ctx, resp.Header.Revision); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+	b := startServer(t, backend, withWebhooks(t, clk, rcv.pool()), sameMasterKey(a))
+	expiringIn(t, b, clk, "afterFailover", 90*24*time.Hour)
+	b.pass()
+	if strings.Contains(b.logs.String(), "webhook events were missed") {
+		t.Fatalf("the new leader says events were missed:\n%s", b.logs.String())
+	}
+	var names []string
+	for _, r := range rcv.requests() {
+		var p webhook.Payload
+		if err := json.Unmarshal(r.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, p.Certificate.Name)
+	}
+	if fmt.Sprint(names) != "[beforeIdle afterFailover]" {
+		t.Fatalf("the receiver was told of %v, want [beforeIdle afterFailover]", names)
 	}
 }

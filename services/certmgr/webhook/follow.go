@@ -47,7 +47,7 @@ func (d *Dispatcher) follow() error {
 			continue
 		}
 		if len(changes) == 0 {
-			return nil
+			return d.keepUp(cursor, head)
 		}
 		// What the certificates are now, read before the transaction: the
 		// event carries the metadata the certificate has when it is read.
@@ -101,6 +101,26 @@ func (d *Dispatcher) follow() error {
 			changes, current = changes[n:], current[n:]
 		}
 	}
+}
+
+// keepUp moves the cursor, on etcd, to a head that holds no change after
+// it. There etcd's revision counts every write of the cluster, and its
+// compaction moves on with time: a cursor left at the last certificate
+// change would fall behind the compaction while certificates do not
+// change, and a replica elected then (whose feed starts at etcd's
+// compaction) would start again from the certificates for nothing. One
+// write a pass, only when the revision moved.
+func (d *Dispatcher) keepUp(cursor, head uint64) error {
+	if d.etcd == nil || head <= cursor {
+		return nil
+	}
+	return d.db.update(true, func(tx kvTx) error {
+		v, err := tx.get(bucketMeta, keyCursor)
+		if err != nil || len(v) != 8 || binary.BigEndian.Uint64(v) != cursor {
+			return err
+		}
+		return tx.put(bucketMeta, keyCursor, u64(head))
+	})
 }
 
 func (d *Dispatcher) cursor() (cursor uint64, epoch string, err error) {
