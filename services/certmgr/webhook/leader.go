@@ -45,7 +45,10 @@ func (d *Dispatcher) lead(ctx context.Context) error {
 		}
 	}
 	ttl := int((d.cfg.LeaderTTL + time.Second - 1) / time.Second)
-	s, err := concurrency.NewSession(d.cfg.Etcd, concurrency.WithTTL(max(ttl, 1)))
+	// The session ends with ctx (Run's), so that a campaign while etcd is
+	// unreachable does not outlive the service; Close resigns, which
+	// hands over at once even when the lease can no longer be revoked.
+	s, err := concurrency.NewSession(d.cfg.Etcd, concurrency.WithTTL(max(ttl, 1)), concurrency.WithContext(ctx))
 	if err != nil {
 		return err
 	}
