@@ -156,15 +156,18 @@ func TestDevOutput(t *testing.T) {
 	var lines []map[string]any
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		// One read of stderr for both the lines and the check: the log
+		// line may arrive between two reads.
+		out := dev.stderr()
 		lines = nil
-		for _, l := range strings.Split(strings.TrimSpace(dev.stderr()), "\n") {
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 			var m map[string]any
 			if err := json.Unmarshal([]byte(l), &m); err != nil {
 				t.Fatalf("stderr is not a terminal, but a log line is not JSON: %q", l)
 			}
 			lines = append(lines, m)
 		}
-		if strings.Contains(dev.stderr(), "/openapi.json") || time.Now().After(deadline) {
+		if strings.Contains(out, "/openapi.json") || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

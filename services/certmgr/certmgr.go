@@ -105,8 +105,10 @@ type Config struct {
 
 	// Webhooks tunes webhook deliveries: the egress policy for receivers,
 	// whether http to loopback is accepted, retries and bounds. certmgr
-	// fills in its data dir, store, sealer, clock and logger. Webhooks are
-	// kept in webhooks.db next to certmgr.db; on etcd they are refused.
+	// fills in its data dir or etcd prefix, store, sealer, clock and
+	// logger. Webhooks are kept in webhooks.db next to certmgr.db, or on
+	// etcd under EtcdPrefix webhooks/, where the replicas elect one to
+	// dispatch.
 	Webhooks webhook.Config
 
 	// rotationStep is masterkey.Config.Step, for tests that cut a
@@ -136,7 +138,7 @@ type Service struct {
 	lastUsed time.Duration
 	figures  *figures
 	audit    *api.Audit
-	webhooks *webhook.Dispatcher // nil on etcd
+	webhooks *webhook.Dispatcher
 
 	// streamsPerConn is the most change streams one connection may hold.
 	streamsPerConn int
@@ -227,21 +229,22 @@ func New(cfg Config) (*Service, error) {
 	m := certs.New(certs.Config{Store: st, Sealer: sealer, References: cfg.References, Audit: log, Now: now, Tracer: cfg.Tracer})
 	admission := changefeed.NewAdmission(cfg.StreamLimits)
 	dist := api.NewDistribution(m, st, head, cfg.Stream, admission, log)
-	var hooks *webhook.Dispatcher
+	wc := cfg.Webhooks
+	wc.DataDir, wc.Sealer, wc.Now, wc.Log, wc.Metrics = cfg.DataDir, sealer, now, log, fig.webhooks
 	if bolt != nil {
-		wc := cfg.Webhooks
-		wc.DataDir, wc.Source, wc.Sealer, wc.Now, wc.Log, wc.Metrics = cfg.DataDir, bolt, sealer, now, log, fig.webhooks
-		if hooks, err = webhook.New(wc); err != nil {
-			st.Close()
-			return nil, fmt.Errorf("certmgr: %w", err)
-		}
+		wc.Source = bolt
+	} else {
+		wc.Source, wc.Etcd, wc.EtcdPrefix = st.(webhook.Source), cfg.Etcd, cfg.EtcdPrefix
+	}
+	hooks, err := webhook.New(wc)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("certmgr: %w", err)
 	}
 	st.SetPublisher(func(e store.Entry) {
 		dist.Publish(e)
 		fig.published.Inc()
-		if hooks != nil {
-			hooks.Notify()
-		}
+		hooks.Notify()
 	})
 	if r, ok := st.(restarter); ok {
 		r.SetRestarted(dist.Drop)
@@ -250,14 +253,14 @@ func New(cfg Config) (*Service, error) {
 		p.SetProgress(dist.Progress)
 	}
 	if err := checkMasterKey(st, sealer, m, cfg.MasterKeyFile, log); err != nil {
-		if hooks != nil {
-			hooks.Close()
-		}
+		hooks.Close()
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
+	// On etcd no rotation starts (fixedKey), so the secrets there never
+	// need sealing again.
 	var sealAgain func() error
-	if hooks != nil {
+	if bolt != nil {
 		sealAgain = hooks.SealSecretsAgain
 	}
 	rotator := masterkey.New(masterkey.Config{Store: resealer, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now, SealAgain: sealAgain})
@@ -447,14 +450,12 @@ func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.resume)
 	defer t.Stop()
 	go s.flushLastUsed(ctx)
-	if s.webhooks != nil {
-		hooksDone := make(chan struct{})
-		go func() {
-			defer close(hooksDone)
-			_ = s.webhooks.Run(ctx)
-		}()
-		defer func() { <-hooksDone }()
-	}
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		_ = s.webhooks.Run(ctx)
+	}()
+	defer func() { <-hooksDone }()
 	// Followers of revocations must not hold up the server's graceful stop.
 	defer s.internal.Stop()
 	for {
@@ -535,13 +536,11 @@ func (s *Service) Close() error {
 	if err := s.authn.FlushLastUsed(); err != nil {
 		s.log.Warn("recording when API keys were last used failed", slog.String("error", err.Error()))
 	}
-	if s.webhooks != nil {
-		if err := s.webhooks.Close(); err != nil {
-			s.log.Warn("closing the webhook file failed", slog.String("error", err.Error()))
-		}
+	if err := s.webhooks.Close(); err != nil {
+		s.log.Warn("closing the webhook records failed", slog.String("error", err.Error()))
 	}
 	return s.store.Close()
 }
 
-// Webhooks is the webhook dispatcher, nil on etcd.
+// Webhooks is the webhook dispatcher.
 func (s *Service) Webhooks() *webhook.Dispatcher { return s.webhooks }

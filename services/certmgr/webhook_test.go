@@ -16,9 +16,11 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 
 	"github.com/certbind/certbind/internal/egress"
+	"github.com/certbind/certbind/internal/testetcd"
 	"github.com/certbind/certbind/internal/testpki"
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
 	"github.com/certbind/certbind/services/certmgr"
@@ -58,6 +60,9 @@ type receiver struct {
 	mu        sync.Mutex
 	got       []received
 	failFirst int
+	// delay holds each answer back, so that a test can stop a sender
+	// while deliveries are in flight.
+	delay time.Duration
 }
 
 func newReceiver(t *testing.T, failFirst int) *receiver {
@@ -66,8 +71,9 @@ func newReceiver(t *testing.T, failFirst int) *receiver {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.got = append(r.got, received{header: req.Header.Clone(), body: body})
-		n := len(r.got)
+		n, delay := len(r.got), r.delay
 		r.mu.Unlock()
+		time.Sleep(delay)
 		if n <= r.failFirst {
 			w.WriteHeader(http.StatusInternalServerError)
 			io.WriteString(w, "<b>busy</b>\x00\n"+strings.Repeat("x", 10000))
@@ -102,6 +108,24 @@ func withWebhooks(t *testing.T, clk *clock, roots *x509.CertPool) func(*certmgr.
 		cfg.Now = clk.Now
 		cfg.Webhooks.Policy = pol
 		cfg.Webhooks.RootCAs = roots
+	}
+}
+
+// onBackends runs test on certmgr with its bbolt file and on etcd (an
+// embedded member, a prefix of the test's own); backend configures the
+// store.
+func onBackends(t *testing.T, test func(t *testing.T, backend func(*certmgr.Config))) {
+	t.Run("bbolt", func(t *testing.T) { test(t, func(*certmgr.Config) {}) })
+	t.Run("etcd", func(t *testing.T) { test(t, onEtcd(t)) })
+}
+
+// onEtcd keeps a server's store on the embedded etcd member, under a
+// prefix of the test's own; every server it configures shares it, as
+// replicas do.
+func onEtcd(t *testing.T) func(*certmgr.Config) {
+	prefix := testetcd.Prefix(t)
+	return func(cfg *certmgr.Config) {
+		cfg.Etcd, cfg.EtcdPrefix = testetcd.NewClient(t), prefix
 	}
 }
 
@@ -165,9 +189,13 @@ func checkSigned(t *testing.T, secret string, r received) webhook.Payload {
 // fourth attempt, the same delivery each time; a restart sends nothing
 // again; the 1-day mark and expiry are announced once each later.
 func TestWebhookExpiryRetriedAndNotResent(t *testing.T) {
+	onBackends(t, testWebhookExpiryRetriedAndNotResent)
+}
+
+func testWebhookExpiryRetriedAndNotResent(t *testing.T, backend func(*certmgr.Config)) {
 	clk := &clock{t: time.Now()}
 	rcv := newReceiver(t, 3)
-	s := startServer(t, withWebhooks(t, clk, rcv.pool()))
+	s := startServer(t, backend, withWebhooks(t, clk, rcv.pool()))
 	created, err := s.hooks().CreateWebhook(as(adminKey), &certmgrv1.CreateWebhookRequest{Account: "acme", Name: "expiry",
 		Url: rcv.srv.URL + "/hook", Events: []string{webhook.EventExpiring, webhook.EventExpired}})
 	if err != nil {
@@ -245,10 +273,12 @@ func TestWebhookExpiryRetriedAndNotResent(t *testing.T) {
 
 // A certificate created 20 days before expiry is announced once, at 30
 // days; its lifecycle events reach a webhook that wants them.
-func TestWebhookLifecycleEvents(t *testing.T) {
+func TestWebhookLifecycleEvents(t *testing.T) { onBackends(t, testWebhookLifecycleEvents) }
+
+func testWebhookLifecycleEvents(t *testing.T, backend func(*certmgr.Config)) {
 	clk := &clock{t: time.Now()}
 	rcv := newReceiver(t, 0)
-	s := startServer(t, withWebhooks(t, clk, rcv.pool()))
+	s := startServer(t, backend, withWebhooks(t, clk, rcv.pool()))
 	created, err := s.hooks().CreateWebhook(as(adminKey), &certmgrv1.CreateWebhookRequest{Account: "acme", Name: "all", Url: rcv.srv.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -286,12 +316,14 @@ func TestWebhookLifecycleEvents(t *testing.T) {
 
 // An account key manages its own account's webhooks only, and an
 // account's events never reach another account's webhook.
-func TestWebhookAccountsIsolated(t *testing.T) {
+func TestWebhookAccountsIsolated(t *testing.T) { onBackends(t, testWebhookAccountsIsolated) }
+
+func testWebhookAccountsIsolated(t *testing.T, backend func(*certmgr.Config)) {
 	clk := &clock{t: time.Now()}
 	rcvA, rcvB := newReceiver(t, 0), newReceiver(t, 0)
 	roots := rcvA.pool()
 	roots.AddCert(rcvB.srv.Certificate())
-	s := startServer(t, withWebhooks(t, clk, roots))
+	s := startServer(t, backend, withWebhooks(t, clk, roots))
 	keyA, err := createKey(s, "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -344,10 +376,12 @@ func TestWebhookAccountsIsolated(t *testing.T) {
 // Receivers the egress policy refuses are refused at create when the URL
 // names an address, and at the attempt, before any request, when a name
 // resolves to one; nothing but https is accepted.
-func TestWebhookEgressRefused(t *testing.T) {
+func TestWebhookEgressRefused(t *testing.T) { onBackends(t, testWebhookEgressRefused) }
+
+func testWebhookEgressRefused(t *testing.T, backend func(*certmgr.Config)) {
 	clk := &clock{t: time.Now()}
 	rcv := newReceiver(t, 0)
-	s := startServer(t, func(cfg *certmgr.Config) {
+	s := startServer(t, backend, func(cfg *certmgr.Config) {
 		// No loopback allowed; the receiver's port stands for the control
 		// plane's listener.
 		pol, err := egress.NewPolicy(egress.Config{ControlPlane: []egress.Endpoint{{Flag: "--grpc-addr", Addr: "127.0.0.1:9"}}})
@@ -393,10 +427,12 @@ func TestWebhookEgressRefused(t *testing.T) {
 
 // The secret is shown once: no later answer, log line or byte of the
 // webhook file holds it.
-func TestWebhookSecretShownOnce(t *testing.T) {
+func TestWebhookSecretShownOnce(t *testing.T) { onBackends(t, testWebhookSecretShownOnce) }
+
+func testWebhookSecretShownOnce(t *testing.T, backend func(*certmgr.Config)) {
 	clk := &clock{t: time.Now()}
 	rcv := newReceiver(t, 1)
-	s := startServer(t, withWebhooks(t, clk, rcv.pool()))
+	s := startServer(t, backend, withWebhooks(t, clk, rcv.pool()))
 	created, err := s.hooks().CreateWebhook(as(adminKey), &certmgrv1.CreateWebhookRequest{Account: "acme", Name: "once", Url: rcv.srv.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -417,16 +453,37 @@ func TestWebhookSecretShownOnce(t *testing.T) {
 		}
 	}
 	s.stop()
-	data, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "webhooks.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(data), secret[len("whsec_"):]) {
+	if strings.Contains(string(storedBytes(t, s)), secret[len("whsec_"):]) {
 		t.Fatal("the secret is stored in the clear")
 	}
 	if len(rcv.requests()) != 2 {
 		t.Fatalf("receiver got %d requests, want 2", len(rcv.requests()))
 	}
+}
+
+// storedBytes returns every byte the webhook records of s are stored in:
+// the webhook file, or every value under the etcd prefix.
+func storedBytes(t *testing.T, s *server) []byte {
+	t.Helper()
+	if s.cfg.Etcd == nil {
+		data, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "webhooks.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	resp, err := s.cfg.Etcd.Get(context.Background(), s.cfg.EtcdPrefix, clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for _, kv := range resp.Kvs {
+		out = append(append(out, kv.Key...), kv.Value...)
+	}
+	if !strings.Contains(string(out), "sealedSecret") {
+		t.Fatal("no webhook record found under the etcd prefix")
+	}
+	return out
 }
 
 func fmtAll(dels []*certmgrv1.WebhookDelivery) string {
@@ -478,9 +535,13 @@ func TestWebhookSecretSurvivesMasterKeyRotation(t *testing.T) {
 // A receiver that fails is tried once per pass, however many deliveries
 // wait for it; they all go, in order, once it answers.
 func TestWebhookFailingReceiverTriedOncePerPass(t *testing.T) {
+	onBackends(t, testWebhookFailingReceiverTriedOncePerPass)
+}
+
+func testWebhookFailingReceiverTriedOncePerPass(t *testing.T, backend func(*certmgr.Config)) {
 	clk := &clock{t: time.Now()}
 	rcv := newReceiver(t, 1)
-	s := startServer(t, withWebhooks(t, clk, rcv.pool()))
+	s := startServer(t, backend, withWebhooks(t, clk, rcv.pool()))
 	if _, err := s.hooks().CreateWebhook(as(adminKey), &certmgrv1.CreateWebhookRequest{Account: "acme", Name: "backlog", Url: rcv.srv.URL,
 		Events: []string{webhook.EventCreated}}); err != nil {
 		t.Fatal(err)

@@ -43,7 +43,11 @@ func (b BackupFile) Epoch() string {
 // stay sealed under the master key, which is not in the copy: the copy
 // needs the master key that is current when it is taken.
 func (b BackupFile) Backup(w io.Writer, start func(revlog.Copy) error) (revlog.Copy, error) {
-	return revlog.SpoolCopy(b.d.db, w, func(tx *bolt.Tx) revlog.Copy {
+	file, ok := b.d.db.(*kvBolt)
+	if !ok {
+		return revlog.Copy{}, errors.New("webhooks kept in etcd are backed up with etcd's snapshots, not through certmgr")
+	}
+	return revlog.SpoolCopy(file.db, w, func(tx *bolt.Tx) revlog.Copy {
 		c, epoch := readCursor(tx)
 		return revlog.Copy{Revision: c, Epoch: epoch}
 	}, start)

@@ -21,10 +21,11 @@ import (
 func testFile(t testing.TB, hooks int) []byte {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "webhooks.db")
-	db, err := openDB(path)
+	file, err := openBolt(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	db := file.db
 	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -42,12 +43,12 @@ func testFile(t testing.TB, hooks int) []byte {
 			if h.SealedSecret, err = sealer.Seal([]byte("whsec_x"), secretAAD(h)); err != nil {
 				return err
 			}
-			if err := put(tx.Bucket(bucketHooks), accountKey(h.Account, h.ID), h); err != nil {
+			if err := putJSON(boltTx{tx}, bucketHooks, accountKey(h.Account, h.ID), h); err != nil {
 				return err
 			}
-			seq := nextSeq(tx)
+			seq, _ := nextSeq(boltTx{tx})
 			del := Delivery{ID: "dlv", Seq: seq, Account: "acme", WebhookID: h.ID, Event: EventCreated, State: StatePending}
-			if err := put(tx.Bucket(bucketDeliveries), deliveryKey("acme", seq), del); err != nil {
+			if err := putJSON(boltTx{tx}, bucketDeliveries, deliveryKey("acme", seq), del); err != nil {
 				return err
 			}
 			if err := tx.Bucket(bucketDue).Put(u64(seq), []byte("acme")); err != nil {

@@ -6,42 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
-
-var (
-	bucketMeta       = []byte("meta")
-	bucketHooks      = []byte("hooks")
-	bucketDeliveries = []byte("deliveries")
-	bucketDue        = []byte("due")
-	bucketTracked    = []byte("tracked")
-
-	keyCursor = []byte("cursor")
-	keyEpoch  = []byte("epoch")
-	keySeq    = []byte("seq")
-)
-
-// openDB opens (or creates) the webhook file.
-func openDB(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("open webhook file %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketHooks, bucketDeliveries, bucketDue, bucketTracked} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open webhook file %s: %w", path, err)
-	}
-	return db, nil
-}
 
 func u64(v uint64) []byte {
 	b := make([]byte, 8)
@@ -63,42 +28,22 @@ func trackedKey(account, project, id string) []byte {
 	return append(append(append(accountPrefix(account), project...), 0), id...)
 }
 
-func put(b *bolt.Bucket, k []byte, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(k, data)
-}
-
-func get(b *bolt.Bucket, k []byte, v any) (bool, error) {
-	data := b.Get(k)
-	if data == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return true, fmt.Errorf("webhook record %q does not decode: %w", k, err)
-	}
-	return true, nil
-}
-
 // hooksOf returns an account's webhooks.
-func hooksOf(tx *bolt.Tx, account string) ([]*Hook, error) {
+func hooksOf(tx kvTx, account string) ([]*Hook, error) {
 	var out []*Hook
-	prefix := accountPrefix(account)
-	c := tx.Bucket(bucketHooks).Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+	err := tx.scan(bucketHooks, accountPrefix(account), false, func(k, v []byte) (bool, error) {
 		var h Hook
 		if err := json.Unmarshal(v, &h); err != nil {
-			return nil, fmt.Errorf("webhook record %q does not decode: %w", k, err)
+			return false, fmt.Errorf("webhook record %q does not decode: %w", k, err)
 		}
 		out = append(out, &h)
-	}
-	return out, nil
+		return true, nil
+	})
+	return out, err
 }
 
 // findHook finds an account's webhook by id or name.
-func findHook(tx *bolt.Tx, account, ref string) (*Hook, error) {
+func findHook(tx kvTx, account, ref string) (*Hook, error) {
 	hooks, err := hooksOf(tx, account)
 	if err != nil {
 		return nil, err
@@ -112,20 +57,22 @@ func findHook(tx *bolt.Tx, account, ref string) (*Hook, error) {
 }
 
 // nextSeq takes the next delivery sequence number.
-func nextSeq(tx *bolt.Tx) uint64 {
-	meta := tx.Bucket(bucketMeta)
+func nextSeq(tx kvTx) (uint64, error) {
+	v, err := tx.get(bucketMeta, keySeq)
+	if err != nil {
+		return 0, err
+	}
 	var n uint64
-	if v := meta.Get(keySeq); len(v) == 8 {
+	if len(v) == 8 {
 		n = binary.BigEndian.Uint64(v)
 	}
 	n++
-	_ = meta.Put(keySeq, u64(n))
-	return n
+	return n, tx.put(bucketMeta, keySeq, u64(n))
 }
 
 // enqueue records one delivery of p to every webhook of p's account that
 // wants its event, in tx.
-func (d *Dispatcher) enqueue(tx *bolt.Tx, p Payload, now time.Time) error {
+func (d *Dispatcher) enqueue(tx kvTx, p Payload, now time.Time) error {
 	hooks, err := hooksOf(tx, p.Account)
 	if err != nil {
 		return err
@@ -134,7 +81,10 @@ func (d *Dispatcher) enqueue(tx *bolt.Tx, p Payload, now time.Time) error {
 		if !h.wants(p.Event) {
 			continue
 		}
-		seq := nextSeq(tx)
+		seq, err := nextSeq(tx)
+		if err != nil {
+			return err
+		}
 		p.ID = fmt.Sprintf("dlv_%016x", seq)
 		p.Time = now.UTC()
 		body, err := json.Marshal(p)
@@ -144,10 +94,10 @@ func (d *Dispatcher) enqueue(tx *bolt.Tx, p Payload, now time.Time) error {
 		del := Delivery{ID: p.ID, Seq: seq, Account: p.Account, WebhookID: h.ID, Event: p.Event,
 			CertificateID: p.Certificate.ID, CertificateName: p.Certificate.Name, Body: body,
 			State: StatePending, NextAttempt: now, CreatedAt: now.UTC()}
-		if err := put(tx.Bucket(bucketDeliveries), deliveryKey(p.Account, seq), del); err != nil {
+		if err := putJSON(tx, bucketDeliveries, deliveryKey(p.Account, seq), del); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketDue).Put(u64(seq), []byte(p.Account)); err != nil {
+		if err := tx.put(bucketDue, u64(seq), []byte(p.Account)); err != nil {
 			return err
 		}
 		d.queued(tx, p.Event)
@@ -159,28 +109,44 @@ func (d *Dispatcher) enqueue(tx *bolt.Tx, p Payload, now time.Time) error {
 }
 
 // trimLog drops an account's oldest finished deliveries beyond the
-// delivery log's bound. Pending ones are kept whatever their number.
-func (d *Dispatcher) trimLog(tx *bolt.Tx, account string) error {
+// delivery log's bound. Pending ones are kept whatever their number. It
+// stops when the transaction is full: the next trim takes the rest.
+func (d *Dispatcher) trimLog(tx kvTx, account string) error {
 	prefix := accountPrefix(account)
-	b := tx.Bucket(bucketDeliveries)
-	c := b.Cursor()
-	n := 0
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		n++
+	n, err := tx.count(bucketDeliveries, prefix)
+	if err != nil || n <= d.cfg.LogSize {
+		return err
 	}
-	due := tx.Bucket(bucketDue)
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n > d.cfg.LogSize; {
-		seq := k[len(prefix):]
-		if due.Get(seq) != nil {
-			k, _ = c.Next()
+	var keys [][]byte
+	err = tx.scan(bucketDeliveries, prefix, false, func(k, _ []byte) (bool, error) {
+		keys = append(keys, bytes.Clone(k))
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	pending := map[string]bool{}
+	err = tx.scan(bucketDue, nil, false, func(k, v []byte) (bool, error) {
+		if string(v) == account {
+			pending[string(k)] = true
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	over := len(keys) - d.cfg.LogSize
+	for _, k := range keys {
+		if over == 0 || tx.full() {
+			break
+		}
+		if pending[string(k[len(prefix):])] {
 			continue
 		}
-		at := bytes.Clone(k)
-		if err := c.Delete(); err != nil {
+		if err := tx.del(bucketDeliveries, k); err != nil {
 			return err
 		}
-		n--
-		k, _ = c.Seek(at)
+		over--
 	}
 	return nil
 }

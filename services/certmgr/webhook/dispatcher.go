@@ -13,9 +13,10 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/certbind/certbind/internal/egress"
+	"github.com/certbind/certbind/internal/etcdkv"
 	"github.com/certbind/certbind/services/certmgr/store"
 )
 
@@ -37,10 +38,20 @@ type Sealer interface {
 
 // Config configures a Dispatcher.
 type Config struct {
-	// DataDir holds webhooks.db.
+	// DataDir holds webhooks.db. Not used with Etcd.
 	DataDir string
-	Source  Source
-	Sealer  Sealer
+	// Etcd, when not nil, keeps the webhooks, deliveries and the cursor
+	// in etcd under EtcdPrefix (certmgr's prefix) instead of webhooks.db,
+	// shared by every replica; the replicas elect one to dispatch. The
+	// client stays the caller's.
+	Etcd       *clientv3.Client
+	EtcdPrefix string
+	// LeaderTTL is how long the other replicas wait for a leader that
+	// stopped without resigning; default DefaultLeaderTTL, counted in
+	// whole seconds.
+	LeaderTTL time.Duration
+	Source    Source
+	Sealer    Sealer
 	// Policy decides which receiver addresses may be dialled: the edge's
 	// rules, with the control plane's own listeners among its refusals.
 	// nil refuses loopback and the built-in ranges.
@@ -77,11 +88,17 @@ type Config struct {
 // Dispatcher derives events, keeps webhooks and sends deliveries.
 type Dispatcher struct {
 	cfg    Config
-	db     *bolt.DB
+	db     kv
+	etcd   *kvEtcd // nil on the bbolt file
 	client *http.Client
 	wake   chan struct{}
+	// replica names this replica in the election.
+	replica string
 	// mu makes one pass at a time: Run's and a test's RunOnce.
 	mu sync.Mutex
+	// leader is this replica's leadership on etcd, nil while it does not
+	// lead (always on the bbolt file). Guarded by mu.
+	leader *leadership
 }
 
 // Errors of the webhook API.
@@ -96,7 +113,8 @@ type InvalidError struct{ Msg string }
 
 func (e *InvalidError) Error() string { return e.Msg }
 
-// New opens webhooks.db under cfg.DataDir.
+// New opens webhooks.db under cfg.DataDir, or the records in etcd when
+// cfg.Etcd is set.
 func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -123,21 +141,33 @@ func New(cfg Config) (*Dispatcher, error) {
 	defInt(&cfg.InFlight, 32)
 	defInt(&cfg.MaxHooks, 20)
 	defInt(&cfg.LogSize, 1000)
-	db, err := openDB(filepath.Join(cfg.DataDir, "webhooks.db"))
-	if err != nil {
-		return nil, err
+	def(&cfg.LeaderTTL, DefaultLeaderTTL)
+	d := &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), replica: newID("replica_")}
+	if cfg.Etcd != nil {
+		if err := etcdkv.CheckPrefix(cfg.EtcdPrefix); err != nil {
+			return nil, err
+		}
+		d.etcd = newKVEtcd(cfg.Etcd, cfg.EtcdPrefix, etcdkv.DefaultTimeout)
+		d.db = d.etcd
+	} else {
+		db, err := openBolt(filepath.Join(cfg.DataDir, "webhooks.db"))
+		if err != nil {
+			return nil, err
+		}
+		d.db = db
 	}
-	d := &Dispatcher{cfg: cfg, db: db, wake: make(chan struct{}, 1)}
 	d.client = newClient(cfg)
-	// A file that follows nothing yet starts at the store's head now, so
+	// Records that follow nothing yet start at the store's head now, so
 	// that every change from here on makes its events, even those
-	// committed before the first pass.
+	// committed before the first pass. On etcd the first replica to start
+	// does it, before any leader is elected; another that starts at the
+	// same time finds it done when it writes the cursor.
 	if _, epoch, err := d.cursor(); err != nil || epoch == "" {
 		if err == nil {
-			err = d.reseed("a new webhook file")
+			err = d.reseed("new webhook records", false, "")
 		}
 		if err != nil {
-			db.Close()
+			d.db.close()
 			return nil, err
 		}
 	}
@@ -145,12 +175,20 @@ func New(cfg Config) (*Dispatcher, error) {
 }
 
 // Close seals secrets again after a master-key rotation (see
-// rewrapSecrets) and closes the webhook file. Stop Run first.
+// rewrapSecrets), resigns the leadership on etcd so that another replica
+// takes over at once, and closes the webhook file. Stop Run first.
 func (d *Dispatcher) Close() error {
-	if err := d.rewrapSecrets(); err != nil {
-		d.cfg.Log.Warn("sealing webhook secrets under the current master key failed", slog.String("error", err.Error()))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.etcd == nil || d.leader != nil {
+		if err := d.rewrapSecrets(); err != nil {
+			d.cfg.Log.Warn("sealing webhook secrets under the current master key failed", slog.String("error", err.Error()))
+		}
 	}
-	return d.db.Close()
+	if d.etcd != nil {
+		d.dropLead()
+	}
+	return d.db.close()
 }
 
 // Notify wakes Run: a change was committed.
@@ -162,19 +200,31 @@ func (d *Dispatcher) Notify() {
 }
 
 // Run makes a pass at once, after every change (Notify) and every
-// Interval, until ctx ends; it returns nil then.
+// Interval, until ctx ends; it returns nil then. On etcd it first waits
+// to be elected leader, and campaigns again if its leadership lapses.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	t := time.NewTicker(d.cfg.Interval)
 	defer t.Stop()
+	if d.etcd != nil {
+		go d.watchDue(ctx)
+	}
 	for {
+		var again <-chan time.Time
 		if err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			d.cfg.Log.Warn("webhook pass failed; will retry", slog.String("error", err.Error()))
+			if d.etcd != nil && d.lost() == nil {
+				// Not elected (etcd unreachable, or the leadership was
+				// just lost): campaign again shortly.
+				again = time.After(time.Second)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-again:
 		case <-d.wake:
+		case <-d.lost():
 		}
 	}
 }
@@ -182,10 +232,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // RunOnce makes one pass: it records the events of the changes committed
 // since the last pass, announces certificates that entered an expiry
 // window, and sends every delivery that is due, waiting for the attempts.
+// On etcd it waits first until this replica leads the dispatch.
 func (d *Dispatcher) RunOnce(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// Every replica reports the backlog, leader or not: it reads the
+	// shared records.
 	defer d.updateBacklog()
+	if err := d.lead(ctx); err != nil {
+		return fmt.Errorf("electing the webhook leader: %w", err)
+	}
+	return d.checkLead(d.pass(ctx))
+}
+
+func (d *Dispatcher) pass(ctx context.Context) error {
 	if err := d.rewrapSecrets(); err != nil {
 		return fmt.Errorf("sealing webhook secrets under the current master key: %w", err)
 	}

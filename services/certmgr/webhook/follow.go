@@ -1,12 +1,13 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/certbind/certbind/services/certmgr/store"
 )
@@ -18,7 +19,9 @@ const followBatch = 256
 // follow records the events of the changes after the cursor, a batch per
 // transaction that also moves the cursor. A webhook file that follows
 // nothing yet, or followed another epoch of the store (a restore), starts
-// from a snapshot and announces nothing of it but expiry.
+// from a snapshot and announces nothing of it but expiry. On etcd a
+// transaction that is full moves the cursor past the changes it holds,
+// and the next takes the rest.
 func (d *Dispatcher) follow() error {
 	for {
 		cursor, epoch, err := d.cursor()
@@ -26,7 +29,7 @@ func (d *Dispatcher) follow() error {
 			return err
 		}
 		if epoch != d.cfg.Source.Epoch() {
-			if err := d.reseed("the webhook file follows no store yet, or another epoch of it"); err != nil {
+			if err := d.reseed("the webhook records follow no store yet, or another epoch of it", true, epoch); err != nil {
 				return err
 			}
 			continue
@@ -38,13 +41,13 @@ func (d *Dispatcher) follow() error {
 		if cursor < compacted || cursor > head {
 			d.cfg.Log.Warn("webhook events were missed: the changelog no longer holds the changes after the webhook cursor; starting again from the certificates as they are",
 				slog.Uint64("cursor", cursor), slog.Uint64("compacted", compacted), slog.Uint64("head", head))
-			if err := d.reseed("cursor outside the changelog"); err != nil {
+			if err := d.reseed("cursor outside the changelog", true, epoch); err != nil {
 				return err
 			}
 			continue
 		}
 		if len(changes) == 0 {
-			return nil
+			return d.keepUp(cursor, head)
 		}
 		// What the certificates are now, read before the transaction: the
 		// event carries the metadata the certificate has when it is read.
@@ -60,75 +63,179 @@ func (d *Dispatcher) follow() error {
 			}
 		}
 		now := d.cfg.Now()
-		err = d.db.Update(func(tx *bolt.Tx) error {
-			for i, e := range changes {
-				if err := d.record(tx, e, current[i], now); err != nil {
+		// A transaction that is full records a part of the batch; the
+		// next goes on from there.
+		for len(changes) > 0 {
+			n := 0
+			err = d.db.update(true, func(tx kvTx) error {
+				n = 0
+				// The cursor read above is checked again here: a pass of
+				// another leader (before a failover) may have moved it.
+				var at uint64
+				if v, err := tx.get(bucketMeta, keyCursor); err != nil {
 					return err
+				} else if len(v) == 8 {
+					at = binary.BigEndian.Uint64(v)
 				}
+				if at != cursor {
+					return nil
+				}
+				for i, e := range changes {
+					if i > 0 && tx.full() {
+						break
+					}
+					if err := d.record(tx, e, current[i], now); err != nil {
+						return err
+					}
+					n++
+				}
+				return tx.put(bucketMeta, keyCursor, u64(changes[n-1].Revision))
+			})
+			if err != nil {
+				return err
 			}
-			return tx.Bucket(bucketMeta).Put(keyCursor, u64(changes[len(changes)-1].Revision))
-		})
-		if err != nil {
-			return err
+			if n == 0 {
+				break
+			}
+			cursor = changes[n-1].Revision
+			changes, current = changes[n:], current[n:]
 		}
 	}
 }
 
+// keepUp moves the cursor, on etcd, to a head that holds no change after
+// it. There etcd's revision counts every write of the cluster, and its
+// compaction moves on with time: a cursor left at the last certificate
+// change would fall behind the compaction while certificates do not
+// change, and a replica elected then (whose feed starts at etcd's
+// compaction) would start again from the certificates for nothing. One
+// write a pass, only when the revision moved.
+func (d *Dispatcher) keepUp(cursor, head uint64) error {
+	if d.etcd == nil || head <= cursor {
+		return nil
+	}
+	return d.db.update(true, func(tx kvTx) error {
+		v, err := tx.get(bucketMeta, keyCursor)
+		if err != nil || len(v) != 8 || binary.BigEndian.Uint64(v) != cursor {
+			return err
+		}
+		return tx.put(bucketMeta, keyCursor, u64(head))
+	})
+}
+
 func (d *Dispatcher) cursor() (cursor uint64, epoch string, err error) {
-	err = d.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(keyCursor); len(v) == 8 {
+	err = d.db.view(func(tx kvTx) error {
+		v, err := tx.get(bucketMeta, keyCursor)
+		if err != nil {
+			return err
+		}
+		if len(v) == 8 {
 			cursor = binary.BigEndian.Uint64(v)
 		}
-		epoch = string(meta.Get(keyEpoch))
-		return nil
+		e, err := tx.get(bucketMeta, keyEpoch)
+		epoch = string(e)
+		return err
 	})
 	return cursor, epoch, err
 }
 
 // reseed tracks the certificates as a snapshot has them and sets the
 // cursor to its revision. Certificates tracked already keep what was
-// announced of their version.
-func (d *Dispatcher) reseed(why string) error {
+// announced of their version. On etcd it takes as many transactions as
+// the certificates need, the epoch and cursor written in the last: a
+// crash before it leaves them as they were, and the next pass reseeds
+// again. That last write is made only if the epoch is still was (a
+// replica that starts at the same time as another may find it done).
+func (d *Dispatcher) reseed(why string, lead bool, was string) error {
 	certs, rev, err := d.cfg.Source.Snapshot()
 	if err != nil {
 		return err
 	}
 	d.cfg.Log.Info("webhook events start from the certificates as they are", slog.String("why", why), slog.Uint64("revision", rev))
-	return d.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTracked)
-		old := map[string]tracked{}
-		if err := b.ForEach(func(k, v []byte) error {
-			var t tracked
-			if _, err := get(b, k, &t); err == nil {
-				old[string(k)] = t
+	want := map[string]tracked{}
+	var keys []string
+	for _, c := range certs {
+		if c.Damaged != "" {
+			continue
+		}
+		k := string(trackedKey(c.Account, c.Project, c.ID))
+		want[k] = track(c)
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	// Drop what is tracked of certificates that are gone.
+	for more := true; more; {
+		err := d.db.update(lead, func(tx kvTx) error {
+			more = false
+			var gone [][]byte
+			err := tx.scan(bucketTracked, nil, false, func(k, _ []byte) (bool, error) {
+				if _, ok := want[string(k)]; !ok {
+					gone = append(gone, bytes.Clone(k))
+				}
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range gone {
+				if tx.full() {
+					more = true
+					break
+				}
+				if err := tx.del(bucketTracked, k); err != nil {
+					return err
+				}
 			}
 			return nil
-		}); err != nil {
+		})
+		if err != nil {
 			return err
 		}
-		for k := range old {
-			if err := b.Delete([]byte(k)); err != nil {
-				return err
+	}
+	// Track the others as they are, keeping what was announced of the
+	// same version.
+	for i := 0; i < len(keys); {
+		next := i
+		err := d.db.update(lead, func(tx kvTx) error {
+			next = i
+			for ; next < len(keys) && !tx.full(); next++ {
+				k := []byte(keys[next])
+				t := want[keys[next]]
+				old, err := tx.get(bucketTracked, k)
+				if err != nil {
+					return err
+				}
+				var o tracked
+				if old != nil && json.Unmarshal(old, &o) == nil && o.Version == t.Version {
+					t.Announced = o.Announced
+				}
+				data, err := json.Marshal(t)
+				if err != nil {
+					return err
+				}
+				if bytes.Equal(data, old) {
+					continue
+				}
+				if err := tx.put(bucketTracked, k, data); err != nil {
+					return err
+				}
 			}
-		}
-		for _, c := range certs {
-			if c.Damaged != "" {
-				continue
-			}
-			t := track(c)
-			if o, ok := old[string(trackedKey(c.Account, c.Project, c.ID))]; ok && o.Version == t.Version {
-				t.Announced = o.Announced
-			}
-			if err := put(b, trackedKey(c.Account, c.Project, c.ID), t); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		if err := meta.Put(keyEpoch, []byte(d.cfg.Source.Epoch())); err != nil {
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		return meta.Put(keyCursor, u64(rev))
+		i = next
+	}
+	return d.db.update(lead, func(tx kvTx) error {
+		epoch, err := tx.get(bucketMeta, keyEpoch)
+		if err != nil || string(epoch) != was {
+			return err
+		}
+		if err := tx.put(bucketMeta, keyEpoch, []byte(d.cfg.Source.Epoch())); err != nil {
+			return err
+		}
+		return tx.put(bucketMeta, keyCursor, u64(rev))
 	})
 }
 
@@ -139,14 +246,15 @@ func track(c *store.Certificate) tracked {
 
 // record updates what is tracked of e's certificate and queues the
 // event e makes, if any.
-func (d *Dispatcher) record(tx *bolt.Tx, e store.Entry, cur *store.Certificate, now time.Time) error {
-	b := tx.Bucket(bucketTracked)
+func (d *Dispatcher) record(tx kvTx, e store.Entry, cur *store.Certificate, now time.Time) error {
 	key := trackedKey(e.Account, e.Project, e.CertificateID)
 	var prev tracked
-	had, err := get(b, key, &prev)
+	data, err := tx.get(bucketTracked, key)
 	if err != nil {
-		had = false
+		return err
 	}
+	// A record that does not decode is taken as none.
+	had := data != nil && json.Unmarshal(data, &prev) == nil
 	var event string
 	switch e.Type {
 	case store.ChangeCreated:
@@ -166,7 +274,7 @@ func (d *Dispatcher) record(tx *bolt.Tx, e store.Entry, cur *store.Certificate, 
 	}
 	switch {
 	case e.Type == store.ChangeDeleted:
-		if err := b.Delete(key); err != nil {
+		if err := tx.del(bucketTracked, key); err != nil {
 			return err
 		}
 	case cur != nil:
@@ -174,7 +282,7 @@ func (d *Dispatcher) record(tx *bolt.Tx, e store.Entry, cur *store.Certificate, 
 		if had && prev.Version == t.Version {
 			t.Announced = prev.Announced
 		}
-		if err := put(b, key, t); err != nil {
+		if err := putJSON(tx, bucketTracked, key, t); err != nil {
 			return err
 		}
 		about = t

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // secretBytes is the entropy of a webhook secret: 256 bits.
@@ -67,7 +65,7 @@ func (d *Dispatcher) Create(req CreateRequest) (*Hook, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	err = d.db.Update(func(tx *bolt.Tx) error {
+	err = d.db.update(false, func(tx kvTx) error {
 		hooks, err := hooksOf(tx, req.Account)
 		if err != nil {
 			return err
@@ -80,7 +78,7 @@ func (d *Dispatcher) Create(req CreateRequest) (*Hook, string, error) {
 				return ErrNameTaken
 			}
 		}
-		return put(tx.Bucket(bucketHooks), accountKey(h.Account, h.ID), h)
+		return putJSON(tx, bucketHooks, accountKey(h.Account, h.ID), h)
 	})
 	if err != nil {
 		return nil, "", err
@@ -91,7 +89,7 @@ func (d *Dispatcher) Create(req CreateRequest) (*Hook, string, error) {
 // List returns an account's webhooks by name.
 func (d *Dispatcher) List(account string) ([]*Hook, error) {
 	var out []*Hook
-	err := d.db.View(func(tx *bolt.Tx) error {
+	err := d.db.view(func(tx kvTx) error {
 		var err error
 		out, err = hooksOf(tx, account)
 		return err
@@ -101,66 +99,78 @@ func (d *Dispatcher) List(account string) ([]*Hook, error) {
 }
 
 // Delete deletes an account's webhook, named by id or name, with its
-// deliveries not yet sent.
+// deliveries not yet sent. On etcd a webhook with more of them than one
+// transaction holds loses them over several, the webhook itself last.
 func (d *Dispatcher) Delete(account, ref string) (*Hook, error) {
 	var h *Hook
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if h, err = findHook(tx, account, ref); err != nil {
-			return err
-		}
-		due := tx.Bucket(bucketDue)
-		dels := tx.Bucket(bucketDeliveries)
-		var drop [][]byte
-		c := due.Cursor()
-		for k, acct := c.First(); k != nil; k, acct = c.Next() {
-			if string(acct) != account {
-				continue
-			}
-			var del Delivery
-			if ok, _ := get(dels, append(accountPrefix(account), k...), &del); ok && del.WebhookID == h.ID {
-				drop = append(drop, bytes.Clone(k))
-			}
-		}
-		for _, k := range drop {
-			if err := due.Delete(k); err != nil {
+	for done := false; !done; {
+		err := d.db.update(false, func(tx kvTx) error {
+			done = false
+			found, err := findHook(tx, account, ref)
+			if err != nil {
 				return err
 			}
-			if err := dels.Delete(append(accountPrefix(account), k...)); err != nil {
+			h = found
+			var drop [][]byte
+			err = tx.scan(bucketDue, nil, false, func(k, acct []byte) (bool, error) {
+				if string(acct) != account {
+					return true, nil
+				}
+				var del Delivery
+				if ok, _ := getJSON(tx, bucketDeliveries, append(accountPrefix(account), k...), &del); ok && del.WebhookID == found.ID {
+					drop = append(drop, bytes.Clone(k))
+				}
+				return true, nil
+			})
+			if err != nil {
 				return err
 			}
+			for _, k := range drop {
+				if tx.full() {
+					return nil
+				}
+				if err := tx.del(bucketDue, k); err != nil {
+					return err
+				}
+				if err := tx.del(bucketDeliveries, append(accountPrefix(account), k...)); err != nil {
+					return err
+				}
+			}
+			done = true
+			return tx.del(bucketHooks, accountKey(account, found.ID))
+		})
+		if err != nil {
+			return nil, err
 		}
-		return tx.Bucket(bucketHooks).Delete(accountKey(account, h.ID))
-	})
-	return h, err
+		if h != nil {
+			// Later transactions name it by id: another webhook may take
+			// its name once it is gone.
+			ref = h.ID
+		}
+	}
+	return h, nil
 }
 
 // Deliveries returns up to limit deliveries of an account's webhook,
 // newest first.
 func (d *Dispatcher) Deliveries(account, ref string, limit int) ([]Delivery, error) {
 	var out []Delivery
-	err := d.db.View(func(tx *bolt.Tx) error {
+	err := d.db.view(func(tx kvTx) error {
+		out = out[:0]
 		h, err := findHook(tx, account, ref)
 		if err != nil {
 			return err
 		}
-		prefix := accountPrefix(account)
-		c := tx.Bucket(bucketDeliveries).Cursor()
-		// Seek past the account's last key and walk back.
-		var k, v []byte
-		if k, _ = c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)); k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
-			var del Delivery
-			if json.Unmarshal(v, &del) != nil || del.WebhookID != h.ID {
-				continue
+		return tx.scan(bucketDeliveries, accountPrefix(account), true, func(_, v []byte) (bool, error) {
+			if len(out) >= limit {
+				return false, nil
 			}
-			out = append(out, del)
-		}
-		return nil
+			var del Delivery
+			if json.Unmarshal(v, &del) == nil && del.WebhookID == h.ID {
+				out = append(out, del)
+			}
+			return true, nil
+		})
 	})
 	return out, err
 }

@@ -1,9 +1,8 @@
 package webhook
 
 import (
+	"encoding/binary"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Results of an attempt, as Metrics.Attempted receives them.
@@ -57,13 +56,13 @@ func (d *Dispatcher) metrics() Metrics {
 }
 
 // queued counts p's delivery once tx commits.
-func (d *Dispatcher) queued(tx *bolt.Tx, event string) {
-	tx.OnCommit(func() { d.metrics().Queued(event) })
+func (d *Dispatcher) queued(tx kvTx, event string) {
+	tx.onCommit(func() { d.metrics().Queued(event) })
 }
 
 // attempted counts the outcome of an attempt whose delivery is now in
 // state, once tx commits.
-func (d *Dispatcher) attempted(tx *bolt.Tx, del Delivery) {
+func (d *Dispatcher) attempted(tx kvTx, del Delivery) {
 	result := ResultRetry
 	switch del.State {
 	case StateDelivered:
@@ -71,7 +70,7 @@ func (d *Dispatcher) attempted(tx *bolt.Tx, del Delivery) {
 	case StateFailed:
 		result = ResultFailed
 	}
-	tx.OnCommit(func() { d.metrics().Attempted(del.Event, result) })
+	tx.onCommit(func() { d.metrics().Attempted(del.Event, result) })
 }
 
 // attemptTook observes the time since start; attempt defers it.
@@ -81,24 +80,27 @@ func (d *Dispatcher) attemptTook(start time.Time) {
 
 // updateBacklog tells Metrics how many deliveries wait and since when. The
 // due bucket holds exactly the deliveries not yet finished, keyed by their
-// sequence number, so its first key is the oldest: this reads one record
-// and the bucket's page statistics, whatever the backlog, and runs once
-// per pass, never on a request.
+// sequence number, so its first key is the oldest: this counts the due
+// keys and reads one delivery, once per pass (on every replica of etcd,
+// which all read the same records), never on a request.
 func (d *Dispatcher) updateBacklog() {
 	var n int
 	var oldest time.Time
-	err := d.db.View(func(tx *bolt.Tx) error {
-		due := tx.Bucket(bucketDue)
-		n = due.Stats().KeyN
-		k, acct := due.Cursor().First()
-		if k == nil {
-			return nil
+	err := d.db.view(func(tx kvTx) error {
+		var err error
+		if n, err = tx.count(bucketDue, nil); err != nil || n == 0 {
+			return err
 		}
-		var del Delivery
-		if ok, err := get(tx.Bucket(bucketDeliveries), append(accountPrefix(string(acct)), k...), &del); ok && err == nil {
-			oldest = del.CreatedAt
-		}
-		return nil
+		return tx.scan(bucketDue, nil, false, func(k, acct []byte) (bool, error) {
+			if len(k) != 8 {
+				return true, nil
+			}
+			var del Delivery
+			if ok, err := getJSON(tx, bucketDeliveries, deliveryKey(string(acct), binary.BigEndian.Uint64(k)), &del); ok && err == nil {
+				oldest = del.CreatedAt
+			}
+			return false, nil
+		})
 	})
 	if err != nil {
 		return

@@ -22,19 +22,20 @@ func (r *backlogRecorder) Backlog(n int, oldest time.Time) { r.waiting, r.oldest
 // waiting, the first recorded at first.
 func backlogDispatcher(tb testing.TB, n int, first time.Time) (*Dispatcher, *backlogRecorder) {
 	tb.Helper()
-	db, err := openDB(filepath.Join(tb.TempDir(), "webhooks.db"))
+	file, err := openBolt(filepath.Join(tb.TempDir(), "webhooks.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
+	db := file.db
 	tb.Cleanup(func() { db.Close() })
 	for start := 0; start < n; start += 10000 {
 		err := db.Update(func(tx *bolt.Tx) error {
 			for i := start; i < min(n, start+10000); i++ {
 				account := fmt.Sprintf("acct%03d", i%100)
-				seq := nextSeq(tx)
+				seq, _ := nextSeq(boltTx{tx})
 				del := Delivery{ID: fmt.Sprintf("dlv_%016x", seq), Seq: seq, Account: account, State: StatePending,
 					CreatedAt: first.Add(time.Duration(i) * time.Second), Body: []byte(`{"event":"certificate.created"}`)}
-				if err := put(tx.Bucket(bucketDeliveries), deliveryKey(account, seq), del); err != nil {
+				if err := putJSON(boltTx{tx}, bucketDeliveries, deliveryKey(account, seq), del); err != nil {
 					return err
 				}
 				if err := tx.Bucket(bucketDue).Put(u64(seq), []byte(account)); err != nil {
@@ -48,7 +49,7 @@ func backlogDispatcher(tb testing.TB, n int, first time.Time) (*Dispatcher, *bac
 		}
 	}
 	rec := &backlogRecorder{}
-	return &Dispatcher{db: db, cfg: Config{Metrics: rec}}, rec
+	return &Dispatcher{db: file, cfg: Config{Metrics: rec}}, rec
 }
 
 // The backlog is the number of waiting deliveries and the creation time

@@ -1,10 +1,6 @@
 package webhook
 
-import (
-	"unicode/utf8"
-
-	bolt "go.etcd.io/bbolt"
-)
+import "unicode/utf8"
 
 // maxReason bounds the reason a deploy.refused event carries.
 const maxReason = 1024
@@ -29,9 +25,9 @@ func (d *Dispatcher) DeployRefused(r RefusedDeploy) error {
 		}
 	}
 	now := d.cfg.Now()
-	err := d.db.Update(func(tx *bolt.Tx) error {
+	err := d.db.update(false, func(tx kvTx) error {
 		t := tracked{ID: r.CertificateID, Account: r.Account, Project: r.Project, Name: r.CertificateName}
-		if _, err := get(tx.Bucket(bucketTracked), trackedKey(r.Account, r.Project, r.CertificateID), &t); err != nil {
+		if _, err := getJSON(tx, bucketTracked, trackedKey(r.Account, r.Project, r.CertificateID), &t); err != nil {
 			return err
 		}
 		p := payloadOf(EventDeployRefused, t)

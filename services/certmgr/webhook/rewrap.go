@@ -1,10 +1,9 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/certbind/certbind/services/certmgr/seal"
 )
@@ -26,47 +25,62 @@ func (d *Dispatcher) rewrapSecrets() error {
 	// Every pass calls this, and nearly always finds nothing to do: look in
 	// a read transaction first, so that a pass writes (and syncs) nothing.
 	var stale [][]byte
-	err := d.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketHooks).ForEach(func(k, v []byte) error {
+	err := d.db.view(func(tx kvTx) error {
+		return tx.scan(bucketHooks, nil, false, func(k, v []byte) (bool, error) {
 			var h Hook
 			if json.Unmarshal(v, &h) == nil && seal.KeyID(h.SealedSecret) != primary {
-				stale = append(stale, append([]byte(nil), k...))
+				stale = append(stale, bytes.Clone(k))
 			}
-			return nil
+			return true, nil
 		})
 	})
 	if err != nil || len(stale) == 0 {
 		return err
 	}
-	n := 0
-	err = d.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketHooks)
-		for _, k := range stale {
-			// Read again in this transaction: a webhook deleted or
-			// changed since the look above is not put back as it was.
-			var h Hook
-			v := b.Get(k)
-			if v == nil || json.Unmarshal(v, &h) != nil || seal.KeyID(h.SealedSecret) == primary {
-				continue
+	total := 0
+	for len(stale) > 0 {
+		n, done := 0, 0
+		err = d.db.update(true, func(tx kvTx) error {
+			n, done = 0, 0
+			for _, k := range stale {
+				if tx.full() {
+					break
+				}
+				done++
+				// Read again in this transaction: a webhook deleted or
+				// changed since the look above is not put back as it was.
+				var h Hook
+				v, err := tx.get(bucketHooks, k)
+				if err != nil {
+					return err
+				}
+				if v == nil || json.Unmarshal(v, &h) != nil || seal.KeyID(h.SealedSecret) == primary {
+					continue
+				}
+				secret, err := d.cfg.Sealer.Open(h.SealedSecret, secretAAD(&h))
+				if err != nil {
+					continue
+				}
+				h.SealedSecret, err = d.cfg.Sealer.Seal(secret, secretAAD(&h))
+				clear(secret)
+				if err != nil {
+					return err
+				}
+				if err := putJSON(tx, bucketHooks, k, h); err != nil {
+					return err
+				}
+				n++
 			}
-			secret, err := d.cfg.Sealer.Open(h.SealedSecret, secretAAD(&h))
-			if err != nil {
-				continue
-			}
-			h.SealedSecret, err = d.cfg.Sealer.Seal(secret, secretAAD(&h))
-			clear(secret)
-			if err != nil {
-				return err
-			}
-			if err := put(b, k, h); err != nil {
-				return err
-			}
-			n++
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	if err == nil && n > 0 {
-		d.cfg.Log.Info("webhook secrets sealed again under the current master key", slog.Int("count", n), slog.String("masterKeyId", primary))
+		total += n
+		stale = stale[done:]
 	}
-	return err
+	if total > 0 {
+		d.cfg.Log.Info("webhook secrets sealed again under the current master key", slog.Int("count", total), slog.String("masterKeyId", primary))
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -17,8 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/certbind/certbind/internal/egress"
 )
@@ -66,8 +65,16 @@ type claimed struct {
 // sendDue claims the deliveries that are due, sends them with the bounds
 // on concurrency, and records each outcome.
 func (d *Dispatcher) sendDue(ctx context.Context) error {
+	// Webhooks whose receiver failed in this pass are not claimed again
+	// in it: one failing receiver costs a pass one attempt, however many
+	// deliveries wait for it.
+	var failedMu sync.Mutex
+	failed := map[string]bool{}
 	for {
-		batch, err := d.claim()
+		failedMu.Lock()
+		skip := maps.Clone(failed)
+		failedMu.Unlock()
+		batch, more, err := d.claim(skip)
 		if err != nil || len(batch) == 0 {
 			return err
 		}
@@ -107,6 +114,9 @@ func (d *Dispatcher) sendDue(ctx context.Context) error {
 						// A receiver that fails is not sent the rest of
 						// its batch in this pass: one slow receiver costs
 						// a pass one timeout, not one per delivery.
+						failedMu.Lock()
+						failed[id] = true
+						failedMu.Unlock()
 						d.release(list[i+1:])
 						return
 					}
@@ -114,7 +124,7 @@ func (d *Dispatcher) sendDue(ctx context.Context) error {
 			}()
 		}
 		wg.Wait()
-		if ctx.Err() != nil || len(batch) < sendBatch {
+		if ctx.Err() != nil || !more {
 			return ctx.Err()
 		}
 	}
@@ -122,20 +132,36 @@ func (d *Dispatcher) sendDue(ctx context.Context) error {
 
 // claim marks up to sendBatch due deliveries as being sent, in one
 // transaction, so that a pass that follows (after a crash, too) takes a
-// delivery again only once its claim has run out.
-func (d *Dispatcher) claim() ([]claimed, error) {
+// delivery again only once its claim has run out. more says the batch
+// stopped at its bound (sendBatch, or a full transaction on etcd), so
+// that more may be due. Deliveries of the webhooks in skip are left.
+func (d *Dispatcher) claim(skip map[string]bool) (batch []claimed, more bool, err error) {
 	now := d.cfg.Now()
-	var out []claimed
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		out = out[:0]
-		due := tx.Bucket(bucketDue)
-		dels := tx.Bucket(bucketDeliveries)
-		c := due.Cursor()
-		for k, acct := c.First(); k != nil && len(out) < sendBatch; k, acct = c.Next() {
-			key := deliveryKey(string(acct), binary.BigEndian.Uint64(k))
+	err = d.db.update(true, func(tx kvTx) error {
+		batch, more = batch[:0], false
+		var keys [][]byte
+		accounts := map[string]bool{}
+		err := tx.scan(bucketDue, nil, false, func(k, acct []byte) (bool, error) {
+			keys = append(keys, deliveryKey(string(acct), binary.BigEndian.Uint64(k)))
+			accounts[string(acct)] = true
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for acct := range accounts {
+			if err := tx.prefetch(bucketDeliveries, accountPrefix(acct)); err != nil {
+				return err
+			}
+		}
+		for _, key := range keys {
+			if len(batch) >= sendBatch || tx.full() {
+				more = true
+				break
+			}
 			var del Delivery
-			ok, err := get(dels, key, &del)
-			if err != nil || !ok {
+			ok, err := getJSON(tx, bucketDeliveries, key, &del)
+			if err != nil || !ok || skip[del.WebhookID] {
 				continue
 			}
 			switch {
@@ -147,7 +173,7 @@ func (d *Dispatcher) claim() ([]claimed, error) {
 			del.State = StateSending
 			del.Attempts++
 			del.ClaimUntil = now.Add(2*d.cfg.Timeout + time.Minute)
-			if err := put(dels, key, del); err != nil {
+			if err := putJSON(tx, bucketDeliveries, key, del); err != nil {
 				return err
 			}
 			cl := claimed{del: del}
@@ -162,11 +188,11 @@ func (d *Dispatcher) claim() ([]claimed, error) {
 				}
 				cl.secret = secret
 			}
-			out = append(out, cl)
+			batch = append(batch, cl)
 		}
 		return nil
 	})
-	return out, err
+	return batch, more, err
 }
 
 // attempt sends one delivery and returns the receiver's status and an
@@ -272,11 +298,10 @@ func describeSendError(err error) string {
 // with backoff, or failed for good once the attempts are spent.
 func (d *Dispatcher) finish(sent Delivery, status int, excerpt string, sendErr error) error {
 	now := d.cfg.Now()
-	return d.db.Update(func(tx *bolt.Tx) error {
+	return d.db.update(true, func(tx kvTx) error {
 		key := deliveryKey(sent.Account, sent.Seq)
-		dels := tx.Bucket(bucketDeliveries)
 		var del Delivery
-		ok, err := get(dels, key, &del)
+		ok, err := getJSON(tx, bucketDeliveries, key, &del)
 		if err != nil || !ok {
 			return err
 		}
@@ -292,7 +317,7 @@ func (d *Dispatcher) finish(sent Delivery, status int, excerpt string, sendErr e
 			del.NextAttempt = now.Add(d.backoff(del.Attempts))
 		}
 		if del.State != StatePending {
-			if err := tx.Bucket(bucketDue).Delete(u64(del.Seq)); err != nil {
+			if err := tx.del(bucketDue, u64(del.Seq)); err != nil {
 				return err
 			}
 		}
@@ -300,7 +325,7 @@ func (d *Dispatcher) finish(sent Delivery, status int, excerpt string, sendErr e
 			slog.String("delivery", del.ID), slog.String("event", del.Event), slog.Int("attempt", del.Attempts),
 			slog.Int("status", status), slog.String("state", del.State), slog.String("error", del.LastError))
 		d.attempted(tx, del)
-		return put(dels, key, del)
+		return putJSON(tx, bucketDeliveries, key, del)
 	})
 }
 
@@ -308,27 +333,33 @@ var errGone = errors.New("the webhook is gone")
 
 // release gives claimed deliveries back, unattempted, for a later pass.
 func (d *Dispatcher) release(list []claimed) {
-	if len(list) == 0 {
-		return
-	}
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		dels := tx.Bucket(bucketDeliveries)
-		for _, c := range list {
-			key := deliveryKey(c.del.Account, c.del.Seq)
-			var del Delivery
-			if ok, err := get(dels, key, &del); err != nil || !ok || del.State != StateSending {
-				continue
+	for len(list) > 0 {
+		done := 0
+		err := d.db.update(true, func(tx kvTx) error {
+			done = 0
+			for _, c := range list {
+				if tx.full() {
+					break
+				}
+				done++
+				key := deliveryKey(c.del.Account, c.del.Seq)
+				var del Delivery
+				if ok, err := getJSON(tx, bucketDeliveries, key, &del); err != nil || !ok || del.State != StateSending {
+					continue
+				}
+				del.State, del.ClaimUntil = StatePending, time.Time{}
+				del.Attempts--
+				if err := putJSON(tx, bucketDeliveries, key, del); err != nil {
+					return err
+				}
 			}
-			del.State, del.ClaimUntil = StatePending, time.Time{}
-			del.Attempts--
-			if err := put(dels, key, del); err != nil {
-				return err
-			}
+			return nil
+		})
+		if err != nil {
+			d.cfg.Log.Warn("releasing webhook deliveries failed; they are taken again once their claim runs out", slog.String("error", err.Error()))
+			return
 		}
-		return nil
-	})
-	if err != nil {
-		d.cfg.Log.Warn("releasing webhook deliveries failed; they are taken again once their claim runs out", slog.String("error", err.Error()))
+		list = list[done:]
 	}
 }
 
