@@ -17,6 +17,7 @@ import (
 // (certbind webhook deliveries).
 type webhookFigures struct {
 	queued   *prometheus.CounterVec
+	dropped  *prometheus.CounterVec
 	attempts *prometheus.CounterVec
 	took     prometheus.Histogram
 	now      func() time.Time
@@ -31,6 +32,10 @@ func newWebhookFigures(now func() time.Time) *webhookFigures {
 		queued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "certbind_webhook_deliveries_queued_total",
 			Help: "Webhook deliveries recorded, by event type: one per event and webhook that wants it.",
+		}, []string{"event"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certbind_webhook_deliveries_dropped_total",
+			Help: "Webhook deliveries not recorded, by event type, because the account already had as many deliveries waiting as it may have (10000 by default): its receivers fail or are slow.",
 		}, []string{"event"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "certbind_webhook_attempts_total",
@@ -47,6 +52,7 @@ func newWebhookFigures(now func() time.Time) *webhookFigures {
 	// the alert rules see the first delivery and the first failure.
 	for _, e := range webhook.Events {
 		f.queued.WithLabelValues(e)
+		f.dropped.WithLabelValues(e)
 		for _, r := range webhook.Results {
 			f.attempts.WithLabelValues(e, r)
 		}
@@ -55,6 +61,8 @@ func newWebhookFigures(now func() time.Time) *webhookFigures {
 }
 
 func (f *webhookFigures) Queued(event string) { f.queued.WithLabelValues(event).Inc() }
+
+func (f *webhookFigures) Dropped(event string) { f.dropped.WithLabelValues(event).Inc() }
 
 func (f *webhookFigures) Attempted(event, result string) {
 	f.attempts.WithLabelValues(event, result).Inc()
@@ -81,6 +89,7 @@ func (f *webhookFigures) backlog() (int, time.Time) {
 func (f *webhookFigures) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		f.queued,
+		f.dropped,
 		f.attempts,
 		f.took,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -70,6 +70,76 @@ func nextSeq(tx kvTx) (uint64, error) {
 	return n, tx.put(bucketMeta, keySeq, u64(n))
 }
 
+// keyPendingCounted marks records whose accounts' waiting deliveries are
+// counted (pendingKey); records written before the counts were kept are
+// counted once, at start.
+var keyPendingCounted = []byte("pendingCounted")
+
+// pendingKey is the meta key that counts an account's deliveries waiting
+// to be sent (those in the due bucket), which Config.MaxPending bounds.
+func pendingKey(account string) []byte { return append([]byte("pending\x00"), account...) }
+
+func pendingOf(tx kvTx, account string) (int, error) {
+	v, err := tx.get(bucketMeta, pendingKey(account))
+	if err != nil || len(v) != 8 {
+		return 0, err
+	}
+	return int(min(binary.BigEndian.Uint64(v), 1<<31)), nil
+}
+
+// addPending moves an account's count of waiting deliveries by delta,
+// never below zero.
+func addPending(tx kvTx, account string, delta int) error {
+	n, err := pendingOf(tx, account)
+	if err != nil {
+		return err
+	}
+	if n+delta <= 0 {
+		return tx.del(bucketMeta, pendingKey(account))
+	}
+	return tx.put(bucketMeta, pendingKey(account), u64(uint64(n+delta)))
+}
+
+// leaveDue takes a delivery out of the due bucket, and out of its
+// account's count of waiting deliveries if it was there.
+func leaveDue(tx kvTx, account string, seq uint64) error {
+	v, err := tx.get(bucketDue, u64(seq))
+	if err != nil || v == nil {
+		return err
+	}
+	if err := tx.del(bucketDue, u64(seq)); err != nil {
+		return err
+	}
+	return addPending(tx, account, -1)
+}
+
+// countPending counts each account's waiting deliveries once, for records
+// written before the counts were kept; it writes nothing when they are.
+func (d *Dispatcher) countPending() error {
+	return d.db.update(false, func(tx kvTx) error {
+		if v, err := tx.get(bucketMeta, keyPendingCounted); err != nil || v != nil {
+			return err
+		}
+		counts := map[string]int{}
+		err := tx.scan(bucketDue, nil, false, func(_, acct []byte) (bool, error) {
+			counts[string(acct)]++
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for account, n := range counts {
+			if tx.full() {
+				return fmt.Errorf("counting the webhook deliveries waiting: %d accounts have some, more than one transaction holds", len(counts))
+			}
+			if err := tx.put(bucketMeta, pendingKey(account), u64(uint64(n))); err != nil {
+				return err
+			}
+		}
+		return tx.put(bucketMeta, keyPendingCounted, []byte{1})
+	})
+}
+
 // enqueue records one delivery of p to every webhook of p's account that
 // wants its event, in tx.
 func (d *Dispatcher) enqueue(tx kvTx, p Payload, now time.Time) error {
@@ -80,6 +150,17 @@ func (d *Dispatcher) enqueue(tx kvTx, p Payload, now time.Time) error {
 	for _, h := range hooks {
 		if !h.wants(p.Event) {
 			continue
+		}
+		pending, err := pendingOf(tx, p.Account)
+		if err != nil {
+			return err
+		}
+		if pending >= d.cfg.MaxPending {
+			d.dropped(tx, p.Account, h.ID, p.Event)
+			continue
+		}
+		if err := addPending(tx, p.Account, 1); err != nil {
+			return err
 		}
 		seq, err := nextSeq(tx)
 		if err != nil {

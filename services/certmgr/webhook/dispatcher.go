@@ -81,6 +81,9 @@ type Config struct {
 	// LogSize bounds the finished deliveries kept per account. Default
 	// 1000.
 	LogSize int
+	// MaxPending bounds the deliveries of an account waiting to be sent;
+	// its events beyond it are dropped and counted. Default 10000.
+	MaxPending int
 	// Metrics receives what deliveries do (metrics.go); nil records none.
 	Metrics Metrics
 }
@@ -99,6 +102,9 @@ type Dispatcher struct {
 	// leader is this replica's leadership on etcd, nil while it does not
 	// lead (always on the bbolt file). Guarded by mu.
 	leader *leadership
+	// dropLogged is when a drop of each account's events was last logged.
+	dropMu     sync.Mutex
+	dropLogged map[string]time.Time
 }
 
 // Errors of the webhook API.
@@ -141,8 +147,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	defInt(&cfg.InFlight, 32)
 	defInt(&cfg.MaxHooks, 20)
 	defInt(&cfg.LogSize, 1000)
+	defInt(&cfg.MaxPending, 10000)
 	def(&cfg.LeaderTTL, DefaultLeaderTTL)
-	d := &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), replica: newID("replica_")}
+	d := &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), replica: newID("replica_"), dropLogged: map[string]time.Time{}}
 	if cfg.Etcd != nil {
 		if err := etcdkv.CheckPrefix(cfg.EtcdPrefix); err != nil {
 			return nil, err
@@ -170,6 +177,10 @@ func New(cfg Config) (*Dispatcher, error) {
 			d.db.close()
 			return nil, err
 		}
+	}
+	if err := d.countPending(); err != nil {
+		d.db.close()
+		return nil, err
 	}
 	return d, nil
 }

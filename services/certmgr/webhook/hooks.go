@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -129,7 +130,7 @@ func (d *Dispatcher) Delete(account, ref string) (*Hook, error) {
 				if tx.full() {
 					return nil
 				}
-				if err := tx.del(bucketDue, k); err != nil {
+				if err := leaveDue(tx, account, binary.BigEndian.Uint64(k)); err != nil {
 					return err
 				}
 				if err := tx.del(bucketDeliveries, append(accountPrefix(account), k...)); err != nil {

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/binary"
+	"log/slog"
 	"time"
 )
 
@@ -33,6 +34,10 @@ type Metrics interface {
 	// AttemptTook observes how long one attempt's request took, from
 	// dialling to the end of the response read.
 	AttemptTook(d time.Duration)
+	// Dropped counts a delivery not recorded because its account had
+	// Config.MaxPending deliveries waiting already, once its transaction
+	// committed.
+	Dropped(event string)
 	// Backlog is the deliveries waiting to be sent (pending, or claimed by
 	// an attempt under way) at the end of a pass, and when the oldest of
 	// them was recorded (zero when none waits).
@@ -46,6 +51,7 @@ func (noMetrics) Queued(string)             {}
 func (noMetrics) Attempted(string, string)  {}
 func (noMetrics) AttemptTook(time.Duration) {}
 func (noMetrics) Backlog(int, time.Time)    {}
+func (noMetrics) Dropped(string)            {}
 
 // metrics is cfg.Metrics, or one that records nothing.
 func (d *Dispatcher) metrics() Metrics {
@@ -58,6 +64,29 @@ func (d *Dispatcher) metrics() Metrics {
 // queued counts p's delivery once tx commits.
 func (d *Dispatcher) queued(tx kvTx, event string) {
 	tx.onCommit(func() { d.metrics().Queued(event) })
+}
+
+// dropped counts an event not recorded for a webhook, once tx commits,
+// and says so in the log at most once a minute per account: a tenant that
+// floods events must not flood the log too.
+func (d *Dispatcher) dropped(tx kvTx, account, webhookID, event string) {
+	tx.onCommit(func() {
+		d.metrics().Dropped(event)
+		now := time.Now()
+		d.dropMu.Lock()
+		last, seen := d.dropLogged[account]
+		if !seen || now.Sub(last) >= time.Minute {
+			if len(d.dropLogged) >= 10000 {
+				clear(d.dropLogged)
+			}
+			d.dropLogged[account] = now
+		}
+		d.dropMu.Unlock()
+		if !seen || now.Sub(last) >= time.Minute {
+			d.cfg.Log.Warn("webhook events dropped: the account has as many deliveries waiting as it may have (its receivers fail or are slow); further ones are dropped until they drain",
+				slog.String("account", account), slog.String("webhook", webhookID), slog.String("event", event), slog.Int("maxPending", d.cfg.MaxPending))
+		}
+	})
 }
 
 // attempted counts the outcome of an attempt whose delivery is now in

@@ -27,8 +27,15 @@ import (
 const (
 	maxResponse = 4096
 	maxExcerpt  = 200
-	// sendBatch bounds the deliveries one pass claims.
-	sendBatch = 256
+	// sendBatch bounds the deliveries one claim takes, and accountBatch
+	// those of one account in it: the deliveries of a webhook are sent one
+	// after the other and a batch is sent whole before the next is
+	// claimed, so an account with a large backlog to a slow receiver would
+	// otherwise fill the batch and keep every other account's deliveries
+	// waiting for it. accountBatch stays below the etcd write budget, so
+	// that a claim there reaches other accounts too.
+	sendBatch    = 256
+	accountBatch = 16
 )
 
 // newClient makes the HTTP client of deliveries: every connection through
@@ -130,15 +137,17 @@ func (d *Dispatcher) sendDue(ctx context.Context) error {
 	}
 }
 
-// claim marks up to sendBatch due deliveries as being sent, in one
-// transaction, so that a pass that follows (after a crash, too) takes a
-// delivery again only once its claim has run out. more says the batch
-// stopped at its bound (sendBatch, or a full transaction on etcd), so
-// that more may be due. Deliveries of the webhooks in skip are left.
+// claim marks up to sendBatch due deliveries as being sent, at most
+// accountBatch of one account, in one transaction, so that a pass that
+// follows (after a crash, too) takes a delivery again only once its claim
+// has run out. more says the batch stopped at a bound (sendBatch,
+// accountBatch, or a full transaction on etcd), so that more may be due.
+// Deliveries of the webhooks in skip are left.
 func (d *Dispatcher) claim(skip map[string]bool) (batch []claimed, more bool, err error) {
 	now := d.cfg.Now()
 	err = d.db.update(true, func(tx kvTx) error {
 		batch, more = batch[:0], false
+		perAccount := map[string]int{}
 		var keys [][]byte
 		accounts := map[string]bool{}
 		err := tx.scan(bucketDue, nil, false, func(k, acct []byte) (bool, error) {
@@ -170,6 +179,11 @@ func (d *Dispatcher) claim(skip map[string]bool) (batch []claimed, more bool, er
 			default:
 				continue
 			}
+			if perAccount[del.Account] >= accountBatch {
+				more = true
+				continue
+			}
+			perAccount[del.Account]++
 			del.State = StateSending
 			del.Attempts++
 			del.ClaimUntil = now.Add(2*d.cfg.Timeout + time.Minute)
@@ -317,7 +331,7 @@ func (d *Dispatcher) finish(sent Delivery, status int, excerpt string, sendErr e
 			del.NextAttempt = now.Add(d.backoff(del.Attempts))
 		}
 		if del.State != StatePending {
-			if err := tx.del(bucketDue, u64(del.Seq)); err != nil {
+			if err := leaveDue(tx, del.Account, del.Seq); err != nil {
 				return err
 			}
 		}
