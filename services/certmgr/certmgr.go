@@ -107,6 +107,13 @@ type Config struct {
 	// kept in webhooks.db next to certmgr.db; on etcd they are refused.
 	Webhooks webhook.Config
 
+	// ReplicaName names this replica to the others on etcd, in the errors
+	// of a master-key rotation (which replica lacks the next key); the
+	// default is the host name and the process id. Not used on bbolt.
+	ReplicaName string
+
+	// keyFollowInterval is masterkey.SharedConfig.Interval, for tests.
+	keyFollowInterval time.Duration
 	// rotationStep is masterkey.Config.Step, for tests that cut a
 	// master-key rotation off at each step.
 	rotationStep func(step string) error
@@ -126,7 +133,7 @@ type Service struct {
 	dist     *api.Distribution
 	internal *api.Internal
 	verify   *api.Verify
-	keys     *masterkey.Rotator
+	keys     masterkey.Rotation
 	keysAPI  *api.MasterKey
 	health   *health.Server
 	log      *slog.Logger
@@ -203,11 +210,13 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
 	keyFiles := masterkey.Files{Path: cfg.MasterKeyFile}
-	var resealer masterkey.Resealer = fixedKey{st}
+	var rotating bool
+	var staged *seal.Sealer
 	if bolt != nil {
-		resealer = bolt
+		rotating, err = masterkey.Resume(st, sealer, keyFiles, log)
+	} else {
+		staged, err = masterkey.StageNext(keyFiles, sealer)
 	}
-	rotating, err := masterkey.Resume(st, sealer, keyFiles, log)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
@@ -258,7 +267,16 @@ func New(cfg Config) (*Service, error) {
 	if hooks != nil {
 		sealAgain = hooks.SealSecretsAgain
 	}
-	rotator := masterkey.New(masterkey.Config{Store: resealer, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now, SealAgain: sealAgain})
+	var rotator masterkey.Rotation
+	if bolt != nil {
+		rotator = masterkey.New(masterkey.Config{Store: bolt, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now, SealAgain: sealAgain})
+	} else if rotator, err = sharedRotation(cfg, st, sealer, m, keyFiles, staged, log, now); err != nil {
+		if hooks != nil {
+			hooks.Close()
+		}
+		st.Close()
+		return nil, fmt.Errorf("certmgr: %w", err)
+	}
 	authn := auth.NewAuthenticator(cfg.AdminKey, cfg.ServiceKey, st)
 	authn.SetClock(now)
 	s := &Service{
@@ -503,7 +521,7 @@ func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 func (s *Service) StreamsPerConn() int { return s.streamsPerConn }
 
 // MasterKey is the service's master-key rotator.
-func (s *Service) MasterKey() *masterkey.Rotator { return s.keys }
+func (s *Service) MasterKey() masterkey.Rotation { return s.keys }
 
 // Authenticator is the service's key checker, for servers that share it.
 func (s *Service) Authenticator() *auth.Authenticator { return s.authn }

@@ -1,0 +1,319 @@
+package certmgr_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+
+	"github.com/certbind/certbind/internal/testetcd"
+	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
+	"github.com/certbind/certbind/services/certmgr"
+	"github.com/certbind/certbind/services/certmgr/masterkey"
+	"github.com/certbind/certbind/services/certmgr/seal"
+)
+
+// etcdPair is two certmgr replicas on one etcd prefix, each with its own
+// copy of the master key file in a directory of its own, as on two
+// machines.
+type etcdPair struct {
+	cli    *clientv3.Client
+	prefix string
+	a, b   *server
+}
+
+// startEtcdReplica starts a replica named name on prefix; keyFrom, when
+// set, is the master key file it gets a copy of.
+func startEtcdReplica(t *testing.T, cli *clientv3.Client, prefix, name, keyFrom string, mutate ...func(*certmgr.Config)) *server {
+	t.Helper()
+	return startServer(t, append([]func(*certmgr.Config){func(c *certmgr.Config) {
+		c.Etcd, c.EtcdPrefix, c.DataDir = cli, prefix, ""
+		certmgr.SetReplica(c, name, 50*time.Millisecond)
+		certmgr.SetRotationHooks(c, nil, 2)
+		if keyFrom != "" {
+			c.CreateMasterKey = false
+			copyFile(t, keyFrom, c.MasterKeyFile)
+		}
+	}}, mutate...)...)
+}
+
+func startEtcdPair(t *testing.T, mutateA ...func(*certmgr.Config)) *etcdPair {
+	t.Helper()
+	cli, prefix := testetcd.Client(t)
+	p := &etcdPair{cli: cli, prefix: prefix}
+	p.a = startEtcdReplica(t, testetcd.NewClient(t), prefix, "replica-a", "", mutateA...)
+	p.b = startEtcdReplica(t, testetcd.NewClient(t), prefix, "replica-b", p.a.cfg.MasterKeyFile)
+	return p
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stageNext writes a new next key beside a's master key file and copies it
+// to each of others; it returns the key's id. The replicas read it when
+// they start again.
+func stageNext(t *testing.T, a *server, others ...*server) string {
+	t.Helper()
+	next := masterkey.Files{Path: a.cfg.MasterKeyFile}.Next()
+	if err := seal.CreateKeyFile(next); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range others {
+		copyFile(t, next, masterkey.Files{Path: o.cfg.MasterKeyFile}.Next())
+	}
+	return keyFileID(t, next)
+}
+
+// etcdSealedKeyIDs counts the certificate records in etcd by the id of the
+// key their private key is sealed with.
+func etcdSealedKeyIDs(t *testing.T, p *etcdPair) map[string]int {
+	t.Helper()
+	resp, err := p.cli.Get(context.Background(), p.prefix+"certs/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, kv := range resp.Kvs {
+		var r struct {
+			SealedKey []byte `json:"sealedKey"`
+		}
+		if err := json.Unmarshal(kv.Value, &r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.SealedKey) > 0 {
+			ids[seal.KeyID(r.SealedKey)]++
+		}
+	}
+	return ids
+}
+
+// waitRotatedTo waits until s's rotation is over and it seals with key id.
+func waitRotatedTo(t *testing.T, s *server, id string) masterkey.Status {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st := s.svc.MasterKey().Status()
+		if st.State == masterkey.StateIdle && st.KeyID == id {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica still not rotated to %s after 20s: %+v", id, st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// wantFilesRotated checks that s's key files are those of a finished
+// rotation from old to cur.
+func wantFilesRotated(t *testing.T, s *server, old, cur string) {
+	t.Helper()
+	files := masterkey.Files{Path: s.cfg.MasterKeyFile}
+	if got := keyFileID(t, files.Path); got != cur {
+		t.Fatalf("%s holds key %s, want %s", files.Path, got, cur)
+	}
+	if got := keyFileID(t, files.Retired(old)); got != old {
+		t.Fatalf("retired file holds key %s, want %s", got, old)
+	}
+	if _, err := os.Stat(files.Next()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s left behind (%v)", files.Next(), err)
+	}
+}
+
+// uploader creates certificates through the replicas in turn until
+// stopped, and returns the ids it created.
+func uploader(t *testing.T, replicas ...*server) (stop func() []string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ids []string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			req, _ := clientUpload(t, fmt.Sprintf("during%d", i))
+			c, err := replicas[i%len(replicas)].certs().CreateCertificate(as(adminKey), req)
+			if err != nil {
+				t.Errorf("upload during the rotation: %v", err)
+				return
+			}
+			mu.Lock()
+			ids = append(ids, c.GetCertificate().GetId())
+			mu.Unlock()
+		}
+	}()
+	return func() []string {
+		cancel()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return ids
+	}
+}
+
+// changeLog collects the changes a stream receives.
+type changeLog struct {
+	mu   sync.Mutex
+	got  []*certmgrv1.CertificateChange
+	done chan struct{}
+}
+
+func collectChanges(w *watcher) *changeLog {
+	l := &changeLog{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for {
+			ev, err := w.stream.Recv()
+			if err != nil {
+				return
+			}
+			if ch := ev.GetChange(); ch != nil {
+				l.mu.Lock()
+				l.got = append(l.got, ch)
+				l.mu.Unlock()
+			}
+		}
+	}()
+	return l
+}
+
+// waitFor waits until the stream received a change of every id, and
+// returns every change it received.
+func (l *changeLog) waitFor(t *testing.T, ids []string) []*certmgrv1.CertificateChange {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		l.mu.Lock()
+		got := append([]*certmgrv1.CertificateChange(nil), l.got...)
+		l.mu.Unlock()
+		seen := map[string]bool{}
+		for _, ch := range got {
+			seen[ch.GetCertificateId()] = true
+		}
+		missing := 0
+		for _, id := range ids {
+			if !seen[id] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return got
+		}
+		select {
+		case <-l.done:
+			t.Fatalf("the stream ended with %d of %d changes missing", missing, len(ids))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d changes never reached the stream", missing, len(ids))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMasterKeyRotationAcrossEtcdReplicas: with two replicas on etcd, a
+// rotation is refused until every replica holds the next key (the error
+// names the one that does not); then it re-seals every record under the
+// next key while both replicas take uploads and a stream follows one of
+// them, publishes no change for the re-sealing, and ends with every key
+// still the same on both replicas, both key files moved on and the old key
+// kept as PATH.retired-ID.
+func TestMasterKeyRotationAcrossEtcdReplicas(t *testing.T) {
+	p := startEtcdPair(t)
+	fillForRotation(t, p.a, 6)
+	req, _ := clientUpload(t, "onReplicaB")
+	if _, err := p.b.certs().CreateCertificate(as(adminKey), req); err != nil {
+		t.Fatal(err)
+	}
+	old := keyFileID(t, p.a.cfg.MasterKeyFile)
+
+	_, err := p.a.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
+	wantCode(t, err, codes.FailedPrecondition, "--init-master-key --next")
+
+	next := stageNext(t, p.a)
+	p.a.restart()
+	_, err = p.a.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
+	wantCode(t, err, codes.FailedPrecondition, "replica(s) replica-b do not")
+	if ids := etcdSealedKeyIDs(t, p); len(ids) != 1 || ids[old] == 0 {
+		t.Fatalf("a refused rotation changed the records: sealed keys by id %v", ids)
+	}
+
+	copyFile(t, masterkey.Files{Path: p.a.cfg.MasterKeyFile}.Next(), masterkey.Files{Path: p.b.cfg.MasterKeyFile}.Next())
+	p.b.restart()
+	beforeA, beforeB := keysByName(t, p.a), keysByName(t, p.b)
+	if len(beforeA) != 7 || len(beforeB) != 7 {
+		t.Fatalf("replicas see %d and %d certificates, want 7", len(beforeA), len(beforeB))
+	}
+
+	w := watch(t, p.b, adminKey, &certmgrv1.WatchCertificatesRequest{})
+	w.snapshotItems()
+	stream := collectChanges(w)
+	p.a.run()
+	p.b.run()
+	stopUploads := uploader(t, p.a, p.b)
+	resp, err := p.a.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
+	if err != nil || !resp.GetStarted() || resp.GetStatus().GetKeyId() != next {
+		t.Fatalf("RotateMasterKey = %v, %v", resp, err)
+	}
+	waitRotatedTo(t, p.a, next)
+	waitRotatedTo(t, p.b, next)
+	uploaded := stopUploads()
+	for _, ch := range stream.waitFor(t, uploaded) {
+		if ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_CREATED {
+			t.Fatalf("the stream received a %v change of %s during the rotation; re-sealing must publish none", ch.GetType(), ch.GetCertificateId())
+		}
+		wantUsable(t, "change "+ch.GetCertificateId(), ch.GetMaterial())
+	}
+	w.cancel()
+
+	if ids := etcdSealedKeyIDs(t, p); len(ids) != 1 || ids[next] == 0 {
+		t.Fatalf("sealed keys by key id after the rotation: %v; want all under %s", ids, next)
+	}
+	afterA, afterB := keysByName(t, p.a), keysByName(t, p.b)
+	for name, key := range beforeA {
+		if string(afterA[name]) != string(key) || string(afterB[name]) != string(key) {
+			t.Fatalf("certificate %s's private key changed across the rotation", name)
+		}
+	}
+	if len(afterA) != len(afterB) {
+		t.Fatalf("replicas see %d and %d certificates", len(afterA), len(afterB))
+	}
+	for name, key := range afterA {
+		if string(afterB[name]) != string(key) {
+			t.Fatalf("replicas disagree on certificate %s's private key", name)
+		}
+	}
+	t.Logf("rotation re-sealed %d+%d records while %d certificates were uploaded", p.a.svc.MasterKey().Status().Rewrapped, p.b.svc.MasterKey().Status().Rewrapped, len(afterA)-len(beforeA))
+
+	for _, s := range []*server{p.a, p.b} {
+		s.stop()
+		wantFilesRotated(t, s, old, next)
+		// The old key is needed no more: a replica starts on the new file
+		// alone.
+		if err := os.Remove(masterkey.Files{Path: s.cfg.MasterKeyFile}.Retired(old)); err != nil {
+			t.Fatal(err)
+		}
+		s.start()
+	}
+	if got := keysByName(t, p.b); len(got) != len(afterA) {
+		t.Fatalf("after restarts replica b streams %d certificates, want %d", len(got), len(afterA))
+	}
+}
