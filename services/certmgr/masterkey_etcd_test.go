@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -315,5 +316,194 @@ func TestMasterKeyRotationAcrossEtcdReplicas(t *testing.T) {
 	}
 	if got := keysByName(t, p.b); len(got) != len(afterA) {
 		t.Fatalf("after restarts replica b streams %d certificates, want %d", len(got), len(afterA))
+	}
+}
+
+// crashAt returns a rotation step hook that fails at step, once, and a
+// channel closed when it has.
+func crashAt(step string) (func(string) error, <-chan struct{}) {
+	fired := make(chan struct{})
+	var once sync.Once
+	return func(s string) error {
+		if s != step {
+			return nil
+		}
+		err := error(nil)
+		once.Do(func() {
+			err = errCrash
+			close(fired)
+		})
+		if err == nil {
+			// Once cut off, the replica stays stopped there, as a
+			// dead one would.
+			return errCrash
+		}
+		return err
+	}, fired
+}
+
+// stagedPair is a pair of replicas on etcd with certificates in the store
+// and a next key on both, read at their start; it returns the old and
+// next key ids and every certificate's private key by name.
+func stagedPair(t *testing.T, mutateA ...func(*certmgr.Config)) (p *etcdPair, old, next string, keys map[string][]byte) {
+	t.Helper()
+	p = startEtcdPair(t, mutateA...)
+	fillForRotation(t, p.a, 7)
+	old = keyFileID(t, p.a.cfg.MasterKeyFile)
+	next = stageNext(t, p.a, p.b)
+	p.a.restart()
+	p.b.restart()
+	return p, old, next, keysByName(t, p.a)
+}
+
+// wantAllRotated checks that every record is sealed with next, that both
+// replicas stream every certificate with its key as before and that the
+// key files of both (stopped) replicas moved from old to next.
+func wantAllRotated(t *testing.T, p *etcdPair, old, next string, before map[string][]byte) {
+	t.Helper()
+	waitRotatedTo(t, p.a, next)
+	waitRotatedTo(t, p.b, next)
+	if ids := etcdSealedKeyIDs(t, p); len(ids) != 1 || ids[next] == 0 {
+		t.Fatalf("sealed keys by key id: %v; want all under %s", ids, next)
+	}
+	for _, s := range []*server{p.a, p.b} {
+		got := keysByName(t, s)
+		if len(got) != len(before) {
+			t.Fatalf("a replica streams %d certificates, want %d", len(got), len(before))
+		}
+		for name, key := range before {
+			if string(got[name]) != string(key) {
+				t.Fatalf("certificate %s's private key changed across the rotation", name)
+			}
+		}
+	}
+	for _, s := range []*server{p.a, p.b} {
+		s.stop()
+		wantFilesRotated(t, s, old, next)
+	}
+}
+
+// TestEtcdRotationWalkTakenOverFromADeadReplica: the replica that claimed
+// the rotation's walk dies after its first page; the other replica takes
+// the walk on once the claim is gone and finishes it, and the dead one,
+// started again, finds the rotation finished and moves its key files on.
+func TestEtcdRotationWalkTakenOverFromADeadReplica(t *testing.T) {
+	hook, fired := crashAt("certificates-batch")
+	p, old, next, before := stagedPair(t, func(c *certmgr.Config) { certmgr.SetRotationHooks(c, hook, 2) })
+	stopA := p.a.run()
+	if _, started, err := p.a.svc.MasterKey().Start(); err != nil || !started {
+		t.Fatalf("Start = %v, %v", started, err)
+	}
+	<-fired
+	if ids := etcdSealedKeyIDs(t, p); ids[old] == 0 || ids[next] == 0 {
+		t.Fatalf("after the first page, sealed keys by id: %v; want some under each key", ids)
+	}
+	stopA()
+	p.a.stop() // its lease is revoked, and the walk's claim with it
+	p.b.run()
+	waitRotatedTo(t, p.b, next)
+	certmgr.SetRotationHooks(&p.a.cfg, nil, 2)
+	p.a.start()
+	p.a.run()
+	wantAllRotated(t, p, old, next, before)
+}
+
+// TestEtcdRotationRestartAtEachStep: both replicas are stopped and started
+// again at each step of a rotation (cut off on the replica that walks); the
+// rotation then finishes, with every key as before.
+func TestEtcdRotationRestartAtEachStep(t *testing.T) {
+	for _, step := range []string{"rotation-begun", "walk-claimed", "certificates-batch", "store-switched", "files-swapped"} {
+		t.Run(step, func(t *testing.T) {
+			hook, fired := crashAt(step)
+			p, old, next, before := stagedPair(t, func(c *certmgr.Config) { certmgr.SetRotationHooks(c, hook, 2) })
+			stopA := p.a.run()
+			_, _, err := p.a.svc.MasterKey().Start()
+			if step == "rotation-begun" && !errors.Is(err, errCrash) || step != "rotation-begun" && err != nil {
+				t.Fatalf("Start = %v", err)
+			}
+			<-fired
+			stopA()
+			p.a.stop()
+			p.b.stop()
+			certmgr.SetRotationHooks(&p.a.cfg, nil, 2)
+			p.b.start()
+			p.a.start()
+			p.a.run()
+			p.b.run()
+			wantAllRotated(t, p, old, next, before)
+		})
+	}
+}
+
+// TestEtcdReplicaWithoutTheNextKeyIsRefused: while a rotation is under
+// way, a replica started without the next key is refused with an error
+// that says which replica and what to copy; with the key it starts and
+// seals with it.
+func TestEtcdReplicaWithoutTheNextKeyIsRefused(t *testing.T) {
+	hook, fired := crashAt("walk-claimed")
+	p, _, next, _ := stagedPair(t, func(c *certmgr.Config) { certmgr.SetRotationHooks(c, hook, 2) })
+	stopA := p.a.run()
+	if _, _, err := p.a.svc.MasterKey().Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-fired
+	stopA()
+	p.b.stop()
+	nextFile := masterkey.Files{Path: p.b.cfg.MasterKeyFile}.Next()
+	if err := os.Rename(nextFile, nextFile+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := certmgr.New(p.b.cfg)
+	if err == nil || !strings.Contains(err.Error(), "this certmgr replica (replica-b) does not hold that key") || !strings.Contains(err.Error(), nextFile) {
+		t.Fatalf("New without the next key = %v", err)
+	}
+	if err := os.Rename(nextFile+".aside", nextFile); err != nil {
+		t.Fatal(err)
+	}
+	p.b.start()
+	if st := p.b.svc.MasterKey().Status(); st.State != masterkey.StateRotating || st.KeyID != next {
+		t.Fatalf("replica b's status = %+v, want rotating and sealing with %s", st, next)
+	}
+}
+
+// TestEtcdWriteOfAReplicaBehindIsSealedWithTheNextKey: a replica that has
+// not followed the rotation yet (its background work is not running)
+// seals a new certificate with the key it was given at start; its write
+// finds the master key records moved on, and it seals again with the next
+// key before writing.
+func TestEtcdWriteOfAReplicaBehindIsSealedWithTheNextKey(t *testing.T) {
+	hook, fired := crashAt("walk-claimed")
+	p, old, next, _ := stagedPair(t, func(c *certmgr.Config) { certmgr.SetRotationHooks(c, hook, 2) })
+	if got := p.b.svc.MasterKey().Status().KeyID; got != old {
+		t.Fatalf("replica b seals with %s before the rotation, want %s", got, old)
+	}
+	stopA := p.a.run()
+	if _, _, err := p.a.svc.MasterKey().Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-fired
+	stopA()
+	// The walk is stopped, so the record keeps the key it was written
+	// with.
+	req, _ := clientUpload(t, "fromBehind")
+	c, err := p.b.certs().CreateCertificate(as(adminKey), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.cli.Get(context.Background(), p.prefix+"certs/acme/shop/"+c.GetCertificate().GetId())
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("read the record: %v", err)
+	}
+	var r struct {
+		SealedKey []byte `json:"sealedKey"`
+	}
+	if err := json.Unmarshal(resp.Kvs[0].Value, &r); err != nil {
+		t.Fatal(err)
+	}
+	if got := seal.KeyID(r.SealedKey); got != next {
+		t.Fatalf("replica b sealed a new certificate with %s during the rotation, want the next key %s", got, next)
+	}
+	if got := p.b.svc.MasterKey().Status().KeyID; got != next {
+		t.Fatalf("replica b seals with %s after its write, want %s", got, next)
 	}
 }
