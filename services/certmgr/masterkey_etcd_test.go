@@ -507,3 +507,68 @@ func TestEtcdWriteOfAReplicaBehindIsSealedWithTheNextKey(t *testing.T) {
 		t.Fatalf("replica b seals with %s after its write, want %s", got, next)
 	}
 }
+
+// TestEtcdRotationWithKeyFilesSharedOrUnmovable: two replicas that read
+// the same key files (one directory, as from a shared mount) finish a
+// rotation with the files moved once; a replica that cannot move its key
+// files finishes it too, serves with the next key, says what to do in its
+// status, and moves its files at a start once it can.
+func TestEtcdRotationWithKeyFilesSharedOrUnmovable(t *testing.T) {
+	t.Run("shared", func(t *testing.T) {
+		cli, prefix := testetcd.Client(t)
+		a := startEtcdReplica(t, testetcd.NewClient(t), prefix, "replica-a", "")
+		b := startEtcdReplica(t, cli, prefix, "replica-b", "", func(c *certmgr.Config) { c.MasterKeyFile = a.cfg.MasterKeyFile })
+		p := &etcdPair{cli: cli, prefix: prefix, a: a, b: b}
+		fillForRotation(t, a, 5)
+		old, before := keyFileID(t, a.cfg.MasterKeyFile), keysByName(t, a)
+		next := stageNext(t, a)
+		a.restart()
+		b.restart()
+		a.run()
+		b.run()
+		if _, started, err := b.svc.MasterKey().Start(); err != nil || !started {
+			t.Fatalf("Start = %v, %v", started, err)
+		}
+		for _, s := range []*server{a, b} {
+			if st := waitRotatedTo(t, s, next); st.LastError != "" {
+				t.Fatalf("a replica sharing the key files: %+v", st)
+			}
+		}
+		wantAllRotated(t, p, old, next, before)
+		if _, err := os.Stat(masterkey.Files{Path: a.cfg.MasterKeyFile}.Retired(next)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the current key was also kept as a retired file (%v)", err)
+		}
+	})
+	t.Run("unmovable", func(t *testing.T) {
+		p, old, next, before := stagedPair(t)
+		// Replica b read its next key at start; a directory in the file's
+		// place now makes moving it over the key file fail, as a
+		// read-only mount would.
+		files := masterkey.Files{Path: p.b.cfg.MasterKeyFile}
+		if err := os.Remove(files.Next()); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(files.Next(), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		p.a.run()
+		p.b.run()
+		if _, _, err := p.a.svc.MasterKey().Start(); err != nil {
+			t.Fatal(err)
+		}
+		st := waitRotatedTo(t, p.b, next)
+		if !strings.Contains(st.LastError, "replace "+files.Path) {
+			t.Fatalf("replica b's status after a rotation it could not move its files for: %+v", st)
+		}
+		if got := keyFileID(t, files.Path); got != old {
+			t.Fatalf("the key file changed to %s", got)
+		}
+		// Given its next key file back, it moves its files at a start.
+		if err := os.Remove(files.Next()); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, masterkey.Files{Path: p.a.cfg.MasterKeyFile}.Path, files.Next())
+		p.b.restart()
+		wantAllRotated(t, p, old, next, before)
+	})
+}

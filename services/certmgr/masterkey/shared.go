@@ -197,15 +197,15 @@ func (s *Shared) apply(st store.KeyState) error {
 			return err
 		}
 	}
-	retiredFile := ""
+	retiredID, retiredFile := "", ""
+	finishing := s.status.State == StateRotating || (s.staged != nil && s.staged.ID() == id)
+	if finishing {
+		s.status.LastError = ""
+	}
 	if s.staged != nil && s.staged.ID() == id {
 		// The rotation to the staged key finished: it becomes the key
 		// file, and the previous one is kept as PATH.retired-ID.
-		retired, err := s.cfg.Files.promote()
-		if err != nil {
-			return fmt.Errorf("retiring the previous master key: %w", err)
-		}
-		retiredFile = s.cfg.Files.Retired(retired)
+		retiredID, retiredFile = s.promote(id)
 		s.staged = nil
 	}
 	for _, k := range ring.IDs() {
@@ -219,17 +219,40 @@ func (s *Shared) apply(st store.KeyState) error {
 		}
 		s.cfg.Log.Info("master key retired from this replica's ring", slog.String("retiredKeyId", k), slog.String("keyId", id))
 	}
-	if s.status.State == StateRotating || retiredFile != "" {
+	if finishing {
 		s.status.State = StateIdle
 		s.status.FinishedAt = s.cfg.Now()
-		s.status.LastError = ""
 		if retiredFile != "" {
-			s.status.PreviousKeyID = previous
+			s.status.PreviousKeyID = retiredID
 			s.status.RetiredKeyFile = retiredFile
 		}
 		s.cfg.Log.Info("master-key rotation finished on this replica", slog.String("keyId", id), slog.String("retiredKeyFile", retiredFile))
 	}
 	return nil
+}
+
+// promote makes the staged key, id, the current key file. The ring is
+// what this replica serves with, so a file that cannot be moved (a
+// read-only mount) does not stop it: it is logged with what to do, and
+// tried again at the next start. A key file already holding id was moved
+// by a replica that shares its directory. It returns the retired key's id
+// and file, "" if none was written.
+func (s *Shared) promote(id string) (retiredID, file string) {
+	if cur, err := seal.LoadKeyFile(s.cfg.Files.Path); err == nil && cur.ID() == id {
+		return "", ""
+	}
+	retired, err := s.cfg.Files.promote()
+	if err != nil {
+		if cur, lerr := seal.LoadKeyFile(s.cfg.Files.Path); lerr == nil && cur.ID() == id {
+			// A replica sharing the directory moved them meanwhile.
+			return "", ""
+		}
+		s.status.LastError = fmt.Sprintf("the rotation finished, but this replica could not move its key files (%v): replace %s with %s yourself, keeping the old file as %s; until then it needs both at start",
+			err, s.cfg.Files.Path, s.cfg.Files.Next(), s.cfg.Files.Retired("ID"))
+		s.cfg.Log.Warn("master-key rotation finished, but the key files could not be moved", slog.String("error", s.status.LastError))
+		return "", ""
+	}
+	return retired, s.cfg.Files.Retired(retired)
 }
 
 // Status returns what the rotation is doing, as this replica knows it.
