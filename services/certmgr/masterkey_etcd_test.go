@@ -253,6 +253,9 @@ func TestMasterKeyRotationAcrossEtcdReplicas(t *testing.T) {
 	p.a.restart()
 	_, err = p.a.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
 	wantCode(t, err, codes.FailedPrecondition, "replica(s) replica-b do not")
+	// The replica that lacks it says the same.
+	_, err = p.b.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
+	wantCode(t, err, codes.FailedPrecondition, "replica(s) replica-b do not (replica-a do)")
 	if ids := etcdSealedKeyIDs(t, p); len(ids) != 1 || ids[old] == 0 {
 		t.Fatalf("a refused rotation changed the records: sealed keys by id %v", ids)
 	}

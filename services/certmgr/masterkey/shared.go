@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +47,7 @@ type SharedStore interface {
 	KeyRecordsChanged() <-chan struct{}
 	Advertise(name string, keyIDs []string) error
 	BeginSharedRotation(next []byte, nextID string, sameKey func(recorded []byte) bool) error
+	Replicas() ([]store.Replica, error)
 	ClaimKeyWalk(name string) (bool, error)
 	RewrapPage(after string, limit int, fn store.Rewrap) (next string, st store.RewrapStats, err error)
 	FinishSharedRotation(fn store.Rewrap) (done bool, err error)
@@ -255,12 +258,20 @@ func (s *Shared) promote(id string) (retiredID, file string) {
 	return retired, s.cfg.Files.Retired(retired)
 }
 
-// Status returns what the rotation is doing, as this replica knows it.
+// Status returns what the rotation is doing: rotating while the store
+// records a rotation or this replica has not yet followed its end, so
+// that whichever replica a client asks, "idle" means over (on that
+// replica). Rewrapped counts what this replica re-sealed.
 func (s *Shared) Status() Status {
+	ks, err := s.cfg.Store.KeyState()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.status
 	st.KeyID = s.cfg.Ring.ID()
+	if err == nil && ks.Next != nil && st.State != StateRotating {
+		// Begun on another replica; this one follows it in a moment.
+		st.State, st.KeyID, st.PreviousKeyID, st.StartedAt = StateRotating, seal.KeyID(ks.Next), seal.KeyID(ks.Check), time.Time{}
+	}
 	return st
 }
 
@@ -288,6 +299,9 @@ func (s *Shared) Start() (st Status, started bool, err error) {
 	staged := s.staged
 	s.mu.Unlock()
 	if staged == nil {
+		if err := s.stagedElsewhere(ks.Check); err != nil {
+			return Status{}, false, err
+		}
 		how := fmt.Sprintf("with --store etcd, put the next key on every replica first: run `certmgr --init-master-key --next --master-key-file %s` on one replica, copy %s to the same path on every other replica (mode 0600), restart the replicas one at a time, then rotate again",
 			s.cfg.Files.Path, s.cfg.Files.Next())
 		if _, err := os.Stat(s.cfg.Files.Next()); err == nil {
@@ -322,6 +336,39 @@ func (s *Shared) Start() (st Status, started bool, err error) {
 	default:
 	}
 	return s.Status(), true, nil
+}
+
+// stagedElsewhere is the error of a Start on a replica without a next key
+// while other live replicas advertise one: it names the replicas that do
+// not hold it, whichever replica the request reached.
+func (s *Shared) stagedElsewhere(check []byte) error {
+	replicas, err := s.cfg.Store.Replicas()
+	if err != nil {
+		return err
+	}
+	current := seal.KeyID(check)
+	holders := map[string][]string{} // next key id → replicas holding it
+	for _, r := range replicas {
+		for _, id := range r.KeyIDs {
+			if id != current {
+				holders[id] = append(holders[id], r.Name)
+			}
+		}
+	}
+	if len(holders) != 1 {
+		return nil // none, or several different ones: the general advice
+	}
+	for id, have := range holders {
+		var lacking []string
+		for _, r := range replicas {
+			if !slices.Contains(have, r.Name) {
+				lacking = append(lacking, r.Name)
+			}
+		}
+		return fmt.Errorf("%w %s: replica(s) %s do not (%s do): copy %s from %s to the same path on each of them (mode 0600) and restart them one at a time, so that each advertises it; then rotate again. Nothing changed",
+			store.ErrKeyNotEverywhere, id, strings.Join(lacking, ", "), strings.Join(have, ", "), s.cfg.Files.Next(), have[0])
+	}
+	return nil
 }
 
 // Run follows the store's master key records and carries out the walk of

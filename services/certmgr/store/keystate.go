@@ -22,3 +22,10 @@ type KeyState struct {
 func (k KeyState) Same(o KeyState) bool {
 	return k.CheckRev == o.CheckRev && k.NextRev == o.NextRev
 }
+
+// Replica is what a certmgr replica of a shared store advertises: its name
+// and the ids of the master keys it holds (never the keys).
+type Replica struct {
+	Name   string   `json:"name"`
+	KeyIDs []string `json:"keyIds"`
+}

@@ -182,13 +182,6 @@ func (s *Store) noticeKeyRecords(events []*clientv3.Event) {
 	}
 }
 
-// Replica is what a certmgr replica advertises: its name and the ids of
-// the master keys it holds.
-type Replica struct {
-	Name   string   `json:"name"`
-	KeyIDs []string `json:"keyIds"`
-}
-
 // Advertise records, under this replica's lease, the ids of the master
 // keys it holds, so that a rotation begins only once every live replica
 // holds the next key. It is written again on a new lease if the lease was
@@ -197,7 +190,7 @@ func (s *Store) Advertise(name string, keyIDs []string) error {
 	if err := etcdkv.CheckKeyParts(name); err != nil {
 		return fmt.Errorf("replica name: %w", err)
 	}
-	value, err := json.Marshal(Replica{Name: name, KeyIDs: keyIDs})
+	value, err := json.Marshal(store.Replica{Name: name, KeyIDs: keyIDs})
 	if err != nil {
 		return err
 	}
@@ -223,7 +216,7 @@ func (s *Store) Advertise(name string, keyIDs []string) error {
 }
 
 // Replicas returns what the live replicas advertise.
-func (s *Store) Replicas() ([]Replica, error) {
+func (s *Store) Replicas() ([]store.Replica, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	resp, err := s.cli.Get(ctx, s.replicasPrefix(), clientv3.WithPrefix())
@@ -233,13 +226,13 @@ func (s *Store) Replicas() ([]Replica, error) {
 	return decodeReplicas(resp.Kvs), nil
 }
 
-func decodeReplicas(kvs []*etcdkv.KeyValue) []Replica {
-	var out []Replica
+func decodeReplicas(kvs []*etcdkv.KeyValue) []store.Replica {
+	var out []store.Replica
 	for _, kv := range kvs {
-		var r Replica
+		var r store.Replica
 		if json.Unmarshal(kv.Value, &r) != nil || r.Name == "" {
 			// A record no replica of this release wrote holds no key.
-			r = Replica{Name: string(kv.Key[strings.LastIndexByte(string(kv.Key), '/')+1:])}
+			r = store.Replica{Name: string(kv.Key[strings.LastIndexByte(string(kv.Key), '/')+1:])}
 		}
 		out = append(out, r)
 	}
