@@ -393,7 +393,12 @@ func (s *Shared) Run(ctx context.Context) error {
 			s.setError(err)
 			continue
 		}
-		if s.Status().State != StateRotating {
+		// Its own view, not Status's: a replica walks only with the
+		// rotation followed, its ring sealing with the next key.
+		s.mu.Lock()
+		rotating := s.status.State == StateRotating
+		s.mu.Unlock()
+		if !rotating {
 			continue
 		}
 		if err := s.walk(ctx); err != nil {

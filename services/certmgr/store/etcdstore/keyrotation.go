@@ -148,6 +148,12 @@ func (s *Store) keyCmps(st store.KeyState) []clientv3.Cmp {
 // bringing the replica in line with them (the write is then tried again,
 // sealed under the key the records now ask for).
 func (s *Store) keyStateMoved(ctx context.Context, used store.KeyState) (bool, error) {
+	s.keys.mu.RLock()
+	on := s.keys.on
+	s.keys.mu.RUnlock()
+	if !on {
+		return false, nil
+	}
 	now, err := s.keyState(ctx)
 	if err != nil {
 		return false, err
@@ -326,9 +332,13 @@ func (s *Store) walkCmps() ([]clientv3.Cmp, store.KeyState, error) {
 		return nil, store.KeyState{}, errWalkLost
 	}
 	s.keys.mu.RLock()
-	st := s.keys.state
+	st, on := s.keys.state, s.keys.on
 	s.keys.mu.RUnlock()
-	return append(s.keyCmps(st), clientv3.Compare(clientv3.LeaseValue(s.keyWalkKey()), "=", lease)), st, nil
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(s.keyWalkKey()), "=", lease)}
+	if on {
+		cmps = append(cmps, s.keyCmps(st)...)
+	}
+	return cmps, st, nil
 }
 
 // RewrapPage seals again, under the key this replica seals with, the keys
@@ -408,8 +418,10 @@ func (s *Store) rewrapRecord(ctx context.Context, kv *etcdkv.KeyValue, fn store.
 		if claim := etcdkv.Value(w, 1); claim == nil || clientv3.LeaseID(claim.Lease) != s.owners.lease.Current() {
 			return false, errWalkLost
 		}
-		if moved, err := s.keyStateMoved(ctx, st); err != nil || moved {
-			return false, fmt.Errorf("the master key records changed during the walk; it starts again: %w", err)
+		if moved, err := s.keyStateMoved(ctx, st); err != nil {
+			return false, err
+		} else if moved {
+			return false, errors.New("the master key records changed during the walk; it starts again")
 		}
 		kv = etcdkv.Value(w, 0)
 	}
@@ -423,12 +435,27 @@ func (s *Store) rewrapRecord(ctx context.Context, kv *etcdkv.KeyValue, fn store.
 // value then becomes the store's, in a transaction that holds only if the
 // rotation and the walk's claim are still those this replica followed.
 func (s *Store) FinishSharedRotation(fn store.Rewrap) (done bool, err error) {
-	st, err := s.KeyState()
-	if err != nil {
-		return false, err
+	// The records this replica follows, which its ring (fn's key)
+	// reflects: the end holds only if they are still the store's, so a
+	// replica that has not followed the rotation (it would find every
+	// record under the key it seals with) can never end it.
+	s.keys.mu.RLock()
+	st, on := s.keys.state, s.keys.on
+	s.keys.mu.RUnlock()
+	if !on {
+		if st, err = s.KeyState(); err != nil {
+			return false, err
+		}
 	}
 	if st.Next == nil {
-		return true, nil
+		now, err := s.KeyState()
+		if err != nil {
+			return false, err
+		}
+		if now.Next == nil {
+			return true, nil
+		}
+		return false, errors.New("this replica has not followed the master-key rotation yet; it walks once it has")
 	}
 	clean := true
 	errDirty := errors.New("a record is still under the previous key")
