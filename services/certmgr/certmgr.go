@@ -446,12 +446,19 @@ func (s *Service) RegisterHealth(r grpc.ServiceRegistrar) {
 // LastUsedInterval, until ctx ends. It returns nil when ctx ends.
 //
 // It also carries out master-key rotations: one a restart cut off, and
-// each that MasterKeyService starts.
+// each that MasterKeyService starts. On etcd it returns an error if this
+// replica lacks a master key the store has come to need (see
+// masterkey.ErrKeyMissing): it must not serve data it cannot open.
 func (s *Service) Run(ctx context.Context) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	keysDone := make(chan struct{})
+	var keysErr error
 	go func() {
 		defer close(keysDone)
-		s.keys.Run(ctx)
+		if keysErr = s.keys.Run(ctx); keysErr != nil {
+			stop()
+		}
 	}()
 	// Returning only once the rotation has stopped lets the caller close
 	// the store after Run without a rotation still writing to it.
@@ -478,7 +485,8 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			<-keysDone
+			return keysErr
 		case <-t.C:
 		}
 	}

@@ -575,3 +575,33 @@ func TestEtcdRotationWithKeyFilesSharedOrUnmovable(t *testing.T) {
 		wantAllRotated(t, p, old, next, before)
 	})
 }
+
+// TestEtcdReplicaThatMissedTheRotationStops: a replica whose record was
+// gone when a rotation began (as when its lease lapsed while it was cut
+// off from etcd) and that lacks the next key stops serving, its Run
+// returning an error that says what to copy, rather than send
+// certificates it cannot open to its streams.
+func TestEtcdReplicaThatMissedTheRotationStops(t *testing.T) {
+	p := startEtcdPair(t)
+	fillForRotation(t, p.a, 3)
+	next := stageNext(t, p.a)
+	p.a.restart()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- p.b.svc.Run(ctx) }()
+	if _, err := p.cli.Delete(context.Background(), p.prefix+"replicas/replica-b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, started, err := p.a.svc.MasterKey().Start(); err != nil || !started {
+		t.Fatalf("Start = %v, %v", started, err)
+	}
+	select {
+	case err := <-ran:
+		if !errors.Is(err, masterkey.ErrKeyMissing) || !strings.Contains(err.Error(), "replica-b") || !strings.Contains(err.Error(), next) {
+			t.Fatalf("replica b's Run = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("replica b goes on serving without the key the store needs")
+	}
+}

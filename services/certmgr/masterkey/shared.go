@@ -170,8 +170,8 @@ func (s *Shared) apply(st store.KeyState) error {
 	case st.Next != nil:
 		id := seal.KeyID(st.Next)
 		if ring.VerifyCheck(st.Next) != nil {
-			return fmt.Errorf("a master-key rotation to key %s is under way on %s, and this certmgr replica (%s) does not hold that key: copy the %s the rotation was started with to %s (mode 0600) and start this replica again",
-				id, s.cfg.Store.Path(), s.cfg.Name, s.cfg.Files.Next(), s.cfg.Files.Next())
+			return fmt.Errorf("%w: a master-key rotation to key %s is under way on %s, and this certmgr replica (%s) does not hold that key: copy the %s the rotation was started with to %s (mode 0600) and start this replica again",
+				ErrKeyMissing, id, s.cfg.Store.Path(), s.cfg.Name, s.cfg.Files.Next(), s.cfg.Files.Next())
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -189,8 +189,8 @@ func (s *Shared) apply(st store.KeyState) error {
 	}
 	id := seal.KeyID(st.Check)
 	if ring.VerifyCheck(st.Check) != nil {
-		return fmt.Errorf("the data on %s is sealed with master key %s, which this certmgr replica (%s) does not hold: restore the master key file every replica uses to %s",
-			s.cfg.Store.Path(), id, s.cfg.Name, s.cfg.Files.Path)
+		return fmt.Errorf("%w: the data on %s is sealed with master key %s, which this certmgr replica (%s) does not hold: restore the master key file every replica uses to %s",
+			ErrKeyMissing, s.cfg.Store.Path(), id, s.cfg.Name, s.cfg.Files.Path)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -274,6 +274,12 @@ func (s *Shared) Status() Status {
 	}
 	return st
 }
+
+// ErrKeyMissing is returned when the store needs a master key this
+// replica does not hold: by NewShared (the replica must not start) and by
+// Run (it stops, so that its clients go to a replica that holds the key
+// rather than receive certificates it cannot open).
+var ErrKeyMissing = errors.New("this certmgr replica does not hold a master key the store needs")
 
 // ErrNoStagedKey is returned by Start when this replica has no next key.
 var ErrNoStagedKey = errors.New("no next master key on this certmgr replica")
@@ -373,7 +379,8 @@ func (s *Shared) stagedElsewhere(check []byte) error {
 
 // Run follows the store's master key records and carries out the walk of
 // each rotation when this replica holds its claim, until ctx ends. It
-// returns nil when ctx ends.
+// returns nil when ctx ends, and an error wrapping ErrKeyMissing if the
+// store comes to need a key this replica does not hold.
 func (s *Shared) Run(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.Interval)
 	defer tick.Stop()
@@ -391,6 +398,9 @@ func (s *Shared) Run(ctx context.Context) error {
 		if err := s.Follow(); err != nil {
 			s.cfg.Log.Error("this certmgr replica cannot follow the store's master key records", slog.String("error", err.Error()))
 			s.setError(err)
+			if errors.Is(err, ErrKeyMissing) {
+				return err
+			}
 			continue
 		}
 		// Its own view, not Status's: a replica walks only with the
