@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -182,18 +183,24 @@ func TestMasterKeyRotationOnEtcdUnderEdgeLoad(t *testing.T) {
 	if json.Unmarshal([]byte(out), &st) != nil || st.State != "idle" {
 		t.Fatalf("rotate-master-key printed %s", out)
 	}
-	for i := range 2 {
+	// waitRotated waits until replica i has followed the end of a
+	// rotation to key id.
+	waitRotated := func(i int, id string, within time.Duration) {
+		t.Helper()
 		status := certmgrv1.NewMasterKeyServiceClient(r.grpc(r.certmgrs[i]))
-		for deadline := time.Now().Add(20 * time.Second); ; {
+		for deadline := time.Now().Add(within); ; {
 			resp, err := status.GetMasterKeyStatus(r.admin(), &certmgrv1.GetMasterKeyStatusRequest{})
-			if err == nil && resp.GetStatus().GetState() == "idle" && resp.GetStatus().GetKeyId() == next {
-				break
+			if err == nil && resp.GetStatus().GetState() == "idle" && resp.GetStatus().GetKeyId() == id {
+				return
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("certmgr%d after the rotation: %v, %v", i, resp, err)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+	for i := range 2 {
+		waitRotated(i, next, 20*time.Second)
 	}
 	load.Finish(t, "master-key rotation across two certmgr replicas on etcd")
 
@@ -211,6 +218,53 @@ func TestMasterKeyRotationOnEtcdUnderEdgeLoad(t *testing.T) {
 		matches, _ := filepath.Glob(keyFiles[i] + ".retired-*")
 		if len(matches) != 1 {
 			t.Fatalf("certmgr%d keeps retired key files %v, want one", i, matches)
+		}
+	}
+
+	// A second rotation, whose walking replica is SIGKILLed: the other
+	// takes the walk on once the dead one's lease lapses, and the killed
+	// one, started again, moves its key files on.
+	load = e2etest.StartLoad(url, 2)
+	if out, err := exec.Command(filepath.Join(r.bin, "certmgr"), "--init-master-key", "--next", "--master-key-file", keyFiles[0]).CombinedOutput(); err != nil {
+		t.Fatalf("certmgr --init-master-key --next: %v\n%s", err, out)
+	}
+	third := keyID(t, keyFiles[0]+".next")
+	copyKey(t, keyFiles[0]+".next", keyFiles[1]+".next")
+	restartCertmgr(0)
+	restartCertmgr(1)
+	etcd := testetcd.NewClient(t)
+	must("admin", "rotate-master-key", "--no-wait")
+	var walker string
+	for deadline := time.Now().Add(20 * time.Second); walker == ""; {
+		resp, err := etcd.Get(context.Background(), r.store[len(r.store)-1]+"certmgr/meta/masterKeyWalk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Kvs) == 1 {
+			walker = string(resp.Kvs[0].Value)
+		} else if time.Now().After(deadline) {
+			t.Fatal("no replica claimed the rotation's walk")
+		}
+	}
+	killed := 0
+	if walker == "certmgr1" {
+		killed = 1
+	}
+	began = time.Now()
+	r.kill9(walker)
+	waitRotated(1-killed, third, 60*time.Second)
+	t.Logf("%s, which walked, was SIGKILLed; certmgr%d finished the rotation %v later", walker, 1-killed, time.Since(began).Round(time.Millisecond))
+	startCertmgr(killed)
+	waitRotated(killed, third, 20*time.Second)
+	load.Finish(t, "master-key rotation whose walking replica was SIGKILLed")
+	for i := range 2 {
+		wantAllKeys(t, i, streamedKeys(t, r.grpc(r.certmgrs[i]), r.adminKey), &want)
+		if got := keyID(t, keyFiles[i]); got != third {
+			t.Fatalf("certmgr%d's master key file holds %s, want %s", i, got, third)
+		}
+		matches, _ := filepath.Glob(keyFiles[i] + ".retired-*")
+		if len(matches) != 2 {
+			t.Fatalf("certmgr%d keeps retired key files %v, want two", i, matches)
 		}
 	}
 
