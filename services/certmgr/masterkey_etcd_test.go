@@ -248,6 +248,15 @@ func TestMasterKeyRotationAcrossEtcdReplicas(t *testing.T) {
 
 	_, err := p.a.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
 	wantCode(t, err, codes.FailedPrecondition, "--init-master-key --next")
+	// A copy of the current key is no next key.
+	aNext := masterkey.Files{Path: p.a.cfg.MasterKeyFile}.Next()
+	copyFile(t, p.a.cfg.MasterKeyFile, aNext)
+	p.a.restart()
+	_, err = p.a.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
+	wantCode(t, err, codes.FailedPrecondition, "holds the current master key")
+	if err := os.Remove(aNext); err != nil {
+		t.Fatal(err)
+	}
 
 	next := stageNext(t, p.a)
 	p.a.restart()

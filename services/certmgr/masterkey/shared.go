@@ -108,6 +108,10 @@ func StageNext(files Files, ring *seal.Sealer) (*seal.Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if next.ID() == ring.ID() {
+		// A copy of the current key is no next key; Start says so.
+		return nil, nil
+	}
 	ring.Add(next)
 	return next, nil
 }
@@ -308,15 +312,15 @@ func (s *Shared) Start() (st Status, started bool, err error) {
 		if err := s.stagedElsewhere(ks.Check); err != nil {
 			return Status{}, false, err
 		}
+		if cur, err := seal.LoadKeyFile(s.cfg.Files.Next()); err == nil && cur.VerifyCheck(ks.Check) == nil {
+			return Status{}, false, fmt.Errorf("%w: %s holds the current master key %s; remove it, write a new one with `certmgr --init-master-key --next --master-key-file %s` and copy it to every replica", ErrNoStagedKey, s.cfg.Files.Next(), cur.ID(), s.cfg.Files.Path)
+		}
 		how := fmt.Sprintf("with --store etcd, put the next key on every replica first: run `certmgr --init-master-key --next --master-key-file %s` on one replica, copy %s to the same path on every other replica (mode 0600), restart the replicas one at a time, then rotate again",
 			s.cfg.Files.Path, s.cfg.Files.Next())
 		if _, err := os.Stat(s.cfg.Files.Next()); err == nil {
 			how = fmt.Sprintf("%s appeared after this replica started: restart the replicas one at a time so that each reads it, then rotate again", s.cfg.Files.Next())
 		}
 		return Status{}, false, fmt.Errorf("%w (%s): %s", ErrNoStagedKey, s.cfg.Name, how)
-	}
-	if staged.VerifyCheck(ks.Check) == nil {
-		return Status{}, false, fmt.Errorf("%w: %s holds the current master key %s; write a new one with `certmgr --init-master-key --next` (after removing it) and copy it to every replica", ErrNoStagedKey, s.cfg.Files.Next(), staged.ID())
 	}
 	check, err := staged.NewCheck()
 	if err != nil {
