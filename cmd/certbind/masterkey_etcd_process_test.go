@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/certbind/certbind/cmd/certbind/internal/e2etest"
 	"github.com/certbind/certbind/internal/testetcd"
 	"github.com/certbind/certbind/internal/testpki"
@@ -221,7 +223,8 @@ func TestMasterKeyRotationOnEtcdUnderEdgeLoad(t *testing.T) {
 		}
 	}
 
-	// A second rotation, whose walking replica is SIGKILLed: the other
+	// A second rotation, with the next key read on SIGHUP, whose walking
+	// replica is SIGKILLed: the other
 	// takes the walk on once the dead one's lease lapses, and the killed
 	// one, started again, moves its key files on.
 	load = e2etest.StartLoad(url, 2)
@@ -230,13 +233,37 @@ func TestMasterKeyRotationOnEtcdUnderEdgeLoad(t *testing.T) {
 	}
 	third := keyID(t, keyFiles[0]+".next")
 	copyKey(t, keyFiles[0]+".next", keyFiles[1]+".next")
-	restartCertmgr(0)
-	restartCertmgr(1)
+	// This time the replicas read it on SIGHUP, without a restart.
 	etcd := testetcd.NewClient(t)
+	storePrefix := r.store[len(r.store)-1] + "certmgr/"
+	for i := range 2 {
+		if err := r.procs[fmt.Sprintf("certmgr%d", i)].Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := etcd.Get(context.Background(), storePrefix+"replicas/", clientv3.WithPrefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		holding := 0
+		for _, kv := range resp.Kvs {
+			if strings.Contains(string(kv.Value), third) {
+				holding++
+			}
+		}
+		if holding == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after SIGHUP, %d of 2 replicas advertise the next key", holding)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	must("admin", "rotate-master-key", "--no-wait")
 	var walker string
 	for deadline := time.Now().Add(20 * time.Second); walker == ""; {
-		resp, err := etcd.Get(context.Background(), r.store[len(r.store)-1]+"certmgr/meta/masterKeyWalk")
+		resp, err := etcd.Get(context.Background(), storePrefix+"meta/masterKeyWalk")
 		if err != nil {
 			t.Fatal(err)
 		}

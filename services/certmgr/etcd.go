@@ -41,6 +41,19 @@ func sharedRotation(cfg Config, st backend, ring *seal.Sealer, m *certs.Manager,
 		Log: log, Batch: cfg.rotationBatch, Step: cfg.rotationStep, Now: now, Interval: cfg.keyFollowInterval})
 }
 
+// ReloadNextKey reads the next master key file (FILE.next) again on etcd,
+// so that this replica holds and advertises a next key put there after it
+// started (certmgr calls it on SIGHUP). It returns the next key's id, ""
+// if there is none. On bbolt a rotation writes its own next key, and this
+// is an error.
+func (s *Service) ReloadNextKey() (string, error) {
+	shared, ok := s.keys.(*masterkey.Shared)
+	if !ok {
+		return "", errors.New("only a certmgr on --store etcd reads a next master key file; on bbolt `certbind admin rotate-master-key` writes its own")
+	}
+	return shared.StageAgain()
+}
+
 // restarter is a store whose change feed can start its history again
 // (etcd's, when its watch falls behind a compaction).
 type restarter interface{ SetRestarted(fn func()) }

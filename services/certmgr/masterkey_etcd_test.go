@@ -614,3 +614,26 @@ func TestEtcdReplicaThatMissedTheRotationStops(t *testing.T) {
 		t.Fatal("replica b goes on serving without the key the store needs")
 	}
 }
+
+// TestEtcdNextKeyReadAgainWithoutRestart: a next key put beside a running
+// replica's key file is held and advertised once the replica reads it
+// again (certmgr does on SIGHUP), and the rotation then goes through.
+func TestEtcdNextKeyReadAgainWithoutRestart(t *testing.T) {
+	p := startEtcdPair(t)
+	fillForRotation(t, p.a, 4)
+	old, before := keyFileID(t, p.a.cfg.MasterKeyFile), keysByName(t, p.a)
+	next := stageNext(t, p.a, p.b)
+	_, err := p.a.masterKey().RotateMasterKey(as(adminKey), &certmgrv1.RotateMasterKeyRequest{})
+	wantCode(t, err, codes.FailedPrecondition, "appeared after this replica started: send each replica SIGHUP")
+	for _, s := range []*server{p.a, p.b} {
+		if id, err := s.svc.ReloadNextKey(); err != nil || id != next {
+			t.Fatalf("ReloadNextKey = %q, %v; want %s", id, err, next)
+		}
+	}
+	p.a.run()
+	p.b.run()
+	if _, started, err := p.b.svc.MasterKey().Start(); err != nil || !started {
+		t.Fatalf("Start = %v, %v", started, err)
+	}
+	wantAllRotated(t, p, old, next, before)
+}

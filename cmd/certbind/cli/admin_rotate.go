@@ -77,7 +77,7 @@ rotation (they need it), and delete it once those are gone.
 With certmgr on etcd (several replicas, each with its own copy of the key
 file), the next key is not created here: write it once with
 ` + "`certmgr --init-master-key --next --master-key-file FILE`" + `, copy FILE.next to
-every replica, restart them one at a time, then run this. It is refused,
+every replica, send each SIGHUP (or restart them one at a time), then run this. It is refused,
 changing nothing, while a live replica lacks the next key, and the error
 names it. Keep FILE.retired-ID with the etcd snapshots taken before the
 rotation: they hold values sealed with the old key until etcd compacts.

@@ -151,6 +151,37 @@ func NewShared(cfg SharedConfig) (*Shared, error) {
 	return s, nil
 }
 
+// StageAgain reads Files.Next again, so that a next key put beside the key
+// file after this replica started is held and advertised without a
+// restart (certmgr does it on SIGHUP). It returns the id of the next key
+// this replica now holds, "" if none.
+func (s *Shared) StageAgain() (string, error) {
+	s.mu.Lock()
+	staged := s.staged
+	rotating := s.status.State == StateRotating
+	s.mu.Unlock()
+	if staged != nil {
+		return staged.ID(), nil
+	}
+	if rotating {
+		// The rotation's key is staged at start; a replica following one
+		// holds it already.
+		return "", nil
+	}
+	next, err := StageNext(s.cfg.Files, s.cfg.Ring)
+	if err != nil || next == nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.staged = next
+	s.mu.Unlock()
+	if err := s.advertise(); err != nil {
+		return "", err
+	}
+	s.cfg.Log.Info("next master key read; this replica advertises it", slog.String("nextKeyId", next.ID()), slog.String("path", s.cfg.Files.Next()))
+	return next.ID(), nil
+}
+
 func (s *Shared) advertise() error {
 	return s.cfg.Store.Advertise(s.cfg.Name, s.cfg.Ring.IDs())
 }
@@ -315,10 +346,10 @@ func (s *Shared) Start() (st Status, started bool, err error) {
 		if cur, err := seal.LoadKeyFile(s.cfg.Files.Next()); err == nil && cur.VerifyCheck(ks.Check) == nil {
 			return Status{}, false, fmt.Errorf("%w: %s holds the current master key %s; remove it, write a new one with `certmgr --init-master-key --next --master-key-file %s` and copy it to every replica", ErrNoStagedKey, s.cfg.Files.Next(), cur.ID(), s.cfg.Files.Path)
 		}
-		how := fmt.Sprintf("with --store etcd, put the next key on every replica first: run `certmgr --init-master-key --next --master-key-file %s` on one replica, copy %s to the same path on every other replica (mode 0600), restart the replicas one at a time, then rotate again",
+		how := fmt.Sprintf("with --store etcd, put the next key on every replica first: run `certmgr --init-master-key --next --master-key-file %s` on one replica, copy %s to the same path on every other replica (mode 0600), send each replica SIGHUP (or restart them one at a time), then rotate again",
 			s.cfg.Files.Path, s.cfg.Files.Next())
 		if _, err := os.Stat(s.cfg.Files.Next()); err == nil {
-			how = fmt.Sprintf("%s appeared after this replica started: restart the replicas one at a time so that each reads it, then rotate again", s.cfg.Files.Next())
+			how = fmt.Sprintf("%s appeared after this replica started: send each replica SIGHUP (or restart them one at a time) so that each reads it, then rotate again", s.cfg.Files.Next())
 		}
 		return Status{}, false, fmt.Errorf("%w (%s): %s", ErrNoStagedKey, s.cfg.Name, how)
 	}
@@ -328,7 +359,7 @@ func (s *Shared) Start() (st Status, started bool, err error) {
 	}
 	err = s.cfg.Store.BeginSharedRotation(check, staged.ID(), func(recorded []byte) bool { return staged.VerifyCheck(recorded) == nil })
 	if errors.Is(err, store.ErrKeyNotEverywhere) {
-		return Status{}, false, fmt.Errorf("%w: copy %s from this replica (%s) to the same path on each of them (mode 0600) and restart them one at a time, so that each advertises it; then rotate again. Nothing changed",
+		return Status{}, false, fmt.Errorf("%w: copy %s from this replica (%s) to the same path on each of them (mode 0600) and send them SIGHUP (or restart them one at a time), so that each advertises it; then rotate again. Nothing changed",
 			err, s.cfg.Files.Next(), s.cfg.Name)
 	}
 	if err != nil {
@@ -375,7 +406,7 @@ func (s *Shared) stagedElsewhere(check []byte) error {
 				lacking = append(lacking, r.Name)
 			}
 		}
-		return fmt.Errorf("%w %s: replica(s) %s do not (%s do): copy %s from %s to the same path on each of them (mode 0600) and restart them one at a time, so that each advertises it; then rotate again. Nothing changed",
+		return fmt.Errorf("%w %s: replica(s) %s do not (%s do): copy %s from %s to the same path on each of them (mode 0600) and send them SIGHUP (or restart them one at a time), so that each advertises it; then rotate again. Nothing changed",
 			store.ErrKeyNotEverywhere, id, strings.Join(lacking, ", "), strings.Join(have, ", "), s.cfg.Files.Next(), have[0])
 	}
 	return nil
