@@ -20,9 +20,10 @@ import (
 // replica with its own copy of the key files on its own machine:
 //
 //  1. the operator writes the next key once (certmgr --init-master-key
-//     --next), copies PATH.next to every replica and restarts each one;
-//     at start a replica adds PATH.next to its ring, for opening only, and
-//     advertises the ids of the keys it holds in the store;
+//     --next), copies PATH.next to every replica and sends each SIGHUP
+//     (StageAgain) or restarts it; the replica adds PATH.next to its ring,
+//     for opening only, and advertises the ids of the keys it holds in the
+//     store;
 //  2. Start records the next key's check value in the store only if every
 //     live replica advertises that key; every replica follows the record
 //     (Follow) and seals new values with the next key; a write that finds
