@@ -289,9 +289,16 @@ func TestMasterKeyRotationAcrossEtcdReplicas(t *testing.T) {
 	waitRotatedTo(t, p.a, next)
 	waitRotatedTo(t, p.b, next)
 	uploaded := stopUploads()
+	if ids := etcdSealedKeyIDs(t, p); len(ids) != 1 || ids[next] == 0 {
+		t.Fatalf("sealed keys by key id after the rotation: %v; want all under %s (old %s)", ids, next, old)
+	}
 	for _, ch := range stream.waitFor(t, uploaded) {
 		if ch.GetType() != certmgrv1.ChangeType_CHANGE_TYPE_CREATED {
 			t.Fatalf("the stream received a %v change of %s during the rotation; re-sealing must publish none", ch.GetType(), ch.GetCertificateId())
+		}
+		if d := ch.GetMaterial().GetCertificate().GetDamaged(); d != "" || ch.GetMaterial() == nil {
+			t.Logf("replica a:\n%s\nreplica b:\n%s", p.a.logs.String(), p.b.logs.String())
+			t.Fatalf("change %s at revision %d reached the stream without its key (material %v; old key %s, next %s): %s", ch.GetCertificateId(), ch.GetRevision(), ch.GetMaterial() != nil, old, next, d)
 		}
 		wantUsable(t, "change "+ch.GetCertificateId(), ch.GetMaterial())
 	}
@@ -557,6 +564,8 @@ func TestEtcdRotationWithKeyFilesSharedOrUnmovable(t *testing.T) {
 		// place now makes moving it over the key file fail, as a
 		// read-only mount would.
 		files := masterkey.Files{Path: p.b.cfg.MasterKeyFile}
+		saved := filepath.Join(t.TempDir(), "next.key")
+		copyFile(t, files.Next(), saved)
 		if err := os.Remove(files.Next()); err != nil {
 			t.Fatal(err)
 		}
@@ -579,7 +588,7 @@ func TestEtcdRotationWithKeyFilesSharedOrUnmovable(t *testing.T) {
 		if err := os.Remove(files.Next()); err != nil {
 			t.Fatal(err)
 		}
-		copyFile(t, masterkey.Files{Path: p.a.cfg.MasterKeyFile}.Path, files.Next())
+		copyFile(t, saved, files.Next())
 		p.b.restart()
 		wantAllRotated(t, p, old, next, before)
 	})

@@ -277,10 +277,14 @@ func (s *Shared) apply(st store.KeyState) error {
 // by a replica that shares its directory. It returns the retired key's id
 // and file, "" if none was written.
 func (s *Shared) promote(id string) (retiredID, file string) {
-	if cur, err := seal.LoadKeyFile(s.cfg.Files.Path); err == nil && cur.ID() == id {
+	cur, err := seal.LoadKeyFile(s.cfg.Files.Path)
+	if err == nil && cur.ID() == id {
 		return "", ""
 	}
-	retired, err := s.cfg.Files.promote()
+	retired := ""
+	if err == nil {
+		retired, err = s.cfg.Files.promoteAs(cur.ID())
+	}
 	if err != nil {
 		if cur, lerr := seal.LoadKeyFile(s.cfg.Files.Path); lerr == nil && cur.ID() == id {
 			// A replica sharing the directory moved them meanwhile.
