@@ -111,6 +111,13 @@ type Config struct {
 	// dispatch.
 	Webhooks webhook.Config
 
+	// ReplicaName names this replica to the others on etcd, in the errors
+	// of a master-key rotation (which replica lacks the next key); the
+	// default is the host name and the process id. Not used on bbolt.
+	ReplicaName string
+
+	// keyFollowInterval is masterkey.SharedConfig.Interval, for tests.
+	keyFollowInterval time.Duration
 	// rotationStep is masterkey.Config.Step, for tests that cut a
 	// master-key rotation off at each step.
 	rotationStep func(step string) error
@@ -130,7 +137,7 @@ type Service struct {
 	dist     *api.Distribution
 	internal *api.Internal
 	verify   *api.Verify
-	keys     *masterkey.Rotator
+	keys     masterkey.Rotation
 	keysAPI  *api.MasterKey
 	health   *health.Server
 	log      *slog.Logger
@@ -207,11 +214,13 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
 	keyFiles := masterkey.Files{Path: cfg.MasterKeyFile}
-	var resealer masterkey.Resealer = fixedKey{st}
+	var rotating bool
+	var staged *seal.Sealer
 	if bolt != nil {
-		resealer = bolt
+		rotating, err = masterkey.Resume(st, sealer, keyFiles, log)
+	} else {
+		staged, err = masterkey.StageNext(keyFiles, sealer)
 	}
-	rotating, err := masterkey.Resume(st, sealer, keyFiles, log)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
@@ -257,13 +266,18 @@ func New(cfg Config) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("certmgr: %w", err)
 	}
-	// On etcd no rotation starts (fixedKey), so the secrets there never
-	// need sealing again.
-	var sealAgain func() error
+	// Webhook secrets are sealed with the master key too: a rotation seals
+	// them again before the previous key retires.
+	var rotator masterkey.Rotation
 	if bolt != nil {
-		sealAgain = hooks.SealSecretsAgain
+		rotator = masterkey.New(masterkey.Config{Store: bolt, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now, SealAgain: hooks.SealSecretsAgain})
+	} else if rotator, err = sharedRotation(cfg, st, sealer, m, keyFiles, staged, hooks.SealSecretsAgain, log, now); err != nil {
+		if hooks != nil {
+			hooks.Close()
+		}
+		st.Close()
+		return nil, fmt.Errorf("certmgr: %w", err)
 	}
-	rotator := masterkey.New(masterkey.Config{Store: resealer, Ring: sealer, Rewrap: m, Files: keyFiles, Log: log, Rotating: rotating, Step: cfg.rotationStep, Batch: cfg.rotationBatch, Now: now, SealAgain: sealAgain})
 	authn := auth.NewAuthenticator(cfg.AdminKey, cfg.ServiceKey, st)
 	authn.SetClock(now)
 	s := &Service{
@@ -437,12 +451,19 @@ func (s *Service) RegisterHealth(r grpc.ServiceRegistrar) {
 // LastUsedInterval, until ctx ends. It returns nil when ctx ends.
 //
 // It also carries out master-key rotations: one a restart cut off, and
-// each that MasterKeyService starts.
+// each that MasterKeyService starts. On etcd it returns an error if this
+// replica lacks a master key the store has come to need (see
+// masterkey.ErrKeyMissing): it must not serve data it cannot open.
 func (s *Service) Run(ctx context.Context) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	keysDone := make(chan struct{})
+	var keysErr error
 	go func() {
 		defer close(keysDone)
-		s.keys.Run(ctx)
+		if keysErr = s.keys.Run(ctx); keysErr != nil {
+			stop()
+		}
 	}()
 	// Returning only once the rotation has stopped lets the caller close
 	// the store after Run without a rotation still writing to it.
@@ -467,7 +488,8 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			<-keysDone
+			return keysErr
 		case <-t.C:
 		}
 	}
@@ -510,7 +532,7 @@ func (s *Service) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 func (s *Service) StreamsPerConn() int { return s.streamsPerConn }
 
 // MasterKey is the service's master-key rotator.
-func (s *Service) MasterKey() *masterkey.Rotator { return s.keys }
+func (s *Service) MasterKey() masterkey.Rotation { return s.keys }
 
 // Authenticator is the service's key checker, for servers that share it.
 func (s *Service) Authenticator() *auth.Authenticator { return s.authn }

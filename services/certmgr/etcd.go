@@ -3,6 +3,10 @@ package certmgr
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -11,30 +15,43 @@ import (
 	backupv1 "github.com/certbind/certbind/proto/certbind/backup/v1"
 
 	certmgrv1 "github.com/certbind/certbind/proto/certbind/certmgr/v1"
-	"github.com/certbind/certbind/services/certmgr/store"
+	"github.com/certbind/certbind/services/certmgr/certs"
+	"github.com/certbind/certbind/services/certmgr/masterkey"
+	"github.com/certbind/certbind/services/certmgr/seal"
+	"github.com/certbind/certbind/services/certmgr/store/etcdstore"
 )
 
-// errNoRotationOnEtcd is why a master-key rotation is refused on etcd: the
-// rotation's walks follow the bbolt file's layout.
-var errNoRotationOnEtcd = errors.New("master-key rotation is not available with --store etcd yet: keep the current master key (every replica must have the same file)")
-
-// fixedKey is the masterkey.Resealer of a store that cannot re-seal its
-// keys (etcd's, so far): it records no rotation, so none ever starts or
-// resumes.
-type fixedKey struct{ backend }
-
-func (fixedKey) BeginKeyRotation([]byte, func([]byte) bool) error { return errNoRotationOnEtcd }
-
-func (fixedKey) RewrapCertificates([]byte, int, store.Rewrap) ([]byte, store.RewrapStats, error) {
-	return nil, store.RewrapStats{}, errNoRotationOnEtcd
+// sharedRotation is the master-key rotation of a replica on etcd: it
+// advertises the keys this replica holds, follows the store's master key
+// records and is refused (an error) if it lacks a key the store needs.
+func sharedRotation(cfg Config, st backend, ring *seal.Sealer, m *certs.Manager, files masterkey.Files, staged *seal.Sealer, sealAgain func() error, log *slog.Logger, now func() time.Time) (masterkey.Rotation, error) {
+	shared, ok := st.(masterkey.SharedStore)
+	if !ok {
+		return nil, errors.New("this store cannot rotate its master key")
+	}
+	name := cfg.ReplicaName
+	if name == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "certmgr"
+		}
+		name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	return masterkey.NewShared(masterkey.SharedConfig{Store: shared, Ring: ring, Rewrap: m, Files: files, Name: name, Staged: staged,
+		Log: log, Batch: cfg.rotationBatch, Step: cfg.rotationStep, Now: now, Interval: cfg.keyFollowInterval, SealAgain: sealAgain})
 }
 
-func (fixedKey) RewrapChangelog(uint64, int, store.Rewrap) (uint64, bool, store.RewrapStats, error) {
-	return 0, false, store.RewrapStats{}, errNoRotationOnEtcd
-}
-
-func (fixedKey) FinishKeyRotation(uint64, store.Rewrap) (bool, error) {
-	return false, errNoRotationOnEtcd
+// ReloadNextKey reads the next master key file (FILE.next) again on etcd,
+// so that this replica holds and advertises a next key put there after it
+// started (certmgr calls it on SIGHUP). It returns the next key's id, ""
+// if there is none. On bbolt a rotation writes its own next key, and this
+// is an error.
+func (s *Service) ReloadNextKey() (string, error) {
+	shared, ok := s.keys.(*masterkey.Shared)
+	if !ok {
+		return "", errors.New("only a certmgr on --store etcd reads a next master key file; on bbolt `certbind admin rotate-master-key` writes its own")
+	}
+	return shared.StageAgain()
 }
 
 // restarter is a store whose change feed can start its history again
@@ -63,3 +80,5 @@ func (noBackup) GetBackupInfo(context.Context, *backupv1.GetBackupInfoRequest) (
 func (noBackup) Backup(*backupv1.BackupRequest, grpc.ServerStreamingServer[backupv1.BackupResponse]) error {
 	return errBackupOnEtcd
 }
+
+var _ masterkey.SharedStore = (*etcdstore.Store)(nil)

@@ -74,6 +74,14 @@ Afterwards, back up the new master.key: backups of the database taken from now
 on need it. Keep master.key.retired-ID with the backups taken before the
 rotation (they need it), and delete it once those are gone.
 
+With certmgr on etcd (several replicas, each with its own copy of the key
+file), the next key is not created here: write it once with
+` + "`certmgr --init-master-key --next --master-key-file FILE`" + `, copy FILE.next to
+every replica, send each SIGHUP (or restart them one at a time), then run this. It is refused,
+changing nothing, while a live replica lacks the next key, and the error
+names it. Keep FILE.retired-ID with the etcd snapshots taken before the
+rotation: they hold values sealed with the old key until etcd compacts.
+
 The command waits until the rotation is over; --no-wait returns at once, and
 --status shows how the current or last rotation went.`,
 		Example: `  CERTBIND_API_KEY=ADMIN_KEY certbind admin rotate-master-key

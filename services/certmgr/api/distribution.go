@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"slices"
@@ -176,8 +177,17 @@ func (certCodec) Heartbeat(rev uint64, epoch string) certMessage {
 // edge cannot use, so routes that need it answer 502 naming it while every
 // other certificate streams.
 func (w certCodec) material(c *store.Certificate) certMaterial {
-	pc := toProto(c, w.m.Now())
 	key, err := w.m.PrivateKey(c)
+	if err != nil && c.Damaged == "" {
+		// Read before a master-key rotation re-sealed it and retired the
+		// key it was sealed with, opened after: the record as it is now,
+		// at the same version, is sealed with a key the ring holds.
+		if now, gerr := w.store.GetCertificate(c.Account, c.Project, c.ID); gerr == nil && now.Version == c.Version && !bytes.Equal(now.SealedKey, c.SealedKey) {
+			c = now
+			key, err = w.m.PrivateKey(c)
+		}
+	}
+	pc := toProto(c, w.m.Now())
 	if err != nil {
 		w.damaged.report(c, err)
 		pc.CertificatePem, pc.Damaged = "", err.Error()

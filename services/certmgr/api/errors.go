@@ -55,7 +55,8 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return status.Error(codes.NotFound, "no API key with that id that this key may manage (list them with `certbind api-key list`)")
 	case errors.As(err, &limit), errors.Is(err, changefeed.ErrStalled), errors.Is(err, material.ErrTooManyDerivations):
 		return status.Error(codes.ResourceExhausted, err.Error())
-	case errors.Is(err, certs.ErrTypesChanging), errors.Is(err, certs.ErrBusy), errors.Is(err, masterkey.ErrNoCheckValue), errors.Is(err, masterkey.ErrKeyFile):
+	case errors.Is(err, certs.ErrTypesChanging), errors.Is(err, certs.ErrBusy), errors.Is(err, masterkey.ErrNoCheckValue), errors.Is(err, masterkey.ErrKeyFile),
+		errors.Is(err, masterkey.ErrNoStagedKey), errors.Is(err, store.ErrKeyNotEverywhere), errors.Is(err, store.ErrRotationInProgress):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, errStopping):
 		return status.Error(codes.Unavailable, err.Error())

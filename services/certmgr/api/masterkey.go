@@ -17,7 +17,7 @@ import (
 // MasterKey serves MasterKeyService.
 type MasterKey struct {
 	certmgrv1.UnimplementedMasterKeyServiceServer
-	rotator *masterkey.Rotator
+	rotator masterkey.Rotation
 	trail   *certs.Manager
 	audit   *slog.Logger
 	log     *slog.Logger
@@ -26,7 +26,7 @@ type MasterKey struct {
 // NewMasterKey returns the MasterKeyService handlers.
 // A rotation's start is kept in trail's audit trail, under the system
 // account.
-func NewMasterKey(r *masterkey.Rotator, trail *certs.Manager, audit, log *slog.Logger) *MasterKey {
+func NewMasterKey(r masterkey.Rotation, trail *certs.Manager, audit, log *slog.Logger) *MasterKey {
 	return &MasterKey{rotator: r, trail: trail, audit: audit, log: log}
 }
 

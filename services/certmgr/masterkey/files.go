@@ -54,7 +54,14 @@ func (f Files) promote() (retiredID string, err error) {
 	if err != nil {
 		return "", err
 	}
-	retiredID = cur.ID()
+	return f.promoteAs(cur.ID())
+}
+
+// promoteAs is promote for a current key file whose key, retiredID, was
+// read before. Replicas that share the files may promote at once: the one
+// that links the retired name first does so before it renames Next, so a
+// later link, of whatever Path then holds, finds the name taken.
+func (f Files) promoteAs(retiredID string) (string, error) {
 	if err := os.Link(f.Path, f.Retired(retiredID)); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", fmt.Errorf("keeping the retired key as %s: %w", f.Retired(retiredID), err)
 	}

@@ -153,3 +153,36 @@ func TestRingConcurrentPrimaryChange(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestRingRemoveRetiresAKey(t *testing.T) {
+	one, two := newSealer(t, 1), newSealer(t, 2)
+	old, err := one.Seal([]byte("secret"), []byte("aad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one.Add(two)
+	if err := one.SetPrimary(two.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := one.Remove(two.ID()); err == nil {
+		t.Fatal("Remove took away the primary key")
+	}
+	if err := one.Remove("not-hex"); err == nil {
+		t.Fatal("Remove accepted a malformed id")
+	}
+	if _, err := one.Open(old, []byte("aad")); err != nil {
+		t.Fatalf("before Remove: %v", err)
+	}
+	if err := one.Remove(newSealer(t, 1).ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.Open(old, []byte("aad")); !errors.Is(err, ErrOpen) {
+		t.Fatalf("a value sealed with the removed key still opens: %v", err)
+	}
+	if got := one.IDs(); len(got) != 1 || got[0] != two.ID() {
+		t.Fatalf("ring after Remove = %v, want only %s", got, two.ID())
+	}
+	if err := one.Remove(newSealer(t, 3).ID()); err != nil {
+		t.Fatalf("removing a key the ring does not hold: %v", err)
+	}
+}

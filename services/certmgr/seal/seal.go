@@ -250,3 +250,29 @@ func additionalData(version byte, id, aad []byte) []byte {
 	out = append(out, id...)
 	return append(out, aad...)
 }
+
+// Remove drops the key with the given id from the ring, so that nothing it
+// sealed opens any more: a master-key rotation retires the key it moved
+// away from once no stored value needs it. The primary key cannot be
+// removed. Removing a key the ring does not hold is not an error.
+func (s *Sealer) Remove(id string) error {
+	b, err := hex.DecodeString(id)
+	if err != nil || len(b) != idSize {
+		return fmt.Errorf("seal: %q is not a key id (%d hex characters)", id, 2*idSize)
+	}
+	var want [idSize]byte
+	copy(want[:], b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.primary.id == want {
+		return fmt.Errorf("seal: key %s seals new values and cannot be removed from the ring", id)
+	}
+	keys := make([]*ringKey, 0, len(s.keys))
+	for _, k := range s.keys {
+		if k.id != want {
+			keys = append(keys, k)
+		}
+	}
+	s.keys = keys
+	return nil
+}

@@ -102,6 +102,10 @@ type Dispatcher struct {
 	// leader is this replica's leadership on etcd, nil while it does not
 	// lead (always on the bbolt file). Guarded by mu.
 	leader *leadership
+	// closing ends with Close, so that a campaign Run is waiting in (which
+	// holds mu) gives way to Close.
+	closing     context.Context
+	closeCancel context.CancelFunc
 	// dropLogged is when a drop of each account's events was last logged.
 	dropMu     sync.Mutex
 	dropLogged map[string]time.Time
@@ -150,6 +154,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	defInt(&cfg.MaxPending, 10000)
 	def(&cfg.LeaderTTL, DefaultLeaderTTL)
 	d := &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), replica: newID("replica_"), dropLogged: map[string]time.Time{}}
+	d.closing, d.closeCancel = context.WithCancel(context.Background())
 	if cfg.Etcd != nil {
 		if err := etcdkv.CheckPrefix(cfg.EtcdPrefix); err != nil {
 			return nil, err
@@ -185,13 +190,15 @@ func New(cfg Config) (*Dispatcher, error) {
 	return d, nil
 }
 
-// Close seals secrets again after a master-key rotation (see
-// rewrapSecrets), resigns the leadership on etcd so that another replica
-// takes over at once, and closes the webhook file. Stop Run first.
+// Close seals secrets again after a master-key rotation on the webhook
+// file (see rewrapSecrets), resigns the leadership on etcd so that another
+// replica takes over at once, and closes the webhook records. Stop Run
+// first.
 func (d *Dispatcher) Close() error {
+	d.closeCancel()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.etcd == nil || d.leader != nil {
+	if d.etcd == nil {
 		if err := d.rewrapSecrets(); err != nil {
 			d.cfg.Log.Warn("sealing webhook secrets under the current master key failed", slog.String("error", err.Error()))
 		}
@@ -218,6 +225,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer t.Stop()
 	if d.etcd != nil {
 		go d.watchDue(ctx)
+		go d.reportBacklog(ctx)
 	}
 	for {
 		var again <-chan time.Time
@@ -247,8 +255,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) RunOnce(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	// Every replica reports the backlog, leader or not: it reads the
-	// shared records.
 	defer d.updateBacklog()
 	if err := d.lead(ctx); err != nil {
 		return fmt.Errorf("electing the webhook leader: %w", err)
@@ -257,8 +263,13 @@ func (d *Dispatcher) RunOnce(ctx context.Context) error {
 }
 
 func (d *Dispatcher) pass(ctx context.Context) error {
-	if err := d.rewrapSecrets(); err != nil {
-		return fmt.Errorf("sealing webhook secrets under the current master key: %w", err)
+	// On etcd the rotation alone seals secrets again (SealSecretsAgain):
+	// a leader that has not yet followed a rotation under way would seal
+	// them back under the key that is retiring.
+	if d.etcd == nil {
+		if err := d.rewrapSecrets(); err != nil {
+			return fmt.Errorf("sealing webhook secrets under the current master key: %w", err)
+		}
 	}
 	if err := d.follow(); err != nil {
 		return fmt.Errorf("reading certificate changes: %w", err)

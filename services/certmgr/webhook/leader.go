@@ -53,7 +53,12 @@ func (d *Dispatcher) lead(ctx context.Context) error {
 		return err
 	}
 	e := concurrency.NewElection(s, d.etcd.leaderKey())
-	if err := e.Campaign(ctx, d.replica); err != nil {
+	// The campaign gives way to Close too: Run waits in it holding mu.
+	campaign, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(d.closing, cancel)
+	defer stop()
+	if err := e.Campaign(campaign, d.replica); err != nil {
 		s.Close()
 		return err
 	}

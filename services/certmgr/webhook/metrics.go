@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/binary"
 	"log/slog"
 	"time"
@@ -105,6 +106,24 @@ func (d *Dispatcher) attempted(tx kvTx, del Delivery) {
 // attemptTook observes the time since start; attempt defers it.
 func (d *Dispatcher) attemptTook(start time.Time) {
 	d.metrics().AttemptTook(time.Since(start))
+}
+
+// reportBacklog updates the backlog every Interval until ctx ends. On etcd
+// every replica runs it, leader or not (a replica that does not lead waits
+// in its campaign, and makes no pass): each reads the shared records, so a
+// replica that lost the leadership does not go on exporting the backlog it
+// last saw.
+func (d *Dispatcher) reportBacklog(ctx context.Context) {
+	t := time.NewTicker(d.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.updateBacklog()
+		}
+	}
 }
 
 // updateBacklog tells Metrics how many deliveries wait and since when. The

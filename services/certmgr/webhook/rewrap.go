@@ -12,7 +12,10 @@ import (
 // each webhook secret sealed under another key of the ring. A master-key
 // rotation calls it before the store switches to the new key: the retired
 // key is not in the ring at the next start, and a secret still sealed
-// under it could not sign. Each pass and Close call it too. A secret that
+// under it could not sign. On etcd the rotation's walk calls it before
+// the rotation ends, and every replica as it follows the end, before the
+// old key leaves its ring; on the webhook file each pass and Close call
+// it too. A secret that
 // opens under no key of the ring is left as it is (its deliveries fail
 // saying so). Each webhook is read again in the writing transaction, so
 // one deleted meanwhile is not put back.
@@ -40,7 +43,7 @@ func (d *Dispatcher) rewrapSecrets() error {
 	total := 0
 	for len(stale) > 0 {
 		n, done := 0, 0
-		err = d.db.update(true, func(tx kvTx) error {
+		err = d.db.update(false, func(tx kvTx) error {
 			n, done = 0, 0
 			for _, k := range stale {
 				if tx.full() {

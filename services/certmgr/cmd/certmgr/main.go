@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/certbind/certbind/services/certmgr"
 	"github.com/certbind/certbind/services/certmgr/certs"
 	"github.com/certbind/certbind/services/certmgr/deployrefs"
+	"github.com/certbind/certbind/services/certmgr/masterkey"
 	"github.com/certbind/certbind/services/certmgr/seal"
 	"github.com/certbind/certbind/services/certmgr/webhook"
 )
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string) error {
 	storage.AddFlags(fs, "certmgr")
 	keyFile := fs.String("master-key-file", "", "key-encryption key file, 64 hex characters, mode 0600; keep it outside the data dir's backups (required). A master-key rotation writes FILE.next and FILE.retired-ID beside it, so certmgr needs to write in its directory to rotate")
 	initKey := fs.Bool("init-master-key", false, "create --master-key-file with a fresh key and exit")
+	initNext := fs.Bool("next", false, "with --init-master-key: create FILE.next, the key a rotation on --store etcd moves to, instead of FILE; copy it to the same path on every replica and send each SIGHUP (or restart it) before `certbind admin rotate-master-key`")
+	replicaName := fs.String("replica-name", "", "with --store etcd: the name this replica gives itself to the others, in rotation errors (default HOST-LISTEN, e.g. web1-10.0.0.5:9090)")
 	retention := fs.Int("retention", 0, "changes kept for resuming stream subscribers (default 10000; with --store etcd, in each replica's memory)")
 	auditPerAccount := fs.Int("audit-retention", audit.DefaultPerAccount, "audit entries kept per account; the oldest go first")
 	auditMaxAge := fs.Duration("audit-max-age", audit.DefaultMaxAge, "audit entries older than this are dropped")
@@ -100,11 +104,21 @@ func run(ctx context.Context, args []string) error {
 		if *keyFile == "" {
 			return errors.New("--init-master-key needs --master-key-file")
 		}
-		if err := seal.CreateKeyFile(*keyFile); err != nil {
+		path := *keyFile
+		if *initNext {
+			path = masterkey.Files{Path: *keyFile}.Next()
+		}
+		if err := seal.CreateKeyFile(path); err != nil {
 			return err
 		}
-		fmt.Printf("created %s (mode 0600)\n", *keyFile)
+		fmt.Printf("created %s (mode 0600)\n", path)
+		if *initNext {
+			fmt.Printf("copy it to %s on every certmgr replica, send each SIGHUP (or restart them one at a time), then run `certbind admin rotate-master-key`\n", path)
+		}
 		return nil
+	}
+	if *initNext {
+		return errors.New("--next goes with --init-master-key")
 	}
 	serve.TuneGC()
 	tr, err := tracing.Start(ctx, traceFlags, "certmgr")
@@ -157,6 +171,10 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer cli.Close()
 		cfg.Etcd, cfg.EtcdPrefix, cfg.DataDir = cli, storage.StorePrefix("certmgr"), ""
+		cfg.ReplicaName = *replicaName
+		if cfg.ReplicaName == "" {
+			cfg.ReplicaName = defaultReplicaName(*listen)
+		}
 	} else if warning, err := serve.CheckDataDir(*dataDir); err != nil {
 		return err
 	} else if warning != "" {
@@ -167,6 +185,29 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer svc.Close()
+	if storage.Etcd() {
+		// SIGHUP reads a next master key file put beside the key file
+		// since the start (a rotation on etcd needs it on every replica).
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					if id, err := svc.ReloadNextKey(); err != nil {
+						log.Error("reading the next master key file failed", slog.String("error", err.Error()))
+					} else if id == "" {
+						log.Warn("SIGHUP: no next master key file", slog.String("path", masterkey.Files{Path: *keyFile}.Next()))
+					} else {
+						log.Info("SIGHUP: this replica holds the next master key", slog.String("nextKeyId", id))
+					}
+				}
+			}
+		}()
+	}
 	lis, err := serve.Listen(ctx, *listen, "--listen")
 	if err != nil {
 		return err
@@ -198,4 +239,14 @@ func run(ctx context.Context, args []string) error {
 	reg.MustRegister(svc.Collectors()...)
 	log.Info("serving", slog.String("grpc", lis.Addr().String()), slog.String("admin", "http://"+adminLis.Addr().String()))
 	return serve.All(ctx, svc.Run, serve.GRPC(srv, lis), serve.HTTP(reg.Server(), adminLis))
+}
+
+// defaultReplicaName is the host's name and the listen address, which tell
+// an operator which replica an error names.
+func defaultReplicaName(listen string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "certmgr"
+	}
+	return strings.ReplaceAll(host+"-"+listen, "/", "_")
 }

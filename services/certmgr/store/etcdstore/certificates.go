@@ -30,29 +30,48 @@ func (s *Store) createCertificate(rec store.AuditFunc, c *store.Certificate) (st
 	defer cancel()
 	nk, ck := s.nameKey(c.Account, c.Project, c.Name), s.certKey(c.Account, c.Project, c.ID)
 	stored := *c
-	value, err := encode(&stored)
-	if err != nil {
-		return store.Change{}, err
-	}
-	ch := store.Change{Type: store.ChangeCreated, CertificateID: c.ID, Account: c.Account, Project: c.Project, After: &stored, At: c.CreatedAt}
-	ops, account, err := s.auditOps(rec, ch, clientv3.OpPut(ck, value), clientv3.OpPut(nk, c.ID))
-	if err != nil {
-		return store.Change{}, err
-	}
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(nk), "=", 0),
-			clientv3.Compare(clientv3.CreateRevision(ck), "=", 0)).
-		Then(ops...).
-		Else(clientv3.OpGet(nk)).
-		Commit()
-	if err != nil {
-		return store.Change{}, etcdkv.Unavailable("create the certificate", s.prefix, err)
-	}
-	if !resp.Succeeded {
+	var resp *clientv3.TxnResponse
+	var ch store.Change
+	var account string
+	for {
+		keyGuard, used := s.sealGuard(&stored)
+		value, err := encode(&stored)
+		if err != nil {
+			return store.Change{}, err
+		}
+		ch = store.Change{Type: store.ChangeCreated, CertificateID: c.ID, Account: c.Account, Project: c.Project, After: &stored, At: c.CreatedAt}
+		var ops []clientv3.Op
+		ops, account, err = s.auditOps(rec, ch, clientv3.OpPut(ck, value), clientv3.OpPut(nk, c.ID))
+		if err != nil {
+			return store.Change{}, err
+		}
+		resp, err = s.cli.Txn(ctx).
+			If(append(keyGuard, clientv3.Compare(clientv3.CreateRevision(nk), "=", 0),
+				clientv3.Compare(clientv3.CreateRevision(ck), "=", 0))...).
+			Then(ops...).
+			Else(clientv3.OpGet(nk), clientv3.OpGet(ck)).
+			Commit()
+		if err != nil {
+			return store.Change{}, etcdkv.Unavailable("create the certificate", s.prefix, err)
+		}
+		if resp.Succeeded {
+			break
+		}
 		if etcdkv.Value(resp, 0) != nil {
 			return store.Change{}, fmt.Errorf("%w: %q", store.ErrNameTaken, c.Name)
 		}
-		return store.Change{}, fmt.Errorf("certificate id %s already exists", c.ID)
+		if etcdkv.Value(resp, 1) != nil {
+			return store.Change{}, fmt.Errorf("certificate id %s already exists", c.ID)
+		}
+		// The master key records moved on: seal under the key they ask
+		// for now, and try again.
+		moved, err := s.keyStateMoved(ctx, used)
+		if err != nil {
+			return store.Change{}, err
+		}
+		if !moved {
+			return store.Change{}, fmt.Errorf("certificate id %s already exists", c.ID)
+		}
 	}
 	stored.Revision = uint64(resp.Header.Revision)
 	ch.Revision = stored.Revision
@@ -105,6 +124,7 @@ func (s *Store) updateCertificate(rec store.AuditFunc, account, project, id stri
 		if after.ID != before.ID || after.Account != before.Account || after.Project != before.Project || after.Name != before.Name {
 			return fmt.Errorf("store: an update may not change a certificate's identity")
 		}
+		keyGuard, used := s.sealGuard(&after)
 		value, err := encodeChange(&after, typ)
 		if err != nil {
 			return err
@@ -119,11 +139,18 @@ func (s *Store) updateCertificate(rec store.AuditFunc, account, project, id stri
 			return err
 		}
 		w, err := s.cli.Txn(ctx).
-			If(append(guard, clientv3.Compare(clientv3.ModRevision(ck), "=", kv.ModRevision))...).
+			If(append(append(guard, keyGuard...), clientv3.Compare(clientv3.ModRevision(ck), "=", kv.ModRevision))...).
 			Then(ops...).
 			Commit()
 		if err != nil {
 			return etcdkv.Unavailable("update the certificate", s.prefix, err)
+		}
+		if !w.Succeeded && len(keyGuard) > 0 {
+			if moved, err := s.keyStateMoved(ctx, used); err != nil {
+				return err
+			} else if moved {
+				return etcdkv.ErrConflict
+			}
 		}
 		if !w.Succeeded && len(guard) > 0 {
 			return s.guardFailed(ctx, account, project, id)

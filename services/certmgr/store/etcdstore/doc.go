@@ -12,6 +12,9 @@
 //	P meta/epoch                    the store's epoch
 //	P meta/masterKeyCheck           the check value of the master key the data is sealed with
 //	P owners/ACCOUNT/PROJECT/ID     the replica whose delete or removal of types is in progress, bound to its lease
+//	P meta/masterKeyNext            the check value of the key a master-key rotation moves to, while it runs
+//	P meta/masterKeyWalk            the replica whose walk re-seals the records, bound to its lease
+//	P replicas/NAME                 the ids of the master keys a live replica holds, bound to its lease
 //
 // Accounts and projects are validated slugs, names JavaScript identifiers
 // and ids generated, so none holds a "/" and a project's keys are one
@@ -43,6 +46,9 @@
 // only once the owner is dead (Options.OwnerTTL after its last renewal, or
 // at once when it stops cleanly and revokes the lease).
 //
-// Not implemented yet: master key rotation (masterkey.Resealer), whose
-// walks follow the bbolt file's layout.
+// A master-key rotation (keyrotation.go, driven by masterkey.Shared)
+// begins only once every live replica advertises the next key; every
+// certificate write compares the master key records its replica follows,
+// so none is sealed under a key the store no longer asks for; a re-sealed
+// record says so in its change type, and the feed publishes nothing for it.
 package etcdstore

@@ -23,6 +23,7 @@ import (
 // entries turns the events of one revision into changelog entries.
 func (s *Store) entries(rev int64, events []*clientv3.Event) ([]store.Entry, error) {
 	certs := s.prefix + "certs/"
+	s.noticeKeyRecords(events)
 	var out []store.Entry
 	for _, ev := range events {
 		if !strings.HasPrefix(string(ev.Kv.Key), certs) {
@@ -66,6 +67,10 @@ func entry(certs string, ev *clientv3.Event) (store.Entry, bool, error) {
 	case ev.Kv.Version == 1:
 		ch.Type, ch.After = store.ChangeCreated, read(ev.Kv)
 		ch.At = ch.After.CreatedAt
+	case changeType(ev.Kv.Value) == changeResealed:
+		// A master-key rotation sealed the same key again: nothing a
+		// subscriber sees changed.
+		return store.Entry{}, false, nil
 	default:
 		if ev.PrevKv == nil {
 			return store.Entry{}, false, fmt.Errorf("etcd did not keep certificate %s as it was before revision %d", id, ev.Kv.ModRevision)

@@ -49,10 +49,6 @@ func (s *Store) SetKeyCheck(v []byte) error {
 	return nil
 }
 
-// KeyNext returns nil: a rotation of the master key is not supported on
-// this store yet, so none is ever under way.
-func (s *Store) KeyNext() ([]byte, error) { return nil, nil }
-
 // HasCertificates reports whether the store holds at least one certificate.
 func (s *Store) HasCertificates() (bool, error) {
 	ctx, cancel := s.ctx()

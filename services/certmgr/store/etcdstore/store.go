@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -49,6 +50,13 @@ type Store struct {
 	feed    *etcdkv.Window[store.Entry]
 	owners  owners
 	audit   etcdkv.AuditTrail
+	keys    keyGuard
+	// advertised is what Advertise last wrote, and on which lease.
+	advertised struct {
+		mu    sync.Mutex
+		lease clientv3.LeaseID
+		value string
+	}
 }
 
 // Open opens the store under opts.Prefix, recording its epoch if it is new,
@@ -67,6 +75,7 @@ func Open(cli *clientv3.Client, opts Options) (*Store, error) {
 	s := &Store{cli: cli, prefix: opts.Prefix, timeout: opts.Timeout,
 		owners: owners{lease: etcdkv.NewLease(cli, opts.OwnerTTL), held: map[string]bool{}},
 		audit:  etcdkv.AuditTrail{Prefix: opts.Prefix + "audit/", Retention: opts.Audit}}
+	s.keys.changed = make(chan struct{}, 1)
 	ctx, cancel := s.ctx()
 	defer cancel()
 	epoch, err := etcdkv.Epoch(ctx, cli, s.prefix+"meta/epoch")
