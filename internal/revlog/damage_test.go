@@ -163,6 +163,12 @@ func TestOpenRefusesDamagedFile(t *testing.T) {
 		// Nothing finds this one at open.
 		{"flipped byte in a value", flip(leafValue), ""},
 		{"flipped page id in the freelist", flip(int(mustMeta(t, good).freelist)*ps + pageHeaderSize + 7), "damaged"},
+		// bbolt's check marks each page of the freelist's span, one by
+		// one: an overflow near 2^32 kept it busy for hours (FuzzCheckFile
+		// found it).
+		{"freelist overflow near 2^32", setFreelist(t, good, 12, 4, 0xfffffff0), "spans 4294967280 more pages"},
+		{"freelist count past its page", setFreelist(t, good, 10, 2, 0xfffe), "more than its"},
+		{"freelist page not a freelist", setFreelist(t, good, 8, 2, leafPageFlag), "not a freelist page"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,6 +202,23 @@ func TestOpenRefusesDamagedFile(t *testing.T) {
 				t.Errorf("Open changed the refused file (%d bytes before, %d after)", len(data), len(after))
 			}
 		})
+	}
+}
+
+// setFreelist returns a damage that writes v, of size bytes, at off in
+// the header of the freelist page.
+func setFreelist(t *testing.T, good []byte, off, size int, v uint64) func([]byte) []byte {
+	m := mustMeta(t, good)
+	at := int(m.freelist)*int(m.pageSize) + off
+	return func(b []byte) []byte {
+		b = bytes.Clone(b)
+		switch size {
+		case 2:
+			binary.NativeEndian.PutUint16(b[at:], uint16(v))
+		case 4:
+			binary.NativeEndian.PutUint32(b[at:], uint32(v))
+		}
+		return b
 	}
 }
 

@@ -125,7 +125,46 @@ func checkHeader(path string) error {
 	if m.root < 2 || m.root >= m.pgid || (m.freelist != noFreelist && (m.freelist < 2 || m.freelist >= m.pgid)) {
 		return fmt.Errorf("its meta page points outside the file (root page %d, freelist page %d, %d pages)", m.root, m.freelist, m.pgid)
 	}
+	if err := checkFreelist(f, m); err != nil {
+		return err
+	}
 	return checkTree(f, m)
+}
+
+// freelistPageFlag marks bbolt's freelist page.
+const freelistPageFlag = 0x10
+
+// checkFreelist refuses a freelist page whose overflow or count reaches
+// past the pages the file holds: bbolt's check marks every page of the
+// freelist's span as reachable, one at a time, so an overflow near 2^32
+// keeps it busy for hours and fills memory (FuzzCheckFile found such a
+// file), and a count past the span makes it read past the file.
+func checkFreelist(f *os.File, m meta) error {
+	if m.freelist == noFreelist {
+		return nil
+	}
+	ps := int64(m.pageSize)
+	head := make([]byte, pageHeaderSize+8)
+	if _, err := f.ReadAt(head, int64(m.freelist)*ps); err != nil {
+		return fmt.Errorf("its freelist page %d cannot be read: %v", m.freelist, err)
+	}
+	e := binary.NativeEndian
+	flags, count, overflow := e.Uint16(head[8:]), uint64(e.Uint16(head[10:])), uint64(e.Uint32(head[12:]))
+	if flags&freelistPageFlag == 0 {
+		return fmt.Errorf("its meta page names page %d as the freelist, which is not a freelist page (flags %#x)", m.freelist, flags)
+	}
+	if m.freelist+overflow >= m.pgid {
+		return fmt.Errorf("its freelist page %d spans %d more pages, past the %d pages it holds", m.freelist, overflow, m.pgid)
+	}
+	ids := count
+	if count == 0xffff {
+		// The count is in the first id's place, which it takes.
+		ids = e.Uint64(head[pageHeaderSize:]) + 1
+	}
+	if span := uint64(overflow+1) * uint64(ps); ids > (span-pageHeaderSize)/8 {
+		return fmt.Errorf("its freelist page %d lists %d page ids, more than its %d bytes hold", m.freelist, ids, span)
+	}
+	return nil
 }
 
 // The parts of bbolt's tree pages checkTree reads: a page header's flags,
