@@ -237,6 +237,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				again = time.After(time.Second)
 			}
 		}
+		if d.closing.Err() != nil {
+			// Closed while Run went on: nothing more to do.
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil
